@@ -1,0 +1,44 @@
+public import MarketData
+
+/// What a raw object holds.
+public enum RawDataType: String, Sendable, Hashable, CaseIterable, Codable {
+    case klines
+    case depth
+}
+
+/// Names of buckets and objects in the data lake, as the original design laid them out:
+/// `crypto-raw/{YYYY-MM-DD}/{SYMBOL}_{klines|depth}_{epochms}.json`.
+public struct LakeLayout: Sendable, Hashable {
+    public var rawBucket: String
+    public var archiveBucket: String
+
+    public init(rawBucket: String = "crypto-raw", archiveBucket: String = "crypto-archive") {
+        self.rawBucket = rawBucket
+        self.archiveBucket = archiveBucket
+    }
+
+    /// Malformed raw objects are moved under this prefix of the raw bucket, with the reason beside them.
+    public static let rejectedPrefix = "_rejected/"
+
+    public static func objectKey(symbol: Symbol, type: RawDataType, capturedAt: Int64) -> String {
+        "\(CivilDate(epochMilliseconds: capturedAt).isoString)/\(symbol.rawValue)_\(type.rawValue)_\(capturedAt).json"
+    }
+
+    /// The parts of a raw object key, or `nil` when the key is not one of ours.
+    public struct ParsedKey: Sendable, Hashable {
+        public var day: CivilDate
+        public var symbol: Symbol
+        public var type: RawDataType
+        public var capturedAt: Int64
+    }
+
+    public static func parse(key: String) -> ParsedKey? {
+        let parts = key.split(separator: "/")
+        guard parts.count == 2, let day = CivilDate(isoString: parts[0]), parts[1].hasSuffix(".json") else { return nil }
+        let fields = parts[1].dropLast(5).split(separator: "_")
+        guard fields.count == 3, let symbol = try? Symbol(String(fields[0])), let type = RawDataType(rawValue: String(fields[1])),
+            let capturedAt = Int64(fields[2]), CivilDate(epochMilliseconds: capturedAt) == day
+        else { return nil }
+        return ParsedKey(day: day, symbol: symbol, type: type, capturedAt: capturedAt)
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// An ``ObjectStore`` in a local folder: one sub-folder per bucket, keys as relative paths.
+///
+/// Writes go to a temporary file in the bucket, are flushed with `fsync`, and are renamed into place,
+/// so a crash never leaves a half-written object under its final name.
+public struct LocalObjectStore: ObjectStore {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
+    }
+
+    static let temporaryFolder = ".tmp"
+
+    func path(_ bucket: String, _ key: String) throws(ObjectStoreError) -> String {
+        guard !key.isEmpty, !key.hasPrefix("/"), !key.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }),
+            !key.contains("\0")
+        else {
+            throw .invalidKey(key, reason: "must be a relative path without '.' or '..' segments")
+        }
+        return "\(root)/\(bucket)/\(key)"
+    }
+
+    public func put(bucket: String, key: String, bytes: [UInt8]) async throws(ObjectStoreError) {
+        let location = ObjectLocation(bucket: bucket, key: key)
+        let finalPath = try path(bucket, key)
+        let temporaryDirectory = "\(root)/\(bucket)/\(Self.temporaryFolder)"
+        let directory = (finalPath as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: temporaryDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw .io(operation: "create folder for", location: location, detail: "\(error)")
+        }
+        let temporaryPath = "\(temporaryDirectory)/\(UUID().uuidString)"
+        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw .io(operation: "create", location: location, detail: Self.errnoText()) }
+        var written = 0
+        let failure: String? = bytes.withUnsafeBytes { buffer in
+            while written < buffer.count {
+                let result = write(fd, buffer.baseAddress! + written, buffer.count - written)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    return Self.errnoText()
+                }
+                written += result
+            }
+            return fsync(fd) == 0 ? nil : Self.errnoText()
+        }
+        close(fd)
+        if let failure {
+            unlink(temporaryPath)
+            throw .io(operation: "write", location: location, detail: failure)
+        }
+        guard rename(temporaryPath, finalPath) == 0 else {
+            let detail = Self.errnoText()
+            unlink(temporaryPath)
+            throw .io(operation: "rename into", location: location, detail: detail)
+        }
+        Self.syncDirectory(directory)
+    }
+
+    public func get(bucket: String, key: String) async throws(ObjectStoreError) -> [UInt8] {
+        let filePath = try path(bucket, key)
+        guard let data = FileManager.default.contents(atPath: filePath) else {
+            if !FileManager.default.fileExists(atPath: filePath) { throw .notFound(bucket: bucket, key: key) }
+            throw .io(operation: "read", location: ObjectLocation(bucket: bucket, key: key), detail: "unreadable file")
+        }
+        return [UInt8](data)
+    }
+
+    public func head(bucket: String, key: String) async throws(ObjectStoreError) -> ObjectInfo? {
+        let filePath = try path(bucket, key)
+        var info = stat()
+        guard stat(filePath, &info) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw .io(operation: "stat", location: ObjectLocation(bucket: bucket, key: key), detail: Self.errnoText())
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return ObjectInfo(key: key, size: Int(info.st_size))
+    }
+
+    public func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo] {
+        let bucketPath = "\(root)/\(bucket)"
+        // Walk only the folder the prefix names, so listing one day does not read the others.
+        let folder = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
+        let start = folder.isEmpty ? bucketPath : "\(bucketPath)/\(folder)"
+        var results: [ObjectInfo] = []
+        var stack = [(start, folder)]
+        while let (directory, relative) = stack.popLast() {
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
+            for name in entries {
+                if relative.isEmpty, name == Self.temporaryFolder { continue }
+                let key = relative.isEmpty ? name : "\(relative)/\(name)"
+                let full = "\(directory)/\(name)"
+                var info = stat()
+                guard stat(full, &info) == 0 else { continue }
+                if (info.st_mode & S_IFMT) == S_IFDIR {
+                    if key.hasPrefix(prefix) || prefix.hasPrefix(key + "/") { stack.append((full, key)) }
+                } else if key.hasPrefix(prefix) {
+                    results.append(ObjectInfo(key: key, size: Int(info.st_size)))
+                }
+            }
+        }
+        results.sort { $0.key < $1.key }
+        return results
+    }
+
+    public func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) {
+        let bytes = try await get(bucket: source.bucket, key: source.key)
+        try await put(bucket: destination.bucket, key: destination.key, bytes: bytes)
+    }
+
+    public func delete(bucket: String, key: String) async throws(ObjectStoreError) {
+        let filePath = try path(bucket, key)
+        if unlink(filePath) != 0, errno != ENOENT {
+            throw .io(operation: "delete", location: ObjectLocation(bucket: bucket, key: key), detail: Self.errnoText())
+        }
+    }
+
+    private static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+}

@@ -1,0 +1,41 @@
+public import MarketData
+
+/// How a simulated exchange behaves. Defaults match Binance's public spot API.
+public struct SimulatorConfiguration: Sendable {
+    /// Seed of the synthetic market; the same seed serves the same candles.
+    public var seed: UInt64
+    /// Symbols listed on the exchange.
+    public var symbols: [Symbol]
+    /// How many minutes of 1m history exist before the simulator started.
+    public var historyMinutes: Int
+    /// Request-weight limit per minute, as in exchangeInfo's `REQUEST_WEIGHT` rate limit.
+    public var weightLimitPerMinute: Int
+    /// The simulator's clock in UTC epoch milliseconds; the wall clock unless a test injects one.
+    public var clock: @Sendable () -> Int64
+
+    public init(
+        seed: UInt64 = 42,
+        symbols: [Symbol],
+        historyMinutes: Int = 1_440,
+        weightLimitPerMinute: Int = 6_000,
+        clock: @escaping @Sendable () -> Int64 = SimulatorConfiguration.wallClock
+    ) {
+        self.seed = seed
+        self.symbols = symbols
+        self.historyMinutes = historyMinutes
+        self.weightLimitPerMinute = weightLimitPerMinute
+        self.clock = clock
+    }
+
+    @Sendable public static func wallClock() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif

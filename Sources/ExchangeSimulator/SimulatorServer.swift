@@ -1,0 +1,73 @@
+public import Hummingbird
+public import Logging
+import HTTPTypes
+import NIOCore
+
+/// Serves a ``SimulatedExchange`` over HTTP with Binance's paths, statuses and headers.
+public enum SimulatorServer {
+    static let usedWeightHeader = HTTPField.Name("X-MBX-USED-WEIGHT-1M")!
+    static let retryAfterHeader = HTTPField.Name("Retry-After")!
+
+    /// The simulator's routes, for `app.test(.router)` and for the live server.
+    public static func router(for exchange: SimulatedExchange) -> Router<BasicRequestContext> {
+        let router = Router()
+        for path in ["/api/v3/ping", "/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/klines", "/api/v3/depth"] {
+            router.get(RouterPath(path)) { request, _ -> Response in
+                var query: [String: String] = [:]
+                for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+                return response(exchange.handle(path: path, query: query))
+            }
+        }
+        return router
+    }
+
+    static func response(_ reply: SimulatedExchange.Reply) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json;charset=UTF-8"]
+        headers[usedWeightHeader] = String(reply.usedWeight)
+        if let retryAfter = reply.retryAfterSeconds { headers[retryAfterHeader] = String(retryAfter) }
+        return Response(
+            status: HTTPResponse.Status(code: reply.status), headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
+    }
+
+    /// A Hummingbird application serving `exchange` on `host:port` (port 0 picks a free port);
+    /// `onListening` receives the bound port. It is a `Service`: run it in a `ServiceGroup`.
+    public static func application(
+        exchange: SimulatedExchange, host: String = "127.0.0.1", port: Int = 0, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(for: exchange),
+            configuration: .init(address: .hostname(host, port: port), serverName: "cryptopipe-simulator"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+
+    /// Runs a simulator on a free loopback port for the duration of `body`, then shuts it down.
+    public static func withRunning<Result: Sendable>(
+        _ exchange: SimulatedExchange, logger: Logger = Logger(label: "simulator"),
+        _ body: @Sendable (_ baseURL: String) async throws -> Result
+    ) async throws -> Result {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = application(exchange: exchange, logger: logger) { port in
+            continuation.yield(port)
+            continuation.finish()
+        }
+        return try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask {
+                try await app.runService(gracefulShutdownSignals: [])
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            do {
+                let result = try await body("http://127.0.0.1:\(port)")
+                group.cancelAll()
+                return result
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+}

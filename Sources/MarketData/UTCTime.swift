@@ -1,0 +1,141 @@
+/// A proleptic-Gregorian calendar date in UTC, computed without Foundation so that formatting
+/// object names and timestamps is cheap, thread-safe and independent of the machine's time zone.
+public struct CivilDate: Sendable, Hashable, Comparable {
+    public var year: Int
+    public var month: Int
+    public var day: Int
+
+    public init(year: Int, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    /// The UTC date containing `epochMilliseconds`.
+    public init(epochMilliseconds: Int64) {
+        let days = floorDivide(epochMilliseconds, 86_400_000)
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = floorDivide(z, 146_097)
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        self.year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
+        self.month = Int(month)
+        self.day = Int(day)
+    }
+
+    /// Days since 1970-01-01.
+    public var daysSinceEpoch: Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = floorDivide(y, 400)
+        let yearOfEra = y - era * 400
+        let m = Int64(month)
+        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    public var epochMilliseconds: Int64 { daysSinceEpoch * 86_400_000 }
+
+    /// `YYYY-MM-DD`, the lake's day folder name.
+    public var isoString: String {
+        pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+    }
+
+    public static func < (lhs: CivilDate, rhs: CivilDate) -> Bool {
+        (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    public init?(isoString text: some StringProtocol) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+            (1...12).contains(month), (1...CivilDate.daysIn(month: month, year: year)).contains(day)
+        else { return nil }
+        self.init(year: year, month: month, day: day)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+}
+
+/// Conversions between UTC epoch milliseconds (the warehouse's time unit) and ISO-8601 text.
+public enum UTCTime {
+    /// `2024-01-01T00:00:00.000Z`
+    public static func iso8601(_ epochMilliseconds: Int64) -> String {
+        let date = CivilDate(epochMilliseconds: epochMilliseconds)
+        let millisOfDay = epochMilliseconds - date.epochMilliseconds
+        let hours = Int(millisOfDay / 3_600_000)
+        let minutes = Int(millisOfDay / 60_000 % 60)
+        let seconds = Int(millisOfDay / 1_000 % 60)
+        let millis = Int(millisOfDay % 1_000)
+        return date.isoString + "T" + pad(hours, 2) + ":" + pad(minutes, 2) + ":" + pad(seconds, 2) + "."
+            + pad(millis, 3) + "Z"
+    }
+
+    /// Parses epoch milliseconds (`1700000000000`) or ISO-8601 in UTC: `2024-01-01`, `2024-01-01T10:00`,
+    /// `2024-01-01T10:00:00Z`, `2024-01-01T10:00:00.123Z` or with a numeric offset such as `+02:00`.
+    public static func parse(_ text: String) -> Int64? {
+        let trimmed = text.trimmingASCIIWhitespace()
+        if !trimmed.isEmpty, trimmed.allSatisfy({ $0.isASCII && $0.isNumber }) { return Int64(trimmed) }
+        let dateEnd = trimmed.firstIndex(where: { $0 == "T" || $0 == " " }) ?? trimmed.endIndex
+        guard let date = CivilDate(isoString: trimmed[..<dateEnd]) else { return nil }
+        var result = date.epochMilliseconds
+        guard dateEnd < trimmed.endIndex else { return result }
+        var rest = Substring(trimmed[trimmed.index(after: dateEnd)...])
+        var offsetMillis: Int64 = 0
+        if rest.hasSuffix("Z") || rest.hasSuffix("z") {
+            rest = rest.dropLast()
+        } else if let signIndex = rest.lastIndex(where: { $0 == "+" || $0 == "-" }) {
+            let offset = rest[rest.index(after: signIndex)...].split(separator: ":")
+            guard offset.count == 2, let h = Int64(offset[0]), let m = Int64(offset[1]), h < 24, m < 60 else {
+                return nil
+            }
+            offsetMillis = (h * 60 + m) * 60_000 * (rest[signIndex] == "+" ? 1 : -1)
+            rest = rest[..<signIndex]
+        }
+        let clock = rest.split(separator: ":", omittingEmptySubsequences: false)
+        guard clock.count == 2 || clock.count == 3, let hours = Int64(clock[0]), let minutes = Int64(clock[1]),
+            hours < 24, minutes < 60
+        else { return nil }
+        result += (hours * 60 + minutes) * 60_000
+        if clock.count == 3 {
+            let secondParts = clock[2].split(separator: ".", omittingEmptySubsequences: false)
+            guard let seconds = Int64(secondParts[0]), seconds < 60, secondParts.count <= 2 else { return nil }
+            result += seconds * 1_000
+            if secondParts.count == 2 {
+                let fraction = secondParts[1]
+                guard !fraction.isEmpty, fraction.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+                let millisText = (fraction + "000").prefix(3)
+                result += Int64(millisText) ?? 0
+            }
+        }
+        return result - offsetMillis
+    }
+}
+
+func pad(_ value: Int, _ width: Int) -> String {
+    let text = String(value)
+    return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+}
+
+extension StringProtocol {
+    func trimmingASCIIWhitespace() -> Substring {
+        let text = Substring(self)
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let first = text.firstIndex(where: { !isSpace($0) }),
+            let last = text.lastIndex(where: { !isSpace($0) })
+        else { return "" }
+        return text[first...last]
+    }
+}

@@ -1,0 +1,69 @@
+import GRDB
+
+/// Versioned migrations of the SQLite schema. Decimals are stored as canonical text with eight
+/// fractional digits (exact, and identical to Binance's own formatting); times are UTC epoch ms.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-skeleton") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE fact_klines (
+                        symbol TEXT NOT NULL,
+                        interval TEXT NOT NULL,
+                        open_time INTEGER NOT NULL,
+                        open TEXT NOT NULL,
+                        high TEXT NOT NULL,
+                        low TEXT NOT NULL,
+                        close TEXT NOT NULL,
+                        volume TEXT NOT NULL,
+                        close_time INTEGER NOT NULL,
+                        quote_volume TEXT NOT NULL,
+                        trade_count INTEGER NOT NULL,
+                        taker_buy_base_volume TEXT NOT NULL,
+                        taker_buy_quote_volume TEXT NOT NULL,
+                        ignore TEXT NOT NULL,
+                        is_final INTEGER NOT NULL,
+                        captured_at INTEGER NOT NULL,
+                        PRIMARY KEY (symbol, interval, open_time)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE fact_orderbook (
+                        symbol TEXT NOT NULL,
+                        captured_at INTEGER NOT NULL,
+                        side TEXT NOT NULL CHECK (side IN ('bid', 'ask')),
+                        price TEXT NOT NULL,
+                        quantity TEXT NOT NULL,
+                        level INTEGER NOT NULL,
+                        last_update_id INTEGER NOT NULL,
+                        PRIMARY KEY (symbol, captured_at, side, price)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE extraction_metadata (
+                        symbol TEXT NOT NULL,
+                        data_type TEXT NOT NULL,
+                        last_fetch_time INTEGER NOT NULL,
+                        last_open_time INTEGER,
+                        record_count INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (symbol, data_type)
+                    );
+
+                    CREATE TABLE processed_files (
+                        object_key TEXT PRIMARY KEY NOT NULL,
+                        bucket TEXT NOT NULL,
+                        processed_at INTEGER NOT NULL,
+                        rows INTEGER NOT NULL,
+                        archived INTEGER NOT NULL DEFAULT 0
+                    );
+
+                    CREATE TABLE rejected_files (
+                        object_key TEXT PRIMARY KEY NOT NULL,
+                        moved_to TEXT NOT NULL,
+                        rejected_at INTEGER NOT NULL,
+                        reason TEXT NOT NULL
+                    );
+                    """)
+        }
+        return migrator
+    }
+}

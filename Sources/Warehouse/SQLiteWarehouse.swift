@@ -1,0 +1,301 @@
+import GRDB
+import GRDBSQLite
+public import MarketData
+
+/// The embedded warehouse: one SQLite file in WAL mode, through GRDB.
+public final class SQLiteWarehouse: Warehouse {
+    let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path`. Call ``migrate()`` before use.
+    public init(path: String) throws(WarehouseError) {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // WAL with NORMAL sync is durable across application crashes and cheap per commit.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw WarehouseError(operation: "open SQLite database at \(path)", detail: Self.describe(error))
+        }
+        self.path = path
+    }
+
+    public func migrate() async throws(WarehouseError) {
+        do {
+            try SQLiteSchema.migrator.migrate(pool)
+        } catch {
+            throw WarehouseError(operation: "migrate schema of \(path)", detail: Self.describe(error))
+        }
+    }
+
+    // MARK: Loading
+
+    static let upsertKlineSQL = """
+        INSERT INTO fact_klines (symbol, interval, open_time, open, high, low, close, volume, close_time, quote_volume,
+            trade_count, taker_buy_base_volume, taker_buy_quote_volume, ignore, is_final, captured_at)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+        ON CONFLICT (symbol, interval, open_time) DO UPDATE SET
+            open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+            volume = excluded.volume, close_time = excluded.close_time, quote_volume = excluded.quote_volume,
+            trade_count = excluded.trade_count, taker_buy_base_volume = excluded.taker_buy_base_volume,
+            taker_buy_quote_volume = excluded.taker_buy_quote_volume, ignore = excluded.ignore,
+            is_final = excluded.is_final, captured_at = excluded.captured_at
+        WHERE fact_klines.is_final = 0
+            AND (excluded.is_final = 1 OR excluded.captured_at > fact_klines.captured_at)
+        """
+
+    public func loadKlines(_ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject)
+        async throws(WarehouseError) -> LoadResult
+    {
+        try await write("load \(object.key)") { db in
+            let statement = try db.cachedStatement(sql: Self.upsertKlineSQL)
+            let handle = statement.sqliteStatement
+            var written = 0
+            try symbol.rawValue.withCString { symbolText in
+                try interval.rawValue.withCString { intervalText in
+                    for kline in klines {
+                        sqlite3_reset(handle)
+                        sqlite3_bind_text(handle, 1, symbolText, -1, nil)
+                        sqlite3_bind_text(handle, 2, intervalText, -1, nil)
+                        sqlite3_bind_int64(handle, 3, kline.openTime)
+                        bindDecimal(handle, 4, kline.open)
+                        bindDecimal(handle, 5, kline.high)
+                        bindDecimal(handle, 6, kline.low)
+                        bindDecimal(handle, 7, kline.close)
+                        bindDecimal(handle, 8, kline.volume)
+                        sqlite3_bind_int64(handle, 9, kline.closeTime)
+                        bindDecimal(handle, 10, kline.quoteVolume)
+                        sqlite3_bind_int64(handle, 11, kline.tradeCount)
+                        bindDecimal(handle, 12, kline.takerBuyBaseVolume)
+                        bindDecimal(handle, 13, kline.takerBuyQuoteVolume)
+                        sqlite3_bind_text(handle, 14, kline.ignore, -1, sqliteTransient)
+                        sqlite3_bind_int(handle, 15, kline.isClosed(at: capturedAt) ? 1 : 0)
+                        sqlite3_bind_int64(handle, 16, capturedAt)
+                        let code = sqlite3_step(handle)
+                        guard code == SQLITE_DONE else {
+                            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                        }
+                        written += Int(sqlite3_changes(db.sqliteConnection))
+                    }
+                    sqlite3_reset(handle)
+                    sqlite3_clear_bindings(handle)
+                }
+            }
+            try Self.recordProcessed(db, object, rows: klines.count)
+            return LoadResult(rowsWritten: written, rowsUnchanged: klines.count - written)
+        }
+    }
+
+    public func loadOrderBook(_ book: OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject)
+        async throws(WarehouseError) -> LoadResult
+    {
+        try await write("load \(object.key)") { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO fact_orderbook (symbol, captured_at, side, price, quantity, level, last_update_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (symbol, captured_at, side, price) DO NOTHING
+                    """)
+            var written = 0
+            for (side, levels) in [(BookSide.bid, book.bids), (BookSide.ask, book.asks)] {
+                for (index, level) in levels.enumerated() {
+                    try statement.execute(arguments: [
+                        symbol.rawValue, capturedAt, side.rawValue, level.price.description, level.quantity.description, index,
+                        book.lastUpdateId,
+                    ])
+                    written += db.changesCount
+                }
+            }
+            let total = book.bids.count + book.asks.count
+            try Self.recordProcessed(db, object, rows: total)
+            return LoadResult(rowsWritten: written, rowsUnchanged: total - written)
+        }
+    }
+
+    private static func recordProcessed(_ db: Database, _ object: ProcessedObject, rows: Int) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO processed_files (object_key, bucket, processed_at, rows) VALUES (?, ?, ?, ?)
+                ON CONFLICT (object_key) DO UPDATE SET processed_at = excluded.processed_at, rows = excluded.rows
+                """,
+            arguments: [object.key, object.bucket, object.processedAt, rows])
+    }
+
+    public func processedObjectKeys(withPrefix prefix: String) async throws(WarehouseError) -> Set<String> {
+        try await read("list processed objects") { db in
+            let keys: [String]
+            if prefix.isEmpty {
+                keys = try String.fetchAll(db, sql: "SELECT object_key FROM processed_files")
+            } else {
+                // A range scan on the primary key: every key starting with the prefix sorts between these bounds.
+                keys = try String.fetchAll(
+                    db, sql: "SELECT object_key FROM processed_files WHERE object_key >= ? AND object_key < ?",
+                    arguments: [prefix, prefix + "\u{10FFFF}"])
+            }
+            return Set(keys)
+        }
+    }
+
+    public func recordRejected(objectKey: String, movedTo: String, reason: String, at time: Int64) async throws(WarehouseError) {
+        try await write("record rejected object \(objectKey)") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO rejected_files (object_key, moved_to, rejected_at, reason) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (object_key) DO UPDATE SET moved_to = excluded.moved_to, rejected_at = excluded.rejected_at,
+                        reason = excluded.reason
+                    """,
+                arguments: [objectKey, movedTo, time, reason])
+        }
+    }
+
+    // MARK: Extraction metadata
+
+    public func extractionState(symbol: Symbol, type: ExtractionDataType) async throws(WarehouseError) -> ExtractionState? {
+        try await read("read extraction metadata") { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT last_fetch_time, last_open_time, record_count FROM extraction_metadata WHERE symbol = ? AND data_type = ?",
+                    arguments: [symbol.rawValue, type.rawValue])
+            else { return nil }
+            return ExtractionState(
+                symbol: symbol, type: type, lastFetchTime: row[0], lastOpenTime: row[1], recordCount: row[2])
+        }
+    }
+
+    public func recordExtraction(_ update: ExtractionUpdate) async throws(WarehouseError) {
+        try await write("update extraction metadata") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO extraction_metadata (symbol, data_type, last_fetch_time, last_open_time, record_count)
+                    VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (symbol, data_type) DO UPDATE SET
+                        last_fetch_time = max(last_fetch_time, excluded.last_fetch_time),
+                        last_open_time = CASE
+                            WHEN excluded.last_open_time IS NULL THEN last_open_time
+                            WHEN last_open_time IS NULL THEN excluded.last_open_time
+                            ELSE max(last_open_time, excluded.last_open_time) END,
+                        record_count = record_count + excluded.record_count
+                    """,
+                arguments: [update.symbol.rawValue, update.type.rawValue, update.fetchTime, update.lastOpenTime, update.records])
+        }
+    }
+
+    // MARK: Queries
+
+    public func klines(symbol: Symbol, interval: Interval, from: Int64, to: Int64, includeOpen: Bool, limit: Int?)
+        async throws(WarehouseError) -> [StoredKline]
+    {
+        try await read("read k-lines") { db in
+            var sql = """
+                SELECT open_time, open, high, low, close, volume, close_time, quote_volume, trade_count,
+                    taker_buy_base_volume, taker_buy_quote_volume, ignore, is_final
+                FROM fact_klines WHERE symbol = ? AND interval = ? AND open_time BETWEEN ? AND ?
+                """
+            if !includeOpen { sql += " AND is_final = 1" }
+            sql += " ORDER BY open_time"
+            var arguments: StatementArguments = [symbol.rawValue, interval.rawValue, from, to]
+            if let limit {
+                sql += " LIMIT ?"
+                arguments += [limit]
+            }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                StoredKline(
+                    kline: Kline(
+                        openTime: row[0], open: try Self.decimal(row, 1), high: try Self.decimal(row, 2),
+                        low: try Self.decimal(row, 3), close: try Self.decimal(row, 4), volume: try Self.decimal(row, 5),
+                        closeTime: row[6], quoteVolume: try Self.decimal(row, 7), tradeCount: row[8],
+                        takerBuyBaseVolume: try Self.decimal(row, 9), takerBuyQuoteVolume: try Self.decimal(row, 10), ignore: row[11]),
+                    isFinal: row[12] as Int64 == 1)
+            }
+        }
+    }
+
+    public func dataSummary() async throws(WarehouseError) -> [DataSummary] {
+        try await read("summarise data") { db in
+            var summaries: [DataSummary] = []
+            let metadata = try Row.fetchAll(db, sql: "SELECT symbol, data_type, last_fetch_time FROM extraction_metadata")
+            var lastFetch: [String: Int64] = [:]
+            for row in metadata { lastFetch["\(row[0] as String)/\(row[1] as String)"] = row[2] }
+            let klineRows = try Row.fetchAll(
+                db, sql: "SELECT symbol, count(*), min(open_time), max(open_time) FROM fact_klines WHERE interval = '1m' GROUP BY symbol")
+            for row in klineRows {
+                guard let symbol = try? Symbol(row[0] as String) else { continue }
+                summaries.append(
+                    DataSummary(symbol: symbol, type: .klines, rows: row[1], first: row[2], last: row[3], lastFetchTime: lastFetch["\(symbol)/klines"]))
+            }
+            let bookRows = try Row.fetchAll(
+                db, sql: "SELECT symbol, count(DISTINCT captured_at), min(captured_at), max(captured_at) FROM fact_orderbook GROUP BY symbol")
+            for row in bookRows {
+                guard let symbol = try? Symbol(row[0] as String) else { continue }
+                summaries.append(
+                    DataSummary(symbol: symbol, type: .depth, rows: row[1], first: row[2], last: row[3], lastFetchTime: lastFetch["\(symbol)/depth"]))
+            }
+            // Symbols fetched but not yet transformed still deserve a line.
+            for row in metadata {
+                guard let symbol = try? Symbol(row[0] as String), let type = ExtractionDataType(rawValue: row[1]) else { continue }
+                if !summaries.contains(where: { $0.symbol == symbol && $0.type == type }) {
+                    summaries.append(DataSummary(symbol: symbol, type: type, rows: 0, first: nil, last: nil, lastFetchTime: row[2]))
+                }
+            }
+            return summaries.sorted { ($0.symbol.rawValue, $0.type.rawValue) < ($1.symbol.rawValue, $1.type.rawValue) }
+        }
+    }
+
+    public func tableCounts() async throws(WarehouseError) -> [String: Int] {
+        try await read("count rows") { db in
+            var counts: [String: Int] = [:]
+            for table in ["fact_klines", "fact_orderbook", "extraction_metadata", "processed_files", "rejected_files"] {
+                counts[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
+            }
+            return counts
+        }
+    }
+
+    // MARK: Plumbing
+
+    private static func decimal(_ row: Row, _ index: Int) throws -> ExactDecimal {
+        let text: String = row[index]
+        return try ExactDecimal(parsing: text)
+    }
+
+    private func write<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(WarehouseError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw WarehouseError(operation: operation, detail: Self.describe(error))
+        }
+    }
+
+    private func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(WarehouseError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw WarehouseError(operation: operation, detail: Self.describe(error))
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
+        return "\(error)"
+    }
+
+    /// Direct SQL access for tests and maintenance commands.
+    public func execute(_ sql: String) async throws(WarehouseError) {
+        try await write("execute SQL") { db in try db.execute(sql: sql) }
+    }
+}
+
+/// SQLite copies the bound bytes before `sqlite3_bind_text` returns.
+let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+@inline(__always)
+private func bindDecimal(_ handle: OpaquePointer?, _ index: Int32, _ value: ExactDecimal) {
+    value.withCanonicalText { text in
+        text.withMemoryRebound(to: CChar.self) { chars in
+            _ = sqlite3_bind_text(handle, index, chars.baseAddress, Int32(chars.count), sqliteTransient)
+        }
+    }
+}

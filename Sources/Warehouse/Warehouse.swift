@@ -1,0 +1,144 @@
+public import MarketData
+
+/// The SQL warehouse: facts, roll-ups and the pipeline's bookkeeping.
+///
+/// Every load is idempotent: rows are upserted on their natural keys and each raw object is recorded
+/// in `processed_files` in the same transaction as its rows, so a crash leaves either both or neither.
+public protocol Warehouse: Sendable {
+    /// Creates or upgrades the schema to the newest version.
+    func migrate() async throws(WarehouseError)
+
+    /// Upserts one raw object's k-lines and records the object as processed, in one transaction.
+    func loadKlines(_ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject)
+        async throws(WarehouseError) -> LoadResult
+    /// Inserts one order-book snapshot and records the object as processed, in one transaction.
+    func loadOrderBook(_ book: OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject)
+        async throws(WarehouseError) -> LoadResult
+
+    /// Keys of processed objects that start with `prefix` (e.g. a day folder `2024-01-01/`).
+    func processedObjectKeys(withPrefix prefix: String) async throws(WarehouseError) -> Set<String>
+    /// Records that a raw object could not be loaded and was moved aside.
+    func recordRejected(objectKey: String, movedTo: String, reason: String, at time: Int64) async throws(WarehouseError)
+
+    func extractionState(symbol: Symbol, type: ExtractionDataType) async throws(WarehouseError) -> ExtractionState?
+    /// Advances the extraction metadata after a response reached the lake.
+    func recordExtraction(_ update: ExtractionUpdate) async throws(WarehouseError)
+
+    /// Stored candles with open time in `[from, to]`, ascending.
+    func klines(symbol: Symbol, interval: Interval, from: Int64, to: Int64, includeOpen: Bool, limit: Int?)
+        async throws(WarehouseError) -> [StoredKline]
+    /// Rows and time span per symbol and data type, for `status`.
+    func dataSummary() async throws(WarehouseError) -> [DataSummary]
+    /// Row counts per table.
+    func tableCounts() async throws(WarehouseError) -> [String: Int]
+}
+
+public enum ExtractionDataType: String, Sendable, Hashable, CaseIterable, Codable {
+    case klines
+    case depth
+}
+
+/// A raw object being loaded, for the `processed_files` ledger.
+public struct ProcessedObject: Sendable, Hashable {
+    public var bucket: String
+    public var key: String
+    public var processedAt: Int64
+
+    public init(bucket: String, key: String, processedAt: Int64) {
+        self.bucket = bucket
+        self.key = key
+        self.processedAt = processedAt
+    }
+}
+
+public struct LoadResult: Sendable, Hashable {
+    /// Rows inserted or changed.
+    public var rowsWritten: Int
+    /// Rows already present with the same or newer data.
+    public var rowsUnchanged: Int
+
+    public init(rowsWritten: Int, rowsUnchanged: Int) {
+        self.rowsWritten = rowsWritten
+        self.rowsUnchanged = rowsUnchanged
+    }
+}
+
+public struct ExtractionState: Sendable, Hashable {
+    public var symbol: Symbol
+    public var type: ExtractionDataType
+    public var lastFetchTime: Int64
+    /// Open time of the newest closed candle fetched (k-lines only).
+    public var lastOpenTime: Int64?
+    /// Records fetched so far.
+    public var recordCount: Int64
+
+    public init(symbol: Symbol, type: ExtractionDataType, lastFetchTime: Int64, lastOpenTime: Int64?, recordCount: Int64) {
+        self.symbol = symbol
+        self.type = type
+        self.lastFetchTime = lastFetchTime
+        self.lastOpenTime = lastOpenTime
+        self.recordCount = recordCount
+    }
+}
+
+public struct ExtractionUpdate: Sendable, Hashable {
+    public var symbol: Symbol
+    public var type: ExtractionDataType
+    public var fetchTime: Int64
+    /// New newest closed open time; never moves the stored one backwards.
+    public var lastOpenTime: Int64?
+    /// Records in this fetch, added to the total.
+    public var records: Int
+
+    public init(symbol: Symbol, type: ExtractionDataType, fetchTime: Int64, lastOpenTime: Int64?, records: Int) {
+        self.symbol = symbol
+        self.type = type
+        self.fetchTime = fetchTime
+        self.lastOpenTime = lastOpenTime
+        self.records = records
+    }
+}
+
+public struct StoredKline: Sendable, Hashable {
+    public var kline: Kline
+    /// `false` while the candle was still open when last captured.
+    public var isFinal: Bool
+
+    public init(kline: Kline, isFinal: Bool) {
+        self.kline = kline
+        self.isFinal = isFinal
+    }
+}
+
+public struct DataSummary: Sendable, Hashable {
+    public var symbol: Symbol
+    public var type: ExtractionDataType
+    /// K-line rows, or order-book snapshots.
+    public var rows: Int
+    /// First and last open time (k-lines) or capture time (depth).
+    public var first: Int64?
+    public var last: Int64?
+    public var lastFetchTime: Int64?
+
+    public init(symbol: Symbol, type: ExtractionDataType, rows: Int, first: Int64?, last: Int64?, lastFetchTime: Int64?) {
+        self.symbol = symbol
+        self.type = type
+        self.rows = rows
+        self.first = first
+        self.last = last
+        self.lastFetchTime = lastFetchTime
+    }
+}
+
+/// A warehouse operation that failed.
+public struct WarehouseError: Error, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var detail: String
+
+    public init(operation: String, detail: String) {
+        self.operation = operation
+        self.detail = detail
+    }
+
+    public var description: String { "warehouse: cannot \(operation): \(detail)" }
+}
