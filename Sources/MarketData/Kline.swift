@@ -35,8 +35,13 @@ public struct Kline: Sendable, Hashable {
         self.ignore = ignore
     }
 
-    /// A candle is final once its last millisecond has passed at the time it was captured.
-    public func isClosed(at capturedAt: Int64) -> Bool { closeTime < capturedAt }
+    /// How long after its last millisecond a candle is taken as final. A small margin keeps a clock
+    /// running slightly ahead of the exchange's from declaring a still-open candle final.
+    public static let finalityMarginMilliseconds: Int64 = 2_000
+
+    /// A candle is final once its last millisecond (plus the margin) had passed when it was captured.
+    /// Final candles are never overwritten; open ones are replaced when a newer capture arrives.
+    public func isClosed(at capturedAt: Int64) -> Bool { closeTime + Self.finalityMarginMilliseconds < capturedAt }
 }
 
 /// One price level of an order book.

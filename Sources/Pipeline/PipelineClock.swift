@@ -1,0 +1,12 @@
+import Foundation
+
+/// The pipeline's notion of "now" in UTC epoch milliseconds; injectable so tests control time.
+public struct PipelineClock: Sendable {
+    public var now: @Sendable () -> Int64
+
+    public init(now: @escaping @Sendable () -> Int64) {
+        self.now = now
+    }
+
+    public static let system = PipelineClock { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
+}

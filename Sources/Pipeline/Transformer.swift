@@ -1,0 +1,152 @@
+public import DataLake
+public import Logging
+import MarketData
+public import Warehouse
+
+/// Loads every raw object not yet in `processed_files` into the warehouse, one transaction per object.
+///
+/// Re-running is a no-op: processed objects are skipped, and even a re-load upserts the same rows.
+/// An object that cannot be parsed is moved to `crypto-raw/_rejected/` with its reason recorded, and the
+/// pass continues; a warehouse failure stops the pass, leaving the object for the next one.
+public struct Transformer: Sendable {
+    let lake: any ObjectStore
+    let layout: LakeLayout
+    let warehouse: any Warehouse
+    let clock: PipelineClock
+    let logger: Logger
+
+    public init(lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Warehouse, clock: PipelineClock = .system, logger: Logger) {
+        self.lake = lake
+        self.layout = layout
+        self.warehouse = warehouse
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func transformPending() async throws(PipelineError) -> TransformReport {
+        let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: "") }
+        var byDay: [String: [ObjectInfo]] = [:]
+        for object in objects where !object.key.hasPrefix(LakeLayout.rejectedPrefix) {
+            let day = object.key.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+            byDay[day, default: []].append(object)
+        }
+        var report = TransformReport()
+        for day in byDay.keys.sorted() {
+            let processed = try await wrap { () throws(WarehouseError) in
+                try await warehouse.processedObjectKeys(withPrefix: day.isEmpty ? "" : day + "/")
+            }
+            let pending = (byDay[day] ?? []).filter { !processed.contains($0.key) }
+                .sorted { (LakeLayout.parse(key: $0.key)?.capturedAt ?? 0, $0.key) < (LakeLayout.parse(key: $1.key)?.capturedAt ?? 0, $1.key) }
+            for object in pending {
+                try await transform(object.key, into: &report)
+            }
+        }
+        if report.objects > 0 || report.rejected > 0 {
+            logger.info(
+                "transformed",
+                metadata: ["objects": "\(report.objects)", "rows.written": "\(report.rowsWritten)", "rows.unchanged": "\(report.rowsUnchanged)", "rejected": "\(report.rejected)"])
+        }
+        return report
+    }
+
+    /// Loads one object; parse failures reject it, lake and warehouse failures propagate.
+    public func transform(_ key: String, into report: inout TransformReport) async throws(PipelineError) {
+        let bytes: [UInt8]
+        do {
+            bytes = try await lake.get(bucket: layout.rawBucket, key: key)
+        } catch .notFound {
+            // Moved or deleted since the listing (e.g. by a concurrent transform): nothing to do.
+            return
+        } catch {
+            throw .lake(error)
+        }
+        let parsed: ParsedObject
+        do {
+            parsed = try Self.parse(key: key, bytes: bytes)
+        } catch {
+            try await reject(key, bytes: bytes, reason: error.description)
+            report.rejected += 1
+            return
+        }
+        let object = ProcessedObject(bucket: layout.rawBucket, key: key, processedAt: clock.now())
+        let result: LoadResult
+        switch parsed {
+        case .klines(let envelope, let klines):
+            result = try await wrap { () throws(WarehouseError) in
+                try await warehouse.loadKlines(klines, symbol: envelope.symbol, interval: envelope.interval ?? .oneMinute, capturedAt: envelope.capturedAt, object: object)
+            }
+        case .depth(let envelope, let book):
+            result = try await wrap { () throws(WarehouseError) in
+                try await warehouse.loadOrderBook(book, symbol: envelope.symbol, capturedAt: envelope.capturedAt, object: object)
+            }
+        }
+        report.objects += 1
+        report.rowsWritten += result.rowsWritten
+        report.rowsUnchanged += result.rowsUnchanged
+    }
+
+    enum ParsedObject {
+        case klines(RawEnvelope, [Kline])
+        case depth(RawEnvelope, OrderBookSnapshot)
+    }
+
+    static func parse(key: String, bytes: [UInt8]) throws(TransformError) -> ParsedObject {
+        guard let name = LakeLayout.parse(key: key) else {
+            throw TransformError("object name does not follow {YYYY-MM-DD}/{SYMBOL}_{klines|depth}_{epochms}.json")
+        }
+        let outcome: Result<ParsedObject, TransformError> = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(TransformError) in
+                let envelope: RawEnvelope
+                do {
+                    envelope = try RawEnvelope.decode(buffer)
+                } catch {
+                    throw TransformError("\(error)")
+                }
+                guard envelope.symbol == name.symbol, envelope.type == name.type, envelope.capturedAt == name.capturedAt else {
+                    throw TransformError("envelope (\(envelope.symbol), \(envelope.type.rawValue), \(envelope.capturedAt)) does not match the object name")
+                }
+                var scanner = JSONScanner(UnsafeBufferPointer(rebasing: buffer[..<envelope.dataRange.upperBound]), position: envelope.dataRange.lowerBound)
+                do {
+                    switch envelope.type {
+                    case .klines:
+                        let klines = try BinanceCodec.decodeKlines(&scanner)
+                        try scanner.expectEnd()
+                        return .klines(envelope, klines)
+                    case .depth:
+                        let book = try BinanceCodec.decodeDepth(&scanner)
+                        try scanner.expectEnd()
+                        return .depth(envelope, book)
+                    }
+                } catch {
+                    throw TransformError("data: \(error)")
+                }
+            }
+        }
+        return try outcome.get()
+    }
+
+    private func reject(_ key: String, bytes: [UInt8], reason: String) async throws(PipelineError) {
+        let destination = LakeLayout.rejectedPrefix + key
+        logger.warning("rejected raw object", metadata: ["lake.object": "\(key)", "reason": "\(reason)"])
+        try await wrap { () throws(ObjectStoreError) in
+            try await lake.put(bucket: layout.rawBucket, key: destination + ".reason.txt", bytes: Array((reason + "\n").utf8))
+            try await lake.move(from: ObjectLocation(bucket: layout.rawBucket, key: key), to: ObjectLocation(bucket: layout.rawBucket, key: destination))
+        }
+        try await wrap { () throws(WarehouseError) in
+            try await warehouse.recordRejected(objectKey: key, movedTo: "\(layout.rawBucket)/\(destination)", reason: reason, at: clock.now())
+        }
+    }
+}
+
+public struct TransformReport: Sendable, Hashable {
+    public var objects = 0
+    public var rowsWritten = 0
+    public var rowsUnchanged = 0
+    public var rejected = 0
+    public init() {}
+}
+
+public struct TransformError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

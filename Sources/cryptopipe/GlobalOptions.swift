@@ -1,0 +1,123 @@
+import ArgumentParser
+import DataLake
+import Foundation
+import MarketData
+
+/// Options every pipeline command shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Folder for the embedded lake and warehouse (env CRYPTOPIPE_DATA_DIR, default ./data).")
+    var dataDir: String?
+
+    @Option(name: .long, help: "Warehouse URL, e.g. sqlite:data/warehouse.sqlite (env CRYPTOPIPE_WAREHOUSE, default sqlite:<data-dir>/warehouse.sqlite).")
+    var warehouse: String?
+
+    @Option(name: .long, help: "Data lake location: a folder path (env CRYPTOPIPE_LAKE, default <data-dir>/lake).")
+    var lake: String?
+
+    @Option(name: .long, help: "Binance REST base URL (env CRYPTOPIPE_EXCHANGE_URL, default https://api.binance.com).")
+    var exchangeURL: String?
+
+    @Option(name: .long, help: "Comma-separated symbols (env CRYPTOPIPE_SYMBOLS, default BTCUSDT,ETHUSDT).")
+    var symbols: String?
+
+    @Option(name: .long, help: "Seconds before an exchange request is abandoned (env CRYPTOPIPE_REQUEST_TIMEOUT, default 10).")
+    var requestTimeout: String?
+
+    @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (env CRYPTOPIPE_LOG_LEVEL, default info).")
+    var logLevel: String?
+
+    /// Everything resolved and validated; no I/O.
+    func resolve(_ settings: Settings = Settings()) throws(CLIError) -> ResolvedConfiguration {
+        let dataDir = settings.text(dataDir, env: "CRYPTOPIPE_DATA_DIR", default: "./data")
+        let warehouseText = settings.text(warehouse, env: "CRYPTOPIPE_WAREHOUSE", default: "sqlite:\(dataDir)/warehouse.sqlite")
+        let lakeText = settings.text(lake, env: "CRYPTOPIPE_LAKE", default: "\(dataDir)/lake")
+        let exchangeText = settings.text(exchangeURL, env: "CRYPTOPIPE_EXCHANGE_URL", default: "https://api.binance.com")
+        let symbolText = settings.text(symbols, env: "CRYPTOPIPE_SYMBOLS", default: "BTCUSDT,ETHUSDT")
+        let symbols: [Symbol]
+        do {
+            symbols = try Symbol.parseList(symbolText)
+        } catch {
+            throw .usage("\(error.description); symbols look like BTCUSDT (set --symbols or CRYPTOPIPE_SYMBOLS)")
+        }
+        let timeout = try settings.integer(requestTimeout, option: "--request-timeout", env: "CRYPTOPIPE_REQUEST_TIMEOUT", default: 10, range: 1...600)
+        let level = try settings.value(
+            logLevel, option: "--log-level", env: "CRYPTOPIPE_LOG_LEVEL", default: "info",
+            expected: "trace, debug, info, notice, warning, error or critical"
+        ) { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0.lowercased()) ? $0.lowercased() : nil }
+        return ResolvedConfiguration(
+            dataDir: dataDir, warehouse: try WarehouseLocation(parsing: warehouseText), lake: try LakeLocation(parsing: lakeText),
+            exchangeURL: try Self.validateExchangeURL(exchangeText), symbols: symbols, requestTimeoutSeconds: timeout, logLevel: level)
+    }
+
+    static func validateExchangeURL(_ text: String) throws(CLIError) -> String {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else {
+            throw .usage("exchange URL '\(text)' is not valid: expected http(s)://host[:port], e.g. https://api.binance.com")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+}
+
+struct ResolvedConfiguration {
+    var dataDir: String
+    var warehouse: WarehouseLocation
+    var lake: LakeLocation
+    var exchangeURL: String
+    var symbols: [Symbol]
+    var requestTimeoutSeconds: Int
+    var logLevel: String
+}
+
+/// Where the warehouse lives, from `--warehouse`.
+enum WarehouseLocation: Equatable {
+    case sqlite(path: String)
+
+    init(parsing text: String) throws(CLIError) {
+        let lower = text.lowercased()
+        if lower.hasPrefix("sqlite:") {
+            var path = String(text.dropFirst("sqlite:".count))
+            if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
+            guard !path.isEmpty else { throw .usage("warehouse URL '\(text)' has no file path: expected sqlite:<path>") }
+            self = .sqlite(path: path)
+        } else if lower.hasPrefix("mysql://") {
+            throw .usage("warehouse URL '\(text)': MySQL/MariaDB is not available in this build yet; use sqlite:<path>")
+        } else {
+            throw .usage("warehouse URL '\(text)' is not supported: expected sqlite:<path>, e.g. sqlite:data/warehouse.sqlite")
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .sqlite(let path): "sqlite:\(path)"
+        }
+    }
+}
+
+/// Where the lake lives, from `--lake`.
+enum LakeLocation: Equatable {
+    case local(root: String)
+
+    init(parsing text: String) throws(CLIError) {
+        guard !text.isEmpty else { throw .usage("lake location is empty: expected a folder path") }
+        if text.lowercased().hasPrefix("s3://") {
+            throw .usage("lake '\(text)': S3-compatible lakes are not available in this build yet; use a folder path")
+        }
+        if text.lowercased().hasPrefix("file://") {
+            let path = String(text.dropFirst("file://".count))
+            guard !path.isEmpty else { throw .usage("lake URL '\(text)' has no path") }
+            self = .local(root: path)
+            return
+        }
+        if let colon = text.firstIndex(of: ":"), text[..<colon].allSatisfy({ $0.isLetter }), text[text.index(after: colon)...].hasPrefix("//") {
+            throw .usage("lake URL '\(text)' is not supported: expected a folder path or file://<path>")
+        }
+        self = .local(root: text)
+    }
+
+    var description: String {
+        switch self {
+        case .local(let root): root
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import MarketData
+import Pipeline
+import Warehouse
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show rows, time span, last fetch and lag per symbol and data type.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() async throws {
+        try await guarded {
+            let configuration = try global.resolve()
+            let backends = try await Backends.open(configuration)
+            let summaries = try await backends.warehouse.dataSummary()
+            let counts = try await backends.warehouse.tableCounts()
+            let now = PipelineClock.system.now()
+            func lag(_ summary: DataSummary) -> Int64? {
+                guard let last = summary.last else { return nil }
+                // K-lines: time since the newest stored candle closed; depth: since the newest snapshot.
+                return summary.type == .klines ? max(0, now - (last + 60_000)) : max(0, now - last)
+            }
+            if json {
+                var entries: [[String: Any]] = []
+                for summary in summaries {
+                    var entry: [String: Any] = ["symbol": summary.symbol.rawValue, "type": summary.type.rawValue, "rows": summary.rows]
+                    if let first = summary.first { entry["first"] = first }
+                    if let last = summary.last { entry["last"] = last }
+                    if let fetch = summary.lastFetchTime { entry["last_fetch"] = fetch }
+                    if let lag = lag(summary) { entry["lag_ms"] = lag }
+                    entries.append(entry)
+                }
+                let document: [String: Any] = ["symbols": entries, "tables": counts, "lake": configuration.lake.description, "warehouse": configuration.warehouse.description]
+                let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+                return
+            }
+            Console.print("warehouse \(configuration.warehouse.description), lake \(configuration.lake.description)")
+            guard !summaries.isEmpty else {
+                Console.print("no data yet: run 'cryptopipe extract' then 'cryptopipe transform' (or 'cryptopipe demo' to try it offline)")
+                return
+            }
+            let header = ["SYMBOL", "TYPE", "ROWS", "FIRST", "LAST", "LAST FETCH", "LAG"]
+            var table = [header]
+            for summary in summaries {
+                table.append([
+                    summary.symbol.rawValue, summary.type.rawValue, String(summary.rows), summary.first.map(UTCTime.iso8601) ?? "-",
+                    summary.last.map(UTCTime.iso8601) ?? "-", summary.lastFetchTime.map(UTCTime.iso8601) ?? "-", lag(summary).map(formatLag) ?? "-",
+                ])
+            }
+            let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
+            for row in table {
+                Console.print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            }
+            Console.print(
+                "processed files: \(counts["processed_files"] ?? 0), rejected files: \(counts["rejected_files"] ?? 0), k-line rows: \(counts["fact_klines"] ?? 0), order-book rows: \(counts["fact_orderbook"] ?? 0)")
+        }
+    }
+}
+
+func formatLag(_ milliseconds: Int64) -> String {
+    let seconds = milliseconds / 1_000
+    if seconds < 120 { return "\(seconds)s" }
+    if seconds < 7_200 { return "\(seconds / 60)m" }
+    if seconds < 172_800 { return "\(seconds / 3_600)h" }
+    return "\(seconds / 86_400)d"
+}
