@@ -118,14 +118,17 @@ let package = Package(
             dependencies: [
                 "ExchangeSimulator", "MarketData",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ExchangeTests",
             dependencies: [
-                "Exchange", "ExchangeSimulator", "MarketData",
+                "Exchange", "ExchangeSimulator", "MarketData", "PipelineTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
@@ -151,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["cryptopipe"],
+            dependencies: ["cryptopipe", "PipelineTesting", "ExchangeSimulator", "MarketData"],
             swiftSettings: swiftSettings
         ),
     ]

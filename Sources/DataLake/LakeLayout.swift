@@ -30,6 +30,13 @@ public struct LakeLayout: Sendable, Hashable {
         public var symbol: Symbol
         public var type: RawDataType
         public var capturedAt: Int64
+
+        public init(day: CivilDate, symbol: Symbol, type: RawDataType, capturedAt: Int64) {
+            self.day = day
+            self.symbol = symbol
+            self.type = type
+            self.capturedAt = capturedAt
+        }
     }
 
     public static func parse(key: String) -> ParsedKey? {

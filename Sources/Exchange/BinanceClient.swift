@@ -16,17 +16,23 @@ public struct BinanceClient: MarketDataSource {
         public var retry: RetryPolicy
         /// Largest body accepted; a klines page of 1000 is about 170 KB, a 5000-level book about 200 KB.
         public var maxBodyBytes: Int
+        /// Stamps responses with their arrival time (UTC epoch ms); tests inject a virtual clock.
+        public var clock: @Sendable () -> Int64
 
         public init(
             baseURL: String = "https://api.binance.com", requestTimeout: Duration = .seconds(10), retry: RetryPolicy = RetryPolicy(),
-            maxBodyBytes: Int = 16 << 20
+            maxBodyBytes: Int = 16 << 20,
+            clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock
         ) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.requestTimeout = requestTimeout
             self.retry = retry
             self.maxBodyBytes = maxBodyBytes
+            self.clock = clock
         }
     }
+
+    @Sendable public static func wallClock() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
 
     public let configuration: Configuration
     let httpClient: HTTPClient
@@ -117,7 +123,7 @@ public struct BinanceClient: MarketDataSource {
         } catch {
             throw ExchangeError(.transport(Self.describe(error)), endpoint: endpoint)
         }
-        let receivedAt = Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down))
+        let receivedAt = configuration.clock()
         let body = Array(buffer.readableBytesView)
         let usedWeight = response.headers.first(name: "X-MBX-USED-WEIGHT-1M").flatMap { Int($0) }
         let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }

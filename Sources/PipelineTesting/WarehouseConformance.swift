@@ -1,0 +1,104 @@
+public import MarketData
+public import Warehouse
+
+/// What every ``Warehouse`` must do. Each check receives a fresh, migrated warehouse.
+public enum WarehouseConformance {
+    static let btc = try! Symbol("BTCUSDT")
+    static let eth = try! Symbol("ETHUSDT")
+
+    /// A candle with distinctive exact values; `variant` changes every value.
+    public static func kline(_ openTime: Int64, variant: Int = 0, trades: Int64 = 10) -> Kline {
+        func d(_ text: String) -> ExactDecimal { try! ExactDecimal(parsing: text) }
+        return Kline(
+            openTime: openTime, open: d("43250.1\(variant)"), high: d("43300.00000001"), low: d("43200.5"), close: d("43275.2\(variant)"),
+            volume: d("12.34567890"), closeTime: openTime + 59_999, quoteVolume: d("123456789012345678901.12345678"),
+            tradeCount: trades + Int64(variant), takerBuyBaseVolume: d("6.1"), takerBuyQuoteVolume: d("263000.00000009"), ignore: "0")
+    }
+
+    static func object(_ key: String) -> ProcessedObject { ProcessedObject(bucket: "crypto-raw", key: key, processedAt: 1) }
+
+    public static let checks: [ConformanceCheck<any Warehouse>] = [
+        ConformanceCheck("migrate twice is harmless") { warehouse in
+            try await warehouse.migrate()
+            try await warehouse.migrate()
+        },
+        ConformanceCheck("k-lines round-trip exactly") { warehouse in
+            let candles = (0..<5).map { kline(1_704_067_200_000 + Int64($0) * 60_000, variant: $0) }
+            let result = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_070_000_000, object: object("2024-01-01/a.json"))
+            try require(result == LoadResult(rowsWritten: 5, rowsUnchanged: 0), "load result \(result)")
+            let stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: nil)
+            try require(stored.map(\.kline) == candles, "stored candles differ")
+            try require(stored.allSatisfy(\.isFinal), "closed candles not final")
+        },
+        ConformanceCheck("re-loading the same object changes nothing") { warehouse in
+            let candles = (0..<3).map { kline(1_704_067_200_000 + Int64($0) * 60_000) }
+            _ = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_070_000_000, object: object("2024-01-01/a.json"))
+            let again = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_070_000_000, object: object("2024-01-01/a.json"))
+            try require(again == LoadResult(rowsWritten: 0, rowsUnchanged: 3), "second load \(again)")
+            try require((try await warehouse.tableCounts())["fact_klines"] == 3, "row count")
+        },
+        ConformanceCheck("an open candle is replaced by its final version, never the reverse") { warehouse in
+            let open = 1_704_067_200_000 as Int64
+            // Captured mid-candle: still open.
+            _ = try await warehouse.loadKlines([kline(open, variant: 1)], symbol: btc, interval: .oneMinute, capturedAt: open + 30_000, object: object("2024-01-01/1.json"))
+            var stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: open, to: open, includeOpen: true, limit: nil)
+            try require(stored.count == 1 && !stored[0].isFinal, "open candle not stored as open")
+            try require(try await warehouse.klines(symbol: btc, interval: .oneMinute, from: open, to: open, includeOpen: false, limit: nil).isEmpty, "open candle exported as closed")
+            // A later open capture replaces the earlier one.
+            _ = try await warehouse.loadKlines([kline(open, variant: 2)], symbol: btc, interval: .oneMinute, capturedAt: open + 40_000, object: object("2024-01-01/2.json"))
+            stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: open, to: open, includeOpen: true, limit: nil)
+            try require(stored[0].kline == kline(open, variant: 2), "newer open capture not applied")
+            // The final version replaces it.
+            _ = try await warehouse.loadKlines([kline(open, variant: 3)], symbol: btc, interval: .oneMinute, capturedAt: open + 90_000, object: object("2024-01-01/3.json"))
+            // Re-processing an older open capture must not undo the final one.
+            let stale = try await warehouse.loadKlines([kline(open, variant: 2)], symbol: btc, interval: .oneMinute, capturedAt: open + 40_000, object: object("2024-01-01/2.json"))
+            try require(stale.rowsWritten == 0, "stale open capture overwrote the final candle")
+            stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: open, to: open, includeOpen: false, limit: nil)
+            try require(stored.map(\.kline) == [kline(open, variant: 3)] && stored[0].isFinal, "final candle not kept")
+        },
+        ConformanceCheck("queries filter by symbol, interval, range and limit") { warehouse in
+            let candles = (0..<10).map { kline(1_704_067_200_000 + Int64($0) * 60_000) }
+            _ = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_080_000_000, object: object("2024-01-01/b.json"))
+            _ = try await warehouse.loadKlines(candles, symbol: eth, interval: .oneMinute, capturedAt: 1_704_080_000_000, object: object("2024-01-01/e.json"))
+            let range = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: candles[2].openTime, to: candles[5].openTime, includeOpen: false, limit: nil)
+            try require(range.map(\.kline.openTime) == candles[2...5].map(\.openTime), "range")
+            let limited = try await warehouse.klines(symbol: eth, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: 3)
+            try require(limited.map(\.kline.openTime) == candles[0..<3].map(\.openTime), "limit")
+            try require(try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil).isEmpty, "interval filter")
+        },
+        ConformanceCheck("processed objects are listed by prefix") { warehouse in
+            _ = try await warehouse.loadKlines([], symbol: btc, interval: .oneMinute, capturedAt: 1, object: object("2024-01-01/BTCUSDT_klines_1.json"))
+            _ = try await warehouse.loadOrderBook(
+                OrderBookSnapshot(lastUpdateId: 1, bids: [], asks: []), symbol: btc, capturedAt: 2, object: object("2024-01-02/BTCUSDT_depth_2.json"))
+            try require(try await warehouse.processedObjectKeys(withPrefix: "2024-01-01/") == ["2024-01-01/BTCUSDT_klines_1.json"], "day prefix")
+            try require(try await warehouse.processedObjectKeys(withPrefix: "").count == 2, "all")
+            try require(try await warehouse.processedObjectKeys(withPrefix: "2024-01-03/").isEmpty, "other day")
+        },
+        ConformanceCheck("order books load exactly and idempotently") { warehouse in
+            func d(_ text: String) -> ExactDecimal { try! ExactDecimal(parsing: text) }
+            let book = OrderBookSnapshot(
+                lastUpdateId: 99, bids: [.init(price: d("100.5"), quantity: d("0.00000001")), .init(price: d("100.4"), quantity: d("3"))],
+                asks: [.init(price: d("100.6"), quantity: d("99999999999.99999999"))])
+            let first = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: 5, object: object("2024-01-01/d.json"))
+            try require(first == LoadResult(rowsWritten: 3, rowsUnchanged: 0), "first \(first)")
+            let second = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: 5, object: object("2024-01-01/d.json"))
+            try require(second == LoadResult(rowsWritten: 0, rowsUnchanged: 3), "second \(second)")
+            let summary = try await warehouse.dataSummary().first { $0.type == .depth }
+            try require(summary?.rows == 1 && summary?.last == 5, "depth summary \(String(describing: summary))")
+        },
+        ConformanceCheck("extraction metadata only moves forward and counts records") { warehouse in
+            try require(try await warehouse.extractionState(symbol: btc, type: .klines) == nil, "state before any fetch")
+            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 100, lastOpenTime: 60_000, records: 10))
+            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 200, lastOpenTime: nil, records: 1))
+            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 150, lastOpenTime: 0, records: 2))
+            let state = try await warehouse.extractionState(symbol: btc, type: .klines)
+            try require(state == ExtractionState(symbol: btc, type: .klines, lastFetchTime: 200, lastOpenTime: 60_000, recordCount: 13), "state \(String(describing: state))")
+            try require(try await warehouse.extractionState(symbol: btc, type: .depth) == nil, "depth state leaked")
+        },
+        ConformanceCheck("rejections are recorded") { warehouse in
+            try await warehouse.recordRejected(objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad", at: 1)
+            try await warehouse.recordRejected(objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad again", at: 2)
+            try require((try await warehouse.tableCounts())["rejected_files"] == 1, "rejected count")
+        },
+    ]
+}

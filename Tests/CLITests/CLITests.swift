@@ -1,0 +1,128 @@
+import ExchangeSimulator
+import Foundation
+import MarketData
+import PipelineTesting
+import Testing
+
+/// Runs the built `cryptopipe` binary as a user would, checking exit codes, stdout and stderr.
+struct CLITests {
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var binary: String {
+        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [folder, Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()].map { $0.appendingPathComponent("cryptopipe").path }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:], in folder: TemporaryDirectory) async throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CRYPTOPIPE_") }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        // Read both pipes concurrently so a chatty child never blocks on a full pipe. The reads block,
+        // so they run on GCD threads: blocking Swift's small cooperative pool would starve the in-process simulator.
+        async let stdout = Self.readToEnd(out.fileHandleForReading)
+        async let stderr = Self.readToEnd(err.fileHandleForReading)
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        return Outcome(status: status, stdout: String(decoding: await stdout, as: UTF8.self), stderr: String(decoding: await stderr, as: UTF8.self))
+    }
+
+    static func readToEnd(_ handle: FileHandle) async -> Data {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: handle.readDataToEndOfFile()) }
+        }
+    }
+
+    static func expectOneLineError(_ outcome: Outcome, status: Int32, containing text: String) {
+        #expect(outcome.status == status)
+        let lines = outcome.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(outcome.stderr)")
+        #expect(lines.first?.hasPrefix("cryptopipe: error: ") == true && outcome.stderr.contains(text), "stderr: \(outcome.stderr)")
+    }
+
+    @Test(arguments: [
+        (["extract", "--symbols", "btc-usdt"], "invalid symbol 'BTC-USDT'"),
+        (["extract", "--warehouse", "postgres://db/x"], "warehouse URL 'postgres://db/x' is not supported"),
+        (["transform", "--warehouse", "sqlite:"], "has no file path"),
+        (["extract", "--lake", "s3://crypto-raw"], "S3-compatible lakes are not available"),
+        (["extract", "--exchange-url", "ftp://x"], "exchange URL 'ftp://x' is not valid"),
+        (["run", "--every", "0"], "--every '0' is not valid"),
+        (["export"], "export needs --symbol"),
+        (["export", "--symbol", "BTCUSDT", "--from", "tomorrow"], "--from 'tomorrow' is not valid"),
+        (["export", "--symbol", "BTCUSDT", "--format", "xml"], "--format 'xml' is not valid"),
+    ])
+    func badInputGivesOneLineAndExitCode64(arguments: [String], message: String) async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        Self.expectOneLineError(try await Self.run(arguments, in: folder), status: 64, containing: message)
+    }
+
+    @Test func environmentIsReadAndFlagsWinOverIt() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let fromEnv = try await Self.run(["extract"], environment: ["CRYPTOPIPE_INITIAL_CANDLES": "many"], in: folder)
+        Self.expectOneLineError(fromEnv, status: 64, containing: "CRYPTOPIPE_INITIAL_CANDLES='many' is not valid")
+        // The flag wins over a bad environment value; the run then fails on the unreachable exchange instead.
+        let flagWins = try await Self.run(
+            ["extract", "--symbols", "BTCUSDT", "--log-level", "critical"],
+            environment: ["CRYPTOPIPE_SYMBOLS": "bad-symbol", "CRYPTOPIPE_EXCHANGE_URL": "http://127.0.0.1:1"], in: folder)
+        Self.expectOneLineError(flagWins, status: 1, containing: "BTCUSDT: cannot reach the exchange")
+    }
+
+    @Test func extractTransformExportAndStatusAgainstTheSimulator() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let symbol = try Symbol("BTCUSDT")
+        let exchange = SimulatedExchange(configuration: .init(seed: 5, symbols: [symbol, try Symbol("ETHUSDT")], historyMinutes: 500))
+        try await SimulatorServer.withRunning(exchange) { baseURL in
+            let env = ["CRYPTOPIPE_EXCHANGE_URL": baseURL, "CRYPTOPIPE_LOG_LEVEL": "warning"]
+            let extract = try await Self.run(["extract", "--initial-candles", "50"], environment: env, in: folder)
+            #expect(extract.status == 0, "\(extract.stderr)")
+            #expect(extract.stdout.contains("BTCUSDT: 50 k-lines"))
+            let transform = try await Self.run(["transform"], environment: env, in: folder)
+            #expect(transform.status == 0 && transform.stdout.contains("transformed 4 objects"), "\(transform.stdout)\(transform.stderr)")
+            #expect(FileManager.default.fileExists(atPath: folder.path + "/data/warehouse.sqlite"))
+
+            let csv = try await Self.run(["export", "--symbol", "BTCUSDT", "--format", "csv"], environment: env, in: folder)
+            #expect(csv.status == 0)
+            let rows = csv.stdout.split(separator: "\n")
+            #expect(rows.count >= 48)
+            let expected = try rows.map { row in try Array(row.utf8).withUnsafeBufferPointer { try KlineCSV.parseRow($0) } }
+            for kline in expected { #expect(exchange.market.minuteCandle(symbol, minuteOpen: kline.openTime) == kline) }
+            let json = try await Self.run(["export", "--symbol", "BTCUSDT", "--format", "json", "--from", UTCTime.iso8601(expected[10].openTime), "--to", String(expected[12].openTime)], environment: env, in: folder)
+            #expect(try BinanceCodec.decodeKlines(Array(json.stdout.utf8.dropLast())) == Array(expected[10...12]))
+
+            let status = try await Self.run(["status", "--json"], environment: env, in: folder)
+            let document = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            let entries = try #require(document?["symbols"] as? [[String: Any]])
+            #expect(entries.count == 4)
+            #expect(entries.contains { $0["symbol"] as? String == "BTCUSDT" && $0["type"] as? String == "klines" && ($0["rows"] as? Int ?? 0) >= 50 })
+            let table = try await Self.run(["status"], environment: env, in: folder)
+            #expect(table.stdout.contains("SYMBOL") && table.stdout.contains("ETHUSDT"))
+        }
+    }
+
+    @Test func runStopsAfterTheRequestedCyclesAndDemoRunsOffline() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let demo = try await Self.run(["demo", "--cycles", "2", "--every", "1"], environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder)
+        #expect(demo.status == 0, "\(demo.stderr)")
+        #expect(demo.stdout.contains("cycle 1: fetched 200 k-lines") && demo.stdout.contains("cycle 2:"), "\(demo.stdout)")
+        let status = try await Self.run(["status"], in: folder)
+        #expect(status.stdout.contains("BTCUSDT  klines  100") || status.stdout.contains("BTCUSDT  klines  101"), "\(status.stdout)")
+    }
+}
