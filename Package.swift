@@ -110,6 +110,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/cryptopipe-bench",
+            exclude: ["baseline_transform.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData"], swiftSettings: swiftSettings),

@@ -119,50 +119,62 @@ extension ExactDecimal: CustomStringConvertible, LosslessStringConvertible {
         withCanonicalText { bytes.append(contentsOf: $0) }
     }
 
+    /// Room ``writeCanonical(into:)`` needs: 39 digits of |Int128| / 10⁸ + point + 8 digits + sign.
+    public static let maxCanonicalLength = 48
+
     /// Calls `body` with the canonical text in a stack buffer, without allocating.
     @inlinable
     public func withCanonicalText<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
-        // 41 digits for |Int128|, a sign and a point fit in 48 bytes.
-        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
-            var position = 48
-            let negative = units < 0
-            let magnitude = units.magnitude
-            if magnitude <= UInt128(UInt64.max) {
-                // Fast path: 64-bit division is several times cheaper than 128-bit.
-                var rest = UInt64(magnitude)
-                for _ in 0..<8 {
-                    position -= 1
-                    buffer[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                    rest /= 10
-                }
-                position -= 1
-                buffer[position] = UInt8(ascii: ".")
-                repeat {
-                    position -= 1
-                    buffer[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                    rest /= 10
-                } while rest > 0
-            } else {
-                var rest = magnitude
-                for _ in 0..<8 {
-                    position -= 1
-                    buffer[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                    rest /= 10
-                }
-                position -= 1
-                buffer[position] = UInt8(ascii: ".")
-                repeat {
-                    position -= 1
-                    buffer[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                    rest /= 10
-                } while rest > 0
-            }
-            if negative {
-                position -= 1
-                buffer[position] = UInt8(ascii: "-")
-            }
-            return try body(UnsafeBufferPointer(rebasing: buffer[position..<48]))
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.maxCanonicalLength) { buffer in
+            let length = writeCanonical(into: buffer.baseAddress!)
+            return try body(UnsafeBufferPointer(start: buffer.baseAddress!, count: length))
         }
+    }
+
+    /// Writes the canonical text to `destination` (at least ``maxCanonicalLength`` bytes) and returns its length.
+    @inlinable
+    public func writeCanonical(into destination: UnsafeMutablePointer<UInt8>) -> Int {
+        // Digits are produced backwards into the end of the space, then moved to the front.
+        var position = Self.maxCanonicalLength
+        let negative = units < 0
+        let magnitude = units.magnitude
+        if magnitude <= UInt128(UInt64.max) {
+            // Fast path: 64-bit division is several times cheaper than 128-bit.
+            var rest = UInt64(magnitude)
+            for _ in 0..<8 {
+                position -= 1
+                destination[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+                rest /= 10
+            }
+            position -= 1
+            destination[position] = UInt8(ascii: ".")
+            repeat {
+                position -= 1
+                destination[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+                rest /= 10
+            } while rest > 0
+        } else {
+            var rest = magnitude
+            for _ in 0..<8 {
+                position -= 1
+                destination[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+                rest /= 10
+            }
+            position -= 1
+            destination[position] = UInt8(ascii: ".")
+            repeat {
+                position -= 1
+                destination[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+                rest /= 10
+            } while rest > 0
+        }
+        if negative {
+            position -= 1
+            destination[position] = UInt8(ascii: "-")
+        }
+        let length = Self.maxCanonicalLength - position
+        if position > 0 { destination.update(from: destination + position, count: length) }
+        return length
     }
 }
 

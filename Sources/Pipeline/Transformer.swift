@@ -37,9 +37,7 @@ public struct Transformer: Sendable {
             }
             let pending = (byDay[day] ?? []).filter { !processed.contains($0.key) }
                 .sorted { (LakeLayout.parse(key: $0.key)?.capturedAt ?? 0, $0.key) < (LakeLayout.parse(key: $1.key)?.capturedAt ?? 0, $1.key) }
-            for object in pending {
-                try await transform(object.key, into: &report)
-            }
+            try await load(pending.map(\.key), into: &report)
         }
         if report.objects > 0 || report.rejected > 0 {
             logger.info(
@@ -49,24 +47,62 @@ public struct Transformer: Sendable {
         return report
     }
 
+    /// Loads objects in order while the next one is read and parsed concurrently: parsing and the
+    /// warehouse write then use both cores instead of taking turns.
+    func load(_ keys: [String], into report: inout TransformReport) async throws(PipelineError) {
+        guard let first = keys.first else { return }
+        var current = await prepare(first)
+        for key in keys.dropFirst() {
+            async let upcoming = prepare(key)
+            try await apply(current, into: &report)
+            current = await upcoming
+        }
+        try await apply(current, into: &report)
+    }
+
     /// Loads one object; parse failures reject it, lake and warehouse failures propagate.
     public func transform(_ key: String, into report: inout TransformReport) async throws(PipelineError) {
+        try await apply(await prepare(key), into: &report)
+    }
+
+    /// The read-and-parse half of loading an object, free of side effects so it can run ahead.
+    enum PreparedObject: Sendable {
+        case parsed(key: String, ParsedObject)
+        case malformed(key: String, reason: String)
+        case vanished
+        case unreadable(ObjectStoreError)
+    }
+
+    func prepare(_ key: String) async -> PreparedObject {
         let bytes: [UInt8]
         do {
             bytes = try await lake.get(bucket: layout.rawBucket, key: key)
         } catch .notFound {
             // Moved or deleted since the listing (e.g. by a concurrent transform): nothing to do.
-            return
+            return .vanished
         } catch {
-            throw .lake(error)
+            return .unreadable(error)
         }
-        let parsed: ParsedObject
         do {
-            parsed = try Self.parse(key: key, bytes: bytes)
+            return .parsed(key: key, try Self.parse(key: key, bytes: bytes))
         } catch {
-            try await reject(key, bytes: bytes, reason: error.description)
+            return .malformed(key: key, reason: error.description)
+        }
+    }
+
+    func apply(_ prepared: PreparedObject, into report: inout TransformReport) async throws(PipelineError) {
+        let key: String
+        let parsed: ParsedObject
+        switch prepared {
+        case .vanished: return
+        case .unreadable(let error): throw .lake(error)
+        case .malformed(let malformedKey, let reason):
+            try await reject(malformedKey, reason: reason)
             report.rejected += 1
             return
+        case .parsed(let parsedKey, let object):
+            key = parsedKey
+            parsed = object
         }
         let object = ProcessedObject(bucket: layout.rawBucket, key: key, processedAt: clock.now())
         let result: LoadResult
@@ -85,7 +121,7 @@ public struct Transformer: Sendable {
         report.rowsUnchanged += result.rowsUnchanged
     }
 
-    enum ParsedObject {
+    enum ParsedObject: Sendable {
         case klines(RawEnvelope, [Kline])
         case depth(RawEnvelope, OrderBookSnapshot)
     }
@@ -125,7 +161,7 @@ public struct Transformer: Sendable {
         return try outcome.get()
     }
 
-    private func reject(_ key: String, bytes: [UInt8], reason: String) async throws(PipelineError) {
+    private func reject(_ key: String, reason: String) async throws(PipelineError) {
         let destination = LakeLayout.rejectedPrefix + key
         logger.warning("rejected raw object", metadata: ["lake.object": "\(key)", "reason": "\(reason)"])
         try await wrap { () throws(ObjectStoreError) in
