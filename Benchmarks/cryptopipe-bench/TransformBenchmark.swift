@@ -10,7 +10,8 @@ import Warehouse
 @main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cryptopipe-bench", abstract: "Benchmarks of CryptoPipe (run with -c release).", subcommands: [TransformBenchmark.self])
+        commandName: "cryptopipe-bench", abstract: "Benchmarks of CryptoPipe (run with -c release).", subcommands: [TransformBenchmark.self]
+    )
 }
 
 /// Transform throughput: k-lines per second from lake JSON (raw envelopes of 1000-candle pages) into SQLite,
@@ -39,8 +40,10 @@ struct TransformBenchmark: AsyncParsableCommand {
             let first = start + Int64(index / symbols.count) * Int64(klinesPerFile) * 60_000
             let candles = (0..<klinesPerFile).compactMap { market.minuteCandle(symbol, minuteOpen: first + Int64($0) * 60_000) }
             let capturedAt = first + Int64(klinesPerFile) * 60_000 + 5_000 + Int64(index)
-            let body = RawEnvelope.encode(symbol: symbol, capturedAt: capturedAt, type: .klines, interval: .oneMinute, data: BinanceCodec.encodeKlines(candles))
-            try await lake.put(bucket: "crypto-raw", key: LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: capturedAt), bytes: body)
+            let body = RawEnvelope.encode(
+                symbol: symbol, capturedAt: capturedAt, type: .klines, interval: .oneMinute, data: BinanceCodec.encodeKlines(candles))
+            try await lake.put(
+                bucket: "crypto-raw", key: LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: capturedAt), bytes: body)
         }
         let total = files * klinesPerFile
         let megabytes = Double(try await lake.list(bucket: "crypto-raw", prefix: "").reduce(0) { $0 + $1.size }) / 1_048_576
@@ -76,7 +79,9 @@ struct TransformBenchmark: AsyncParsableCommand {
             try process.run()
             let data = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            guard process.terminationStatus == 0, let seconds = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            guard process.terminationStatus == 0,
+                let seconds = Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            else {
                 print("baseline failed (exit \(process.terminationStatus))")
                 return
             }

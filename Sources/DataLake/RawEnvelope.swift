@@ -15,7 +15,9 @@ public struct RawEnvelope: Sendable {
     public static func encode(symbol: Symbol, capturedAt: Int64, type: RawDataType, interval: Interval?, data: [UInt8]) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(data.count + 128)
-        bytes.append(contentsOf: "{\"symbol\":\"\(symbol.rawValue)\",\"captured_at\":\"\(UTCTime.iso8601(capturedAt))\",\"type\":\"\(type.rawValue)\"".utf8)
+        bytes.append(
+            contentsOf:
+                "{\"symbol\":\"\(symbol.rawValue)\",\"captured_at\":\"\(UTCTime.iso8601(capturedAt))\",\"type\":\"\(type.rawValue)\"".utf8)
         if let interval { bytes.append(contentsOf: ",\"interval\":\"\(interval.rawValue)\"".utf8) }
         bytes.append(contentsOf: ",\"data\":".utf8)
         bytes.append(contentsOf: data)
@@ -43,7 +45,9 @@ public struct RawEnvelope: Sendable {
                         do { symbol = try Symbol(text) } catch { throw RawEnvelopeError("envelope field 'symbol': \(error)") }
                     case "captured_at":
                         let text = try scanner.readString()
-                        guard let time = UTCTime.parse(text) else { throw RawEnvelopeError("envelope field 'captured_at' is not ISO-8601: '\(text)'") }
+                        guard let time = UTCTime.parse(text) else {
+                            throw RawEnvelopeError("envelope field 'captured_at' is not ISO-8601: '\(text)'")
+                        }
                         capturedAt = time
                     case "type":
                         let text = try scanner.readString()

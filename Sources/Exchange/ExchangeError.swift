@@ -41,7 +41,8 @@ public struct ExchangeError: Error, Sendable, CustomStringConvertible {
         let what: String
         switch kind {
         case .rejected(let status, let code, let message): what = "exchange rejected the request (HTTP \(status), code \(code)): \(message)"
-        case .rateLimited(let seconds): what = "rate limited by the exchange (HTTP 429), retry after \(seconds.map { "\($0) s" } ?? "an unknown time")"
+        case .rateLimited(let seconds):
+            what = "rate limited by the exchange (HTTP 429), retry after \(seconds.map { "\($0) s" } ?? "an unknown time")"
         case .banned(let seconds): what = "IP banned by the exchange (HTTP 418) for \(seconds.map { "\($0) s" } ?? "an unknown time")"
         case .httpStatus(let status, let body): what = "exchange answered HTTP \(status)\(body.isEmpty ? "" : ": \(body)")"
         case .transport(let detail): what = "cannot reach the exchange: \(detail)"

@@ -40,7 +40,9 @@ public final class SimulatedExchange: Sendable {
         case "/api/v3/klines": return klines(query)
         case "/api/v3/depth": return depth(query)
         default:
-            return Reply(status: 404, body: BinanceCodec.encodeError(.init(code: -1000, msg: "Unknown path \(path).")), usedWeight: currentWeight(), retryAfterSeconds: nil)
+            return Reply(
+                status: 404, body: BinanceCodec.encodeError(.init(code: -1000, msg: "Unknown path \(path).")), usedWeight: currentWeight(),
+                retryAfterSeconds: nil)
         }
     }
 
@@ -118,7 +120,8 @@ public final class SimulatedExchange: Sendable {
             guard value >= 1 else { return error(400, -1130, "Data sent for parameter 'limit' is not valid.") }
             limit = min(value, 5_000)
         }
-        return reply(weight: Self.depthWeight(limit: limit), body: BinanceCodec.encodeDepth(market.orderBook(symbol, now: now, limit: limit)))
+        return reply(
+            weight: Self.depthWeight(limit: limit), body: BinanceCodec.encodeDepth(market.orderBook(symbol, now: now, limit: limit)))
     }
 
     /// Binance's weight of a depth request by its limit.
@@ -159,7 +162,8 @@ public final class SimulatedExchange: Sendable {
 
     private func error(_ status: Int, _ code: Int, _ message: String) -> Reply {
         // Binance charges the endpoint's weight even for rejected requests; one unit keeps it simple.
-        Reply(status: status, body: BinanceCodec.encodeError(.init(code: code, msg: message)), usedWeight: charge(1), retryAfterSeconds: nil)
+        Reply(
+            status: status, body: BinanceCodec.encodeError(.init(code: code, msg: message)), usedWeight: charge(1), retryAfterSeconds: nil)
     }
 
     private func reply(weight: Int, body: [UInt8]) -> Reply {
@@ -191,4 +195,3 @@ public final class SimulatedExchange: Sendable {
         return (String(symbol.dropLast(3)), String(symbol.suffix(3)))
     }
 }
-

@@ -1,6 +1,6 @@
+import HTTPTypes
 public import Hummingbird
 public import Logging
-import HTTPTypes
 import NIOCore
 
 /// Serves a ``SimulatedExchange`` over HTTP with Binance's paths, statuses and headers.

@@ -1,5 +1,5 @@
-public import MarketData
 import Foundation
+public import MarketData
 
 /// A deterministic market: every candle and order book is a pure function of the seed, the symbol
 /// and the time, so two simulators started at different moments with the same seed serve identical
@@ -168,7 +168,9 @@ public struct SyntheticMarket: Sendable {
 
     /// Candles of `interval` opening in `[startTime, endTime]`, as seen at `now`; candles not yet open are omitted.
     /// Longer intervals are folded from minutes with the same zero-volume rule Binance applies.
-    public func klines(_ symbol: Symbol, interval: Interval, startTime: Int64, endTime: Int64, now: Int64, limit: Int)
+    public func klines(
+        _ symbol: Symbol, interval: Interval, startTime: Int64, endTime: Int64, now: Int64, limit: Int
+    )
         -> [Kline]
     {
         var result: [Kline] = []
@@ -202,7 +204,8 @@ public struct SyntheticMarket: Sendable {
         if interval == .oneMinute { return minuteCandle(symbol, minuteOpen: open, asOf: now) }
         if interval == .oneSecond {
             // Seconds: fold the minute's trades of that second.
-            guard let minute = minuteCandle(symbol, minuteOpen: Interval.oneMinute.openTime(containing: open), asOf: min(now, open + 999)) else { return nil }
+            guard let minute = minuteCandle(symbol, minuteOpen: Interval.oneMinute.openTime(containing: open), asOf: min(now, open + 999))
+            else { return nil }
             var candle = minute
             candle.openTime = open
             candle.closeTime = open + 999

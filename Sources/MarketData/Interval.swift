@@ -65,7 +65,9 @@ public enum Interval: String, Sendable, Hashable, CaseIterable, Codable, CustomS
     public func nextOpenTime(after openTime: Int64) -> Int64 {
         if let length = milliseconds { return openTime + length }
         let date = CivilDate(epochMilliseconds: openTime)
-        let next = date.month == 12 ? CivilDate(year: date.year + 1, month: 1, day: 1)
+        let next =
+            date.month == 12
+            ? CivilDate(year: date.year + 1, month: 1, day: 1)
             : CivilDate(year: date.year, month: date.month + 1, day: 1)
         return next.epochMilliseconds
     }

@@ -90,8 +90,7 @@ public struct JSONScanner: ~Copyable {
             position = start
             throw error("expected an integer")
         }
-        if position < bytes.count, bytes[position] == UInt8(ascii: ".") || bytes[position] | 0x20 == UInt8(ascii: "e")
-        {
+        if position < bytes.count, bytes[position] == UInt8(ascii: ".") || bytes[position] | 0x20 == UInt8(ascii: "e") {
             position = start
             throw error("expected an integer, found a fractional number")
         }

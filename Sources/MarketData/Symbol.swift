@@ -52,4 +52,3 @@ public struct SymbolError: Error, Hashable, CustomStringConvertible {
     public let reason: String
     public var description: String { "invalid symbol '\(text)': \(reason)" }
 }
-

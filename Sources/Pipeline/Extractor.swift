@@ -87,7 +87,8 @@ public struct Extractor: Sendable {
             let newestClosed = closed.last?.openTime
             try await wrap { () throws(WarehouseError) in
                 try await warehouse.recordExtraction(
-                    ExtractionUpdate(symbol: symbol, type: .klines, fetchTime: capturedAt, lastOpenTime: newestClosed, records: response.value.count))
+                    ExtractionUpdate(
+                        symbol: symbol, type: .klines, fetchTime: capturedAt, lastOpenTime: newestClosed, records: response.value.count))
             }
             result.klines += response.value.count
             result.objects.append(key)
@@ -102,7 +103,9 @@ public struct Extractor: Sendable {
         try await wrap { () throws(ObjectStoreError) in try await lake.put(bucket: layout.rawBucket, key: key, bytes: object) }
         try await wrap { () throws(WarehouseError) in
             try await warehouse.recordExtraction(
-                ExtractionUpdate(symbol: symbol, type: .depth, fetchTime: capturedAt, lastOpenTime: nil, records: depth.value.bids.count + depth.value.asks.count))
+                ExtractionUpdate(
+                    symbol: symbol, type: .depth, fetchTime: capturedAt, lastOpenTime: nil,
+                    records: depth.value.bids.count + depth.value.asks.count))
         }
         result.depthLevels = depth.value.bids.count + depth.value.asks.count
         result.objects.append(key)

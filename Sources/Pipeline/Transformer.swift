@@ -15,7 +15,9 @@ public struct Transformer: Sendable {
     let clock: PipelineClock
     let logger: Logger
 
-    public init(lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Warehouse, clock: PipelineClock = .system, logger: Logger) {
+    public init(
+        lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Warehouse, clock: PipelineClock = .system, logger: Logger
+    ) {
         self.lake = lake
         self.layout = layout
         self.warehouse = warehouse
@@ -36,13 +38,18 @@ public struct Transformer: Sendable {
                 try await warehouse.processedObjectKeys(withPrefix: day.isEmpty ? "" : day + "/")
             }
             let pending = (byDay[day] ?? []).filter { !processed.contains($0.key) }
-                .sorted { (LakeLayout.parse(key: $0.key)?.capturedAt ?? 0, $0.key) < (LakeLayout.parse(key: $1.key)?.capturedAt ?? 0, $1.key) }
+                .sorted {
+                    (LakeLayout.parse(key: $0.key)?.capturedAt ?? 0, $0.key) < (LakeLayout.parse(key: $1.key)?.capturedAt ?? 0, $1.key)
+                }
             try await load(pending.map(\.key), into: &report)
         }
         if report.objects > 0 || report.rejected > 0 {
             logger.info(
                 "transformed",
-                metadata: ["objects": "\(report.objects)", "rows.written": "\(report.rowsWritten)", "rows.unchanged": "\(report.rowsUnchanged)", "rejected": "\(report.rejected)"])
+                metadata: [
+                    "objects": "\(report.objects)", "rows.written": "\(report.rowsWritten)", "rows.unchanged": "\(report.rowsUnchanged)",
+                    "rejected": "\(report.rejected)",
+                ])
         }
         return report
     }
@@ -109,7 +116,9 @@ public struct Transformer: Sendable {
         switch parsed {
         case .klines(let envelope, let klines):
             result = try await wrap { () throws(WarehouseError) in
-                try await warehouse.loadKlines(klines, symbol: envelope.symbol, interval: envelope.interval ?? .oneMinute, capturedAt: envelope.capturedAt, object: object)
+                try await warehouse.loadKlines(
+                    klines, symbol: envelope.symbol, interval: envelope.interval ?? .oneMinute, capturedAt: envelope.capturedAt,
+                    object: object)
             }
         case .depth(let envelope, let book):
             result = try await wrap { () throws(WarehouseError) in
@@ -139,9 +148,11 @@ public struct Transformer: Sendable {
                     throw TransformError("\(error)")
                 }
                 guard envelope.symbol == name.symbol, envelope.type == name.type, envelope.capturedAt == name.capturedAt else {
-                    throw TransformError("envelope (\(envelope.symbol), \(envelope.type.rawValue), \(envelope.capturedAt)) does not match the object name")
+                    throw TransformError(
+                        "envelope (\(envelope.symbol), \(envelope.type.rawValue), \(envelope.capturedAt)) does not match the object name")
                 }
-                var scanner = JSONScanner(UnsafeBufferPointer(rebasing: buffer[..<envelope.dataRange.upperBound]), position: envelope.dataRange.lowerBound)
+                var scanner = JSONScanner(
+                    UnsafeBufferPointer(rebasing: buffer[..<envelope.dataRange.upperBound]), position: envelope.dataRange.lowerBound)
                 do {
                     switch envelope.type {
                     case .klines:
@@ -166,10 +177,12 @@ public struct Transformer: Sendable {
         logger.warning("rejected raw object", metadata: ["lake.object": "\(key)", "reason": "\(reason)"])
         try await wrap { () throws(ObjectStoreError) in
             try await lake.put(bucket: layout.rawBucket, key: destination + ".reason.txt", bytes: Array((reason + "\n").utf8))
-            try await lake.move(from: ObjectLocation(bucket: layout.rawBucket, key: key), to: ObjectLocation(bucket: layout.rawBucket, key: destination))
+            try await lake.move(
+                from: ObjectLocation(bucket: layout.rawBucket, key: key), to: ObjectLocation(bucket: layout.rawBucket, key: destination))
         }
         try await wrap { () throws(WarehouseError) in
-            try await warehouse.recordRejected(objectKey: key, movedTo: "\(layout.rawBucket)/\(destination)", reason: reason, at: clock.now())
+            try await warehouse.recordRejected(
+                objectKey: key, movedTo: "\(layout.rawBucket)/\(destination)", reason: reason, at: clock.now())
         }
     }
 }

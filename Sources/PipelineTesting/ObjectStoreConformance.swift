@@ -43,10 +43,13 @@ public enum ObjectStoreConformance {
         },
         ConformanceCheck("copy and move between buckets") { store in
             try await store.put(bucket: "crypto-raw", key: "2024-01-01/A.json", bytes: [7, 8])
-            try await store.copy(from: .init(bucket: "crypto-raw", key: "2024-01-01/A.json"), to: .init(bucket: "crypto-archive", key: "2024-01-01/A.json"))
+            try await store.copy(
+                from: .init(bucket: "crypto-raw", key: "2024-01-01/A.json"), to: .init(bucket: "crypto-archive", key: "2024-01-01/A.json"))
             try require(try await store.get(bucket: "crypto-archive", key: "2024-01-01/A.json") == [7, 8], "copy content")
             try require(try await store.head(bucket: "crypto-raw", key: "2024-01-01/A.json") != nil, "copy removed the source")
-            try await store.move(from: .init(bucket: "crypto-raw", key: "2024-01-01/A.json"), to: .init(bucket: "crypto-raw", key: "_rejected/2024-01-01/A.json"))
+            try await store.move(
+                from: .init(bucket: "crypto-raw", key: "2024-01-01/A.json"),
+                to: .init(bucket: "crypto-raw", key: "_rejected/2024-01-01/A.json"))
             try require(try await store.head(bucket: "crypto-raw", key: "2024-01-01/A.json") == nil, "move left the source")
             try require(try await store.get(bucket: "crypto-raw", key: "_rejected/2024-01-01/A.json") == [7, 8], "move content")
         },

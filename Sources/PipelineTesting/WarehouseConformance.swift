@@ -24,7 +24,8 @@ public enum WarehouseConformance {
         },
         ConformanceCheck("k-lines round-trip exactly") { warehouse in
             let candles = (0..<5).map { kline(1_704_067_200_000 + Int64($0) * 60_000, variant: $0) }
-            let result = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_070_000_000, object: object("2024-01-01/a.json"))
+            let result = try await warehouse.loadKlines(
+                candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_070_000_000, object: object("2024-01-01/a.json"))
             try require(result == LoadResult(rowsWritten: 5, rowsUnchanged: 0), "load result \(result)")
             let stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: nil)
             try require(stored.map(\.kline) == candles, "stored candles differ")
@@ -32,45 +33,65 @@ public enum WarehouseConformance {
         },
         ConformanceCheck("re-loading the same object changes nothing") { warehouse in
             let candles = (0..<3).map { kline(1_704_067_200_000 + Int64($0) * 60_000) }
-            _ = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_070_000_000, object: object("2024-01-01/a.json"))
-            let again = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_070_000_000, object: object("2024-01-01/a.json"))
+            _ = try await warehouse.loadKlines(
+                candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_070_000_000, object: object("2024-01-01/a.json"))
+            let again = try await warehouse.loadKlines(
+                candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_070_000_000, object: object("2024-01-01/a.json"))
             try require(again == LoadResult(rowsWritten: 0, rowsUnchanged: 3), "second load \(again)")
             try require((try await warehouse.tableCounts())["fact_klines"] == 3, "row count")
         },
         ConformanceCheck("an open candle is replaced by its final version, never the reverse") { warehouse in
             let open = 1_704_067_200_000 as Int64
             // Captured mid-candle: still open.
-            _ = try await warehouse.loadKlines([kline(open, variant: 1)], symbol: btc, interval: .oneMinute, capturedAt: open + 30_000, object: object("2024-01-01/1.json"))
+            _ = try await warehouse.loadKlines(
+                [kline(open, variant: 1)], symbol: btc, interval: .oneMinute, capturedAt: open + 30_000, object: object("2024-01-01/1.json")
+            )
             var stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: open, to: open, includeOpen: true, limit: nil)
             try require(stored.count == 1 && !stored[0].isFinal, "open candle not stored as open")
-            try require(try await warehouse.klines(symbol: btc, interval: .oneMinute, from: open, to: open, includeOpen: false, limit: nil).isEmpty, "open candle exported as closed")
+            try require(
+                try await warehouse.klines(symbol: btc, interval: .oneMinute, from: open, to: open, includeOpen: false, limit: nil).isEmpty,
+                "open candle exported as closed")
             // A later open capture replaces the earlier one.
-            _ = try await warehouse.loadKlines([kline(open, variant: 2)], symbol: btc, interval: .oneMinute, capturedAt: open + 40_000, object: object("2024-01-01/2.json"))
+            _ = try await warehouse.loadKlines(
+                [kline(open, variant: 2)], symbol: btc, interval: .oneMinute, capturedAt: open + 40_000, object: object("2024-01-01/2.json")
+            )
             stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: open, to: open, includeOpen: true, limit: nil)
             try require(stored[0].kline == kline(open, variant: 2), "newer open capture not applied")
             // The final version replaces it.
-            _ = try await warehouse.loadKlines([kline(open, variant: 3)], symbol: btc, interval: .oneMinute, capturedAt: open + 90_000, object: object("2024-01-01/3.json"))
+            _ = try await warehouse.loadKlines(
+                [kline(open, variant: 3)], symbol: btc, interval: .oneMinute, capturedAt: open + 90_000, object: object("2024-01-01/3.json")
+            )
             // Re-processing an older open capture must not undo the final one.
-            let stale = try await warehouse.loadKlines([kline(open, variant: 2)], symbol: btc, interval: .oneMinute, capturedAt: open + 40_000, object: object("2024-01-01/2.json"))
+            let stale = try await warehouse.loadKlines(
+                [kline(open, variant: 2)], symbol: btc, interval: .oneMinute, capturedAt: open + 40_000, object: object("2024-01-01/2.json")
+            )
             try require(stale.rowsWritten == 0, "stale open capture overwrote the final candle")
             stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: open, to: open, includeOpen: false, limit: nil)
             try require(stored.map(\.kline) == [kline(open, variant: 3)] && stored[0].isFinal, "final candle not kept")
         },
         ConformanceCheck("queries filter by symbol, interval, range and limit") { warehouse in
             let candles = (0..<10).map { kline(1_704_067_200_000 + Int64($0) * 60_000) }
-            _ = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_080_000_000, object: object("2024-01-01/b.json"))
-            _ = try await warehouse.loadKlines(candles, symbol: eth, interval: .oneMinute, capturedAt: 1_704_080_000_000, object: object("2024-01-01/e.json"))
-            let range = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: candles[2].openTime, to: candles[5].openTime, includeOpen: false, limit: nil)
+            _ = try await warehouse.loadKlines(
+                candles, symbol: btc, interval: .oneMinute, capturedAt: 1_704_080_000_000, object: object("2024-01-01/b.json"))
+            _ = try await warehouse.loadKlines(
+                candles, symbol: eth, interval: .oneMinute, capturedAt: 1_704_080_000_000, object: object("2024-01-01/e.json"))
+            let range = try await warehouse.klines(
+                symbol: btc, interval: .oneMinute, from: candles[2].openTime, to: candles[5].openTime, includeOpen: false, limit: nil)
             try require(range.map(\.kline.openTime) == candles[2...5].map(\.openTime), "range")
             let limited = try await warehouse.klines(symbol: eth, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: 3)
             try require(limited.map(\.kline.openTime) == candles[0..<3].map(\.openTime), "limit")
-            try require(try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil).isEmpty, "interval filter")
+            try require(
+                try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil).isEmpty,
+                "interval filter")
         },
         ConformanceCheck("processed objects are listed by prefix") { warehouse in
-            _ = try await warehouse.loadKlines([], symbol: btc, interval: .oneMinute, capturedAt: 1, object: object("2024-01-01/BTCUSDT_klines_1.json"))
+            _ = try await warehouse.loadKlines(
+                [], symbol: btc, interval: .oneMinute, capturedAt: 1, object: object("2024-01-01/BTCUSDT_klines_1.json"))
             _ = try await warehouse.loadOrderBook(
-                OrderBookSnapshot(lastUpdateId: 1, bids: [], asks: []), symbol: btc, capturedAt: 2, object: object("2024-01-02/BTCUSDT_depth_2.json"))
-            try require(try await warehouse.processedObjectKeys(withPrefix: "2024-01-01/") == ["2024-01-01/BTCUSDT_klines_1.json"], "day prefix")
+                OrderBookSnapshot(lastUpdateId: 1, bids: [], asks: []), symbol: btc, capturedAt: 2,
+                object: object("2024-01-02/BTCUSDT_depth_2.json"))
+            try require(
+                try await warehouse.processedObjectKeys(withPrefix: "2024-01-01/") == ["2024-01-01/BTCUSDT_klines_1.json"], "day prefix")
             try require(try await warehouse.processedObjectKeys(withPrefix: "").count == 2, "all")
             try require(try await warehouse.processedObjectKeys(withPrefix: "2024-01-03/").isEmpty, "other day")
         },
@@ -92,12 +113,16 @@ public enum WarehouseConformance {
             try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 200, lastOpenTime: nil, records: 1))
             try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 150, lastOpenTime: 0, records: 2))
             let state = try await warehouse.extractionState(symbol: btc, type: .klines)
-            try require(state == ExtractionState(symbol: btc, type: .klines, lastFetchTime: 200, lastOpenTime: 60_000, recordCount: 13), "state \(String(describing: state))")
+            try require(
+                state == ExtractionState(symbol: btc, type: .klines, lastFetchTime: 200, lastOpenTime: 60_000, recordCount: 13),
+                "state \(String(describing: state))")
             try require(try await warehouse.extractionState(symbol: btc, type: .depth) == nil, "depth state leaked")
         },
         ConformanceCheck("rejections are recorded") { warehouse in
-            try await warehouse.recordRejected(objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad", at: 1)
-            try await warehouse.recordRejected(objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad again", at: 2)
+            try await warehouse.recordRejected(
+                objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad", at: 1)
+            try await warehouse.recordRejected(
+                objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad again", at: 2)
             try require((try await warehouse.tableCounts())["rejected_files"] == 1, "rejected count")
         },
     ]

@@ -49,7 +49,9 @@ public final class SQLiteWarehouse: Warehouse {
             AND (excluded.is_final = 1 OR excluded.captured_at > fact_klines.captured_at)
         """
 
-    public func loadKlines(_ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject)
+    public func loadKlines(
+        _ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject
+    )
         async throws(WarehouseError) -> LoadResult
     {
         try await write("load \(object.key)") { db in
@@ -88,7 +90,8 @@ public final class SQLiteWarehouse: Warehouse {
                         let code = sqlite3_step(handle)
                         sqlite3_reset(handle)
                         guard code == SQLITE_DONE else {
-                            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                            throw DatabaseError(
+                                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                         }
                         written += Int(sqlite3_changes(db.sqliteConnection))
                     }
@@ -100,7 +103,9 @@ public final class SQLiteWarehouse: Warehouse {
         }
     }
 
-    public func loadOrderBook(_ book: OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject)
+    public func loadOrderBook(
+        _ book: OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject
+    )
         async throws(WarehouseError) -> LoadResult
     {
         try await write("load \(object.key)") { db in
@@ -168,7 +173,8 @@ public final class SQLiteWarehouse: Warehouse {
         try await read("read extraction metadata") { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT last_fetch_time, last_open_time, record_count FROM extraction_metadata WHERE symbol = ? AND data_type = ?",
+                    db,
+                    sql: "SELECT last_fetch_time, last_open_time, record_count FROM extraction_metadata WHERE symbol = ? AND data_type = ?",
                     arguments: [symbol.rawValue, type.rawValue])
             else { return nil }
             return ExtractionState(
@@ -196,7 +202,9 @@ public final class SQLiteWarehouse: Warehouse {
 
     // MARK: Queries
 
-    public func klines(symbol: Symbol, interval: Interval, from: Int64, to: Int64, includeOpen: Bool, limit: Int?)
+    public func klines(
+        symbol: Symbol, interval: Interval, from: Int64, to: Int64, includeOpen: Bool, limit: Int?
+    )
         async throws(WarehouseError) -> [StoredKline]
     {
         try await read("read k-lines") { db in
@@ -235,14 +243,19 @@ public final class SQLiteWarehouse: Warehouse {
             for row in klineRows {
                 guard let symbol = try? Symbol(row[0] as String) else { continue }
                 summaries.append(
-                    DataSummary(symbol: symbol, type: .klines, rows: row[1], first: row[2], last: row[3], lastFetchTime: lastFetch["\(symbol)/klines"]))
+                    DataSummary(
+                        symbol: symbol, type: .klines, rows: row[1], first: row[2], last: row[3],
+                        lastFetchTime: lastFetch["\(symbol)/klines"]))
             }
             let bookRows = try Row.fetchAll(
-                db, sql: "SELECT symbol, count(DISTINCT captured_at), min(captured_at), max(captured_at) FROM fact_orderbook GROUP BY symbol")
+                db,
+                sql: "SELECT symbol, count(DISTINCT captured_at), min(captured_at), max(captured_at) FROM fact_orderbook GROUP BY symbol")
             for row in bookRows {
                 guard let symbol = try? Symbol(row[0] as String) else { continue }
                 summaries.append(
-                    DataSummary(symbol: symbol, type: .depth, rows: row[1], first: row[2], last: row[3], lastFetchTime: lastFetch["\(symbol)/depth"]))
+                    DataSummary(
+                        symbol: symbol, type: .depth, rows: row[1], first: row[2], last: row[3], lastFetchTime: lastFetch["\(symbol)/depth"]
+                    ))
             }
             // Symbols fetched but not yet transformed still deserve a line.
             for row in metadata {
@@ -272,7 +285,9 @@ public final class SQLiteWarehouse: Warehouse {
         return try ExactDecimal(parsing: text)
     }
 
-    private func write<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(WarehouseError) -> T {
+    private func write<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(WarehouseError) -> T {
         do {
             return try await pool.write(body)
         } catch {
@@ -280,7 +295,9 @@ public final class SQLiteWarehouse: Warehouse {
         }
     }
 
-    private func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(WarehouseError) -> T {
+    private func read<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(WarehouseError) -> T {
         do {
             return try await pool.read(body)
         } catch {

@@ -9,10 +9,14 @@ public protocol Warehouse: Sendable {
     func migrate() async throws(WarehouseError)
 
     /// Upserts one raw object's k-lines and records the object as processed, in one transaction.
-    func loadKlines(_ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject)
+    func loadKlines(
+        _ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject
+    )
         async throws(WarehouseError) -> LoadResult
     /// Inserts one order-book snapshot and records the object as processed, in one transaction.
-    func loadOrderBook(_ book: OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject)
+    func loadOrderBook(
+        _ book: OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject
+    )
         async throws(WarehouseError) -> LoadResult
 
     /// Keys of processed objects that start with `prefix` (e.g. a day folder `2024-01-01/`).
@@ -25,7 +29,9 @@ public protocol Warehouse: Sendable {
     func recordExtraction(_ update: ExtractionUpdate) async throws(WarehouseError)
 
     /// Stored candles with open time in `[from, to]`, ascending.
-    func klines(symbol: Symbol, interval: Interval, from: Int64, to: Int64, includeOpen: Bool, limit: Int?)
+    func klines(
+        symbol: Symbol, interval: Interval, from: Int64, to: Int64, includeOpen: Bool, limit: Int?
+    )
         async throws(WarehouseError) -> [StoredKline]
     /// Rows and time span per symbol and data type, for `status`.
     func dataSummary() async throws(WarehouseError) -> [DataSummary]

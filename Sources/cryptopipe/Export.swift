@@ -35,18 +35,23 @@ struct Export: AsyncParsableCommand {
             guard !symbolText.isEmpty else { throw CLIError.usage("export needs --symbol, e.g. --symbol BTCUSDT") }
             let symbol: Symbol
             do { symbol = try Symbol(symbolText.uppercased()) } catch { throw CLIError.usage("\(error)") }
-            let interval = try settings.value(interval, option: "--interval", env: "CRYPTOPIPE_EXPORT_INTERVAL", default: Interval.oneMinute, expected: "1m") {
+            let interval = try settings.value(
+                interval, option: "--interval", env: "CRYPTOPIPE_EXPORT_INTERVAL", default: Interval.oneMinute, expected: "1m"
+            ) {
                 $0 == "1m" ? Interval.oneMinute : nil
             }
             let from = try settings.time(from, option: "--from", env: "CRYPTOPIPE_EXPORT_FROM") ?? 0
             let to = try settings.time(to, option: "--to", env: "CRYPTOPIPE_EXPORT_TO") ?? Int64.max
             guard from <= to else { throw CLIError.usage("--from is after --to") }
-            let format = try settings.value(format, option: "--format", env: "CRYPTOPIPE_EXPORT_FORMAT", default: "csv", expected: "csv or json") {
+            let format = try settings.value(
+                format, option: "--format", env: "CRYPTOPIPE_EXPORT_FORMAT", default: "csv", expected: "csv or json"
+            ) {
                 ["csv", "json"].contains($0.lowercased()) ? $0.lowercased() : nil
             }
             let includeOpen = try settings.flag(includeOpen, env: "CRYPTOPIPE_INCLUDE_OPEN")
             let backends = try await Backends.open(configuration)
-            let rows = try await backends.warehouse.klines(symbol: symbol, interval: interval, from: from, to: to, includeOpen: includeOpen, limit: nil)
+            let rows = try await backends.warehouse.klines(
+                symbol: symbol, interval: interval, from: from, to: to, includeOpen: includeOpen, limit: nil)
             let output = FileHandle.standardOutput
             if format == "json" {
                 output.write(Data(BinanceCodec.encodeKlines(rows.map(\.kline))))

@@ -2,7 +2,8 @@ import ArgumentParser
 import Pipeline
 
 struct Extract: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Fetch new candles and one order-book snapshot per symbol into the lake (one cycle).")
+    static let configuration = CommandConfiguration(
+        abstract: "Fetch new candles and one order-book snapshot per symbol into the lake (one cycle).")
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var options: ExtractOptionGroup
@@ -14,7 +15,8 @@ struct Extract: AsyncParsableCommand {
             let backends = try await Backends.open(configuration)
             let report = await (try backends.extractor(extractOptions, source: backends.exchange())).extractAll()
             for symbol in report.symbols {
-                Console.print("\(symbol.symbol): \(symbol.klines) k-lines, \(symbol.depthLevels) depth levels, \(symbol.objects.count) lake objects")
+                Console.print(
+                    "\(symbol.symbol): \(symbol.klines) k-lines, \(symbol.depthLevels) depth levels, \(symbol.objects.count) lake objects")
             }
             for failure in report.failures { Console.error("\(failure.symbol): \(failure.message)") }
             if !report.failures.isEmpty { throw ExitCode(1) }
@@ -23,7 +25,8 @@ struct Extract: AsyncParsableCommand {
 }
 
 struct Transform: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Load every unprocessed raw object from the lake into the warehouse (one pass).")
+    static let configuration = CommandConfiguration(
+        abstract: "Load every unprocessed raw object from the lake into the warehouse (one pass).")
 
     @OptionGroup var global: GlobalOptions
 
@@ -32,7 +35,8 @@ struct Transform: AsyncParsableCommand {
             let backends = try await Backends.open(try global.resolve())
             let report = try await backends.transformer().transformPending()
             Console.print(
-                "transformed \(report.objects) objects: \(report.rowsWritten) rows written, \(report.rowsUnchanged) unchanged, \(report.rejected) rejected")
+                "transformed \(report.objects) objects: \(report.rowsWritten) rows written, \(report.rowsUnchanged) unchanged, \(report.rejected) rejected"
+            )
         }
     }
 }

@@ -10,8 +10,10 @@ struct ExtractOptionGroup: ParsableArguments {
 
     func resolve(_ settings: Settings = Settings()) throws(CLIError) -> ExtractOptions {
         ExtractOptions(
-            initialCandles: try settings.integer(initialCandles, option: "--initial-candles", env: "CRYPTOPIPE_INITIAL_CANDLES", default: 100, range: 1...100_000),
-            depthLimit: try settings.integer(depthLimit, option: "--depth-limit", env: "CRYPTOPIPE_DEPTH_LIMIT", default: 100, range: 1...5_000))
+            initialCandles: try settings.integer(
+                initialCandles, option: "--initial-candles", env: "CRYPTOPIPE_INITIAL_CANDLES", default: 100, range: 1...100_000),
+            depthLimit: try settings.integer(
+                depthLimit, option: "--depth-limit", env: "CRYPTOPIPE_DEPTH_LIMIT", default: 100, range: 1...5_000))
     }
 }
 

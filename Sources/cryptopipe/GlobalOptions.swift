@@ -8,7 +8,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Folder for the embedded lake and warehouse (env CRYPTOPIPE_DATA_DIR, default ./data).")
     var dataDir: String?
 
-    @Option(name: .long, help: "Warehouse URL, e.g. sqlite:data/warehouse.sqlite (env CRYPTOPIPE_WAREHOUSE, default sqlite:<data-dir>/warehouse.sqlite).")
+    @Option(
+        name: .long,
+        help: "Warehouse URL, e.g. sqlite:data/warehouse.sqlite (env CRYPTOPIPE_WAREHOUSE, default sqlite:<data-dir>/warehouse.sqlite).")
     var warehouse: String?
 
     @Option(name: .long, help: "Data lake location: a folder path (env CRYPTOPIPE_LAKE, default <data-dir>/lake).")
@@ -39,7 +41,8 @@ struct GlobalOptions: ParsableArguments {
         } catch {
             throw .usage("\(error.description); symbols look like BTCUSDT (set --symbols or CRYPTOPIPE_SYMBOLS)")
         }
-        let timeout = try settings.integer(requestTimeout, option: "--request-timeout", env: "CRYPTOPIPE_REQUEST_TIMEOUT", default: 10, range: 1...600)
+        let timeout = try settings.integer(
+            requestTimeout, option: "--request-timeout", env: "CRYPTOPIPE_REQUEST_TIMEOUT", default: 10, range: 1...600)
         let level = try settings.value(
             logLevel, option: "--log-level", env: "CRYPTOPIPE_LOG_LEVEL", default: "info",
             expected: "trace, debug, info, notice, warning, error or critical"
@@ -109,7 +112,9 @@ enum LakeLocation: Equatable {
             self = .local(root: path)
             return
         }
-        if let colon = text.firstIndex(of: ":"), text[..<colon].allSatisfy({ $0.isLetter }), text[text.index(after: colon)...].hasPrefix("//") {
+        if let colon = text.firstIndex(of: ":"), text[..<colon].allSatisfy({ $0.isLetter }),
+            text[text.index(after: colon)...].hasPrefix("//")
+        {
             throw .usage("lake URL '\(text)' is not supported: expected a folder path or file://<path>")
         }
         self = .local(root: text)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Exchange
 import ExchangeSimulator
 import Foundation
 import Logging
@@ -20,7 +21,8 @@ struct Run: AsyncParsableCommand {
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve()
             let backends = try await Backends.open(configuration)
-            try await runPipeline(backends: backends, source: backends.exchange(), extractOptions: extractOptions, every: every, cycles: cycles)
+            try await runPipeline(
+                backends: backends, source: backends.exchange(), extractOptions: extractOptions, every: every, cycles: cycles)
         }
     }
 }
@@ -33,8 +35,10 @@ func runPipeline(backends: Backends, source: any MarketDataSource, extractOption
         onCycle: { report in
             let klines = report.extraction.symbols.reduce(0) { $0 + $1.klines }
             let depth = report.extraction.symbols.reduce(0) { $0 + $1.depthLevels }
-            var line = "cycle \(report.number): fetched \(klines) k-lines and \(depth) depth levels for \(report.extraction.symbols.count) symbols; "
-            line += "loaded \(report.transform.objects) lake objects (\(report.transform.rowsWritten) rows written, \(report.transform.rowsUnchanged) unchanged)"
+            var line =
+                "cycle \(report.number): fetched \(klines) k-lines and \(depth) depth levels for \(report.extraction.symbols.count) symbols; "
+            line +=
+                "loaded \(report.transform.objects) lake objects (\(report.transform.rowsWritten) rows written, \(report.transform.rowsUnchanged) unchanged)"
             if report.transform.rejected > 0 { line += ", \(report.transform.rejected) rejected" }
             Console.print(line)
             for failure in report.extraction.failures { Console.error("\(failure.symbol): \(failure.message)") }
@@ -47,11 +51,10 @@ func runPipeline(backends: Backends, source: any MarketDataSource, extractOption
     try await group.run()
 }
 
-import Exchange
-
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start the simulated exchange on a free loopback port and run the pipeline against it, offline, on the embedded defaults.")
+        abstract: "Start the simulated exchange on a free loopback port and run the pipeline against it, offline, on the embedded defaults."
+    )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var options: ExtractOptionGroup
@@ -66,15 +69,21 @@ struct Demo: AsyncParsableCommand {
             let settings = Settings()
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve(settings)
-            let seed = try settings.value(seed, option: "--seed", env: "CRYPTOPIPE_SEED", default: UInt64(42), expected: "a non-negative integer") { UInt64($0) }
+            let seed = try settings.value(
+                seed, option: "--seed", env: "CRYPTOPIPE_SEED", default: UInt64(42), expected: "a non-negative integer"
+            ) { UInt64($0) }
             let backends = try await Backends.open(configuration)
             let exchange = SimulatedExchange(configuration: .init(seed: seed, symbols: configuration.symbols, historyMinutes: 1_440))
             try await SimulatorServer.withRunning(exchange, logger: Logger(label: "simulator")) { baseURL in
-                Console.print("demo: simulated exchange (seed \(seed), \(configuration.symbols.map(\.rawValue).joined(separator: ","))) listening on \(baseURL)")
+                Console.print(
+                    "demo: simulated exchange (seed \(seed), \(configuration.symbols.map(\.rawValue).joined(separator: ","))) listening on \(baseURL)"
+                )
                 Console.print("demo: lake \(configuration.lake.description), warehouse \(configuration.warehouse.description)")
-                Console.print("demo: extracting and transforming every \(every) s\(cycles.map { " for \($0) cycles" } ?? "; press Ctrl-C to stop")")
+                Console.print(
+                    "demo: extracting and transforming every \(every) s\(cycles.map { " for \($0) cycles" } ?? "; press Ctrl-C to stop")")
                 try await runPipeline(
-                    backends: backends, source: backends.exchange(baseURL: baseURL), extractOptions: extractOptions, every: every, cycles: cycles)
+                    backends: backends, source: backends.exchange(baseURL: baseURL), extractOptions: extractOptions, every: every,
+                    cycles: cycles)
                 Console.print("demo: stopped; run 'cryptopipe status' to see what was loaded")
             }
         }
@@ -105,8 +114,11 @@ struct SimulateExchange: AsyncParsableCommand {
             let settings = Settings()
             let port = try settings.integer(port, option: "--port", env: "CRYPTOPIPE_SIMULATOR_PORT", default: 0, range: 0...65_535)
             let host = settings.text(host, env: "CRYPTOPIPE_SIMULATOR_HOST", default: "127.0.0.1")
-            let seed = try settings.value(seed, option: "--seed", env: "CRYPTOPIPE_SEED", default: UInt64(42), expected: "a non-negative integer") { UInt64($0) }
-            let history = try settings.integer(historyMinutes, option: "--history-minutes", env: "CRYPTOPIPE_HISTORY_MINUTES", default: 1_440, range: 0...5_256_000)
+            let seed = try settings.value(
+                seed, option: "--seed", env: "CRYPTOPIPE_SEED", default: UInt64(42), expected: "a non-negative integer"
+            ) { UInt64($0) }
+            let history = try settings.integer(
+                historyMinutes, option: "--history-minutes", env: "CRYPTOPIPE_HISTORY_MINUTES", default: 1_440, range: 0...5_256_000)
             let symbolList: [Symbol]
             do {
                 symbolList = try Symbol.parseList(settings.text(symbols, env: "CRYPTOPIPE_SYMBOLS", default: "BTCUSDT,ETHUSDT"))

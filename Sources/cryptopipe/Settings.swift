@@ -33,7 +33,9 @@ struct Settings {
     }
 
     func integer(_ flag: String?, option: String, env: String, default defaultValue: Int, range: ClosedRange<Int>) throws(CLIError) -> Int {
-        try value(flag, option: option, env: env, default: defaultValue, expected: "an integer from \(range.lowerBound) to \(range.upperBound)") {
+        try value(
+            flag, option: option, env: env, default: defaultValue, expected: "an integer from \(range.lowerBound) to \(range.upperBound)"
+        ) {
             Int($0).flatMap { range.contains($0) ? $0 : nil }
         }
     }

@@ -34,7 +34,10 @@ struct Status: AsyncParsableCommand {
                     if let lag = lag(summary) { entry["lag_ms"] = lag }
                     entries.append(entry)
                 }
-                let document: [String: Any] = ["symbols": entries, "tables": counts, "lake": configuration.lake.description, "warehouse": configuration.warehouse.description]
+                let document: [String: Any] = [
+                    "symbols": entries, "tables": counts, "lake": configuration.lake.description,
+                    "warehouse": configuration.warehouse.description,
+                ]
                 let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])
                 FileHandle.standardOutput.write(data + Data("\n".utf8))
                 return
@@ -49,15 +52,18 @@ struct Status: AsyncParsableCommand {
             for summary in summaries {
                 table.append([
                     summary.symbol.rawValue, summary.type.rawValue, String(summary.rows), summary.first.map(UTCTime.iso8601) ?? "-",
-                    summary.last.map(UTCTime.iso8601) ?? "-", summary.lastFetchTime.map(UTCTime.iso8601) ?? "-", lag(summary).map(formatLag) ?? "-",
+                    summary.last.map(UTCTime.iso8601) ?? "-", summary.lastFetchTime.map(UTCTime.iso8601) ?? "-",
+                    lag(summary).map(formatLag) ?? "-",
                 ])
             }
             let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
             for row in table {
-                Console.print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+                Console.print(
+                    row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
             }
             Console.print(
-                "processed files: \(counts["processed_files"] ?? 0), rejected files: \(counts["rejected_files"] ?? 0), k-line rows: \(counts["fact_klines"] ?? 0), order-book rows: \(counts["fact_orderbook"] ?? 0)")
+                "processed files: \(counts["processed_files"] ?? 0), rejected files: \(counts["rejected_files"] ?? 0), k-line rows: \(counts["fact_klines"] ?? 0), order-book rows: \(counts["fact_orderbook"] ?? 0)"
+            )
         }
     }
 }

@@ -14,7 +14,9 @@ struct CLITests {
 
     static var binary: String {
         let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [folder, Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()].map { $0.appendingPathComponent("cryptopipe").path }
+        let candidates = [folder, Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()].map {
+            $0.appendingPathComponent("cryptopipe").path
+        }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
@@ -38,7 +40,8 @@ struct CLITests {
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             do { try process.run() } catch { continuation.resume(throwing: error) }
         }
-        return Outcome(status: status, stdout: String(decoding: await stdout, as: UTF8.self), stderr: String(decoding: await stderr, as: UTF8.self))
+        return Outcome(
+            status: status, stdout: String(decoding: await stdout, as: UTF8.self), stderr: String(decoding: await stderr, as: UTF8.self))
     }
 
     static func readToEnd(_ handle: FileHandle) async -> Data {
@@ -103,14 +106,21 @@ struct CLITests {
             #expect(rows.count >= 48)
             let expected = try rows.map { row in try Array(row.utf8).withUnsafeBufferPointer { try KlineCSV.parseRow($0) } }
             for kline in expected { #expect(exchange.market.minuteCandle(symbol, minuteOpen: kline.openTime) == kline) }
-            let json = try await Self.run(["export", "--symbol", "BTCUSDT", "--format", "json", "--from", UTCTime.iso8601(expected[10].openTime), "--to", String(expected[12].openTime)], environment: env, in: folder)
+            let json = try await Self.run(
+                [
+                    "export", "--symbol", "BTCUSDT", "--format", "json", "--from", UTCTime.iso8601(expected[10].openTime), "--to",
+                    String(expected[12].openTime),
+                ], environment: env, in: folder)
             #expect(try BinanceCodec.decodeKlines(Array(json.stdout.utf8.dropLast())) == Array(expected[10...12]))
 
             let status = try await Self.run(["status", "--json"], environment: env, in: folder)
             let document = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
             let entries = try #require(document?["symbols"] as? [[String: Any]])
             #expect(entries.count == 4)
-            #expect(entries.contains { $0["symbol"] as? String == "BTCUSDT" && $0["type"] as? String == "klines" && ($0["rows"] as? Int ?? 0) >= 50 })
+            #expect(
+                entries.contains {
+                    $0["symbol"] as? String == "BTCUSDT" && $0["type"] as? String == "klines" && ($0["rows"] as? Int ?? 0) >= 50
+                })
             let table = try await Self.run(["status"], environment: env, in: folder)
             #expect(table.stdout.contains("SYMBOL") && table.stdout.contains("ETHUSDT"))
         }
@@ -119,7 +129,8 @@ struct CLITests {
     @Test func runStopsAfterTheRequestedCyclesAndDemoRunsOffline() async throws {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
-        let demo = try await Self.run(["demo", "--cycles", "2", "--every", "1"], environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder)
+        let demo = try await Self.run(
+            ["demo", "--cycles", "2", "--every", "1"], environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder)
         #expect(demo.status == 0, "\(demo.stderr)")
         #expect(demo.stdout.contains("cycle 1: fetched 200 k-lines") && demo.stdout.contains("cycle 2:"), "\(demo.stdout)")
         let status = try await Self.run(["status"], in: folder)

@@ -21,7 +21,9 @@ struct LocalObjectStoreConformanceTests {
         let folder = try TemporaryDirectory("lake")
         defer { folder.remove() }
         let store = LocalObjectStore(root: folder.path)
-        for index in 0..<20 { try await store.put(bucket: "crypto-raw", key: "2024-01-01/A_\(index).json", bytes: [UInt8](repeating: 1, count: 10_000)) }
+        for index in 0..<20 {
+            try await store.put(bucket: "crypto-raw", key: "2024-01-01/A_\(index).json", bytes: [UInt8](repeating: 1, count: 10_000))
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path + "/crypto-raw/.tmp").isEmpty)
         #expect(try await store.list(bucket: "crypto-raw", prefix: "").count == 20)
     }
@@ -32,24 +34,34 @@ struct LakeLayoutTests {
         let symbol = try Symbol("BTCUSDT")
         let key = LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: 1_704_153_599_999)
         #expect(key == "2024-01-01/BTCUSDT_klines_1704153599999.json")
-        #expect(LakeLayout.parse(key: key) == .init(day: CivilDate(year: 2024, month: 1, day: 1), symbol: symbol, type: .klines, capturedAt: 1_704_153_599_999))
+        #expect(
+            LakeLayout.parse(key: key)
+                == .init(day: CivilDate(year: 2024, month: 1, day: 1), symbol: symbol, type: .klines, capturedAt: 1_704_153_599_999))
         #expect(LakeLayout().rawBucket == "crypto-raw" && LakeLayout().archiveBucket == "crypto-archive")
-        for bad in ["2024-01-02/BTCUSDT_klines_1704153599999.json", "BTCUSDT_klines_1.json", "2024-01-01/BTCUSDT_trades_1704153599999.json",
-            "2024-01-01/btc_klines_1704153599999.json", "2024-01-01/BTCUSDT_klines_x.json", "_rejected/2024-01-01/BTCUSDT_klines_1704153599999.json"] {
+        for bad in [
+            "2024-01-02/BTCUSDT_klines_1704153599999.json", "BTCUSDT_klines_1.json", "2024-01-01/BTCUSDT_trades_1704153599999.json",
+            "2024-01-01/btc_klines_1704153599999.json", "2024-01-01/BTCUSDT_klines_x.json",
+            "_rejected/2024-01-01/BTCUSDT_klines_1704153599999.json",
+        ] {
             #expect(LakeLayout.parse(key: bad) == nil, "\(bad)")
         }
     }
 
     @Test func envelopesKeepTheResponseByteForByte() throws {
-        let data = Array(#"[ [1499040000000,"0.01634790","0.80000000","0.01575800","0.01577100","148976.11427815",1499644799999,"2434.19055334",308,"1756.87402397","28.46694368","0"] ]"#.utf8)
-        let bytes = RawEnvelope.encode(symbol: try Symbol("BTCUSDT"), capturedAt: 1_704_067_200_123, type: .klines, interval: .oneMinute, data: data)
+        let data = Array(
+            #"[ [1499040000000,"0.01634790","0.80000000","0.01575800","0.01577100","148976.11427815",1499644799999,"2434.19055334",308,"1756.87402397","28.46694368","0"] ]"#
+                .utf8)
+        let bytes = RawEnvelope.encode(
+            symbol: try Symbol("BTCUSDT"), capturedAt: 1_704_067_200_123, type: .klines, interval: .oneMinute, data: data)
         let text = String(decoding: bytes, as: UTF8.self)
-        #expect(text.hasPrefix(#"{"symbol":"BTCUSDT","captured_at":"2024-01-01T00:00:00.123Z","type":"klines","interval":"1m","data":[ [1499"#))
+        #expect(
+            text.hasPrefix(#"{"symbol":"BTCUSDT","captured_at":"2024-01-01T00:00:00.123Z","type":"klines","interval":"1m","data":[ [1499"#))
         let envelope = try bytes.withUnsafeBufferPointer { try RawEnvelope.decode($0) }
         #expect(Array(bytes[envelope.dataRange]) == data)
         #expect(envelope.capturedAt == 1_704_067_200_123 && envelope.interval == .oneMinute && envelope.type == .klines)
         // The original design's files written by other tools may order keys differently.
-        let reordered = Array(#"{"data":{"lastUpdateId":1,"bids":[],"asks":[]},"type":"depth","captured_at":"2024-01-01T00:00:00Z","symbol":"ETHUSDT"}"#.utf8)
+        let reordered = Array(
+            #"{"data":{"lastUpdateId":1,"bids":[],"asks":[]},"type":"depth","captured_at":"2024-01-01T00:00:00Z","symbol":"ETHUSDT"}"#.utf8)
         let depth = try reordered.withUnsafeBufferPointer { try RawEnvelope.decode($0) }
         #expect(depth.type == .depth && depth.symbol.rawValue == "ETHUSDT" && depth.interval == nil)
     }

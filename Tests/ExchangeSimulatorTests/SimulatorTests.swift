@@ -1,8 +1,8 @@
 import ExchangeSimulator
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import MarketData
 import Synchronization
 import Testing
@@ -36,20 +36,26 @@ struct SimulatorTests {
         let latest = try BinanceCodec.decodeKlines(body)
         #expect(latest.map(\.openTime) == [Self.start - 150_000, Self.start - 90_000, Self.start - 30_000])
         // Default limit 500; startTime and endTime are inclusive bounds on open time.
-        let all = try BinanceCodec.decodeKlines(try await Self.get(exchange, "/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=\(Self.start - 3_600_000)").2)
+        let all = try BinanceCodec.decodeKlines(
+            try await Self.get(exchange, "/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=\(Self.start - 3_600_000)").2)
         #expect(all.count == 60 && all.first?.openTime == Self.start - 3_570_000)
         let bounded = try BinanceCodec.decodeKlines(
-            try await Self.get(exchange, "/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=\(Self.start - 630_000)&endTime=\(Self.start - 270_000)").2)
+            try await Self.get(
+                exchange, "/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=\(Self.start - 630_000)&endTime=\(Self.start - 270_000)"
+            ).2)
         #expect(bounded.map(\.openTime) == stride(from: Self.start - 630_000, through: Self.start - 270_000, by: 60_000).map { $0 })
         let many = try BinanceCodec.decodeKlines(try await Self.get(exchange, "/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=0").2)
         #expect(many.count == 500 && many.first?.openTime == exchange.listingTime)
     }
 
     @Test(arguments: [
-        ("/api/v3/klines?symbol=BTCUSDX&interval=1m", -1121), ("/api/v3/klines?interval=1m", -1102), ("/api/v3/klines?symbol=BTCUSDT", -1102),
+        ("/api/v3/klines?symbol=BTCUSDX&interval=1m", -1121), ("/api/v3/klines?interval=1m", -1102),
+        ("/api/v3/klines?symbol=BTCUSDT", -1102),
         ("/api/v3/klines?symbol=BTCUSDT&interval=2m", -1120), ("/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1001", -1130),
-        ("/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=x", -1100), ("/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=5&endTime=4", -1023),
-        ("/api/v3/klines?symbol=btc-usdt&interval=1m", -1100), ("/api/v3/depth?symbol=BTCUSDT&limit=0", -1130), ("/api/v3/depth?symbol=ETHBTC", -1121),
+        ("/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=x", -1100),
+        ("/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=5&endTime=4", -1023),
+        ("/api/v3/klines?symbol=btc-usdt&interval=1m", -1100), ("/api/v3/depth?symbol=BTCUSDT&limit=0", -1130),
+        ("/api/v3/depth?symbol=ETHBTC", -1121),
     ])
     func badParametersGetBinanceErrors(uri: String, code: Int) async throws {
         let (status, _, body) = try await Self.get(Self.exchange(), uri)
@@ -85,7 +91,9 @@ struct SimulatorTests {
 
     @Test func emptyMinutesFollowBinancesRuleAndCandlesAreConsistent() throws {
         let market = Self.exchange().market
-        let candles = market.klines(Self.eth, interval: .oneMinute, startTime: Self.start - 3_000 * 60_000, endTime: Self.start - 60_000, now: Self.start, limit: 3_000)
+        let candles = market.klines(
+            Self.eth, interval: .oneMinute, startTime: Self.start - 3_000 * 60_000, endTime: Self.start - 60_000, now: Self.start,
+            limit: 3_000)
         var empty = 0
         for (previous, candle) in zip(candles, candles.dropFirst()) {
             #expect(candle.low <= candle.open && candle.open <= candle.high && candle.low <= candle.close && candle.close <= candle.high)
@@ -102,8 +110,10 @@ struct SimulatorTests {
     @Test func hourlyCandlesAreRolledUpFromMinutes() throws {
         let market = Self.exchange().market
         let hourOpen = Interval.oneHour.openTime(containing: Self.start) - 3_600_000
-        let hour = try #require(market.klines(Self.btc, interval: .oneHour, startTime: hourOpen, endTime: hourOpen, now: Self.start, limit: 1).first)
-        let minutes = market.klines(Self.btc, interval: .oneMinute, startTime: hourOpen, endTime: hourOpen + 3_599_999, now: Self.start, limit: 60)
+        let hour = try #require(
+            market.klines(Self.btc, interval: .oneHour, startTime: hourOpen, endTime: hourOpen, now: Self.start, limit: 1).first)
+        let minutes = market.klines(
+            Self.btc, interval: .oneMinute, startTime: hourOpen, endTime: hourOpen + 3_599_999, now: Self.start, limit: 60)
         #expect(minutes.count == 60)
         #expect(hour == KlineRollup.combine(minutes, openTime: hourOpen, closeTime: hourOpen + 3_599_999))
     }
@@ -116,11 +126,15 @@ struct SimulatorTests {
         #expect(book.bids.count == 500 && book.asks.count == 500)
         let bestBid = try #require(book.bids.first?.price)
         let bestAsk = try #require(book.asks.first?.price)
-        let last = try #require(exchange.market.minuteCandle(Self.btc, minuteOpen: Interval.oneMinute.openTime(containing: Self.start), asOf: Self.start)?.close)
+        let last = try #require(
+            exchange.market.minuteCandle(Self.btc, minuteOpen: Interval.oneMinute.openTime(containing: Self.start), asOf: Self.start)?.close
+        )
         #expect(bestBid < bestAsk && bestBid <= last && last <= bestAsk)
         #expect(zip(book.bids, book.bids.dropFirst()).allSatisfy { $0.price > $1.price })
         #expect(zip(book.asks, book.asks.dropFirst()).allSatisfy { $0.price < $1.price })
-        #expect(SimulatedExchange.depthWeight(limit: 100) == 5 && SimulatedExchange.depthWeight(limit: 1_000) == 50 && SimulatedExchange.depthWeight(limit: 5_000) == 250)
+        #expect(
+            SimulatedExchange.depthWeight(limit: 100) == 5 && SimulatedExchange.depthWeight(limit: 1_000) == 50
+                && SimulatedExchange.depthWeight(limit: 5_000) == 250)
     }
 
     @Test func pingTimeAndExchangeInfo() async throws {
@@ -128,7 +142,9 @@ struct SimulatorTests {
         #expect(try await Self.get(exchange, "/api/v3/ping").2 == Array("{}".utf8))
         #expect(String(decoding: try await Self.get(exchange, "/api/v3/time").2, as: UTF8.self) == "{\"serverTime\":\(Self.start)}")
         let info = try BinanceCodec.decodeExchangeInfo(Data(try await Self.get(exchange, "/api/v3/exchangeInfo").2))
-        #expect(info.symbols.map(\.symbol) == ["BTCUSDT", "ETHUSDT"] && info.symbols[0].baseAsset == "BTC" && info.symbols[0].quoteAsset == "USDT")
+        #expect(
+            info.symbols.map(\.symbol) == ["BTCUSDT", "ETHUSDT"] && info.symbols[0].baseAsset == "BTC"
+                && info.symbols[0].quoteAsset == "USDT")
         #expect(info.rateLimits.contains { $0.rateLimitType == "REQUEST_WEIGHT" && $0.limit == 6_000 })
     }
 }

@@ -1,12 +1,12 @@
 import AsyncHTTPClient
 import Exchange
 import ExchangeSimulator
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import MarketData
 import PipelineTesting
-import HTTPTypes
 import Synchronization
 import Testing
 
@@ -14,7 +14,10 @@ struct BinanceClientTests {
     static let btc = try! Symbol("BTCUSDT")
     static let fastRetry = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5))
 
-    static func client(_ baseURL: String, timeout: Duration = .seconds(5), retry: RetryPolicy = fastRetry, clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock) -> BinanceClient {
+    static func client(
+        _ baseURL: String, timeout: Duration = .seconds(5), retry: RetryPolicy = fastRetry,
+        clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock
+    ) -> BinanceClient {
         BinanceClient(
             configuration: .init(baseURL: baseURL, requestTimeout: timeout, retry: retry, clock: clock), httpClient: .shared,
             logger: Logger(label: "test"))
@@ -41,17 +44,22 @@ struct BinanceClientTests {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    static let oneKline = #"[[1499040000000,"0.01634790","0.80000000","0.01575800","0.01577100","148976.11427815",1499644799999,"2434.19055334",308,"1756.87402397","28.46694368","0"]]"#
+    static let oneKline =
+        #"[[1499040000000,"0.01634790","0.80000000","0.01575800","0.01577100","148976.11427815",1499644799999,"2434.19055334",308,"1756.87402397","28.46694368","0"]]"#
 
     @Test func fetchesKlinesAndDepthFromTheSimulatorWithRawBodies() async throws {
         let clock = ManualClock(1_767_225_630_000)
         let exchange = SimulatedExchange(configuration: .init(seed: 3, symbols: [Self.btc], historyMinutes: 100, clock: clock.reader))
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = Self.client(baseURL, clock: clock.reader)
-            let response = try await client.klines(KlineRequest(symbol: Self.btc, interval: .oneMinute, startTime: clock.now - 600_000, limit: 5))
+            let response = try await client.klines(
+                KlineRequest(symbol: Self.btc, interval: .oneMinute, startTime: clock.now - 600_000, limit: 5))
             #expect(response.value.count == 5 && response.usedWeight == 2 && response.receivedAt == clock.now)
             #expect(try BinanceCodec.decodeKlines(response.body) == response.value)
-            #expect(response.value == exchange.market.klines(Self.btc, interval: .oneMinute, startTime: clock.now - 600_000, endTime: .max, now: clock.now, limit: 5))
+            #expect(
+                response.value
+                    == exchange.market.klines(
+                        Self.btc, interval: .oneMinute, startTime: clock.now - 600_000, endTime: .max, now: clock.now, limit: 5))
             let depth = try await client.depth(symbol: Self.btc, limit: 10)
             #expect(depth.value.bids.count == 10 && depth.usedWeight == 7)
             let info = try await client.exchangeInfo()
@@ -109,7 +117,9 @@ struct BinanceClientTests {
 
     @Test func rateLimitsAndBansCarryRetryAfterAndAreNotRetriedBlindly() async throws {
         try await Self.withFaultServer({ attempt in
-            Self.json(attempt == 1 ? .tooManyRequests : .init(code: 418), #"{"code":-1003,"msg":"Too much request weight used"}"#, headers: [HTTPField.Name("Retry-After")!: "7"])
+            Self.json(
+                attempt == 1 ? .tooManyRequests : .init(code: 418), #"{"code":-1003,"msg":"Too much request weight used"}"#,
+                headers: [HTTPField.Name("Retry-After")!: "7"])
         }) { baseURL, attempts in
             let client = Self.client(baseURL)
             await #expect { _ = try await client.klines(KlineRequest(symbol: Self.btc, interval: .oneMinute)) } throws: { error in
@@ -128,7 +138,8 @@ struct BinanceClientTests {
             return Self.json(.ok, Self.oneKline)
         }) { baseURL, _ in
             await #expect {
-                _ = try await Self.client(baseURL, timeout: .milliseconds(200), retry: .none).klines(KlineRequest(symbol: Self.btc, interval: .oneMinute))
+                _ = try await Self.client(baseURL, timeout: .milliseconds(200), retry: .none).klines(
+                    KlineRequest(symbol: Self.btc, interval: .oneMinute))
             } throws: { error in
                 (error as? ExchangeError)?.kind == .timeout
             }

@@ -40,7 +40,8 @@ struct CodecTests {
     @Test(arguments: [
         "", "[", "[[1499040000000,\"0.1\"]]", "[[1,\"a\",\"1\",\"1\",\"1\",\"1\",2,\"1\",3,\"1\",\"1\",\"0\"]]",
         "[[1.5,\"1\",\"1\",\"1\",\"1\",\"1\",2,\"1\",3,\"1\",\"1\",\"0\"]]", "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}",
-        "[[1,\"1\",\"1\",\"1\",\"1\",\"1\",2,\"1\",3,\"1\",\"1\",\"0\"]] trailing", "[[5,\"1\",\"1\",\"1\",\"1\",\"1\",2,\"1\",3,\"1\",\"1\",\"0\"]]",
+        "[[1,\"1\",\"1\",\"1\",\"1\",\"1\",2,\"1\",3,\"1\",\"1\",\"0\"]] trailing",
+        "[[5,\"1\",\"1\",\"1\",\"1\",\"1\",2,\"1\",3,\"1\",\"1\",\"0\"]]",
     ])
     func rejectsMalformedKlines(body: String) {
         #expect(throws: JSONScanError.self) { try BinanceCodec.decodeKlines(Array(body.utf8)) }
@@ -57,16 +58,22 @@ struct CodecTests {
     }
 
     @Test func decodesErrorBodiesAndExchangeInfo() throws {
-        #expect(BinanceCodec.decodeError(Data(#"{"code":-1121,"msg":"Invalid symbol."}"#.utf8)) == BinanceErrorBody(code: -1121, msg: "Invalid symbol."))
+        #expect(
+            BinanceCodec.decodeError(Data(#"{"code":-1121,"msg":"Invalid symbol."}"#.utf8))
+                == BinanceErrorBody(code: -1121, msg: "Invalid symbol."))
         #expect(BinanceCodec.decodeError(Data("<html>".utf8)) == nil)
-        let info = ExchangeInfo(serverTime: 5, rateLimits: [.init(rateLimitType: "REQUEST_WEIGHT", interval: "MINUTE", intervalNum: 1, limit: 6000)],
+        let info = ExchangeInfo(
+            serverTime: 5, rateLimits: [.init(rateLimitType: "REQUEST_WEIGHT", interval: "MINUTE", intervalNum: 1, limit: 6000)],
             symbols: [.init(symbol: "BTCUSDT", status: "TRADING", baseAsset: "BTC", quoteAsset: "USDT")])
         #expect(try BinanceCodec.decodeExchangeInfo(BinanceCodec.encodeExchangeInfo(info)) == info)
-        #expect(String(decoding: BinanceCodec.encodeError(.init(code: -1, msg: "a \"q\"\n")), as: UTF8.self) == #"{"code":-1,"msg":"a \"q\"\n"}"#)
+        #expect(
+            String(decoding: BinanceCodec.encodeError(.init(code: -1, msg: "a \"q\"\n")), as: UTF8.self)
+                == #"{"code":-1,"msg":"a \"q\"\n"}"#)
     }
 
     @Test func csvRowsMatchTheDumpFormat() throws {
-        let line = "1499040000000,0.01634790,0.80000000,0.01575800,0.01577100,148976.11427815,1499644799999,2434.19055334,308,1756.87402397,28.46694368,0"
+        let line =
+            "1499040000000,0.01634790,0.80000000,0.01575800,0.01577100,148976.11427815,1499644799999,2434.19055334,308,1756.87402397,28.46694368,0"
         let kline = try Array(line.utf8).withUnsafeBufferPointer { try KlineCSV.parseRow($0) }
         var bytes: [UInt8] = []
         KlineCSV.appendRow(kline, to: &bytes)

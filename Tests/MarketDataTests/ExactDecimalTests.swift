@@ -14,7 +14,9 @@ struct ExactDecimalTests {
         #expect(try ExactDecimal(parsing: value.description) == value)
     }
 
-    @Test(arguments: ["", "-", ".", "7.", "1e5", "+1", " 1", "1 ", "1.2.3", "abc", "1,5", "0.123456789", "NaN", "1234567890123456789012345678901"])
+    @Test(arguments: [
+        "", "-", ".", "7.", "1e5", "+1", " 1", "1 ", "1.2.3", "abc", "1,5", "0.123456789", "NaN", "1234567890123456789012345678901",
+    ])
     func rejectsWhatItCannotHoldExactly(input: String) {
         #expect(throws: DecimalParseError.self) { try ExactDecimal(parsing: input) }
     }

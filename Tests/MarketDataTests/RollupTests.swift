@@ -5,7 +5,8 @@ struct RollupTests {
     static func candle(_ minute: Int64, _ o: String, _ h: String, _ l: String, _ c: String, volume: String, trades: Int64) -> Kline {
         func d(_ text: String) -> ExactDecimal { try! ExactDecimal(parsing: text) }
         return Kline(
-            openTime: minute * 60_000, open: d(o), high: d(h), low: d(l), close: d(c), volume: d(volume), closeTime: minute * 60_000 + 59_999,
+            openTime: minute * 60_000, open: d(o), high: d(h), low: d(l), close: d(c), volume: d(volume),
+            closeTime: minute * 60_000 + 59_999,
             quoteVolume: d(volume) + d(volume), tradeCount: trades, takerBuyBaseVolume: d(volume), takerBuyQuoteVolume: d("0.00000001"))
     }
 

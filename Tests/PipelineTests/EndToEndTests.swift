@@ -42,7 +42,9 @@ struct EndToEndTests {
                 lake: lake ?? self.lake, warehouse: warehouse, clock: PipelineClock(now: clock.reader), logger: logger)
         }
 
-        var transformer: Transformer { Transformer(lake: lake, warehouse: warehouse, clock: PipelineClock(now: clock.reader), logger: logger) }
+        var transformer: Transformer {
+            Transformer(lake: lake, warehouse: warehouse, clock: PipelineClock(now: clock.reader), logger: logger)
+        }
 
         func finalKlines(_ symbol: Symbol) async throws -> [Kline] {
             try await warehouse.klines(symbol: symbol, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: nil).map(\.kline)
@@ -69,8 +71,10 @@ struct EndToEndTests {
             for symbol in [Self.btc, Self.eth] {
                 let stored = try await harness.finalKlines(symbol)
                 let firstOpen = Interval.oneMinute.openTime(containing: Self.start) - 1_499 * 60_000
-                let expected = harness.exchange.market.klines(symbol, interval: .oneMinute, startTime: firstOpen, endTime: .max, now: lastCapture, limit: 10_000)
-                    .filter { $0.closeTime + Kline.finalityMarginMilliseconds < lastCapture }
+                let expected = harness.exchange.market.klines(
+                    symbol, interval: .oneMinute, startTime: firstOpen, endTime: .max, now: lastCapture, limit: 10_000
+                )
+                .filter { $0.closeTime + Kline.finalityMarginMilliseconds < lastCapture }
                 #expect(stored.count == expected.count && stored.count > 1_500)
                 let mismatch = zip(stored, expected).first { $0 != $1 }
                 #expect(mismatch == nil, "first differing candle: \(String(describing: mismatch))")
@@ -87,7 +91,9 @@ struct EndToEndTests {
             let before = try await harness.finalKlines(Self.btc)
             try await harness.warehouse.execute("DELETE FROM processed_files")
             let reload = try await harness.transformer.transformPending()
-            #expect(reload.objects == first.objects && reload.rowsWritten == 0 && reload.rowsUnchanged == first.rowsWritten + first.rowsUnchanged)
+            #expect(
+                reload.objects == first.objects && reload.rowsWritten == 0
+                    && reload.rowsUnchanged == first.rowsWritten + first.rowsUnchanged)
             #expect(try await harness.finalKlines(Self.btc) == before)
             #expect(try await harness.warehouse.tableCounts() == counts)
         }
@@ -101,13 +107,15 @@ struct EndToEndTests {
             let minute = Interval.oneMinute.openTime(containing: harness.clock.now)
             _ = await extractor.extractAll()
             _ = try await harness.transformer.transformPending()
-            let open = try await harness.warehouse.klines(symbol: Self.btc, interval: .oneMinute, from: minute, to: minute, includeOpen: true, limit: nil)
+            let open = try await harness.warehouse.klines(
+                symbol: Self.btc, interval: .oneMinute, from: minute, to: minute, includeOpen: true, limit: nil)
             #expect(open.count == 1 && !open[0].isFinal)
             #expect(open[0].kline == harness.exchange.market.minuteCandle(Self.btc, minuteOpen: minute, asOf: harness.clock.now))
             harness.clock.advance(milliseconds: 70_000)
             _ = await extractor.extractAll()
             _ = try await harness.transformer.transformPending()
-            let closed = try await harness.warehouse.klines(symbol: Self.btc, interval: .oneMinute, from: minute, to: minute, includeOpen: false, limit: nil)
+            let closed = try await harness.warehouse.klines(
+                symbol: Self.btc, interval: .oneMinute, from: minute, to: minute, includeOpen: false, limit: nil)
             #expect(closed.map(\.kline) == [try #require(harness.exchange.market.minuteCandle(Self.btc, minuteOpen: minute))])
         }
     }
@@ -119,13 +127,17 @@ struct EndToEndTests {
             _ = await harness.extractor(baseURL, symbols: [Self.btc], initialCandles: 10).extractAll()
         }
         let broken = "2026-01-01/BTCUSDT_klines_1767225600000.json"
-        try await harness.lake.put(bucket: "crypto-raw", key: broken, bytes: Array(#"{"symbol":"BTCUSDT","captured_at":"2026-01-01T00:00:00.000Z","type":"klines","interval":"1m","data":[[1,"x"]]}"#.utf8))
+        try await harness.lake.put(
+            bucket: "crypto-raw", key: broken,
+            bytes: Array(
+                #"{"symbol":"BTCUSDT","captured_at":"2026-01-01T00:00:00.000Z","type":"klines","interval":"1m","data":[[1,"x"]]}"#.utf8))
         try await harness.lake.put(bucket: "crypto-raw", key: "2026-01-01/notes.txt", bytes: Array("hello".utf8))
         let report = try await harness.transformer.transformPending()
         #expect(report.rejected == 2 && report.objects == 2)
         #expect(try await harness.lake.head(bucket: "crypto-raw", key: broken) == nil)
         #expect(try await harness.lake.head(bucket: "crypto-raw", key: "_rejected/" + broken) != nil)
-        let reason = String(decoding: try await harness.lake.get(bucket: "crypto-raw", key: "_rejected/\(broken).reason.txt"), as: UTF8.self)
+        let reason = String(
+            decoding: try await harness.lake.get(bucket: "crypto-raw", key: "_rejected/\(broken).reason.txt"), as: UTF8.self)
         #expect(reason.contains("decimal"))
         #expect(try await harness.warehouse.tableCounts()["rejected_files"] == 2)
         #expect(try await harness.finalKlines(Self.btc).count >= 9)
@@ -176,7 +188,8 @@ struct EndToEndTests {
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
             let cycles = CycleLog()
             let service = PipelineService(
-                configuration: .init(interval: .milliseconds(10), cycles: 3), extractor: harness.extractor(baseURL, symbols: [Self.btc], initialCandles: 5),
+                configuration: .init(interval: .milliseconds(10), cycles: 3),
+                extractor: harness.extractor(baseURL, symbols: [Self.btc], initialCandles: 5),
                 transformer: harness.transformer, logger: harness.logger, onCycle: { await cycles.append($0.number) })
             try await service.run()
             #expect(await cycles.numbers == [1, 2, 3])
