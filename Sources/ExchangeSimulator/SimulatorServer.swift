@@ -2,6 +2,7 @@ import HTTPTypes
 public import Hummingbird
 public import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// Serves a ``SimulatedExchange`` over HTTP with Binance's paths, statuses and headers.
 public enum SimulatorServer {
@@ -43,7 +44,7 @@ public enum SimulatorServer {
             logger: logger)
     }
 
-    /// Runs a simulator on a free loopback port for the duration of `body`, then shuts it down.
+    /// Runs a simulator on a free loopback port for the duration of `body`, then shuts it down gracefully.
     public static func withRunning<Result: Sendable>(
         _ exchange: SimulatedExchange, logger: Logger = Logger(label: "simulator"),
         _ body: @Sendable (_ baseURL: String) async throws -> Result
@@ -53,21 +54,23 @@ public enum SimulatorServer {
             continuation.yield(port)
             continuation.finish()
         }
-        return try await withThrowingTaskGroup(of: Result?.self) { group in
-            group.addTask {
-                try await app.runService(gracefulShutdownSignals: [])
-                return nil
-            }
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            do {
-                let result = try await body("http://127.0.0.1:\(port)")
-                group.cancelAll()
-                return result
-            } catch {
-                group.cancelAll()
-                throw error
+            guard let port = await iterator.next() else {
+                try await tasks.waitForAll()
+                throw CancellationError()
             }
+            let outcome: Swift.Result<Result, any Error>
+            do {
+                outcome = .success(try await body("http://127.0.0.1:\(port)"))
+            } catch {
+                outcome = .failure(error)
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return try outcome.get()
         }
     }
 }

@@ -239,7 +239,11 @@ public final class SQLiteWarehouse: Warehouse {
             var lastFetch: [String: Int64] = [:]
             for row in metadata { lastFetch["\(row[0] as String)/\(row[1] as String)"] = row[2] }
             let klineRows = try Row.fetchAll(
-                db, sql: "SELECT symbol, count(*), min(open_time), max(open_time) FROM fact_klines WHERE interval = '1m' GROUP BY symbol")
+                db,
+                sql: """
+                    SELECT symbol, count(*), min(open_time), max(open_time), max(CASE WHEN is_final = 1 THEN open_time END)
+                    FROM fact_klines WHERE interval = '1m' GROUP BY symbol
+                    """)
             for row in klineRows {
                 guard let symbol = try? Symbol(row[0] as String) else { continue }
                 summaries.append(

@@ -124,14 +124,19 @@ public struct DataSummary: Sendable, Hashable {
     /// First and last open time (k-lines) or capture time (depth).
     public var first: Int64?
     public var last: Int64?
+    /// Open time of the newest final candle (k-lines only): what freshness is measured from.
+    public var lastFinal: Int64?
     public var lastFetchTime: Int64?
 
-    public init(symbol: Symbol, type: ExtractionDataType, rows: Int, first: Int64?, last: Int64?, lastFetchTime: Int64?) {
+    public init(
+        symbol: Symbol, type: ExtractionDataType, rows: Int, first: Int64?, last: Int64?, lastFinal: Int64? = nil, lastFetchTime: Int64?
+    ) {
         self.symbol = symbol
         self.type = type
         self.rows = rows
         self.first = first
         self.last = last
+        self.lastFinal = lastFinal
         self.lastFetchTime = lastFetchTime
     }
 }

@@ -20,9 +20,11 @@ struct Status: AsyncParsableCommand {
             let counts = try await backends.warehouse.tableCounts()
             let now = PipelineClock.system.now()
             func lag(_ summary: DataSummary) -> Int64? {
-                guard let last = summary.last else { return nil }
-                // K-lines: time since the newest stored candle closed; depth: since the newest snapshot.
-                return summary.type == .klines ? max(0, now - (last + 60_000)) : max(0, now - last)
+                // K-lines: time since the newest final candle closed; depth: since the newest snapshot.
+                switch summary.type {
+                case .klines: summary.lastFinal.map { max(0, now - ($0 + 60_000)) }
+                case .depth: summary.last.map { max(0, now - $0) }
+                }
             }
             if json {
                 var entries: [[String: Any]] = []

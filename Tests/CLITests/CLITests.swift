@@ -20,7 +20,9 @@ struct CLITests {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], in folder: TemporaryDirectory) async throws -> Outcome {
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], in folder: TemporaryDirectory, interruptAfter: Duration? = nil
+    ) async throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -39,6 +41,11 @@ struct CLITests {
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
             do { try process.run() } catch { continuation.resume(throwing: error) }
+            if let interruptAfter {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(interruptAfter.components.seconds * 1_000))) {
+                    process.interrupt()
+                }
+            }
         }
         return Outcome(
             status: status, stdout: String(decoding: await stdout, as: UTF8.self), stderr: String(decoding: await stderr, as: UTF8.self))
@@ -135,5 +142,15 @@ struct CLITests {
         #expect(demo.stdout.contains("cycle 1: fetched 200 k-lines") && demo.stdout.contains("cycle 2:"), "\(demo.stdout)")
         let status = try await Self.run(["status"], in: folder)
         #expect(status.stdout.contains("BTCUSDT  klines  100") || status.stdout.contains("BTCUSDT  klines  101"), "\(status.stdout)")
+    }
+
+    @Test func sigintStopsTheLoopGracefully() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let demo = try await Self.run(
+            ["demo", "--every", "60"], environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder, interruptAfter: .seconds(6))
+        #expect(demo.status == 0, "\(demo.stderr)")
+        #expect(demo.stdout.contains("cycle 1:") && demo.stdout.contains("demo: stopped"), "\(demo.stdout)")
+        #expect(demo.stderr.isEmpty, "\(demo.stderr)")
     }
 }
