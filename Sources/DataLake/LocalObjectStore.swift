@@ -95,12 +95,21 @@ public struct LocalObjectStore: ObjectStore {
         var results: [ObjectInfo] = []
         var stack = [(start, folder)]
         while let (directory, relative) = stack.popLast() {
-            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
+            let entries: [String]
+            do {
+                entries = try FileManager.default.contentsOfDirectory(atPath: directory)
+            } catch {
+                // A bucket or folder that does not exist yet simply has no objects; anything else is an error.
+                var info = stat()
+                if stat(directory, &info) != 0, errno == ENOENT || errno == ENOTDIR { continue }
+                throw .io(operation: "list", location: ObjectLocation(bucket: bucket, key: relative), detail: "\(error)")
+            }
             for name in entries {
                 if relative.isEmpty, name == Self.temporaryFolder { continue }
                 let key = relative.isEmpty ? name : "\(relative)/\(name)"
                 let full = "\(directory)/\(name)"
                 var info = stat()
+                // An entry removed between listing and stat (a concurrent move) is simply gone.
                 guard stat(full, &info) == 0 else { continue }
                 if (info.st_mode & S_IFMT) == S_IFDIR {
                     if key.hasPrefix(prefix) || prefix.hasPrefix(key + "/") { stack.append((full, key)) }

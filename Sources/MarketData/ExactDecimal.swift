@@ -134,47 +134,41 @@ extension ExactDecimal: CustomStringConvertible, LosslessStringConvertible {
     /// Writes the canonical text to `destination` (at least ``maxCanonicalLength`` bytes) and returns its length.
     @inlinable
     public func writeCanonical(into destination: UnsafeMutablePointer<UInt8>) -> Int {
-        // Digits are produced backwards into the end of the space, then moved to the front.
-        var position = Self.maxCanonicalLength
-        let negative = units < 0
         let magnitude = units.magnitude
-        if magnitude <= UInt128(UInt64.max) {
-            // Fast path: 64-bit division is several times cheaper than 128-bit.
-            var rest = UInt64(magnitude)
-            for _ in 0..<8 {
-                position -= 1
-                destination[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                rest /= 10
-            }
-            position -= 1
-            destination[position] = UInt8(ascii: ".")
-            repeat {
-                position -= 1
-                destination[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                rest /= 10
-            } while rest > 0
-        } else {
-            var rest = magnitude
-            for _ in 0..<8 {
-                position -= 1
-                destination[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                rest /= 10
-            }
-            position -= 1
-            destination[position] = UInt8(ascii: ".")
-            repeat {
-                position -= 1
-                destination[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
-                rest /= 10
-            } while rest > 0
-        }
-        if negative {
+        // 64-bit division is several times cheaper than 128-bit, and nearly every value fits.
+        var position =
+            magnitude <= UInt128(UInt64.max)
+            ? Self.writeDigitsBackwards(UInt64(magnitude), endingAt: Self.maxCanonicalLength, in: destination)
+            : Self.writeDigitsBackwards(magnitude, endingAt: Self.maxCanonicalLength, in: destination)
+        if units < 0 {
             position -= 1
             destination[position] = UInt8(ascii: "-")
         }
         let length = Self.maxCanonicalLength - position
         if position > 0 { destination.update(from: destination + position, count: length) }
         return length
+    }
+
+    /// Writes `value` / 10⁸ with eight fractional digits so that it ends at `end`; returns where it starts.
+    @inlinable
+    static func writeDigitsBackwards<Magnitude: FixedWidthInteger & UnsignedInteger>(
+        _ value: Magnitude, endingAt end: Int, in destination: UnsafeMutablePointer<UInt8>
+    ) -> Int {
+        var position = end
+        var rest = value
+        for _ in 0..<scale {
+            position -= 1
+            destination[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+            rest /= 10
+        }
+        position -= 1
+        destination[position] = UInt8(ascii: ".")
+        repeat {
+            position -= 1
+            destination[position] = UInt8(truncatingIfNeeded: rest % 10) &+ 48
+            rest /= 10
+        } while rest > 0
+        return position
     }
 }
 

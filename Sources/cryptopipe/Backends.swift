@@ -4,6 +4,7 @@ import Exchange
 import Foundation
 import Logging
 import Pipeline
+import Synchronization
 import Warehouse
 
 /// The composition root: the only place that picks concrete backends for the configuration.
@@ -16,7 +17,7 @@ struct Backends {
 
     /// Opens the warehouse (migrating it) and the lake.
     static func open(_ configuration: ResolvedConfiguration) async throws -> Backends {
-        Logging.bootstrapOnce(level: configuration.logLevel)
+        LogSetup.bootstrapOnce(level: configuration.logLevel)
         let logger = Logger(label: "cryptopipe")
         let warehouse: any Warehouse
         switch configuration.warehouse {
@@ -51,7 +52,7 @@ struct Backends {
             httpClient: HTTPClient.shared, logger: logger)
     }
 
-    func extractor(_ options: ExtractOptions, source: any MarketDataSource) throws -> Extractor {
+    func extractor(_ options: ExtractOptions, source: any MarketDataSource) -> Extractor {
         Extractor(
             configuration: .init(symbols: configuration.symbols, initialCandles: options.initialCandles, depthLimit: options.depthLimit),
             source: source, lake: lake, layout: layout, warehouse: warehouse, logger: logger)
@@ -72,13 +73,16 @@ struct Backends {
     }
 }
 
-enum Logging {
-    nonisolated(unsafe) private static var bootstrapped = false
+enum LogSetup {
+    private static let bootstrapped = Mutex(false)
 
     /// swift-log may be bootstrapped once per process; logs go to stderr so stdout stays for data.
     static func bootstrapOnce(level: String) {
-        guard !bootstrapped else { return }
-        bootstrapped = true
+        let first = bootstrapped.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         let logLevel = Logger.Level(rawValue: level) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -13,7 +13,7 @@ struct Extract: AsyncParsableCommand {
             let configuration = try global.resolve()
             let extractOptions = try options.resolve()
             let backends = try await Backends.open(configuration)
-            let report = await (try backends.extractor(extractOptions, source: backends.exchange())).extractAll()
+            let report = await backends.extractor(extractOptions, source: backends.exchange()).extractAll()
             for symbol in report.symbols {
                 Console.print(
                     "\(symbol.symbol): \(symbol.klines) k-lines, \(symbol.depthLevels) depth levels, \(symbol.objects.count) lake objects")

@@ -30,7 +30,7 @@ struct Run: AsyncParsableCommand {
 /// Runs the pipeline loop as a service in a group that shuts down gracefully on SIGINT/SIGTERM.
 func runPipeline(backends: Backends, source: any MarketDataSource, extractOptions: ExtractOptions, every: Int, cycles: Int?) async throws {
     let service = PipelineService(
-        configuration: .init(interval: .seconds(every), cycles: cycles), extractor: try backends.extractor(extractOptions, source: source),
+        configuration: .init(interval: .seconds(every), cycles: cycles), extractor: backends.extractor(extractOptions, source: source),
         transformer: backends.transformer(), logger: backends.logger,
         onCycle: { report in
             let klines = report.extraction.symbols.reduce(0) { $0 + $1.klines }
@@ -125,7 +125,7 @@ struct SimulateExchange: AsyncParsableCommand {
             } catch {
                 throw CLIError.usage("\(error)")
             }
-            Logging.bootstrapOnce(level: settings.text(nil, env: "CRYPTOPIPE_LOG_LEVEL", default: "info"))
+            LogSetup.bootstrapOnce(level: settings.text(nil, env: "CRYPTOPIPE_LOG_LEVEL", default: "info"))
             let logger = Logger(label: "simulator")
             let exchange = SimulatedExchange(configuration: .init(seed: seed, symbols: symbolList, historyMinutes: history))
             let app = SimulatorServer.application(exchange: exchange, host: host, port: port, logger: logger) { bound in
