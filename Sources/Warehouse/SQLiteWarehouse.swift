@@ -16,6 +16,9 @@ public final class SQLiteWarehouse: Warehouse {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // 64 MiB of page cache keeps the upper B-tree levels of large fact tables in memory.
             try db.execute(sql: "PRAGMA cache_size = -65536")
+            // Checkpoint every 32 MiB of WAL instead of 4 MiB: each checkpoint fsyncs, and a large
+            // load would otherwise checkpoint every few objects.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
