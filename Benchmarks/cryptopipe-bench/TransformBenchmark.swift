@@ -10,7 +10,8 @@ import Warehouse
 @main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cryptopipe-bench", abstract: "Benchmarks of CryptoPipe (run with -c release).", subcommands: [TransformBenchmark.self]
+        commandName: "cryptopipe-bench", abstract: "Benchmarks of CryptoPipe (run with -c release).",
+        subcommands: [TransformBenchmark.self, RollupCheck.self]
     )
 }
 
