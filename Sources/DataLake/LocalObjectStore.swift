@@ -122,6 +122,23 @@ public struct LocalObjectStore: ObjectStore {
         return results
     }
 
+    public func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] {
+        let directory = prefix.isEmpty ? "\(root)/\(bucket)" : "\(root)/\(bucket)/\(prefix.dropLast())"
+        let entries: [String]
+        do {
+            entries = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            var info = stat()
+            if stat(directory, &info) != 0, errno == ENOENT || errno == ENOTDIR { return [] }
+            throw .io(operation: "list", location: ObjectLocation(bucket: bucket, key: prefix), detail: "\(error)")
+        }
+        return entries.filter { name in
+            guard !(prefix.isEmpty && name == Self.temporaryFolder) else { return false }
+            var info = stat()
+            return stat("\(directory)/\(name)", &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        }.map { prefix + $0 + "/" }.sorted()
+    }
+
     public func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) {
         let bytes = try await get(bucket: source.bucket, key: source.key)
         try await put(bucket: destination.bucket, key: destination.key, bytes: bytes)

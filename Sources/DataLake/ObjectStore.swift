@@ -11,6 +11,9 @@ public protocol ObjectStore: Sendable {
     func head(bucket: String, key: String) async throws(ObjectStoreError) -> ObjectInfo?
     /// Objects whose key starts with `prefix`, ascending by key.
     func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo]
+    /// The "folders" one level below `prefix` (which is empty or ends in `/`), each ending in `/`, ascending;
+    /// S3's common prefixes with delimiter `/`. Lets callers list one day at a time.
+    func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String]
     /// Copies an object, possibly between buckets, without downloading it where the backend can.
     func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError)
     /// Deletes an object; deleting a missing object is not an error.

@@ -1,9 +1,15 @@
 public import DataLake
 public import Logging
 import MarketData
+import Synchronization
 public import Warehouse
 
 /// Loads every raw object not yet in `processed_files` into the warehouse, one transaction per object.
+///
+/// The first pass of a transformer scans every day folder of `crypto-raw`; later passes of the same
+/// transformer (the `run` loop) start at the day before the last pass, so a cycle's cost follows the
+/// recent days, not the whole history. Objects copied into old day folders by another process are found
+/// by the next new transformer (e.g. `cryptopipe transform`).
 ///
 /// Re-running is a no-op: processed objects are skipped, and even a re-load upserts the same rows.
 /// An object that cannot be parsed is moved to `crypto-raw/_rejected/` with its reason recorded, and the
@@ -14,6 +20,8 @@ public struct Transformer: Sendable {
     let warehouse: any Warehouse
     let clock: PipelineClock
     let logger: Logger
+    /// Where the next pass may start; shared by copies of this transformer, fresh for a new one.
+    let cursor = ScanCursor()
 
     public init(
         lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Warehouse, clock: PipelineClock = .system, logger: Logger
@@ -26,23 +34,25 @@ public struct Transformer: Sendable {
     }
 
     public func transformPending() async throws(PipelineError) -> TransformReport {
-        let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: "") }
-        var byDay: [String: [ObjectInfo]] = [:]
-        for object in objects where !object.key.hasPrefix(LakeLayout.rejectedPrefix) {
-            let day = object.key.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
-            byDay[day, default: []].append(object)
+        let folders = try await wrap { () throws(ObjectStoreError) in try await lake.listFolders(bucket: layout.rawBucket, prefix: "") }
+        let resumeFrom = cursor.resumeFolder
+        // Only day folders hold raw objects; `_rejected/` and anything else are not scanned.
+        let days = folders.filter { folder in
+            CivilDate(isoString: folder.dropLast()) != nil && resumeFrom.map { folder >= $0 } ?? true
         }
         var report = TransformReport()
-        for day in byDay.keys.sorted() {
-            let processed = try await wrap { () throws(WarehouseError) in
-                try await warehouse.processedObjectKeys(withPrefix: day.isEmpty ? "" : day + "/")
-            }
-            let pending = (byDay[day] ?? []).filter { !processed.contains($0.key) }
+        for day in days {
+            let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
+            let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
+            let pending = objects.filter { !processed.contains($0.key) }
                 .sorted {
                     (LakeLayout.parse(key: $0.key)?.capturedAt ?? 0, $0.key) < (LakeLayout.parse(key: $1.key)?.capturedAt ?? 0, $1.key)
                 }
             try await load(pending.map(\.key), into: &report)
         }
+        // Extraction writes into the folder of the capture day, so once a pass has loaded everything,
+        // older days stay done; an hour of slack covers writes that straddle midnight.
+        cursor.advance(to: CivilDate(epochMilliseconds: clock.now() - 3_600_000).isoString + "/")
         if report.objects > 0 || report.rejected > 0 {
             logger.info(
                 "transformed",
@@ -198,4 +208,17 @@ public struct TransformReport: Sendable, Hashable {
 public struct TransformError: Error, Sendable, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The first day folder the next pass needs to scan; only moves forward.
+final class ScanCursor: Sendable {
+    private let folder = Mutex<String?>(nil)
+
+    var resumeFolder: String? { folder.withLock { $0 } }
+
+    func advance(to day: String) {
+        folder.withLock { current in
+            if current.map({ day > $0 }) ?? true { current = day }
+        }
+    }
 }

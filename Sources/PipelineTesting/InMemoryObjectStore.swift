@@ -28,6 +28,15 @@ public actor InMemoryObjectStore: ObjectStore {
             .sorted { $0.key < $1.key }
     }
 
+    public func listFolders(bucket: String, prefix: String) -> [String] {
+        var folders = Set<String>()
+        for key in (buckets[bucket] ?? [:]).keys where key.hasPrefix(prefix) {
+            let rest = key.dropFirst(prefix.count)
+            if let slash = rest.firstIndex(of: "/") { folders.insert(prefix + rest[..<slash] + "/") }
+        }
+        return folders.sorted()
+    }
+
     public func copy(from source: ObjectLocation, to destination: ObjectLocation) throws(ObjectStoreError) {
         let bytes = try get(bucket: source.bucket, key: source.key)
         try put(bucket: destination.bucket, key: destination.key, bytes: bytes)

@@ -41,6 +41,17 @@ public enum ObjectStoreConformance {
             let empty = try await store.list(bucket: "missing-bucket", prefix: "").map(\.key)
             try require(empty.isEmpty, "missing bucket listed \(empty)")
         },
+        ConformanceCheck("listFolders gives the folders one level down") { store in
+            for key in ["2024-01-02/B.json", "2024-01-01/A.json", "2024-01-01/C.json", "_rejected/2024-01-01/X.json", "top.json"] {
+                try await store.put(bucket: "raw", key: key, bytes: [1])
+            }
+            let top = try await store.listFolders(bucket: "raw", prefix: "")
+            try require(top == ["2024-01-01/", "2024-01-02/", "_rejected/"], "top-level folders: \(top)")
+            let nested = try await store.listFolders(bucket: "raw", prefix: "_rejected/")
+            try require(nested == ["_rejected/2024-01-01/"], "nested folders: \(nested)")
+            try require(try await store.listFolders(bucket: "raw", prefix: "2024-01-01/").isEmpty, "a folder of files has no folders")
+            try require(try await store.listFolders(bucket: "none", prefix: "").isEmpty, "missing bucket")
+        },
         ConformanceCheck("copy and move between buckets") { store in
             try await store.put(bucket: "crypto-raw", key: "2024-01-01/A.json", bytes: [7, 8])
             try await store.copy(

@@ -1,0 +1,70 @@
+import DataLake
+import Logging
+import MarketData
+import Pipeline
+import PipelineTesting
+import Synchronization
+import Testing
+import Warehouse
+
+/// A transformer's later passes list only recent day folders, so a cycle's cost does not grow with the lake.
+struct TransformerScanTests {
+    @Test func laterPassesSkipDaysAlreadyDone() async throws {
+        let folder = try TemporaryDirectory("scan")
+        defer { folder.remove() }
+        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+        try await warehouse.migrate()
+        let store = RecordingStore()
+        let symbol = try Symbol("BTCUSDT")
+        let noon: Int64 = 1_767_441_600_000  // 2026-01-03T12:00:00Z
+        func put(capturedAt: Int64) async throws {
+            let open = Interval.oneMinute.openTime(containing: capturedAt) - 120_000
+            let data = BinanceCodec.encodeKlines([WarehouseConformance.kline(open)])
+            let bytes = RawEnvelope.encode(symbol: symbol, capturedAt: capturedAt, type: .klines, interval: .oneMinute, data: data)
+            try await store.put(
+                bucket: "crypto-raw", key: LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: capturedAt), bytes: bytes)
+        }
+        for day in 0..<3 { try await put(capturedAt: noon - Int64(2 - day) * 86_400_000) }
+        let transformer = Transformer(lake: store, warehouse: warehouse, clock: PipelineClock { noon }, logger: Logger(label: "test"))
+
+        #expect(try await transformer.transformPending().objects == 3)
+        #expect(await store.takeListedPrefixes() == ["2026-01-01/", "2026-01-02/", "2026-01-03/"])
+
+        try await put(capturedAt: noon + 1_000)
+        #expect(try await transformer.transformPending().objects == 1)
+        #expect(await store.takeListedPrefixes() == ["2026-01-03/"])
+
+        // A new transformer (a new process) scans everything again and finds nothing left to do.
+        let fresh = Transformer(lake: store, warehouse: warehouse, clock: PipelineClock { noon }, logger: Logger(label: "test"))
+        #expect(try await fresh.transformPending() == TransformReport())
+        #expect(await store.takeListedPrefixes().count == 3)
+    }
+}
+
+/// Forwards to an in-memory store and records which prefixes were listed.
+actor RecordingStore: ObjectStore {
+    let inner = InMemoryObjectStore()
+    var listed: [String] = []
+
+    func takeListedPrefixes() -> [String] {
+        defer { listed = [] }
+        return listed
+    }
+
+    func put(bucket: String, key: String, bytes: [UInt8]) async throws(ObjectStoreError) {
+        try await inner.put(bucket: bucket, key: key, bytes: bytes)
+    }
+    func get(bucket: String, key: String) async throws(ObjectStoreError) -> [UInt8] { try await inner.get(bucket: bucket, key: key) }
+    func head(bucket: String, key: String) async throws(ObjectStoreError) -> ObjectInfo? { try await inner.head(bucket: bucket, key: key) }
+    func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo] {
+        listed.append(prefix)
+        return await inner.list(bucket: bucket, prefix: prefix)
+    }
+    func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] {
+        await inner.listFolders(bucket: bucket, prefix: prefix)
+    }
+    func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) {
+        try await inner.copy(from: source, to: destination)
+    }
+    func delete(bucket: String, key: String) async throws(ObjectStoreError) { try await inner.delete(bucket: bucket, key: key) }
+}
