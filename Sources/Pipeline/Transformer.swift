@@ -41,15 +41,18 @@ public struct Transformer: Sendable {
             CivilDate(isoString: folder.dropLast()) != nil && resumeFrom.map { folder >= $0 } ?? true
         }
         var report = TransformReport()
+        var pending: [String] = []
         for day in days {
             let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
             let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
-            let pending = objects.filter { !processed.contains($0.key) }
+            let dayPending = objects.filter { !processed.contains($0.key) }
                 .sorted {
                     (LakeLayout.parse(key: $0.key)?.capturedAt ?? 0, $0.key) < (LakeLayout.parse(key: $1.key)?.capturedAt ?? 0, $1.key)
                 }
-            try await load(pending.map(\.key), into: &report)
+            pending.append(contentsOf: dayPending.map(\.key))
         }
+        // One pipelined load over all days keeps the parse-ahead running across day boundaries.
+        try await load(pending, into: &report)
         // Extraction writes into the folder of the capture day, so once a pass has loaded everything,
         // older days stay done; an hour of slack covers writes that straddle midnight.
         cursor.advance(to: CivilDate(epochMilliseconds: clock.now() - 3_600_000).isoString + "/")
