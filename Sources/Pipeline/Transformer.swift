@@ -53,6 +53,10 @@ public struct Transformer: Sendable {
         }
         // One pipelined load over all days keeps the parse-ahead running across day boundaries.
         try await load(pending, into: &report)
+        // Hours and days whose minutes changed are recomputed now, so roll-ups never lag the facts.
+        let rollups = try await wrap { () throws(WarehouseError) in try await warehouse.rollUpPending() }
+        report.hoursRolledUp = rollups.hours
+        report.daysRolledUp = rollups.days
         // Extraction writes into the folder of the capture day, so once a pass has loaded everything,
         // older days stay done; an hour of slack covers writes that straddle midnight.
         cursor.advance(to: CivilDate(epochMilliseconds: clock.now() - 3_600_000).isoString + "/")
@@ -205,6 +209,9 @@ public struct TransformReport: Sendable, Hashable {
     public var rowsWritten = 0
     public var rowsUnchanged = 0
     public var rejected = 0
+    /// Hourly and daily candles recomputed after the load.
+    public var hoursRolledUp = 0
+    public var daysRolledUp = 0
     public init() {}
 }
 

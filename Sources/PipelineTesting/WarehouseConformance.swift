@@ -118,6 +118,55 @@ public enum WarehouseConformance {
                 "state \(String(describing: state))")
             try require(try await warehouse.extractionState(symbol: btc, type: .depth) == nil, "depth state leaked")
         },
+        ConformanceCheck("hourly and daily roll-ups follow Binance's rule and are incremental") { warehouse in
+            let hour: Int64 = 1_704_067_200_000  // 2024-01-01T00:00Z
+            // Hour one: traded minutes with an empty one in between; hour two: no trade at all.
+            var minutes = (0..<60).map { kline(hour + Int64($0) * 60_000, variant: $0 % 10) }
+            var empty = minutes[59]
+            empty.openTime = hour + 30 * 60_000
+            empty.closeTime = empty.openTime + 59_999
+            (empty.open, empty.high, empty.low) = (empty.close, empty.close, empty.close)
+            (empty.volume, empty.quoteVolume, empty.tradeCount) = (.zero, .zero, 0)
+            (empty.takerBuyBaseVolume, empty.takerBuyQuoteVolume) = (.zero, .zero)
+            minutes[30] = empty
+            for minute in 60..<120 {
+                var quiet = empty
+                quiet.openTime = hour + Int64(minute) * 60_000
+                quiet.closeTime = quiet.openTime + 59_999
+                minutes.append(quiet)
+            }
+            _ = try await warehouse.loadKlines(
+                minutes, symbol: btc, interval: .oneMinute, capturedAt: hour + 7_210_000, object: object("2024-01-01/r.json"))
+            try require(try await warehouse.rollUpPending() == RollupReport(hours: 2, days: 1), "first roll-up")
+            let hours = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+            let expected = [
+                KlineRollup.combine(minutes[0..<60], openTime: hour, closeTime: hour + 3_599_999),
+                KlineRollup.combine(minutes[60..<120], openTime: hour + 3_600_000, closeTime: hour + 7_199_999),
+            ]
+            try require(hours.map(\.kline) == expected.compactMap { $0 }, "hourly candles differ from the rule")
+            try require(hours.allSatisfy(\.isFinal), "complete hours not final")
+            try require(hours[1].kline.open == empty.close && hours[1].kline.volume.isZero, "empty hour not at the previous close")
+            let days = try await warehouse.klines(symbol: btc, interval: .oneDay, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(
+                days.map(\.kline)
+                    == [KlineRollup.combine(expected.compactMap { $0 }, openTime: hour, closeTime: hour + 86_399_999)].compactMap { $0 },
+                "daily candle")
+            try require(days.count == 1 && !days[0].isFinal, "an incomplete day is final")
+            try require(
+                try await warehouse.klines(symbol: btc, interval: .oneDay, from: 0, to: .max, includeOpen: false, limit: nil).isEmpty,
+                "open day exported")
+            // Nothing changed: nothing to recompute, even after reloading the same object.
+            try require(try await warehouse.rollUpPending() == RollupReport(), "second roll-up did work")
+            _ = try await warehouse.loadKlines(
+                minutes, symbol: btc, interval: .oneMinute, capturedAt: hour + 7_210_000, object: object("2024-01-01/r.json"))
+            try require(try await warehouse.rollUpPending() == RollupReport(), "unchanged reload caused work")
+            try await warehouse.markAllForRollup(symbol: nil)
+            try require(try await warehouse.rollUpPending() == RollupReport(hours: 2, days: 1), "rebuild")
+            try require(
+                try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil) == hours,
+                "rebuild changed rows")
+            try require((try await warehouse.tableCounts())["hourly_klines"] == 2, "hourly count")
+        },
         ConformanceCheck("rejections are recorded") { warehouse in
             try await warehouse.recordRejected(
                 objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad", at: 1)

@@ -64,6 +64,40 @@ enum SQLiteSchema {
                     );
                     """)
         }
+        migrator.registerMigration("v2-rollups") { db in
+            for table in ["hourly_klines", "daily_klines"] {
+                try db.execute(
+                    sql: """
+                        CREATE TABLE \(table) (
+                            symbol TEXT NOT NULL,
+                            open_time INTEGER NOT NULL,
+                            open TEXT NOT NULL,
+                            high TEXT NOT NULL,
+                            low TEXT NOT NULL,
+                            close TEXT NOT NULL,
+                            volume TEXT NOT NULL,
+                            close_time INTEGER NOT NULL,
+                            quote_volume TEXT NOT NULL,
+                            trade_count INTEGER NOT NULL,
+                            taker_buy_base_volume TEXT NOT NULL,
+                            taker_buy_quote_volume TEXT NOT NULL,
+                            minute_count INTEGER NOT NULL,
+                            is_final INTEGER NOT NULL,
+                            PRIMARY KEY (symbol, open_time)
+                        ) WITHOUT ROWID
+                        """)
+            }
+            // Hours and days whose inputs changed since they were last computed.
+            try db.execute(
+                sql: """
+                    CREATE TABLE rollup_pending (
+                        symbol TEXT NOT NULL,
+                        period TEXT NOT NULL CHECK (period IN ('1h', '1d')),
+                        open_time INTEGER NOT NULL,
+                        PRIMARY KEY (symbol, period, open_time)
+                    ) WITHOUT ROWID
+                    """)
+        }
         return migrator
     }
 }

@@ -61,6 +61,8 @@ public final class SQLiteWarehouse: Warehouse {
             let statement = try db.cachedStatement(sql: Self.upsertKlineSQL)
             let handle = statement.sqliteStatement
             var written = 0
+            // Hours whose final minutes changed: their roll-ups must be recomputed.
+            var touchedHours = Set<Int64>()
             // One scratch buffer holds the row's eight decimals, a slot each; it outlives each step, so SQLite
             // may read it in place (SQLITE_STATIC) instead of copying every value.
             let slot = ExactDecimal.maxCanonicalLength
@@ -96,11 +98,16 @@ public final class SQLiteWarehouse: Warehouse {
                             throw DatabaseError(
                                 resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                         }
-                        written += Int(sqlite3_changes(db.sqliteConnection))
+                        let changed = Int(sqlite3_changes(db.sqliteConnection))
+                        written += changed
+                        if changed > 0, interval == .oneMinute, kline.isClosed(at: capturedAt) {
+                            touchedHours.insert(Interval.oneHour.openTime(containing: kline.openTime))
+                        }
                     }
                     sqlite3_clear_bindings(handle)
                 }
             }
+            try Self.markPending(db, symbol: symbol, period: "1h", openTimes: touchedHours)
             try Self.recordProcessed(db, object, rows: klines.count)
             return LoadResult(rowsWritten: written, rowsUnchanged: klines.count - written)
         }
@@ -211,27 +218,7 @@ public final class SQLiteWarehouse: Warehouse {
         async throws(WarehouseError) -> [StoredKline]
     {
         try await read("read k-lines") { db in
-            var sql = """
-                SELECT open_time, open, high, low, close, volume, close_time, quote_volume, trade_count,
-                    taker_buy_base_volume, taker_buy_quote_volume, ignore, is_final
-                FROM fact_klines WHERE symbol = ? AND interval = ? AND open_time BETWEEN ? AND ?
-                """
-            if !includeOpen { sql += " AND is_final = 1" }
-            sql += " ORDER BY open_time"
-            var arguments: StatementArguments = [symbol.rawValue, interval.rawValue, from, to]
-            if let limit {
-                sql += " LIMIT ?"
-                arguments += [limit]
-            }
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                StoredKline(
-                    kline: Kline(
-                        openTime: row[0], open: try Self.decimal(row, 1), high: try Self.decimal(row, 2),
-                        low: try Self.decimal(row, 3), close: try Self.decimal(row, 4), volume: try Self.decimal(row, 5),
-                        closeTime: row[6], quoteVolume: try Self.decimal(row, 7), tradeCount: row[8],
-                        takerBuyBaseVolume: try Self.decimal(row, 9), takerBuyQuoteVolume: try Self.decimal(row, 10), ignore: row[11]),
-                    isFinal: row[12] as Int64 == 1)
-            }
+            try Self.fetchKlines(db, symbol: symbol, interval: interval, from: from, to: to, finalOnly: !includeOpen, limit: limit)
         }
     }
 
@@ -278,7 +265,10 @@ public final class SQLiteWarehouse: Warehouse {
     public func tableCounts() async throws(WarehouseError) -> [String: Int] {
         try await read("count rows") { db in
             var counts: [String: Int] = [:]
-            for table in ["fact_klines", "fact_orderbook", "extraction_metadata", "processed_files", "rejected_files"] {
+            for table in [
+                "fact_klines", "fact_orderbook", "hourly_klines", "daily_klines", "extraction_metadata", "processed_files",
+                "rejected_files",
+            ] {
                 counts[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
             }
             return counts
@@ -287,12 +277,7 @@ public final class SQLiteWarehouse: Warehouse {
 
     // MARK: Plumbing
 
-    private static func decimal(_ row: Row, _ index: Int) throws -> ExactDecimal {
-        let text: String = row[index]
-        return try ExactDecimal(parsing: text)
-    }
-
-    private func write<T: Sendable>(
+    func write<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws(WarehouseError) -> T {
         do {
@@ -302,7 +287,7 @@ public final class SQLiteWarehouse: Warehouse {
         }
     }
 
-    private func read<T: Sendable>(
+    func read<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws(WarehouseError) -> T {
         do {

@@ -28,7 +28,14 @@ public protocol Warehouse: Sendable {
     /// Advances the extraction metadata after a response reached the lake.
     func recordExtraction(_ update: ExtractionUpdate) async throws(WarehouseError)
 
-    /// Stored candles with open time in `[from, to]`, ascending.
+    /// Recomputes the hourly and daily candles whose minutes changed since the last call (loads mark them),
+    /// so a cycle's cost follows what changed, not the history kept.
+    func rollUpPending() async throws(WarehouseError) -> RollupReport
+    /// Marks every hour with final minutes (of one symbol, or all) for recomputation: `aggregate --rebuild`.
+    func markAllForRollup(symbol: Symbol?) async throws(WarehouseError)
+
+    /// Stored candles with open time in `[from, to]`, ascending: 1m from `fact_klines`, 1h from `hourly_klines`,
+    /// 1d from `daily_klines`.
     func klines(
         symbol: Symbol, interval: Interval, from: Int64, to: Int64, includeOpen: Bool, limit: Int?
     )
@@ -37,6 +44,15 @@ public protocol Warehouse: Sendable {
     func dataSummary() async throws(WarehouseError) -> [DataSummary]
     /// Row counts per table.
     func tableCounts() async throws(WarehouseError) -> [String: Int]
+}
+
+public struct RollupReport: Sendable, Hashable {
+    public var hours = 0
+    public var days = 0
+    public init(hours: Int = 0, days: Int = 0) {
+        self.hours = hours
+        self.days = days
+    }
 }
 
 public enum ExtractionDataType: String, Sendable, Hashable, CaseIterable, Codable {

@@ -36,9 +36,9 @@ struct Export: AsyncParsableCommand {
             let symbol: Symbol
             do { symbol = try Symbol(symbolText.uppercased()) } catch { throw CLIError.usage("\(error)") }
             let interval = try settings.value(
-                interval, option: "--interval", env: "CRYPTOPIPE_EXPORT_INTERVAL", default: Interval.oneMinute, expected: "1m"
+                interval, option: "--interval", env: "CRYPTOPIPE_EXPORT_INTERVAL", default: Interval.oneMinute, expected: "1m, 1h or 1d"
             ) {
-                $0 == "1m" ? Interval.oneMinute : nil
+                ["1m", "1h", "1d"].contains($0) ? Interval(rawValue: $0) : nil
             }
             let from = try settings.time(from, option: "--from", env: "CRYPTOPIPE_EXPORT_FROM") ?? 0
             let to = try settings.time(to, option: "--to", env: "CRYPTOPIPE_EXPORT_TO") ?? Int64.max

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MarketData
 import Pipeline
 
 struct Extract: AsyncParsableCommand {
@@ -37,6 +38,32 @@ struct Transform: AsyncParsableCommand {
             Console.print(
                 "transformed \(report.objects) objects: \(report.rowsWritten) rows written, \(report.rowsUnchanged) unchanged, \(report.rejected) rejected"
             )
+        }
+    }
+}
+
+struct Aggregate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Recompute hourly and daily candles: the pending ones, or all of them with --rebuild.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .long, help: "Recompute every hour and day that has final minutes.")
+    var rebuild = false
+
+    @Option(name: .long, help: "Only this symbol (with --rebuild).")
+    var symbol: String?
+
+    func run() async throws {
+        try await guarded {
+            let backends = try await Backends.open(try global.resolve())
+            var only: Symbol?
+            if let symbol {
+                do { only = try Symbol(symbol.uppercased()) } catch { throw CLIError.usage("\(error)") }
+            }
+            if rebuild { try await backends.warehouse.markAllForRollup(symbol: only) }
+            let report = try await backends.warehouse.rollUpPending()
+            Console.print("recomputed \(report.hours) hourly and \(report.days) daily candles")
         }
     }
 }

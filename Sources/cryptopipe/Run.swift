@@ -40,6 +40,7 @@ func runPipeline(backends: Backends, source: any MarketDataSource, extractOption
             line +=
                 "loaded \(report.transform.objects) lake objects (\(report.transform.rowsWritten) rows written, \(report.transform.rowsUnchanged) unchanged)"
             if report.transform.rejected > 0 { line += ", \(report.transform.rejected) rejected" }
+            line += "; rolled up \(report.transform.hoursRolledUp) hours, \(report.transform.daysRolledUp) days"
             Console.print(line)
             for failure in report.extraction.failures { Console.error("\(failure.symbol): \(failure.message)") }
             if let error = report.transformError { Console.error("transform: \(error)") }

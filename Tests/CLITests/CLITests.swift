@@ -74,6 +74,8 @@ struct CLITests {
         (["export"], "export needs --symbol"),
         (["export", "--symbol", "BTCUSDT", "--from", "tomorrow"], "--from 'tomorrow' is not valid"),
         (["export", "--symbol", "BTCUSDT", "--format", "xml"], "--format 'xml' is not valid"),
+        (["export", "--symbol", "BTCUSDT", "--interval", "5m"], "--interval '5m' is not valid: expected 1m, 1h or 1d"),
+        (["aggregate", "--symbol", "eth/usdt"], "invalid symbol 'ETH/USDT'"),
     ])
     func badInputGivesOneLineAndExitCode64(arguments: [String], message: String) async throws {
         let folder = try TemporaryDirectory("cli")
@@ -120,6 +122,19 @@ struct CLITests {
                     String(expected[12].openTime),
                 ], environment: env, in: folder)
             #expect(try BinanceCodec.decodeKlines(Array(json.stdout.utf8.dropLast())) == Array(expected[10...12]))
+
+            let aggregate = try await Self.run(["aggregate", "--rebuild"], environment: env, in: folder)
+            #expect(
+                aggregate.status == 0 && aggregate.stdout.contains("hourly and") && aggregate.stdout.contains("daily candles"),
+                "\(aggregate)")
+            let hourly = try await Self.run(
+                ["export", "--symbol", "BTCUSDT", "--interval", "1h", "--include-open"], environment: env, in: folder)
+            let hours = try hourly.stdout.split(separator: "\n").map { row in
+                try Array(row.utf8).withUnsafeBufferPointer { try KlineCSV.parseRow($0) }
+            }
+            #expect(
+                hourly.status == 0 && !hours.isEmpty
+                    && hours.allSatisfy { $0.openTime % 3_600_000 == 0 && $0.closeTime == $0.openTime + 3_599_999 })
 
             let status = try await Self.run(["status", "--json"], environment: env, in: folder)
             let document = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]

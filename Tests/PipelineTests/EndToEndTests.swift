@@ -79,6 +79,15 @@ struct EndToEndTests {
                 let mismatch = zip(stored, expected).first { $0 != $1 }
                 #expect(mismatch == nil, "first differing candle: \(String(describing: mismatch))")
                 #expect(Set(stored.map(\.openTime)).count == stored.count)
+
+                // Hourly roll-ups of fully stored hours equal the simulator's own 1h candles.
+                let firstFullHour = Interval.oneHour.nextOpenTime(after: Interval.oneHour.openTime(containing: firstOpen))
+                let hours = try await harness.warehouse.klines(
+                    symbol: symbol, interval: .oneHour, from: firstFullHour, to: .max, includeOpen: false, limit: nil)
+                let served = harness.exchange.market.klines(
+                    symbol, interval: .oneHour, startTime: firstFullHour, endTime: hours.last?.kline.openTime ?? 0, now: lastCapture,
+                    limit: 100)
+                #expect(hours.count >= 20 && hours.map(\.kline) == served)
             }
 
             // Transforming again finds nothing to do.
