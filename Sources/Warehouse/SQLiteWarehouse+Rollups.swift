@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 public import MarketData
 
 /// Hourly candles from final minutes, daily candles from hourly ones, recomputed only where inputs changed.
@@ -6,30 +7,35 @@ extension SQLiteWarehouse {
     public func rollUpPending() async throws(WarehouseError) -> RollupReport {
         try await write("roll up hours and days") { db in
             var report = RollupReport()
-            let hours = try Row.fetchAll(
+            let pendingHours = try Row.fetchAll(
                 db, sql: "SELECT symbol, open_time FROM rollup_pending WHERE period = '1h' ORDER BY symbol, open_time")
             var newestFinalMinute: [String: Int64] = [:]
             var touchedDays: [String: Set<Int64>] = [:]
-            for row in hours {
-                let symbolText: String = row[0]
-                let hour: Int64 = row[1]
+            let hoursBySymbol = Dictionary(grouping: pendingHours, by: { $0[0] as String }).mapValues { $0.map { $0[1] as Int64 } }
+            for (symbolText, hours) in hoursBySymbol.sorted(by: { $0.key < $1.key }) {
                 guard let symbol = try? Symbol(symbolText) else { continue }
-                if newestFinalMinute[symbolText] == nil {
-                    newestFinalMinute[symbolText] =
-                        try Int64.fetchOne(
-                            db, sql: "SELECT max(open_time) FROM fact_klines WHERE symbol = ? AND interval = '1m' AND is_final = 1",
-                            arguments: [symbolText]) ?? .min
+                let newest =
+                    try Int64.fetchOne(
+                        db, sql: "SELECT max(open_time) FROM fact_klines WHERE symbol = ? AND interval = '1m' AND is_final = 1",
+                        arguments: [symbolText]) ?? .min
+                newestFinalMinute[symbolText] = newest
+                // Pending hours come in runs (a cycle touches the latest hour or two; a rebuild touches all):
+                // one range query per run instead of one query per hour.
+                for run in Self.runs(of: hours, maximumGap: 86_400_000) {
+                    guard let first = run.first, let last = run.last else { continue }
+                    let minutes = try Self.fetchKlines(
+                        db, symbol: symbol, interval: .oneMinute, from: first, to: last + 3_599_999, finalOnly: true, limit: nil)
+                    let byHour = Dictionary(grouping: minutes.map(\.kline), by: { Interval.oneHour.openTime(containing: $0.openTime) })
+                    for hour in run {
+                        let parts = byHour[hour] ?? []
+                        // An hour is final once its last minute is: later minutes can no longer change it.
+                        try Self.storeRollup(
+                            db, table: "hourly_klines", symbol: symbol, open: hour, close: hour + 3_599_999, parts: parts,
+                            minuteCounts: parts.map { _ in 1 }, isFinal: newest >= hour + 3_540_000)
+                        touchedDays[symbolText, default: []].insert(Interval.oneDay.openTime(containing: hour))
+                        report.hours += 1
+                    }
                 }
-                let minutes = try Self.fetchKlines(
-                    db, symbol: symbol, interval: .oneMinute, from: hour, to: hour + 3_599_999, finalOnly: true, limit: nil
-                ).map(\.kline)
-                // An hour is final once its last minute is: later minutes can no longer change it.
-                let isFinal = (newestFinalMinute[symbolText] ?? .min) >= hour + 3_540_000
-                try Self.storeRollup(
-                    db, table: "hourly_klines", symbol: symbol, open: hour, close: hour + 3_599_999, parts: minutes,
-                    minuteCounts: minutes.map { _ in 1 }, isFinal: isFinal)
-                touchedDays[symbolText, default: []].insert(Interval.oneDay.openTime(containing: hour))
-                report.hours += 1
             }
             try db.execute(sql: "DELETE FROM rollup_pending WHERE period = '1h'")
             for (symbolText, days) in touchedDays {
@@ -79,6 +85,19 @@ extension SQLiteWarehouse {
 
     // MARK: Helpers
 
+    /// Splits ascending times into runs whose neighbours are at most `maximumGap` apart.
+    static func runs(of times: [Int64], maximumGap: Int64) -> [[Int64]] {
+        var runs: [[Int64]] = []
+        for time in times {
+            if let last = runs.last?.last, time - last <= maximumGap {
+                runs[runs.count - 1].append(time)
+            } else {
+                runs.append([time])
+            }
+        }
+        return runs
+    }
+
     static let valueColumns = """
         open_time, open, high, low, close, volume, close_time, quote_volume, trade_count, taker_buy_base_volume, taker_buy_quote_volume
         """
@@ -97,11 +116,12 @@ extension SQLiteWarehouse {
             try db.execute(sql: "DELETE FROM \(table) WHERE symbol = ? AND open_time = ?", arguments: [symbol.rawValue, open])
             return
         }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO \(table) (symbol, \(valueColumns), minute_count, is_final)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 symbol.rawValue, candle.openTime, candle.open.description, candle.high.description, candle.low.description,
                 candle.close.description, candle.volume.description, candle.closeTime, candle.quoteVolume.description, candle.tradeCount,
@@ -135,11 +155,33 @@ extension SQLiteWarehouse {
             sql += " LIMIT ?"
             arguments += [limit]
         }
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-            var kline = try kline(from: row)
-            kline.ignore = row[11]
-            return StoredKline(kline: kline, isFinal: row[12] as Int64 == 1)
+        // Read column bytes straight into exact decimals: no Row, no intermediate Strings. This is what
+        // roll-ups and exports spend their time on.
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.setArguments(arguments)
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        func decimal(_ column: Int32) throws -> ExactDecimal {
+            let length = Int(sqlite3_column_bytes(handle, column))
+            guard let text = sqlite3_column_text(handle, column) else { return try ExactDecimal(parsing: "") }
+            return try ExactDecimal(bytes: UnsafeBufferPointer(start: text, count: length))
         }
+        var result: [StoredKline] = []
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            let ignore = sqlite3_column_text(handle, 11).map { String(cString: $0) } ?? "0"
+            let kline = Kline(
+                openTime: sqlite3_column_int64(handle, 0), open: try decimal(1), high: try decimal(2), low: try decimal(3),
+                close: try decimal(4), volume: try decimal(5), closeTime: sqlite3_column_int64(handle, 6), quoteVolume: try decimal(7),
+                tradeCount: sqlite3_column_int64(handle, 8), takerBuyBaseVolume: try decimal(9), takerBuyQuoteVolume: try decimal(10),
+                ignore: ignore)
+            result.append(StoredKline(kline: kline, isFinal: sqlite3_column_int64(handle, 12) == 1))
+        }
+        return result
     }
 
     /// The eleven value columns at the start of `row`, in ``valueColumns`` order.
