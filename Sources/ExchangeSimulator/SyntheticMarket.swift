@@ -109,18 +109,39 @@ public struct SyntheticMarket: Sendable {
         let profile = profile(symbol)
         let cutoff = asOf - minuteOpen
         let included = trades(profile, minuteOpen: minuteOpen).filter { $0.offset <= cutoff }
-        return candle(profile, symbol: symbol, minuteOpen: minuteOpen, trades: included)
+        return candle(profile, open: minuteOpen, length: 60_000, trades: included) {
+            previousClose(profile, symbol: symbol, before: minuteOpen)
+        }
     }
 
-    private func candle(_ profile: Profile, symbol: Symbol, minuteOpen: Int64, trades: [Trade]) -> Kline {
+    /// The 1s candle opening at `secondOpen` as it looked at `asOf`: the minute's trades in that second;
+    /// an empty second repeats the last earlier price, as Binance does.
+    public func secondCandle(_ symbol: Symbol, secondOpen: Int64, asOf: Int64 = .max) -> Kline? {
+        guard asOf >= secondOpen else { return nil }
+        let profile = profile(symbol)
+        let minuteOpen = Interval.oneMinute.openTime(containing: secondOpen)
+        let minuteTrades = trades(profile, minuteOpen: minuteOpen)
+        let start = secondOpen - minuteOpen
+        let cutoff = min(start + 999, asOf - minuteOpen)
+        let included = minuteTrades.filter { $0.offset >= start && $0.offset <= cutoff }
+        return candle(profile, open: secondOpen, length: 1_000, trades: included) {
+            guard let earlier = minuteTrades.last(where: { $0.offset < start }) else {
+                return previousClose(profile, symbol: symbol, before: minuteOpen)
+            }
+            return ExactDecimal(units: Int128(earlier.priceUnits) * Int128(pow10Int(8 - profile.priceDecimals)))
+        }
+    }
+
+    /// Folds `trades` into a candle of `length` ms; with no trade it is a zero-volume candle at `previousPrice`.
+    private func candle(_ profile: Profile, open: Int64, length: Int64, trades: [Trade], previousPrice: () -> ExactDecimal) -> Kline {
         let priceFactor = Int128(pow10Int(8 - profile.priceDecimals))
         let quantityFactor = Int128(pow10Int(8 - profile.quantityDecimals))
         let quoteFactor = Int128(pow10Int(8 - profile.priceDecimals - profile.quantityDecimals))
         guard let first = trades.first, let last = trades.last else {
-            let previous = previousClose(profile, symbol: symbol, before: minuteOpen)
+            let previous = previousPrice()
             return Kline(
-                openTime: minuteOpen, open: previous, high: previous, low: previous, close: previous, volume: .zero,
-                closeTime: minuteOpen + 59_999, quoteVolume: .zero, tradeCount: 0, takerBuyBaseVolume: .zero,
+                openTime: open, open: previous, high: previous, low: previous, close: previous, volume: .zero,
+                closeTime: open + length - 1, quoteVolume: .zero, tradeCount: 0, takerBuyBaseVolume: .zero,
                 takerBuyQuoteVolume: .zero)
         }
         var high = first.priceUnits
@@ -141,10 +162,10 @@ public struct SyntheticMarket: Sendable {
             }
         }
         return Kline(
-            openTime: minuteOpen, open: ExactDecimal(units: Int128(first.priceUnits) * priceFactor),
+            openTime: open, open: ExactDecimal(units: Int128(first.priceUnits) * priceFactor),
             high: ExactDecimal(units: Int128(high) * priceFactor), low: ExactDecimal(units: Int128(low) * priceFactor),
             close: ExactDecimal(units: Int128(last.priceUnits) * priceFactor),
-            volume: ExactDecimal(units: volume * quantityFactor), closeTime: minuteOpen + 59_999,
+            volume: ExactDecimal(units: volume * quantityFactor), closeTime: open + length - 1,
             quoteVolume: ExactDecimal(units: quote * quoteFactor), tradeCount: Int64(trades.count),
             takerBuyBaseVolume: ExactDecimal(units: takerBase * quantityFactor),
             takerBuyQuoteVolume: ExactDecimal(units: takerQuote * quoteFactor))
@@ -202,15 +223,7 @@ public struct SyntheticMarket: Sendable {
 
     private func intervalCandle(_ symbol: Symbol, interval: Interval, open: Int64, now: Int64) -> Kline? {
         if interval == .oneMinute { return minuteCandle(symbol, minuteOpen: open, asOf: now) }
-        if interval == .oneSecond {
-            // Seconds: fold the minute's trades of that second.
-            guard let minute = minuteCandle(symbol, minuteOpen: Interval.oneMinute.openTime(containing: open), asOf: min(now, open + 999))
-            else { return nil }
-            var candle = minute
-            candle.openTime = open
-            candle.closeTime = open + 999
-            return candle
-        }
+        if interval == .oneSecond { return secondCandle(symbol, secondOpen: open, asOf: now) }
         let close = interval.nextOpenTime(after: open) - 1
         var minutes: [Kline] = []
         var minute = open

@@ -79,10 +79,8 @@ public struct Extractor: Sendable {
         while true {
             let request = KlineRequest(symbol: symbol, interval: interval, startTime: startTime, limit: KlineRequest.maximumLimit)
             let response = try await wrap { () throws(ExchangeError) in try await source.klines(request) }
-            let capturedAt = captureTimes.next(for: "\(symbol)/klines", proposed: response.receivedAt)
-            let key = LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: capturedAt)
-            let object = RawEnvelope.encode(symbol: symbol, capturedAt: capturedAt, type: .klines, interval: interval, data: response.body)
-            try await wrap { () throws(ObjectStoreError) in try await lake.put(bucket: layout.rawBucket, key: key, bytes: object) }
+            let (key, capturedAt) = try await saveRaw(
+                response.body, receivedAt: response.receivedAt, symbol: symbol, type: .klines, interval: interval)
             let closed = response.value.filter { $0.isClosed(at: capturedAt) }
             let newestClosed = closed.last?.openTime
             try await wrap { () throws(WarehouseError) in
@@ -97,10 +95,7 @@ public struct Extractor: Sendable {
             startTime = interval.nextOpenTime(after: newestClosed)
         }
         let depth = try await wrap { () throws(ExchangeError) in try await source.depth(symbol: symbol, limit: configuration.depthLimit) }
-        let capturedAt = captureTimes.next(for: "\(symbol)/depth", proposed: depth.receivedAt)
-        let key = LakeLayout.objectKey(symbol: symbol, type: .depth, capturedAt: capturedAt)
-        let object = RawEnvelope.encode(symbol: symbol, capturedAt: capturedAt, type: .depth, interval: nil, data: depth.body)
-        try await wrap { () throws(ObjectStoreError) in try await lake.put(bucket: layout.rawBucket, key: key, bytes: object) }
+        let (key, capturedAt) = try await saveRaw(depth.body, receivedAt: depth.receivedAt, symbol: symbol, type: .depth, interval: nil)
         try await wrap { () throws(WarehouseError) in
             try await warehouse.recordExtraction(
                 ExtractionUpdate(
@@ -112,6 +107,22 @@ public struct Extractor: Sendable {
         logger.info(
             "extracted", metadata: ["symbol": "\(symbol)", "klines": "\(result.klines)", "depth.levels": "\(result.depthLevels)"])
         return result
+    }
+}
+
+extension Extractor {
+    /// Writes one response, unchanged inside its envelope, to the raw bucket under a capture time unique
+    /// to its stream, and returns where and when.
+    func saveRaw(
+        _ body: [UInt8], receivedAt: Int64, symbol: Symbol, type: RawDataType, interval: Interval?
+    )
+        async throws(PipelineError) -> (key: String, capturedAt: Int64)
+    {
+        let capturedAt = captureTimes.next(for: "\(symbol)/\(type.rawValue)", proposed: receivedAt)
+        let key = LakeLayout.objectKey(symbol: symbol, type: type, capturedAt: capturedAt)
+        let object = RawEnvelope.encode(symbol: symbol, capturedAt: capturedAt, type: type, interval: interval, data: body)
+        try await wrap { () throws(ObjectStoreError) in try await lake.put(bucket: layout.rawBucket, key: key, bytes: object) }
+        return (key, capturedAt)
     }
 }
 

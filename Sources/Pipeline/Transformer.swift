@@ -7,8 +7,8 @@ public import Warehouse
 /// Loads every raw object not yet in `processed_files` into the warehouse, one transaction per object.
 ///
 /// The first pass of a transformer scans every day folder of `crypto-raw`; later passes of the same
-/// transformer (the `run` loop) start at the day before the last pass, so a cycle's cost follows the
-/// recent days, not the whole history. Objects copied into old day folders by another process are found
+/// transformer (the `run` loop) start at the day of "now − 1 h" as of the previous pass, so a cycle's cost
+/// follows the recent days, not the whole history. Objects copied into old day folders by another process are found
 /// by the next new transformer (e.g. `cryptopipe transform`).
 ///
 /// Re-running is a no-op: processed objects are skipped, and even a re-load upserts the same rows.
@@ -45,10 +45,10 @@ public struct Transformer: Sendable {
         for day in days {
             let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
             let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
+            // Capture order; names that do not parse sort first and are rejected when loaded.
             let dayPending = objects.filter { !processed.contains($0.key) }
-                .sorted {
-                    (LakeLayout.parse(key: $0.key)?.capturedAt ?? 0, $0.key) < (LakeLayout.parse(key: $1.key)?.capturedAt ?? 0, $1.key)
-                }
+                .map { (capturedAt: LakeLayout.parse(key: $0.key)?.capturedAt ?? 0, key: $0.key) }
+                .sorted { ($0.capturedAt, $0.key) < ($1.capturedAt, $1.key) }
             pending.append(contentsOf: dayPending.map(\.key))
         }
         // One pipelined load over all days keeps the parse-ahead running across day boundaries.
@@ -84,11 +84,6 @@ public struct Transformer: Sendable {
         try await apply(current, into: &report)
     }
 
-    /// Loads one object; parse failures reject it, lake and warehouse failures propagate.
-    public func transform(_ key: String, into report: inout TransformReport) async throws(PipelineError) {
-        try await apply(await prepare(key), into: &report)
-    }
-
     /// The read-and-parse half of loading an object, free of side effects so it can run ahead.
     enum PreparedObject: Sendable {
         case parsed(key: String, ParsedObject)
@@ -114,6 +109,7 @@ public struct Transformer: Sendable {
         }
     }
 
+    /// Loads one prepared object; parse failures reject it, lake and warehouse failures propagate.
     func apply(_ prepared: PreparedObject, into report: inout TransformReport) async throws(PipelineError) {
         let key: String
         let parsed: ParsedObject

@@ -1,5 +1,4 @@
 import GRDB
-import GRDBSQLite
 public import MarketData
 
 /// Hourly candles from final minutes, daily candles from hourly ones, recomputed only where inputs changed.
@@ -31,7 +30,7 @@ extension SQLiteWarehouse {
                         // An hour is final once its last minute is: later minutes can no longer change it.
                         try Self.storeRollup(
                             db, table: "hourly_klines", symbol: symbol, open: hour, close: hour + 3_599_999, parts: parts,
-                            minuteCounts: parts.map { _ in 1 }, isFinal: newest >= hour + 3_540_000)
+                            minuteCount: Int64(parts.count), isFinal: newest >= hour + 3_540_000)
                         touchedDays[symbolText, default: []].insert(Interval.oneDay.openTime(containing: hour))
                         report.hours += 1
                     }
@@ -48,19 +47,18 @@ extension SQLiteWarehouse {
                 let symbolText: String = row[0]
                 let day: Int64 = row[1]
                 guard let symbol = try? Symbol(symbolText) else { continue }
-                let hourly = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT \(Self.valueColumns), minute_count, is_final FROM hourly_klines
-                        WHERE symbol = ? AND open_time BETWEEN ? AND ? ORDER BY open_time
-                        """,
-                    arguments: [symbolText, day, day + 86_399_999])
-                let parts = try hourly.map { try Self.kline(from: $0) }
+                let hours = try Self.fetchKlines(
+                    db, symbol: symbol, interval: .oneHour, from: day, to: day + 86_399_999, finalOnly: false, limit: nil
+                ).map(\.kline)
+                let minuteCount =
+                    try Int64.fetchOne(
+                        db, sql: "SELECT sum(minute_count) FROM hourly_klines WHERE symbol = ? AND open_time BETWEEN ? AND ?",
+                        arguments: [symbolText, day, day + 86_399_999]) ?? 0
                 // A day is final once its last minute is.
                 let dayIsFinal = (newestFinalMinute[symbolText] ?? .min) >= day + 86_340_000
                 try Self.storeRollup(
-                    db, table: "daily_klines", symbol: symbol, open: day, close: day + 86_399_999, parts: parts,
-                    minuteCounts: hourly.map { $0[11] as Int64 }, isFinal: dayIsFinal)
+                    db, table: "daily_klines", symbol: symbol, open: day, close: day + 86_399_999, parts: hours,
+                    minuteCount: minuteCount, isFinal: dayIsFinal)
                 report.days += 1
             }
             try db.execute(sql: "DELETE FROM rollup_pending WHERE period = '1d'")
@@ -98,10 +96,6 @@ extension SQLiteWarehouse {
         return runs
     }
 
-    static let valueColumns = """
-        open_time, open, high, low, close, volume, close_time, quote_volume, trade_count, taker_buy_base_volume, taker_buy_quote_volume
-        """
-
     static func markPending(_ db: Database, symbol: Symbol, period: String, openTimes: Set<Int64>) throws {
         guard !openTimes.isEmpty else { return }
         let statement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO rollup_pending (symbol, period, open_time) VALUES (?, ?, ?)")
@@ -110,7 +104,7 @@ extension SQLiteWarehouse {
 
     /// Writes the combined candle, or removes the row when no part exists any more.
     static func storeRollup(
-        _ db: Database, table: String, symbol: Symbol, open: Int64, close: Int64, parts: [Kline], minuteCounts: [Int64], isFinal: Bool
+        _ db: Database, table: String, symbol: Symbol, open: Int64, close: Int64, parts: [Kline], minuteCount: Int64, isFinal: Bool
     ) throws {
         guard let candle = KlineRollup.combine(parts, openTime: open, closeTime: close) else {
             try db.execute(sql: "DELETE FROM \(table) WHERE symbol = ? AND open_time = ?", arguments: [symbol.rawValue, open])
@@ -125,72 +119,7 @@ extension SQLiteWarehouse {
             arguments: [
                 symbol.rawValue, candle.openTime, candle.open.description, candle.high.description, candle.low.description,
                 candle.close.description, candle.volume.description, candle.closeTime, candle.quoteVolume.description, candle.tradeCount,
-                candle.takerBuyBaseVolume.description, candle.takerBuyQuoteVolume.description, minuteCounts.reduce(0, +), isFinal ? 1 : 0,
+                candle.takerBuyBaseVolume.description, candle.takerBuyQuoteVolume.description, minuteCount, isFinal ? 1 : 0,
             ])
-    }
-
-    /// Candles of one interval: 1m from `fact_klines`, 1h and 1d from the roll-up tables.
-    static func fetchKlines(
-        _ db: Database, symbol: Symbol, interval: Interval, from: Int64, to: Int64, finalOnly: Bool, limit: Int?
-    ) throws -> [StoredKline] {
-        let table: String
-        var arguments: StatementArguments = [symbol.rawValue]
-        var sql: String
-        switch interval {
-        case .oneHour: table = "hourly_klines"
-        case .oneDay: table = "daily_klines"
-        default: table = "fact_klines"
-        }
-        if table == "fact_klines" {
-            sql = "SELECT \(valueColumns), ignore, is_final FROM fact_klines WHERE symbol = ? AND interval = ?"
-            arguments += [interval.rawValue]
-        } else {
-            sql = "SELECT \(valueColumns), '0', is_final FROM \(table) WHERE symbol = ?"
-        }
-        sql += " AND open_time BETWEEN ? AND ?"
-        arguments += [from, to]
-        if finalOnly { sql += " AND is_final = 1" }
-        sql += " ORDER BY open_time"
-        if let limit {
-            sql += " LIMIT ?"
-            arguments += [limit]
-        }
-        // Read column bytes straight into exact decimals: no Row, no intermediate Strings. This is what
-        // roll-ups and exports spend their time on.
-        let statement = try db.cachedStatement(sql: sql)
-        try statement.setArguments(arguments)
-        let handle = statement.sqliteStatement
-        defer { sqlite3_reset(handle) }
-        func decimal(_ column: Int32) throws -> ExactDecimal {
-            let length = Int(sqlite3_column_bytes(handle, column))
-            guard let text = sqlite3_column_text(handle, column) else { return try ExactDecimal(parsing: "") }
-            return try ExactDecimal(bytes: UnsafeBufferPointer(start: text, count: length))
-        }
-        var result: [StoredKline] = []
-        while true {
-            let code = sqlite3_step(handle)
-            if code == SQLITE_DONE { break }
-            guard code == SQLITE_ROW else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
-            let ignore = sqlite3_column_text(handle, 11).map { String(cString: $0) } ?? "0"
-            let kline = Kline(
-                openTime: sqlite3_column_int64(handle, 0), open: try decimal(1), high: try decimal(2), low: try decimal(3),
-                close: try decimal(4), volume: try decimal(5), closeTime: sqlite3_column_int64(handle, 6), quoteVolume: try decimal(7),
-                tradeCount: sqlite3_column_int64(handle, 8), takerBuyBaseVolume: try decimal(9), takerBuyQuoteVolume: try decimal(10),
-                ignore: ignore)
-            result.append(StoredKline(kline: kline, isFinal: sqlite3_column_int64(handle, 12) == 1))
-        }
-        return result
-    }
-
-    /// The eleven value columns at the start of `row`, in ``valueColumns`` order.
-    static func kline(from row: Row) throws -> Kline {
-        func decimal(_ index: Int) throws -> ExactDecimal { try ExactDecimal(parsing: row[index] as String) }
-        return Kline(
-            openTime: row[0], open: try decimal(1), high: try decimal(2), low: try decimal(3), close: try decimal(4),
-            volume: try decimal(5),
-            closeTime: row[6], quoteVolume: try decimal(7), tradeCount: row[8], takerBuyBaseVolume: try decimal(9),
-            takerBuyQuoteVolume: try decimal(10), ignore: "0")
     }
 }

@@ -118,6 +118,20 @@ struct SimulatorTests {
         #expect(hour == KlineRollup.combine(minutes, openTime: hourOpen, closeTime: hourOpen + 3_599_999))
     }
 
+    @Test func secondCandlesRollUpToTheirMinute() throws {
+        let market = Self.exchange().market
+        for minute in stride(from: Self.start - 3_600_000, to: Self.start - 60_000, by: 60_000).map({
+            Interval.oneMinute.openTime(containing: $0)
+        }) {
+            let seconds = market.klines(
+                Self.eth, interval: .oneSecond, startTime: minute, endTime: minute + 59_999, now: Self.start, limit: 60)
+            #expect(seconds.count == 60 && seconds.allSatisfy { $0.closeTime == $0.openTime + 999 })
+            #expect(
+                KlineRollup.combine(seconds, openTime: minute, closeTime: minute + 59_999)
+                    == market.minuteCandle(Self.eth, minuteOpen: minute))
+        }
+    }
+
     @Test func depthIsConsistentWithTheLastPriceAndChargedByLimit() async throws {
         let exchange = Self.exchange()
         let (status, headers, body) = try await Self.get(exchange, "/api/v3/depth?symbol=BTCUSDT&limit=500")
