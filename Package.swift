@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
         .target(
@@ -75,12 +77,18 @@ let package = Package(
                 "Warehouse",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "PipelineTesting",
-            dependencies: ["MarketData", "Exchange", "DataLake", "Warehouse"],
+            dependencies: [
+                "MarketData", "Exchange", "DataLake", "Warehouse",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -107,11 +115,12 @@ let package = Package(
                 "Warehouse",
                 "Pipeline",
                 "ExchangeSimulator",
+                "PipelineTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/cryptopipe-bench",
-            exclude: ["baseline_transform.py"],
+            exclude: ["baseline_transform.py", "baseline_import.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData"], swiftSettings: swiftSettings),

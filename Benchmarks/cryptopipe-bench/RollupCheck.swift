@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import MarketData
 
-/// Checks ``KlineRollup`` against Binance's own longer candles: rolls up every longer candle fully covered
-/// by the given shorter ones and compares all fields exactly. Reads data.binance.vision-style CSV files.
+/// Checks ``KlineRollup`` against Binance's own longer candles: rolls up every longer candle that has shorter
+/// ones (including hours cut short by maintenance) and compares all fields, close time included, exactly. Reads data.binance.vision-style CSV files.
 struct RollupCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rollup-check")
 
@@ -19,10 +19,11 @@ struct RollupCheck: AsyncParsableCommand {
         var compared = 0
         var equal = 0
         for candle in long {
-            guard let members = byOpen[candle.openTime], members.count == Int(length / 60_000) else { continue }
+            guard let members = byOpen[candle.openTime] else { continue }
             compared += 1
             let rolled = KlineRollup.combine(
-                members.sorted { $0.openTime < $1.openTime }, openTime: candle.openTime, closeTime: candle.closeTime)
+                members.sorted { $0.openTime < $1.openTime }, openTime: candle.openTime, closeTime: candle.openTime + length - 1,
+                partDuration: 60_000)
             if rolled == candle {
                 equal += 1
             } else {

@@ -6,7 +6,13 @@ public enum KlineRollup {
     /// longer candle's open, high or low, so only traded candles set them. When no candle traded at all,
     /// the result is a zero-volume candle at the first candle's price (which is the previous close).
     /// Volumes, quote volumes, trade counts and taker volumes add up exactly.
-    public static func combine(_ candles: some Collection<Kline>, openTime: Int64, closeTime: Int64) -> Kline? {
+    ///
+    /// When the last candle was cut short (an exchange outage stops a minute early, e.g. 2021-02-11 03:40
+    /// closes at 03:40:54.773), Binance's longer candle closes there too. `partDuration` (the length of one
+    /// part) lets that be recognised; without it the close time is always `closeTime`.
+    public static func combine(
+        _ candles: some Collection<Kline>, openTime: Int64, closeTime: Int64, partDuration: Int64? = nil
+    ) -> Kline? {
         guard let first = candles.first else { return nil }
         var open: ExactDecimal?
         var high = first.high
@@ -17,7 +23,9 @@ public enum KlineRollup {
         var takerBase = ExactDecimal.zero
         var takerQuote = ExactDecimal.zero
         var trades: Int64 = 0
+        var last = first
         for candle in candles {
+            last = candle
             volume += candle.volume
             quoteVolume += candle.quoteVolume
             takerBase += candle.takerBuyBaseVolume
@@ -34,6 +42,10 @@ public enum KlineRollup {
             }
             close = candle.close
         }
+        var effectiveClose = closeTime
+        if let partDuration, last.closeTime < last.openTime + partDuration - 1, last.closeTime < closeTime {
+            effectiveClose = last.closeTime
+        }
         if open == nil {
             // Every candle was empty: all carry the same previous close.
             high = first.open
@@ -42,7 +54,7 @@ public enum KlineRollup {
         }
         return Kline(
             openTime: openTime, open: open ?? first.open, high: high, low: low, close: close, volume: volume,
-            closeTime: closeTime, quoteVolume: quoteVolume, tradeCount: trades, takerBuyBaseVolume: takerBase,
+            closeTime: effectiveClose, quoteVolume: quoteVolume, tradeCount: trades, takerBuyBaseVolume: takerBase,
             takerBuyQuoteVolume: takerQuote, ignore: "0")
     }
 

@@ -15,6 +15,14 @@ public enum WarehouseConformance {
             tradeCount: trades + Int64(variant), takerBuyBaseVolume: d("6.1"), takerBuyQuoteVolume: d("263000.00000009"), ignore: "0")
     }
 
+    /// A zero-volume candle at the previous close, as Binance publishes minutes without trades.
+    public static func emptyKline(_ openTime: Int64) -> Kline {
+        let price = try! ExactDecimal(parsing: "43275.2")
+        return Kline(
+            openTime: openTime, open: price, high: price, low: price, close: price, volume: .zero, closeTime: openTime + 59_999,
+            quoteVolume: .zero, tradeCount: 0, takerBuyBaseVolume: .zero, takerBuyQuoteVolume: .zero)
+    }
+
     static func object(_ key: String) -> ProcessedObject { ProcessedObject(bucket: "crypto-raw", key: key, processedAt: 1) }
 
     public static let checks: [ConformanceCheck<any Warehouse>] = [
@@ -166,6 +174,44 @@ public enum WarehouseConformance {
                 try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil) == hours,
                 "rebuild changed rows")
             try require((try await warehouse.tableCounts())["hourly_klines"] == 2, "hourly count")
+        },
+        ConformanceCheck("bulk imports store the same candles and roll-ups as loads, even over stored minutes") { warehouse in
+            let day: Int64 = 1_704_067_200_000
+            // Two and a half hours, with empty minutes, starting mid-hour: the edge hours must come from stored rows.
+            let minutes = (30..<180).map { index in
+                index % 7 == 0 ? emptyKline(day + Int64(index) * 60_000) : kline(day + Int64(index) * 60_000, variant: index % 5)
+            }
+            let capturedAt = day + 86_400_000
+            // Minutes 0..<30 of the first hour were loaded earlier by the extractor.
+            let earlier = (0..<30).map { kline(day + Int64($0) * 60_000, variant: 3) }
+            _ = try await warehouse.loadKlines(earlier, symbol: btc, interval: .oneMinute, capturedAt: capturedAt, object: object("a"))
+            let results = try await warehouse.importKlines([
+                KlineImport(
+                    batch: KlineBatch(minutes), symbol: btc, capturedAt: capturedAt,
+                    object: ProcessedObject(bucket: "import", key: "import/BTCUSDT/x.zip#1", processedAt: 1))
+            ])
+            try require(results == [LoadResult(rowsWritten: 150, rowsUnchanged: 0)], "import result \(results)")
+            _ = try await warehouse.rollUpPending()
+            let all = earlier + minutes
+            let stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: nil)
+            try require(stored.map(\.kline) == all, "imported minutes differ")
+            let hours = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+            let expected = (0..<3).compactMap { hour in
+                KlineRollup.combine(
+                    all.filter { ($0.openTime - day) / 3_600_000 == Int64(hour) }, openTime: day + Int64(hour) * 3_600_000,
+                    closeTime: day + Int64(hour + 1) * 3_600_000 - 1, partDuration: 60_000)
+            }
+            try require(hours.map(\.kline) == expected, "hours differ from the minutes' roll-up")
+            try require(
+                (try await warehouse.processedObjectKeys(withPrefix: "import/")) == ["import/BTCUSDT/x.zip#1"], "ledger entry missing")
+            // The same file again, ledger or not: nothing changes.
+            let again = try await warehouse.importKlines([
+                KlineImport(
+                    batch: KlineBatch(minutes), symbol: btc, capturedAt: capturedAt,
+                    object: ProcessedObject(bucket: "import", key: "import/BTCUSDT/x.zip#1", processedAt: 2))
+            ])
+            try require(again == [LoadResult(rowsWritten: 0, rowsUnchanged: 150)], "re-import \(again)")
+            try require((try await warehouse.rollUpPending()) == RollupReport(), "re-import left work")
         },
         ConformanceCheck("rejections are recorded") { warehouse in
             try await warehouse.recordRejected(

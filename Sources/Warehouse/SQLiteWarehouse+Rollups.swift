@@ -55,6 +55,12 @@ extension SQLiteWarehouse {
                         db, sql: "SELECT sum(minute_count) FROM hourly_klines WHERE symbol = ? AND open_time BETWEEN ? AND ?",
                         arguments: [symbolText, day, day + 86_399_999]) ?? 0
                 // A day is final once its last minute is.
+                if newestFinalMinute[symbolText] == nil {
+                    newestFinalMinute[symbolText] =
+                        try Int64.fetchOne(
+                            db, sql: "SELECT max(open_time) FROM fact_klines WHERE symbol = ? AND interval = '1m' AND is_final = 1",
+                            arguments: [symbolText]) ?? .min
+                }
                 let dayIsFinal = (newestFinalMinute[symbolText] ?? .min) >= day + 86_340_000
                 try Self.storeRollup(
                     db, table: "daily_klines", symbol: symbol, open: day, close: day + 86_399_999, parts: hours,
@@ -106,8 +112,28 @@ extension SQLiteWarehouse {
     static func storeRollup(
         _ db: Database, table: String, symbol: Symbol, open: Int64, close: Int64, parts: [Kline], minuteCount: Int64, isFinal: Bool
     ) throws {
-        guard let candle = KlineRollup.combine(parts, openTime: open, closeTime: close) else {
-            try db.execute(sql: "DELETE FROM \(table) WHERE symbol = ? AND open_time = ?", arguments: [symbol.rawValue, open])
+        let partDuration: Int64 = table == "daily_klines" ? 3_600_000 : 60_000
+        guard let candle = KlineRollup.combine(parts, openTime: open, closeTime: close, partDuration: partDuration) else {
+            // Only a candle still open can lose all its parts; a final one lost them to retention and stays.
+            try db.execute(
+                sql: "DELETE FROM \(table) WHERE symbol = ? AND open_time = ? AND is_final = 0", arguments: [symbol.rawValue, open])
+            return
+        }
+        try storeCandle(db, table: table, symbol: symbol, candle: candle, minuteCount: minuteCount, isFinal: isFinal)
+    }
+
+    /// Stores one hourly or daily candle.
+    ///
+    /// A final hour never shrinks: final minutes are never overwritten, so fewer minutes than the stored hour was
+    /// built from means some were deleted by retention. Recomputing it then (a late minute loaded into an old hour)
+    /// would replace a true candle with a partial one, so the stored row is kept.
+    static func storeCandle(_ db: Database, table: String, symbol: Symbol, candle: Kline, minuteCount: Int64, isFinal: Bool) throws {
+        if table == "hourly_klines",
+            let stored = try Row.fetchOne(
+                db, sql: "SELECT minute_count, is_final FROM hourly_klines WHERE symbol = ? AND open_time = ?",
+                arguments: [symbol.rawValue, candle.openTime]),
+            (stored[1] as Int64) == 1, (stored[0] as Int64) > minuteCount
+        {
             return
         }
         try db.cachedStatement(

@@ -13,6 +13,11 @@ public protocol Warehouse: Sendable {
         _ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject
     )
         async throws(WarehouseError) -> LoadResult
+    /// Bulk-loads the 1m candles of dump files (each ascending, no repeats) and records each file in the ledger, all
+    /// in one transaction, keeping the roll-ups current: the fast path of `cryptopipe import`. Where a file's time
+    /// range held no rows before, its complete hours are stored from the batch's own roll-ups; every other touched
+    /// hour, and every touched day, is left pending for ``rollUpPending()``.
+    func importKlines(_ files: [KlineImport]) async throws(WarehouseError) -> [LoadResult]
     /// Inserts one order-book snapshot and records the object as processed, in one transaction.
     func loadOrderBook(
         _ book: OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject
@@ -44,6 +49,22 @@ public protocol Warehouse: Sendable {
     func dataSummary() async throws(WarehouseError) -> [DataSummary]
     /// Row counts per table.
     func tableCounts() async throws(WarehouseError) -> [String: Int]
+}
+
+/// One dump file's candles for ``Warehouse/importKlines(_:)``.
+public struct KlineImport: Sendable {
+    public var batch: KlineBatch
+    public var symbol: Symbol
+    /// When the candles were read: those closed by then are final.
+    public var capturedAt: Int64
+    public var object: ProcessedObject
+
+    public init(batch: KlineBatch, symbol: Symbol, capturedAt: Int64, object: ProcessedObject) {
+        self.batch = batch
+        self.symbol = symbol
+        self.capturedAt = capturedAt
+        self.object = object
+    }
 }
 
 public struct RollupReport: Sendable, Hashable {

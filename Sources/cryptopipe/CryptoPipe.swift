@@ -10,7 +10,7 @@ struct CryptoPipe: AsyncParsableCommand {
             a flag wins over the environment, the environment over the default.
             """,
         subcommands: [
-            Extract.self, Transform.self, Aggregate.self, Run.self, Demo.self, Export.self, Status.self, SimulateExchange.self,
+            Extract.self, Transform.self, Aggregate.self, Import.self, Run.self, Demo.self, Export.self, Status.self, SimulateExchange.self,
         ]
     )
 }
