@@ -111,6 +111,28 @@ public struct Extractor: Sendable {
 }
 
 extension Extractor {
+    /// Fetches the 1m candles opening in `range` (paginated, 1000 per request) into the lake, for gap filling.
+    /// Extraction metadata is not moved: the range lies behind what the regular cycle fetches. Returns the candles
+    /// the exchange returned.
+    public func fetchRange(_ symbol: Symbol, range: MinuteRange) async throws(PipelineError) -> Int {
+        var startTime = range.from
+        var fetched = 0
+        while startTime <= range.to {
+            let request = KlineRequest(
+                symbol: symbol, interval: .oneMinute, startTime: startTime, endTime: range.to + 59_999, limit: KlineRequest.maximumLimit)
+            let response = try await wrap { () throws(ExchangeError) in try await source.klines(request) }
+            guard let last = response.value.last else { break }
+            _ = try await saveRaw(response.body, receivedAt: response.receivedAt, symbol: symbol, type: .klines, interval: .oneMinute)
+            fetched += response.value.count
+            guard response.value.count == KlineRequest.maximumLimit else { break }
+            startTime = last.openTime + 60_000
+        }
+        return fetched
+    }
+
+}
+
+extension Extractor {
     /// Writes one response, unchanged inside its envelope, to the raw bucket under a capture time unique
     /// to its stream, and returns where and when.
     func saveRaw(

@@ -213,6 +213,60 @@ public enum WarehouseConformance {
             try require(again == [LoadResult(rowsWritten: 0, rowsUnchanged: 150)], "re-import \(again)")
             try require((try await warehouse.rollUpPending()) == RollupReport(), "re-import left work")
         },
+        ConformanceCheck("retention deletes old minutes and books but never changes hours or days") { warehouse in
+            let day: Int64 = 1_704_067_200_000
+            let minutes = (0..<(3 * 1_440)).map { kline(day + Int64($0) * 60_000, variant: $0 % 7, trades: Int64($0 % 3)) }
+            _ = try await warehouse.loadKlines(
+                minutes, symbol: btc, interval: .oneMinute, capturedAt: day + 4 * 86_400_000, object: object("m"))
+            let book = OrderBookSnapshot(
+                lastUpdateId: 1, bids: [PriceLevel(price: .init(units: 100), quantity: .init(units: 1))],
+                asks: [PriceLevel(price: .init(units: 200), quantity: .init(units: 1))])
+            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: day + 1_000, object: object("b1"))
+            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: day + 2 * 86_400_000, object: object("b2"))
+            // Hours still pending when retention runs are computed before their minutes go.
+            let hoursBefore = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(hoursBefore.isEmpty, "roll-ups ran early")
+            let report = try await warehouse.deleteMinuteData(before: day + 2 * 86_400_000)
+            try require(report == RetentionReport(klineRows: 2 * 1_440, orderBookRows: 2), "retention report \(report)")
+            let hours = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+            let days = try await warehouse.klines(symbol: btc, interval: .oneDay, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(hours.count == 72 && days.count == 3, "roll-ups lost: \(hours.count) hours, \(days.count) days")
+            try await warehouse.optimize()
+            // Rebuilding, or a late minute in an old hour, leaves the old hours and days as they were.
+            try await warehouse.markAllForRollup(symbol: nil)
+            _ = try await warehouse.loadKlines(
+                [kline(day + 3_600_000 + 60_000, variant: 1)], symbol: btc, interval: .oneMinute, capturedAt: day + 4 * 86_400_000,
+                object: object("late"))
+            _ = try await warehouse.rollUpPending()
+            let hoursAfter = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+            let daysAfter = try await warehouse.klines(symbol: btc, interval: .oneDay, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(hoursAfter == hours && daysAfter == days, "retention changed roll-ups")
+            let remaining = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(remaining.count == 1_441, "\(remaining.count) minutes left")
+        },
+        ConformanceCheck("missing minutes are found and the gap ledger keeps exchange-empty ranges closed") { warehouse in
+            let day: Int64 = 1_704_067_200_000
+            let present = (0..<100).filter { !(10..<13).contains($0) && $0 != 50 }
+            _ = try await warehouse.loadKlines(
+                present.map { kline(day + Int64($0) * 60_000) }, symbol: btc, interval: .oneMinute, capturedAt: day + 86_400_000,
+                object: object("g"))
+            let missing = try await warehouse.missingMinutes(symbol: btc)
+            let expected = [
+                MinuteRange(from: day + 600_000, to: day + 720_000), MinuteRange(from: day + 3_000_000, to: day + 3_000_000),
+            ]
+            try require(missing == expected, "missing \(missing)")
+            try require(try await warehouse.missingMinutes(symbol: eth).isEmpty, "gaps for a symbol without data")
+            try await warehouse.recordGaps(symbol: btc, missing: missing, at: 1)
+            try await warehouse.setGap(symbol: btc, range: expected[1], status: .exchangeEmpty, at: 2)
+            // The first gap is loaded; the second is still missing but must stay exchange-empty.
+            _ = try await warehouse.loadKlines(
+                (10..<13).map { kline(day + Int64($0) * 60_000) }, symbol: btc, interval: .oneMinute, capturedAt: day + 86_400_000,
+                object: object("h"))
+            try await warehouse.recordGaps(symbol: btc, missing: try await warehouse.missingMinutes(symbol: btc), at: 3)
+            let gaps = try await warehouse.gaps(symbol: nil)
+            try require(gaps.map(\.status) == [.filled, .exchangeEmpty], "statuses \(gaps.map(\.status))")
+            try require(gaps.map(\.range) == expected && gaps[0].detectedAt == 1 && gaps[0].updatedAt == 3, "ledger \(gaps)")
+        },
         ConformanceCheck("rejections are recorded") { warehouse in
             try await warehouse.recordRejected(
                 objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad", at: 1)

@@ -98,6 +98,21 @@ enum SQLiteSchema {
                     ) WITHOUT ROWID
                     """)
         }
+        migrator.registerMigration("v3-gaps") { db in
+            // Missing minutes between a symbol's first and last stored candle, and what became of them.
+            try db.execute(
+                sql: """
+                    CREATE TABLE kline_gaps (
+                        symbol TEXT NOT NULL,
+                        from_time INTEGER NOT NULL,
+                        to_time INTEGER NOT NULL,
+                        status TEXT NOT NULL CHECK (status IN ('open', 'filled', 'exchange-empty')),
+                        detected_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL,
+                        PRIMARY KEY (symbol, from_time)
+                    ) WITHOUT ROWID
+                    """)
+        }
         return migrator
     }
 }

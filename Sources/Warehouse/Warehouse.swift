@@ -39,6 +39,22 @@ public protocol Warehouse: Sendable {
     /// Marks every hour with final minutes (of one symbol, or all) for recomputation: `aggregate --rebuild`.
     func markAllForRollup(symbol: Symbol?) async throws(WarehouseError)
 
+    /// Runs of missing minutes between the symbol's first and last final 1m candle, ascending.
+    func missingMinutes(symbol: Symbol) async throws(WarehouseError) -> [MinuteRange]
+    /// Records what detection found: new ranges become `open` gaps (unless an `exchange-empty` gap covers them),
+    /// and `open` gaps no longer missing become `filled`.
+    func recordGaps(symbol: Symbol, missing: [MinuteRange], at time: Int64) async throws(WarehouseError)
+    /// Sets one gap's status, creating the gap if needed (e.g. a range the exchange had nothing for).
+    func setGap(symbol: Symbol, range: MinuteRange, status: GapStatus, at time: Int64) async throws(WarehouseError)
+    /// Recorded gaps, of one symbol or all, ascending.
+    func gaps(symbol: Symbol?) async throws(WarehouseError) -> [KlineGap]
+
+    /// Retention: deletes 1m candles opening before `cutoff` and order-book snapshots captured before it. Pending
+    /// roll-ups are brought up to date first, and hourly and daily candles are never changed: they are kept forever.
+    func deleteMinuteData(before cutoff: Int64) async throws(WarehouseError) -> RetentionReport
+    /// Refreshes the query planner's statistics and tidies storage where the backend has such a thing.
+    func optimize() async throws(WarehouseError)
+
     /// Stored candles with open time in `[from, to]`, ascending: 1m from `fact_klines`, 1h from `hourly_klines`,
     /// 1d from `daily_klines`.
     func klines(
@@ -49,6 +65,52 @@ public protocol Warehouse: Sendable {
     func dataSummary() async throws(WarehouseError) -> [DataSummary]
     /// Row counts per table.
     func tableCounts() async throws(WarehouseError) -> [String: Int]
+}
+
+/// Open times of the first and last missing minute, inclusive.
+public struct MinuteRange: Sendable, Hashable {
+    public var from: Int64
+    public var to: Int64
+    public init(from: Int64, to: Int64) {
+        self.from = from
+        self.to = to
+    }
+    public var minutes: Int64 { (to - from) / 60_000 + 1 }
+    public func contains(_ other: MinuteRange) -> Bool { from <= other.from && other.to <= to }
+    public func overlaps(_ other: MinuteRange) -> Bool { from <= other.to && other.from <= to }
+}
+
+public enum GapStatus: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Missing and not yet asked for.
+    case open
+    /// Missing when detected, present now.
+    case filled
+    /// The exchange was asked and returned nothing (an outage, a listing gap): not asked again.
+    case exchangeEmpty = "exchange-empty"
+}
+
+public struct KlineGap: Sendable, Hashable {
+    public var symbol: Symbol
+    public var range: MinuteRange
+    public var status: GapStatus
+    public var detectedAt: Int64
+    public var updatedAt: Int64
+    public init(symbol: Symbol, range: MinuteRange, status: GapStatus, detectedAt: Int64, updatedAt: Int64) {
+        self.symbol = symbol
+        self.range = range
+        self.status = status
+        self.detectedAt = detectedAt
+        self.updatedAt = updatedAt
+    }
+}
+
+public struct RetentionReport: Sendable, Hashable {
+    public var klineRows = 0
+    public var orderBookRows = 0
+    public init(klineRows: Int = 0, orderBookRows: Int = 0) {
+        self.klineRows = klineRows
+        self.orderBookRows = orderBookRows
+    }
 }
 
 /// One dump file's candles for ``Warehouse/importKlines(_:)``.

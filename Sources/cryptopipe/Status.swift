@@ -58,14 +58,21 @@ struct Status: AsyncParsableCommand {
                     lag(summary).map(formatLag) ?? "-",
                 ])
             }
-            let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
-            for row in table {
-                Console.print(
-                    row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
-            }
+            Console.printTable(table)
             Console.print(
                 "processed files: \(counts["processed_files"] ?? 0), rejected files: \(counts["rejected_files"] ?? 0), k-line rows: \(counts["fact_klines"] ?? 0), order-book rows: \(counts["fact_orderbook"] ?? 0)"
             )
+        }
+    }
+}
+
+extension Console {
+    /// Prints rows (the first is the header) in left-aligned columns.
+    static func printTable(_ table: [[String]]) {
+        guard let header = table.first else { return }
+        let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
+        for row in table {
+            print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
         }
     }
 }

@@ -1,0 +1,78 @@
+public import Logging
+public import MarketData
+public import Warehouse
+
+/// Finds missing minutes per symbol, records them in `kline_gaps`, and fills open gaps from the exchange through the
+/// lake. A range the exchange has nothing for becomes `exchange-empty` and is never asked for again.
+public struct GapFiller: Sendable {
+    let extractor: Extractor
+    let transformer: Transformer
+    let warehouse: any Warehouse
+    let clock: PipelineClock
+    let logger: Logger
+
+    public init(extractor: Extractor, transformer: Transformer, warehouse: any Warehouse, clock: PipelineClock = .system, logger: Logger) {
+        self.extractor = extractor
+        self.transformer = transformer
+        self.warehouse = warehouse
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Detects and records gaps of `symbols`; returns every recorded gap of them.
+    public func detect(_ symbols: [Symbol]) async throws(PipelineError) -> [KlineGap] {
+        var gaps: [KlineGap] = []
+        for symbol in symbols {
+            try await wrap { () throws(WarehouseError) in
+                let missing = try await warehouse.missingMinutes(symbol: symbol)
+                try await warehouse.recordGaps(symbol: symbol, missing: missing, at: clock.now())
+                gaps += try await warehouse.gaps(symbol: symbol)
+            }
+        }
+        return gaps
+    }
+
+    public struct FillReport: Sendable, Hashable {
+        public var requested = 0
+        public var candlesFetched = 0
+        public var filled = 0
+        public var exchangeEmpty = 0
+        public var failures: [String] = []
+        public init() {}
+    }
+
+    /// Fills the open gaps of `symbols`: fetch, transform, detect again; what is still missing inside a requested
+    /// range is what the exchange does not have.
+    public func fill(_ symbols: [Symbol]) async throws(PipelineError) -> FillReport {
+        var report = FillReport()
+        var requested: [Symbol: [MinuteRange]] = [:]
+        for gap in try await detect(symbols) where gap.status == .open {
+            do {
+                report.candlesFetched += try await extractor.fetchRange(gap.symbol, range: gap.range)
+                requested[gap.symbol, default: []].append(gap.range)
+                report.requested += 1
+            } catch {
+                logger.error("gap fill failed", metadata: ["symbol": "\(gap.symbol)", "error": "\(error)"])
+                report.failures.append("\(gap.symbol) \(UTCTime.iso8601(gap.range.from))…\(UTCTime.iso8601(gap.range.to)): \(error)")
+            }
+        }
+        guard !requested.isEmpty else { return report }
+        _ = try await transformer.transformPending()
+        let now = clock.now()
+        for (symbol, ranges) in requested.sorted(by: { $0.key < $1.key }) {
+            try await wrap { () throws(WarehouseError) in
+                let missing = try await warehouse.missingMinutes(symbol: symbol)
+                for range in ranges {
+                    for hole in missing where hole.overlaps(range) {
+                        let empty = MinuteRange(from: max(hole.from, range.from), to: min(hole.to, range.to))
+                        try await warehouse.setGap(symbol: symbol, range: empty, status: .exchangeEmpty, at: now)
+                        report.exchangeEmpty += 1
+                    }
+                }
+                try await warehouse.recordGaps(symbol: symbol, missing: missing, at: now)
+                report.filled += try await warehouse.gaps(symbol: symbol).filter { $0.status == .filled && $0.updatedAt == now }.count
+            }
+        }
+        return report
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import MarketData
+import Warehouse
+
+struct Maintain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Retention: delete minute candles and order books older than the retention period; refresh statistics.",
+        discussion: """
+            Hourly and daily candles are kept forever and are never changed by this command; roll-ups still pending are
+            computed before their minutes are deleted. The cut-off is midnight UTC, so whole hours and days go together.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "Days of minute data to keep, 1-36500 (env CRYPTOPIPE_RETENTION_DAYS, default 90).")
+    var retentionDays: String?
+
+    func run() async throws {
+        try await guarded {
+            let days = try Settings().integer(
+                retentionDays, option: "--retention-days", env: "CRYPTOPIPE_RETENTION_DAYS", default: 90, range: 1...36_500)
+            let backends = try await Backends.open(try global.resolve())
+            let now = Int64(Date().timeIntervalSince1970 * 1_000)
+            let cutoff = Self.cutoff(now: now, retentionDays: days)
+            let report = try await backends.warehouse.deleteMinuteData(before: cutoff)
+            try await backends.warehouse.optimize()
+            Console.print(
+                "deleted \(report.klineRows) minute candles and \(report.orderBookRows) order-book rows before "
+                    + "\(UTCTime.iso8601(cutoff)); hourly and daily candles kept; statistics refreshed")
+        }
+    }
+
+    /// Midnight UTC `retentionDays` days before today's.
+    static func cutoff(now: Int64, retentionDays: Int) -> Int64 {
+        Interval.oneDay.openTime(containing: now) - Int64(retentionDays) * 86_400_000
+    }
+}
