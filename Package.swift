@@ -30,6 +30,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Analytics",
+            dependencies: ["MarketData"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Exchange",
             dependencies: [
                 "MarketData",
@@ -124,6 +129,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AnalyticsTests", dependencies: ["Analytics", "MarketData"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ExchangeSimulatorTests",
             dependencies: [
