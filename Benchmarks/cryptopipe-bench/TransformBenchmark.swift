@@ -11,7 +11,7 @@ import Warehouse
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cryptopipe-bench", abstract: "Benchmarks of CryptoPipe (run with -c release).",
-        subcommands: [TransformBenchmark.self, ImportBenchmark.self, RollupCheck.self]
+        subcommands: [TransformBenchmark.self, ImportBenchmark.self, CycleBenchmark.self, RollupCheck.self]
     )
 }
 

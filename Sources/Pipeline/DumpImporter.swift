@@ -193,7 +193,7 @@ public struct DumpImporter: Sendable {
                 bytesDone += file.size
                 switch prepared {
                 case .failure(let error):
-                    logger.error("import failed", metadata: ["file": "\(file.path)", "error": "\(error.message)"])
+                    logger.debug("import failed", metadata: ["file": "\(file.path)", "error": "\(error.message)"])
                     report.failures.append(error)
                 case .success(let dump):
                     if done.contains(ledgerKey(file, dump)) {

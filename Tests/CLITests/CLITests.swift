@@ -76,11 +76,51 @@ struct CLITests {
         (["export", "--symbol", "BTCUSDT", "--format", "xml"], "--format 'xml' is not valid"),
         (["export", "--symbol", "BTCUSDT", "--interval", "5m"], "--interval '5m' is not valid: expected 1m, 1h or 1d"),
         (["aggregate", "--symbol", "eth/usdt"], "invalid symbol 'ETH/USDT'"),
+        (["import", "nowhere/BTCUSDT-1m-2024-01-01.zip"], "no such file or folder"),
+        (["maintain", "--retention-days", "0"], "--retention-days '0' is not valid"),
+        (["gaps", "--symbol", "x/y"], "invalid symbol 'X/Y'"),
     ])
     func badInputGivesOneLineAndExitCode64(arguments: [String], message: String) async throws {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
         Self.expectOneLineError(try await Self.run(arguments, in: folder), status: 64, containing: message)
+    }
+
+    @Test func importGapsMaintainAndDailyExport() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let symbol = try Symbol("BTCUSDT")
+        let market = SyntheticMarket(seed: 2, symbols: [symbol])
+        let day: Int64 = 1_704_067_200_000  // 2024-01-01, long before any retention cut-off
+        let candles = (0..<1_440).compactMap { market.minuteCandle(symbol, minuteOpen: day + Int64($0) * 60_000) }
+        try DumpWriter.writeZip(candles, symbol: symbol, name: "2024-01-01", into: folder.path)
+        try Data("1704153600000,1,2,3\n".utf8).write(to: URL(fileURLWithPath: folder.path + "/BTCUSDT-1m-2024-01-02.csv"))
+
+        let first = try await Self.run(["import", "."], in: folder)
+        #expect(first.status == 1)
+        #expect(first.stdout.contains("imported 1 files (1440 k-lines, 1440 new rows)"), "\(first.stdout)")
+        #expect(first.stdout.contains("24 hourly") || first.stdout.contains("1 daily"), "\(first.stdout)")
+        let errors = first.stderr.split(separator: "\n")
+        #expect(errors.count == 2, "\(first.stderr)")
+        #expect(errors.first?.contains("BTCUSDT-1m-2024-01-02.csv: line 1: expected 12 columns, found 4") == true, "\(first.stderr)")
+
+        try FileManager.default.removeItem(atPath: folder.path + "/BTCUSDT-1m-2024-01-02.csv")
+        let again = try await Self.run(["import", "."], in: folder)
+        #expect(again.status == 0 && again.stdout.contains("skipped 1 already imported"), "\(again.stdout) \(again.stderr)")
+
+        let daily = try await Self.run(["export", "--symbol", "BTCUSDT", "--interval", "1d"], in: folder)
+        let expected = try #require(KlineRollup.combine(candles, openTime: day, closeTime: day + 86_399_999, partDuration: 60_000))
+        var row: [UInt8] = []
+        KlineCSV.appendRow(expected, to: &row)
+        #expect(daily.status == 0 && daily.stdout == String(decoding: row, as: UTF8.self), "\(daily.stdout)")
+
+        let gaps = try await Self.run(["gaps"], in: folder)
+        #expect(gaps.status == 0 && gaps.stdout.contains("no gaps in BTCUSDT"), "\(gaps.stdout) \(gaps.stderr)")
+
+        let maintain = try await Self.run(["maintain"], in: folder)
+        #expect(maintain.status == 0 && maintain.stdout.hasPrefix("deleted 1440 minute candles"), "\(maintain.stdout) \(maintain.stderr)")
+        let dailyAfter = try await Self.run(["export", "--symbol", "BTCUSDT", "--interval", "1d"], in: folder)
+        #expect(dailyAfter.stdout == daily.stdout)
     }
 
     @Test func environmentIsReadAndFlagsWinOverIt() async throws {
