@@ -58,7 +58,7 @@ struct Import: AsyncParsableCommand {
     }
 }
 
-/// Set by SIGINT/SIGTERM so long commands stop between units of work instead of mid-write.
+/// Set by SIGINT/SIGTERM so long commands stop between units of work instead of mid-write; a second signal exits at once.
 /// `@unchecked`: `sources` is written once in `init` and only kept alive afterwards; the flag is atomic.
 final class InterruptFlag: @unchecked Sendable {
     private let flag = Atomic(false)
@@ -68,7 +68,13 @@ final class InterruptFlag: @unchecked Sendable {
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [self] in flag.store(true, ordering: .relaxed) }
+            source.setEventHandler { [self] in
+                // A second signal means "now": the open transaction is rolled back by SQLite, nothing half-written.
+                if flag.exchange(true, ordering: .relaxed) {
+                    FileHandle.standardError.write(Data("\ncryptopipe: stopped\n".utf8))
+                    exit(130)
+                }
+            }
             source.resume()
             sources.append(source)
         }
