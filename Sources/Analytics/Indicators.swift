@@ -76,6 +76,7 @@ public enum Indicators {
         var result = MACD(
             macd: .init(repeating: nil, count: count), signal: .init(repeating: nil, count: count),
             histogram: .init(repeating: nil, count: count))
+        // TA-Lib swaps the periods when given in the wrong order.
         let (fastPeriod, slowPeriod) = fast <= slow ? (fast, slow) : (slow, fast)
         guard fastPeriod >= 1, signal >= 1, count >= slowPeriod + signal - 1 else { return result }
         let start = slowPeriod - 1

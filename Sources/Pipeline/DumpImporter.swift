@@ -82,6 +82,10 @@ public struct DumpImporter: Sendable {
     /// whose names do not carry one.
     public static func plan(paths: [String], symbol: Symbol?) throws(ImportError) -> [DumpFile] {
         let fileManager = FileManager.default
+        func isDump(_ name: String) -> Bool {
+            let lowered = name.lowercased()
+            return lowered.hasSuffix(".zip") || lowered.hasSuffix(".csv")
+        }
         var candidates: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
@@ -94,15 +98,11 @@ public struct DumpImporter: Sendable {
                 }
                 var found: [String] = []
                 while let relative = enumerator.nextObject() as? String {
-                    let lowered = relative.lowercased()
-                    if lowered.hasSuffix(".zip") || lowered.hasSuffix(".csv") {
-                        found.append((path as NSString).appendingPathComponent(relative))
-                    }
+                    if isDump(relative) { found.append((path as NSString).appendingPathComponent(relative)) }
                 }
                 candidates += found.sorted()
             } else {
-                let lowered = path.lowercased()
-                guard lowered.hasSuffix(".zip") || lowered.hasSuffix(".csv") else {
+                guard isDump(path) else {
                     throw ImportError(file: path, message: "not a .zip or .csv k-line dump")
                 }
                 candidates.append(path)
@@ -129,6 +129,7 @@ public struct DumpImporter: Sendable {
                 throw ImportError(
                     file: path, message: "cannot tell the symbol: name the file SYMBOL-1m-DATE.csv or pass --symbol")
             }
+            // The size only drives the progress bar and its ETA; an unreadable file fails later with its own error.
             let size = (try? fileManager.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
             files.append(DumpFile(path: path, symbol: fileSymbol, size: size))
         }

@@ -129,7 +129,6 @@ extension Extractor {
         }
         return fetched
     }
-
 }
 
 extension Extractor {

@@ -70,7 +70,9 @@ public struct GapFiller: Sendable {
                     }
                 }
                 try await warehouse.recordGaps(symbol: symbol, missing: missing, at: now)
-                report.filled += try await warehouse.gaps(symbol: symbol).filter { $0.status == .filled && $0.updatedAt == now }.count
+                let asked = Set(ranges.map(\.from))
+                report.filled += try await warehouse.gaps(symbol: symbol).filter { $0.status == .filled && asked.contains($0.range.from) }
+                    .count
             }
         }
         return report

@@ -13,10 +13,7 @@ extension SQLiteWarehouse {
             let hoursBySymbol = Dictionary(grouping: pendingHours, by: { $0[0] as String }).mapValues { $0.map { $0[1] as Int64 } }
             for (symbolText, hours) in hoursBySymbol.sorted(by: { $0.key < $1.key }) {
                 guard let symbol = try? Symbol(symbolText) else { continue }
-                let newest =
-                    try Int64.fetchOne(
-                        db, sql: "SELECT max(open_time) FROM fact_klines WHERE symbol = ? AND interval = '1m' AND is_final = 1",
-                        arguments: [symbolText]) ?? .min
+                let newest = try Self.newestFinalMinute(db, symbolText)
                 newestFinalMinute[symbolText] = newest
                 // Pending hours come in runs (a cycle touches the latest hour or two; a rebuild touches all):
                 // one range query per run instead of one query per hour.
@@ -54,14 +51,11 @@ extension SQLiteWarehouse {
                     try Int64.fetchOne(
                         db, sql: "SELECT sum(minute_count) FROM hourly_klines WHERE symbol = ? AND open_time BETWEEN ? AND ?",
                         arguments: [symbolText, day, day + 86_399_999]) ?? 0
-                // A day is final once its last minute is.
-                if newestFinalMinute[symbolText] == nil {
-                    newestFinalMinute[symbolText] =
-                        try Int64.fetchOne(
-                            db, sql: "SELECT max(open_time) FROM fact_klines WHERE symbol = ? AND interval = '1m' AND is_final = 1",
-                            arguments: [symbolText]) ?? .min
-                }
-                let dayIsFinal = (newestFinalMinute[symbolText] ?? .min) >= day + 86_340_000
+                // A day is final once its last minute is. Imports mark days without pending hours, so the symbol's
+                // newest final minute may not be known yet.
+                let newest = try newestFinalMinute[symbolText] ?? Self.newestFinalMinute(db, symbolText)
+                newestFinalMinute[symbolText] = newest
+                let dayIsFinal = newest >= day + 86_340_000
                 try Self.storeRollup(
                     db, table: "daily_klines", symbol: symbol, open: day, close: day + 86_399_999, parts: hours,
                     minuteCount: minuteCount, isFinal: dayIsFinal)
@@ -88,6 +82,12 @@ extension SQLiteWarehouse {
     }
 
     // MARK: Helpers
+
+    static func newestFinalMinute(_ db: Database, _ symbol: String) throws -> Int64 {
+        try Int64.fetchOne(
+            db, sql: "SELECT max(open_time) FROM fact_klines WHERE symbol = ? AND interval = '1m' AND is_final = 1", arguments: [symbol])
+            ?? .min
+    }
 
     /// Splits ascending times into runs whose neighbours are at most `maximumGap` apart.
     static func runs(of times: [Int64], maximumGap: Int64) -> [[Int64]] {

@@ -56,11 +56,8 @@ struct Aggregate: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
+            let only = try Settings.symbolOption(symbol)
             let backends = try await Backends.open(try global.resolve())
-            var only: Symbol?
-            if let symbol {
-                do { only = try Symbol(symbol.uppercased()) } catch { throw CLIError.usage("\(error)") }
-            }
             if rebuild { try await backends.warehouse.markAllForRollup(symbol: only) }
             let report = try await backends.warehouse.rollUpPending()
             Console.print("recomputed \(report.hours) hourly and \(report.days) daily candles")

@@ -23,10 +23,7 @@ struct Gaps: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            var only: Symbol?
-            if let symbol {
-                do { only = try Symbol(symbol.uppercased()) } catch { throw CLIError.usage("--symbol: \(error)") }
-            }
+            let only = try Settings.symbolOption(symbol)
             let backends = try await Backends.open(try global.resolve())
             let symbols: [Symbol]
             if let only {
@@ -37,8 +34,10 @@ struct Gaps: AsyncParsableCommand {
             let filler = GapFiller(
                 extractor: backends.extractor(ExtractOptions(initialCandles: 100, depthLimit: 100), source: backends.exchange()),
                 transformer: backends.transformer(), warehouse: backends.warehouse, logger: backends.logger)
+            var fillFailures = 0
             if fill {
                 let report = try await filler.fill(symbols)
+                fillFailures = report.failures.count
                 Console.print(
                     "requested \(report.requested) gaps, fetched \(report.candlesFetched) candles; \(report.filled) filled, "
                         + "\(report.exchangeEmpty) ranges the exchange has no data for")
@@ -56,6 +55,9 @@ struct Gaps: AsyncParsableCommand {
                     ])
                 }
                 Console.printTable(table)
+            }
+            if fillFailures > 0 {
+                throw CLIError("\(fillFailures) gaps could not be fetched (see above); they stay open for the next --fill")
             }
         }
     }

@@ -23,10 +23,7 @@ struct Import: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            var override: Symbol?
-            if let symbol {
-                do { override = try Symbol(symbol.uppercased()) } catch { throw CLIError.usage("--symbol: \(error)") }
-            }
+            let override = try Settings.symbolOption(symbol)
             let files: [DumpFile]
             do throws(ImportError) {
                 files = try DumpImporter.plan(paths: paths, symbol: override)

@@ -62,3 +62,15 @@ struct Settings {
         }
     }
 }
+
+extension Settings {
+    /// A `--symbol` option: upper-cased and validated; `nil` when not given.
+    static func symbolOption(_ text: String?) throws(CLIError) -> Symbol? {
+        guard let text else { return nil }
+        do {
+            return try Symbol(text.uppercased())
+        } catch {
+            throw .usage("--symbol: \(error)")
+        }
+    }
+}

@@ -106,7 +106,7 @@ struct DumpImportTests {
     @Test func damagedFilesAreRefusedWithFileAndLineAndTheOthersLoad() async throws {
         let fixture = try await Fixture()
         defer { fixture.folder.remove() }
-        let good = try DumpWriter.writeZip(Self.day(0), symbol: Self.btc, name: Self.dateName(0), into: fixture.dumps)
+        try DumpWriter.writeZip(Self.day(0), symbol: Self.btc, name: Self.dateName(0), into: fixture.dumps)
         // Wrong checksum.
         let tampered = try DumpWriter.writeZip(Self.day(1), symbol: Self.btc, name: Self.dateName(1), into: fixture.dumps)
         try Data("\(String(repeating: "0", count: 64))  x.zip\n".utf8).write(to: URL(fileURLWithPath: tampered + ".CHECKSUM"))
@@ -133,7 +133,6 @@ struct DumpImportTests {
         #expect(messages["BTCUSDT-1m-\(Self.dateName(3)).csv"]?.hasPrefix("line 3: expected 12 columns") == true)
         #expect(messages["BTCUSDT-1m-\(Self.dateName(4)).csv"]?.hasPrefix("line 2: open time") == true)
         #expect(try await fixture.stored(.oneMinute) == Self.day(0))
-        _ = good
     }
 
     @Test func filesOfOtherIntervalsAndUnknownIntervalsAreRefusedUpFront() throws {
