@@ -274,5 +274,98 @@ public enum WarehouseConformance {
                 objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad again", at: 2)
             try require((try await warehouse.tableCounts())["rejected_files"] == 1, "rejected count")
         },
+        ConformanceCheck("recent candles are the newest ones, ascending, open ones only when asked") { warehouse in
+            let start = 1_704_067_200_000 as Int64
+            let candles = (0..<10).map { kline(start + Int64($0) * 60_000, variant: $0 % 10) }
+            // Captured during the last minute: that one is still open.
+            _ = try await warehouse.loadKlines(
+                candles, symbol: btc, interval: .oneMinute, capturedAt: start + 9 * 60_000 + 30_000, object: object("r"))
+            let closed = try await warehouse.recentKlines(
+                symbol: btc, interval: .oneMinute, endingAt: .max, includeOpen: false, limit: 3)
+            try require(closed.map(\.kline) == Array(candles[6..<9]), "newest closed \(closed.map(\.kline.openTime))")
+            let withOpen = try await warehouse.recentKlines(
+                symbol: btc, interval: .oneMinute, endingAt: .max, includeOpen: true, limit: 2)
+            try require(withOpen.map(\.kline.openTime) == [candles[8].openTime, candles[9].openTime], "with open")
+            try require(withOpen.map(\.isFinal) == [true, false], "finality")
+            let earlier = try await warehouse.recentKlines(
+                symbol: btc, interval: .oneMinute, endingAt: start + 60_000, includeOpen: false, limit: 5)
+            try require(earlier.map(\.kline) == Array(candles[0..<2]), "ending at")
+            try await warehouse.ping()
+        },
+        ConformanceCheck("the latest order book comes back best first, exactly") { warehouse in
+            func level(_ price: String, _ quantity: String) -> PriceLevel {
+                PriceLevel(price: try! ExactDecimal(parsing: price), quantity: try! ExactDecimal(parsing: quantity))
+            }
+            try require(try await warehouse.latestOrderBook(symbol: btc, levels: 20) == nil, "book before any load")
+            let older = OrderBookSnapshot(lastUpdateId: 1, bids: [level("1", "1")], asks: [level("2", "1")])
+            let newer = OrderBookSnapshot(
+                lastUpdateId: 7, bids: [level("43000.01", "0.5"), level("42999.99", "1.25"), level("42990", "3")],
+                asks: [level("43000.02", "0.00000001"), level("43001", "2")])
+            let loaded = try await warehouse.loadOrderBook(older, symbol: btc, capturedAt: 1_000, object: object("b1"))
+            try require(loaded == LoadResult(rowsWritten: 2, rowsUnchanged: 0), "book load \(loaded)")
+            _ = try await warehouse.loadOrderBook(newer, symbol: btc, capturedAt: 2_000, object: object("b2"))
+            let book = try await warehouse.latestOrderBook(symbol: btc, levels: 2)
+            try require(
+                book == StoredOrderBook(
+                    symbol: btc, capturedAt: 2_000, lastUpdateId: 7, bids: Array(newer.bids.prefix(2)), asks: newer.asks),
+                "latest book \(String(describing: book))")
+            try require(try await warehouse.latestOrderBook(symbol: eth, levels: 20) == nil, "another symbol's book")
+        },
+        ConformanceCheck("the ledger summary counts files, rows and duplicates skipped") { warehouse in
+            let candles = (0..<4).map { kline(1_704_067_200_000 + Int64($0) * 60_000) }
+            _ = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: .max / 2, object: object("l1"))
+            _ = try await warehouse.loadKlines(
+                Array(candles[2...]) + [kline(1_704_067_200_000 + 4 * 60_000)], symbol: btc, interval: .oneMinute, capturedAt: .max / 2,
+                object: ProcessedObject(bucket: "crypto-raw", key: "l2", processedAt: 5))
+            try await warehouse.recordRejected(objectKey: "bad", movedTo: "x", reason: "r", at: 1)
+            let summary = try await warehouse.ledgerSummary()
+            try require(
+                summary
+                    == LedgerSummary(
+                        processedFiles: 2, processedRows: 7, duplicatesSkipped: 2, archivedFiles: 0, rejectedFiles: 1, lastProcessedAt: 5),
+                "summary \(summary)")
+        },
+        ConformanceCheck("job runs are logged, paged newest first, filtered and closed after a crash") { warehouse in
+            let first = try await warehouse.startJobRun(job: "extract-transform", trigger: "schedule", at: 1_000)
+            try await warehouse.finishJobRun(
+                id: first, at: 1_500, outcome: JobRunOutcome(status: .succeeded, files: 4, rows: 120, error: nil))
+            let second = try await warehouse.startJobRun(job: "maintenance", trigger: "manual", at: 2_000)
+            try await warehouse.finishJobRun(id: second, at: 2_100, outcome: JobRunOutcome(status: .failed, error: "disk full"))
+            let third = try await warehouse.startJobRun(job: "extract-transform", trigger: "schedule", at: 3_000)
+            let all = try await warehouse.jobRuns(JobRunQuery(page: 1, pageSize: 2))
+            try require(all.total == 3 && all.runs.map(\.id) == [third, second], "first page \(all)")
+            try require(all.runs[0].status == .running && all.runs[0].finishedAt == nil, "running run")
+            try require(
+                all.runs[1]
+                    == JobRun(
+                        id: second, job: "maintenance", trigger: "manual", startedAt: 2_000, finishedAt: 2_100, status: .failed, files: 0,
+                        rows: 0, error: "disk full"), "failed run \(all.runs[1])")
+            let page2 = try await warehouse.jobRuns(JobRunQuery(page: 2, pageSize: 2))
+            try require(page2.runs.map(\.id) == [first] && page2.runs[0].files == 4 && page2.runs[0].rows == 120, "second page")
+            let filtered = try await warehouse.jobRuns(JobRunQuery(job: "extract-transform", status: .succeeded))
+            try require(filtered.total == 1 && filtered.runs.map(\.id) == [first], "filtered \(filtered)")
+            let latest = try await warehouse.latestJobRuns()
+            try require(latest["extract-transform"]?.id == third && latest["maintenance"]?.id == second, "latest \(latest)")
+            try require(try await warehouse.abandonRunningJobRuns(at: 4_000, reason: "interrupted") == 1, "abandoned count")
+            let closed = try await warehouse.jobRuns(JobRunQuery(status: .running))
+            try require(closed.total == 0, "runs still running")
+            try require((try await warehouse.latestJobRuns())["extract-transform"]?.error == "interrupted", "abandon reason")
+        },
+        ConformanceCheck("schedules and settings persist and are replaced") { warehouse in
+            let fresh = (try await warehouse.jobSchedules(), try await warehouse.setting("symbols"))
+            try require(fresh.0.isEmpty && fresh.1 == nil, "fresh state")
+            let every = StoredJobSchedule(job: "gap-fill", enabled: true, intervalSeconds: 3_600, weekday: nil, minuteOfDay: nil, updatedAt: 1)
+            let weekly = StoredJobSchedule(job: "maintenance", enabled: false, intervalSeconds: nil, weekday: 0, minuteOfDay: 120, updatedAt: 2)
+            try await warehouse.saveJobSchedule(weekly)
+            try await warehouse.saveJobSchedule(every)
+            var changed = every
+            changed.enabled = false
+            changed.intervalSeconds = 600
+            try await warehouse.saveJobSchedule(changed)
+            try require(try await warehouse.jobSchedules() == [changed, weekly], "schedules")
+            try await warehouse.saveSetting("symbols", value: "BTCUSDT", at: 1)
+            try await warehouse.saveSetting("symbols", value: "BTCUSDT,ETHUSDT", at: 2)
+            try require(try await warehouse.setting("symbols") == "BTCUSDT,ETHUSDT", "setting")
+        },
     ]
 }

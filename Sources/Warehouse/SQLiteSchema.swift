@@ -113,6 +113,44 @@ enum SQLiteSchema {
                     ) WITHOUT ROWID
                     """)
         }
+        migrator.registerMigration("v4-operations") { db in
+            try db.execute(
+                sql: """
+                    -- Rows of a processed file that were already stored: the "duplicates skipped" figure.
+                    ALTER TABLE processed_files ADD COLUMN rows_unchanged INTEGER NOT NULL DEFAULT 0;
+
+                    -- The ingestion log: one row per scheduled or manual job run.
+                    CREATE TABLE job_runs (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        job TEXT NOT NULL,
+                        trigger TEXT NOT NULL,
+                        started_at INTEGER NOT NULL,
+                        finished_at INTEGER,
+                        status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'partial', 'failed')),
+                        files INTEGER NOT NULL DEFAULT 0,
+                        rows INTEGER NOT NULL DEFAULT 0,
+                        error TEXT
+                    );
+                    CREATE INDEX job_runs_by_job ON job_runs (job, id);
+                    CREATE INDEX job_runs_by_status ON job_runs (status, id);
+
+                    CREATE TABLE job_schedules (
+                        job TEXT PRIMARY KEY NOT NULL,
+                        enabled INTEGER NOT NULL,
+                        interval_seconds INTEGER,
+                        weekday INTEGER CHECK (weekday BETWEEN 0 AND 6),
+                        minute_of_day INTEGER CHECK (minute_of_day BETWEEN 0 AND 1439),
+                        updated_at INTEGER NOT NULL,
+                        CHECK ((interval_seconds IS NULL) <> (weekday IS NULL AND minute_of_day IS NULL))
+                    );
+
+                    CREATE TABLE settings (
+                        key TEXT PRIMARY KEY NOT NULL,
+                        value TEXT NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

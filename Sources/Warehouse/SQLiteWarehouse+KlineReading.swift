@@ -10,7 +10,8 @@ extension SQLiteWarehouse {
 
     /// Candles of one interval: 1m from `fact_klines`, 1h and 1d from the roll-up tables.
     static func fetchKlines(
-        _ db: Database, symbol: Symbol, interval: Interval, from: Int64, to: Int64, finalOnly: Bool, limit: Int?
+        _ db: Database, symbol: Symbol, interval: Interval, from: Int64, to: Int64, finalOnly: Bool, limit: Int?,
+        newestFirst: Bool = false
     ) throws -> [StoredKline] {
         let table: String
         var arguments: StatementArguments = [symbol.rawValue]
@@ -29,7 +30,7 @@ extension SQLiteWarehouse {
         sql += " AND open_time BETWEEN ? AND ?"
         arguments += [from, to]
         if finalOnly { sql += " AND is_final = 1" }
-        sql += " ORDER BY open_time"
+        sql += newestFirst ? " ORDER BY open_time DESC" : " ORDER BY open_time"
         if let limit {
             sql += " LIMIT ?"
             arguments += [limit]

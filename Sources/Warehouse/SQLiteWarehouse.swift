@@ -74,7 +74,7 @@ public final class SQLiteWarehouse: Warehouse {
         let (written, touchedHours) = try writeKlines(
             db, klines, symbol: symbol, interval: interval, capturedAt: capturedAt, sql: upsertKlineSQL)
         try markPending(db, symbol: symbol, period: "1h", openTimes: touchedHours)
-        try recordProcessed(db, object, rows: klines.count)
+        try recordProcessed(db, object, rows: klines.count, unchanged: klines.count - written)
         return LoadResult(rowsWritten: written, rowsUnchanged: klines.count - written)
     }
 
@@ -96,7 +96,7 @@ public final class SQLiteWarehouse: Warehouse {
         let (batch, symbol, capturedAt, object) = (file.batch, file.symbol, file.capturedAt, file.object)
         let klines = batch.klines
         guard let first = klines.first?.openTime, let last = klines.last?.openTime else {
-            try recordProcessed(db, object, rows: 0)
+            try recordProcessed(db, object, rows: 0, unchanged: 0)
             return LoadResult(rowsWritten: 0, rowsUnchanged: 0)
         }
         // Checked inside the write transaction, so a concurrent import of the same range waits and then takes the
@@ -126,7 +126,7 @@ public final class SQLiteWarehouse: Warehouse {
         }
         try markPending(db, symbol: symbol, period: "1h", openTimes: pendingHours)
         try markPending(db, symbol: symbol, period: "1d", openTimes: days)
-        try recordProcessed(db, object, rows: klines.count)
+        try recordProcessed(db, object, rows: klines.count, unchanged: 0)
         return LoadResult(rowsWritten: klines.count, rowsUnchanged: 0)
     }
 
@@ -263,18 +263,19 @@ public final class SQLiteWarehouse: Warehouse {
                 }
             }
             let total = book.bids.count + book.asks.count
-            try Self.recordProcessed(db, object, rows: total)
+            try Self.recordProcessed(db, object, rows: total, unchanged: total - written)
             return LoadResult(rowsWritten: written, rowsUnchanged: total - written)
         }
     }
 
-    private static func recordProcessed(_ db: Database, _ object: ProcessedObject, rows: Int) throws {
+    private static func recordProcessed(_ db: Database, _ object: ProcessedObject, rows: Int, unchanged: Int) throws {
         try db.execute(
             sql: """
-                INSERT INTO processed_files (object_key, bucket, processed_at, rows) VALUES (?, ?, ?, ?)
-                ON CONFLICT (object_key) DO UPDATE SET processed_at = excluded.processed_at, rows = excluded.rows
+                INSERT INTO processed_files (object_key, bucket, processed_at, rows, rows_unchanged) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (object_key) DO UPDATE SET processed_at = excluded.processed_at, rows = excluded.rows,
+                    rows_unchanged = excluded.rows_unchanged
                 """,
-            arguments: [object.key, object.bucket, object.processedAt, rows])
+            arguments: [object.key, object.bucket, object.processedAt, rows, unchanged])
     }
 
     public func processedObjectKeys(withPrefix prefix: String) async throws(WarehouseError) -> Set<String> {
@@ -394,7 +395,7 @@ public final class SQLiteWarehouse: Warehouse {
             var counts: [String: Int] = [:]
             for table in [
                 "fact_klines", "fact_orderbook", "hourly_klines", "daily_klines", "extraction_metadata", "processed_files",
-                "rejected_files",
+                "rejected_files", "kline_gaps", "job_runs",
             ] {
                 counts[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
             }

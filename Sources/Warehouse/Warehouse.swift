@@ -65,6 +65,37 @@ public protocol Warehouse: Sendable {
     func dataSummary() async throws(WarehouseError) -> [DataSummary]
     /// Row counts per table.
     func tableCounts() async throws(WarehouseError) -> [String: Int]
+
+    // MARK: Serving
+
+    /// A cheap round trip, for health checks.
+    func ping() async throws(WarehouseError)
+    /// The newest `limit` candles opening at or before `endingAt`, ascending (1m, 1h or 1d as in ``klines``).
+    func recentKlines(
+        symbol: Symbol, interval: Interval, endingAt: Int64, includeOpen: Bool, limit: Int
+    ) async throws(WarehouseError) -> [StoredKline]
+    /// The newest order-book snapshot of `symbol`, at most `levels` per side; `nil` when none is stored.
+    func latestOrderBook(symbol: Symbol, levels: Int) async throws(WarehouseError) -> StoredOrderBook?
+    /// Totals of the processed and rejected files ledgers.
+    func ledgerSummary() async throws(WarehouseError) -> LedgerSummary
+
+    // MARK: Operations: job runs, schedules, settings
+
+    /// Records that a run started (status `running`) and returns its id.
+    func startJobRun(job: String, trigger: String, at time: Int64) async throws(WarehouseError) -> Int64
+    func finishJobRun(id: Int64, at time: Int64, outcome: JobRunOutcome) async throws(WarehouseError)
+    /// Marks runs still `running` (their process stopped) as failed with `reason`; returns how many.
+    func abandonRunningJobRuns(at time: Int64, reason: String) async throws(WarehouseError) -> Int
+    /// The ingestion log, newest first.
+    func jobRuns(_ query: JobRunQuery) async throws(WarehouseError) -> JobRunPage
+    /// The newest run of each job.
+    func latestJobRuns() async throws(WarehouseError) -> [String: JobRun]
+    func jobSchedules() async throws(WarehouseError) -> [StoredJobSchedule]
+    /// Inserts or replaces the job's schedule.
+    func saveJobSchedule(_ schedule: StoredJobSchedule) async throws(WarehouseError)
+    /// A persisted setting (e.g. the tracked symbols), `nil` when never saved.
+    func setting(_ key: String) async throws(WarehouseError) -> String?
+    func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError)
 }
 
 /// Open times of the first and last missing minute, inclusive.
