@@ -18,17 +18,20 @@ public struct BinanceClient: MarketDataSource {
         public var maxBodyBytes: Int
         /// Stamps responses with their arrival time (UTC epoch ms); tests inject a virtual clock.
         public var clock: @Sendable () -> Int64
+        /// Receives the weight used and every success and failure, for status pages and metrics.
+        public var usage: ExchangeUsageMonitor
 
         public init(
             baseURL: String = "https://api.binance.com", requestTimeout: Duration = .seconds(10), retry: RetryPolicy = RetryPolicy(),
             maxBodyBytes: Int = 16 << 20,
-            clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock
+            clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock, usage: ExchangeUsageMonitor = ExchangeUsageMonitor()
         ) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.requestTimeout = requestTimeout
             self.retry = retry
             self.maxBodyBytes = maxBodyBytes
             self.clock = clock
+            self.usage = usage
         }
     }
 
@@ -107,8 +110,21 @@ public struct BinanceClient: MarketDataSource {
         }
     }
 
-    /// One HTTP exchange: returns the body of a 200, or throws the typed error for anything else.
+    /// One HTTP exchange, reported to the usage monitor.
     private func send(_ endpoint: String) async throws(ExchangeError) -> ([UInt8], Int?, Int64) {
+        var usedWeight: Int?
+        do {
+            let result = try await exchange(endpoint, usedWeight: &usedWeight)
+            configuration.usage.recordSuccess(usedWeight: result.1, at: result.2)
+            return result
+        } catch {
+            configuration.usage.recordFailure(error, usedWeight: usedWeight, at: configuration.clock())
+            throw error
+        }
+    }
+
+    /// One HTTP exchange: returns the body of a 200, or throws the typed error for anything else.
+    private func exchange(_ endpoint: String, usedWeight weightSeen: inout Int?) async throws(ExchangeError) -> ([UInt8], Int?, Int64) {
         var request = HTTPClientRequest(url: configuration.baseURL + endpoint)
         request.method = .GET
         request.headers.add(name: "User-Agent", value: "cryptopipe")
@@ -126,6 +142,7 @@ public struct BinanceClient: MarketDataSource {
         let receivedAt = configuration.clock()
         let body = Array(buffer.readableBytesView)
         let usedWeight = response.headers.first(name: "X-MBX-USED-WEIGHT-1M").flatMap { Int($0) }
+        weightSeen = usedWeight
         let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }
         switch response.status.code {
         case 200:

@@ -48,10 +48,10 @@ public struct Extractor: Sendable {
         self.logger = logger
     }
 
-    /// Extracts every configured symbol; a failing symbol is logged and reported, and the others go on.
-    public func extractAll() async -> ExtractionReport {
+    /// Extracts `symbols` (by default the configured ones); a failing symbol is logged and reported, and the others go on.
+    public func extractAll(_ symbols: [Symbol]? = nil) async -> ExtractionReport {
         var report = ExtractionReport()
-        for symbol in configuration.symbols {
+        for symbol in symbols ?? configuration.symbols {
             do {
                 let result = try await extract(symbol)
                 report.symbols.append(result)

@@ -1,0 +1,371 @@
+public import CoreMetrics
+public import Logging
+public import ServiceLifecycle
+public import Warehouse
+
+/// A job the scheduler runs: its name, default schedule, and the work (which reports what it did).
+public struct ScheduledJob: Sendable {
+    public var name: String
+    public var defaultSchedule: JobSchedule
+    public var enabledByDefault: Bool
+    /// Does the work; throwing marks the run failed with the error's description.
+    public var work: @Sendable () async throws -> JobRunOutcome
+
+    public init(
+        name: String, defaultSchedule: JobSchedule, enabledByDefault: Bool = true,
+        work: @escaping @Sendable () async throws -> JobRunOutcome
+    ) {
+        self.name = name
+        self.defaultSchedule = defaultSchedule
+        self.enabledByDefault = enabledByDefault
+        self.work = work
+    }
+}
+
+/// A job as the API shows it.
+public struct JobState: Sendable, Hashable {
+    public var name: String
+    public var schedule: JobSchedule
+    public var enabled: Bool
+    public var running: Bool
+    public var lastRun: JobRun?
+    /// When it is next due; `nil` while disabled.
+    public var nextRunAt: Int64?
+    public var updatedAt: Int64
+}
+
+public struct SchedulerError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        case unknownJob
+        /// An interval given to a weekly job or the reverse.
+        case wrongScheduleKind(expected: JobSchedule.Kind)
+        case invalidSchedule(String)
+        case alreadyRunning
+        /// This process only serves (`cryptopipe serve`); `cryptopipe run` runs the jobs.
+        case notRunning
+        case storage(String)
+    }
+
+    public var kind: Kind
+    public var job: String
+
+    public init(_ kind: Kind, job: String) {
+        self.kind = kind
+        self.job = job
+    }
+
+    public var description: String {
+        switch kind {
+        case .unknownJob: "unknown job '\(job)'"
+        case .wrongScheduleKind(let expected):
+            expected == .interval
+                ? "job '\(job)' runs at an interval: give interval_seconds, not a weekday and time"
+                : "job '\(job)' runs weekly: give weekday and time, not interval_seconds"
+        case .invalidSchedule(let detail): "invalid schedule for job '\(job)': \(detail)"
+        case .alreadyRunning: "job '\(job)' is already running; wait for it to finish"
+        case .notRunning: "no jobs run in this process (cryptopipe serve); start 'cryptopipe run' to run job '\(job)'"
+        case .storage(let detail): "cannot save the schedule of job '\(job)': \(detail)"
+        }
+    }
+}
+
+/// Runs jobs on their schedules, persisted in the warehouse, as one service.
+///
+/// A job never runs twice at once: a due or triggered job that is still running is skipped. Every run is recorded in
+/// `job_runs` (the ingestion log). On graceful shutdown no new run starts and running ones finish.
+public actor JobScheduler: Service {
+    public struct Configuration: Sendable {
+        /// How often due jobs are checked.
+        public var tick: Duration
+        /// Stop after this job finished this many runs (for `run --cycles`).
+        public var stopAfter: (job: String, runs: Int)?
+
+        public init(tick: Duration = .seconds(1), stopAfter: (job: String, runs: Int)? = nil) {
+            self.tick = tick
+            self.stopAfter = stopAfter
+        }
+    }
+
+    private struct Entry {
+        var job: ScheduledJob
+        var schedule: JobSchedule
+        var enabled: Bool
+        var updatedAt: Int64
+        var lastRun: JobRun?
+        var running = false
+        var manualRequested = false
+        var duration: CoreMetrics.Timer
+        var failures: Counter
+        var rows: Counter
+    }
+
+    private let configuration: Configuration
+    private let warehouse: any Warehouse
+    private let clock: any SchedulerClock
+    private let logger: Logger
+    private var entries: [String: Entry] = [:]
+    private let order: [String]
+    private var prepared = false
+    private var wakeUp: AsyncStream<Void>.Continuation?
+    private var completedRuns: [String: Int] = [:]
+
+    public init(
+        jobs: [ScheduledJob], warehouse: any Warehouse, clock: any SchedulerClock = SystemSchedulerClock(),
+        configuration: Configuration = Configuration(), metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.warehouse = warehouse
+        self.clock = clock
+        self.logger = logger
+        self.order = jobs.map(\.name)
+        for job in jobs {
+            let dimensions = [("job", job.name)]
+            entries[job.name] = Entry(
+                job: job, schedule: job.defaultSchedule, enabled: job.enabledByDefault, updatedAt: 0,
+                duration: CoreMetrics.Timer(label: "cryptopipe_job_duration", dimensions: dimensions, factory: metrics),
+                failures: Counter(label: "cryptopipe_job_failures_total", dimensions: dimensions, factory: metrics),
+                rows: Counter(label: "cryptopipe_rows_loaded_total", dimensions: dimensions, factory: metrics))
+        }
+    }
+
+    /// Reads the persisted schedules (saving the defaults of jobs never seen) and the last run of each job.
+    public func prepare() async throws(SchedulerError) {
+        guard !prepared else { return }
+        do {
+            let stored = Dictionary(
+                try await warehouse.jobSchedules().map { ($0.job, $0) }, uniquingKeysWith: { $1 })
+            let latest = try await warehouse.latestJobRuns()
+            let now = clock.now()
+            for name in order {
+                guard var entry = entries[name] else { continue }
+                entry.lastRun = latest[name]
+                if let saved = stored[name], let schedule = Self.schedule(saved), schedule.kind == entry.job.defaultSchedule.kind {
+                    entry.schedule = schedule
+                    entry.enabled = saved.enabled
+                    entry.updatedAt = saved.updatedAt
+                } else {
+                    entry.updatedAt = now
+                    try await warehouse.saveJobSchedule(Self.stored(name, entry.schedule, enabled: entry.enabled, at: now))
+                }
+                entries[name] = entry
+            }
+        } catch {
+            throw SchedulerError(.storage(error.description), job: "*")
+        }
+        prepared = true
+    }
+
+    /// Applies a schedule change made by another process (e.g. `cryptopipe serve` beside `cryptopipe run`).
+    public func reload() async throws(SchedulerError) {
+        prepared = false
+        try await prepare()
+        wakeUp?.yield()
+    }
+
+    public func run() async throws {
+        try await prepare()
+        let abandoned = try await warehouse.abandonRunningJobRuns(at: clock.now(), reason: "interrupted: the process stopped during the run")
+        if abandoned > 0 { logger.notice("closed job runs left running by a stopped process", metadata: ["job_runs": "\(abandoned)"]) }
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        wakeUp = continuation
+        defer { wakeUp = nil }
+        logger.info("scheduler started", metadata: ["jobs": "\(order.joined(separator: ","))"])
+        let clock = self.clock
+        let tick = configuration.tick
+        await withTaskGroup(of: Void.self) { ticker in
+            ticker.addTask {
+                while !Task.isCancelled {
+                    do { try await clock.sleep(for: tick) } catch { return }
+                    continuation.yield()
+                }
+            }
+            await withDiscardingTaskGroup { runs in
+                await withGracefulShutdownHandler {
+                    continuation.yield()
+                    for await _ in stream {
+                        for (name, trigger) in self.takeDueJobs() {
+                            runs.addTask { await self.execute(name, trigger: trigger) }
+                        }
+                    }
+                } onGracefulShutdown: {
+                    continuation.finish()
+                }
+            }
+            ticker.cancelAll()
+        }
+        logger.info("scheduler stopped")
+    }
+
+    /// Runs the job now (even when disabled), unless it is running.
+    public func trigger(_ name: String) throws(SchedulerError) {
+        guard var entry = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
+        guard let wakeUp else { throw SchedulerError(.notRunning, job: name) }
+        guard !entry.running, !entry.manualRequested else { throw SchedulerError(.alreadyRunning, job: name) }
+        entry.manualRequested = true
+        entries[name] = entry
+        wakeUp.yield()
+    }
+
+    public func setEnabled(_ name: String, _ enabled: Bool) async throws(SchedulerError) -> JobState {
+        guard let entry = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
+        return try await update(name, schedule: entry.schedule, enabled: enabled)
+    }
+
+    public func setSchedule(_ name: String, _ schedule: JobSchedule) async throws(SchedulerError) -> JobState {
+        guard let entry = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
+        guard schedule.kind == entry.job.defaultSchedule.kind else {
+            throw SchedulerError(.wrongScheduleKind(expected: entry.job.defaultSchedule.kind), job: name)
+        }
+        switch schedule {
+        case .every(let seconds):
+            guard (JobSchedule.minimumIntervalSeconds...JobSchedule.maximumIntervalSeconds).contains(seconds) else {
+                throw SchedulerError(
+                    .invalidSchedule(
+                        "interval_seconds must be from \(JobSchedule.minimumIntervalSeconds) to \(JobSchedule.maximumIntervalSeconds)"),
+                    job: name)
+            }
+        case .weekly(let weekday, let minute):
+            guard (0...6).contains(weekday), (0..<1_440).contains(minute) else {
+                throw SchedulerError(.invalidSchedule("weekday 0-6 and a time 00:00-23:59 expected"), job: name)
+            }
+        }
+        return try await update(name, schedule: schedule, enabled: entry.enabled)
+    }
+
+    /// Every job in definition order.
+    public func states() -> [JobState] {
+        order.compactMap { name in entries[name].map { state(of: $0) } }
+    }
+
+    public func state(_ name: String) throws(SchedulerError) -> JobState {
+        guard let entry = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
+        return state(of: entry)
+    }
+
+    public var jobNames: [String] { order }
+
+    /// Whether this scheduler runs jobs (as opposed to only showing and editing their schedules).
+    public var isRunning: Bool { wakeUp != nil }
+
+    // MARK: Internals
+
+    private func update(_ name: String, schedule: JobSchedule, enabled: Bool) async throws(SchedulerError) -> JobState {
+        try await prepare()
+        let now = clock.now()
+        do {
+            try await warehouse.saveJobSchedule(Self.stored(name, schedule, enabled: enabled, at: now))
+        } catch {
+            throw SchedulerError(.storage(error.description), job: name)
+        }
+        guard var entry = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
+        entry.schedule = schedule
+        entry.enabled = enabled
+        entry.updatedAt = now
+        entries[name] = entry
+        logger.info("job schedule changed", metadata: ["job": "\(name)", "schedule": "\(schedule.description)", "enabled": "\(enabled)"])
+        wakeUp?.yield()
+        return state(of: entry)
+    }
+
+    private func state(of entry: Entry) -> JobState {
+        JobState(
+            name: entry.job.name, schedule: entry.schedule, enabled: entry.enabled, running: entry.running, lastRun: entry.lastRun,
+            nextRunAt: entry.enabled ? entry.schedule.nextRun(lastRunStart: entry.lastRun?.startedAt, anchor: entry.updatedAt) : nil,
+            updatedAt: entry.updatedAt)
+    }
+
+    /// Marks due and requested jobs as running and returns them with their trigger.
+    private func takeDueJobs() -> [(String, String)] {
+        let now = clock.now()
+        var due: [(String, String)] = []
+        for name in order {
+            guard var entry = entries[name], !entry.running else { continue }
+            let trigger: String
+            if entry.manualRequested {
+                trigger = "manual"
+            } else if entry.enabled, entry.schedule.nextRun(lastRunStart: entry.lastRun?.startedAt, anchor: entry.updatedAt) <= now {
+                trigger = "schedule"
+            } else {
+                continue
+            }
+            entry.running = true
+            entry.manualRequested = false
+            entries[name] = entry
+            due.append((name, trigger))
+        }
+        return due
+    }
+
+    private func execute(_ name: String, trigger: String) async {
+        guard let entry = entries[name] else { return }
+        let started = clock.now()
+        let startInstant = ContinuousClock.now
+        var run = JobRun(id: 0, job: name, trigger: trigger, startedAt: started, finishedAt: nil, status: .running, files: 0, rows: 0, error: nil)
+        do {
+            run.id = try await warehouse.startJobRun(job: name, trigger: trigger, at: started)
+        } catch {
+            // The run still happens: losing its log line is better than losing the data it fetches.
+            logger.error("cannot record the start of a job run", metadata: ["job": "\(name)", "error": "\(error)"])
+        }
+        entries[name]?.lastRun = run
+        logger.info("job started", metadata: ["job": "\(name)", "trigger": "\(trigger)"])
+        let outcome: JobRunOutcome
+        do {
+            outcome = try await entry.job.work()
+        } catch {
+            outcome = JobRunOutcome(status: .failed, error: "\(error)")
+        }
+        let finished = clock.now()
+        entry.duration.recordNanoseconds((ContinuousClock.now - startInstant).nanosecondsClamped)
+        entry.rows.increment(by: Int64(outcome.rows))
+        if outcome.status != .succeeded { entry.failures.increment() }
+        if run.id != 0 {
+            do {
+                try await warehouse.finishJobRun(id: run.id, at: finished, outcome: outcome)
+            } catch {
+                logger.error("cannot record the end of a job run", metadata: ["job": "\(name)", "error": "\(error)"])
+            }
+        }
+        run.finishedAt = finished
+        run.status = outcome.status
+        run.files = outcome.files
+        run.rows = outcome.rows
+        run.error = outcome.error
+        entries[name]?.lastRun = run
+        entries[name]?.running = false
+        var metadata: Logger.Metadata = [
+            "job": "\(name)", "status": "\(outcome.status.rawValue)", "files": "\(outcome.files)", "rows": "\(outcome.rows)",
+        ]
+        if let error = outcome.error { metadata["error"] = "\(error)" }
+        logger.log(level: outcome.status == .succeeded ? .info : .warning, "job finished", metadata: metadata)
+        completedRuns[name, default: 0] += 1
+        if let stop = configuration.stopAfter, stop.job == name, completedRuns[name, default: 0] >= stop.runs {
+            wakeUp?.finish()
+        } else {
+            wakeUp?.yield()
+        }
+    }
+
+    static func schedule(_ stored: StoredJobSchedule) -> JobSchedule? {
+        if let seconds = stored.intervalSeconds { return .every(seconds: seconds) }
+        if let weekday = stored.weekday, let minute = stored.minuteOfDay { return .weekly(weekday: weekday, minuteOfDay: minute) }
+        return nil
+    }
+
+    static func stored(_ job: String, _ schedule: JobSchedule, enabled: Bool, at time: Int64) -> StoredJobSchedule {
+        switch schedule {
+        case .every(let seconds):
+            StoredJobSchedule(job: job, enabled: enabled, intervalSeconds: seconds, weekday: nil, minuteOfDay: nil, updatedAt: time)
+        case .weekly(let weekday, let minute):
+            StoredJobSchedule(job: job, enabled: enabled, intervalSeconds: nil, weekday: weekday, minuteOfDay: minute, updatedAt: time)
+        }
+    }
+}
+
+extension Duration {
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,77 @@
+public import Logging
+public import Warehouse
+
+/// The scheduler's three jobs, built from the pipeline's parts: `extract-transform`, `gap-fill` and `maintenance`.
+public enum PipelineJobs {
+    public static let extractTransform = "extract-transform"
+    public static let gapFill = "gap-fill"
+    public static let maintenance = "maintenance"
+
+    public struct Defaults: Sendable {
+        public var extractTransformSeconds: Int
+        public var gapFillSeconds: Int
+        /// Sunday 02:00 UTC.
+        public var maintenance: JobSchedule
+
+        public init(extractTransformSeconds: Int = 60, gapFillSeconds: Int = 3_600, maintenance: JobSchedule = .weekly(weekday: 0, minuteOfDay: 120)) {
+            self.extractTransformSeconds = extractTransformSeconds
+            self.gapFillSeconds = gapFillSeconds
+            self.maintenance = maintenance
+        }
+    }
+
+    public static func make(
+        extractor: Extractor, transformer: Transformer, gapFiller: GapFiller, maintenance: Maintenance, symbols: SymbolRegistry,
+        defaults: Defaults = Defaults(), logger: Logger, onCycle: @escaping @Sendable (CycleReport) async -> Void = { _ in }
+    ) -> [ScheduledJob] {
+        let cycles = CycleCounter()
+        return [
+            ScheduledJob(name: extractTransform, defaultSchedule: .every(seconds: defaults.extractTransformSeconds)) {
+                let tracked = try await symbols.symbols()
+                let extraction = await extractor.extractAll(tracked)
+                var report = CycleReport(number: await cycles.next(), extraction: extraction)
+                var outcome = JobRunOutcome(status: extraction.failures.isEmpty ? .succeeded : .partial)
+                outcome.files = extraction.symbols.reduce(0) { $0 + $1.objects.count }
+                var errors = extraction.failures.map { "\($0.symbol): \($0.message)" }
+                do {
+                    report.transform = try await transformer.transformPending()
+                    outcome.rows = report.transform.rowsWritten
+                    if report.transform.rejected > 0 {
+                        errors.append("\(report.transform.rejected) lake objects rejected")
+                        outcome.status = .partial
+                    }
+                } catch {
+                    report.transformError = "\(error)"
+                    errors.append("transform: \(error)")
+                    outcome.status = .failed
+                }
+                if !tracked.isEmpty, extraction.symbols.isEmpty, outcome.status == .partial { outcome.status = .failed }
+                outcome.error = errors.isEmpty ? nil : errors.joined(separator: "; ")
+                await onCycle(report)
+                return outcome
+            },
+            ScheduledJob(name: gapFill, defaultSchedule: .every(seconds: defaults.gapFillSeconds)) {
+                let report = try await gapFiller.fill(try await symbols.symbols())
+                var outcome = JobRunOutcome(status: report.failures.isEmpty ? .succeeded : .partial, files: report.requested, rows: report.candlesFetched)
+                if !report.failures.isEmpty { outcome.error = report.failures.joined(separator: "; ") }
+                logger.info(
+                    "gap fill finished",
+                    metadata: ["gaps.requested": "\(report.requested)", "gaps.filled": "\(report.filled)", "gaps.exchange_empty": "\(report.exchangeEmpty)"])
+                return outcome
+            },
+            ScheduledJob(name: Self.maintenance, defaultSchedule: defaults.maintenance) {
+                let report = try await maintenance.run()
+                return JobRunOutcome(status: .succeeded, rows: report.retention.klineRows + report.retention.orderBookRows)
+            },
+        ]
+    }
+}
+
+/// Numbers extract-transform cycles for their reports.
+actor CycleCounter {
+    private var count = 0
+    func next() -> Int {
+        count += 1
+        return count
+    }
+}
