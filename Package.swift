@@ -91,6 +91,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WebApp",
+            dependencies: [
+                "MarketData", "Analytics", "Exchange", "DataLake", "Warehouse", "Pipeline",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PipelineTesting",
             dependencies: [
                 "MarketData", "Exchange", "DataLake", "Warehouse",

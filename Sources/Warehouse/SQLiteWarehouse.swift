@@ -366,7 +366,7 @@ public final class SQLiteWarehouse: Warehouse {
                 guard let symbol = try? Symbol(row[0] as String) else { continue }
                 summaries.append(
                     DataSummary(
-                        symbol: symbol, type: .klines, rows: row[1], first: row[2], last: row[3],
+                        symbol: symbol, type: .klines, rows: row[1], first: row[2], last: row[3], lastFinal: row[4],
                         lastFetchTime: lastFetch["\(symbol)/klines"]))
             }
             let bookRows = try Row.fetchAll(

@@ -1,0 +1,234 @@
+import Analytics
+import Hummingbird
+import MarketData
+import Warehouse
+
+/// Market data: candles, the order book, 24h statistics and indicators.
+extension API {
+    func candlestick(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let symbol = try pathSymbol(context)
+        let query = request.query
+        let interval = try query.interval()
+        let limit = try query.integer("limit", in: 1...1_000, default: 500)
+        let start = try query.time("start")
+        let end = try query.time("end")
+        if let start, let end, start > end {
+            throw APIError.badRequest("invalid_range", "start must not be after end")
+        }
+        try await requireKnown(symbol)
+        let candles: [StoredKline]
+        if let start {
+            candles = try await services.warehouse.klines(
+                symbol: symbol, interval: interval, from: start, to: end ?? Int64.max, includeOpen: true, limit: limit)
+        } else {
+            candles = try await services.warehouse.recentKlines(
+                symbol: symbol, interval: interval, endingAt: end ?? Int64.max, includeOpen: true, limit: limit)
+        }
+        var json = JSONWriter(capacity: 128 + candles.count * 420)
+        json.object { json in
+            json.key("symbol")
+            json.string(symbol.rawValue)
+            json.key("interval")
+            json.string(interval.rawValue)
+            json.key("count")
+            json.int(candles.count)
+            json.key("candles")
+            json.array { json in
+                for candle in candles { Self.write(candle, to: &json) }
+            }
+        }
+        return Response.json(json.bytes)
+    }
+
+    static func write(_ stored: StoredKline, to json: inout JSONWriter) {
+        let kline = stored.kline
+        json.object { json in
+            json.time("open_time", "open_time_iso", kline.openTime)
+            json.time("close_time", "close_time_iso", kline.closeTime)
+            json.key("open")
+            json.decimal(kline.open)
+            json.key("high")
+            json.decimal(kline.high)
+            json.key("low")
+            json.decimal(kline.low)
+            json.key("close")
+            json.decimal(kline.close)
+            json.key("volume")
+            json.decimal(kline.volume)
+            json.key("quote_volume")
+            json.decimal(kline.quoteVolume)
+            json.key("trades")
+            json.int(kline.tradeCount)
+            json.key("taker_buy_base_volume")
+            json.decimal(kline.takerBuyBaseVolume)
+            json.key("taker_buy_quote_volume")
+            json.decimal(kline.takerBuyQuoteVolume)
+            json.key("closed")
+            json.bool(stored.isFinal)
+        }
+    }
+
+    func orderBook(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let symbol = try pathSymbol(context)
+        let limit = try request.query.integer("limit", in: 1...5_000, default: 20)
+        try await requireKnown(symbol)
+        guard let book = try await services.warehouse.latestOrderBook(symbol: symbol, levels: limit) else {
+            throw APIError.notFound("no_order_book", "no order book of \(symbol) is stored yet; it arrives with the next extraction")
+        }
+        return Response.json { json in
+            json.object { json in
+                json.key("symbol")
+                json.string(symbol.rawValue)
+                json.time("captured_at", "captured_at_iso", book.capturedAt)
+                json.key("last_update_id")
+                json.int(book.lastUpdateId)
+                let bestBid = book.bids.first?.price
+                let bestAsk = book.asks.first?.price
+                json.key("best_bid")
+                if let bestBid { json.decimal(bestBid) } else { json.null() }
+                json.key("best_ask")
+                if let bestAsk { json.decimal(bestAsk) } else { json.null() }
+                json.key("spread")
+                if let bestBid, let bestAsk { json.decimal(bestAsk - bestBid) } else { json.null() }
+                json.key("mid")
+                if let bestBid, let bestAsk { json.string(Self.half(of: bestBid + bestAsk)) } else { json.null() }
+                for (name, levels) in [("bids", book.bids), ("asks", book.asks)] {
+                    json.key(dynamic: name)
+                    json.array { json in
+                        for level in levels {
+                            json.object { json in
+                                json.key("price")
+                                json.decimal(level.price)
+                                json.key("quantity")
+                                json.decimal(level.quantity)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Half of an exact decimal, exactly: an odd number of 10⁻⁸ units gains a ninth digit (…5).
+    static func half(of value: ExactDecimal) -> String {
+        let halved = ExactDecimal(units: value.units / 2)
+        guard value.units % 2 != 0 else { return halved.description }
+        // Truncation toward zero lost half a unit; write it as a trailing 5, with the sign of the value.
+        if value.units < 0, halved.units == 0 { return "-" + halved.description + "5" }
+        return halved.description + "5"
+    }
+
+    func statistics(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let symbol = try pathSymbol(context)
+        try await requireKnown(symbol)
+        guard let stats = try await tickerStatistics(symbol) else {
+            throw APIError.notFound("no_data", "no closed 1m candles of \(symbol) are stored yet")
+        }
+        return Response.json { json in Self.write(stats, symbol: symbol, to: &json) }
+    }
+
+    func tickerStatistics(_ symbol: Symbol) async throws -> TickerStatistics? {
+        let minutes = try await services.warehouse.recentKlines(
+            symbol: symbol, interval: .oneMinute, endingAt: Int64.max, includeOpen: false, limit: TickerStatistics.windowMinutes)
+        return TickerStatistics(minutes: minutes.map(\.kline))
+    }
+
+    static func write(_ stats: TickerStatistics, symbol: Symbol, to json: inout JSONWriter) {
+        json.object { json in
+            json.key("symbol")
+            json.string(symbol.rawValue)
+            json.time("open_time", "open_time_iso", stats.openTime)
+            json.time("close_time", "close_time_iso", stats.closeTime)
+            json.key("open_price")
+            json.decimal(stats.openPrice)
+            json.key("last_price")
+            json.decimal(stats.lastPrice)
+            json.key("high_price")
+            json.decimal(stats.highPrice)
+            json.key("low_price")
+            json.decimal(stats.lowPrice)
+            json.key("price_change")
+            json.decimal(stats.priceChange)
+            json.key("price_change_percent")
+            json.decimal(stats.priceChangePercent)
+            json.key("volume")
+            json.decimal(stats.volume)
+            json.key("quote_volume")
+            json.decimal(stats.quoteVolume)
+            json.key("trades")
+            json.int(stats.tradeCount)
+            json.key("minutes")
+            json.int(stats.minuteCount)
+        }
+    }
+
+    /// Candles before the first returned point that feed the indicators' warm-up, so the returned values are settled.
+    static let indicatorWarmUp = 300
+
+    func indicators(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let symbol = try pathSymbol(context)
+        let query = request.query
+        let interval = try query.interval()
+        let limit = try query.integer("limit", in: 1...1_000, default: 100)
+        try await requireKnown(symbol)
+        let candles = try await services.warehouse.recentKlines(
+            symbol: symbol, interval: interval, endingAt: Int64.max, includeOpen: false, limit: limit + Self.indicatorWarmUp)
+        let closes = candles.map(\.kline.close.doubleValue)
+        let rsi = Indicators.rsi(closes)
+        let macd = Indicators.macd(closes)
+        let bands = Indicators.bollingerBands(closes)
+        let first = max(0, candles.count - limit)
+        func point(_ index: Int, _ json: inout JSONWriter) {
+            json.object { json in
+                json.time("open_time", "open_time_iso", candles[index].kline.openTime)
+                json.key("close")
+                json.decimal(candles[index].kline.close)
+                json.key("rsi")
+                json.double(rsi[index])
+                json.key("macd")
+                json.double(macd.macd[index])
+                json.key("macd_signal")
+                json.double(macd.signal[index])
+                json.key("macd_histogram")
+                json.double(macd.histogram[index])
+                json.key("bollinger_upper")
+                json.double(bands.upper[index])
+                json.key("bollinger_middle")
+                json.double(bands.middle[index])
+                json.key("bollinger_lower")
+                json.double(bands.lower[index])
+            }
+        }
+        return Response.json { json in
+            json.object { json in
+                json.key("symbol")
+                json.string(symbol.rawValue)
+                json.key("interval")
+                json.string(interval.rawValue)
+                json.key("parameters")
+                json.object { json in
+                    json.key("rsi_period")
+                    json.int(14)
+                    json.key("macd_fast")
+                    json.int(12)
+                    json.key("macd_slow")
+                    json.int(26)
+                    json.key("macd_signal")
+                    json.int(9)
+                    json.key("bollinger_period")
+                    json.int(20)
+                    json.key("bollinger_deviations")
+                    json.int(2)
+                }
+                json.key("count")
+                json.int(candles.count - first)
+                json.key("series")
+                json.array { json in
+                    for index in first..<candles.count { point(index, &json) }
+                }
+                json.key("latest")
+                if candles.isEmpty { json.null() } else { point(candles.count - 1, &json) }
+            }
+        }
+    }
+}

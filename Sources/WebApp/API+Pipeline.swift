@@ -1,0 +1,284 @@
+import DataLake
+import Exchange
+import HTTPTypes
+import Hummingbird
+import MarketData
+import Pipeline
+import Warehouse
+
+/// Health, pipeline status and statistics, the ingestion log and gaps.
+extension API {
+    func health(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let checkedAt = now
+        var components: [(String, String, String?)] = []
+        do {
+            try await services.warehouse.ping()
+            components.append(("warehouse", "ok", nil))
+        } catch {
+            components.append(("warehouse", "down", error.description))
+        }
+        do {
+            _ = try await services.lake.listFolders(bucket: services.layout.rawBucket, prefix: "")
+            components.append(("lake", "ok", nil))
+        } catch {
+            components.append(("lake", "down", error.description))
+        }
+        let usage = services.exchangeUsage.snapshot
+        if usage.isBanned(at: checkedAt) {
+            components.append(("exchange", "down", "IP banned by the exchange (HTTP 418) until \(UTCTime.iso8601(usage.bannedUntil ?? 0))"))
+        } else if usage.isFailing {
+            components.append(("exchange", "down", usage.lastFailure))
+        } else if usage.lastSuccessAt == nil {
+            components.append(("exchange", "unknown", "no request made yet by this process"))
+        } else {
+            components.append(("exchange", "ok", nil))
+        }
+        let down = components.contains { $0.1 == "down" }
+        let schedulerRunning = await services.scheduler.isRunning
+        return Response.json(status: down ? .serviceUnavailable : .ok) { json in
+            json.object { json in
+                json.key("status")
+                json.string(down ? "down" : "ok")
+                json.time("checked_at", "checked_at_iso", checkedAt)
+                json.key("scheduler_running")
+                json.bool(schedulerRunning)
+                json.key("components")
+                json.object { json in
+                    for (name, status, detail) in components {
+                        json.key(dynamic: name)
+                        json.object { json in
+                            json.key("status")
+                            json.string(status)
+                            json.key("detail")
+                            json.optionalString(detail)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func pipelineStatus(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let generatedAt = now
+        let tracked = try await services.symbols.symbols()
+        var rows: [(Symbol, ExtractionState?, ExtractionState?, Int64?, Int64?)] = []
+        for symbol in tracked {
+            let klines = try await services.warehouse.extractionState(symbol: symbol, type: .klines)
+            let depth = try await services.warehouse.extractionState(symbol: symbol, type: .depth)
+            let newest = try await services.warehouse.recentKlines(
+                symbol: symbol, interval: .oneMinute, endingAt: Int64.max, includeOpen: false, limit: 1
+            ).last?.kline.openTime
+            let book = try await services.warehouse.latestOrderBook(symbol: symbol, levels: 0)?.capturedAt
+            rows.append((symbol, klines, depth, newest, book))
+        }
+        let usage = services.exchangeUsage.snapshot
+        return Response.json { json in
+            json.object { json in
+                json.time("generated_at", "generated_at_iso", generatedAt)
+                json.key("symbols")
+                json.array { json in
+                    for (symbol, klines, depth, newest, book) in rows {
+                        json.object { json in
+                            json.key("symbol")
+                            json.string(symbol.rawValue)
+                            json.key("klines")
+                            json.object { json in
+                                Self.writeExtraction(klines, to: &json)
+                                json.time("newest_closed_open_time", "newest_closed_open_time_iso", newest)
+                                json.key("lag_seconds")
+                                json.optionalInt(newest.map { max(0, (generatedAt - ($0 + 60_000)) / 1_000) })
+                            }
+                            json.key("depth")
+                            json.object { json in
+                                Self.writeExtraction(depth, to: &json)
+                                json.time("latest_captured_at", "latest_captured_at_iso", book)
+                                json.key("lag_seconds")
+                                json.optionalInt(book.map { max(0, (generatedAt - $0) / 1_000) })
+                            }
+                        }
+                    }
+                }
+                json.key("exchange")
+                Self.write(usage, at: generatedAt, to: &json)
+            }
+        }
+    }
+
+    static func writeExtraction(_ state: ExtractionState?, to json: inout JSONWriter) {
+        json.time("last_fetch_time", "last_fetch_time_iso", state?.lastFetchTime)
+        json.key("record_count")
+        json.int(state?.recordCount ?? 0)
+    }
+
+    static func write(_ usage: ExchangeUsage, at time: Int64, to json: inout JSONWriter) {
+        json.object { json in
+            json.key("used_weight")
+            json.optionalInt(usage.usedWeight)
+            json.key("weight_limit")
+            json.int(usage.weightLimit)
+            json.time("used_weight_at", "used_weight_at_iso", usage.usedWeightAt)
+            json.key("rate_limited")
+            json.bool(usage.isRateLimited(at: time))
+            json.time("rate_limited_until", "rate_limited_until_iso", usage.rateLimitedUntil)
+            json.key("banned")
+            json.bool(usage.isBanned(at: time))
+            json.time("banned_until", "banned_until_iso", usage.bannedUntil)
+            json.key("requests")
+            json.int(usage.requests)
+            json.key("failures")
+            json.int(usage.failures)
+            json.time("last_success_at", "last_success_at_iso", usage.lastSuccessAt)
+            json.time("last_failure_at", "last_failure_at_iso", usage.lastFailureAt)
+            json.key("last_failure")
+            json.optionalString(usage.lastFailure)
+        }
+    }
+
+    func pipelineStats(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let counts = try await services.warehouse.tableCounts()
+        let ledger = try await services.warehouse.ledgerSummary()
+        let lake: LakeStatisticsCache.Snapshot
+        do {
+            lake = try await lakeStatistics.snapshot(now: now)
+        } catch {
+            throw APIError(.serviceUnavailable, code: "lake_unavailable", "cannot list the data lake: \(error)")
+        }
+        return Response.json { json in
+            json.object { json in
+                json.key("tables")
+                json.object { json in
+                    for (table, count) in counts.sorted(by: { $0.key < $1.key }) {
+                        json.key(dynamic: table)
+                        json.int(count)
+                    }
+                }
+                json.key("ledger")
+                json.object { json in
+                    json.key("processed_files")
+                    json.int(ledger.processedFiles)
+                    json.key("processed_rows")
+                    json.int(ledger.processedRows)
+                    json.key("duplicates_skipped")
+                    json.int(ledger.duplicatesSkipped)
+                    json.key("archived_files")
+                    json.int(ledger.archivedFiles)
+                    json.key("rejected_files")
+                    json.int(ledger.rejectedFiles)
+                    json.time("last_processed_at", "last_processed_at_iso", ledger.lastProcessedAt)
+                }
+                json.key("lake")
+                json.object { json in
+                    json.time("computed_at", "computed_at_iso", lake.computedAt)
+                    json.key("buckets")
+                    json.array { json in
+                        for bucket in lake.buckets {
+                            json.object { json in
+                                json.key("bucket")
+                                json.string(bucket.name)
+                                json.key("objects")
+                                json.int(bucket.objects)
+                                json.key("bytes")
+                                json.int(bucket.bytes)
+                                json.key("days")
+                                json.int(bucket.days)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func ingestionLogs(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let query = request.query
+        let page = try query.integer("page", in: 1...1_000_000, default: 1)
+        let pageSize = try query.integer("page_size", in: 1...500, default: 50)
+        let jobs = await services.scheduler.jobNames
+        var job: String?
+        if let text = query.string("job") {
+            guard jobs.contains(text) else {
+                throw APIError.badRequest("invalid_job", "job must be one of \(jobs.joined(separator: ", ")), not '\(text)'")
+            }
+            job = text
+        }
+        var status: JobRunStatus?
+        if let text = query.string("status") {
+            guard let value = JobRunStatus(rawValue: text) else {
+                let names = JobRunStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                throw APIError.badRequest("invalid_status", "status must be one of \(names), not '\(text)'")
+            }
+            status = value
+        }
+        let result = try await services.warehouse.jobRuns(JobRunQuery(page: page, pageSize: pageSize, job: job, status: status))
+        return Response.json { json in
+            json.object { json in
+                json.key("page")
+                json.int(page)
+                json.key("page_size")
+                json.int(pageSize)
+                json.key("total")
+                json.int(result.total)
+                json.key("total_pages")
+                json.int((result.total + pageSize - 1) / pageSize)
+                json.key("runs")
+                json.array { json in
+                    for run in result.runs { Self.write(run, to: &json) }
+                }
+            }
+        }
+    }
+
+    static func write(_ run: JobRun, to json: inout JSONWriter) {
+        json.object { json in
+            json.key("id")
+            json.int(run.id)
+            json.key("job")
+            json.string(run.job)
+            json.key("trigger")
+            json.string(run.trigger)
+            json.key("status")
+            json.string(run.status.rawValue)
+            json.time("started_at", "started_at_iso", run.startedAt)
+            json.time("finished_at", "finished_at_iso", run.finishedAt)
+            json.key("duration_ms")
+            json.optionalInt(run.finishedAt.map { $0 - run.startedAt })
+            json.key("files")
+            json.int(run.files)
+            json.key("rows")
+            json.int(run.rows)
+            json.key("error")
+            json.optionalString(run.error)
+        }
+    }
+
+    func gaps(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let symbol = try pathSymbol(context)
+        try await requireKnown(symbol)
+        let gaps = try await services.warehouse.gaps(symbol: symbol)
+        return Response.json { json in
+            json.object { json in
+                json.key("symbol")
+                json.string(symbol.rawValue)
+                for status in GapStatus.allCases {
+                    json.key(dynamic: status.rawValue.replacingOccurrences(of: "-", with: "_"))
+                    json.int(gaps.filter { $0.status == status }.count)
+                }
+                json.key("gaps")
+                json.array { json in
+                    for gap in gaps {
+                        json.object { json in
+                            json.time("from", "from_iso", gap.range.from)
+                            json.time("to", "to_iso", gap.range.to)
+                            json.key("minutes")
+                            json.int(gap.range.minutes)
+                            json.key("status")
+                            json.string(gap.status.rawValue)
+                            json.time("detected_at", "detected_at_iso", gap.detectedAt)
+                            json.time("updated_at", "updated_at_iso", gap.updatedAt)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+public import HTTPTypes
+public import Hummingbird
+import NIOCore
+
+/// An API failure answered as `{"error": {"code": "...", "message": "..."}}` with its HTTP status.
+public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    /// Stable, machine-readable, snake_case.
+    public var code: String
+    /// One line for a person: what was wrong and what to do.
+    public var message: String
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var json = JSONWriter()
+        json.object { json in
+            json.key("error")
+            json.object { json in
+                json.key("code")
+                json.string(code)
+                json.key("message")
+                json.string(message)
+            }
+        }
+        return Response.json(json.bytes, status: status, headers: headers)
+    }
+
+    static func badRequest(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code: code, message) }
+    static func notFound(_ code: String, _ message: String) -> APIError { APIError(.notFound, code: code, message) }
+}
+
+extension Response {
+    /// A JSON response from bytes a ``JSONWriter`` made.
+    static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        fields[.cacheControl] = "no-store"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func json(status: HTTPResponse.Status = .ok, _ body: (inout JSONWriter) -> Void) -> Response {
+        var writer = JSONWriter()
+        body(&writer)
+        return json(writer.bytes, status: status)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import MarketData
+
+/// Reads and validates query and path parameters; every bad value is a 400 naming the parameter and what is expected.
+struct QueryReader {
+    let request: Request
+
+    func string(_ name: String) -> String? {
+        request.uri.queryParameters.get(name)
+    }
+
+    func integer(_ name: String, in range: ClosedRange<Int>, default defaultValue: Int) throws(APIError) -> Int {
+        guard let text = string(name) else { return defaultValue }
+        guard let value = Int(text), range.contains(value) else {
+            throw .badRequest("invalid_\(name)", "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return value
+    }
+
+    /// Epoch milliseconds or ISO-8601 (`2024-01-31T12:00:00Z`), between 1970 and 9999.
+    func time(_ name: String) throws(APIError) -> Int64? {
+        guard let text = string(name) else { return nil }
+        guard let value = UTCTime.parse(text), (0...Self.latestTime).contains(value) else {
+            throw .badRequest("invalid_\(name)", "\(name) must be epoch milliseconds or ISO-8601 such as 2024-01-31T12:00:00Z, not '\(text)'")
+        }
+        return value
+    }
+
+    /// `1m`, `1h` or `1d`: the intervals the warehouse stores.
+    func interval(default defaultValue: Interval = .oneMinute) throws(APIError) -> Interval {
+        guard let text = string("interval") else { return defaultValue }
+        guard let interval = Self.servedIntervals.first(where: { $0.rawValue == text }) else {
+            throw .badRequest("invalid_interval", "interval must be 1m, 1h or 1d, not '\(text)'")
+        }
+        return interval
+    }
+
+    static let servedIntervals: [Interval] = [.oneMinute, .oneHour, .oneDay]
+    /// 9999-12-31T23:59:59.999Z.
+    static let latestTime: Int64 = 253_402_300_799_999
+}
+
+extension Request {
+    var query: QueryReader { QueryReader(request: self) }
+}
+
+/// The `{symbol}` path segment, upper-cased and validated.
+func pathSymbol(_ context: some RequestContext) throws(APIError) -> Symbol {
+    let text = context.parameters.get("symbol") ?? ""
+    do {
+        return try Symbol(asciiUppercased(text))
+    } catch {
+        throw .badRequest("invalid_symbol", "'\(text)' is not a symbol: expected letters and digits such as BTCUSDT")
+    }
+}
+
+/// Constant-time comparison, so response timing does not reveal how much of a guessed token was right.
+func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+    let a = Array(lhs.utf8)
+    let b = Array(rhs.utf8)
+    var difference = UInt8(a.count == b.count ? 0 : 1)
+    let length = max(a.count, b.count)
+    for index in 0..<length {
+        let x = index < a.count ? a[index] : 0
+        let y = index < b.count ? b[index] : 0
+        difference |= x ^ y
+    }
+    return difference == 0
+}
+
+/// Decodes a small JSON request body, or answers 400 saying what was expected.
+func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, expected: String) async throws -> T {
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: 64 * 1024)
+    } catch {
+        throw APIError(.contentTooLarge, code: "body_too_large", "the request body is larger than 64 KiB")
+    }
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    } catch {
+        throw APIError.badRequest("invalid_body", "the request body must be JSON: \(expected)")
+    }
+}
+
+/// Upper-cases ASCII letters only, so no other script's letters turn into valid symbol characters.
+func asciiUppercased(_ text: String) -> String {
+    String(decoding: text.utf8.map { (97...122).contains($0) ? $0 - 32 : $0 }, as: UTF8.self)
+}

@@ -1,0 +1,62 @@
+public import DataLake
+public import Exchange
+public import Logging
+public import MarketData
+public import Pipeline
+public import Prometheus
+public import Warehouse
+
+/// Everything the API and the pages read and steer: the same objects the pipeline uses, not HTTP loopbacks.
+public struct WebAppServices: Sendable {
+    public var warehouse: any Warehouse
+    public var lake: any ObjectStore
+    public var layout: LakeLayout
+    public var scheduler: JobScheduler
+    public var symbols: SymbolRegistry
+    /// Used to check symbols against exchangeInfo before they are tracked.
+    public var exchange: any MarketDataSource
+    public var exchangeUsage: ExchangeUsageMonitor
+    /// The effective configuration, secrets already redacted, in display order.
+    public var configuration: [ConfigurationEntry]
+    /// Required as `Authorization: Bearer …` by every mutating endpoint; `nil` disables them (403).
+    public var adminToken: String?
+    public var clock: PipelineClock
+    public var metrics: PrometheusCollectorRegistry
+    public var logger: Logger
+
+    public init(
+        warehouse: any Warehouse, lake: any ObjectStore, layout: LakeLayout, scheduler: JobScheduler, symbols: SymbolRegistry,
+        exchange: any MarketDataSource, exchangeUsage: ExchangeUsageMonitor, configuration: [ConfigurationEntry], adminToken: String?,
+        clock: PipelineClock = .system, metrics: PrometheusCollectorRegistry, logger: Logger
+    ) {
+        self.warehouse = warehouse
+        self.lake = lake
+        self.layout = layout
+        self.scheduler = scheduler
+        self.symbols = symbols
+        self.exchange = exchange
+        self.exchangeUsage = exchangeUsage
+        self.configuration = configuration
+        self.adminToken = adminToken
+        self.clock = clock
+        self.metrics = metrics
+        self.logger = logger
+    }
+}
+
+/// One line of the effective configuration.
+public struct ConfigurationEntry: Sendable, Hashable {
+    public var name: String
+    /// Already redacted when secret.
+    public var value: String
+    /// `flag`, `environment` or `default`.
+    public var source: String
+    public var secret: Bool
+
+    public init(name: String, value: String, source: String, secret: Bool = false) {
+        self.name = name
+        self.value = secret ? (value.isEmpty ? "" : "[redacted]") : value
+        self.source = source
+        self.secret = secret
+    }
+}
