@@ -71,7 +71,7 @@ public struct SchedulerError: Error, Sendable, Hashable, CustomStringConvertible
 
 /// Runs jobs on their schedules, persisted in the warehouse, as one service.
 ///
-/// A job never runs twice at once: a due or triggered job that is still running is skipped. Every run is recorded in
+/// Jobs run one at a time, so a job never runs twice at once; a due job waits for the running one. Every run is recorded in
 /// `job_runs` (the ingestion log). On graceful shutdown no new run starts and running ones finish.
 public actor JobScheduler: Service {
     public struct Configuration: Sendable {
@@ -196,14 +196,23 @@ public actor JobScheduler: Service {
         logger.info("scheduler stopped")
     }
 
-    /// Runs the job now (even when disabled), unless it is running.
-    public func trigger(_ name: String) throws(SchedulerError) {
+    /// Runs the job now (even when disabled), or as soon as the running job finishes; refused while it runs or waits.
+    /// Returns whether it had to wait for another job.
+    @discardableResult
+    public func trigger(_ name: String) throws(SchedulerError) -> TriggerResult {
         guard var entry = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
         guard let wakeUp else { throw SchedulerError(.notRunning, job: name) }
         guard !entry.running, !entry.manualRequested else { throw SchedulerError(.alreadyRunning, job: name) }
         entry.manualRequested = true
         entries[name] = entry
         wakeUp.yield()
+        return entries.values.contains(where: \.running) ? .queued : .started
+    }
+
+    public enum TriggerResult: String, Sendable {
+        case started
+        /// Another job is running; this one starts when it finishes.
+        case queued
     }
 
     public func setEnabled(_ name: String, _ enabled: Bool) async throws(SchedulerError) -> JobState {
@@ -274,26 +283,23 @@ public actor JobScheduler: Service {
             updatedAt: entry.updatedAt)
     }
 
-    /// Marks due and requested jobs as running and returns them with their trigger.
+    /// Picks the next job to run, if none is running: manual requests first, then due jobs in definition order.
+    ///
+    /// Jobs run one at a time: they share the lake and the warehouse (two transforms at once would race for the same
+    /// objects), and none is so long that the others cannot wait for it.
     private func takeDueJobs() -> [(String, String)] {
+        guard !entries.values.contains(where: \.running) else { return [] }
         let now = clock.now()
-        var due: [(String, String)] = []
-        for name in order {
-            guard var entry = entries[name], !entry.running else { continue }
-            let trigger: String
-            if entry.manualRequested {
-                trigger = "manual"
-            } else if entry.enabled, entry.schedule.nextRun(lastRunStart: entry.lastRun?.startedAt, anchor: entry.updatedAt) <= now {
-                trigger = "schedule"
-            } else {
-                continue
-            }
-            entry.running = true
-            entry.manualRequested = false
-            entries[name] = entry
-            due.append((name, trigger))
+        let manual = order.first { entries[$0]?.manualRequested == true }
+        let scheduled = order.first { name in
+            guard let entry = entries[name], entry.enabled else { return false }
+            return entry.schedule.nextRun(lastRunStart: entry.lastRun?.startedAt, anchor: entry.updatedAt) <= now
         }
-        return due
+        guard let name = manual ?? scheduled, var entry = entries[name] else { return [] }
+        entry.running = true
+        entry.manualRequested = false
+        entries[name] = entry
+        return [(name, manual != nil ? "manual" : "schedule")]
     }
 
     private func execute(_ name: String, trigger: String) async {

@@ -74,13 +74,13 @@ extension API {
     func triggerJob(_ request: Request, _ context: some RequestContext) async throws -> Response {
         try requireAdmin(request)
         let name = try await jobName(context)
-        try await scheduling { () throws(SchedulerError) in try await services.scheduler.trigger(name) }
+        let result = try await scheduling { () throws(SchedulerError) in try await services.scheduler.trigger(name) }
         return Response.json(status: .accepted) { json in
             json.object { json in
                 json.key("job")
                 json.string(name)
                 json.key("status")
-                json.string("started")
+                json.string(result.rawValue)
                 json.key("message")
                 json.string("the run is recorded in /api/ingestion/logs when it finishes")
             }

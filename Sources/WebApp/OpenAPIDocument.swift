@@ -263,7 +263,7 @@ enum OpenAPIDocument {
                     ] + time("next_run_at", nullable: true) + time("updated_at") + [("last_run", nullableRef("JobRun"))])
             ),
             ("Scheduler", object([("scheduler_running", boolean), ("jobs", array(ref("Job")))])),
-            ("Triggered", object([("job", string), ("status", enumeration(["started"])), ("message", string)])),
+            ("Triggered", object([("job", string), ("status", enumeration(["started", "queued"])), ("message", string)])),
             ("Symbols", object([("symbols", array(string))])),
             (
                 "Configuration",

@@ -45,10 +45,10 @@ struct Backends {
         return Backends(configuration: configuration, warehouse: warehouse, lake: lake, logger: logger)
     }
 
-    func exchange(baseURL: String? = nil) -> any MarketDataSource {
+    func exchange(baseURL: String? = nil, usage: ExchangeUsageMonitor = ExchangeUsageMonitor()) -> any MarketDataSource {
         BinanceClient(
             configuration: .init(
-                baseURL: baseURL ?? configuration.exchangeURL, requestTimeout: .seconds(configuration.requestTimeoutSeconds)),
+                baseURL: baseURL ?? configuration.exchangeURL, requestTimeout: .seconds(configuration.requestTimeoutSeconds), usage: usage),
             httpClient: HTTPClient.shared, logger: logger)
     }
 

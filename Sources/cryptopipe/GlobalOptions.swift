@@ -2,6 +2,7 @@ import ArgumentParser
 import DataLake
 import Foundation
 import MarketData
+import WebApp
 
 /// Options every pipeline command shares.
 struct GlobalOptions: ParsableArguments {
@@ -47,9 +48,39 @@ struct GlobalOptions: ParsableArguments {
             logLevel, option: "--log-level", env: "CRYPTOPIPE_LOG_LEVEL", default: "info",
             expected: "trace, debug, info, notice, warning, error or critical"
         ) { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0.lowercased()) ? $0.lowercased() : nil }
+        let retentionDays = try settings.integer(
+            nil, option: "--retention-days", env: "CRYPTOPIPE_RETENTION_DAYS", default: 90, range: 1...36_500)
+        func source(_ flag: String?, _ env: String) -> String {
+            flag != nil ? "flag" : (settings.environment[env].map { !$0.isEmpty } ?? false) ? "environment" : "default"
+        }
+        let exchange = try Self.validateExchangeURL(exchangeText)
+        let warehouseLocation = try WarehouseLocation(parsing: warehouseText)
+        let lakeLocation = try LakeLocation(parsing: lakeText)
+        let entries = [
+            ConfigurationEntry(name: "data_dir", value: dataDir, source: source(dataDir, "CRYPTOPIPE_DATA_DIR")),
+            ConfigurationEntry(name: "warehouse", value: warehouseLocation.description, source: source(warehouse, "CRYPTOPIPE_WAREHOUSE")),
+            ConfigurationEntry(name: "lake", value: lakeLocation.description, source: source(lake, "CRYPTOPIPE_LAKE")),
+            ConfigurationEntry(
+                name: "exchange_url", value: Self.redactingCredentials(exchange), source: source(exchangeURL, "CRYPTOPIPE_EXCHANGE_URL")),
+            ConfigurationEntry(
+                name: "symbols_seed", value: symbols.map(\.rawValue).joined(separator: ","), source: source(self.symbols, "CRYPTOPIPE_SYMBOLS")),
+            ConfigurationEntry(
+                name: "request_timeout_seconds", value: String(timeout), source: source(requestTimeout, "CRYPTOPIPE_REQUEST_TIMEOUT")),
+            ConfigurationEntry(name: "retention_days", value: String(retentionDays), source: source(nil, "CRYPTOPIPE_RETENTION_DAYS")),
+            ConfigurationEntry(name: "log_level", value: level, source: source(logLevel, "CRYPTOPIPE_LOG_LEVEL")),
+        ]
         return ResolvedConfiguration(
-            dataDir: dataDir, warehouse: try WarehouseLocation(parsing: warehouseText), lake: try LakeLocation(parsing: lakeText),
-            exchangeURL: try Self.validateExchangeURL(exchangeText), symbols: symbols, requestTimeoutSeconds: timeout, logLevel: level)
+            dataDir: dataDir, warehouse: warehouseLocation, lake: lakeLocation, exchangeURL: exchange, symbols: symbols,
+            symbolsGiven: source(self.symbols, "CRYPTOPIPE_SYMBOLS") != "default", requestTimeoutSeconds: timeout, logLevel: level,
+            retentionDays: retentionDays, entries: entries)
+    }
+
+    /// The URL without `user:password@`, for display.
+    static func redactingCredentials(_ text: String) -> String {
+        guard var components = URLComponents(string: text), components.user != nil || components.password != nil else { return text }
+        components.user = components.user.map { _ in "[redacted]" }
+        components.password = nil
+        return components.string ?? "[redacted]"
     }
 
     static func validateExchangeURL(_ text: String) throws(CLIError) -> String {
@@ -68,8 +99,13 @@ struct ResolvedConfiguration {
     var lake: LakeLocation
     var exchangeURL: String
     var symbols: [Symbol]
+    /// Whether `--symbols` or `CRYPTOPIPE_SYMBOLS` was given (rather than the default list).
+    var symbolsGiven: Bool
     var requestTimeoutSeconds: Int
     var logLevel: String
+    var retentionDays: Int
+    /// The effective configuration with where each value came from, for `/api/config`.
+    var entries: [ConfigurationEntry]
 }
 
 /// Where the warehouse lives, from `--warehouse`.

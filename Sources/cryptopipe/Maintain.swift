@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MarketData
+import Pipeline
 import Warehouse
 
 struct Maintain: AsyncParsableCommand {
@@ -21,18 +22,11 @@ struct Maintain: AsyncParsableCommand {
             let days = try Settings().integer(
                 retentionDays, option: "--retention-days", env: "CRYPTOPIPE_RETENTION_DAYS", default: 90, range: 1...36_500)
             let backends = try await Backends.open(try global.resolve())
-            let now = Int64(Date().timeIntervalSince1970 * 1_000)
-            let cutoff = Self.cutoff(now: now, retentionDays: days)
-            let report = try await backends.warehouse.deleteMinuteData(before: cutoff)
-            try await backends.warehouse.optimize()
+            let maintenance = Maintenance(configuration: .init(retentionDays: days), warehouse: backends.warehouse)
+            let report = try await maintenance.run()
             Console.print(
-                "deleted \(report.klineRows) minute candles and \(report.orderBookRows) order-book rows before "
-                    + "\(UTCTime.iso8601(cutoff)); hourly and daily candles kept; statistics refreshed")
+                "deleted \(report.retention.klineRows) minute candles and \(report.retention.orderBookRows) order-book rows before "
+                    + "\(UTCTime.iso8601(report.cutoff)); hourly and daily candles kept; statistics refreshed")
         }
-    }
-
-    /// Midnight UTC `retentionDays` days before today's.
-    static func cutoff(now: Int64, retentionDays: Int) -> Int64 {
-        Interval.oneDay.openTime(containing: now) - Int64(retentionDays) * 86_400_000
     }
 }

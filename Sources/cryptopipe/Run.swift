@@ -9,57 +9,68 @@ import ServiceLifecycle
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Extract and transform every --every seconds until SIGINT/SIGTERM (or --cycles runs), shutting down gracefully.")
+        abstract: "Run the scheduled jobs (extract-transform, gap-fill, maintenance) and serve the API, until SIGINT/SIGTERM.",
+        discussion: """
+            extract-transform runs every --every seconds, gap-fill hourly and maintenance on Sundays at 02:00 UTC; schedules,
+            enabled flags and tracked symbols are saved in the warehouse and changed through the API. A running job
+            finishes before the process exits. --cycles stops after that many extract-transform runs.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var options: ExtractOptionGroup
     @OptionGroup var loop: RunOptionGroup
+    @OptionGroup var http: HTTPOptionGroup
 
     func run() async throws {
         try await guarded {
             let configuration = try global.resolve()
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve()
+            let httpSettings = try http.resolve()
             let backends = try await Backends.open(configuration)
-            try await runPipeline(
-                backends: backends, source: backends.exchange(), extractOptions: extractOptions, every: every, cycles: cycles)
+            let usage = ExchangeUsageMonitor()
+            let assembly = ServerAssembly(
+                backends: backends, source: backends.exchange(usage: usage), usage: usage, http: httpSettings,
+                configurationEntries: configuration.entries + httpSettings.entries)
+            try await assembly.run(
+                runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles)
         }
     }
 }
 
-/// Runs the pipeline loop as a service in a group that shuts down gracefully on SIGINT/SIGTERM.
-func runPipeline(backends: Backends, source: any MarketDataSource, extractOptions: ExtractOptions, every: Int, cycles: Int?) async throws {
-    let service = PipelineService(
-        configuration: .init(interval: .seconds(every), cycles: cycles), extractor: backends.extractor(extractOptions, source: source),
-        transformer: backends.transformer(), logger: backends.logger,
-        onCycle: { report in
-            let klines = report.extraction.symbols.reduce(0) { $0 + $1.klines }
-            let depth = report.extraction.symbols.reduce(0) { $0 + $1.depthLevels }
-            var line =
-                "cycle \(report.number): fetched \(klines) k-lines and \(depth) depth levels for \(report.extraction.symbols.count) symbols; "
-            line +=
-                "loaded \(report.transform.objects) lake objects (\(report.transform.rowsWritten) rows written, \(report.transform.rowsUnchanged) unchanged)"
-            if report.transform.rejected > 0 { line += ", \(report.transform.rejected) rejected" }
-            line += "; rolled up \(report.transform.hoursRolledUp) hours, \(report.transform.daysRolledUp) days"
-            Console.print(line)
-            for failure in report.extraction.failures { Console.error("\(failure.symbol): \(failure.message)") }
-            if let error = report.transformError { Console.error("transform: \(error)") }
-        })
-    let group = ServiceGroup(
-        configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: backends.logger))
-    try await group.run()
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the API (and pages) over the warehouse without running jobs, until SIGINT/SIGTERM.",
+        discussion: "Schedules and symbols changed here are saved and used by 'cryptopipe run' when it next starts.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var http: HTTPOptionGroup
+
+    func run() async throws {
+        try await guarded {
+            let configuration = try global.resolve()
+            let httpSettings = try http.resolve()
+            let backends = try await Backends.open(configuration)
+            let usage = ExchangeUsageMonitor()
+            let assembly = ServerAssembly(
+                backends: backends, source: backends.exchange(usage: usage), usage: usage, http: httpSettings,
+                configurationEntries: configuration.entries + httpSettings.entries)
+            try await assembly.run(
+                runJobs: false, extractOptions: ExtractOptions(initialCandles: 100, depthLimit: 100), every: 60, everyGiven: false,
+                cycles: nil)
+        }
+    }
 }
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start the simulated exchange on a free loopback port and run the pipeline against it, offline, on the embedded defaults."
+        abstract: "Start the simulated exchange on a free loopback port and run the jobs and the API against it, offline."
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var options: ExtractOptionGroup
     @OptionGroup var loop: RunOptionGroup
+    @OptionGroup var http: HTTPOptionGroup
 
     @Option(name: .long, help: "Seed of the simulated market (env CRYPTOPIPE_SEED, default 42).")
     var seed: String?
@@ -70,25 +81,32 @@ struct Demo: AsyncParsableCommand {
             let settings = Settings()
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve(settings)
+            let httpSettings = try http.resolve(settings)
             let seed = try settings.value(
                 seed, option: "--seed", env: "CRYPTOPIPE_SEED", default: UInt64(42), expected: "a non-negative integer"
             ) { UInt64($0) }
             let backends = try await Backends.open(configuration)
-            let exchange = SimulatedExchange(configuration: .init(seed: seed, symbols: configuration.symbols, historyMinutes: 1_440))
+            let symbols = try await SymbolRegistry(warehouse: backends.warehouse, seed: configuration.symbols).symbols()
+            // The simulator lists more than the tracked symbols, so symbols can be added from the API and the pages.
+            let listed = symbols + Self.extraListed.filter { !symbols.contains($0) }
+            let exchange = SimulatedExchange(configuration: .init(seed: seed, symbols: listed, historyMinutes: 1_440))
             try await SimulatorServer.withRunning(exchange, logger: Logger(label: "simulator")) { baseURL in
-                Console.print(
-                    "demo: simulated exchange (seed \(seed), \(configuration.symbols.map(\.rawValue).joined(separator: ","))) listening on \(baseURL)"
-                )
+                Console.print("demo: simulated exchange (seed \(seed), \(listed.map(\.rawValue).joined(separator: ","))) listening on \(baseURL)")
                 Console.print("demo: lake \(configuration.lake.description), warehouse \(configuration.warehouse.description)")
                 Console.print(
                     "demo: extracting and transforming every \(every) s\(cycles.map { " for \($0) cycles" } ?? "; press Ctrl-C to stop")")
-                try await runPipeline(
-                    backends: backends, source: backends.exchange(baseURL: baseURL), extractOptions: extractOptions, every: every,
-                    cycles: cycles)
+                let usage = ExchangeUsageMonitor()
+                let assembly = ServerAssembly(
+                    backends: backends, source: backends.exchange(baseURL: baseURL, usage: usage), usage: usage, http: httpSettings,
+                    configurationEntries: configuration.entries + httpSettings.entries)
+                try await assembly.run(
+                    runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles)
                 Console.print("demo: stopped; run 'cryptopipe status' to see what was loaded")
             }
         }
     }
+
+    static let extraListed: [Symbol] = ["BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"].compactMap { try? Symbol($0) }
 }
 
 struct SimulateExchange: AsyncParsableCommand {

@@ -1,0 +1,131 @@
+import ArgumentParser
+import CoreMetrics
+import Exchange
+import Foundation
+import Logging
+import MarketData
+import Pipeline
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import WebApp
+
+/// Options of the commands that serve the API.
+struct HTTPOptionGroup: ParsableArguments {
+    @Option(name: .long, help: "Address the HTTP server binds (env CRYPTOPIPE_HTTP_HOST, default 127.0.0.1).")
+    var httpHost: String?
+
+    @Option(name: .long, help: "HTTP port, 0 for a free one (env CRYPTOPIPE_HTTP_PORT, default 8080).")
+    var httpPort: String?
+
+    func resolve(_ settings: Settings = Settings()) throws(CLIError) -> HTTPSettings {
+        let host = settings.text(httpHost, env: "CRYPTOPIPE_HTTP_HOST", default: "127.0.0.1")
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }) else {
+            throw .usage("--http-host '\(host)' is not valid: expected an address such as 127.0.0.1 or 0.0.0.0")
+        }
+        let port = try settings.integer(httpPort, option: "--http-port", env: "CRYPTOPIPE_HTTP_PORT", default: 8_080, range: 0...65_535)
+        let token = settings.environment["CRYPTOPIPE_ADMIN_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if let token, token.count < 16 {
+            throw .usage("CRYPTOPIPE_ADMIN_TOKEN is too short: use at least 16 characters, e.g. from 'openssl rand -hex 24'")
+        }
+        return HTTPSettings(host: host, port: port, adminToken: token)
+    }
+}
+
+struct HTTPSettings {
+    var host: String
+    var port: Int
+    var adminToken: String?
+
+    var entries: [ConfigurationEntry] {
+        [
+            ConfigurationEntry(name: "http_host", value: host, source: "effective"),
+            ConfigurationEntry(name: "http_port", value: String(port), source: "effective"),
+            ConfigurationEntry(name: "admin_token", value: adminToken ?? "", source: adminToken == nil ? "default" : "environment", secret: true),
+        ]
+    }
+}
+
+/// What `run`, `serve` and `demo` start: the scheduler (unless only serving) and the HTTP server, in one ServiceGroup
+/// that shuts down gracefully on SIGINT/SIGTERM.
+struct ServerAssembly {
+    let backends: Backends
+    let source: any MarketDataSource
+    let usage: ExchangeUsageMonitor
+    let http: HTTPSettings
+    let configurationEntries: [ConfigurationEntry]
+
+    /// Runs until a signal (or, with `runJobs`, until `cycles` extract-transform runs finished).
+    func run(runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?) async throws {
+        let registry = PrometheusCollectorRegistry()
+        MetricsBootstrap.once(registry)
+        let factory = PrometheusMetricsFactory(registry: registry)
+        let logger = backends.logger
+        let symbols = SymbolRegistry(warehouse: backends.warehouse, seed: backends.configuration.symbols)
+        let extractor = backends.extractor(extractOptions, source: source)
+        let transformer = backends.transformer()
+        let jobs = PipelineJobs.make(
+            extractor: extractor, transformer: transformer,
+            gapFiller: GapFiller(extractor: extractor, transformer: transformer, warehouse: backends.warehouse, logger: logger),
+            maintenance: Maintenance(configuration: .init(retentionDays: backends.configuration.retentionDays), warehouse: backends.warehouse),
+            symbols: symbols, defaults: .init(extractTransformSeconds: every), logger: logger, onCycle: Self.printCycle)
+        let scheduler = JobScheduler(
+            jobs: jobs, warehouse: backends.warehouse,
+            configuration: .init(stopAfter: cycles.map { (job: PipelineJobs.extractTransform, runs: $0) }), metrics: factory, logger: logger)
+        try await scheduler.prepare()
+        let tracked = try await symbols.symbols()
+        if backends.configuration.symbolsGiven, tracked != backends.configuration.symbols {
+            Console.print(
+                "note: tracking the \(tracked.count) symbols saved in the warehouse (\(tracked.map(\.rawValue).joined(separator: ","))); "
+                    + "--symbols/CRYPTOPIPE_SYMBOLS only seed a new warehouse; change them with /api/config/symbols")
+        }
+        if everyGiven, case .every(let seconds) = try await scheduler.state(PipelineJobs.extractTransform).schedule, seconds != every {
+            Console.print(
+                "note: extract-transform runs every \(seconds) s as saved in the warehouse; --every only seeds a new warehouse; "
+                    + "change it with PATCH /api/scheduler/extract-transform")
+        }
+        let services = WebAppServices(
+            warehouse: backends.warehouse, lake: backends.lake, layout: backends.layout, scheduler: scheduler, symbols: symbols,
+            exchange: source, exchangeUsage: usage, configuration: configurationEntries, adminToken: http.adminToken, metrics: registry,
+            logger: logger)
+        let host = http.host
+        let app = WebApp.application(services: services, host: host, port: http.port) { port in
+            // On stdout so scripts can read the port when --http-port 0 is used.
+            Console.print("serving the API on http://\(host):\(port)/api/health (OpenAPI: /api/openapi.json, metrics: /metrics)")
+        }
+        var services_: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        if runJobs {
+            services_.append(.init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: services_, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    @Sendable static func printCycle(_ report: CycleReport) async {
+        let klines = report.extraction.symbols.reduce(0) { $0 + $1.klines }
+        let depth = report.extraction.symbols.reduce(0) { $0 + $1.depthLevels }
+        var line =
+            "cycle \(report.number): fetched \(klines) k-lines and \(depth) depth levels for \(report.extraction.symbols.count) symbols; "
+        line +=
+            "loaded \(report.transform.objects) lake objects (\(report.transform.rowsWritten) rows written, \(report.transform.rowsUnchanged) unchanged)"
+        if report.transform.rejected > 0 { line += ", \(report.transform.rejected) rejected" }
+        line += "; rolled up \(report.transform.hoursRolledUp) hours, \(report.transform.daysRolledUp) days"
+        Console.print(line)
+        for failure in report.extraction.failures { Console.error("\(failure.symbol): \(failure.message)") }
+        if let error = report.transformError { Console.error("transform: \(error)") }
+    }
+}
+
+enum MetricsBootstrap {
+    private static let done = Mutex(false)
+
+    /// swift-metrics may be bootstrapped once per process: everything that records through it lands in `registry`.
+    static func once(_ registry: PrometheusCollectorRegistry) {
+        let first = done.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        if first { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+    }
+}
