@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "PipelineTesting",
             dependencies: [
-                "MarketData", "Exchange", "DataLake", "Warehouse",
+                "MarketData", "Exchange", "DataLake", "Warehouse", "Pipeline",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],

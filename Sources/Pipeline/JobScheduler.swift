@@ -135,7 +135,7 @@ public actor JobScheduler: Service {
             let stored = Dictionary(
                 try await warehouse.jobSchedules().map { ($0.job, $0) }, uniquingKeysWith: { $1 })
             let latest = try await warehouse.latestJobRuns()
-            let now = clock.now()
+            let now = clock.now
             for name in order {
                 guard var entry = entries[name] else { continue }
                 entry.lastRun = latest[name]
@@ -164,7 +164,7 @@ public actor JobScheduler: Service {
 
     public func run() async throws {
         try await prepare()
-        let abandoned = try await warehouse.abandonRunningJobRuns(at: clock.now(), reason: "interrupted: the process stopped during the run")
+        let abandoned = try await warehouse.abandonRunningJobRuns(at: clock.now, reason: "interrupted: the process stopped during the run")
         if abandoned > 0 { logger.notice("closed job runs left running by a stopped process", metadata: ["job_runs": "\(abandoned)"]) }
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeUp = continuation
@@ -260,7 +260,7 @@ public actor JobScheduler: Service {
 
     private func update(_ name: String, schedule: JobSchedule, enabled: Bool) async throws(SchedulerError) -> JobState {
         try await prepare()
-        let now = clock.now()
+        let now = clock.now
         do {
             try await warehouse.saveJobSchedule(Self.stored(name, schedule, enabled: enabled, at: now))
         } catch {
@@ -289,7 +289,7 @@ public actor JobScheduler: Service {
     /// objects), and none is so long that the others cannot wait for it.
     private func takeDueJobs() -> [(String, String)] {
         guard !entries.values.contains(where: \.running) else { return [] }
-        let now = clock.now()
+        let now = clock.now
         let manual = order.first { entries[$0]?.manualRequested == true }
         let scheduled = order.first { name in
             guard let entry = entries[name], entry.enabled else { return false }
@@ -304,7 +304,7 @@ public actor JobScheduler: Service {
 
     private func execute(_ name: String, trigger: String) async {
         guard let entry = entries[name] else { return }
-        let started = clock.now()
+        let started = clock.now
         let startInstant = ContinuousClock.now
         var run = JobRun(id: 0, job: name, trigger: trigger, startedAt: started, finishedAt: nil, status: .running, files: 0, rows: 0, error: nil)
         do {
@@ -321,7 +321,7 @@ public actor JobScheduler: Service {
         } catch {
             outcome = JobRunOutcome(status: .failed, error: "\(error)")
         }
-        let finished = clock.now()
+        let finished = clock.now
         entry.duration.recordNanoseconds((ContinuousClock.now - startInstant).nanosecondsClamped)
         entry.rows.increment(by: Int64(outcome.rows))
         if outcome.status != .succeeded { entry.failures.increment() }

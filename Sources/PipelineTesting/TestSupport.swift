@@ -1,4 +1,5 @@
 import Foundation
+public import Pipeline
 import Synchronization
 
 /// A unique folder under the system's temporary directory, removed by ``remove()``.
@@ -15,19 +16,63 @@ public struct TemporaryDirectory: Sendable {
     }
 }
 
-/// A clock that moves only when told: shared by the simulator, the client and the pipeline in tests,
-/// so "now" is the same everywhere and runs are reproducible.
-public final class ManualClock: Sendable {
-    private let time: Mutex<Int64>
-
-    public init(_ start: Int64) {
-        time = Mutex(start)
+/// A clock that moves only when told: shared by the simulator, the client, the pipeline and the scheduler in tests,
+/// so "now" is the same everywhere and runs are reproducible. Sleepers wake when ``advance(milliseconds:)`` passes
+/// their deadline.
+public final class ManualClock: SchedulerClock, Sendable {
+    private struct State {
+        var time: Int64
+        var sleepers: [Int: (deadline: Int64, continuation: CheckedContinuation<Void, any Error>)] = [:]
+        var cancelled: Set<Int> = []
+        var nextID = 0
     }
 
-    public var now: Int64 { time.withLock { $0 } }
+    private let state: Mutex<State>
+
+    public init(_ start: Int64) {
+        state = Mutex(State(time: start))
+    }
+
+    public var now: Int64 { state.withLock { $0.time } }
 
     public func advance(milliseconds: Int64) {
-        time.withLock { $0 += milliseconds }
+        let due = state.withLock { state in
+            state.time += milliseconds
+            let due = state.sleepers.filter { $0.value.deadline <= state.time }
+            for id in due.keys { state.sleepers[id] = nil }
+            return due.values.map(\.continuation)
+        }
+        for continuation in due { continuation.resume() }
+    }
+
+    /// Tasks sleeping on this clock.
+    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    public func sleep(for duration: Duration) async throws {
+        let milliseconds = duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resumeNow: Result<Void, any Error>? = state.withLock { state in
+                    if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
+                    let deadline = state.time + milliseconds
+                    if deadline <= state.time, milliseconds <= 0 { return .success(()) }
+                    state.sleepers[id] = (deadline, continuation)
+                    return nil
+                }
+                if let resumeNow { continuation.resume(with: resumeNow) }
+            }
+        } onCancel: {
+            let continuation = state.withLock { state in
+                if let sleeper = state.sleepers.removeValue(forKey: id) { return sleeper.continuation as CheckedContinuation? }
+                state.cancelled.insert(id)
+                return nil
+            }
+            continuation?.resume(throwing: CancellationError())
+        }
     }
 
     /// A closure reading this clock, for configuration structs.
