@@ -191,6 +191,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "WebAppTests",
+            dependencies: [
+                "WebApp", "Pipeline", "PipelineTesting", "Warehouse", "DataLake", "Exchange", "MarketData",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CLITests",
             dependencies: ["cryptopipe", "PipelineTesting", "ExchangeSimulator", "MarketData"],
             swiftSettings: swiftSettings

@@ -88,7 +88,7 @@ public actor SymbolRegistry {
     /// so its answer is kept for ten minutes.
     private func listedStatus(of symbol: Symbol, source: any MarketDataSource) async throws(SymbolRegistryError) -> String? {
         let now = clock.now()
-        if let listing, now - listing.fetchedAt < 600_000, let status = listing.symbols[symbol.rawValue] { return status }
+        if let listing, now - listing.fetchedAt < 600_000, now >= listing.fetchedAt { return listing.symbols[symbol.rawValue] }
         let info: ExchangeInfo
         do {
             info = try await source.exchangeInfo().value
