@@ -71,6 +71,8 @@ struct CLITests {
         (["extract", "--lake", "s3://crypto-raw"], "S3-compatible lakes are not available"),
         (["extract", "--exchange-url", "ftp://x"], "exchange URL 'ftp://x' is not valid"),
         (["run", "--every", "0"], "--every '0' is not valid"),
+        (["serve", "--http-port", "70000"], "--http-port '70000' is not valid"),
+        (["run", "--http-host", "a b"], "--http-host 'a b' is not valid"),
         (["export"], "export needs --symbol"),
         (["export", "--symbol", "BTCUSDT", "--from", "tomorrow"], "--from 'tomorrow' is not valid"),
         (["export", "--symbol", "BTCUSDT", "--format", "xml"], "--format 'xml' is not valid"),
@@ -84,6 +86,14 @@ struct CLITests {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
         Self.expectOneLineError(try await Self.run(arguments, in: folder), status: 64, containing: message)
+    }
+
+    @Test func aShortAdminTokenIsRefusedBeforeAnythingStarts() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let outcome = try await Self.run(["serve", "--http-port", "0"], environment: ["CRYPTOPIPE_ADMIN_TOKEN": "secret"], in: folder)
+        Self.expectOneLineError(outcome, status: 64, containing: "CRYPTOPIPE_ADMIN_TOKEN is too short")
+        #expect(!outcome.stderr.contains("secret"))
     }
 
     @Test func importGapsMaintainAndDailyExport() async throws {
@@ -193,7 +203,7 @@ struct CLITests {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
         let demo = try await Self.run(
-            ["demo", "--cycles", "2", "--every", "1"], environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder)
+            ["demo", "--cycles", "2", "--every", "1", "--http-port", "0"], environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder)
         #expect(demo.status == 0, "\(demo.stderr)")
         // 100 candles per symbol, one more for each that saw a minute boundary during its request.
         #expect(
@@ -207,7 +217,8 @@ struct CLITests {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
         let demo = try await Self.run(
-            ["demo", "--every", "60"], environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder, interruptAfter: .seconds(6))
+            ["demo", "--every", "60", "--http-port", "0"], environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder,
+            interruptAfter: .seconds(6))
         #expect(demo.status == 0, "\(demo.stderr)")
         #expect(demo.stdout.contains("cycle 1:") && demo.stdout.contains("demo: stopped"), "\(demo.stdout)")
         #expect(demo.stderr.isEmpty, "\(demo.stderr)")
