@@ -306,7 +306,8 @@ public actor JobScheduler: Service {
         guard let entry = entries[name] else { return }
         let started = clock.now
         let startInstant = ContinuousClock.now
-        var run = JobRun(id: 0, job: name, trigger: trigger, startedAt: started, finishedAt: nil, status: .running, files: 0, rows: 0, error: nil)
+        var run = JobRun(
+            id: 0, job: name, trigger: trigger, startedAt: started, finishedAt: nil, status: .running, files: 0, rows: 0, error: nil)
         do {
             run.id = try await warehouse.startJobRun(job: name, trigger: trigger, at: started)
         } catch {

@@ -13,7 +13,9 @@ public enum PipelineJobs {
         /// Sunday 02:00 UTC.
         public var maintenance: JobSchedule
 
-        public init(extractTransformSeconds: Int = 60, gapFillSeconds: Int = 3_600, maintenance: JobSchedule = .weekly(weekday: 0, minuteOfDay: 120)) {
+        public init(
+            extractTransformSeconds: Int = 60, gapFillSeconds: Int = 3_600, maintenance: JobSchedule = .weekly(weekday: 0, minuteOfDay: 120)
+        ) {
             self.extractTransformSeconds = extractTransformSeconds
             self.gapFillSeconds = gapFillSeconds
             self.maintenance = maintenance
@@ -52,11 +54,15 @@ public enum PipelineJobs {
             },
             ScheduledJob(name: gapFill, defaultSchedule: .every(seconds: defaults.gapFillSeconds)) {
                 let report = try await gapFiller.fill(try await symbols.symbols())
-                var outcome = JobRunOutcome(status: report.failures.isEmpty ? .succeeded : .partial, files: report.requested, rows: report.candlesFetched)
+                var outcome = JobRunOutcome(
+                    status: report.failures.isEmpty ? .succeeded : .partial, files: report.requested, rows: report.candlesFetched)
                 if !report.failures.isEmpty { outcome.error = report.failures.joined(separator: "; ") }
                 logger.info(
                     "gap fill finished",
-                    metadata: ["gaps.requested": "\(report.requested)", "gaps.filled": "\(report.filled)", "gaps.exchange_empty": "\(report.exchangeEmpty)"])
+                    metadata: [
+                        "gaps.requested": "\(report.requested)", "gaps.filled": "\(report.filled)",
+                        "gaps.exchange_empty": "\(report.exchangeEmpty)",
+                    ])
                 return outcome
             },
             ScheduledJob(name: Self.maintenance, defaultSchedule: defaults.maintenance) {

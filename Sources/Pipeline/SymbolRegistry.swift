@@ -39,7 +39,8 @@ public actor SymbolRegistry {
                 return parsed
             } catch {
                 throw .warehouse(
-                    WarehouseError(operation: "read the tracked symbols", detail: "setting '\(Self.settingKey)' holds '\(saved)': \(error)"))
+                    WarehouseError(operation: "read the tracked symbols", detail: "setting '\(Self.settingKey)' holds '\(saved)': \(error)")
+                )
             }
         }
         try await save(seed)

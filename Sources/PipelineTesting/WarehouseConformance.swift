@@ -292,6 +292,15 @@ public enum WarehouseConformance {
             try require(earlier.map(\.kline) == Array(candles[0..<2]), "ending at")
             try await warehouse.ping()
         },
+        ConformanceCheck("the data version changes with every committed change") { warehouse in
+            let before = try await warehouse.dataVersion()
+            _ = try await warehouse.loadKlines(
+                [kline(1_704_067_200_000)], symbol: btc, interval: .oneMinute, capturedAt: .max / 2, object: object("v1"))
+            let afterLoad = try await warehouse.dataVersion()
+            try require(afterLoad != before, "a load left the data version at \(before)")
+            try await warehouse.saveSetting("symbols", value: "BTCUSDT", at: 1)
+            try require(try await warehouse.dataVersion() != afterLoad, "a setting left the data version unchanged")
+        },
         ConformanceCheck("the latest order book comes back best first, exactly") { warehouse in
             func level(_ price: String, _ quantity: String) -> PriceLevel {
                 PriceLevel(price: try! ExactDecimal(parsing: price), quantity: try! ExactDecimal(parsing: quantity))
@@ -306,8 +315,9 @@ public enum WarehouseConformance {
             _ = try await warehouse.loadOrderBook(newer, symbol: btc, capturedAt: 2_000, object: object("b2"))
             let book = try await warehouse.latestOrderBook(symbol: btc, levels: 2)
             try require(
-                book == StoredOrderBook(
-                    symbol: btc, capturedAt: 2_000, lastUpdateId: 7, bids: Array(newer.bids.prefix(2)), asks: newer.asks),
+                book
+                    == StoredOrderBook(
+                        symbol: btc, capturedAt: 2_000, lastUpdateId: 7, bids: Array(newer.bids.prefix(2)), asks: newer.asks),
                 "latest book \(String(describing: book))")
             try require(try await warehouse.latestOrderBook(symbol: eth, levels: 20) == nil, "another symbol's book")
         },
@@ -354,8 +364,10 @@ public enum WarehouseConformance {
         ConformanceCheck("schedules and settings persist and are replaced") { warehouse in
             let fresh = (try await warehouse.jobSchedules(), try await warehouse.setting("symbols"))
             try require(fresh.0.isEmpty && fresh.1 == nil, "fresh state")
-            let every = StoredJobSchedule(job: "gap-fill", enabled: true, intervalSeconds: 3_600, weekday: nil, minuteOfDay: nil, updatedAt: 1)
-            let weekly = StoredJobSchedule(job: "maintenance", enabled: false, intervalSeconds: nil, weekday: 0, minuteOfDay: 120, updatedAt: 2)
+            let every = StoredJobSchedule(
+                job: "gap-fill", enabled: true, intervalSeconds: 3_600, weekday: nil, minuteOfDay: nil, updatedAt: 1)
+            let weekly = StoredJobSchedule(
+                job: "maintenance", enabled: false, intervalSeconds: nil, weekday: 0, minuteOfDay: 120, updatedAt: 2)
             try await warehouse.saveJobSchedule(weekly)
             try await warehouse.saveJobSchedule(every)
             var changed = every

@@ -7,6 +7,14 @@ extension SQLiteWarehouse {
         try await read("ping") { db in _ = try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
+    public func dataVersion() async throws(WarehouseError) -> Int64 {
+        do {
+            return try await versionConnection.read { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+        } catch {
+            throw WarehouseError(operation: "read the data version", detail: Self.describe(error))
+        }
+    }
+
     public func recentKlines(
         symbol: Symbol, interval: Interval, endingAt: Int64, includeOpen: Bool, limit: Int
     ) async throws(WarehouseError) -> [StoredKline] {
@@ -80,7 +88,8 @@ extension SQLiteWarehouse {
     public func abandonRunningJobRuns(at time: Int64, reason: String) async throws(WarehouseError) -> Int {
         try await write("close interrupted job runs") { db in
             try db.execute(
-                sql: "UPDATE job_runs SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'", arguments: [time, reason])
+                sql: "UPDATE job_runs SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'",
+                arguments: [time, reason])
             return db.changesCount
         }
     }
@@ -121,7 +130,10 @@ extension SQLiteWarehouse {
         try await read("read the latest job runs") { db in
             let rows = try Row.fetchAll(
                 db, sql: "SELECT \(Self.jobRunColumns) FROM job_runs WHERE id IN (SELECT max(id) FROM job_runs GROUP BY job)")
-            return Dictionary(rows.map { let run = Self.jobRun($0); return (run.job, run) }, uniquingKeysWith: { $1 })
+            return Dictionary(
+                rows.map {
+                    let run = Self.jobRun($0); return (run.job, run)
+                }, uniquingKeysWith: { $1 })
         }
     }
 

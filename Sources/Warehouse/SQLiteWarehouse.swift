@@ -5,6 +5,9 @@ public import MarketData
 /// The embedded warehouse: one SQLite file in WAL mode, through GRDB.
 public final class SQLiteWarehouse: Warehouse {
     let pool: DatabasePool
+    /// One connection of its own for `PRAGMA data_version`, which counts commits made by *other* connections: the
+    /// pool's writer and other processes alike.
+    let versionConnection: DatabaseQueue
     public let path: String
 
     /// Opens (creating if needed) the database at `path`. Call ``migrate()`` before use.
@@ -27,6 +30,9 @@ public final class SQLiteWarehouse: Warehouse {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            var versionConfiguration = Configuration()
+            versionConfiguration.busyMode = .timeout(10)
+            versionConnection = try DatabaseQueue(path: path, configuration: versionConfiguration)
         } catch {
             throw WarehouseError(operation: "open SQLite database at \(path)", detail: Self.describe(error))
         }

@@ -70,6 +70,9 @@ public protocol Warehouse: Sendable {
 
     /// A cheap round trip, for health checks.
     func ping() async throws(WarehouseError)
+    /// A number that changes whenever committed data changes, whichever process committed it: equal numbers mean the
+    /// data read in between was the same, so responses computed from it can be reused. It may change spuriously.
+    func dataVersion() async throws(WarehouseError) -> Int64
     /// The newest `limit` candles opening at or before `endingAt`, ascending (1m, 1h or 1d as in ``klines``).
     func recentKlines(
         symbol: Symbol, interval: Interval, endingAt: Int64, includeOpen: Bool, limit: Int

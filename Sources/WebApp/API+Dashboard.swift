@@ -20,7 +20,8 @@ extension API {
             }
         }
         let ledger = try await services.warehouse.ledgerSummary()
-        let lastCycle = try await services.warehouse.jobRuns(JobRunQuery(page: 1, pageSize: 1, job: PipelineJobs.extractTransform)).runs.first
+        let lastCycle = try await services.warehouse.jobRuns(JobRunQuery(page: 1, pageSize: 1, job: PipelineJobs.extractTransform)).runs
+            .first
         let schedulerRunning = await services.scheduler.isRunning
         let usage = services.exchangeUsage.snapshot
         return Response.json { json in

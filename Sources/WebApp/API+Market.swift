@@ -16,6 +16,14 @@ extension API {
             throw APIError.badRequest("invalid_range", "start must not be after end")
         }
         try await requireKnown(symbol)
+        return try await cached(request) { try await candlestickBody(symbol, interval, limit, start, end) }
+    }
+
+    private func candlestickBody(
+        _ symbol: Symbol, _ interval: Interval, _ limit: Int, _ start: Int64?, _ end: Int64?
+    ) async throws
+        -> [UInt8]
+    {
         let candles: [StoredKline]
         if let start {
             candles = try await services.warehouse.klines(
@@ -37,7 +45,7 @@ extension API {
                 for candle in candles { Self.write(candle, to: &json) }
             }
         }
-        return Response.json(json.bytes)
+        return json.bytes
     }
 
     static func write(_ stored: StoredKline, to json: inout JSONWriter) {
@@ -121,10 +129,14 @@ extension API {
     func statistics(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let symbol = try pathSymbol(context)
         try await requireKnown(symbol)
-        guard let stats = try await tickerStatistics(symbol) else {
-            throw APIError.notFound("no_data", "no closed 1m candles of \(symbol) are stored yet")
+        return try await cached(request) {
+            guard let stats = try await tickerStatistics(symbol) else {
+                throw APIError.notFound("no_data", "no closed 1m candles of \(symbol) are stored yet")
+            }
+            var json = JSONWriter()
+            Self.write(stats, symbol: symbol, to: &json)
+            return json.bytes
         }
-        return Response.json { json in Self.write(stats, symbol: symbol, to: &json) }
     }
 
     func tickerStatistics(_ symbol: Symbol) async throws -> TickerStatistics? {
@@ -171,6 +183,10 @@ extension API {
         let interval = try query.interval()
         let limit = try query.integer("limit", in: 1...1_000, default: 100)
         try await requireKnown(symbol)
+        return try await cached(request) { try await indicatorsBody(symbol, interval, limit) }
+    }
+
+    private func indicatorsBody(_ symbol: Symbol, _ interval: Interval, _ limit: Int) async throws -> [UInt8] {
         let candles = try await services.warehouse.recentKlines(
             symbol: symbol, interval: interval, endingAt: Int64.max, includeOpen: false, limit: limit + Self.indicatorWarmUp)
         let closes = candles.map(\.kline.close.doubleValue)
@@ -199,36 +215,36 @@ extension API {
                 json.double(bands.lower[index])
             }
         }
-        return Response.json { json in
+        var json = JSONWriter(capacity: 256 + (candles.count - first) * 400)
+        json.object { json in
+            json.key("symbol")
+            json.string(symbol.rawValue)
+            json.key("interval")
+            json.string(interval.rawValue)
+            json.key("parameters")
             json.object { json in
-                json.key("symbol")
-                json.string(symbol.rawValue)
-                json.key("interval")
-                json.string(interval.rawValue)
-                json.key("parameters")
-                json.object { json in
-                    json.key("rsi_period")
-                    json.int(14)
-                    json.key("macd_fast")
-                    json.int(12)
-                    json.key("macd_slow")
-                    json.int(26)
-                    json.key("macd_signal")
-                    json.int(9)
-                    json.key("bollinger_period")
-                    json.int(20)
-                    json.key("bollinger_deviations")
-                    json.int(2)
-                }
-                json.key("count")
-                json.int(candles.count - first)
-                json.key("series")
-                json.array { json in
-                    for index in first..<candles.count { point(index, &json) }
-                }
-                json.key("latest")
-                if candles.isEmpty { json.null() } else { point(candles.count - 1, &json) }
+                json.key("rsi_period")
+                json.int(14)
+                json.key("macd_fast")
+                json.int(12)
+                json.key("macd_slow")
+                json.int(26)
+                json.key("macd_signal")
+                json.int(9)
+                json.key("bollinger_period")
+                json.int(20)
+                json.key("bollinger_deviations")
+                json.int(2)
             }
+            json.key("count")
+            json.int(candles.count - first)
+            json.key("series")
+            json.array { json in
+                for index in first..<candles.count { point(index, &json) }
+            }
+            json.key("latest")
+            if candles.isEmpty { json.null() } else { point(candles.count - 1, &json) }
         }
+        return json.bytes
     }
 }

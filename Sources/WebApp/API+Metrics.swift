@@ -31,7 +31,8 @@ extension API {
         gauge("exchange_used_weight", "X-MBX-USED-WEIGHT-1M of the newest exchange response").set(Double(usage.usedWeight ?? 0))
         gauge("exchange_weight_limit", "Request weight allowed per minute").set(Double(usage.weightLimit))
         gauge("exchange_banned", "1 while the exchange bans this IP (HTTP 418)").set(Double(usage.isBanned(at: time) ? 1 : 0))
-        gauge("exchange_rate_limited", "1 while the exchange asked us to back off (HTTP 429)").set(Double(usage.isRateLimited(at: time) ? 1 : 0))
+        gauge("exchange_rate_limited", "1 while the exchange asked us to back off (HTTP 429)").set(
+            Double(usage.isRateLimited(at: time) ? 1 : 0))
         gauge("tracked_symbols", "Symbols the pipeline extracts").set(Double(tracked.count))
         var bytes: [UInt8] = []
         registry.emit(into: &bytes)

@@ -13,6 +13,7 @@ struct API: Sendable {
     let lakeStatistics: LakeStatisticsCache
     /// Symbols with a freshness gauge, so removed ones can be unregistered.
     let gaugeSymbols = Locked(Set<String>())
+    let cache = ResponseCache()
 
     init(services: WebAppServices) {
         self.services = services
@@ -52,6 +53,12 @@ struct API: Sendable {
     }
 
     var now: Int64 { services.clock.now() }
+
+    /// A 200 JSON response for this exact URL, reused until the warehouse's data changes.
+    func cached(_ request: Request, _ produce: () async throws -> [UInt8]) async throws -> Response {
+        let version = try await services.warehouse.dataVersion()
+        return ResponseCache.json(try await cache.body(key: request.uri.description, version: version, produce: produce))
+    }
 }
 
 /// Objects and bytes per lake bucket. Listing a large lake is slow, so the figures are kept for a minute.

@@ -78,7 +78,9 @@ enum OpenAPIDocument {
     /// `name` (epoch ms) and `name_iso` (ISO-8601), both present, nullable when `optional`.
     static func time(_ name: String, nullable isNullable: Bool = false) -> [(String, JSONValue)] {
         if isNullable {
-            return [(name, nullable("integer")), (name + "_iso", .object([("type", .array(["string", "null"])), ("format", "date-time")]))]
+            return [
+                (name, nullable("integer")), (name + "_iso", .object([("type", .array(["string", "null"])), ("format", "date-time")])),
+            ]
         }
         return [(name, integer), (name + "_iso", .object([("type", "string"), ("format", "date-time")]))]
     }
@@ -104,7 +106,10 @@ enum OpenAPIDocument {
             ),
             (
                 "Candlesticks",
-                object([("symbol", string), ("interval", enumeration(["1m", "1h", "1d"])), ("count", integer), ("candles", array(ref("Candle")))])
+                object([
+                    ("symbol", string), ("interval", enumeration(["1m", "1h", "1d"])), ("count", integer),
+                    ("candles", array(ref("Candle"))),
+                ])
             ),
             ("PriceLevel", object([("price", decimal), ("quantity", decimal)])),
             (
@@ -213,7 +218,10 @@ enum OpenAPIDocument {
                         "lake",
                         object(
                             time("computed_at") + [
-                                ("buckets", array(object([("bucket", string), ("objects", integer), ("bytes", integer), ("days", integer)])))
+                                (
+                                    "buckets",
+                                    array(object([("bucket", string), ("objects", integer), ("bytes", integer), ("days", integer)]))
+                                )
                             ])
                     ),
                 ])
@@ -242,7 +250,9 @@ enum OpenAPIDocument {
                         "gaps",
                         array(
                             object(
-                                time("from") + time("to") + [("minutes", integer), ("status", enumeration(["open", "filled", "exchange-empty"]))]
+                                time("from") + time("to") + [
+                                    ("minutes", integer), ("status", enumeration(["open", "filled", "exchange-empty"])),
+                                ]
                                     + time("detected_at") + time("updated_at")))
                     ),
                 ])
@@ -296,7 +306,9 @@ enum OpenAPIDocument {
 
     // MARK: Operations
 
-    static func parameter(_ name: String, in location: String, _ schema: JSONValue, _ description: String, required: Bool = false)
+    static func parameter(
+        _ name: String, in location: String, _ schema: JSONValue, _ description: String, required: Bool = false
+    )
         -> JSONValue
     {
         .object([
@@ -367,7 +379,9 @@ enum OpenAPIDocument {
                         "get",
                         operation(
                             "getHealth", "Status of the warehouse, the lake and the exchange", tag: pipeline,
-                            responses: [("200", response("All components up", "Health")), ("503", response("A component is down", "Health"))])
+                            responses: [
+                                ("200", response("All components up", "Health")), ("503", response("A component is down", "Health")),
+                            ])
                     )
                 ]
             ),
@@ -441,7 +455,8 @@ enum OpenAPIDocument {
                     (
                         "get",
                         operation(
-                            "getPipelineStatus", "Extraction metadata and freshness per symbol; request weight and ban state", tag: pipeline,
+                            "getPipelineStatus", "Extraction metadata and freshness per symbol; request weight and ban state",
+                            tag: pipeline,
                             responses: [("200", response("Pipeline status", "PipelineStatus"))] + errors([503]))
                     )
                 ]
@@ -452,7 +467,8 @@ enum OpenAPIDocument {
                     (
                         "get",
                         operation(
-                            "getPipelineStats", "Rows per table, file ledgers with duplicates skipped, lake objects and bytes", tag: pipeline,
+                            "getPipelineStats", "Rows per table, file ledgers with duplicates skipped, lake objects and bytes",
+                            tag: pipeline,
                             responses: [("200", response("Pipeline statistics", "PipelineStats"))] + errors([503]))
                     )
                 ]
@@ -465,10 +481,16 @@ enum OpenAPIDocument {
                         operation(
                             "getIngestionLogs", "Job runs, newest first", tag: pipeline,
                             parameters: [
-                                parameter("page", in: "query", .object([("type", "integer"), ("minimum", 1), ("maximum", 1_000_000), ("default", 1)]), "Page, from 1"),
-                                parameter("page_size", in: "query", .object([("type", "integer"), ("minimum", 1), ("maximum", 500), ("default", 50)]), "Runs per page"),
-                                parameter("job", in: "query", enumeration(["extract-transform", "gap-fill", "maintenance"]), "Only this job"),
-                                parameter("status", in: "query", enumeration(["running", "succeeded", "partial", "failed"]), "Only this status"),
+                                parameter(
+                                    "page", in: "query",
+                                    .object([("type", "integer"), ("minimum", 1), ("maximum", 1_000_000), ("default", 1)]), "Page, from 1"),
+                                parameter(
+                                    "page_size", in: "query",
+                                    .object([("type", "integer"), ("minimum", 1), ("maximum", 500), ("default", 50)]), "Runs per page"),
+                                parameter(
+                                    "job", in: "query", enumeration(["extract-transform", "gap-fill", "maintenance"]), "Only this job"),
+                                parameter(
+                                    "status", in: "query", enumeration(["running", "succeeded", "partial", "failed"]), "Only this status"),
                             ],
                             responses: [("200", response("A page of runs", "IngestionLogs"))] + errors([400, 503]))
                     )
@@ -581,8 +603,10 @@ enum OpenAPIDocument {
                     (
                         "delete",
                         operation(
-                            "removeSymbol", "Stop tracking a symbol (its stored data stays)", tag: operations, parameters: [symbolParameter],
-                            responses: [("200", response("Remaining symbols", "Symbols"))] + errors([400, 401, 403, 404, 503]), secured: true)
+                            "removeSymbol", "Stop tracking a symbol (its stored data stays)", tag: operations,
+                            parameters: [symbolParameter],
+                            responses: [("200", response("Remaining symbols", "Symbols"))] + errors([400, 401, 403, 404, 503]),
+                            secured: true)
                     )
                 ]
             ),
@@ -644,4 +668,3 @@ enum OpenAPIDocument {
         paths.flatMap { path, methods in methods.map { (method: $0.0.uppercased(), path: path) } }
     }
 }
-

@@ -13,7 +13,8 @@ struct QueryReader {
     func integer(_ name: String, in range: ClosedRange<Int>, default defaultValue: Int) throws(APIError) -> Int {
         guard let text = string(name) else { return defaultValue }
         guard let value = Int(text), range.contains(value) else {
-            throw .badRequest("invalid_\(name)", "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+            throw .badRequest(
+                "invalid_\(name)", "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
         }
         return value
     }
@@ -22,7 +23,8 @@ struct QueryReader {
     func time(_ name: String) throws(APIError) -> Int64? {
         guard let text = string(name) else { return nil }
         guard let value = UTCTime.parse(text), (0...Self.latestTime).contains(value) else {
-            throw .badRequest("invalid_\(name)", "\(name) must be epoch milliseconds or ISO-8601 such as 2024-01-31T12:00:00Z, not '\(text)'")
+            throw .badRequest(
+                "invalid_\(name)", "\(name) must be epoch milliseconds or ISO-8601 such as 2024-01-31T12:00:00Z, not '\(text)'")
         }
         return value
     }

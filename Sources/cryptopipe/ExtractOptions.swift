@@ -24,7 +24,10 @@ struct ExtractOptions {
 
 /// Options of the commands that loop.
 struct RunOptionGroup: ParsableArguments {
-    @Option(name: .long, help: "Seconds between extract-transform runs for a new warehouse; afterwards the saved schedule (env CRYPTOPIPE_EVERY, default 60).")
+    @Option(
+        name: .long,
+        help:
+            "Seconds between extract-transform runs for a new warehouse; afterwards the saved schedule (env CRYPTOPIPE_EVERY, default 60).")
     var every: String?
 
     @Option(name: .long, help: "Stop after this many cycles (env CRYPTOPIPE_CYCLES, default: run until SIGINT/SIGTERM).")

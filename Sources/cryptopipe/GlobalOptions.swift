@@ -63,7 +63,8 @@ struct GlobalOptions: ParsableArguments {
             ConfigurationEntry(
                 name: "exchange_url", value: Self.redactingCredentials(exchange), source: source(exchangeURL, "CRYPTOPIPE_EXCHANGE_URL")),
             ConfigurationEntry(
-                name: "symbols_seed", value: symbols.map(\.rawValue).joined(separator: ","), source: source(self.symbols, "CRYPTOPIPE_SYMBOLS")),
+                name: "symbols_seed", value: symbols.map(\.rawValue).joined(separator: ","),
+                source: source(self.symbols, "CRYPTOPIPE_SYMBOLS")),
             ConfigurationEntry(
                 name: "request_timeout_seconds", value: String(timeout), source: source(requestTimeout, "CRYPTOPIPE_REQUEST_TIMEOUT")),
             ConfigurationEntry(name: "retention_days", value: String(retentionDays), source: source(nil, "CRYPTOPIPE_RETENTION_DAYS")),

@@ -91,7 +91,8 @@ struct Demo: AsyncParsableCommand {
             let listed = symbols + Self.extraListed.filter { !symbols.contains($0) }
             let exchange = SimulatedExchange(configuration: .init(seed: seed, symbols: listed, historyMinutes: 1_440))
             try await SimulatorServer.withRunning(exchange, logger: Logger(label: "simulator")) { baseURL in
-                Console.print("demo: simulated exchange (seed \(seed), \(listed.map(\.rawValue).joined(separator: ","))) listening on \(baseURL)")
+                Console.print(
+                    "demo: simulated exchange (seed \(seed), \(listed.map(\.rawValue).joined(separator: ","))) listening on \(baseURL)")
                 Console.print("demo: lake \(configuration.lake.description), warehouse \(configuration.warehouse.description)")
                 Console.print(
                     "demo: extracting and transforming every \(every) s\(cycles.map { " for \($0) cycles" } ?? "; press Ctrl-C to stop")")

@@ -41,7 +41,8 @@ struct HTTPSettings {
         [
             ConfigurationEntry(name: "http_host", value: host, source: "effective"),
             ConfigurationEntry(name: "http_port", value: String(port), source: "effective"),
-            ConfigurationEntry(name: "admin_token", value: adminToken ?? "", source: adminToken == nil ? "default" : "environment", secret: true),
+            ConfigurationEntry(
+                name: "admin_token", value: adminToken ?? "", source: adminToken == nil ? "default" : "environment", secret: true),
         ]
     }
 }
@@ -67,11 +68,13 @@ struct ServerAssembly {
         let jobs = PipelineJobs.make(
             extractor: extractor, transformer: transformer,
             gapFiller: GapFiller(extractor: extractor, transformer: transformer, warehouse: backends.warehouse, logger: logger),
-            maintenance: Maintenance(configuration: .init(retentionDays: backends.configuration.retentionDays), warehouse: backends.warehouse),
+            maintenance: Maintenance(
+                configuration: .init(retentionDays: backends.configuration.retentionDays), warehouse: backends.warehouse),
             symbols: symbols, defaults: .init(extractTransformSeconds: every), logger: logger, onCycle: Self.printCycle)
         let scheduler = JobScheduler(
             jobs: jobs, warehouse: backends.warehouse,
-            configuration: .init(stopAfter: cycles.map { (job: PipelineJobs.extractTransform, runs: $0) }), metrics: factory, logger: logger)
+            configuration: .init(stopAfter: cycles.map { (job: PipelineJobs.extractTransform, runs: $0) }), metrics: factory, logger: logger
+        )
         try await scheduler.prepare()
         let tracked = try await symbols.symbols()
         if backends.configuration.symbolsGiven, tracked != backends.configuration.symbols {

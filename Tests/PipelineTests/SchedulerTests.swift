@@ -109,7 +109,8 @@ struct SchedulerTests {
             try await eventually { probe.count == 2 }
         }
         let log = try await fixture.warehouse.jobRuns(JobRunQuery())
-        #expect(log.total == 2 && log.runs.allSatisfy { $0.status == .succeeded && $0.files == 2 && $0.rows == 10 && $0.trigger == "schedule" })
+        #expect(
+            log.total == 2 && log.runs.allSatisfy { $0.status == .succeeded && $0.files == 2 && $0.rows == 10 && $0.trigger == "schedule" })
         #expect(log.runs[0].startedAt == Self.wednesday + 60_000)
     }
 

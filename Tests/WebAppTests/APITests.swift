@@ -5,6 +5,7 @@ import Pipeline
 import PipelineTesting
 import Testing
 import Warehouse
+
 @testable import WebApp
 
 /// Every endpoint through the router, with its error cases.
@@ -26,13 +27,21 @@ struct APITests {
             #expect(candles[0]["close"] as? String == "114.98000000" && candles[0]["closed"] as? Bool == true)
             #expect(candles[0]["quote_volume"] as? String == "150.25000000" && candles[0]["trades"] as? Int == 1)
             #expect(candles[1]["closed"] as? Bool == false)
-            let range = try await client.send(.get, "/api/candlestick/btcusdt?start=2024-01-01T00:10:00Z&end=\(Fixture.start + 12 * 60_000)")
+            let range = try await client.send(
+                .get, "/api/candlestick/btcusdt?start=2024-01-01T00:10:00Z&end=\(Fixture.start + 12 * 60_000)")
             let ranged = try #require(range.json["candles"] as? [[String: Any]])
             #expect(ranged.map { $0["close"] as? String } == ["100.10000000", "100.11000000", "100.12000000"])
             let hours = try await client.send(.get, "/api/candlestick/BTCUSDT?interval=1h&limit=1000")
             let hourly = try #require(hours.json["candles"] as? [[String: Any]])
             #expect(hours.json["interval"] as? String == "1h" && hourly.count == 25)
             #expect(hourly[0]["volume"] as? String == "90.00000000" && hourly[0]["trades"] as? Int == 60)
+            // Answers are reused only while the data is unchanged: a new load shows at once.
+            _ = try await fixture.warehouse.loadKlines(
+                [Fixture.candle(1_500)], symbol: Fixture.btc, interval: .oneMinute, capturedAt: fixture.clock.now,
+                object: ProcessedObject(bucket: "crypto-raw", key: "2024-01-02/BTCUSDT_klines_2.json", processedAt: fixture.clock.now))
+            let again = try await client.send(.get, "/api/candlestick/BTCUSDT?limit=2")
+            let newer = try #require(again.json["candles"] as? [[String: Any]])
+            #expect(newer.last?["open_time"] as? Int64 == Fixture.start + 1_500 * 60_000)
         }
     }
 
@@ -177,13 +186,15 @@ struct APITests {
                 outcome: JobRunOutcome(status: index == 1 ? .failed : .succeeded, files: 4, rows: 100, error: index == 1 ? "boom" : nil))
         }
         try await fixture.warehouse.setGap(
-            symbol: Fixture.btc, range: MinuteRange(from: Fixture.start - 600_000, to: Fixture.start - 60_000), status: .exchangeEmpty, at: 5)
+            symbol: Fixture.btc, range: MinuteRange(from: Fixture.start - 600_000, to: Fixture.start - 60_000), status: .exchangeEmpty,
+            at: 5)
         try await fixture.withClient { client in
             let status = try await client.send(.get, "/api/pipeline/status")
             let symbols = try #require(status.json["symbols"] as? [[String: Any]])
             #expect(symbols.map { $0["symbol"] as? String } == ["BTCUSDT", "ETHUSDT"])
             let klines = try #require(symbols[0]["klines"] as? [String: Any])
-            #expect(klines["record_count"] as? Int == 1_500 && klines["newest_closed_open_time"] as? Int64 == Fixture.start + 1_498 * 60_000)
+            #expect(
+                klines["record_count"] as? Int == 1_500 && klines["newest_closed_open_time"] as? Int64 == Fixture.start + 1_498 * 60_000)
             // Now is minute 1500 opening; minute 1498 closed 60 s ago.
             #expect(klines["lag_seconds"] as? Int == 60)
             #expect((symbols[0]["depth"] as? [String: Any])?["lag_seconds"] as? Int == 10)
@@ -240,7 +251,9 @@ struct APITests {
         try await locked.withClient { client in
             let reply = try await client.send(.post, "/api/scheduler/gap-fill/disable", token: "anything")
             #expect(reply.status == .forbidden && reply.errorCode == "admin_disabled")
-            #expect((reply.json["error"] as? [String: Any])?["message"] as? String == nil ? false : reply.body.contains("CRYPTOPIPE_ADMIN_TOKEN"))
+            #expect(
+                (reply.json["error"] as? [String: Any])?["message"] as? String == nil
+                    ? false : reply.body.contains("CRYPTOPIPE_ADMIN_TOKEN"))
         }
         #expect(!fixture.logs.all.contains { $0.contains(Fixture.token) }, "the token was logged")
         #expect(constantTimeEquals("abc", "abc") && !constantTimeEquals("abc", "abd") && !constantTimeEquals("abc", "abcd"))
@@ -262,7 +275,8 @@ struct APITests {
             let enabled = try await client.send(.post, "/api/scheduler/gap-fill/enable", token: token)
             #expect(enabled.json["enabled"] as? Bool == true)
 
-            let interval = try await client.send(.patch, "/api/scheduler/extract-transform", token: token, body: #"{"interval_seconds": 120}"#)
+            let interval = try await client.send(
+                .patch, "/api/scheduler/extract-transform", token: token, body: #"{"interval_seconds": 120}"#)
             #expect(interval.status == .ok && (interval.json["schedule"] as? [String: Any])?["interval_seconds"] as? Int == 120)
             let weekly = try await client.send(
                 .patch, "/api/scheduler/maintenance", token: token, body: #"{"weekday": "Saturday", "time": "23:30"}"#)
@@ -346,7 +360,8 @@ struct APITests {
             let reply = try await client.send(.get, "/metrics")
             #expect(reply.status == .ok && reply.headers[.contentType]?.hasPrefix("text/plain") == true)
             let text = reply.body
-            #expect(text.contains(#"cryptopipe_http_requests_total{route="/api/candlestick/{symbol}",method="GET",status="200"} 1"#), "\(text)")
+            #expect(
+                text.contains(#"cryptopipe_http_requests_total{route="/api/candlestick/{symbol}",method="GET",status="200"} 1"#), "\(text)")
             #expect(text.contains(#"cryptopipe_http_requests_total{route="/api/candlestick/{symbol}",method="GET",status="400"} 1"#))
             #expect(text.contains(#"cryptopipe_freshness_lag_seconds{symbol="BTCUSDT"} 60.0"#))
             #expect(text.contains("cryptopipe_exchange_weight_limit 6000.0") && text.contains("cryptopipe_tracked_symbols 2.0"))

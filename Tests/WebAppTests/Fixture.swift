@@ -53,7 +53,8 @@ struct APIFixture {
             ], warehouse: warehouse, clock: clock, logger: logger)
         services = WebAppServices(
             warehouse: warehouse, lake: customLake ?? lake, layout: LakeLayout(),
-            scheduler: scheduler, symbols: SymbolRegistry(warehouse: warehouse, seed: [Self.btc, Self.eth], clock: PipelineClock(now: clock.reader)),
+            scheduler: scheduler,
+            symbols: SymbolRegistry(warehouse: warehouse, seed: [Self.btc, Self.eth], clock: PipelineClock(now: clock.reader)),
             exchange: exchange, exchangeUsage: usage,
             configuration: [
                 ConfigurationEntry(name: "warehouse", value: "sqlite:w.sqlite", source: "default"),
@@ -84,7 +85,8 @@ struct APIFixture {
         let open = try! ExactDecimal(parsing: "\(100 + max(index - 1, 0) / 100).\(String(format: "%02d", max(index - 1, 0) % 100))")
         let openTime = start + Int64(index) * 60_000
         return Kline(
-            openTime: openTime, open: open, high: max(open, close), low: min(open, close), close: close, volume: try! ExactDecimal(parsing: "1.5"),
+            openTime: openTime, open: open, high: max(open, close), low: min(open, close), close: close,
+            volume: try! ExactDecimal(parsing: "1.5"),
             closeTime: openTime + 59_999, quoteVolume: try! ExactDecimal(parsing: "150.25"), tradeCount: 1,
             takerBuyBaseVolume: try! ExactDecimal(parsing: "0.5"), takerBuyQuoteVolume: try! ExactDecimal(parsing: "50"))
     }
@@ -142,13 +144,16 @@ final class ListingSource: MarketDataSource {
         let symbols = [("BTCUSDT", "TRADING"), ("ETHUSDT", "TRADING"), ("SOLUSDT", "TRADING"), ("LUNAUSDT", "BREAK")].map {
             ExchangeInfo.SymbolInfo(symbol: $0.0, status: $0.1, baseAsset: String($0.0.dropLast(4)), quoteAsset: "USDT")
         }
-        return FetchedResponse(value: ExchangeInfo(serverTime: 0, rateLimits: [], symbols: symbols), body: [], usedWeight: 20, receivedAt: 0)
+        return FetchedResponse(
+            value: ExchangeInfo(serverTime: 0, rateLimits: [], symbols: symbols), body: [], usedWeight: 20, receivedAt: 0)
     }
 }
 
 /// An object store that fails every call: a lake that is down.
 struct BrokenObjectStore: ObjectStore {
-    func fail() -> ObjectStoreError { .io(operation: "reach", location: ObjectLocation(bucket: "crypto-raw", key: ""), detail: "disk gone") }
+    func fail() -> ObjectStoreError {
+        .io(operation: "reach", location: ObjectLocation(bucket: "crypto-raw", key: ""), detail: "disk gone")
+    }
     func put(bucket: String, key: String, bytes: [UInt8]) async throws(ObjectStoreError) { throw fail() }
     func get(bucket: String, key: String) async throws(ObjectStoreError) -> [UInt8] { throw fail() }
     func head(bucket: String, key: String) async throws(ObjectStoreError) -> ObjectInfo? { throw fail() }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Testing
+
 @testable import WebApp
 
 /// The OpenAPI document is kept true: same operations as the router, every operation answers with a status it
@@ -24,14 +25,17 @@ struct OpenAPITests {
         let paths = try #require(document["paths"])
         try await fixture.withClient { client in
             for route in OpenAPIDocument.routes {
-                let uri = route.path.replacingOccurrences(of: "{symbol}", with: "BTCUSDT").replacingOccurrences(of: "{job}", with: "gap-fill")
+                let uri = route.path.replacingOccurrences(of: "{symbol}", with: "BTCUSDT").replacingOccurrences(
+                    of: "{job}", with: "gap-fill")
                 let method = HTTPRequest.Method(rawValue: route.method)!
-                let body = route.method == "PATCH" ? #"{"interval_seconds": 600}"# : route.method == "POST" ? #"{"symbol": "SOLUSDT"}"# : nil
+                let body =
+                    route.method == "PATCH" ? #"{"interval_seconds": 600}"# : route.method == "POST" ? #"{"symbol": "SOLUSDT"}"# : nil
                 for token in [nil, APIFixture.token] {
                     let reply = try await client.send(method, uri, token: token, body: body)
                     let operation = try #require(paths[route.path]?[route.method.lowercased()])
                     let responses = try #require(operation["responses"])
-                    #expect(responses[String(reply.status.code)] != nil, "\(route.method) \(uri) answered \(reply.status.code): \(reply.body)")
+                    #expect(
+                        responses[String(reply.status.code)] != nil, "\(route.method) \(uri) answered \(reply.status.code): \(reply.body)")
                     #expect(reply.status.code < 500 || reply.status == .serviceUnavailable, "\(route.method) \(uri): \(reply.body)")
                 }
             }
