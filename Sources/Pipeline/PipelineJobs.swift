@@ -73,6 +73,19 @@ public enum PipelineJobs {
     }
 }
 
+/// What one extract-transform run did, for progress lines.
+public struct CycleReport: Sendable {
+    public var number: Int
+    public var extraction: ExtractionReport
+    public var transform = TransformReport()
+    public var transformError: String?
+
+    public init(number: Int, extraction: ExtractionReport) {
+        self.number = number
+        self.extraction = extraction
+    }
+}
+
 /// Numbers extract-transform cycles for their reports.
 actor CycleCounter {
     private var count = 0

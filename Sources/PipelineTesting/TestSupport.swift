@@ -58,9 +58,8 @@ public final class ManualClock: SchedulerClock, Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let resumeNow: Result<Void, any Error>? = state.withLock { state in
                     if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
-                    let deadline = state.time + milliseconds
-                    if deadline <= state.time, milliseconds <= 0 { return .success(()) }
-                    state.sleepers[id] = (deadline, continuation)
+                    if milliseconds <= 0 { return .success(()) }
+                    state.sleepers[id] = (state.time + milliseconds, continuation)
                     return nil
                 }
                 if let resumeNow { continuation.resume(with: resumeNow) }

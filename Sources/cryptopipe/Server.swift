@@ -96,12 +96,12 @@ struct ServerAssembly {
             // On stdout so scripts can read the port when --http-port 0 is used.
             Console.print("serving the API on http://\(host):\(port)/api/health (OpenAPI: /api/openapi.json, metrics: /metrics)")
         }
-        var services_: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        var groupServices: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if runJobs {
-            services_.append(.init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup))
+            groupServices.append(.init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup))
         }
         let group = ServiceGroup(
-            configuration: .init(services: services_, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: groupServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 

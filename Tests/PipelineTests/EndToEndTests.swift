@@ -191,17 +191,39 @@ struct EndToEndTests {
         #expect(try await harness.warehouse.extractionState(symbol: Self.btc, type: .klines) == nil)
     }
 
-    @Test func theServiceRunsTheRequestedNumberOfCycles() async throws {
+    @Test func theScheduledJobsExtractTransformAndLogEveryRun() async throws {
         let harness = try await Harness(symbols: [Self.btc])
         defer { harness.folder.remove() }
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
             let cycles = CycleLog()
-            let service = PipelineService(
-                configuration: .init(interval: .milliseconds(10), cycles: 3),
-                extractor: harness.extractor(baseURL, symbols: [Self.btc], initialCandles: 5),
-                transformer: harness.transformer, logger: harness.logger, onCycle: { await cycles.append($0.number) })
-            try await service.run()
+            let clock = PipelineClock(now: harness.clock.reader)
+            let extractor = harness.extractor(baseURL, symbols: [Self.btc], initialCandles: 5)
+            let jobs = PipelineJobs.make(
+                extractor: extractor, transformer: harness.transformer,
+                gapFiller: GapFiller(
+                    extractor: extractor, transformer: harness.transformer, warehouse: harness.warehouse, clock: clock,
+                    logger: harness.logger),
+                maintenance: Maintenance(configuration: .init(), warehouse: harness.warehouse, clock: clock),
+                symbols: SymbolRegistry(warehouse: harness.warehouse, seed: [Self.btc], clock: clock), logger: harness.logger,
+                onCycle: { await cycles.append($0.number) })
+            let scheduler = JobScheduler(
+                jobs: jobs, warehouse: harness.warehouse, clock: harness.clock,
+                configuration: .init(stopAfter: (job: PipelineJobs.extractTransform, runs: 3)), logger: harness.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await scheduler.run() }
+                for cycle in 1...2 {
+                    try await eventually { await cycles.numbers.count == cycle }
+                    try await eventually { await scheduler.states().allSatisfy { !$0.running } }
+                    try await eventually { harness.clock.sleeperCount > 0 }
+                    harness.clock.advance(milliseconds: 60_000)
+                }
+                try await group.waitForAll()
+            }
             #expect(await cycles.numbers == [1, 2, 3])
+            let runs = try await harness.warehouse.jobRuns(JobRunQuery(job: PipelineJobs.extractTransform)).runs
+            #expect(runs.count == 3 && runs.allSatisfy { $0.status == .succeeded && $0.files == 2 && $0.rows > 0 }, "\(runs)")
+            let gapFill = try await harness.warehouse.jobRuns(JobRunQuery(job: PipelineJobs.gapFill)).runs
+            #expect(gapFill.count == 1 && gapFill[0].status == .succeeded)
         }
     }
 }
