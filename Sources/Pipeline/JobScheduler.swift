@@ -122,7 +122,7 @@ public actor JobScheduler: Service {
             let dimensions = [("job", job.name)]
             entries[job.name] = Entry(
                 job: job, schedule: job.defaultSchedule, enabled: job.enabledByDefault, updatedAt: 0,
-                duration: CoreMetrics.Timer(label: "cryptopipe_job_duration", dimensions: dimensions, factory: metrics),
+                duration: CoreMetrics.Timer(label: "cryptopipe_job_duration_seconds", dimensions: dimensions, factory: metrics),
                 failures: Counter(label: "cryptopipe_job_failures_total", dimensions: dimensions, factory: metrics),
                 rows: Counter(label: "cryptopipe_rows_loaded_total", dimensions: dimensions, factory: metrics))
         }
