@@ -1,5 +1,4 @@
 import ArgumentParser
-import Exchange
 import ExchangeSimulator
 import Foundation
 import Logging
@@ -28,10 +27,7 @@ struct Run: AsyncParsableCommand {
             let (every, cycles) = try loop.resolve()
             let httpSettings = try http.resolve()
             let backends = try await Backends.open(configuration)
-            let usage = ExchangeUsageMonitor()
-            let assembly = ServerAssembly(
-                backends: backends, source: backends.exchange(usage: usage), usage: usage, http: httpSettings,
-                configurationEntries: configuration.entries + httpSettings.entries)
+            let assembly = ServerAssembly(backends: backends, http: httpSettings)
             try await assembly.run(
                 runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles)
         }
@@ -51,10 +47,7 @@ struct Serve: AsyncParsableCommand {
             let configuration = try global.resolve()
             let httpSettings = try http.resolve()
             let backends = try await Backends.open(configuration)
-            let usage = ExchangeUsageMonitor()
-            let assembly = ServerAssembly(
-                backends: backends, source: backends.exchange(usage: usage), usage: usage, http: httpSettings,
-                configurationEntries: configuration.entries + httpSettings.entries)
+            let assembly = ServerAssembly(backends: backends, http: httpSettings)
             try await assembly.run(
                 runJobs: false, extractOptions: ExtractOptions(initialCandles: 100, depthLimit: 100), every: 60, everyGiven: false,
                 cycles: nil)
@@ -96,10 +89,7 @@ struct Demo: AsyncParsableCommand {
                 Console.print("demo: lake \(configuration.lake.description), warehouse \(configuration.warehouse.description)")
                 Console.print(
                     "demo: extracting and transforming every \(every) s\(cycles.map { " for \($0) cycles" } ?? "; press Ctrl-C to stop")")
-                let usage = ExchangeUsageMonitor()
-                let assembly = ServerAssembly(
-                    backends: backends, source: backends.exchange(baseURL: baseURL, usage: usage), usage: usage, http: httpSettings,
-                    configurationEntries: configuration.entries + httpSettings.entries)
+                let assembly = ServerAssembly(backends: backends, http: httpSettings, baseURL: baseURL)
                 try await assembly.run(
                     runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles)
                 Console.print("demo: stopped; run 'cryptopipe status' to see what was loaded")

@@ -56,6 +56,16 @@ struct ServerAssembly {
     let http: HTTPSettings
     let configurationEntries: [ConfigurationEntry]
 
+    /// The exchange at `baseURL` (default: the configured one), watched by a usage monitor the API reports from.
+    init(backends: Backends, http: HTTPSettings, baseURL: String? = nil) {
+        let usage = ExchangeUsageMonitor()
+        self.backends = backends
+        self.source = backends.exchange(baseURL: baseURL, usage: usage)
+        self.usage = usage
+        self.http = http
+        self.configurationEntries = backends.configuration.entries + http.entries
+    }
+
     /// Runs until a signal (or, with `runJobs`, until `cycles` extract-transform runs finished).
     func run(runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?) async throws {
         let registry = PrometheusCollectorRegistry()
