@@ -8,7 +8,11 @@ import Warehouse
 /// The scheduler, the tracked symbols and the effective configuration.
 extension API {
     func scheduler(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        try await scheduling { () throws(SchedulerError) in try await services.scheduler.prepare() }
+        // Without a running scheduler (`cryptopipe serve`), another process may be running the jobs: read them afresh.
+        let scheduler = services.scheduler
+        try await scheduling { () throws(SchedulerError) in
+            if await scheduler.isRunning { try await scheduler.prepare() } else { try await scheduler.reload() }
+        }
         let states = await services.scheduler.states()
         let running = await services.scheduler.isRunning
         return Response.json { json in
