@@ -95,6 +95,7 @@ let package = Package(
             dependencies: [
                 "MarketData", "Analytics", "Exchange", "DataLake", "Warehouse", "Pipeline",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

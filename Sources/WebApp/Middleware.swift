@@ -27,8 +27,15 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                     headers: headers
                 ).response(from: request, context: context)
             }
+            let path = request.uri.path
+            if !path.hasPrefix("/api/"), path != "/metrics", request.headers[.accept]?.contains("text/html") == true {
+                let page = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found · CryptoPipe</title>"
+                    + "<link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body><main><h1>Not found</h1><p>There is no page at "
+                    + SVG.escape(path) + ". <a href=\"/\">Go to the dashboard</a>.</p></main></body></html>"
+                return Response.html(page, status: .notFound)
+            }
             return try APIError(
-                .notFound, code: "not_found", "no such endpoint: \(request.uri.path); see /api/openapi.json for the API"
+                .notFound, code: "not_found", "no such endpoint: \(path); see /api/openapi.json for the API"
             ).response(from: request, context: context)
         } catch let error as WarehouseError {
             logger.error("warehouse failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])

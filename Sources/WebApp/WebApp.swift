@@ -1,3 +1,4 @@
+import HTTPTypes
 public import Hummingbird
 import Logging
 import NIOCore
@@ -35,7 +36,34 @@ public enum WebApp {
         routes.add(.get, "/api/config", to: router) { try await api.configuration($0, $1) }
         routes.add(.get, "/api/openapi.json", to: router) { _, _ in Response.json(openAPI) }
         routes.add(.get, "/metrics", to: router) { try await api.metrics($0, $1) }
+        addPages(Pages(api: api), to: router)
         return (router, routes)
+    }
+
+    /// The pages and their form actions; not part of the JSON API's document.
+    private static func addPages(_ pages: Pages, to router: Router<Context>) {
+        router.get("/") { request, _ in await pages.dashboard(request) }
+        router.get("/analytics") { request, _ in await pages.analytics(request) }
+        router.get("/pipeline") { request, _ in await pages.pipeline(request) }
+        router.get("/scheduler") { request, _ in await pages.scheduler(request) }
+        router.get("/settings") { request, _ in await pages.settings(request) }
+        router.get("/signin") { request, _ in await pages.signInPage(request) }
+        router.post("/signin") { request, _ in try await pages.signIn(request) }
+        router.post("/signout") { request, _ in try await pages.signOut(request) }
+        for action in ["enable", "disable", "trigger", "schedule"] {
+            router.post("/scheduler/:job/\(action)") { request, context in try await pages.jobAction(request, context, action) }
+        }
+        router.post("/settings/symbols") { request, _ in try await pages.addSymbol(request) }
+        router.post("/settings/symbols/:symbol/remove") { request, context in try await pages.removeSymbol(request, context) }
+        router.get("/assets/app.css") { _, _ in asset(Assets.css, type: "text/css; charset=utf-8") }
+        router.get("/assets/app.js") { _, _ in asset(Assets.javascript, type: "text/javascript; charset=utf-8") }
+    }
+
+    private static func asset(_ text: String, type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.cacheControl] = "public, max-age=300"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// The HTTP server as a service, for the process's ServiceGroup.

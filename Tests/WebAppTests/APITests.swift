@@ -67,7 +67,7 @@ struct APITests {
         ("/api/ingestion/logs?job=backup", 400, "invalid_job"),
         ("/api/ingestion/logs?status=done", 400, "invalid_status"),
         ("/api/nothing-here", 404, "not_found"),
-        ("/", 404, "not_found"),
+        ("/nothing", 404, "not_found"),
     ])
     func badReadsGetAClearJSONError(uri: String, status: Int, code: String) async throws {
         let fixture = try await Fixture()

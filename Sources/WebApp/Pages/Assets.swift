@@ -1,0 +1,110 @@
+/// The stylesheet and the one script, served from the binary: no build step, no CDN, no network.
+enum Assets {
+    static let css = """
+        :root { --bg: #f5f6f8; --panel: #fff; --ink: #1d2330; --muted: #667085; --line: #e3e6eb; --accent: #2f6fde;
+          --up: #12a150; --down: #d9363e; --warn: #b7791f; }
+        * { box-sizing: border-box; }
+        body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: var(--bg); }
+        header { background: #151b28; color: #fff; }
+        header .bar { max-width: 1400px; margin: 0 auto; padding: 0 16px; display: flex; align-items: center; gap: 24px; min-height: 52px; flex-wrap: wrap; }
+        header .brand { font-weight: 700; letter-spacing: .02em; }
+        nav a { color: #c9d1e0; text-decoration: none; padding: 16px 10px; display: inline-block; border-bottom: 3px solid transparent; }
+        nav a.current, nav a:hover { color: #fff; border-bottom-color: var(--accent); }
+        header .session { margin-left: auto; display: flex; gap: 8px; align-items: center; color: #c9d1e0; }
+        header .session form { margin: 0; }
+        main { max-width: 1400px; margin: 0 auto; padding: 20px 16px 48px; }
+        h1 { font-size: 22px; margin: 0 0 16px; }
+        h2 { font-size: 16px; margin: 0 0 12px; }
+        .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 16px; margin-bottom: 16px; overflow-x: auto; }
+        .grid { display: grid; gap: 16px; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); }
+        .two { display: grid; gap: 16px; grid-template-columns: 1fr 1fr; }
+        @media (max-width: 900px) { .two { grid-template-columns: 1fr; } }
+        .card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; }
+        .card .symbol { font-weight: 700; display: flex; justify-content: space-between; }
+        .card .price { font-size: 24px; font-weight: 600; margin: 4px 0; font-variant-numeric: tabular-nums; }
+        .card dl { display: grid; grid-template-columns: auto 1fr; gap: 2px 12px; margin: 8px 0 0; color: var(--muted); font-size: 12px; }
+        .card dd { margin: 0; color: var(--ink); text-align: right; font-variant-numeric: tabular-nums; }
+        .up { color: var(--up); } .down { color: var(--down); } .muted { color: var(--muted); }
+        .sparkline { width: 100%; height: 48px; display: block; }
+        .sparkline polyline { fill: none; stroke-width: 1.5; }
+        .sparkline.up polyline { stroke: var(--up); } .sparkline.down polyline { stroke: var(--down); }
+        table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+        th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+        th { color: var(--muted); font-weight: 600; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
+        td.num, th.num { text-align: right; }
+        .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; background: #eef1f6; }
+        .badge.ok, .badge.succeeded, .badge.filled { background: #e3f6ea; color: #0d7a3c; }
+        .badge.down, .badge.failed, .badge.open { background: #fde8e8; color: #b42318; }
+        .badge.partial, .badge.running, .badge.unknown, .badge.exchange-empty { background: #fdf3dc; color: #8a5a00; }
+        .notice, .error, .empty { padding: 10px 14px; border-radius: 6px; margin-bottom: 16px; }
+        .notice { background: #e3f6ea; } .error { background: #fde8e8; } .empty { background: #eef1f6; color: var(--muted); }
+        form.inline { display: inline-flex; gap: 6px; align-items: center; margin: 0; }
+        input, select, button { font: inherit; padding: 5px 8px; border: 1px solid #c7ccd5; border-radius: 5px; background: #fff; }
+        button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
+        button.secondary { background: #fff; color: var(--ink); border-color: #c7ccd5; }
+        button.danger { background: #fff; color: var(--down); border-color: var(--down); }
+        .controls { display: flex; gap: 12px; flex-wrap: wrap; align-items: center; margin-bottom: 12px; }
+        .chart { width: 100%; height: auto; display: block; }
+        .chart .axis line { stroke: var(--line); } .chart .axis text { fill: var(--muted); font-size: 11px; }
+        .chart .candle.up .body { fill: var(--up); } .chart .candle.down .body { fill: var(--down); }
+        .chart .candle.up .wick { stroke: var(--up); } .chart .candle.down .wick { stroke: var(--down); }
+        .chart .candle .volume { fill: #b8c2d3; }
+        .chart .band { stroke: var(--accent); stroke-width: 1; opacity: .7; } .chart .band.middle { stroke-dasharray: 4 3; }
+        .chart .line { fill: none; stroke-width: 1.5; } .chart .line.rsi, .chart .line.macd { stroke: var(--accent); }
+        .chart .line.signal { stroke: var(--warn); } .chart .guide { stroke: #c7ccd5; stroke-dasharray: 3 3; }
+        .chart .hist.up { fill: #9bd9b3; } .chart .hist.down { fill: #f2a9ad; }
+        .chart .depth.bids { fill: rgba(18,161,80,.18); stroke: var(--up); } .chart .depth.asks { fill: rgba(217,54,62,.18); stroke: var(--down); }
+        .chart .crosshair { stroke: #667085; stroke-dasharray: 2 2; pointer-events: none; }
+        .readout { font-variant-numeric: tabular-nums; color: var(--muted); min-height: 20px; margin: 4px 0 8px; }
+        .pager { display: flex; gap: 12px; align-items: center; margin-top: 12px; }
+        a { color: var(--accent); }
+        code { background: #eef1f6; padding: 1px 5px; border-radius: 4px; }
+        """
+
+    static let javascript = """
+        "use strict";
+        // Refreshes the parts marked data-refresh every N seconds without reloading the page.
+        document.querySelectorAll("[data-refresh]").forEach(function (element) {
+          var seconds = parseInt(element.getAttribute("data-refresh"), 10) || 15;
+          var url = element.getAttribute("data-source");
+          setInterval(function () {
+            fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+              .then(function (response) { if (!response.ok) throw new Error("HTTP " + response.status); return response.text(); })
+              .then(function (html) { element.innerHTML = html; element.removeAttribute("data-stale"); })
+              .catch(function () { element.setAttribute("data-stale", "true"); });
+          }, seconds * 1000);
+        });
+        // Crosshair with an OHLCV read-out over candlestick charts.
+        document.querySelectorAll("svg.candles").forEach(function (svg) {
+          var candles = Array.prototype.slice.call(svg.querySelectorAll("g.candle"));
+          var readout = document.getElementById(svg.getAttribute("data-readout"));
+          if (!candles.length) return;
+          var line = document.createElementNS("http://www.w3.org/2000/svg", "line");
+          line.setAttribute("class", "crosshair");
+          line.setAttribute("y1", "0");
+          line.setAttribute("y2", svg.viewBox.baseVal.height);
+          line.style.display = "none";
+          svg.appendChild(line);
+          function show(event) {
+            var box = svg.getBoundingClientRect();
+            var x = (event.clientX - box.left) * svg.viewBox.baseVal.width / box.width;
+            var best = null, bestDistance = Infinity;
+            candles.forEach(function (candle) {
+              var wick = candle.querySelector(".wick");
+              var distance = Math.abs(parseFloat(wick.getAttribute("x1")) - x);
+              if (distance < bestDistance) { bestDistance = distance; best = candle; }
+            });
+            if (!best) return;
+            var cx = best.querySelector(".wick").getAttribute("x1");
+            line.setAttribute("x1", cx); line.setAttribute("x2", cx); line.style.display = "";
+            if (readout) {
+              var d = best.dataset;
+              var time = new Date(parseInt(d.t, 10)).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+              readout.textContent = time + "  O " + d.o + "  H " + d.h + "  L " + d.l + "  C " + d.c + "  V " + d.v;
+            }
+          }
+          svg.addEventListener("mousemove", show);
+          svg.addEventListener("mouseleave", function () { line.style.display = "none"; });
+        });
+        """
+}

@@ -1,0 +1,140 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MarketData
+import NIOCore
+
+/// Builds HTML text; every piece of data goes through ``escape(_:)``.
+struct HTML {
+    private(set) var text = ""
+
+    init() { text.reserveCapacity(32_768) }
+
+    /// Trusted markup written by our code.
+    mutating func raw(_ markup: String) { text += markup }
+
+    /// Data, escaped.
+    mutating func text(_ value: String) { text += Self.escape(value) }
+
+    mutating func element(_ tag: String, _ attributes: String = "", _ content: String) {
+        text += "<\(tag)\(attributes.isEmpty ? "" : " " + attributes)>\(Self.escape(content))</\(tag)>"
+    }
+
+    static func escape(_ text: String) -> String { SVG.escape(text) }
+
+    /// `name="value"` with the value escaped.
+    static func attribute(_ name: String, _ value: String) -> String { "\(name)=\"\(escape(value))\"" }
+}
+
+/// Reading `application/x-www-form-urlencoded` bodies and cookies, which the pages' forms and sign-in use.
+enum FormData {
+    static func decode(_ text: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = unescape(String(parts[0]))
+            let value = parts.count > 1 ? unescape(String(parts[1])) : ""
+            if !key.isEmpty { fields[key] = value }
+        }
+        return fields
+    }
+
+    static func unescape(_ text: String) -> String {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
+    }
+
+    static func read(_ request: Request) async throws -> [String: String] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: 64 * 1024)
+        } catch {
+            throw APIError(.contentTooLarge, code: "body_too_large", "the form is larger than 64 KiB")
+        }
+        return decode(String(buffer: buffer))
+    }
+
+    static func cookie(_ name: String, in request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let pair = part.split(separator: "=", maxSplits: 1)
+                if pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == name {
+                    return String(pair[1]).trimmingCharacters(in: .whitespaces)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// `application/x-www-form-urlencoded` escaping of a query value.
+    static func escapeQuery(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+}
+
+/// Number formatting for people (prices keep their exact text elsewhere).
+enum Display {
+    /// An exact decimal without trailing zeros beyond two decimals: `43250.12000000` → `43250.12`.
+    static func decimal(_ value: ExactDecimal, minimumDecimals: Int = 2) -> String {
+        var text = value.description
+        guard let point = text.firstIndex(of: ".") else { return text }
+        while text.last == "0", text.distance(from: point, to: text.endIndex) > minimumDecimals + 1 { text.removeLast() }
+        if text.last == "." { text.removeLast() }
+        return text
+    }
+
+    /// `12,345,678.9` style grouping for large volumes, two decimals.
+    static func grouped(_ value: Double) -> String {
+        let fixed = SVG.fixed(value, decimals: value.magnitude >= 1_000 ? 0 : 2)
+        let parts = fixed.split(separator: ".", maxSplits: 1)
+        var integer = String(parts[0])
+        let negative = integer.hasPrefix("-")
+        if negative { integer.removeFirst() }
+        var groups: [String] = []
+        while integer.count > 3 {
+            groups.insert(String(integer.suffix(3)), at: 0)
+            integer.removeLast(3)
+        }
+        groups.insert(integer, at: 0)
+        return (negative ? "-" : "") + groups.joined(separator: ",") + (parts.count > 1 ? "." + parts[1] : "")
+    }
+
+    static func time(_ epochMilliseconds: Int64?) -> String {
+        guard let epochMilliseconds else { return "—" }
+        let iso = UTCTime.iso8601(epochMilliseconds)
+        return String(iso.prefix(10)) + " " + String(iso.dropFirst(11).prefix(8)) + " UTC"
+    }
+
+    /// `42 s`, `5 min`, `3 h`, `2 d`.
+    static func age(_ seconds: Int64?) -> String {
+        guard let seconds else { return "—" }
+        switch seconds {
+        case ..<120: return "\(seconds) s"
+        case ..<7_200: return "\(seconds / 60) min"
+        case ..<172_800: return "\(seconds / 3_600) h"
+        default: return "\(seconds / 86_400) d"
+        }
+    }
+}
+
+extension Response {
+    static func html(_ text: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "text/html; charset=utf-8"
+        fields[.cacheControl] = "no-store"
+        // Everything is served by us: no inline event handlers, no other origins.
+        fields[.contentSecurityPolicy] =
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"
+        fields[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// 303 See Other back to a page after a form post, with a notice or an error for the banner.
+    static func seeOther(_ location: String, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.location] = location
+        return Response(status: .seeOther, headers: fields)
+    }
+}

@@ -1,0 +1,219 @@
+import Analytics
+import Hummingbird
+import MarketData
+import Pipeline
+import Warehouse
+
+/// Dashboard and Analytics.
+extension Pages {
+    func dashboard(_ request: Request) async -> Response {
+        if request.uri.queryParameters.get("fragment") == "live" {
+            do {
+                return Response.html(try await dashboardLive())
+            } catch {
+                return Response.html("<div class=\"error\">\(HTML.escape("Refresh failed: \(error)"))</div>", status: .serviceUnavailable)
+            }
+        }
+        return await render(request, title: "Dashboard", current: "/") {
+            "<div id=\"live\" data-refresh=\"15\" data-source=\"/?fragment=live\">" + (try await dashboardLive()) + "</div>"
+        }
+    }
+
+    /// Cards and pipeline health: the part that refreshes every 15 s.
+    func dashboardLive() async throws -> String {
+        let symbols = try await services.symbols.symbols()
+        var html = HTML()
+        html.raw(try await healthSummary())
+        if symbols.isEmpty {
+            html.raw("<div class=\"empty\">No symbols are tracked. Add one on <a href=\"/settings\">Settings</a>.</div>")
+            return html.text
+        }
+        html.raw("<div class=\"grid\">")
+        for symbol in symbols {
+            let minutes = try await services.warehouse.recentKlines(
+                symbol: symbol, interval: .oneMinute, endingAt: Int64.max, includeOpen: false, limit: TickerStatistics.windowMinutes
+            ).map(\.kline)
+            html.raw("<div class=\"card\">")
+            guard let stats = TickerStatistics(minutes: minutes) else {
+                html.raw("<div class=\"symbol\"><a href=\"/analytics?symbol=\(symbol)\">\(symbol)</a></div>")
+                html.element("p", "class=\"muted\"", "No candles yet: the next extract-transform run fetches them.")
+                html.raw("</div>")
+                continue
+            }
+            let rising = stats.priceChange.units >= 0
+            let direction = rising ? "up" : "down"
+            html.raw("<div class=\"symbol\"><a href=\"/analytics?symbol=\(symbol)\">\(symbol)</a>")
+            html.raw("<span class=\"\(direction)\">\(HTML.escape((rising ? "+" : "") + Display.decimal(stats.priceChangePercent)))%</span></div>")
+            html.element("div", "class=\"price\"", Display.decimal(stats.lastPrice))
+            // Every 15th minute of the day: about 96 points.
+            let closes = stride(from: 0, to: minutes.count, by: 15).map { minutes[$0].close.doubleValue } + [stats.lastPrice.doubleValue]
+            html.raw(PaneCharts.sparkline(closes, rising: rising, label: "\(symbol) last 24 hours"))
+            html.raw("<dl>")
+            for (name, value) in [
+                ("24h change", (rising ? "+" : "") + Display.decimal(stats.priceChange)), ("24h high", Display.decimal(stats.highPrice)),
+                ("24h low", Display.decimal(stats.lowPrice)), ("Volume", Display.grouped(stats.volume.doubleValue)),
+                ("Quote volume", Display.grouped(stats.quoteVolume.doubleValue)), ("Trades", Display.grouped(Double(stats.tradeCount))),
+            ] {
+                html.element("dt", "", name)
+                html.element("dd", "", value)
+            }
+            html.raw("</dl>")
+            if stats.minuteCount < TickerStatistics.windowMinutes {
+                html.element("p", "class=\"muted\"", "Over \(stats.minuteCount) stored minutes (less than a day).")
+            }
+            html.raw("</div>")
+        }
+        html.raw("</div>")
+        return html.text
+    }
+
+    /// Warehouse, lake and exchange at a glance, with the last extract-transform run.
+    func healthSummary() async throws -> String {
+        var components: [(String, String, String?)] = []
+        do {
+            try await services.warehouse.ping()
+            components.append(("Warehouse", "ok", nil))
+        } catch {
+            components.append(("Warehouse", "down", error.description))
+        }
+        do {
+            _ = try await services.lake.listFolders(bucket: services.layout.rawBucket, prefix: "")
+            components.append(("Lake", "ok", nil))
+        } catch {
+            components.append(("Lake", "down", error.description))
+        }
+        let now = api.now
+        let usage = services.exchangeUsage.snapshot
+        if usage.isBanned(at: now) {
+            components.append(("Exchange", "down", "banned (HTTP 418) until \(Display.time(usage.bannedUntil))"))
+        } else if usage.isFailing {
+            components.append(("Exchange", "down", usage.lastFailure))
+        } else if usage.lastSuccessAt == nil {
+            components.append(("Exchange", "unknown", "no request yet from this process"))
+        } else {
+            components.append(("Exchange", "ok", usage.usedWeight.map { "weight \($0) / \(usage.weightLimit) this minute" }))
+        }
+        let lastRun = try await services.warehouse.jobRuns(JobRunQuery(page: 1, pageSize: 1, job: PipelineJobs.extractTransform)).runs.first
+        var html = HTML()
+        html.raw("<div class=\"panel\"><h2>Pipeline health</h2><table><tr>")
+        for (name, status, detail) in components {
+            html.raw("<td><strong>\(name)</strong> <span class=\"badge \(status)\">\(status)</span>")
+            if let detail { html.element("div", "class=\"muted\"", detail) }
+            html.raw("</td>")
+        }
+        html.raw("<td><strong>Last extract-transform</strong> ")
+        if let lastRun {
+            html.raw("<span class=\"badge \(lastRun.status.rawValue)\">\(lastRun.status.rawValue)</span>")
+            html.element("div", "class=\"muted\"", "\(Display.time(lastRun.startedAt)) · \(lastRun.rows) rows")
+        } else {
+            html.raw("<span class=\"badge unknown\">never</span><div class=\"muted\">start <code>cryptopipe run</code> to fetch data</div>")
+        }
+        html.raw("</td></tr></table></div>")
+        return html.text
+    }
+
+    static let ranges = [60, 120, 240, 500, 1_000]
+
+    func analytics(_ request: Request) async -> Response {
+        await render(request, title: "Analytics", current: "/analytics") {
+            let symbols = try await services.symbols.symbols()
+            let query = request.query
+            let interval = try query.interval()
+            let limit = try query.integer("limit", in: 1...1_000, default: 120)
+            let symbol: Symbol
+            if let text = query.string("symbol") {
+                do {
+                    symbol = try Symbol(asciiUppercased(text))
+                } catch {
+                    throw APIError.badRequest("invalid_symbol", "'\(text)' is not a symbol: expected letters and digits such as BTCUSDT")
+                }
+            } else if let first = symbols.first {
+                symbol = first
+            } else {
+                return "<div class=\"empty\">No symbols are tracked. Add one on <a href=\"/settings\">Settings</a>.</div>"
+            }
+            var html = HTML()
+            html.raw("<form class=\"controls\" method=\"get\" action=\"/analytics\"><label>Symbol <select name=\"symbol\">")
+            for option in Set(symbols + [symbol]).sorted() {
+                html.raw("<option\(option == symbol ? " selected" : "")>\(option)</option>")
+            }
+            html.raw("</select></label><label>Interval <select name=\"interval\">")
+            for option in QueryReader.servedIntervals {
+                html.raw("<option\(option == interval ? " selected" : "")>\(option.rawValue)</option>")
+            }
+            html.raw("</select></label><label>Range <select name=\"limit\">")
+            for option in Set(Self.ranges + [limit]).sorted() {
+                html.raw("<option value=\"\(option)\"\(option == limit ? " selected" : "")>\(option) candles</option>")
+            }
+            html.raw("</select></label><button type=\"submit\">Show</button></form>")
+
+            let stored = try await services.warehouse.recentKlines(
+                symbol: symbol, interval: interval, endingAt: Int64.max, includeOpen: true, limit: limit + API.indicatorWarmUp)
+            guard !stored.isEmpty else {
+                html.raw("<div class=\"empty\">No \(interval.rawValue) candles of \(symbol) are stored yet. ")
+                html.raw("Hourly and daily candles appear once their first minutes are loaded.</div>")
+                return html.text
+            }
+            let closes = stored.map(\.kline.close.doubleValue)
+            let rsi = Indicators.rsi(closes)
+            let macd = Indicators.macd(closes)
+            let bands = Indicators.bollingerBands(closes)
+            let first = max(0, stored.count - limit)
+            let shown = Array(stored[first...])
+            let candles = shown.map { ChartCandle($0.kline) }
+            let window = { (series: [Double?]) in Array(series[first...]) }
+            let upper = window(bands.upper)
+            let lower = window(bands.lower)
+            let layout = CandlestickLayout(candles: candles, extraPrices: (upper + lower).compactMap { $0 })
+            html.raw("<div class=\"panel\"><h2>\(symbol) · \(interval.rawValue)</h2>")
+            html.raw("<div class=\"readout\" id=\"readout\">Hover the chart for open, high, low, close and volume.</div>")
+            let chart = layout.svg(
+                interval: interval, bands: (upper: upper, middle: window(bands.middle), lower: lower),
+                label: "\(symbol) \(interval.rawValue) candlesticks with Bollinger Bands")
+            html.raw(chart.replacingOccurrences(of: "<svg ", with: "<svg data-readout=\"readout\" ", options: [], range: chart.range(of: "<svg ")))
+            html.raw("<h2>RSI (14)</h2>")
+            html.raw(PaneCharts.rsi(window(rsi), label: "RSI 14"))
+            html.raw("<h2>MACD (12, 26, 9)</h2>")
+            html.raw(
+                PaneCharts.macd(window(macd.macd), signal: window(macd.signal), histogram: window(macd.histogram), label: "MACD 12 26 9"))
+            if let last = stored.last {
+                html.element(
+                    "p", "class=\"muted\"",
+                    "Newest candle \(Display.time(last.kline.openTime))\(last.isFinal ? "" : " (still open)"); latest RSI "
+                        + (rsi.last.flatMap { $0 }.map { SVG.fixed($0, decimals: 2) } ?? "—"))
+            }
+            html.raw("</div>")
+            html.raw(try await orderBookPanel(symbol))
+            return html.text
+        }
+    }
+
+    func orderBookPanel(_ symbol: Symbol) async throws -> String {
+        var html = HTML()
+        html.raw("<div class=\"two\"><div class=\"panel\"><h2>Order book depth</h2>")
+        guard let book = try await services.warehouse.latestOrderBook(symbol: symbol, levels: 100) else {
+            html.raw("<div class=\"empty\">No order book of \(symbol) is stored yet.</div></div></div>")
+            return html.text
+        }
+        html.raw(PaneCharts.depth(bids: book.bids, asks: book.asks, label: "\(symbol) cumulative bids and asks"))
+        html.element("p", "class=\"muted\"", "Snapshot \(Display.time(book.capturedAt)), update id \(book.lastUpdateId)")
+        html.raw("</div><div class=\"panel\"><h2>Top 20</h2><table><tr><th class=\"num\">Bid qty</th><th class=\"num\">Bid</th>")
+        html.raw("<th class=\"num\">Ask</th><th class=\"num\">Ask qty</th></tr>")
+        for index in 0..<min(20, max(book.bids.count, book.asks.count)) {
+            let bid = index < book.bids.count ? book.bids[index] : nil
+            let ask = index < book.asks.count ? book.asks[index] : nil
+            html.raw("<tr>")
+            html.element("td", "class=\"num\"", bid.map { Display.decimal($0.quantity) } ?? "")
+            html.element("td", "class=\"num up\"", bid.map { Display.decimal($0.price) } ?? "")
+            html.element("td", "class=\"num down\"", ask.map { Display.decimal($0.price) } ?? "")
+            html.element("td", "class=\"num\"", ask.map { Display.decimal($0.quantity) } ?? "")
+            html.raw("</tr>")
+        }
+        html.raw("</table>")
+        if let bid = book.bids.first?.price, let ask = book.asks.first?.price {
+            html.element("p", "class=\"muted\"", "Spread \(Display.decimal(ask - bid)) · mid \(API.half(of: bid + ask))")
+        }
+        html.raw("</div></div>")
+        return html.text
+    }
+}
