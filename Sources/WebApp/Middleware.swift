@@ -29,7 +29,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             let path = request.uri.path
             if !path.hasPrefix("/api/"), path != "/metrics", request.headers[.accept]?.contains("text/html") == true {
-                let page = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found · CryptoPipe</title>"
+                let page =
+                    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found · CryptoPipe</title>"
                     + "<link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body><main><h1>Not found</h1><p>There is no page at "
                     + SVG.escape(path) + ". <a href=\"/\">Go to the dashboard</a>.</p></main></body></html>"
                 return Response.html(page, status: .notFound)

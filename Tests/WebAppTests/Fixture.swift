@@ -114,10 +114,17 @@ struct APIFixture {
     struct Client {
         let client: any TestClientProtocol
 
-        func send(_ method: HTTPRequest.Method = .get, _ uri: String, token: String? = nil, body: String? = nil) async throws -> Reply {
+        func send(
+            _ method: HTTPRequest.Method = .get, _ uri: String, token: String? = nil, body: String? = nil, form: String? = nil,
+            cookie: String? = nil, accept: String? = nil
+        ) async throws -> Reply {
             var headers = HTTPFields()
             if let token { headers[.authorization] = "Bearer \(token)" }
             if body != nil { headers[.contentType] = "application/json" }
+            if form != nil { headers[.contentType] = "application/x-www-form-urlencoded" }
+            if let cookie { headers[.cookie] = cookie }
+            if let accept { headers[.accept] = accept }
+            let body = body ?? form
             return try await client.execute(
                 uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }
             ) { response in

@@ -52,7 +52,7 @@ struct CandlestickLayout: Sendable {
         var width: Double = 900
         var height: Double = 420
         /// Room for the price labels on the right and the time labels below.
-        var left: Double = 8
+        var left: Double = 28
         var right: Double = 72
         var top: Double = 10
         var bottom: Double = 24

@@ -5,7 +5,7 @@ enum PaneCharts {
     struct Frame: Sendable {
         var width: Double = 900
         var height: Double = 120
-        var left: Double = 8
+        var left: Double = 28
         var right: Double = 72
         var top: Double = 8
         var bottom: Double = 8
@@ -28,8 +28,15 @@ enum PaneCharts {
         svg.open("g", [("class", "axis")])
         for level in [30.0, 50, 70] {
             let y = SVG.number(scale.position(level))
-            svg.element("line", [("class", level == 50 ? "" : "guide"), ("x1", SVG.number(frame.left)), ("x2", SVG.number(frame.width - frame.right)), ("y1", y), ("y2", y)])
-            svg.element("text", [("x", SVG.number(frame.width - frame.right + 6)), ("y", SVG.number(scale.position(level) + 4))], content: SVG.fixed(level, decimals: 0))
+            svg.element(
+                "line",
+                [
+                    ("class", level == 50 ? "" : "guide"), ("x1", SVG.number(frame.left)), ("x2", SVG.number(frame.width - frame.right)),
+                    ("y1", y), ("y2", y),
+                ])
+            svg.element(
+                "text", [("x", SVG.number(frame.width - frame.right + 6)), ("y", SVG.number(scale.position(level) + 4))],
+                content: SVG.fixed(level, decimals: 0))
         }
         svg.close("g")
         let line = points(values, slots: slots, scale: scale)
@@ -45,11 +52,18 @@ enum PaneCharts {
         var svg = SVG(width: frame.width, height: frame.height, label: label, className: "chart macd")
         let zero = scale.position(0)
         svg.open("g", [("class", "axis")])
-        svg.element("line", [("x1", SVG.number(frame.left)), ("x2", SVG.number(frame.width - frame.right)), ("y1", SVG.number(zero)), ("y2", SVG.number(zero))])
+        svg.element(
+            "line",
+            [
+                ("x1", SVG.number(frame.left)), ("x2", SVG.number(frame.width - frame.right)), ("y1", SVG.number(zero)),
+                ("y2", SVG.number(zero)),
+            ])
         let ticks = scale.ticks(count: 3)
         let step = ticks.count > 1 ? ticks[1] - ticks[0] : 0
         for tick in ticks {
-            svg.element("text", [("x", SVG.number(frame.width - frame.right + 6)), ("y", SVG.number(scale.position(tick) + 4))], content: SVG.priceLabel(tick, step: step))
+            svg.element(
+                "text", [("x", SVG.number(frame.width - frame.right + 6)), ("y", SVG.number(scale.position(tick) + 4))],
+                content: SVG.priceLabel(tick, step: step))
         }
         svg.close("g")
         let width = slots.bodyWidth
@@ -111,8 +125,14 @@ enum PaneCharts {
         }
         for tick in y.ticks(count: 4) {
             let position = y.position(tick)
-            svg.element("line", [("x1", SVG.number(frame.left)), ("x2", SVG.number(frame.width - frame.right)), ("y1", SVG.number(position)), ("y2", SVG.number(position))])
-            svg.element("text", [("x", SVG.number(frame.width - frame.right + 6)), ("y", SVG.number(position + 4))], content: Display.grouped(tick))
+            svg.element(
+                "line",
+                [
+                    ("x1", SVG.number(frame.left)), ("x2", SVG.number(frame.width - frame.right)), ("y1", SVG.number(position)),
+                    ("y2", SVG.number(position)),
+                ])
+            svg.element(
+                "text", [("x", SVG.number(frame.width - frame.right + 6)), ("y", SVG.number(position + 4))], content: Display.grouped(tick))
         }
         svg.close("g")
         if !bidSteps.isEmpty { svg.element("path", [("class", "depth bids"), ("d", path(bidSteps))]) }

@@ -29,7 +29,8 @@ enum Assets {
         .sparkline polyline { fill: none; stroke-width: 1.5; }
         .sparkline.up polyline { stroke: var(--up); } .sparkline.down polyline { stroke: var(--down); }
         table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-        th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+        th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+        td.num, th.num, th { white-space: nowrap; }
         th { color: var(--muted); font-weight: 600; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
         td.num, th.num { text-align: right; }
         .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; background: #eef1f6; }

@@ -101,6 +101,23 @@ enum Display {
         return (negative ? "-" : "") + groups.joined(separator: ",") + (parts.count > 1 ? "." + parts[1] : "")
     }
 
+    /// A whole number with thousands separators: `1,202`.
+    static func count(_ value: Int) -> String {
+        var digits = String(value.magnitude)
+        var groups: [String] = []
+        while digits.count > 3 {
+            groups.insert(String(digits.suffix(3)), at: 0)
+            digits.removeLast(3)
+        }
+        groups.insert(digits, at: 0)
+        return (value < 0 ? "-" : "") + groups.joined(separator: ",")
+    }
+
+    /// A percentage for people: two decimals, e.g. `+0.97` (the API keeps the exact eight).
+    static func percent(_ value: ExactDecimal) -> String {
+        (value.units >= 0 ? "+" : "") + SVG.fixed(value.doubleValue, decimals: 2)
+    }
+
     static func time(_ epochMilliseconds: Int64?) -> String {
         guard let epochMilliseconds else { return "—" }
         let iso = UTCTime.iso8601(epochMilliseconds)

@@ -43,7 +43,7 @@ extension Pages {
             let rising = stats.priceChange.units >= 0
             let direction = rising ? "up" : "down"
             html.raw("<div class=\"symbol\"><a href=\"/analytics?symbol=\(symbol)\">\(symbol)</a>")
-            html.raw("<span class=\"\(direction)\">\(HTML.escape((rising ? "+" : "") + Display.decimal(stats.priceChangePercent)))%</span></div>")
+            html.raw("<span class=\"\(direction)\">\(HTML.escape(Display.percent(stats.priceChangePercent)))%</span></div>")
             html.element("div", "class=\"price\"", Display.decimal(stats.lastPrice))
             // Every 15th minute of the day: about 96 points.
             let closes = stride(from: 0, to: minutes.count, by: 15).map { minutes[$0].close.doubleValue } + [stats.lastPrice.doubleValue]
@@ -52,7 +52,7 @@ extension Pages {
             for (name, value) in [
                 ("24h change", (rising ? "+" : "") + Display.decimal(stats.priceChange)), ("24h high", Display.decimal(stats.highPrice)),
                 ("24h low", Display.decimal(stats.lowPrice)), ("Volume", Display.grouped(stats.volume.doubleValue)),
-                ("Quote volume", Display.grouped(stats.quoteVolume.doubleValue)), ("Trades", Display.grouped(Double(stats.tradeCount))),
+                ("Quote volume", Display.grouped(stats.quoteVolume.doubleValue)), ("Trades", Display.count(Int(stats.tradeCount))),
             ] {
                 html.element("dt", "", name)
                 html.element("dd", "", value)
@@ -170,7 +170,9 @@ extension Pages {
             let chart = layout.svg(
                 interval: interval, bands: (upper: upper, middle: window(bands.middle), lower: lower),
                 label: "\(symbol) \(interval.rawValue) candlesticks with Bollinger Bands")
-            html.raw(chart.replacingOccurrences(of: "<svg ", with: "<svg data-readout=\"readout\" ", options: [], range: chart.range(of: "<svg ")))
+            html.raw(
+                chart.replacingOccurrences(
+                    of: "<svg ", with: "<svg data-readout=\"readout\" ", options: [], range: chart.range(of: "<svg ")))
             html.raw("<h2>RSI (14)</h2>")
             html.raw(PaneCharts.rsi(window(rsi), label: "RSI 14"))
             html.raw("<h2>MACD (12, 26, 9)</h2>")

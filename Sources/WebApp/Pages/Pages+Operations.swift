@@ -14,7 +14,9 @@ extension Pages {
             if let job, !jobs.contains(job) { throw APIError.badRequest("invalid_job", "no job named '\(job)'") }
             let statusText = query.string("status").flatMap { $0.isEmpty ? nil : $0 }
             let status = try statusText.map { text in
-                guard let value = JobRunStatus(rawValue: text) else { throw APIError.badRequest("invalid_status", "no run status '\(text)'") }
+                guard let value = JobRunStatus(rawValue: text) else {
+                    throw APIError.badRequest("invalid_status", "no run status '\(text)'")
+                }
                 return value
             }
             let now = api.now
@@ -48,7 +50,9 @@ extension Pages {
             }
             let usage = services.exchangeUsage.snapshot
             html.raw("<p class=\"muted\">Request weight: ")
-            html.text(usage.usedWeight.map { "\($0) of \(usage.weightLimit) this minute (\(Display.time(usage.usedWeightAt)))" } ?? "no request yet")
+            html.text(
+                usage.usedWeight.map { "\($0) of \(usage.weightLimit) this minute (\(Display.time(usage.usedWeightAt)))" }
+                    ?? "no request yet")
             html.text(usage.isBanned(at: now) ? " · BANNED until \(Display.time(usage.bannedUntil))" : "")
             html.text(usage.isRateLimited(at: now) ? " · rate limited until \(Display.time(usage.rateLimitedUntil))" : "")
             html.text(" · \(usage.requests) requests, \(usage.failures) failed")
@@ -60,22 +64,24 @@ extension Pages {
             for (table, count) in counts.sorted(by: { $0.key < $1.key }) {
                 html.raw("<tr>")
                 html.element("td", "", table)
-                html.element("td", "class=\"num\"", Display.grouped(Double(count)))
+                html.element("td", "class=\"num\"", Display.count(count))
                 html.raw("</tr>")
             }
             html.raw("</table><p class=\"muted\">")
             html.text(
                 "\(ledger.processedFiles) files processed (\(ledger.processedRows) rows read, \(ledger.duplicatesSkipped) duplicates skipped), "
-                    + "\(ledger.rejectedFiles) rejected, \(ledger.archivedFiles) archived; last load \(Display.time(ledger.lastProcessedAt))")
+                    + "\(ledger.rejectedFiles) rejected, \(ledger.archivedFiles) archived; last load \(Display.time(ledger.lastProcessedAt))"
+            )
             html.raw("</p></div><div class=\"panel\"><h2>Data lake</h2>")
             do {
                 let lake = try await api.lakeStatistics.snapshot(now: now)
-                html.raw("<table><tr><th>Bucket</th><th class=\"num\">Objects</th><th class=\"num\">Bytes</th><th class=\"num\">Days</th></tr>")
+                html.raw(
+                    "<table><tr><th>Bucket</th><th class=\"num\">Objects</th><th class=\"num\">Bytes</th><th class=\"num\">Days</th></tr>")
                 for bucket in lake.buckets {
                     html.raw("<tr>")
                     html.element("td", "", bucket.name)
-                    html.element("td", "class=\"num\"", Display.grouped(Double(bucket.objects)))
-                    html.element("td", "class=\"num\"", Display.grouped(Double(bucket.bytes)))
+                    html.element("td", "class=\"num\"", Display.count(bucket.objects))
+                    html.element("td", "class=\"num\"", Display.count(bucket.bytes))
                     html.element("td", "class=\"num\"", String(bucket.days))
                     html.raw("</tr>")
                 }
@@ -97,7 +103,9 @@ extension Pages {
             }
             html.raw("</select></label><button type=\"submit\">Filter</button></form>")
             if runs.runs.isEmpty {
-                html.raw("<div class=\"empty\">No job runs\(job != nil || status != nil ? " match these filters" : " yet: they appear once cryptopipe run has started").</div>")
+                html.raw(
+                    "<div class=\"empty\">No job runs\(job != nil || status != nil ? " match these filters" : " yet: they appear once cryptopipe run has started").</div>"
+                )
             } else {
                 html.raw("<table><tr><th>Started</th><th>Job</th><th>Trigger</th><th>Status</th><th class=\"num\">Duration</th>")
                 html.raw("<th class=\"num\">Files</th><th class=\"num\">Rows</th><th>Error</th></tr>")
@@ -140,11 +148,14 @@ extension Pages {
             let blocker = changeBlocker(request)
             var html = HTML()
             if !running {
-                html.raw("<div class=\"empty\">Jobs do not run in this process (<code>cryptopipe serve</code>): schedule changes are saved ")
+                html.raw(
+                    "<div class=\"empty\">Jobs do not run in this process (<code>cryptopipe serve</code>): schedule changes are saved ")
                 html.raw("for <code>cryptopipe run</code>, and “Run now” needs it.</div>")
             }
             if let blocker { html.element("div", "class=\"empty\"", blocker) }
-            html.raw("<div class=\"panel\"><table><tr><th>Job</th><th>Schedule</th><th>State</th><th>Last run</th><th>Next run</th><th>Actions</th></tr>")
+            html.raw(
+                "<div class=\"panel\"><table><tr><th>Job</th><th>Schedule</th><th>State</th><th>Last run</th><th>Next run</th><th>Actions</th></tr>"
+            )
             for state in states {
                 let disabled = blocker == nil ? "" : " disabled"
                 html.raw("<tr><td><strong>\(HTML.escape(state.name))</strong></td><td>")
@@ -152,13 +163,15 @@ extension Pages {
                 switch state.schedule {
                 case .every(let seconds):
                     html.raw("every <input type=\"number\" name=\"interval_seconds\" min=\"\(JobSchedule.minimumIntervalSeconds)\" ")
-                    html.raw("max=\"\(JobSchedule.maximumIntervalSeconds)\" value=\"\(seconds)\" style=\"width:7em\"\(disabled)> s")
+                    html.raw("max=\"\(JobSchedule.maximumIntervalSeconds)\" value=\"\(seconds)\" style=\"width:6em\"\(disabled)> s")
                 case .weekly(let weekday, let minute):
                     html.raw("<select name=\"weekday\"\(disabled)>")
                     for (index, name) in JobSchedule.weekdayNames.enumerated() {
                         html.raw("<option value=\"\(name)\"\(index == weekday ? " selected" : "")>\(name.capitalized)</option>")
                     }
-                    html.raw("</select> <input type=\"time\" name=\"time\" value=\"\(JobSchedule.timeText(minuteOfDay: minute))\"\(disabled)> UTC")
+                    html.raw(
+                        "</select> <input type=\"time\" name=\"time\" value=\"\(JobSchedule.timeText(minuteOfDay: minute))\"\(disabled)> UTC"
+                    )
                 }
                 html.raw(" <button class=\"secondary\" type=\"submit\"\(disabled)>Save</button></form></td>")
                 html.raw("<td><span class=\"badge \(state.enabled ? "ok" : "unknown")\">\(state.enabled ? "enabled" : "disabled")</span>")
@@ -173,8 +186,12 @@ extension Pages {
                 }
                 html.raw("</td>")
                 html.element("td", "", state.nextRunAt.map { Display.time($0) } ?? (state.enabled ? "—" : "disabled"))
-                html.raw("<td><form class=\"inline\" method=\"post\" action=\"/scheduler/\(state.name)/\(state.enabled ? "disable" : "enable")\">")
-                html.raw("\(csrfField)<button class=\"secondary\" type=\"submit\"\(disabled)>\(state.enabled ? "Disable" : "Enable")</button></form> ")
+                html.raw(
+                    "<td><form class=\"inline\" method=\"post\" action=\"/scheduler/\(state.name)/\(state.enabled ? "disable" : "enable")\">"
+                )
+                html.raw(
+                    "\(csrfField)<button class=\"secondary\" type=\"submit\"\(disabled)>\(state.enabled ? "Disable" : "Enable")</button></form> "
+                )
                 html.raw("<form class=\"inline\" method=\"post\" action=\"/scheduler/\(state.name)/trigger\">\(csrfField)")
                 html.raw("<button type=\"submit\"\(disabled)>Run now</button></form></td></tr>")
             }
@@ -203,10 +220,14 @@ extension Pages {
                 html.raw("</table>")
             }
             html.raw("<form class=\"controls\" method=\"post\" action=\"/settings/symbols\" style=\"margin-top:12px\">\(csrfField)")
-            html.raw("<label>Add symbol <input name=\"symbol\" placeholder=\"SOLUSDT\" pattern=\"[A-Za-z0-9]{5,20}\" required\(disabled)></label>")
+            html.raw(
+                "<label>Add symbol <input name=\"symbol\" placeholder=\"SOLUSDT\" pattern=\"[A-Za-z0-9]{5,20}\" required\(disabled)></label>"
+            )
             html.raw("<button type=\"submit\"\(disabled)>Add</button></form>")
-            html.element("p", "class=\"muted\"", "New symbols are checked against the exchange's exchangeInfo; removing one keeps its stored data.")
-            html.raw("</div><div class=\"panel\"><h2>Effective configuration</h2><table><tr><th>Setting</th><th>Value</th><th>From</th></tr>")
+            html.element(
+                "p", "class=\"muted\"", "New symbols are checked against the exchange's exchangeInfo; removing one keeps its stored data.")
+            html.raw(
+                "</div><div class=\"panel\"><h2>Effective configuration</h2><table><tr><th>Setting</th><th>Value</th><th>From</th></tr>")
             for entry in services.configuration {
                 html.raw("<tr>")
                 html.element("td", "", entry.name)
@@ -235,7 +256,9 @@ extension Pages {
             default:
                 let schedule: JobSchedule
                 if let text = form["interval_seconds"] {
-                    guard let seconds = Int(text) else { throw APIError.badRequest("invalid_schedule", "'\(text)' is not a number of seconds") }
+                    guard let seconds = Int(text) else {
+                        throw APIError.badRequest("invalid_schedule", "'\(text)' is not a number of seconds")
+                    }
                     schedule = .every(seconds: seconds)
                 } else if let weekday = form["weekday"].flatMap(JobSchedule.weekday(parsing:)),
                     let minute = form["time"].flatMap(JobSchedule.minuteOfDay(parsing:))

@@ -114,14 +114,19 @@ struct Pages: Sendable {
             var html = HTML()
             html.raw("<div class=\"panel\">")
             if !session.isEnabled {
-                html.element("p", "", "No admin token is configured, so the pages are read-only. Set CRYPTOPIPE_ADMIN_TOKEN (16+ characters, e.g. from 'openssl rand -hex 24') and restart to allow changes.")
+                html.element(
+                    "p", "",
+                    "No admin token is configured, so the pages are read-only. Set CRYPTOPIPE_ADMIN_TOKEN (16+ characters, e.g. from 'openssl rand -hex 24') and restart to allow changes."
+                )
             } else {
                 let next = Self.localPath(request.uri.queryParameters.get("next"))
                 html.raw("<form method=\"post\" action=\"/signin\" class=\"inline\">")
                 html.raw("<input type=\"hidden\" name=\"next\" \(HTML.attribute("value", next))>")
                 html.raw("<label>Admin token <input type=\"password\" name=\"token\" autocomplete=\"current-password\" required></label>")
                 html.raw("<button type=\"submit\">Sign in</button></form>")
-                html.element("p", "class=\"muted\"", "The token is the value of CRYPTOPIPE_ADMIN_TOKEN. The browser keeps a derived key in an HttpOnly cookie.")
+                html.element(
+                    "p", "class=\"muted\"",
+                    "The token is the value of CRYPTOPIPE_ADMIN_TOKEN. The browser keeps a derived key in an HttpOnly cookie.")
             }
             html.raw("</div>")
             return html.text

@@ -1,0 +1,106 @@
+import Foundation
+import HTTPTypes
+import MarketData
+import Testing
+import Warehouse
+
+@testable import WebApp
+
+/// The pages through the router: content, empty states, sign-in and protected forms.
+struct PageTests {
+    typealias Fixture = APIFixture
+
+    @Test func everyPageRendersWithTheLayoutAndItsCharts() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.folder.remove() }
+        try await fixture.loadMarket()
+        try await fixture.withClient { client in
+            for path in ["/", "/analytics", "/pipeline", "/scheduler", "/settings", "/signin"] {
+                let reply = try await client.send(.get, path)
+                #expect(reply.status == .ok, "\(path): \(reply.body.prefix(300))")
+                #expect(reply.headers[.contentType]?.hasPrefix("text/html") == true)
+                #expect(reply.body.hasPrefix("<!doctype html>") && reply.body.contains("<nav>") && reply.body.contains("/assets/app.js"))
+                #expect(reply.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            }
+            let dashboard = try await client.send(.get, "/")
+            #expect(dashboard.body.contains("data-refresh=\"15\"") && dashboard.body.contains("class=\"sparkline up\""))
+            #expect(dashboard.body.contains(">114.98<") && dashboard.body.contains("No candles yet"))  // ETHUSDT has none
+            let live = try await client.send(.get, "/?fragment=live")
+            #expect(!live.body.contains("<nav>") && live.body.contains("class=\"card\""))
+            let analytics = try await client.send(.get, "/analytics?symbol=btcusdt&interval=1m&limit=60")
+            #expect(analytics.body.components(separatedBy: "<g class=\"candle ").count - 1 == 60)
+            #expect(analytics.body.contains("class=\"chart rsi\"") && analytics.body.contains("class=\"chart macd\""))
+            #expect(analytics.body.contains("class=\"depth bids\"") && analytics.body.contains("class=\"band upper\""))
+            #expect(analytics.body.contains("data-readout=\"readout\""))
+            let empty = try await client.send(.get, "/analytics?symbol=ETHUSDT")
+            #expect(empty.body.contains("No 1m candles of ETHUSDT are stored yet"))
+            let bad = try await client.send(.get, "/analytics?interval=7m")
+            #expect(bad.status == .badRequest && bad.body.contains("interval must be 1m, 1h or 1d"))
+            let css = try await client.send(.get, "/assets/app.css")
+            #expect(css.status == .ok && css.headers[.contentType]?.hasPrefix("text/css") == true)
+            let missing = try await client.send(.get, "/no-such-page", accept: "text/html")
+            #expect(missing.status == .notFound && missing.body.contains("Go to the dashboard"))
+        }
+    }
+
+    @Test func formsNeedASignedInSessionAndTheFormToken() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.folder.remove() }
+        let session = PageSession(adminToken: Fixture.token)
+        let cookie = "\(PageSession.cookieName)=\(session.cookieValue!)"
+        let csrf = session.formToken!
+        try await fixture.withClient { client in
+            // Not signed in: sent to the sign-in page, nothing changes.
+            let anonymous = try await client.send(.post, "/scheduler/gap-fill/disable", form: "csrf=\(csrf)")
+            #expect(anonymous.status == .seeOther && anonymous.headers[.location]?.hasPrefix("/signin?next=%2Fscheduler") == true)
+            // Signed in but without the form token (a cross-site post): refused.
+            let forged = try await client.send(.post, "/scheduler/gap-fill/disable", form: "csrf=nope", cookie: cookie)
+            #expect(forged.headers[.location]?.hasPrefix("/signin") == true)
+            #expect(try await fixture.warehouse.jobSchedules().first { $0.job == "gap-fill" }?.enabled != false)
+
+            let wrong = try await client.send(.post, "/signin", form: "token=guess&next=%2Fscheduler")
+            #expect(wrong.headers[.location]?.contains("error=") == true && wrong.headers[.setCookie] == nil)
+            let signIn = try await client.send(.post, "/signin", form: "token=\(Fixture.token)&next=%2Fscheduler")
+            #expect(signIn.status == .seeOther && signIn.headers[.location]?.hasPrefix("/scheduler?notice=") == true)
+            let setCookie = try #require(signIn.headers[.setCookie])
+            #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict") && !setCookie.contains(Fixture.token))
+            // Only our own pages as targets after signing in.
+            let elsewhere = try await client.send(.post, "/signin", form: "token=\(Fixture.token)&next=https%3A%2F%2Fevil.example")
+            #expect(elsewhere.headers[.location]?.hasPrefix("/?notice=") == true)
+
+            let disabled = try await client.send(.post, "/scheduler/gap-fill/disable", form: "csrf=\(csrf)", cookie: cookie)
+            #expect(disabled.headers[.location] == "/scheduler?notice=gap-fill%20disabled.")
+            let schedule = try await client.send(
+                .post, "/scheduler/maintenance/schedule", form: "csrf=\(csrf)&weekday=monday&time=03%3A30", cookie: cookie)
+            #expect(schedule.headers[.location]?.contains("notice=") == true)
+            let tooShort = try await client.send(
+                .post, "/scheduler/extract-transform/schedule", form: "csrf=\(csrf)&interval_seconds=1", cookie: cookie)
+            #expect(tooShort.headers[.location]?.hasPrefix("/scheduler?error=") == true)
+            let added = try await client.send(.post, "/settings/symbols", form: "csrf=\(csrf)&symbol=solusdt", cookie: cookie)
+            #expect(added.headers[.location]?.hasPrefix("/settings?notice=SOLUSDT") == true)
+            let unknown = try await client.send(.post, "/settings/symbols", form: "csrf=\(csrf)&symbol=DOGEUSDT", cookie: cookie)
+            #expect(unknown.headers[.location]?.hasPrefix("/settings?error=") == true)
+            let removed = try await client.send(.post, "/settings/symbols/ETHUSDT/remove", form: "csrf=\(csrf)", cookie: cookie)
+            #expect(removed.headers[.location]?.hasPrefix("/settings?notice=") == true)
+            let page = try await client.send(.get, "/settings", cookie: cookie)
+            #expect(page.body.contains("signed in") && page.body.contains("name=\"csrf\""))
+        }
+        let saved = try await fixture.warehouse.jobSchedules()
+        #expect(saved.first { $0.job == "gap-fill" }?.enabled == false)
+        #expect(saved.first { $0.job == "maintenance" }.map { [$0.weekday, $0.minuteOfDay] } == [1, 210])
+        #expect(try await fixture.warehouse.setting("symbols") == "BTCUSDT,SOLUSDT")
+    }
+
+    @Test func withoutAnAdminTokenThePagesAreReadOnly() async throws {
+        let fixture = try await Fixture(adminToken: nil)
+        defer { fixture.folder.remove() }
+        try await fixture.withClient { client in
+            let page = try await client.send(.get, "/settings")
+            #expect(page.body.contains("Changes are disabled: set CRYPTOPIPE_ADMIN_TOKEN") && page.body.contains(" disabled>"))
+            let post = try await client.send(.post, "/settings/symbols", form: "symbol=SOLUSDT")
+            #expect(post.headers[.location]?.hasPrefix("/settings?error=") == true)
+        }
+        // Reading the page saved the seed list; the post added nothing.
+        #expect(try await fixture.warehouse.setting("symbols") == "BTCUSDT,ETHUSDT")
+    }
+}
