@@ -57,7 +57,7 @@ struct GlobalOptions: ParsableArguments {
         let warehouseLocation = try WarehouseLocation(parsing: warehouseText)
         let lakeLocation = try LakeLocation(parsing: lakeText)
         let entries = [
-            ConfigurationEntry(name: "data_dir", value: dataDir, source: source(dataDir, "CRYPTOPIPE_DATA_DIR")),
+            ConfigurationEntry(name: "data_dir", value: dataDir, source: source(self.dataDir, "CRYPTOPIPE_DATA_DIR")),
             ConfigurationEntry(name: "warehouse", value: warehouseLocation.description, source: source(warehouse, "CRYPTOPIPE_WAREHOUSE")),
             ConfigurationEntry(name: "lake", value: lakeLocation.description, source: source(lake, "CRYPTOPIPE_LAKE")),
             ConfigurationEntry(

@@ -63,7 +63,11 @@ struct ServerAssembly {
         self.source = backends.exchange(baseURL: baseURL, usage: usage)
         self.usage = usage
         self.http = http
-        self.configurationEntries = backends.configuration.entries + http.entries
+        var entries = backends.configuration.entries + http.entries
+        if let baseURL, let index = entries.firstIndex(where: { $0.name == "exchange_url" }) {
+            entries[index] = ConfigurationEntry(name: "exchange_url", value: baseURL, source: "demo simulator")
+        }
+        self.configurationEntries = entries
     }
 
     /// Runs until a signal (or, with `runJobs`, until `cycles` extract-transform runs finished).

@@ -25,6 +25,8 @@ struct PageTests {
             let dashboard = try await client.send(.get, "/")
             #expect(dashboard.body.contains("data-refresh=\"15\"") && dashboard.body.contains("class=\"sparkline up\""))
             #expect(dashboard.body.contains(">114.98<") && dashboard.body.contains("No candles yet"))  // ETHUSDT has none
+            let pipeline = try await client.send(.get, "/pipeline")
+            #expect(pipeline.body.contains("No gaps recorded") && pipeline.body.contains("crypto-raw"))
             let live = try await client.send(.get, "/?fragment=live")
             #expect(!live.body.contains("<nav>") && live.body.contains("class=\"card\""))
             let analytics = try await client.send(.get, "/analytics?symbol=btcusdt&interval=1m&limit=60")

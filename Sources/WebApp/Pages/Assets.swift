@@ -44,6 +44,7 @@ enum Assets {
         button { background: var(--accent); color: #fff; border-color: var(--accent); cursor: pointer; }
         button.secondary { background: #fff; color: var(--ink); border-color: #c7ccd5; }
         button.danger { background: #fff; color: var(--down); border-color: var(--down); }
+        button:disabled, input:disabled, select:disabled { opacity: .45; cursor: not-allowed; }
         .controls { display: flex; gap: 12px; flex-wrap: wrap; align-items: center; margin-bottom: 12px; }
         .chart { width: 100%; height: auto; display: block; }
         .chart .axis line { stroke: var(--line); } .chart .axis text { fill: var(--muted); font-size: 11px; }
@@ -107,5 +108,7 @@ enum Assets {
           svg.addEventListener("mousemove", show);
           svg.addEventListener("mouseleave", function () { line.style.display = "none"; });
         });
+        // Tells the end-to-end test that the script ran to its end without an error.
+        document.documentElement.setAttribute("data-script", "ready");
         """
 }

@@ -173,6 +173,11 @@ extension Pages {
             html.raw(
                 chart.replacingOccurrences(
                     of: "<svg ", with: "<svg data-readout=\"readout\" ", options: [], range: chart.range(of: "<svg ")))
+            if closes.count < 35 {
+                html.element(
+                    "p", "class=\"muted\"",
+                    "RSI needs 15 closed candles and MACD 34; \(closes.count) are stored, so their panes fill in as candles arrive.")
+            }
             html.raw("<h2>RSI (14)</h2>")
             html.raw(PaneCharts.rsi(window(rsi), label: "RSI 14"))
             html.raw("<h2>MACD (12, 26, 9)</h2>")

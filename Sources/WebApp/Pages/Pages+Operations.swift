@@ -58,6 +58,33 @@ extension Pages {
             html.text(" · \(usage.requests) requests, \(usage.failures) failed")
             html.raw("</p></div>")
 
+            var gaps: [KlineGap] = []
+            for symbol in symbols { gaps += try await services.warehouse.gaps(symbol: symbol) }
+            html.raw("<div class=\"panel\"><h2>Gaps</h2>")
+            if gaps.isEmpty {
+                html.raw("<div class=\"empty\">No gaps recorded. The gap-fill job looks for missing minutes every hour.</div>")
+            } else {
+                let newest = gaps.sorted { $0.updatedAt > $1.updatedAt }.prefix(20)
+                html.raw(
+                    "<table><tr><th>Symbol</th><th>From</th><th>To</th><th class=\"num\">Minutes</th><th>Status</th><th>Updated</th></tr>")
+                for gap in newest {
+                    html.raw("<tr>")
+                    html.element("td", "", gap.symbol.rawValue)
+                    html.element("td", "", Display.time(gap.range.from))
+                    html.element("td", "", Display.time(gap.range.to))
+                    html.element("td", "class=\"num\"", Display.count(Int(gap.range.minutes)))
+                    html.raw("<td><span class=\"badge \(gap.status.rawValue)\">\(gap.status.rawValue)</span></td>")
+                    html.element("td", "", Display.time(gap.updatedAt))
+                    html.raw("</tr>")
+                }
+                html.raw("</table>")
+                if gaps.count > newest.count {
+                    html.element(
+                        "p", "class=\"muted\"", "The 20 most recently updated of \(gaps.count) gaps; /api/gaps/{symbol} lists them all.")
+                }
+            }
+            html.raw("</div>")
+
             let ledger = try await services.warehouse.ledgerSummary()
             let counts = try await services.warehouse.tableCounts()
             html.raw("<div class=\"two\"><div class=\"panel\"><h2>Warehouse</h2><table><tr><th>Table</th><th class=\"num\">Rows</th></tr>")
