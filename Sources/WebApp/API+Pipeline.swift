@@ -8,32 +8,50 @@ import Warehouse
 
 /// Health, pipeline status and statistics, the ingestion log and gaps.
 extension API {
-    func health(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let checkedAt = now
-        var components: [(String, String, String?)] = []
+    /// One component's state for health checks: `ok`, `down` or `unknown`, with a detail.
+    struct ComponentStatus: Sendable {
+        var name: String
+        var status: String
+        var detail: String?
+    }
+
+    /// Warehouse and lake are asked; the exchange is judged from this process's own requests (no extra calls).
+    func componentStatuses(at time: Int64) async -> [ComponentStatus] {
+        var components: [ComponentStatus] = []
         do {
             try await services.warehouse.ping()
-            components.append(("warehouse", "ok", nil))
+            components.append(ComponentStatus(name: "warehouse", status: "ok"))
         } catch {
-            components.append(("warehouse", "down", error.description))
+            components.append(ComponentStatus(name: "warehouse", status: "down", detail: error.description))
         }
         do {
             _ = try await services.lake.listFolders(bucket: services.layout.rawBucket, prefix: "")
-            components.append(("lake", "ok", nil))
+            components.append(ComponentStatus(name: "lake", status: "ok"))
         } catch {
-            components.append(("lake", "down", error.description))
+            components.append(ComponentStatus(name: "lake", status: "down", detail: error.description))
         }
         let usage = services.exchangeUsage.snapshot
-        if usage.isBanned(at: checkedAt) {
-            components.append(("exchange", "down", "IP banned by the exchange (HTTP 418) until \(UTCTime.iso8601(usage.bannedUntil ?? 0))"))
+        if usage.isBanned(at: time) {
+            components.append(
+                ComponentStatus(
+                    name: "exchange", status: "down",
+                    detail: "IP banned by the exchange (HTTP 418) until \(UTCTime.iso8601(usage.bannedUntil ?? 0))"))
         } else if usage.isFailing {
-            components.append(("exchange", "down", usage.lastFailure))
+            components.append(ComponentStatus(name: "exchange", status: "down", detail: usage.lastFailure))
         } else if usage.lastSuccessAt == nil {
-            components.append(("exchange", "unknown", "no request made yet by this process"))
+            components.append(ComponentStatus(name: "exchange", status: "unknown", detail: "no request made yet by this process"))
         } else {
-            components.append(("exchange", "ok", nil))
+            components.append(
+                ComponentStatus(
+                    name: "exchange", status: "ok", detail: usage.usedWeight.map { "weight \($0) / \(usage.weightLimit) this minute" }))
         }
-        let down = components.contains { $0.1 == "down" }
+        return components
+    }
+
+    func health(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let checkedAt = now
+        let components = await componentStatuses(at: checkedAt)
+        let down = components.contains { $0.status == "down" }
         let schedulerRunning = await services.scheduler.isRunning
         return Response.json(status: down ? .serviceUnavailable : .ok) { json in
             json.object { json in
@@ -44,13 +62,13 @@ extension API {
                 json.bool(schedulerRunning)
                 json.key("components")
                 json.object { json in
-                    for (name, status, detail) in components {
-                        json.key(dynamic: name)
+                    for component in components {
+                        json.key(dynamic: component.name)
                         json.object { json in
                             json.key("status")
-                            json.string(status)
+                            json.string(component.status)
                             json.key("detail")
-                            json.optionalString(detail)
+                            json.optionalString(component.detail)
                         }
                     }
                 }

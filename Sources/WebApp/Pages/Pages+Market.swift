@@ -69,36 +69,14 @@ extension Pages {
 
     /// Warehouse, lake and exchange at a glance, with the last extract-transform run.
     func healthSummary() async throws -> String {
-        var components: [(String, String, String?)] = []
-        do {
-            try await services.warehouse.ping()
-            components.append(("Warehouse", "ok", nil))
-        } catch {
-            components.append(("Warehouse", "down", error.description))
-        }
-        do {
-            _ = try await services.lake.listFolders(bucket: services.layout.rawBucket, prefix: "")
-            components.append(("Lake", "ok", nil))
-        } catch {
-            components.append(("Lake", "down", error.description))
-        }
-        let now = api.now
-        let usage = services.exchangeUsage.snapshot
-        if usage.isBanned(at: now) {
-            components.append(("Exchange", "down", "banned (HTTP 418) until \(Display.time(usage.bannedUntil))"))
-        } else if usage.isFailing {
-            components.append(("Exchange", "down", usage.lastFailure))
-        } else if usage.lastSuccessAt == nil {
-            components.append(("Exchange", "unknown", "no request yet from this process"))
-        } else {
-            components.append(("Exchange", "ok", usage.usedWeight.map { "weight \($0) / \(usage.weightLimit) this minute" }))
-        }
+        let components = await api.componentStatuses(at: api.now)
         let lastRun = try await services.warehouse.jobRuns(JobRunQuery(page: 1, pageSize: 1, job: PipelineJobs.extractTransform)).runs.first
         var html = HTML()
         html.raw("<div class=\"panel\"><h2>Pipeline health</h2><table><tr>")
-        for (name, status, detail) in components {
-            html.raw("<td><strong>\(name)</strong> <span class=\"badge \(status)\">\(status)</span>")
-            if let detail { html.element("div", "class=\"muted\"", detail) }
+        for component in components {
+            html.raw("<td><strong>\(component.name.capitalized)</strong> ")
+            html.raw("<span class=\"badge \(component.status)\">\(component.status)</span>")
+            if let detail = component.detail { html.element("div", "class=\"muted\"", detail) }
             html.raw("</td>")
         }
         html.raw("<td><strong>Last extract-transform</strong> ")
