@@ -20,11 +20,7 @@ public struct LocalObjectStore: ObjectStore {
     static let temporaryFolder = ".tmp"
 
     func path(_ bucket: String, _ key: String) throws(ObjectStoreError) -> String {
-        guard !key.isEmpty, !key.hasPrefix("/"), !key.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }),
-            !key.contains("\0")
-        else {
-            throw .invalidKey(key, reason: "must be a relative path without '.' or '..' segments")
-        }
+        try ObjectKeyRules.validate(key)
         return "\(root)/\(bucket)/\(key)"
     }
 

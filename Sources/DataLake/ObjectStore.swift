@@ -18,17 +18,24 @@ public protocol ObjectStore: Sendable {
     func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError)
     /// Deletes an object; deleting a missing object is not an error.
     func delete(bucket: String, key: String) async throws(ObjectStoreError)
+    /// Deletes many objects of one bucket (S3: DeleteObjects, 1000 a request); missing ones are not an error.
+    func delete(bucket: String, keys: [String]) async throws(ObjectStoreError)
 }
 
 extension ObjectStore {
+    public func delete(bucket: String, keys: [String]) async throws(ObjectStoreError) {
+        for key in keys { try await delete(bucket: bucket, key: key) }
+    }
+
     /// Copies, verifies the copy's size, then deletes the source: an interruption leaves the object
     /// in one or both places, never in neither.
     public func move(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) {
         try await copy(from: source, to: destination)
         guard let original = try await head(bucket: source.bucket, key: source.key),
-            let copied = try await head(bucket: destination.bucket, key: destination.key), original.size == copied.size
+            let copied = try await head(bucket: destination.bucket, key: destination.key), original.size == copied.size,
+            original.contentMD5 == nil || copied.contentMD5 == nil || original.contentMD5 == copied.contentMD5
         else {
-            throw ObjectStoreError.io(operation: "verify copy", location: destination, detail: "copy missing or of another size")
+            throw ObjectStoreError.io(operation: "verify copy", location: destination, detail: "copy missing or of other content")
         }
         try await delete(bucket: source.bucket, key: source.key)
     }
@@ -49,23 +56,63 @@ public struct ObjectLocation: Sendable, Hashable, CustomStringConvertible {
 public struct ObjectInfo: Sendable, Hashable {
     public var key: String
     public var size: Int
+    /// Hex MD5 of the content when the backend knows it without reading the object (S3's ETag of a single-part
+    /// upload); `nil` otherwise.
+    public var contentMD5: String?
 
-    public init(key: String, size: Int) {
+    public init(key: String, size: Int, contentMD5: String? = nil) {
         self.key = key
         self.size = size
+        self.contentMD5 = contentMD5
+    }
+}
+
+/// Rules every backend applies to keys, so a lake can move between backends unchanged.
+public enum ObjectKeyRules {
+    /// Keys are relative paths without `.`/`..` segments or NUL, at most 1024 bytes (S3's limit).
+    public static func validate(_ key: String) throws(ObjectStoreError) {
+        guard !key.isEmpty, !key.hasPrefix("/"), !key.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }),
+            !key.contains("\0"), key.utf8.count <= 1024
+        else {
+            throw .invalidKey(key, reason: "must be a relative path without '.' or '..' segments, at most 1024 bytes")
+        }
     }
 }
 
 public enum ObjectStoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case notFound(bucket: String, key: String)
     case invalidKey(String, reason: String)
+    /// The store could not be reached or the local file system failed.
     case io(operation: String, location: ObjectLocation, detail: String)
+    /// The storage service refused the request: S3's error code (`SignatureDoesNotMatch`, `AccessDenied`,
+    /// `NoSuchBucket`…), its message, and the HTTP status.
+    case service(operation: String, location: ObjectLocation, status: Int, code: String, message: String)
 
     public var description: String {
         switch self {
         case .notFound(let bucket, let key): "object \(bucket)/\(key) does not exist"
         case .invalidKey(let key, let reason): "invalid object key '\(key)': \(reason)"
         case .io(let operation, let location, let detail): "cannot \(operation) \(location): \(detail)"
+        case .service(let operation, let location, let status, let code, let message):
+            "cannot \(operation) \(location): S3 \(code) (HTTP \(status))\(message.isEmpty ? "" : ": \(message)")\(Self.hint(code))"
+        }
+    }
+
+    /// S3's error code, for `.service` errors.
+    public var serviceCode: String? {
+        if case .service(_, _, _, let code, _) = self { return code }
+        return nil
+    }
+
+    static func hint(_ code: String) -> String {
+        switch code {
+        case "SignatureDoesNotMatch", "InvalidAccessKeyId":
+            " (check the S3 access key and secret key)"
+        case "AccessDenied":
+            " (the credentials lack permission for this bucket)"
+        case "NoSuchBucket":
+            " (create the bucket, or allow the store to create it)"
+        default: ""
         }
     }
 }

@@ -48,8 +48,6 @@ public actor InMemoryObjectStore: ObjectStore {
     }
 
     static func validate(_ key: String) throws(ObjectStoreError) {
-        guard !key.isEmpty, !key.hasPrefix("/"), !key.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
-            throw .invalidKey(key, reason: "must be a relative path without '.' or '..' segments")
-        }
+        try ObjectKeyRules.validate(key)
     }
 }

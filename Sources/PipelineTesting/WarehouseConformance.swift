@@ -103,6 +103,23 @@ public enum WarehouseConformance {
             try require(try await warehouse.processedObjectKeys(withPrefix: "").count == 2, "all")
             try require(try await warehouse.processedObjectKeys(withPrefix: "2024-01-03/").isEmpty, "other day")
         },
+        ConformanceCheck("archived files are marked, still count as processed, and are forgotten by age") { warehouse in
+            for key in ["2024-01-01/BTCUSDT_klines_1.json", "2024-01-05/BTCUSDT_klines_2.json", "2024-01-09/BTCUSDT_klines_3.json"] {
+                _ = try await warehouse.loadKlines([], symbol: btc, interval: .oneMinute, capturedAt: 1, object: object(key))
+            }
+            try await warehouse.markArchived(
+                keys: ["2024-01-01/BTCUSDT_klines_1.json", "2024-01-05/BTCUSDT_klines_2.json", "2024-01-07/unknown.json"],
+                bucket: "crypto-archive")
+            try require(try await warehouse.ledgerSummary().archivedFiles == 2, "archived count")
+            try require(try await warehouse.processedObjectKeys(withPrefix: "2024-01-01/").count == 1, "archived still processed")
+            try require(try await warehouse.forgetArchivedFiles(before: "2024-01-03/") == 1, "forgot one")
+            try require(
+                try await warehouse.processedObjectKeys(withPrefix: "")
+                    == ["2024-01-05/BTCUSDT_klines_2.json", "2024-01-09/BTCUSDT_klines_3.json"], "left in the ledger")
+            // Unarchived rows are never forgotten, whatever their age.
+            try require(try await warehouse.forgetArchivedFiles(before: "2024-01-10/") == 1, "only archived rows")
+            try require(try await warehouse.processedObjectKeys(withPrefix: "") == ["2024-01-09/BTCUSDT_klines_3.json"], "raw kept")
+        },
         ConformanceCheck("order books load exactly and idempotently") { warehouse in
             func d(_ text: String) -> ExactDecimal { try! ExactDecimal(parsing: text) }
             let book = OrderBookSnapshot(

@@ -54,6 +54,12 @@ public protocol Warehouse: Sendable {
     func deleteMinuteData(before cutoff: Int64) async throws(WarehouseError) -> RetentionReport
     /// Refreshes the query planner's statistics and tidies storage where the backend has such a thing.
     func optimize() async throws(WarehouseError)
+    /// Records that processed objects now live in `bucket` (the archive): the ledger row's bucket changes and
+    /// `archived` is set. Keys not in the ledger are ignored.
+    func markArchived(keys: [String], bucket: String) async throws(WarehouseError)
+    /// Deletes the ledger rows of archived objects whose key sorts before `keyBound` (a day folder such as
+    /// `2024-01-01/`), after the objects themselves were deleted; returns how many.
+    func forgetArchivedFiles(before keyBound: String) async throws(WarehouseError) -> Int
 
     /// Stored candles with open time in `[from, to]`, ascending: 1m from `fact_klines`, 1h from `hourly_klines`,
     /// 1d from `daily_klines`.

@@ -86,11 +86,11 @@ actor LakeStatisticsCache {
 
     func snapshot(now: Int64) async throws(ObjectStoreError) -> Snapshot {
         if let cached, now - cached.computedAt < 60_000, now >= cached.computedAt { return cached }
-        var buckets: [Bucket] = []
-        for name in [layout.rawBucket, layout.archiveBucket] {
-            let objects = try await lake.list(bucket: name, prefix: "")
-            let days = Set(objects.compactMap { object in object.key.split(separator: "/").first.map(String.init) })
-            buckets.append(Bucket(name: name, objects: objects.count, bytes: objects.reduce(0) { $0 + $1.size }, days: days.count))
+        let statistics = try await LakeStatistics.collect(lake: lake, layout: layout)
+        let buckets = statistics.buckets.map { bucket in
+            Bucket(
+                name: bucket.name, objects: bucket.objects, bytes: bucket.bytes,
+                days: bucket.days.filter { CivilDate(isoString: $0.folder) != nil }.count)
         }
         let snapshot = Snapshot(buckets: buckets, computedAt: now)
         cached = snapshot

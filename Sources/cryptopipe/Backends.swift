@@ -12,13 +12,15 @@ struct Backends {
     let configuration: ResolvedConfiguration
     let warehouse: any Warehouse
     let lake: any ObjectStore
-    let layout = LakeLayout()
+    let layout: LakeLayout
     let logger: Logger
 
     /// Opens the warehouse (migrating it) and the lake.
     static func open(_ configuration: ResolvedConfiguration) async throws -> Backends {
         LogSetup.bootstrapOnce(level: configuration.logLevel)
         let logger = Logger(label: "cryptopipe")
+        // The lake first: a missing credential is a usage error that should not leave a new warehouse file behind.
+        let (lake, layout) = try openLake(configuration.lake, configuration: configuration, logger: logger)
         let warehouse: any Warehouse
         switch configuration.warehouse {
         case .sqlite(let path):
@@ -32,17 +34,30 @@ struct Backends {
             try await sqlite.migrate()
             warehouse = sqlite
         }
-        let lake: any ObjectStore
-        switch configuration.lake {
+        return Backends(configuration: configuration, warehouse: warehouse, lake: lake, layout: layout, logger: logger)
+    }
+
+    /// The store and bucket names for a lake location; S3 settings and credentials come from the configuration.
+    static func openLake(
+        _ location: LakeLocation, configuration: ResolvedConfiguration, logger: Logger
+    ) throws(CLIError) -> (any ObjectStore, LakeLayout) {
+        switch location {
         case .local(let root):
             do {
                 try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             } catch {
                 throw CLIError("cannot create lake folder '\(root)': \(error.localizedDescription) (check --lake / CRYPTOPIPE_LAKE)")
             }
-            lake = LocalObjectStore(root: root)
+            return (LocalObjectStore(root: root), LakeLayout())
+        case .s3(let bucket):
+            let s3 = try configuration.s3.configuration(requestTimeoutSeconds: configuration.requestTimeoutSeconds)
+            var s3Logger = logger
+            s3Logger[metadataKey: "s3.endpoint"] = "\(s3.effectiveEndpoint)"
+            return (
+                S3ObjectStore(configuration: s3, httpClient: HTTPClient.shared, logger: s3Logger),
+                LakeLayout(rawBucket: bucket, archiveBucket: configuration.s3.archiveBucket)
+            )
         }
-        return Backends(configuration: configuration, warehouse: warehouse, lake: lake, logger: logger)
     }
 
     func exchange(baseURL: String? = nil, usage: ExchangeUsageMonitor = ExchangeUsageMonitor()) -> any MarketDataSource {
@@ -56,6 +71,14 @@ struct Backends {
         Extractor(
             configuration: .init(symbols: configuration.symbols, initialCandles: options.initialCandles, depthLimit: options.depthLimit),
             source: source, lake: lake, layout: layout, warehouse: warehouse, logger: logger)
+    }
+
+    func maintenance() -> Maintenance {
+        Maintenance(
+            configuration: .init(
+                retentionDays: configuration.retentionDays,
+                lake: .init(archiveAfterDays: configuration.archiveAfterDays, deleteAfterDays: configuration.deleteArchiveAfterDays)),
+            warehouse: warehouse, lake: lake, layout: layout, logger: logger)
     }
 
     func transformer() -> Transformer {

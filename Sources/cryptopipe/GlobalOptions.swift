@@ -14,8 +14,12 @@ struct GlobalOptions: ParsableArguments {
         help: "Warehouse URL, e.g. sqlite:data/warehouse.sqlite (env CRYPTOPIPE_WAREHOUSE, default sqlite:<data-dir>/warehouse.sqlite).")
     var warehouse: String?
 
-    @Option(name: .long, help: "Data lake location: a folder path (env CRYPTOPIPE_LAKE, default <data-dir>/lake).")
+    @Option(
+        name: .long,
+        help: "Data lake: a folder path or s3://<raw-bucket> (env CRYPTOPIPE_LAKE, default <data-dir>/lake).")
     var lake: String?
+
+    @OptionGroup(title: "S3 lake") var s3: S3Options
 
     @Option(name: .long, help: "Binance REST base URL (env CRYPTOPIPE_EXCHANGE_URL, default https://api.binance.com).")
     var exchangeURL: String?
@@ -50,13 +54,18 @@ struct GlobalOptions: ParsableArguments {
         ) { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0.lowercased()) ? $0.lowercased() : nil }
         let retentionDays = try settings.integer(
             nil, option: "--retention-days", env: "CRYPTOPIPE_RETENTION_DAYS", default: 90, range: 1...36_500)
+        let archiveAfterDays = try settings.integer(
+            nil, option: "--archive-after-days", env: "CRYPTOPIPE_ARCHIVE_AFTER_DAYS", default: 7, range: 1...36_500)
+        let deleteArchiveAfterDays = try settings.integer(
+            nil, option: "--delete-archive-after-days", env: "CRYPTOPIPE_DELETE_ARCHIVE_AFTER_DAYS", default: 30, range: 1...36_500)
         func source(_ flag: String?, _ env: String) -> String {
             flag != nil ? "flag" : (settings.environment[env].map { !$0.isEmpty } ?? false) ? "environment" : "default"
         }
         let exchange = try Self.validateExchangeURL(exchangeText)
         let warehouseLocation = try WarehouseLocation(parsing: warehouseText)
         let lakeLocation = try LakeLocation(parsing: lakeText)
-        let entries = [
+        let s3Settings = try s3.resolve(settings)
+        var entries = [
             ConfigurationEntry(name: "data_dir", value: dataDir, source: source(self.dataDir, "CRYPTOPIPE_DATA_DIR")),
             ConfigurationEntry(name: "warehouse", value: warehouseLocation.description, source: source(warehouse, "CRYPTOPIPE_WAREHOUSE")),
             ConfigurationEntry(name: "lake", value: lakeLocation.description, source: source(lake, "CRYPTOPIPE_LAKE")),
@@ -68,12 +77,19 @@ struct GlobalOptions: ParsableArguments {
             ConfigurationEntry(
                 name: "request_timeout_seconds", value: String(timeout), source: source(requestTimeout, "CRYPTOPIPE_REQUEST_TIMEOUT")),
             ConfigurationEntry(name: "retention_days", value: String(retentionDays), source: source(nil, "CRYPTOPIPE_RETENTION_DAYS")),
+            ConfigurationEntry(
+                name: "archive_after_days", value: String(archiveAfterDays), source: source(nil, "CRYPTOPIPE_ARCHIVE_AFTER_DAYS")),
+            ConfigurationEntry(
+                name: "delete_archive_after_days", value: String(deleteArchiveAfterDays),
+                source: source(nil, "CRYPTOPIPE_DELETE_ARCHIVE_AFTER_DAYS")),
             ConfigurationEntry(name: "log_level", value: level, source: source(logLevel, "CRYPTOPIPE_LOG_LEVEL")),
         ]
+        if case .s3 = lakeLocation { entries += s3Settings.entries() }
         return ResolvedConfiguration(
             dataDir: dataDir, warehouse: warehouseLocation, lake: lakeLocation, exchangeURL: exchange, symbols: symbols,
             symbolsGiven: source(self.symbols, "CRYPTOPIPE_SYMBOLS") != "default", requestTimeoutSeconds: timeout, logLevel: level,
-            retentionDays: retentionDays, entries: entries)
+            retentionDays: retentionDays, archiveAfterDays: archiveAfterDays, deleteArchiveAfterDays: deleteArchiveAfterDays,
+            s3: s3Settings, entries: entries)
     }
 
     /// The URL without `user:password@`, for display.
@@ -105,6 +121,11 @@ struct ResolvedConfiguration {
     var requestTimeoutSeconds: Int
     var logLevel: String
     var retentionDays: Int
+    /// Raw objects move to the archive bucket after this many days…
+    var archiveAfterDays: Int
+    /// …and archived objects are deleted after this many.
+    var deleteArchiveAfterDays: Int
+    var s3: S3Options.Resolved
     /// The effective configuration with where each value came from, for `/api/config`.
     var entries: [ConfigurationEntry]
 }
@@ -134,14 +155,23 @@ enum WarehouseLocation: Equatable {
     }
 }
 
-/// Where the lake lives, from `--lake`.
+/// Where the lake lives, from `--lake` (or `lake migrate`'s `--from`/`--to`).
 enum LakeLocation: Equatable {
     case local(root: String)
+    /// An S3-compatible store; the bucket holds raw objects, the archive bucket comes from the S3 options.
+    case s3(bucket: String)
 
     init(parsing text: String) throws(CLIError) {
-        guard !text.isEmpty else { throw .usage("lake location is empty: expected a folder path") }
+        guard !text.isEmpty else { throw .usage("lake location is empty: expected a folder path or s3://<bucket>") }
         if text.lowercased().hasPrefix("s3://") {
-            throw .usage("lake '\(text)': S3-compatible lakes are not available in this build yet; use a folder path")
+            var bucket = String(text.dropFirst("s3://".count))
+            if bucket.hasSuffix("/") { bucket.removeLast() }
+            guard !bucket.contains("/") else {
+                throw .usage("lake URL '\(text)' names a path: expected only a bucket, e.g. s3://crypto-raw")
+            }
+            try S3Options.validateBucket(bucket, what: "lake bucket in '\(text)'")
+            self = .s3(bucket: bucket)
+            return
         }
         if text.lowercased().hasPrefix("file://") {
             let path = String(text.dropFirst("file://".count))
@@ -152,7 +182,7 @@ enum LakeLocation: Equatable {
         if let colon = text.firstIndex(of: ":"), text[..<colon].allSatisfy({ $0.isLetter }),
             text[text.index(after: colon)...].hasPrefix("//")
         {
-            throw .usage("lake URL '\(text)' is not supported: expected a folder path or file://<path>")
+            throw .usage("lake URL '\(text)' is not supported: expected a folder path, file://<path> or s3://<bucket>")
         }
         self = .local(root: text)
     }
@@ -160,6 +190,7 @@ enum LakeLocation: Equatable {
     var description: String {
         switch self {
         case .local(let root): root
+        case .s3(let bucket): "s3://\(bucket)"
         }
     }
 }

@@ -82,8 +82,7 @@ struct ServerAssembly {
         let jobs = PipelineJobs.make(
             extractor: extractor, transformer: transformer,
             gapFiller: GapFiller(extractor: extractor, transformer: transformer, warehouse: backends.warehouse, logger: logger),
-            maintenance: Maintenance(
-                configuration: .init(retentionDays: backends.configuration.retentionDays), warehouse: backends.warehouse),
+            maintenance: backends.maintenance(),
             symbols: symbols, defaults: .init(extractTransformSeconds: every), logger: logger, onCycle: Self.printCycle)
         let scheduler = JobScheduler(
             jobs: jobs, warehouse: backends.warehouse,

@@ -128,7 +128,9 @@ struct CLITests {
         #expect(gaps.status == 0 && gaps.stdout.contains("no gaps in BTCUSDT"), "\(gaps.stdout) \(gaps.stderr)")
 
         let maintain = try await Self.run(["maintain"], in: folder)
-        #expect(maintain.status == 0 && maintain.stdout.hasPrefix("deleted 1440 minute candles"), "\(maintain.stdout) \(maintain.stderr)")
+        #expect(
+            maintain.status == 0 && maintain.stdout.contains("warehouse: deleted 1440 minute candles"),
+            "\(maintain.stdout) \(maintain.stderr)")
         let dailyAfter = try await Self.run(["export", "--symbol", "BTCUSDT", "--interval", "1d"], in: folder)
         #expect(dailyAfter.stdout == daily.stdout)
     }

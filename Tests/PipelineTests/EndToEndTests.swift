@@ -203,7 +203,8 @@ struct EndToEndTests {
                 gapFiller: GapFiller(
                     extractor: extractor, transformer: harness.transformer, warehouse: harness.warehouse, clock: clock,
                     logger: harness.logger),
-                maintenance: Maintenance(configuration: .init(), warehouse: harness.warehouse, clock: clock),
+                maintenance: Maintenance(
+                    configuration: .init(), warehouse: harness.warehouse, lake: harness.lake, clock: clock, logger: harness.logger),
                 symbols: SymbolRegistry(warehouse: harness.warehouse, seed: [Self.btc], clock: clock), logger: harness.logger,
                 onCycle: { await cycles.append($0.number) })
             let scheduler = JobScheduler(

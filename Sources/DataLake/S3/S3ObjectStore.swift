@@ -1,0 +1,233 @@
+public import AsyncHTTPClient
+import Crypto
+import Foundation
+public import Logging
+import MarketData
+import NIOCore
+import Synchronization
+
+/// An ``ObjectStore`` on S3-compatible storage, speaking the S3 REST API with Signature V4 over AsyncHTTPClient.
+///
+/// Every request is signed with the real SHA-256 of its body, uploads carry `Content-MD5` so the server refuses a
+/// corrupted body, and failures keep S3's error code (``ObjectStoreError/service(operation:location:status:code:message:)``).
+/// All requests are idempotent (PUT of the same bytes, GET, HEAD, LIST, COPY, DELETE), so 5xx, `SlowDown` and
+/// connection failures are retried with jittered backoff.
+public struct S3ObjectStore: ObjectStore {
+    public let configuration: S3Configuration
+    let signer: SigV4Signer
+    let httpClient: HTTPClient
+    let logger: Logger
+    let now: @Sendable () -> Int64
+    /// Buckets this store created or saw, so a missing bucket is created once, not looked up per write.
+    private let knownBuckets = KnownBuckets()
+
+    public init(
+        configuration: S3Configuration, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "cryptopipe.s3"),
+        now: (@Sendable () -> Int64)? = nil
+    ) {
+        self.configuration = configuration
+        self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region)
+        self.httpClient = httpClient
+        self.logger = logger
+        self.now = now ?? { Int64(Date().timeIntervalSince1970 * 1_000) }
+    }
+
+    /// Largest object body read into memory; raw responses are far smaller.
+    static let maximumBodyBytes = 512 * 1024 * 1024
+    /// DeleteObjects takes at most this many keys a request.
+    static let deleteBatchSize = 1_000
+
+    // MARK: - ObjectStore
+
+    public func put(bucket: String, key: String, bytes: [UInt8]) async throws(ObjectStoreError) {
+        try ObjectKeyRules.validate(key)
+        let location = ObjectLocation(bucket: bucket, key: key)
+        let md5 = Data(Insecure.MD5.hash(data: bytes)).base64EncodedString()
+        let headers = [("content-md5", md5), ("content-type", key.hasSuffix(".json") ? "application/json" : "application/octet-stream")]
+        try await withBucket(bucket, operation: "put", location: location) { () async throws(ObjectStoreError) in
+            let response = try await send("put", location, method: .PUT, bucket: bucket, key: key, headers: headers, body: bytes)
+            guard response.isSuccess else { throw response.error(operation: "put", location: location) }
+        }
+    }
+
+    public func get(bucket: String, key: String) async throws(ObjectStoreError) -> [UInt8] {
+        try ObjectKeyRules.validate(key)
+        let location = ObjectLocation(bucket: bucket, key: key)
+        let response = try await send("get", location, method: .GET, bucket: bucket, key: key)
+        if response.status == 404 { throw .notFound(bucket: bucket, key: key) }
+        guard response.isSuccess else { throw response.error(operation: "get", location: location) }
+        return response.body
+    }
+
+    public func head(bucket: String, key: String) async throws(ObjectStoreError) -> ObjectInfo? {
+        try ObjectKeyRules.validate(key)
+        let location = ObjectLocation(bucket: bucket, key: key)
+        let response = try await send("head", location, method: .HEAD, bucket: bucket, key: key)
+        if response.status == 404 { return nil }
+        guard response.isSuccess else { throw response.error(operation: "head", location: location) }
+        guard let length = response.headers.first(name: "content-length").flatMap(Int.init) else {
+            throw .io(operation: "head", location: location, detail: "S3 answered without Content-Length")
+        }
+        return ObjectInfo(key: key, size: length, contentMD5: Self.md5(fromETag: response.headers.first(name: "etag")))
+    }
+
+    public func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo] {
+        try await listing(bucket: bucket, prefix: prefix, delimiter: nil).objects
+    }
+
+    public func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] {
+        try await listing(bucket: bucket, prefix: prefix, delimiter: "/").folders
+    }
+
+    public func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) {
+        try ObjectKeyRules.validate(source.key)
+        try ObjectKeyRules.validate(destination.key)
+        let copySource = "/\(source.bucket)/\(SigV4Signer.percentEncode(source.key, keepSlash: true))"
+        try await withBucket(destination.bucket, operation: "copy into", location: destination) { () async throws(ObjectStoreError) in
+            let response = try await send(
+                "copy into", destination, method: .PUT, bucket: destination.bucket, key: destination.key,
+                headers: [("x-amz-copy-source", copySource)])
+            if response.status == 404, response.errorCode == "NoSuchKey" { throw .notFound(bucket: source.bucket, key: source.key) }
+            guard response.isSuccess else { throw response.error(operation: "copy into", location: destination) }
+            // CopyObject may answer 200 and still fail: the error is then the body.
+            if let root = try? S3XMLElement.parse(response.body), root.name == "Error" {
+                throw .service(
+                    operation: "copy into", location: destination, status: response.status, code: root.value("Code") ?? "Error",
+                    message: root.value("Message") ?? "")
+            }
+        }
+    }
+
+    public func delete(bucket: String, key: String) async throws(ObjectStoreError) {
+        try ObjectKeyRules.validate(key)
+        let location = ObjectLocation(bucket: bucket, key: key)
+        let response = try await send("delete", location, method: .DELETE, bucket: bucket, key: key)
+        if response.status == 404 { return }  // no such bucket: nothing to delete
+        guard response.isSuccess else { throw response.error(operation: "delete", location: location) }
+    }
+
+    public func delete(bucket: String, keys: [String]) async throws(ObjectStoreError) {
+        for key in keys { try ObjectKeyRules.validate(key) }
+        var start = 0
+        while start < keys.count {
+            let batch = keys[start..<min(keys.count, start + Self.deleteBatchSize)]
+            start += batch.count
+            let location = ObjectLocation(bucket: bucket, key: batch.first ?? "")
+            var xml = "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+            for key in batch { xml += "<Object><Key>\(S3XMLElement.escape(key))</Key></Object>" }
+            xml += "</Delete>"
+            let body = Array(xml.utf8)
+            let md5 = Data(Insecure.MD5.hash(data: body)).base64EncodedString()
+            let response = try await send(
+                "delete objects in", location, method: .POST, bucket: bucket, key: nil, query: [("delete", "")],
+                headers: [("content-md5", md5), ("content-type", "application/xml")], body: body)
+            if response.status == 404 { return }
+            guard response.isSuccess else { throw response.error(operation: "delete objects in", location: location) }
+            let result = try parse(response.body, operation: "delete objects in", location: location)
+            if let failure = result.children("Error").first {
+                let failed = ObjectLocation(bucket: bucket, key: failure.value("Key") ?? "")
+                throw .service(
+                    operation: "delete", location: failed, status: response.status, code: failure.value("Code") ?? "Error",
+                    message: failure.value("Message") ?? "")
+            }
+        }
+    }
+
+    // MARK: - Buckets
+
+    /// Creates `bucket`; an existing bucket of ours is fine.
+    public func createBucket(_ bucket: String) async throws(ObjectStoreError) {
+        let location = ObjectLocation(bucket: bucket, key: "")
+        var body: [UInt8] = []
+        if configuration.region != "us-east-1" {
+            body = Array(
+                ("<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>"
+                    + "\(S3XMLElement.escape(configuration.region))</LocationConstraint></CreateBucketConfiguration>").utf8)
+        }
+        let response = try await send("create bucket", location, method: .PUT, bucket: bucket, key: nil, body: body)
+        guard response.isSuccess || response.errorCode == "BucketAlreadyOwnedByYou" else {
+            throw response.error(operation: "create bucket", location: location)
+        }
+        knownBuckets.insert(bucket)
+        logger.info("created bucket", metadata: ["s3.bucket": "\(bucket)"])
+    }
+
+    /// Runs `body`; when it fails because the bucket is missing and creation is allowed, creates the bucket and
+    /// runs it once more.
+    func withBucket(
+        _ bucket: String, operation: String, location: ObjectLocation, _ body: () async throws(ObjectStoreError) -> Void
+    ) async throws(ObjectStoreError) {
+        do {
+            try await body()
+        } catch .service(_, _, _, "NoSuchBucket", _) where configuration.createBuckets && !knownBuckets.contains(bucket) {
+            try await createBucket(bucket)
+            try await body()
+        }
+    }
+
+    // MARK: - Listing
+
+    struct Listing {
+        var objects: [ObjectInfo] = []
+        var folders: [String] = []
+    }
+
+    /// ListObjectsV2, following continuation tokens to the end; a missing bucket lists as empty.
+    func listing(bucket: String, prefix: String, delimiter: String?) async throws(ObjectStoreError) -> Listing {
+        let location = ObjectLocation(bucket: bucket, key: prefix)
+        var result = Listing()
+        var token: String?
+        repeat {
+            var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")]
+            if let delimiter { query.append(("delimiter", delimiter)) }
+            if let token { query.append(("continuation-token", token)) }
+            let response = try await send("list", location, method: .GET, bucket: bucket, key: nil, query: query)
+            if response.status == 404, response.errorCode == "NoSuchBucket" { return Listing() }
+            guard response.isSuccess else { throw response.error(operation: "list", location: location) }
+            let page = try parse(response.body, operation: "list", location: location)
+            for object in page.children("Contents") {
+                guard let key = object.value("Key"), let size = object.value("Size").flatMap(Int.init) else {
+                    throw .io(operation: "list", location: location, detail: "S3 listed an object without Key or Size")
+                }
+                result.objects.append(ObjectInfo(key: key, size: size, contentMD5: Self.md5(fromETag: object.value("ETag"))))
+            }
+            result.folders += page.children("CommonPrefixes").compactMap { $0.value("Prefix") }
+            token = nil
+            if page.value("IsTruncated") == "true" {
+                guard let next = page.value("NextContinuationToken"), !next.isEmpty else {
+                    throw .io(
+                        operation: "list", location: location, detail: "S3 said the listing is truncated but gave no continuation token")
+                }
+                token = next
+            }
+        } while token != nil
+        // S3 sorts by UTF-8 bytes; so does Swift's String comparison for our ASCII keys, but be explicit.
+        result.objects.sort { $0.key < $1.key }
+        result.folders.sort()
+        return result
+    }
+
+    func parse(_ body: [UInt8], operation: String, location: ObjectLocation) throws(ObjectStoreError) -> S3XMLElement {
+        do {
+            return try S3XMLElement.parse(body)
+        } catch {
+            throw .io(operation: operation, location: location, detail: error.description)
+        }
+    }
+
+    /// The hex MD5 in a single-part upload's ETag (`"9b2c…"`); multipart and encrypted ETags are not MD5s.
+    static func md5(fromETag etag: String?) -> String? {
+        guard let etag else { return nil }
+        let bare = etag.replacingOccurrences(of: "\"", with: "").lowercased()
+        guard bare.count == 32, bare.allSatisfy({ $0.isHexDigit }) else { return nil }
+        return bare
+    }
+}
+
+/// The set of buckets known to exist, shared by copies of a store.
+final class KnownBuckets: Sendable {
+    private let names = Mutex<Set<String>>([])
+
+    func insert(_ name: String) { _ = names.withLock { $0.insert(name) } }
+    func contains(_ name: String) -> Bool { names.withLock { $0.contains(name) } }
+}

@@ -1,0 +1,179 @@
+/// The few XML documents S3 answers with (ListObjectsV2, Error, CopyObjectResult, DeleteResult), read into a small
+/// element tree.
+///
+/// S3's XML is plain: elements, text, attributes we ignore, the five predefined entities and numeric references.
+/// Anything else (DTDs, CDATA in the wild) is reported as malformed rather than guessed at.
+struct S3XMLElement: Sendable, Hashable {
+    var name: String
+    var text: String
+    var children: [S3XMLElement]
+
+    /// The first child named `name`.
+    func child(_ name: String) -> S3XMLElement? { children.first { $0.name == name } }
+
+    /// Every child named `name`, in document order.
+    func children(_ name: String) -> [S3XMLElement] { children.filter { $0.name == name } }
+
+    /// The text of the first child named `name`.
+    func value(_ name: String) -> String? { child(name)?.text }
+
+    static func parse(_ bytes: [UInt8]) throws(S3XMLError) -> S3XMLElement {
+        var reader = Reader(bytes: bytes)
+        reader.skipProlog()
+        guard let root = try reader.element() else { throw S3XMLError("no root element") }
+        return root
+    }
+
+    private struct Reader {
+        let bytes: [UInt8]
+        var index = 0
+
+        /// Skips blanks, `<?xml …?>` and comments before the root.
+        mutating func skipProlog() {
+            while true {
+                skipBlanks()
+                if starts(with: "<?") {
+                    skip(past: "?>")
+                } else if starts(with: "<!--") {
+                    skip(past: "-->")
+                } else {
+                    return
+                }
+            }
+        }
+
+        mutating func element() throws(S3XMLError) -> S3XMLElement? {
+            skipBlanks()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "<") else { return nil }
+            index += 1
+            let name = readName()
+            guard !name.isEmpty else { throw S3XMLError("element without a name at byte \(index)") }
+            // Attributes (xmlns) are skipped; quoted values may contain '>'.
+            var quote: UInt8?
+            while index < bytes.count {
+                let byte = bytes[index]
+                if let open = quote {
+                    if byte == open { quote = nil }
+                } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                    quote = byte
+                } else if byte == UInt8(ascii: ">") {
+                    break
+                }
+                index += 1
+            }
+            guard index < bytes.count else { throw S3XMLError("unterminated tag <\(name)>") }
+            let selfClosing = bytes[index - 1] == UInt8(ascii: "/")
+            index += 1
+            var result = S3XMLElement(name: name, text: "", children: [])
+            if selfClosing { return result }
+            var text: [UInt8] = []
+            while true {
+                guard index < bytes.count else { throw S3XMLError("element <\(name)> is not closed") }
+                if bytes[index] != UInt8(ascii: "<") {
+                    text.append(bytes[index])
+                    index += 1
+                } else if starts(with: "</") {
+                    index += 2
+                    let closing = readName()
+                    guard closing == name else { throw S3XMLError("<\(name)> closed by </\(closing)>") }
+                    skip(past: ">")
+                    break
+                } else if starts(with: "<!--") {
+                    skip(past: "-->")
+                } else if starts(with: "<![CDATA[") || starts(with: "<!") {
+                    throw S3XMLError("unsupported markup inside <\(name)>")
+                } else if let child = try element() {
+                    result.children.append(child)
+                }
+            }
+            result.text = try Self.decodeEntities(text)
+            return result
+        }
+
+        mutating func readName() -> String {
+            let start = index
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: ">") || byte == UInt8(ascii: "/") || byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\n")
+                    || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+                {
+                    break
+                }
+                index += 1
+            }
+            return String(decoding: bytes[start..<index], as: UTF8.self)
+        }
+
+        func starts(with text: StaticString) -> Bool {
+            let count = text.utf8CodeUnitCount
+            guard index + count <= bytes.count else { return false }
+            return text.withUTF8Buffer { prefix in bytes[index..<index + count].elementsEqual(prefix) }
+        }
+
+        mutating func skip(past text: StaticString) {
+            while index < bytes.count, !starts(with: text) { index += 1 }
+            index = min(bytes.count, index + text.utf8CodeUnitCount)
+        }
+
+        mutating func skipBlanks() {
+            while index < bytes.count,
+                [UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t")].contains(bytes[index])
+            {
+                index += 1
+            }
+        }
+
+        static func decodeEntities(_ bytes: [UInt8]) throws(S3XMLError) -> String {
+            guard bytes.contains(UInt8(ascii: "&")) else { return String(decoding: bytes, as: UTF8.self) }
+            let text = String(decoding: bytes, as: UTF8.self)
+            var result = ""
+            var rest = Substring(text)
+            while let ampersand = rest.firstIndex(of: "&") {
+                result += rest[..<ampersand]
+                guard let semicolon = rest[ampersand...].firstIndex(of: ";") else { throw S3XMLError("unterminated entity") }
+                let entity = rest[rest.index(after: ampersand)..<semicolon]
+                switch entity {
+                case "amp": result += "&"
+                case "lt": result += "<"
+                case "gt": result += ">"
+                case "quot": result += "\""
+                case "apos": result += "'"
+                default:
+                    let scalar: Unicode.Scalar?
+                    if entity.hasPrefix("#x") || entity.hasPrefix("#X") {
+                        scalar = UInt32(entity.dropFirst(2), radix: 16).flatMap(Unicode.Scalar.init)
+                    } else if entity.hasPrefix("#") {
+                        scalar = UInt32(entity.dropFirst()).flatMap(Unicode.Scalar.init)
+                    } else {
+                        scalar = nil
+                    }
+                    guard let scalar else { throw S3XMLError("unknown entity &\(entity);") }
+                    result.unicodeScalars.append(scalar)
+                }
+                rest = rest[rest.index(after: semicolon)...]
+            }
+            return result + rest
+        }
+    }
+
+    /// `text` with `& < > " '` escaped, for request bodies.
+    static func escape(_ text: String) -> String {
+        var result = ""
+        for character in text {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "'": result += "&apos;"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+}
+
+struct S3XMLError: Error, Sendable, Hashable, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = "malformed XML from S3: \(description)" }
+}
