@@ -6,10 +6,10 @@ public import Warehouse
 
 /// Loads every raw object not yet in `processed_files` into the warehouse, one transaction per object.
 ///
-/// The first pass of a transformer scans every day folder of `crypto-raw`; later passes of the same
-/// transformer (the `run` loop) start at the day of "now − 1 h" as of the previous pass, so a cycle's cost
-/// follows the recent days, not the whole history. Objects copied into old day folders by another process are found
-/// by the next new transformer (e.g. `cryptopipe transform`).
+/// Listing is by day folder, starting at the last processed position: after a pass that loaded everything, the day of
+/// "now − 1 h" is kept in memory and in the warehouse's settings (`transform.resume_from`), and later passes — of this
+/// transformer or of a new process — list only that day and newer ones, so a cycle's cost follows the recent days, not
+/// the whole bucket. `rescan` lists every day folder (e.g. after copying objects into old days by hand).
 ///
 /// Re-running is a no-op: processed objects are skipped, and even a re-load upserts the same rows.
 /// An object that cannot be parsed is moved to `crypto-raw/_rejected/` with its reason recorded, and the
@@ -20,12 +20,18 @@ public struct Transformer: Sendable {
     let warehouse: any Warehouse
     let clock: PipelineClock
     let logger: Logger
-    /// Where the next pass may start; shared by copies of this transformer, fresh for a new one.
+    /// Where the next pass may start; shared by copies of this transformer, loaded from the warehouse by the first pass.
     let cursor = ScanCursor()
+    let rescan: Bool
+
+    /// The warehouse setting that keeps the scan position across processes.
+    public static let resumeSetting = "transform.resume_from"
 
     public init(
-        lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Warehouse, clock: PipelineClock = .system, logger: Logger
+        lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Warehouse, clock: PipelineClock = .system,
+        rescan: Bool = false, logger: Logger
     ) {
+        self.rescan = rescan
         self.lake = lake
         self.layout = layout
         self.warehouse = warehouse
@@ -35,7 +41,11 @@ public struct Transformer: Sendable {
 
     public func transformPending() async throws(PipelineError) -> TransformReport {
         let folders = try await wrap { () throws(ObjectStoreError) in try await lake.listFolders(bucket: layout.rawBucket, prefix: "") }
-        let resumeFrom = cursor.resumeFolder
+        var resumeFrom = cursor.resumeFolder
+        if resumeFrom == nil, !rescan {
+            resumeFrom = try await wrap { () throws(WarehouseError) in try await warehouse.setting(Self.resumeSetting) }
+            if let resumeFrom { cursor.advance(to: resumeFrom) }
+        }
         // Only day folders hold raw objects; `_rejected/` and anything else are not scanned.
         let days = folders.filter { folder in
             CivilDate(isoString: folder.dropLast()) != nil && resumeFrom.map { folder >= $0 } ?? true
@@ -59,7 +69,11 @@ public struct Transformer: Sendable {
         report.daysRolledUp = rollups.days
         // Extraction writes into the folder of the capture day, so once a pass has loaded everything,
         // older days stay done; an hour of slack covers writes that straddle midnight.
-        cursor.advance(to: CivilDate(epochMilliseconds: clock.now() - 3_600_000).isoString + "/")
+        let next = CivilDate(epochMilliseconds: clock.now() - 3_600_000).isoString + "/"
+        if cursor.advance(to: next) {
+            try await wrap { () throws(WarehouseError) in try await warehouse.saveSetting(Self.resumeSetting, value: next, at: clock.now())
+            }
+        }
         if report.objects > 0 || report.rejected > 0 {
             logger.info(
                 "transformed",
@@ -222,9 +236,13 @@ final class ScanCursor: Sendable {
 
     var resumeFolder: String? { folder.withLock { $0 } }
 
-    func advance(to day: String) {
+    /// Moves the position forward; `true` when it moved.
+    @discardableResult
+    func advance(to day: String) -> Bool {
         folder.withLock { current in
-            if current.map({ day > $0 }) ?? true { current = day }
+            guard current.map({ day > $0 }) ?? true else { return false }
+            current = day
+            return true
         }
     }
 }

@@ -81,8 +81,8 @@ struct Backends {
             warehouse: warehouse, lake: lake, layout: layout, logger: logger)
     }
 
-    func transformer() -> Transformer {
-        Transformer(lake: lake, layout: layout, warehouse: warehouse, logger: logger)
+    func transformer(rescan: Bool = false) -> Transformer {
+        Transformer(lake: lake, layout: layout, warehouse: warehouse, rescan: rescan, logger: logger)
     }
 
     private static func createFolder(for file: String, what: String) throws {

@@ -27,14 +27,21 @@ struct Extract: AsyncParsableCommand {
 
 struct Transform: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load every unprocessed raw object from the lake into the warehouse (one pass).")
+        abstract: "Load every unprocessed raw object from the lake into the warehouse (one pass).",
+        discussion: """
+            Lists day folders from the last processed position on (kept in the warehouse), so a pass costs the recent
+            days, not the whole lake; --rescan lists every day folder, e.g. after copying objects into old days.
+            """)
 
     @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .long, help: "List every day folder of the raw bucket, not only those since the last processed position.")
+    var rescan = false
 
     func run() async throws {
         try await guarded {
             let backends = try await Backends.open(try global.resolve())
-            let report = try await backends.transformer().transformPending()
+            let report = try await backends.transformer(rescan: rescan).transformPending()
             Console.print(
                 "transformed \(report.objects) objects: \(report.rowsWritten) rows written, \(report.rowsUnchanged) unchanged, \(report.rejected) rejected"
             )

@@ -34,9 +34,17 @@ struct TransformerScanTests {
         #expect(try await transformer.transformPending().objects == 1)
         #expect(await store.takeListedPrefixes() == ["2026-01-03/"])
 
-        // A new transformer (a new process) scans everything again and finds nothing left to do.
+        // A new transformer (a new process) starts where the last pass left off, as recorded in the warehouse…
         let fresh = Transformer(lake: store, warehouse: warehouse, clock: PipelineClock { noon }, logger: Logger(label: "test"))
         #expect(try await fresh.transformPending() == TransformReport())
+        #expect(await store.takeListedPrefixes() == ["2026-01-03/"])
+        #expect(try await warehouse.setting(Transformer.resumeSetting) == "2026-01-03/")
+
+        // …unless asked to rescan: objects copied into an old day by hand are then found.
+        try await put(capturedAt: noon - 2 * 86_400_000 + 5_000)
+        let rescan = Transformer(
+            lake: store, warehouse: warehouse, clock: PipelineClock { noon }, rescan: true, logger: Logger(label: "test"))
+        #expect(try await rescan.transformPending().objects == 1)
         #expect(await store.takeListedPrefixes().count == 3)
     }
 }
