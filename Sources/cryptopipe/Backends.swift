@@ -54,7 +54,7 @@ struct Backends {
             var s3Logger = logger
             s3Logger[metadataKey: "s3.endpoint"] = "\(s3.effectiveEndpoint)"
             return (
-                S3ObjectStore(configuration: s3, httpClient: HTTPClient.shared, logger: s3Logger),
+                S3ObjectStore(configuration: s3, logger: s3Logger),
                 LakeLayout(rawBucket: bucket, archiveBucket: configuration.s3.archiveBucket)
             )
         }

@@ -11,8 +11,7 @@ struct CryptoPipe: AsyncParsableCommand {
             """,
         subcommands: [
             Extract.self, Transform.self, Aggregate.self, Import.self, Gaps.self, Maintain.self, Run.self, Serve.self, Demo.self,
-            Export.self,
-            Status.self, SimulateExchange.self,
+            Export.self, Lake.self, Status.self, SimulateExchange.self,
         ]
     )
 }

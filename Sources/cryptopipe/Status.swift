@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataLake
 import Foundation
 import MarketData
 import Pipeline
@@ -18,6 +19,7 @@ struct Status: AsyncParsableCommand {
             let backends = try await Backends.open(configuration)
             let summaries = try await backends.warehouse.dataSummary()
             let counts = try await backends.warehouse.tableCounts()
+            let lake = try await LakeStatistics.collect(lake: backends.lake, layout: backends.layout)
             let now = PipelineClock.system.now()
             func lag(_ summary: DataSummary) -> Int64? {
                 // K-lines: time since the newest final candle closed; depth: since the newest snapshot.
@@ -36,8 +38,14 @@ struct Status: AsyncParsableCommand {
                     if let lag = lag(summary) { entry["lag_ms"] = lag }
                     entries.append(entry)
                 }
+                let buckets: [[String: Any]] = lake.buckets.map { bucket in
+                    [
+                        "name": bucket.name, "objects": bucket.objects, "bytes": bucket.bytes,
+                        "folders": bucket.days.map { ["folder": $0.folder, "objects": $0.objects, "bytes": $0.bytes] },
+                    ]
+                }
                 let document: [String: Any] = [
-                    "symbols": entries, "tables": counts, "lake": configuration.lake.description,
+                    "symbols": entries, "tables": counts, "lake": configuration.lake.description, "lake_buckets": buckets,
                     "warehouse": configuration.warehouse.description,
                 ]
                 let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])
@@ -45,6 +53,11 @@ struct Status: AsyncParsableCommand {
                 return
             }
             Console.print("warehouse \(configuration.warehouse.description), lake \(configuration.lake.description)")
+            for bucket in lake.buckets {
+                let days = bucket.days.filter { CivilDate(isoString: $0.folder) != nil }
+                let span = days.first.map { first in " from \(first.folder) to \(days.last?.folder ?? first.folder)" } ?? ""
+                Console.print("lake bucket \(bucket.name): \(bucket.objects) objects, \(bucket.bytes) bytes in \(days.count) days\(span)")
+            }
             guard !summaries.isEmpty else {
                 Console.print("no data yet: run 'cryptopipe extract' then 'cryptopipe transform' (or 'cryptopipe demo' to try it offline)")
                 return

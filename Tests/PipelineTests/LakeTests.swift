@@ -170,3 +170,35 @@ struct S3LakeEndToEndTests {
         #expect(try await s3.warehouse.tableCounts() == expectedCounts)
     }
 }
+
+struct S3LakeOutageTests {
+    @Test func anUnreachableLakeNeverAdvancesTheExtractionMetadata() async throws {
+        let folder = try TemporaryDirectory("s3-down")
+        defer { folder.remove() }
+        let symbol = try Symbol("BTCUSDT")
+        let clock = ManualClock(S3LakeEndToEndTests.start)
+        let exchange = SimulatedExchange(configuration: .init(seed: 3, symbols: [symbol], historyMinutes: 500, clock: clock.reader))
+        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+        try await warehouse.migrate()
+        // Port 1 on loopback: nothing listens, every request is refused.
+        let lake = S3ObjectStore(
+            configuration: .init(
+                endpoint: try S3Endpoint(parsing: "http://127.0.0.1:1"), credentials: .init(accessKeyID: "AK", secretAccessKey: "SK"),
+                retry: .init(maxAttempts: 2, baseDelay: .milliseconds(5), maxDelay: .milliseconds(10))))
+        let logger = Logger(label: "test")
+        try await SimulatorServer.withRunning(exchange) { baseURL in
+            let client = BinanceClient(
+                configuration: .init(baseURL: baseURL, retry: .none, clock: clock.reader), httpClient: .shared, logger: logger)
+            let extractor = Extractor(
+                configuration: .init(symbols: [symbol], initialCandles: 50, depthLimit: 20), source: client, lake: lake,
+                warehouse: warehouse,
+                clock: PipelineClock(now: clock.reader), logger: logger)
+            let report = await extractor.extractAll()
+            #expect(report.failures.count == 1)
+            #expect(report.failures.first?.message.contains("unreachable after 2 attempts") == true, "\(report.failures)")
+        }
+        for type in ExtractionDataType.allCases {
+            #expect(try await warehouse.extractionState(symbol: symbol, type: type) == nil, "\(type) advanced")
+        }
+    }
+}

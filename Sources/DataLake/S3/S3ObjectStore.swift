@@ -21,8 +21,21 @@ public struct S3ObjectStore: ObjectStore {
     /// Buckets this store created or saw, so a missing bucket is created once, not looked up per write.
     private let knownBuckets = KnownBuckets()
 
+    /// The client every S3 store uses unless given another: a failed connection fails the attempt at once (the store's
+    /// retry policy then backs off) instead of being retried until the request's deadline, and redirects are not
+    /// followed (a signed request cannot be replayed elsewhere; S3's `PermanentRedirect` is reported instead). A
+    /// static is never deinitialised, so it needs no shutdown.
+    public static let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     public init(
-        configuration: S3Configuration, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "cryptopipe.s3"),
+        configuration: S3Configuration, httpClient: HTTPClient = S3ObjectStore.sharedHTTPClient,
+        logger: Logger = Logger(label: "cryptopipe.s3"),
         now: (@Sendable () -> Int64)? = nil
     ) {
         self.configuration = configuration
