@@ -283,7 +283,8 @@ public actor JobScheduler: Service {
             updatedAt: entry.updatedAt)
     }
 
-    /// Picks the next job to run, if none is running: manual requests first, then due jobs in definition order.
+    /// Picks the next job to run, if none is running: manual requests first, then the due job that has waited longest
+    /// (ties in definition order), so a job that overruns its own interval cannot starve the others.
     ///
     /// Jobs run one at a time: they share the lake and the warehouse (two transforms at once would race for the same
     /// objects), and none is so long that the others cannot wait for it.
@@ -291,10 +292,12 @@ public actor JobScheduler: Service {
         guard !entries.values.contains(where: \.running) else { return [] }
         let now = clock.now
         let manual = order.first { entries[$0]?.manualRequested == true }
-        let scheduled = order.first { name in
-            guard let entry = entries[name], entry.enabled else { return false }
-            return entry.schedule.nextRun(lastRunStart: entry.lastRun?.startedAt, anchor: entry.updatedAt) <= now
+        let due = order.enumerated().compactMap { index, name -> (dueAt: Int64, index: Int, name: String)? in
+            guard let entry = entries[name], entry.enabled else { return nil }
+            let dueAt = entry.schedule.nextRun(lastRunStart: entry.lastRun?.startedAt, anchor: entry.updatedAt)
+            return dueAt <= now ? (dueAt, index, name) : nil
         }
+        let scheduled = due.min { ($0.dueAt, $0.index) < ($1.dueAt, $1.index) }?.name
         guard let name = manual ?? scheduled, var entry = entries[name] else { return [] }
         entry.running = true
         entry.manualRequested = false

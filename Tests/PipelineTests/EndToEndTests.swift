@@ -224,7 +224,7 @@ struct EndToEndTests {
             let runs = try await harness.warehouse.jobRuns(JobRunQuery(job: PipelineJobs.extractTransform)).runs
             #expect(runs.count == 3 && runs.allSatisfy { $0.status == .succeeded && $0.files == 2 && $0.rows > 0 }, "\(runs)")
             let gapFill = try await harness.warehouse.jobRuns(JobRunQuery(job: PipelineJobs.gapFill)).runs
-            #expect(gapFill.count == 1 && gapFill[0].status == .succeeded)
+            #expect(gapFill.count == 1 && gapFill[0].status == .succeeded, "\(gapFill)")
         }
     }
 }

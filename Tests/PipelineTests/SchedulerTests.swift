@@ -39,17 +39,28 @@ struct SchedulerTests {
         let runs = Mutex(0)
         let hold = Mutex(false)
         let fail = Mutex(false)
+        /// Names of started jobs, in order, shared between probes.
+        let order: RunOrder?
+
+        init(order: RunOrder? = nil) {
+            self.order = order
+        }
 
         var count: Int { runs.withLock { $0 } }
 
         func job(_ name: String, _ schedule: JobSchedule) -> ScheduledJob {
             ScheduledJob(name: name, defaultSchedule: schedule) {
                 self.runs.withLock { $0 += 1 }
+                self.order?.names.withLock { $0.append(name) }
                 while self.hold.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
                 if self.fail.withLock({ $0 }) { throw ProbeError() }
                 return JobRunOutcome(status: .succeeded, files: 2, rows: 10)
             }
         }
+    }
+
+    final class RunOrder: Sendable {
+        let names = Mutex<[String]>([])
     }
 
     struct ProbeError: Error, CustomStringConvertible {
@@ -118,8 +129,9 @@ struct SchedulerTests {
     @Test func jobsRunOneAtATimeAndATriggerOfARunningJobIsRefused() async throws {
         let fixture = try await Fixture()
         defer { fixture.folder.remove() }
-        let first = Probe()
-        let second = Probe()
+        let order = RunOrder()
+        let first = Probe(order: order)
+        let second = Probe(order: order)
         first.hold.withLock { $0 = true }
         let scheduler = fixture.scheduler([first.job("a", .every(seconds: 60)), second.job("b", .every(seconds: 60))])
         try await Self.running(scheduler) {
@@ -134,6 +146,8 @@ struct SchedulerTests {
             #expect(first.count == 1)
             first.hold.withLock { $0 = false }
             try await eventually { second.count == 1 }
+            // "b" has waited longest, so it goes before "a" runs again: an overrunning job cannot starve the others.
+            #expect(order.names.withLock { Array($0.prefix(2)) } == ["a", "b"])
         }
     }
 
