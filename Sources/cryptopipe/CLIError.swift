@@ -21,7 +21,17 @@ enum Console {
     }
 
     static func print(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        write(Data((line + "\n").utf8))
+    }
+
+    /// Writes to stdout; when the reader has gone away (`cryptopipe export … | head`), stops quietly with exit 0 as
+    /// other command-line tools do, instead of trapping on the broken pipe.
+    static func write(_ data: Data) {
+        do {
+            try FileHandle.standardOutput.write(contentsOf: data)
+        } catch {
+            exit(0)
+        }
     }
 }
 

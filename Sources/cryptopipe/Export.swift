@@ -52,21 +52,19 @@ struct Export: AsyncParsableCommand {
             let backends = try await Backends.open(configuration)
             let rows = try await backends.warehouse.klines(
                 symbol: symbol, interval: interval, from: from, to: to, includeOpen: includeOpen, limit: nil)
-            let output = FileHandle.standardOutput
             if format == "json" {
-                output.write(Data(BinanceCodec.encodeKlines(rows.map(\.kline))))
-                output.write(Data("\n".utf8))
+                Console.write(Data(BinanceCodec.encodeKlines(rows.map(\.kline)) + Array("\n".utf8)))
             } else {
                 var buffer: [UInt8] = []
                 buffer.reserveCapacity(1 << 20)
                 for row in rows {
                     KlineCSV.appendRow(row.kline, to: &buffer)
                     if buffer.count > 1 << 20 {
-                        output.write(Data(buffer))
+                        Console.write(Data(buffer))
                         buffer.removeAll(keepingCapacity: true)
                     }
                 }
-                output.write(Data(buffer))
+                Console.write(Data(buffer))
             }
         }
     }

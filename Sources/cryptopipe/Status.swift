@@ -49,7 +49,7 @@ struct Status: AsyncParsableCommand {
                     "warehouse": configuration.warehouse.description,
                 ]
                 let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])
-                FileHandle.standardOutput.write(data + Data("\n".utf8))
+                Console.write(data + Data("\n".utf8))
                 return
             }
             Console.print("warehouse \(configuration.warehouse.description), lake \(configuration.lake.description)")
