@@ -230,7 +230,7 @@ struct S3XMLTests {
         #expect(S3ObjectStore.md5(fromETag: "\"d41d8cd98f00b204e9800998ecf8427e-2\"") == nil)
         #expect(root.child("CommonPrefixes")?.value("Prefix") == "2024-01-02/")
         #expect(root.value("NextContinuationToken") == "tok/en==")
-        #expect(S3XMLElement.escape("a&<b>\"'") == "a&amp;&lt;b&gt;&quot;&apos;")
+        #expect(S3XMLElement.escape("a&<b>\"'") == "a&amp;&lt;b&gt;&quot;&#39;")
     }
 
     @Test(arguments: ["", "<a>", "<a></b>", "<a>&bogus;</a>", "<a><![CDATA[x]]></a>", "text"])

@@ -1,3 +1,5 @@
+import MarketData
+
 /// The few XML documents S3 answers with (ListObjectsV2, Error, CopyObjectResult, DeleteResult), read into a small
 /// element tree.
 ///
@@ -157,20 +159,7 @@ struct S3XMLElement: Sendable, Hashable {
     }
 
     /// `text` with `& < > " '` escaped, for request bodies.
-    static func escape(_ text: String) -> String {
-        var result = ""
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&apos;"
-            default: result.append(character)
-            }
-        }
-        return result
-    }
+    static func escape(_ text: String) -> String { MarkupText.escape(text) }
 }
 
 struct S3XMLError: Error, Sendable, Hashable, CustomStringConvertible {
