@@ -12,7 +12,26 @@ public final class SimulatedExchange: Sendable {
     struct WeightWindow {
         var minute: Int64 = 0
         var used = 0
+        /// After a 429, until the next minute: a request before then earns a ban, as on Binance.
+        var rateLimitedUntil: Int64 = .min
+        var bannedUntil: Int64 = .min
+        /// The next ban's length; it doubles with each ban, from 2 minutes up to 3 days.
+        var nextBanSeconds = 120
+        var limitStats = LimitStatistics()
     }
+
+    /// How often the simulator had to enforce its limits: tests and benchmarks check that a client never made it.
+    public struct LimitStatistics: Sendable, Hashable {
+        public var rateLimited = 0
+        public var banned = 0
+
+        public init(rateLimited: Int = 0, banned: Int = 0) {
+            self.rateLimited = rateLimited
+            self.banned = banned
+        }
+    }
+
+    public var limitStatistics: LimitStatistics { weight.withLock { $0.limitStats } }
 
     public init(configuration: SimulatorConfiguration) {
         self.configuration = configuration
@@ -33,9 +52,10 @@ public final class SimulatedExchange: Sendable {
 
     /// Handles a GET of `path` with decoded query parameters.
     public func handle(path: String, query: [String: String]) -> Reply {
+        if let refused = refusedWhileLimited() { return refused }
         switch path {
-        case "/api/v3/ping": return reply(weight: 1, body: Array("{}".utf8))
-        case "/api/v3/time": return reply(weight: 1, body: Array("{\"serverTime\":\(now)}".utf8))
+        case "/api/v3/ping": return reply(weight: BinanceWeights.ping, body: Array("{}".utf8))
+        case "/api/v3/time": return reply(weight: BinanceWeights.time, body: Array("{\"serverTime\":\(now)}".utf8))
         case "/api/v3/exchangeInfo": return exchangeInfo(query)
         case "/api/v3/klines": return klines(query)
         case "/api/v3/depth": return depth(query)
@@ -65,7 +85,7 @@ public final class SimulatedExchange: Sendable {
                 let (base, quote) = Self.splitAssets(symbol.rawValue)
                 return .init(symbol: symbol.rawValue, status: "TRADING", baseAsset: base, quoteAsset: quote)
             })
-        return reply(weight: 20, body: Array(BinanceCodec.encodeExchangeInfo(info)))
+        return reply(weight: BinanceWeights.exchangeInfo, body: Array(BinanceCodec.encodeExchangeInfo(info)))
     }
 
     private func klines(_ query: [String: String]) -> Reply {
@@ -105,7 +125,7 @@ public final class SimulatedExchange: Sendable {
             candles = market.latestKlines(symbol, interval: interval, endTime: endTime ?? now, now: now, limit: limit)
             candles.removeAll { $0.openTime < earliest }
         }
-        return reply(weight: 2, body: BinanceCodec.encodeKlines(candles))
+        return reply(weight: BinanceWeights.klines, body: BinanceCodec.encodeKlines(candles))
     }
 
     private func depth(_ query: [String: String]) -> Reply {
@@ -121,20 +141,8 @@ public final class SimulatedExchange: Sendable {
             limit = min(value, 5_000)
         }
         return reply(
-            weight: Self.depthWeight(limit: limit), body: BinanceCodec.encodeDepth(market.orderBook(symbol, now: now, limit: limit)))
+            weight: BinanceWeights.depth(limit: limit), body: BinanceCodec.encodeDepth(market.orderBook(symbol, now: now, limit: limit)))
     }
-
-    /// Binance's weight of a depth request by its limit.
-    public static func depthWeight(limit: Int) -> Int {
-        switch limit {
-        case ...100: 5
-        case ...500: 25
-        case ...1_000: 50
-        default: 250
-        }
-    }
-
-    // MARK: Helpers
 
     private func requireSymbol(_ query: [String: String]) -> Result<Symbol, ReplyError> {
         guard let text = query["symbol"], !text.isEmpty else { return .failure(ReplyError(missing("symbol"))) }
@@ -163,23 +171,61 @@ public final class SimulatedExchange: Sendable {
     private func error(_ status: Int, _ code: Int, _ message: String) -> Reply {
         // Binance charges the endpoint's weight even for rejected requests; one unit keeps it simple.
         Reply(
-            status: status, body: BinanceCodec.encodeError(.init(code: code, msg: message)), usedWeight: charge(1), retryAfterSeconds: nil)
+            status: status, body: BinanceCodec.encodeError(.init(code: code, msg: message)), usedWeight: charge(1).used,
+            retryAfterSeconds: nil)
     }
 
     private func reply(weight: Int, body: [UInt8]) -> Reply {
-        Reply(status: 200, body: body, usedWeight: charge(weight), retryAfterSeconds: nil)
+        let (used, over) = charge(weight)
+        guard over else { return Reply(status: 200, body: body, usedWeight: used, retryAfterSeconds: nil) }
+        // Over the limit: 429 until the minute ends.
+        let now = self.now
+        let nextMinute = Interval.oneMinute.openTime(containing: now) + 60_000
+        self.weight.withLock { window in
+            window.rateLimitedUntil = nextMinute
+            window.limitStats.rateLimited += 1
+        }
+        return Reply(
+            status: 429,
+            body: BinanceCodec.encodeError(
+                .init(
+                    code: -1003, msg: "Too many requests; current limit of IP is \(configuration.weightLimitPerMinute) requests per minute."
+                )),
+            usedWeight: used, retryAfterSeconds: Int((nextMinute - now + 999) / 1_000))
     }
 
-    /// Adds `amount` to the current minute's weight and returns the total, as `X-MBX-USED-WEIGHT-1M` reports it.
-    private func charge(_ amount: Int) -> Int {
+    /// A 418 for a banned client, or for one that ignored a 429 (which starts or lengthens the ban); `nil` otherwise.
+    private func refusedWhileLimited() -> Reply? {
+        let now = self.now
+        let verdict: (seconds: Int, used: Int)? = weight.withLock { window in
+            let used = window.minute == Interval.oneMinute.openTime(containing: now) ? window.used : 0
+            if window.bannedUntil > now { return (Int((window.bannedUntil - now + 999) / 1_000), used) }
+            guard window.rateLimitedUntil > now else { return nil }
+            let seconds = window.nextBanSeconds
+            window.bannedUntil = now + Int64(seconds) * 1_000
+            window.nextBanSeconds = min(seconds * 2, 3 * 86_400)
+            window.limitStats.banned += 1
+            return (seconds, used)
+        }
+        guard let verdict else { return nil }
+        return Reply(
+            status: 418,
+            body: BinanceCodec.encodeError(.init(code: -1003, msg: "Way too many requests; IP banned for \(verdict.seconds) s.")),
+            usedWeight: verdict.used, retryAfterSeconds: verdict.seconds)
+    }
+
+    /// Adds `amount` to the current minute's weight; returns the total, as `X-MBX-USED-WEIGHT-1M` reports it, and
+    /// whether it is over the limit.
+    private func charge(_ amount: Int) -> (used: Int, over: Bool) {
         let minute = Interval.oneMinute.openTime(containing: now)
+        let limit = configuration.weightLimitPerMinute
         return weight.withLock { window in
             if window.minute != minute {
                 window.minute = minute
                 window.used = 0
             }
             window.used += amount
-            return window.used
+            return (window.used, window.used > limit)
         }
     }
 

@@ -147,8 +147,8 @@ struct SimulatorTests {
         #expect(zip(book.bids, book.bids.dropFirst()).allSatisfy { $0.price > $1.price })
         #expect(zip(book.asks, book.asks.dropFirst()).allSatisfy { $0.price < $1.price })
         #expect(
-            SimulatedExchange.depthWeight(limit: 100) == 5 && SimulatedExchange.depthWeight(limit: 1_000) == 50
-                && SimulatedExchange.depthWeight(limit: 5_000) == 250)
+            BinanceWeights.depth(limit: 100) == 5 && BinanceWeights.depth(limit: 1_000) == 50
+                && BinanceWeights.depth(limit: 5_000) == 250)
     }
 
     @Test func pingTimeAndExchangeInfo() async throws {
