@@ -20,12 +20,17 @@ public struct BinanceClient: MarketDataSource {
         public var clock: @Sendable () -> Int64
         /// Receives the weight used and every success and failure, for status pages and metrics.
         public var usage: ExchangeUsageMonitor
+        /// Charges each request its weight before sending and honours 429/418 for every request; `nil` sends
+        /// without a budget (tests of raw behaviour).
+        public var budget: WeightBudget?
 
         public init(
             baseURL: String = "https://api.binance.com", requestTimeout: Duration = .seconds(10), retry: RetryPolicy = RetryPolicy(),
             maxBodyBytes: Int = 16 << 20,
-            clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock, usage: ExchangeUsageMonitor = ExchangeUsageMonitor()
+            clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock, usage: ExchangeUsageMonitor = ExchangeUsageMonitor(),
+            budget: WeightBudget? = nil
         ) {
+            self.budget = budget
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.requestTimeout = requestTimeout
             self.retry = retry
@@ -52,7 +57,7 @@ public struct BinanceClient: MarketDataSource {
         if let start = request.startTime { query.append(("startTime", String(start))) }
         if let end = request.endTime { query.append(("endTime", String(end))) }
         if let limit = request.limit { query.append(("limit", String(limit))) }
-        return try await get("/api/v3/klines", query: query) { body throws(ExchangeError) in
+        return try await get("/api/v3/klines", query: query, weight: BinanceWeights.klines) { body throws(ExchangeError) in
             do {
                 return try BinanceCodec.decodeKlines(body)
             } catch {
@@ -62,7 +67,9 @@ public struct BinanceClient: MarketDataSource {
     }
 
     public func depth(symbol: Symbol, limit: Int) async throws(ExchangeError) -> FetchedResponse<OrderBookSnapshot> {
-        try await get("/api/v3/depth", query: [("symbol", symbol.rawValue), ("limit", String(limit))]) { body throws(ExchangeError) in
+        try await get(
+            "/api/v3/depth", query: [("symbol", symbol.rawValue), ("limit", String(limit))], weight: BinanceWeights.depth(limit: limit)
+        ) { body throws(ExchangeError) in
             do {
                 return try BinanceCodec.decodeDepth(body)
             } catch {
@@ -72,7 +79,7 @@ public struct BinanceClient: MarketDataSource {
     }
 
     public func exchangeInfo() async throws(ExchangeError) -> FetchedResponse<ExchangeInfo> {
-        try await get("/api/v3/exchangeInfo", query: []) { body throws(ExchangeError) in
+        try await get("/api/v3/exchangeInfo", query: [], weight: BinanceWeights.exchangeInfo) { body throws(ExchangeError) in
             do {
                 return try BinanceCodec.decodeExchangeInfo(Data(body))
             } catch {
@@ -84,7 +91,7 @@ public struct BinanceClient: MarketDataSource {
     // MARK: Transport
 
     private func get<Value: Sendable>(
-        _ path: String, query: [(String, String)], decode: ([UInt8]) throws(ExchangeError) -> Value
+        _ path: String, query: [(String, String)], weight: Int, decode: ([UInt8]) throws(ExchangeError) -> Value
     ) async throws(ExchangeError) -> FetchedResponse<Value> {
         let queryText = query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         let endpoint = queryText.isEmpty ? path : "\(path)?\(queryText)"
@@ -92,17 +99,20 @@ public struct BinanceClient: MarketDataSource {
         var attempt = 1
         while true {
             do {
+                try await configuration.budget?.acquire(weight: weight, endpoint: endpoint)
                 let (body, usedWeight, receivedAt) = try await send(endpoint)
                 return FetchedResponse(value: try decode(body), body: body, usedWeight: usedWeight, receivedAt: receivedAt)
             } catch {
-                guard error.isRetryable, attempt < configuration.retry.maxAttempts, !Task.isCancelled else { throw error }
-                let delay = configuration.retry.delay(beforeRetry: attempt, using: &generator)
+                // With a budget, a 429 pauses every request and this one is tried again after the pause.
+                let pausedByBudget = configuration.budget != nil && error.isRateLimited
+                guard error.isRetryable || pausedByBudget, attempt < configuration.retry.maxAttempts, !Task.isCancelled else { throw error }
                 logger.info(
                     "retrying exchange request",
                     metadata: ["exchange.endpoint": "\(endpoint)", "exchange.error": "\(error)", "retry.attempt": "\(attempt)"])
                 attempt += 1
+                if pausedByBudget { continue }
                 do {
-                    try await Task.sleep(for: delay)
+                    try await Task.sleep(for: configuration.retry.delay(beforeRetry: attempt - 1, using: &generator))
                 } catch {
                     throw ExchangeError(.transport("cancelled"), endpoint: endpoint)
                 }
@@ -116,9 +126,26 @@ public struct BinanceClient: MarketDataSource {
         do {
             let result = try await exchange(endpoint, usedWeight: &usedWeight)
             configuration.usage.recordSuccess(usedWeight: result.1, at: result.2)
+            if let weight = result.1 { await configuration.budget?.observe(usedWeight: weight, at: result.2) }
             return result
         } catch {
-            configuration.usage.recordFailure(error, usedWeight: usedWeight, at: configuration.clock())
+            let now = configuration.clock()
+            configuration.usage.recordFailure(error, usedWeight: usedWeight, at: now)
+            if let budget = configuration.budget {
+                if let usedWeight { await budget.observe(usedWeight: usedWeight, at: now) }
+                switch error.kind {
+                case .rateLimited(let seconds):
+                    await budget.rateLimited(retryAfterSeconds: seconds, at: now)
+                    logger.warning(
+                        "rate limited by the exchange (429); pausing all requests", metadata: ["retry_after_s": "\(seconds ?? 60)"])
+                case .banned(let seconds):
+                    await budget.banned(retryAfterSeconds: seconds, at: now)
+                    logger.critical(
+                        "IP BANNED by the exchange (418); no request is sent until the ban ends",
+                        metadata: ["ban_s": "\(seconds ?? 120)", "exchange.endpoint": "\(endpoint)"])
+                default: break
+                }
+            }
             throw error
         }
     }

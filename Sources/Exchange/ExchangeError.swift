@@ -37,6 +37,11 @@ public struct ExchangeError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    public var isRateLimited: Bool {
+        if case .rateLimited = kind { return true }
+        return false
+    }
+
     public var description: String {
         let what: String
         switch kind {

@@ -14,6 +14,8 @@ struct Backends {
     let lake: any ObjectStore
     let layout: LakeLayout
     let logger: Logger
+    /// One request-weight budget for every exchange client of the process.
+    let budget: WeightBudget
 
     /// Opens the warehouse (migrating it) and the lake.
     static func open(_ configuration: ResolvedConfiguration) async throws -> Backends {
@@ -34,7 +36,8 @@ struct Backends {
             try await sqlite.migrate()
             warehouse = sqlite
         }
-        return Backends(configuration: configuration, warehouse: warehouse, lake: lake, layout: layout, logger: logger)
+        let budget = WeightBudget(configuration: .init(sharePercent: configuration.weightBudgetPercent), clock: BinanceClient.wallClock)
+        return Backends(configuration: configuration, warehouse: warehouse, lake: lake, layout: layout, logger: logger, budget: budget)
     }
 
     /// The store and bucket names for a lake location; S3 settings and credentials come from the configuration.
@@ -63,7 +66,8 @@ struct Backends {
     func exchange(baseURL: String? = nil, usage: ExchangeUsageMonitor = ExchangeUsageMonitor()) -> any MarketDataSource {
         BinanceClient(
             configuration: .init(
-                baseURL: baseURL ?? configuration.exchangeURL, requestTimeout: .seconds(configuration.requestTimeoutSeconds), usage: usage),
+                baseURL: baseURL ?? configuration.exchangeURL, requestTimeout: .seconds(configuration.requestTimeoutSeconds), usage: usage,
+                budget: budget),
             httpClient: HTTPClient.shared, logger: logger)
     }
 

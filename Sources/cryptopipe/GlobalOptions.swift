@@ -27,6 +27,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Comma-separated symbols (env CRYPTOPIPE_SYMBOLS, default BTCUSDT,ETHUSDT).")
     var symbols: String?
 
+    @Option(
+        name: .long,
+        help: "Share of Binance's 6000/min request weight this process may use, percent 1-100 (env CRYPTOPIPE_WEIGHT_BUDGET, default 50).")
+    var weightBudget: String?
+
     @Option(name: .long, help: "Seconds before an exchange request is abandoned (env CRYPTOPIPE_REQUEST_TIMEOUT, default 10).")
     var requestTimeout: String?
 
@@ -52,6 +57,8 @@ struct GlobalOptions: ParsableArguments {
             logLevel, option: "--log-level", env: "CRYPTOPIPE_LOG_LEVEL", default: "info",
             expected: "trace, debug, info, notice, warning, error or critical"
         ) { ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains($0.lowercased()) ? $0.lowercased() : nil }
+        let weightBudgetPercent = try settings.integer(
+            weightBudget, option: "--weight-budget", env: "CRYPTOPIPE_WEIGHT_BUDGET", default: 50, range: 1...100)
         let retentionDays = try settings.integer(
             nil, option: "--retention-days", env: "CRYPTOPIPE_RETENTION_DAYS", default: 90, range: 1...36_500)
         let archiveAfterDays = try settings.integer(
@@ -76,6 +83,8 @@ struct GlobalOptions: ParsableArguments {
                 source: source(self.symbols, "CRYPTOPIPE_SYMBOLS")),
             ConfigurationEntry(
                 name: "request_timeout_seconds", value: String(timeout), source: source(requestTimeout, "CRYPTOPIPE_REQUEST_TIMEOUT")),
+            ConfigurationEntry(
+                name: "weight_budget_percent", value: String(weightBudgetPercent), source: source(weightBudget, "CRYPTOPIPE_WEIGHT_BUDGET")),
             ConfigurationEntry(name: "retention_days", value: String(retentionDays), source: source(nil, "CRYPTOPIPE_RETENTION_DAYS")),
             ConfigurationEntry(
                 name: "archive_after_days", value: String(archiveAfterDays), source: source(nil, "CRYPTOPIPE_ARCHIVE_AFTER_DAYS")),
@@ -88,7 +97,8 @@ struct GlobalOptions: ParsableArguments {
         return ResolvedConfiguration(
             dataDir: dataDir, warehouse: warehouseLocation, lake: lakeLocation, exchangeURL: exchange, symbols: symbols,
             symbolsGiven: source(self.symbols, "CRYPTOPIPE_SYMBOLS") != "default", requestTimeoutSeconds: timeout, logLevel: level,
-            retentionDays: retentionDays, archiveAfterDays: archiveAfterDays, deleteArchiveAfterDays: deleteArchiveAfterDays,
+            weightBudgetPercent: weightBudgetPercent, retentionDays: retentionDays, archiveAfterDays: archiveAfterDays,
+            deleteArchiveAfterDays: deleteArchiveAfterDays,
             s3: s3Settings, entries: entries)
     }
 
@@ -120,6 +130,8 @@ struct ResolvedConfiguration {
     var symbolsGiven: Bool
     var requestTimeoutSeconds: Int
     var logLevel: String
+    /// Percent of the exchange's per-minute request weight this process may use.
+    var weightBudgetPercent: Int
     var retentionDays: Int
     /// Raw objects move to the archive bucket after this many days…
     var archiveAfterDays: Int

@@ -76,6 +76,7 @@ struct CLITests {
         (["lake", "migrate", "--from", "x", "--to", "x"], "--from and --to are the same lake"),
         (["lake", "migrate", "--from", "nowhere", "--to", "s3://crypto-raw"], "--from folder 'nowhere' does not exist"),
         (["extract", "--exchange-url", "ftp://x"], "exchange URL 'ftp://x' is not valid"),
+        (["extract", "--weight-budget", "0"], "--weight-budget '0' is not valid: expected an integer from 1 to 100"),
         (["run", "--every", "0"], "--every '0' is not valid"),
         (["serve", "--http-port", "70000"], "--http-port '70000' is not valid"),
         (["run", "--http-host", "a b"], "--http-host 'a b' is not valid"),
