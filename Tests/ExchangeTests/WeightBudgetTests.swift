@@ -73,9 +73,11 @@ struct WeightBudgetTests {
             let client = Self.client(baseURL, clock: clock, budget: budget, usage: usage)
             try await Self.driving(clock) { for _ in 0..<6 { try await Self.fetch(client) } }
         }
-        // The 6th request got a 429 with Retry-After 30 s at 00:00:30 and succeeded only after waiting it out.
+        // The 6th request got a 429 with Retry-After 30 s at 00:00:30 and succeeded only after waiting it out (the
+        // driver moves the clock a second at a time, so the wait ends within a second of the pause).
         #expect(exchange.limitStatistics == .init(rateLimited: 1, banned: 0))
-        #expect(clock.now >= Self.start + 30_000, "resumed after \(clock.now - Self.start) ms")
+        #expect(clock.now >= Self.start + 30_000 && clock.now <= Self.start + 31_000, "resumed after \(clock.now - Self.start) ms")
+        #expect(await budget.statistics.waits == 1)
         #expect(usage.snapshot.failures == 1 && usage.snapshot.requests == 7)
     }
 
@@ -95,7 +97,11 @@ struct WeightBudgetTests {
             // Only the first reached the exchange; the second was refused by the budget without being sent.
             #expect(usage.snapshot.requests == 1)
             #expect(await budget.statistics.refusedWhileBanned == 1)
-            clock.advance(milliseconds: 120_000)
+            // Still refused a second before the ban ends, without reaching the exchange; served once it has ended.
+            clock.advance(milliseconds: 119_000)
+            #expect(await Self.failure(client) == .banned(retryAfterSeconds: 1))
+            #expect(usage.snapshot.requests == 1)
+            clock.advance(milliseconds: 1_000)
             try await Self.fetch(client)
         }
         #expect(exchange.limitStatistics.banned == 1)
