@@ -56,9 +56,7 @@ public actor SymbolRegistry {
             throw .storage(error.description)
         }
         guard !list.contains(symbol) else { return list }
-        let status = try await listedStatus(of: symbol, source: source)
-        guard let status else { throw .notListed(symbol) }
-        guard status == "TRADING" else { throw .notTrading(symbol, status: status) }
+        try await validate([symbol], with: source)
         do {
             try await save(list + [symbol])
         } catch {
@@ -85,20 +83,37 @@ public actor SymbolRegistry {
         return remaining
     }
 
-    /// The exchange's status of `symbol` (`TRADING`, `BREAK`…), `nil` when it is not listed. exchangeInfo weighs 20,
-    /// so its answer is kept for ten minutes.
-    private func listedStatus(of symbol: Symbol, source: any MarketDataSource) async throws(SymbolRegistryError) -> String? {
+    /// Checks that the exchange lists and trades every symbol; the first that fails is the error, with close matches
+    /// when it is not listed.
+    public func validate(_ symbols: [Symbol], with source: any MarketDataSource) async throws(SymbolRegistryError) {
+        for symbol in symbols {
+            let listed = try await listing(source: source, refreshingFor: symbol)
+            guard let status = listed.symbols[symbol.rawValue] else {
+                throw .notListed(symbol, closeMatches: SymbolSuggestions.closest(to: symbol.rawValue, in: listed.symbols.keys))
+            }
+            guard status == "TRADING" else { throw .notTrading(symbol, status: status) }
+        }
+    }
+
+    /// Symbol → status from exchangeInfo (which weighs 20): kept for a day, and fetched again for a symbol it does not
+    /// list when it is more than ten minutes old, so a new listing is seen soon without asking on every check.
+    private func listing(
+        source: any MarketDataSource, refreshingFor symbol: Symbol
+    ) async throws(SymbolRegistryError) -> (symbols: [String: String], fetchedAt: Int64) {
         let now = clock.now()
-        if let listing, now - listing.fetchedAt < 600_000, now >= listing.fetchedAt { return listing.symbols[symbol.rawValue] }
+        if let listing, now >= listing.fetchedAt {
+            let age = now - listing.fetchedAt
+            if age < 86_400_000, listing.symbols[symbol.rawValue] != nil || age < 600_000 { return listing }
+        }
         let info: ExchangeInfo
         do {
             info = try await source.exchangeInfo().value
         } catch {
             throw .exchangeUnavailable(error.description)
         }
-        let symbols = Dictionary(info.symbols.map { ($0.symbol, $0.status) }, uniquingKeysWith: { first, _ in first })
-        listing = (symbols, now)
-        return symbols[symbol.rawValue]
+        let fresh = (Dictionary(info.symbols.map { ($0.symbol, $0.status) }, uniquingKeysWith: { first, _ in first }), now)
+        listing = fresh
+        return fresh
     }
 
     private func save(_ symbols: [Symbol]) async throws(PipelineError) {
@@ -112,7 +127,7 @@ public actor SymbolRegistry {
 }
 
 public enum SymbolRegistryError: Error, Sendable, Hashable, CustomStringConvertible {
-    case notListed(Symbol)
+    case notListed(Symbol, closeMatches: [String])
     case notTrading(Symbol, status: String)
     case notTracked(Symbol)
     case exchangeUnavailable(String)
@@ -120,7 +135,9 @@ public enum SymbolRegistryError: Error, Sendable, Hashable, CustomStringConverti
 
     public var description: String {
         switch self {
-        case .notListed(let symbol): "\(symbol) is not listed on the exchange; check the spelling (e.g. BTCUSDT)"
+        case .notListed(let symbol, let matches):
+            "\(symbol) is not listed on the exchange; "
+                + (matches.isEmpty ? "check the spelling (e.g. BTCUSDT)" : "did you mean \(matches.joined(separator: ", "))?")
         case .notTrading(let symbol, let status): "\(symbol) is listed but not trading (status \(status))"
         case .notTracked(let symbol): "\(symbol) is not tracked"
         case .exchangeUnavailable(let detail): "cannot check the symbol with the exchange: \(detail)"

@@ -77,6 +77,19 @@ struct Backends {
             source: source, lake: lake, layout: layout, warehouse: warehouse, logger: logger)
     }
 
+    /// Checks `--symbols` / `CRYPTOPIPE_SYMBOLS`, when given, against the exchange's listing: a misspelt symbol is a
+    /// usage error with close matches. When the exchange cannot be asked, the run itself reports that.
+    func validateGivenSymbols(source: any MarketDataSource) async throws(CLIError) {
+        guard configuration.symbolsGiven else { return }
+        do {
+            try await SymbolRegistry(warehouse: warehouse, seed: configuration.symbols).validate(configuration.symbols, with: source)
+        } catch .exchangeUnavailable(let detail) {
+            logger.warning("cannot check the symbols with the exchange", metadata: ["error": "\(detail)"])
+        } catch {
+            throw .usage("\(error.description) (check --symbols / CRYPTOPIPE_SYMBOLS)")
+        }
+    }
+
     func maintenance() -> Maintenance {
         Maintenance(
             configuration: .init(

@@ -14,7 +14,9 @@ struct Extract: AsyncParsableCommand {
             let configuration = try global.resolve()
             let extractOptions = try options.resolve()
             let backends = try await Backends.open(configuration)
-            let report = await backends.extractor(extractOptions, source: backends.exchange()).extractAll()
+            let source = backends.exchange()
+            try await backends.validateGivenSymbols(source: source)
+            let report = await backends.extractor(extractOptions, source: source).extractAll()
             for symbol in report.symbols {
                 Console.print(
                     "\(symbol.symbol): \(symbol.klines) k-lines, \(symbol.depthLevels) depth levels, \(symbol.objects.count) lake objects")

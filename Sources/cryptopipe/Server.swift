@@ -76,6 +76,7 @@ struct ServerAssembly {
         MetricsBootstrap.once(registry)
         let factory = PrometheusMetricsFactory(registry: registry)
         let logger = backends.logger
+        if runJobs { try await backends.validateGivenSymbols(source: source) }
         let symbols = SymbolRegistry(warehouse: backends.warehouse, seed: backends.configuration.symbols)
         let extractor = backends.extractor(extractOptions, source: source)
         let transformer = backends.transformer()

@@ -154,6 +154,20 @@ struct CLITests {
         Self.expectOneLineError(flagWins, status: 1, containing: "BTCUSDT: cannot reach the exchange")
     }
 
+    @Test func aMisspeltSymbolIsRefusedWithCloseMatches() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let exchange = SimulatedExchange(configuration: .init(seed: 5, symbols: [try Symbol("BTCUSDT"), try Symbol("ETHUSDT")]))
+        try await SimulatorServer.withRunning(exchange) { baseURL in
+            let outcome = try await Self.run(
+                ["extract", "--symbols", "BTCUSDT,BTCUSTD"], environment: ["CRYPTOPIPE_EXCHANGE_URL": baseURL], in: folder)
+            Self.expectOneLineError(
+                outcome, status: 64,
+                containing: "BTCUSTD is not listed on the exchange; did you mean BTCUSDT? (check --symbols / CRYPTOPIPE_SYMBOLS)")
+            #expect(outcome.stdout.isEmpty)
+        }
+    }
+
     @Test func extractTransformExportAndStatusAgainstTheSimulator() async throws {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
