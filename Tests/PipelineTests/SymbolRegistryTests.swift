@@ -9,33 +9,13 @@ import Warehouse
 /// Symbol checks against exchangeInfo: close matches for a misspelt symbol, the listing kept a day but asked again for
 /// an unknown symbol after ten minutes.
 struct SymbolRegistryTests {
-    final class CountingListing: MarketDataSource {
-        let listed = Mutex(["BTCUSDT": "TRADING", "ETHUSDT": "TRADING", "LUNAUSDT": "BREAK"])
-        let calls = Mutex(0)
-
-        func klines(_ request: KlineRequest) async throws(ExchangeError) -> FetchedResponse<[Kline]> {
-            throw ExchangeError(.transport("not served"), endpoint: "/api/v3/klines")
-        }
-        func depth(symbol: Symbol, limit: Int) async throws(ExchangeError) -> FetchedResponse<OrderBookSnapshot> {
-            throw ExchangeError(.transport("not served"), endpoint: "/api/v3/depth")
-        }
-        func exchangeInfo() async throws(ExchangeError) -> FetchedResponse<ExchangeInfo> {
-            calls.withLock { $0 += 1 }
-            let symbols = listed.withLock { $0 }.sorted { $0.key < $1.key }.map {
-                ExchangeInfo.SymbolInfo(symbol: $0.key, status: $0.value, baseAsset: String($0.key.dropLast(4)), quoteAsset: "USDT")
-            }
-            return FetchedResponse(
-                value: ExchangeInfo(serverTime: 0, rateLimits: [], symbols: symbols), body: [], usedWeight: 20, receivedAt: 0)
-        }
-    }
-
     @Test func misspeltHaltedAndNewlyListedSymbols() async throws {
         let folder = try TemporaryDirectory("symbols")
         defer { folder.remove() }
         let warehouse = try SQLiteWarehouse(path: folder.path + "/w.sqlite")
         try await warehouse.migrate()
         let clock = ManualClock(1_795_597_200_000)
-        let source = CountingListing()
+        let source = ListingSource(listed: ["BTCUSDT": "TRADING", "ETHUSDT": "TRADING", "LUNAUSDT": "BREAK"])
         let registry = SymbolRegistry(warehouse: warehouse, seed: [], clock: PipelineClock(now: clock.reader))
         let btc = try Symbol("BTCUSDT")
 

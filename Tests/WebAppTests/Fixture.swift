@@ -134,28 +134,6 @@ struct APIFixture {
     }
 }
 
-/// exchangeInfo listing BTCUSDT, ETHUSDT, SOLUSDT (trading) and LUNAUSDT (halted); can be switched off.
-final class ListingSource: MarketDataSource {
-    let down = Mutex(false)
-    let calls = Mutex(0)
-
-    func klines(_ request: KlineRequest) async throws(ExchangeError) -> FetchedResponse<[Kline]> {
-        throw ExchangeError(.transport("not served"), endpoint: "/api/v3/klines")
-    }
-    func depth(symbol: Symbol, limit: Int) async throws(ExchangeError) -> FetchedResponse<OrderBookSnapshot> {
-        throw ExchangeError(.transport("not served"), endpoint: "/api/v3/depth")
-    }
-    func exchangeInfo() async throws(ExchangeError) -> FetchedResponse<ExchangeInfo> {
-        calls.withLock { $0 += 1 }
-        if down.withLock({ $0 }) { throw ExchangeError(.transport("connection refused"), endpoint: "/api/v3/exchangeInfo") }
-        let symbols = [("BTCUSDT", "TRADING"), ("ETHUSDT", "TRADING"), ("SOLUSDT", "TRADING"), ("LUNAUSDT", "BREAK")].map {
-            ExchangeInfo.SymbolInfo(symbol: $0.0, status: $0.1, baseAsset: String($0.0.dropLast(4)), quoteAsset: "USDT")
-        }
-        return FetchedResponse(
-            value: ExchangeInfo(serverTime: 0, rateLimits: [], symbols: symbols), body: [], usedWeight: 20, receivedAt: 0)
-    }
-}
-
 /// An object store that fails every call: a lake that is down.
 struct BrokenObjectStore: ObjectStore {
     func fail() -> ObjectStoreError {
