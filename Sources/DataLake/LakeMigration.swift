@@ -130,10 +130,5 @@ public struct LakeMigration: Sendable {
         }
     }
 
-    static func md5(_ bytes: [UInt8]) -> String {
-        Insecure.MD5.hash(data: bytes).map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
-        }.joined()
-    }
+    static func md5(_ bytes: [UInt8]) -> String { SigV4Signer.hex(Insecure.MD5.hash(data: bytes)) }
 }

@@ -30,14 +30,23 @@ extension ObjectStore {
     /// Copies, verifies the copy's size, then deletes the source: an interruption leaves the object
     /// in one or both places, never in neither.
     public func move(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) {
+        try await copyVerified(from: source, to: destination)
+        try await delete(bucket: source.bucket, key: source.key)
+    }
+
+    /// Copies, then checks that the copy exists with the source's size and, where both are known, its MD5.
+    /// `original` describes the source when the caller already listed it, saving a HEAD request.
+    public func copyVerified(
+        from source: ObjectLocation, to destination: ObjectLocation, expecting original: ObjectInfo? = nil
+    ) async throws(ObjectStoreError) {
         try await copy(from: source, to: destination)
-        guard let original = try await head(bucket: source.bucket, key: source.key),
-            let copied = try await head(bucket: destination.bucket, key: destination.key), original.size == copied.size,
-            original.contentMD5 == nil || copied.contentMD5 == nil || original.contentMD5 == copied.contentMD5
+        let expected: ObjectInfo?
+        if let original { expected = original } else { expected = try await head(bucket: source.bucket, key: source.key) }
+        guard let expected, let copied = try await head(bucket: destination.bucket, key: destination.key), expected.size == copied.size,
+            expected.contentMD5 == nil || copied.contentMD5 == nil || expected.contentMD5 == copied.contentMD5
         else {
             throw ObjectStoreError.io(operation: "verify copy", location: destination, detail: "copy missing or of other content")
         }
-        try await delete(bucket: source.bucket, key: source.key)
     }
 }
 

@@ -87,16 +87,10 @@ public struct LakeArchiver: Sendable {
             let batch = Array(movable[start..<min(movable.count, start + Self.batchSize)])
             start += batch.count
             for object in batch {
-                let source = ObjectLocation(bucket: layout.rawBucket, key: object.key)
-                let destination = ObjectLocation(bucket: layout.archiveBucket, key: object.key)
                 try await wrap { () throws(ObjectStoreError) in
-                    try await lake.copy(from: source, to: destination)
-                    guard let copied = try await lake.head(bucket: destination.bucket, key: destination.key), copied.size == object.size,
-                        object.contentMD5 == nil || copied.contentMD5 == nil || object.contentMD5 == copied.contentMD5
-                    else {
-                        throw ObjectStoreError.io(
-                            operation: "verify archive copy", location: destination, detail: "missing or of other content")
-                    }
+                    try await lake.copyVerified(
+                        from: ObjectLocation(bucket: layout.rawBucket, key: object.key),
+                        to: ObjectLocation(bucket: layout.archiveBucket, key: object.key), expecting: object)
                 }
             }
             let keys = batch.map(\.key)

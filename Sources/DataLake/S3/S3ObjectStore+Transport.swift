@@ -4,35 +4,39 @@ import MarketData
 import NIOCore
 import NIOHTTP1
 
-/// An S3 answer, read whole.
+/// An S3 answer, read whole; an error answer's code and message are read from its XML body once.
 struct S3Response: Sendable {
-    var status: Int
-    var headers: HTTPHeaders
-    var body: [UInt8]
+    let status: Int
+    let headers: HTTPHeaders
+    let body: [UInt8]
+    /// S3's error code (`NoSuchKey`, `SlowDown`…); HEAD answers have no body, so the status stands in. `nil` on success.
+    let errorCode: String?
+    let errorMessage: String
+
+    init(status: Int, headers: HTTPHeaders, body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        guard !(200..<300).contains(status) else {
+            errorCode = nil
+            errorMessage = ""
+            return
+        }
+        // A body that is not S3's XML (a proxy's HTML page) leaves the status as the only clue.
+        let root = (try? S3XMLElement.parse(body)).flatMap { $0.name == "Error" ? $0 : nil }
+        errorCode = root?.value("Code") ?? [403: "AccessDenied", 404: "NotFound"][status]
+        errorMessage = root?.value("Message") ?? (body.isEmpty ? "" : "unexpected answer")
+    }
 
     var isSuccess: Bool { (200..<300).contains(status) }
 
-    /// S3's error code from the XML body; HEAD answers have no body, so the status stands in.
-    var errorCode: String? {
-        guard !isSuccess else { return nil }
-        if let root = try? S3XMLElement.parse(body), root.name == "Error", let code = root.value("Code") { return code }
-        switch status {
-        case 403: return "AccessDenied"
-        case 404: return "NotFound"
-        default: return nil
-        }
-    }
-
     func error(operation: String, location: ObjectLocation) -> ObjectStoreError {
-        let root = try? S3XMLElement.parse(body)
-        let message = root?.value("Message") ?? (body.isEmpty ? "" : "unexpected answer")
-        return .service(operation: operation, location: location, status: status, code: errorCode ?? "HTTP\(status)", message: message)
+        .service(operation: operation, location: location, status: status, code: errorCode ?? "HTTP\(status)", message: errorMessage)
     }
 
     /// Worth another attempt: the server was busy or failed, the request itself was fine.
     var isRetryable: Bool {
-        if status >= 500 { return true }
-        return ["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"].contains(errorCode ?? "")
+        status >= 500 || ["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable"].contains(errorCode ?? "")
     }
 }
 
