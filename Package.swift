@@ -79,6 +79,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CMariaDB",
+            pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev"]), .brew(["mariadb-connector-c"])]
+        ),
+        .target(
+            name: "WarehouseMySQL",
+            dependencies: [
+                "CMariaDB",
+                "MarketData",
+                "Warehouse",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Pipeline",
             dependencies: [
@@ -110,7 +126,7 @@ let package = Package(
         .target(
             name: "PipelineTesting",
             dependencies: [
-                "MarketData", "Exchange", "DataLake", "Warehouse", "Pipeline",
+                "MarketData", "Exchange", "DataLake", "Warehouse", "WarehouseMySQL", "Pipeline",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
@@ -124,6 +140,7 @@ let package = Package(
                 "ExchangeSimulator",
                 "DataLake",
                 "Warehouse",
+                "WarehouseMySQL",
                 "Pipeline",
                 "WebApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -141,6 +158,7 @@ let package = Package(
                 "MarketData",
                 "DataLake",
                 "Warehouse",
+                "WarehouseMySQL",
                 "Pipeline",
                 "ExchangeSimulator",
                 "Exchange",
@@ -192,6 +210,11 @@ let package = Package(
         .testTarget(
             name: "WarehouseTests",
             dependencies: ["Warehouse", "PipelineTesting", "MarketData"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WarehouseMySQLTests",
+            dependencies: ["WarehouseMySQL", "Warehouse", "PipelineTesting", "MarketData", "Pipeline", "DataLake"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

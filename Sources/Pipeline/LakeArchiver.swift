@@ -1,6 +1,6 @@
 public import DataLake
 public import Logging
-public import MarketData
+import MarketData
 public import Warehouse
 
 /// Ages raw objects through the lake: transformed raw objects older than `archiveAfterDays` move to the archive

@@ -115,23 +115,14 @@ public final class SQLiteWarehouse: Warehouse {
             return try upsertKlines(db, klines, symbol: symbol, interval: .oneMinute, capturedAt: capturedAt, object: object)
         }
         try insertBatch(db, batch, symbol: symbol, capturedAt: capturedAt)
-        // The hour's minutes are exactly the batch's when the whole hour lies inside the batch's range (nothing
-        // else was stored there) and its last minute is final.
-        let lastFinal = klines.last(where: { $0.isClosed(at: capturedAt) })?.openTime ?? .min
-        var pendingHours = Set<Int64>()
-        var days = Set<Int64>()
-        for hour in batch.hours {
-            let open = hour.candle.openTime
-            if open >= first, open + 3_540_000 <= min(last, lastFinal) {
-                try storeCandle(
-                    db, table: "hourly_klines", symbol: symbol, candle: hour.candle, minuteCount: Int64(hour.minuteCount), isFinal: true)
-                days.insert(Interval.oneDay.openTime(containing: open))
-            } else if klines[hour.minutes].contains(where: { $0.isClosed(at: capturedAt) }) {
-                pendingHours.insert(open)
-            }
+        let plan = RollupAlgorithm.importPlan(batch, capturedAt: capturedAt)
+        let store = SQLiteRollupStore(db: db)
+        for hour in plan.complete {
+            try RollupAlgorithm.storeCandle(
+                store, .hourly, symbol: symbol, candle: hour.candle, minuteCount: Int64(hour.minuteCount), isFinal: true)
         }
-        try markPending(db, symbol: symbol, period: "1h", openTimes: pendingHours)
-        try markPending(db, symbol: symbol, period: "1d", openTimes: days)
+        try markPending(db, symbol: symbol, period: "1h", openTimes: plan.pendingHours)
+        try markPending(db, symbol: symbol, period: "1d", openTimes: plan.days)
         try recordProcessed(db, object, rows: klines.count, unchanged: 0)
         return LoadResult(rowsWritten: klines.count, rowsUnchanged: 0)
     }

@@ -1,0 +1,194 @@
+import Foundation
+public import Logging
+public import WarehouseMySQL
+
+/// The MySQL/MariaDB server integration tests use, found through the environment (`scripts/test` starts a private
+/// MariaDB with `scripts/mysql-test-server` and sets these): `CRYPTOPIPE_TEST_MYSQL_URL` (a user allowed to create
+/// databases) and `CRYPTOPIPE_TEST_MYSQL_PASSWORD`. `CRYPTOPIPE_TEST_MYSQL=off` skips the tests deliberately; either
+/// way a skipped test says why.
+public enum MySQLTestServer {
+    static let environment = ProcessInfo.processInfo.environment
+
+    /// The configuration of the test server (its `mysql` database), or `nil` when tests must be skipped.
+    public static let configuration: MySQLConfiguration? = {
+        guard environment["CRYPTOPIPE_TEST_MYSQL"]?.lowercased() != "off", let url = environment["CRYPTOPIPE_TEST_MYSQL_URL"],
+            var configuration = try? MySQLConfiguration(url: url)
+        else { return nil }
+        if let password = environment["CRYPTOPIPE_TEST_MYSQL_PASSWORD"] { configuration.password = password }
+        configuration.poolSize = 2
+        return configuration
+    }()
+
+    public static var isAvailable: Bool { configuration != nil }
+
+    /// Why MySQL tests did not run, shown by the test runner.
+    public static var skipReason: String {
+        if environment["CRYPTOPIPE_TEST_MYSQL"]?.lowercased() == "off" { return "MySQL tests switched off (CRYPTOPIPE_TEST_MYSQL=off)" }
+        return "no MySQL test server: run scripts/test, or set CRYPTOPIPE_TEST_MYSQL_URL and CRYPTOPIPE_TEST_MYSQL_PASSWORD"
+    }
+
+    /// Runs `body` with a migrated warehouse in a database of its own, dropped afterwards.
+    public static func withWarehouse<T>(
+        logger: Logger = Logger(label: "test.mysql"), _ body: (MySQLWarehouse, MySQLConfiguration) async throws -> T
+    ) async throws -> T {
+        guard let server = configuration else { throw ConformanceFailure(skipReason) }
+        let name = "cryptopipe_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+        let admin = MySQLWarehouse(configuration: server, logger: logger)
+        try await admin.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        var configuration = server
+        configuration.database = String(name)
+        let warehouse = MySQLWarehouse(configuration: configuration, logger: logger)
+        do {
+            try await warehouse.migrate()
+            let result = try await body(warehouse, configuration)
+            await warehouse.shutdown()
+            try await admin.execute("DROP DATABASE \(name)")
+            await admin.shutdown()
+            return result
+        } catch {
+            await warehouse.shutdown()
+            try? await admin.execute("DROP DATABASE \(name)")
+            await admin.shutdown()
+            throw error
+        }
+    }
+}
+
+/// A MariaDB server of a test's own (data folder, free port), which the test may stop and start again: for
+/// outage and restart tests that must not disturb the shared test server.
+public final class PrivateMariaDB: @unchecked Sendable {
+    public let folder: TemporaryDirectory
+    public let port: Int
+    public let password = UUID().uuidString.replacingOccurrences(of: "-", with: "")
+    private let lock = NSLock()
+    private var process: Process?
+
+    /// Whether the server binaries exist here (`scripts/test` installs them).
+    public static var isAvailable: Bool { executable("mariadbd") != nil && executable("mariadb-install-db") != nil }
+
+    static func executable(_ name: String) -> String? {
+        for folder in ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"] {
+            let path = folder + "/" + name
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// Creates the data folder, starts the server and creates the `cryptopipe` user and `cryptopipe` database.
+    public init() throws {
+        folder = try TemporaryDirectory("mariadb")
+        port = try Self.freePort()
+        guard let install = Self.executable("mariadb-install-db") else { throw ConformanceFailure("mariadb-install-db not found") }
+        try Self.run(
+            install,
+            [
+                "--no-defaults", "--datadir=\(folder.path)/data", "--user=\(NSUserName())", "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+        try start()
+        guard let client = Self.executable("mariadb") else { throw ConformanceFailure("mariadb client not found") }
+        try Self.run(
+            client,
+            [
+                "--no-defaults", "--socket=\(folder.path)/mysqld.sock", "-uroot", "-e",
+                "CREATE USER 'cryptopipe'@'%' IDENTIFIED BY '\(password)'; GRANT ALL ON *.* TO 'cryptopipe'@'%'; CREATE DATABASE cryptopipe;",
+            ])
+    }
+
+    deinit {
+        stop()
+        folder.remove()
+    }
+
+    public var configuration: MySQLConfiguration {
+        MySQLConfiguration(host: "127.0.0.1", port: port, user: "cryptopipe", password: password, database: "cryptopipe", poolSize: 2)
+    }
+
+    /// Starts the server on the same folder and port and waits until it answers.
+    public func start() throws {
+        guard let server = Self.executable("mariadbd") else { throw ConformanceFailure("mariadbd not found") }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: server)
+        process.arguments = [
+            "--no-defaults", "--user=\(NSUserName())", "--datadir=\(folder.path)/data", "--socket=\(folder.path)/mysqld.sock",
+            "--port=\(port)", "--bind-address=127.0.0.1", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
+            "--log-error=\(folder.path)/error.log",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        lock.withLock { self.process = process }
+        for _ in 0..<200 {
+            if FileManager.default.fileExists(atPath: folder.path + "/mysqld.sock"), Self.connects(port) { return }
+            guard process.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let log = (try? String(contentsOfFile: folder.path + "/error.log", encoding: .utf8)) ?? ""
+        throw ConformanceFailure("mariadbd did not start: \(log.suffix(400))")
+    }
+
+    /// Shuts the server down (SIGTERM: a clean shutdown, as a service manager does) and waits for it to exit.
+    public func stop() {
+        guard
+            let process = lock.withLock({ () -> Process? in
+                defer { self.process = nil }
+                return self.process
+            })
+        else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    #if canImport(Glibc)
+    static let streamSocketType = Int32(SOCK_STREAM.rawValue)
+    #else
+    static let streamSocketType = SOCK_STREAM
+    #endif
+
+    static func connects(_ port: Int) -> Bool {
+        let socket = Foundation.socket(AF_INET, streamSocketType, 0)
+        guard socket >= 0 else { return false }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+
+    static func freePort() throws -> Int {
+        let socket = Foundation.socket(AF_INET, streamSocketType, 0)
+        guard socket >= 0 else { throw ConformanceFailure("cannot open a socket") }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(socket, pointer, length) == 0 && getsockname(socket, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw ConformanceFailure("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ConformanceFailure("\(executable) failed: \(String(decoding: data.suffix(400), as: UTF8.self))")
+        }
+    }
+}

@@ -1,0 +1,146 @@
+public import MarketData
+
+/// The storage steps incremental roll-ups need, all inside one write transaction. Each SQL backend implements
+/// these few statements; the algorithm (``RollupAlgorithm``) is written once, so both compute identical candles.
+package protocol RollupStore {
+    /// Pending marks of a period (`1h` or `1d`), ordered by symbol and open time.
+    func pending(period: String) throws -> [(symbol: String, openTime: Int64)]
+    func clearPending(period: String) throws
+    func markPending(symbol: Symbol, period: String, openTimes: Set<Int64>) throws
+    /// Open time of the symbol's newest final 1m candle, `.min` when it has none.
+    func newestFinalMinute(_ symbol: String) throws -> Int64
+    /// Candles of `interval` (1m final only; 1h all) with open time in `[from, to]`, ascending.
+    func parts(symbol: Symbol, interval: Interval, from: Int64, to: Int64) throws -> [Kline]
+    /// Sum of `minute_count` of the stored hours in `[from, to]`.
+    func minuteCount(symbol: Symbol, from: Int64, to: Int64) throws -> Int64
+    /// The stored hour's minute count and finality, `nil` when no row exists.
+    func storedHour(symbol: Symbol, openTime: Int64) throws -> (minuteCount: Int64, isFinal: Bool)?
+    /// Inserts or replaces one hourly or daily row.
+    func store(_ table: RollupTable, symbol: Symbol, candle: Kline, minuteCount: Int64, isFinal: Bool) throws
+    /// Removes the row of a candle that is still open; final rows stay.
+    func deleteOpen(_ table: RollupTable, symbol: Symbol, openTime: Int64) throws
+}
+
+package enum RollupTable: String, Sendable {
+    case hourly = "hourly_klines"
+    case daily = "daily_klines"
+}
+
+/// Hourly candles from final minutes, daily candles from hourly ones, recomputed only where inputs changed.
+package enum RollupAlgorithm {
+    package static func rollUpPending(_ store: some RollupStore) throws -> RollupReport {
+        var report = RollupReport()
+        var newestFinalMinute: [String: Int64] = [:]
+        var touchedDays: [String: Set<Int64>] = [:]
+        let pendingHours = try store.pending(period: "1h")
+        let hoursBySymbol = Dictionary(grouping: pendingHours, by: \.symbol).mapValues { $0.map(\.openTime) }
+        for (symbolText, hours) in hoursBySymbol.sorted(by: { $0.key < $1.key }) {
+            guard let symbol = try? Symbol(symbolText) else { continue }
+            let newest = try store.newestFinalMinute(symbolText)
+            newestFinalMinute[symbolText] = newest
+            // Pending hours come in runs (a cycle touches the latest hour or two; a rebuild touches all):
+            // one range query per run instead of one query per hour.
+            for run in runs(of: hours, maximumGap: 86_400_000) {
+                guard let first = run.first, let last = run.last else { continue }
+                let minutes = try store.parts(symbol: symbol, interval: .oneMinute, from: first, to: last + 3_599_999)
+                let byHour = Dictionary(grouping: minutes, by: { Interval.oneHour.openTime(containing: $0.openTime) })
+                for hour in run {
+                    let parts = byHour[hour] ?? []
+                    // An hour is final once its last minute is: later minutes can no longer change it.
+                    try storeRollup(
+                        store, .hourly, symbol: symbol, open: hour, close: hour + 3_599_999, parts: parts,
+                        minuteCount: Int64(parts.count), isFinal: newest >= hour + 3_540_000)
+                    touchedDays[symbolText, default: []].insert(Interval.oneDay.openTime(containing: hour))
+                    report.hours += 1
+                }
+            }
+        }
+        try store.clearPending(period: "1h")
+        for (symbolText, days) in touchedDays {
+            guard let symbol = try? Symbol(symbolText) else { continue }
+            try store.markPending(symbol: symbol, period: "1d", openTimes: days)
+        }
+        for (symbolText, day) in try store.pending(period: "1d") {
+            guard let symbol = try? Symbol(symbolText) else { continue }
+            let hours = try store.parts(symbol: symbol, interval: .oneHour, from: day, to: day + 86_399_999)
+            let minuteCount = try store.minuteCount(symbol: symbol, from: day, to: day + 86_399_999)
+            // A day is final once its last minute is. Imports mark days without pending hours, so the symbol's
+            // newest final minute may not be known yet.
+            let newest = try newestFinalMinute[symbolText] ?? store.newestFinalMinute(symbolText)
+            newestFinalMinute[symbolText] = newest
+            try storeRollup(
+                store, .daily, symbol: symbol, open: day, close: day + 86_399_999, parts: hours, minuteCount: minuteCount,
+                isFinal: newest >= day + 86_340_000)
+            report.days += 1
+        }
+        try store.clearPending(period: "1d")
+        return report
+    }
+
+    /// Splits ascending times into runs whose neighbours are at most `maximumGap` apart.
+    package static func runs(of times: [Int64], maximumGap: Int64) -> [[Int64]] {
+        var runs: [[Int64]] = []
+        for time in times {
+            if let last = runs.last?.last, time - last <= maximumGap {
+                runs[runs.count - 1].append(time)
+            } else {
+                runs.append([time])
+            }
+        }
+        return runs
+    }
+
+    /// Writes the combined candle, or removes the row when no part exists any more.
+    static func storeRollup(
+        _ store: some RollupStore, _ table: RollupTable, symbol: Symbol, open: Int64, close: Int64, parts: [Kline],
+        minuteCount: Int64, isFinal: Bool
+    ) throws {
+        let partDuration: Int64 = table == .daily ? 3_600_000 : 60_000
+        guard let candle = KlineRollup.combine(parts, openTime: open, closeTime: close, partDuration: partDuration) else {
+            // Only a candle still open can lose all its parts; a final one lost them to retention and stays.
+            try store.deleteOpen(table, symbol: symbol, openTime: open)
+            return
+        }
+        try storeCandle(store, table, symbol: symbol, candle: candle, minuteCount: minuteCount, isFinal: isFinal)
+    }
+
+    /// Stores one hourly or daily candle.
+    ///
+    /// A final hour never shrinks: final minutes are never overwritten, so fewer minutes than the stored hour was
+    /// built from means some were deleted by retention. Recomputing it then (a late minute loaded into an old hour)
+    /// would replace a true candle with a partial one, so the stored row is kept.
+    package static func storeCandle(
+        _ store: some RollupStore, _ table: RollupTable, symbol: Symbol, candle: Kline, minuteCount: Int64, isFinal: Bool
+    ) throws {
+        if table == .hourly, let stored = try store.storedHour(symbol: symbol, openTime: candle.openTime), stored.isFinal,
+            stored.minuteCount > minuteCount
+        {
+            return
+        }
+        try store.store(table, symbol: symbol, candle: candle, minuteCount: minuteCount, isFinal: isFinal)
+    }
+
+    /// The hours of an import batch to store directly and the hours and days to leave pending, for a batch loaded
+    /// into a range that held no rows: an hour's minutes are exactly the batch's when the whole hour lies inside the
+    /// batch's range and its last minute is final.
+    package static func importPlan(
+        _ batch: KlineBatch, capturedAt: Int64
+    ) -> (complete: [KlineBatch.HourRollup], pendingHours: Set<Int64>, days: Set<Int64>) {
+        let klines = batch.klines
+        guard let first = klines.first?.openTime, let last = klines.last?.openTime else { return ([], [], []) }
+        let lastFinal = klines.last(where: { $0.isClosed(at: capturedAt) })?.openTime ?? .min
+        var complete: [KlineBatch.HourRollup] = []
+        var pendingHours = Set<Int64>()
+        var days = Set<Int64>()
+        for hour in batch.hours {
+            let open = hour.candle.openTime
+            if open >= first, open + 3_540_000 <= min(last, lastFinal) {
+                complete.append(hour)
+                days.insert(Interval.oneDay.openTime(containing: open))
+            } else if klines[hour.minutes].contains(where: { $0.isClosed(at: capturedAt) }) {
+                pendingHours.insert(open)
+            }
+        }
+        return (complete, pendingHours, days)
+    }
+}

@@ -1,0 +1,132 @@
+import Logging
+import NIOPosix
+
+/// A few connections, each used by one blocking job at a time on threads of the pool's own (never an event loop).
+///
+/// Jobs that fail because the server went away are run again on a fresh connection, with backoff, for up to
+/// ``MySQLConfiguration/reconnectWindow``; so are transactions the server rolled back for a deadlock or lock timeout.
+/// A job is a whole transaction, so running it again is safe.
+actor MySQLConnectionPool {
+    let configuration: MySQLConfiguration
+    private let threads: NIOThreadPool
+    private let logger: Logger
+    private var idle: [MySQLConnection] = []
+    private var openCount = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var outageStarted: ContinuousClock.Instant?
+
+    init(configuration: MySQLConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+        threads = NIOThreadPool(numberOfThreads: configuration.poolSize)
+        threads.start()
+    }
+
+    /// Closes every idle connection and stops the threads.
+    func shutdown() async {
+        idle.removeAll()
+        try? await threads.shutdownGracefully()
+    }
+
+    /// Runs `body` with a connection on a pool thread, retrying it on a new connection after connection failures.
+    func run<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (MySQLConnection) throws(MySQLError) -> T
+    ) async throws(MySQLError) -> T {
+        let started = ContinuousClock.now
+        var attempt = 0
+        while true {
+            attempt += 1
+            let result = await runOnce(body)
+            switch result {
+            case .success(let value):
+                if let outage = outageStarted {
+                    outageStarted = nil
+                    logger.notice(
+                        "MySQL server reachable again",
+                        metadata: ["mysql.outage_seconds": "\((ContinuousClock.now - outage).components.seconds)"])
+                }
+                return value
+            case .failure(let error):
+                let retryable = error.isConnectionFailure || error.isTransientConflict
+                let elapsed = ContinuousClock.now - started
+                guard retryable, elapsed < configuration.reconnectWindow else { throw error }
+                if error.isConnectionFailure, outageStarted == nil {
+                    outageStarted = .now
+                    logger.warning(
+                        "MySQL server unreachable; retrying",
+                        metadata: [
+                            "mysql.server": "\(configuration.host):\(configuration.port)", "mysql.error": "\(error.message)",
+                            "operation": "\(operation)",
+                        ])
+                }
+                // Exponential backoff with full jitter, 50 ms doubling to 2 s.
+                let cap = min(2_000, 50 << min(attempt - 1, 6))
+                try? await Task.sleep(for: .milliseconds(Int.random(in: cap / 2...cap)))
+            }
+        }
+    }
+
+    private func runOnce<T: Sendable>(
+        _ body: @escaping @Sendable (MySQLConnection) throws(MySQLError) -> T
+    ) async -> Result<T, MySQLError> {
+        let connection: MySQLConnection
+        switch await lease() {
+        case .success(let leased): connection = leased
+        case .failure(let error): return .failure(error)
+        }
+        let result = await onThread { () throws(MySQLError) in try body(connection) }
+        if case .failure(let error) = result, error.isConnectionFailure {
+            discard(connection)
+        } else {
+            give(back: connection)
+        }
+        return result
+    }
+
+    private func lease() async -> Result<MySQLConnection, MySQLError> {
+        while true {
+            if let connection = idle.popLast() { return .success(connection) }
+            if openCount < configuration.poolSize {
+                openCount += 1
+                let configuration = configuration
+                let opened = await onThread { () throws(MySQLError) in try MySQLConnection(configuration) }
+                if case .failure = opened {
+                    openCount -= 1
+                    wakeOne()
+                }
+                return opened
+            }
+            await withCheckedContinuation { waiters.append($0) }
+        }
+    }
+
+    private func give(back connection: MySQLConnection) {
+        idle.append(connection)
+        wakeOne()
+    }
+
+    private func discard(_ connection: MySQLConnection) {
+        // A dead connection's idle siblings are most likely dead too (the server restarted): open fresh ones.
+        openCount -= 1 + idle.count
+        idle.removeAll()
+        wakeOne()
+    }
+
+    private func wakeOne() {
+        if !waiters.isEmpty { waiters.removeFirst().resume() }
+    }
+
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws(MySQLError) -> T) async -> Result<T, MySQLError> {
+        do {
+            return try await threads.runIfActive { () -> Result<T, MySQLError> in
+                do throws(MySQLError) {
+                    return .success(try body())
+                } catch {
+                    return .failure(error)
+                }
+            }
+        } catch {
+            return .failure(.ours("the connection pool is shut down", operation: "run a MySQL job"))
+        }
+    }
+}

@@ -1,0 +1,202 @@
+/// Versioned migrations of the MySQL/MariaDB schema: the same tables, columns and keys as the SQLite schema.
+///
+/// - Prices, quantities and volumes are `DECIMAL(40,8)`: eight fractional digits like Binance's strings and 32 integer
+///   digits, more than the 29 `ExactDecimal` reads, so no value we store can be rounded or refused.
+/// - Text keys are binary-collated (`ascii_bin`, `utf8mb4_bin`): comparisons and prefix ranges work byte by byte, as
+///   in SQLite.
+/// - `interval`, `ignore`, `rows`, `trigger` and `key` are reserved words in MySQL 8 or MariaDB and are quoted with
+///   backticks everywhere.
+/// - Only syntax both MySQL 8 and MariaDB 10.11 accept; indexes are declared inside `CREATE TABLE` (MySQL 8 has no
+///   `CREATE INDEX IF NOT EXISTS`), so every statement of a migration can be re-run after an interrupted migration
+///   (MySQL commits each DDL statement on its own).
+enum MySQLSchema {
+    struct Migration {
+        var id: String
+        var statements: [String]
+    }
+
+    static let decimal = "DECIMAL(40,8) NOT NULL"
+    static let symbol = "VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL"
+    static let table = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+    static let migrations: [Migration] = [
+        Migration(
+            id: "v1-warehouse",
+            statements: [
+                """
+                CREATE TABLE IF NOT EXISTS fact_klines (
+                    symbol \(symbol),
+                    `interval` VARCHAR(4) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    open_time BIGINT NOT NULL,
+                    open \(decimal), high \(decimal), low \(decimal), close \(decimal), volume \(decimal),
+                    close_time BIGINT NOT NULL,
+                    quote_volume \(decimal),
+                    trade_count BIGINT NOT NULL,
+                    taker_buy_base_volume \(decimal), taker_buy_quote_volume \(decimal),
+                    `ignore` VARCHAR(64) NOT NULL,
+                    is_final TINYINT NOT NULL,
+                    captured_at BIGINT NOT NULL,
+                    PRIMARY KEY (symbol, `interval`, open_time)
+                ) \(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS fact_orderbook (
+                    symbol \(symbol),
+                    captured_at BIGINT NOT NULL,
+                    side VARCHAR(3) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    price \(decimal),
+                    quantity \(decimal),
+                    level INT NOT NULL,
+                    last_update_id BIGINT NOT NULL,
+                    PRIMARY KEY (symbol, captured_at, side, price),
+                    CONSTRAINT fact_orderbook_side CHECK (side IN ('bid', 'ask'))
+                ) \(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS extraction_metadata (
+                    symbol \(symbol),
+                    data_type VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    last_fetch_time BIGINT NOT NULL,
+                    last_open_time BIGINT NULL,
+                    record_count BIGINT NOT NULL DEFAULT 0,
+                    PRIMARY KEY (symbol, data_type)
+                ) \(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS processed_files (
+                    object_key VARCHAR(700) NOT NULL,
+                    bucket VARCHAR(255) NOT NULL,
+                    processed_at BIGINT NOT NULL,
+                    `rows` BIGINT NOT NULL,
+                    archived TINYINT NOT NULL DEFAULT 0,
+                    rows_unchanged BIGINT NOT NULL DEFAULT 0,
+                    PRIMARY KEY (object_key)
+                ) \(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS rejected_files (
+                    object_key VARCHAR(700) NOT NULL,
+                    moved_to VARCHAR(700) NOT NULL,
+                    rejected_at BIGINT NOT NULL,
+                    reason TEXT NOT NULL,
+                    PRIMARY KEY (object_key)
+                ) \(table)
+                """,
+                rollupTable("hourly_klines"),
+                rollupTable("daily_klines"),
+                """
+                CREATE TABLE IF NOT EXISTS rollup_pending (
+                    symbol \(symbol),
+                    `period` VARCHAR(2) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    open_time BIGINT NOT NULL,
+                    PRIMARY KEY (symbol, `period`, open_time),
+                    CONSTRAINT rollup_pending_period CHECK (`period` IN ('1h', '1d'))
+                ) \(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS kline_gaps (
+                    symbol \(symbol),
+                    from_time BIGINT NOT NULL,
+                    to_time BIGINT NOT NULL,
+                    status VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    detected_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (symbol, from_time),
+                    CONSTRAINT kline_gaps_status CHECK (status IN ('open', 'filled', 'exchange-empty'))
+                ) \(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS job_runs (
+                    id BIGINT NOT NULL AUTO_INCREMENT,
+                    job VARCHAR(64) NOT NULL,
+                    `trigger` VARCHAR(32) NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    finished_at BIGINT NULL,
+                    status VARCHAR(16) NOT NULL,
+                    files BIGINT NOT NULL DEFAULT 0,
+                    `rows` BIGINT NOT NULL DEFAULT 0,
+                    error TEXT NULL,
+                    PRIMARY KEY (id),
+                    KEY job_runs_by_job (job, id),
+                    KEY job_runs_by_status (status, id),
+                    CONSTRAINT job_runs_status CHECK (status IN ('running', 'succeeded', 'partial', 'failed'))
+                ) \(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS job_schedules (
+                    job VARCHAR(64) NOT NULL,
+                    enabled TINYINT NOT NULL,
+                    interval_seconds BIGINT NULL,
+                    weekday INT NULL,
+                    minute_of_day INT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (job),
+                    CONSTRAINT job_schedules_weekday CHECK (weekday BETWEEN 0 AND 6),
+                    CONSTRAINT job_schedules_minute CHECK (minute_of_day BETWEEN 0 AND 1439),
+                    CONSTRAINT job_schedules_kind CHECK ((interval_seconds IS NULL) <> (weekday IS NULL AND minute_of_day IS NULL))
+                ) \(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS settings (
+                    `key` VARCHAR(191) NOT NULL,
+                    value TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    PRIMARY KEY (`key`)
+                ) \(table)
+                """,
+                // One row counting committed write transactions: MySQL has no `PRAGMA data_version`. Every write
+                // transaction bumps it first, which also orders writers from several processes without deadlocks.
+                """
+                CREATE TABLE IF NOT EXISTS warehouse_version (
+                    id TINYINT NOT NULL,
+                    version BIGINT NOT NULL,
+                    PRIMARY KEY (id)
+                ) \(table)
+                """,
+                "INSERT IGNORE INTO warehouse_version (id, version) VALUES (1, 0)",
+            ])
+    ]
+
+    static func rollupTable(_ name: String) -> String {
+        """
+        CREATE TABLE IF NOT EXISTS \(name) (
+            symbol \(symbol),
+            open_time BIGINT NOT NULL,
+            open \(decimal), high \(decimal), low \(decimal), close \(decimal), volume \(decimal),
+            close_time BIGINT NOT NULL,
+            quote_volume \(decimal),
+            trade_count BIGINT NOT NULL,
+            taker_buy_base_volume \(decimal), taker_buy_quote_volume \(decimal),
+            minute_count BIGINT NOT NULL,
+            is_final TINYINT NOT NULL,
+            PRIMARY KEY (symbol, open_time)
+        ) \(table)
+        """
+    }
+
+    /// Applies the migrations not yet recorded in `schema_migrations`, under a server-wide lock so two processes
+    /// starting together do not both migrate.
+    static func migrate(_ connection: MySQLConnection) throws(MySQLError) {
+        let locked = try connection.query("SELECT GET_LOCK('cryptopipe.migrate', 60)").first?.int64(0)
+        guard locked == 1 else {
+            throw .ours("another process held the migration lock for 60 s", operation: "migrate the schema")
+        }
+        defer { _ = try? connection.query("SELECT RELEASE_LOCK('cryptopipe.migrate')") }
+        try connection.execute(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                id VARCHAR(64) NOT NULL,
+                applied_at BIGINT NOT NULL,
+                PRIMARY KEY (id)
+            ) \(table)
+            """)
+        let applied = Set(try connection.query("SELECT id FROM schema_migrations").all.compactMap { $0.string(0) })
+        for migration in migrations where !applied.contains(migration.id) {
+            for statement in migration.statements { try connection.execute(statement) }
+            var parameters = MySQLParameters()
+            parameters.append(migration.id)
+            try connection.run(
+                "INSERT INTO schema_migrations (id, applied_at) VALUES (?, UNIX_TIMESTAMP() * 1000)", parameters)
+        }
+    }
+}

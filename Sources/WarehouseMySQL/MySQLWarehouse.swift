@@ -1,0 +1,76 @@
+public import Logging
+import MarketData
+public import Warehouse
+
+/// The warehouse on a MySQL 8 or MariaDB server (the original design's database), through the MariaDB C client.
+///
+/// Behaves exactly like ``SQLiteWarehouse`` (both pass `WarehouseConformance`): every write is one transaction,
+/// decimals are `DECIMAL(40,8)` bound and read as text, so values are exact. Each write transaction first bumps the
+/// one-row `warehouse_version` table: that is the data version, and it makes writers queue instead of deadlocking.
+/// Transactions interrupted by a lost connection are run again on a new one (see ``MySQLConnectionPool``).
+public final class MySQLWarehouse: Warehouse {
+    public let configuration: MySQLConfiguration
+    let pool: MySQLConnectionPool
+
+    public init(configuration: MySQLConfiguration, logger: Logger = Logger(label: "cryptopipe.mysql")) {
+        self.configuration = configuration
+        pool = MySQLConnectionPool(configuration: configuration, logger: logger)
+    }
+
+    /// Closes the connections and stops the pool's threads.
+    public func shutdown() async { await pool.shutdown() }
+
+    public func migrate() async throws(WarehouseError) {
+        try await run("migrate the schema of \(configuration)") { connection throws(MySQLError) in
+            try MySQLSchema.migrate(connection)
+        }
+    }
+
+    /// The server's version, e.g. `10.11.19-MariaDB`.
+    public func serverVersion() async throws(WarehouseError) -> String {
+        try await run("read the server version") { connection throws(MySQLError) in connection.serverVersion }
+    }
+
+    // MARK: Plumbing
+
+    static let bumpVersionSQL = "UPDATE warehouse_version SET version = version + 1 WHERE id = 1"
+
+    /// One write transaction, run again on a new connection if the connection is lost before it commits.
+    func write<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (MySQLConnection) throws(MySQLError) -> T
+    ) async throws(WarehouseError) -> T {
+        try await run(operation) { connection throws(MySQLError) in
+            try connection.transaction { connection throws(MySQLError) in
+                try connection.run(Self.bumpVersionSQL)
+                return try body(connection)
+            }
+        }
+    }
+
+    /// Reads (and statements that must not run in a transaction, such as DDL and `ANALYZE`).
+    func run<T: Sendable>(
+        _ operation: String, _ body: @escaping @Sendable (MySQLConnection) throws(MySQLError) -> T
+    ) async throws(WarehouseError) -> T {
+        do {
+            return try await pool.run(operation, body)
+        } catch {
+            throw WarehouseError(operation: operation, detail: error.description)
+        }
+    }
+
+    /// Runs untyped-throwing shared code (the roll-up algorithm) inside a typed job.
+    static func typed<T>(_ operation: String, _ body: () throws -> T) throws(MySQLError) -> T {
+        do {
+            return try body()
+        } catch let error as MySQLError {
+            throw error
+        } catch {
+            throw .ours("\(error)", operation: operation)
+        }
+    }
+
+    /// Direct SQL access for tests and maintenance commands.
+    public func execute(_ sql: String) async throws(WarehouseError) {
+        try await run("execute SQL") { connection throws(MySQLError) in try connection.execute(sql) }
+    }
+}
