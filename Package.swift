@@ -127,6 +127,7 @@ let package = Package(
             name: "PipelineTesting",
             dependencies: [
                 "MarketData", "Exchange", "DataLake", "Warehouse", "WarehouseMySQL", "Pipeline",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
@@ -214,7 +215,11 @@ let package = Package(
         ),
         .testTarget(
             name: "WarehouseMySQLTests",
-            dependencies: ["WarehouseMySQL", "Warehouse", "PipelineTesting", "MarketData", "Pipeline", "DataLake"],
+            dependencies: [
+                "WarehouseMySQL", "Warehouse", "PipelineTesting", "MarketData", "Pipeline", "DataLake", "Exchange", "ExchangeSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -241,7 +246,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["cryptopipe", "PipelineTesting", "ExchangeSimulator", "MarketData"],
+            dependencies: ["cryptopipe", "PipelineTesting", "ExchangeSimulator", "MarketData", "WarehouseMySQL"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -11,7 +11,7 @@ import Warehouse
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cryptopipe-bench", abstract: "Benchmarks of CryptoPipe (run with -c release).",
-        subcommands: [TransformBenchmark.self, ImportBenchmark.self, CycleBenchmark.self, RollupCheck.self]
+        subcommands: [TransformBenchmark.self, MySQLTransformBenchmark.self, ImportBenchmark.self, CycleBenchmark.self, RollupCheck.self]
     )
 }
 
@@ -31,21 +31,7 @@ struct TransformBenchmark: AsyncParsableCommand {
         let folder = data ?? NSTemporaryDirectory() + "cryptopipe-bench-\(UUID().uuidString)"
         defer { if data == nil { try? FileManager.default.removeItem(atPath: folder) } }
         let lake = LocalObjectStore(root: folder + "/lake")
-        let existing = try await lake.list(bucket: "crypto-raw", prefix: "").count
-        let symbols = try ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT"].map { try Symbol($0) }
-        let market = SyntheticMarket(seed: 1, symbols: symbols)
-        let start: Int64 = 1_700_000_000_000 / 60_000 * 60_000
-        if existing != files { print("generating \(files) objects × \(klinesPerFile) k-lines …") }
-        for index in 0..<files where existing != files {
-            let symbol = symbols[index % symbols.count]
-            let first = start + Int64(index / symbols.count) * Int64(klinesPerFile) * 60_000
-            let candles = (0..<klinesPerFile).compactMap { market.minuteCandle(symbol, minuteOpen: first + Int64($0) * 60_000) }
-            let capturedAt = first + Int64(klinesPerFile) * 60_000 + 5_000 + Int64(index)
-            let body = RawEnvelope.encode(
-                symbol: symbol, capturedAt: capturedAt, type: .klines, interval: .oneMinute, data: BinanceCodec.encodeKlines(candles))
-            try await lake.put(
-                bucket: "crypto-raw", key: LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: capturedAt), bytes: body)
-        }
+        try await Self.generateLake(lake, files: files, klinesPerFile: klinesPerFile)
         let total = files * klinesPerFile
         let megabytes = Double(try await lake.list(bucket: "crypto-raw", prefix: "").reduce(0) { $0 + $1.size }) / 1_048_576
 
@@ -109,6 +95,28 @@ struct TransformBenchmark: AsyncParsableCommand {
             String(
                 format: "ratio: %.2f× the baseline with roll-ups, ≈ %.2f× for loading alone (the baseline does no roll-ups)",
                 ours / baseline, Double(total) / max(best - rollupBest, 1e-9) / baseline))
+    }
+}
+
+extension TransformBenchmark {
+    /// `files` raw k-line objects of `klinesPerFile` candles each, over four symbols, unless the lake has them already.
+    static func generateLake(_ lake: LocalObjectStore, files: Int, klinesPerFile: Int) async throws {
+        let existing = try await lake.list(bucket: "crypto-raw", prefix: "").count
+        guard existing != files else { return }
+        let symbols = try ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT"].map { try Symbol($0) }
+        let market = SyntheticMarket(seed: 1, symbols: symbols)
+        let start: Int64 = 1_700_000_000_000 / 60_000 * 60_000
+        print("generating \(files) objects × \(klinesPerFile) k-lines …")
+        for index in 0..<files {
+            let symbol = symbols[index % symbols.count]
+            let first = start + Int64(index / symbols.count) * Int64(klinesPerFile) * 60_000
+            let candles = (0..<klinesPerFile).compactMap { market.minuteCandle(symbol, minuteOpen: first + Int64($0) * 60_000) }
+            let capturedAt = first + Int64(klinesPerFile) * 60_000 + 5_000 + Int64(index)
+            let body = RawEnvelope.encode(
+                symbol: symbol, capturedAt: capturedAt, type: .klines, interval: .oneMinute, data: BinanceCodec.encodeKlines(candles))
+            try await lake.put(
+                bucket: "crypto-raw", key: LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: capturedAt), bytes: body)
+        }
     }
 }
 

@@ -6,6 +6,7 @@ import Logging
 import Pipeline
 import Synchronization
 import Warehouse
+import WarehouseMySQL
 
 /// The composition root: the only place that picks concrete backends for the configuration.
 struct Backends {
@@ -35,6 +36,16 @@ struct Backends {
             }
             try await sqlite.migrate()
             warehouse = sqlite
+        case .mysql(let mysqlConfiguration):
+            var mysqlLogger = logger
+            mysqlLogger[metadataKey: "mysql.server"] = "\(mysqlConfiguration.host):\(mysqlConfiguration.port)"
+            let mysql = MySQLWarehouse(configuration: mysqlConfiguration, logger: mysqlLogger)
+            do {
+                try await mysql.migrate()
+            } catch {
+                throw CLIError("\(error.description) (check --warehouse / CRYPTOPIPE_WAREHOUSE and CRYPTOPIPE_MYSQL_PASSWORD)")
+            }
+            warehouse = mysql
         }
         let budget = WeightBudget(configuration: .init(sharePercent: configuration.weightBudgetPercent), clock: BinanceClient.wallClock)
         return Backends(configuration: configuration, warehouse: warehouse, lake: lake, layout: layout, logger: logger, budget: budget)

@@ -2,6 +2,7 @@ import ArgumentParser
 import DataLake
 import Foundation
 import MarketData
+import WarehouseMySQL
 import WebApp
 
 /// Options every pipeline command shares.
@@ -11,7 +12,10 @@ struct GlobalOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: "Warehouse URL, e.g. sqlite:data/warehouse.sqlite (env CRYPTOPIPE_WAREHOUSE, default sqlite:<data-dir>/warehouse.sqlite).")
+        help: """
+            Warehouse URL: sqlite:<path> or mysql://user@host:3306/database, password in CRYPTOPIPE_MYSQL_PASSWORD \
+            (env CRYPTOPIPE_WAREHOUSE, default sqlite:<data-dir>/warehouse.sqlite).
+            """)
     var warehouse: String?
 
     @Option(
@@ -69,7 +73,8 @@ struct GlobalOptions: ParsableArguments {
             flag != nil ? "flag" : (settings.environment[env].map { !$0.isEmpty } ?? false) ? "environment" : "default"
         }
         let exchange = try Self.validateExchangeURL(exchangeText)
-        let warehouseLocation = try WarehouseLocation(parsing: warehouseText)
+        let warehouseLocation = try WarehouseLocation(
+            parsing: warehouseText, mysqlPassword: settings.environment["CRYPTOPIPE_MYSQL_PASSWORD"])
         let lakeLocation = try LakeLocation(parsing: lakeText)
         let s3Settings = try s3.resolve(settings)
         var entries = [
@@ -145,24 +150,37 @@ struct ResolvedConfiguration {
 /// Where the warehouse lives, from `--warehouse`.
 enum WarehouseLocation: Equatable {
     case sqlite(path: String)
+    /// A MySQL 8 or MariaDB server; the password comes from the URL, else from `CRYPTOPIPE_MYSQL_PASSWORD`.
+    case mysql(MySQLConfiguration)
 
-    init(parsing text: String) throws(CLIError) {
+    init(parsing text: String, mysqlPassword: String? = nil) throws(CLIError) {
         let lower = text.lowercased()
         if lower.hasPrefix("sqlite:") {
             var path = String(text.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
             guard !path.isEmpty else { throw .usage("warehouse URL '\(text)' has no file path: expected sqlite:<path>") }
             self = .sqlite(path: path)
-        } else if lower.hasPrefix("mysql://") {
-            throw .usage("warehouse URL '\(text)': MySQL/MariaDB is not available in this build yet; use sqlite:<path>")
+        } else if lower.hasPrefix("mysql://") || lower.hasPrefix("mariadb://") {
+            var configuration: MySQLConfiguration
+            do {
+                configuration = try MySQLConfiguration(url: text)
+            } catch {
+                throw .usage("\(error.description) (check --warehouse / CRYPTOPIPE_WAREHOUSE)")
+            }
+            if configuration.password == nil, let mysqlPassword, !mysqlPassword.isEmpty { configuration.password = mysqlPassword }
+            self = .mysql(configuration)
         } else {
-            throw .usage("warehouse URL '\(text)' is not supported: expected sqlite:<path>, e.g. sqlite:data/warehouse.sqlite")
+            throw .usage(
+                "warehouse URL '\(MySQLConfiguration.redacted(text))' is not supported: expected sqlite:<path> "
+                    + "(e.g. sqlite:data/warehouse.sqlite) or mysql://user@host:3306/database")
         }
     }
 
+    /// Without any password.
     var description: String {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"
+        case .mysql(let configuration): configuration.description
         }
     }
 }

@@ -315,3 +315,68 @@ struct S3CLITests {
         #expect(!refused.stderr.contains("wrong-secret-value"))
     }
 }
+
+/// The binary with a MySQL warehouse (a private MariaDB from scripts/test).
+@Suite(.enabled(if: MySQLTestServer.isAvailable, Comment(rawValue: MySQLTestServer.skipReason)))
+struct MySQLCLITests {
+    @Test func theSameLakeTransformedIntoSQLiteAndMySQLExportsByteIdentically() async throws {
+        let folder = try TemporaryDirectory("cli-mysql")
+        defer { folder.remove() }
+        let exchange = SimulatedExchange(
+            configuration: .init(seed: 21, symbols: [try Symbol("BTCUSDT"), try Symbol("ETHUSDT")], historyMinutes: 3_000))
+        try await MySQLTestServer.withWarehouse { _, configuration in
+            let password = try #require(configuration.password)
+            var withoutPassword = configuration
+            withoutPassword.password = nil
+            let mysqlURL = withoutPassword.description
+            let mysql = ["CRYPTOPIPE_MYSQL_PASSWORD": password, "CRYPTOPIPE_LOG_LEVEL": "warning"]
+            try await SimulatorServer.withRunning(exchange) { baseURL in
+                var env = mysql
+                env["CRYPTOPIPE_EXCHANGE_URL"] = baseURL
+                let extract = try await CLITests.run(["extract", "--initial-candles", "2500"], environment: env, in: folder)
+                #expect(extract.status == 0, "\(extract.stderr)")
+            }
+            let sqlite = try await CLITests.run(["transform"], environment: mysql, in: folder)
+            #expect(sqlite.status == 0, "\(sqlite.stderr)")
+            // Three pages of k-lines and a depth snapshot per symbol.
+            let transform = try await CLITests.run(["transform", "--warehouse", mysqlURL], environment: mysql, in: folder)
+            #expect(transform.status == 0 && transform.stdout.contains("transformed 8 objects"), "\(transform.stdout)\(transform.stderr)")
+
+            for interval in ["1m", "1h", "1d"] {
+                for format in ["csv", "json"] {
+                    for symbol in ["BTCUSDT", "ETHUSDT"] {
+                        let arguments = ["export", "--symbol", symbol, "--interval", interval, "--format", format, "--include-open"]
+                        let fromSQLite = try await CLITests.run(arguments, environment: mysql, in: folder)
+                        let fromMySQL = try await CLITests.run(arguments + ["--warehouse", mysqlURL], environment: mysql, in: folder)
+                        #expect(fromSQLite.status == 0 && fromMySQL.status == 0, "\(fromMySQL.stderr)")
+                        #expect(fromSQLite.stdout.count > 100, "\(interval) \(format): \(fromSQLite.stdout)")
+                        #expect(fromSQLite.stdout == fromMySQL.stdout, "\(symbol) \(interval) \(format) exports differ")
+                    }
+                }
+            }
+
+            let status = try await CLITests.run(["status", "--warehouse", mysqlURL], environment: mysql, in: folder)
+            #expect(status.status == 0 && status.stdout.contains("warehouse \(mysqlURL)"), "\(status.stdout)\(status.stderr)")
+            #expect(!status.stdout.contains(password) && !status.stderr.contains(password))
+
+            // A wrong password is one line naming the server, never the password.
+            let wrong = try await CLITests.run(
+                ["status", "--warehouse", mysqlURL], environment: ["CRYPTOPIPE_MYSQL_PASSWORD": "not-the-password"], in: folder)
+            CLITests.expectOneLineError(wrong, status: 1, containing: "Access denied")
+            #expect(!wrong.stderr.contains("not-the-password"))
+        }
+    }
+
+    @Test(arguments: [
+        ("mysql://root@localhost", "names no database"),
+        ("mysql://root:hunter2@localhost:99999/db", "outside 1–65535"),
+        ("postgres://u@h/db", "is not supported: expected sqlite:<path>"),
+    ])
+    func badWarehouseURLsAreOneLineUsageErrors(url: String, message: String) async throws {
+        let folder = try TemporaryDirectory("cli-mysql")
+        defer { folder.remove() }
+        let outcome = try await CLITests.run(["status", "--warehouse", url], in: folder)
+        CLITests.expectOneLineError(outcome, status: 64, containing: message)
+        #expect(!outcome.stderr.contains("hunter2"))
+    }
+}

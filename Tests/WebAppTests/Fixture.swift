@@ -147,25 +147,3 @@ struct BrokenObjectStore: ObjectStore {
     func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) { throw fail() }
     func delete(bucket: String, key: String) async throws(ObjectStoreError) { throw fail() }
 }
-
-/// Keeps every log line (message and metadata) for assertions.
-final class LogRecorder: Sendable {
-    private let lines = Mutex<[String]>([])
-    func append(_ line: String) { lines.withLock { $0.append(line) } }
-    var all: [String] { lines.withLock { $0 } }
-}
-
-struct RecordingLogHandler: LogHandler {
-    let recorder: LogRecorder
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        recorder.append("\(event.level) \(event.message) \((event.metadata ?? [:]).merging(metadata) { a, _ in a })")
-    }
-}
