@@ -37,6 +37,11 @@ public struct KlineBatch: Sendable {
         }
         self.text = text
         self.offsets = offsets
+        self.hours = Self.hourRollups(klines)
+    }
+
+    /// The roll-up of each hour that has candles in ascending `klines`, with the candles' index range.
+    public static func hourRollups(_ klines: [Kline]) -> [HourRollup] {
         var hours: [HourRollup] = []
         var index = 0
         while index < klines.count {
@@ -50,6 +55,6 @@ public struct KlineBatch: Sendable {
             }
             index = end
         }
-        self.hours = hours
+        return hours
     }
 }

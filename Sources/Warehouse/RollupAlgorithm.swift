@@ -1,4 +1,4 @@
-public import MarketData
+package import MarketData
 
 /// The storage steps incremental roll-ups need, all inside one write transaction. Each SQL backend implements
 /// these few statements; the algorithm (``RollupAlgorithm``) is written once, so both compute identical candles.
@@ -19,6 +19,23 @@ package protocol RollupStore {
     func store(_ table: RollupTable, symbol: Symbol, candle: Kline, minuteCount: Int64, isFinal: Bool) throws
     /// Removes the row of a candle that is still open; final rows stay.
     func deleteOpen(_ table: RollupTable, symbol: Symbol, openTime: Int64) throws
+    /// Hours among `openTimes` whose candle the backend already knows without reading minutes: complete hours of 60
+    /// final minutes it loaded itself, which can no longer change. The default knows none.
+    func knownCompleteHours(symbol: Symbol, openTimes: [Int64]) -> [Int64: KlineBatch.HourRollup]
+    /// Stores several hourly candles under ``RollupAlgorithm/storeCandle(_:_:symbol:candle:minuteCount:isFinal:)``'s
+    /// rule; a backend may do it in one statement. The default stores them one by one.
+    func storeHours(_ hours: [(candle: Kline, minuteCount: Int64, isFinal: Bool)], symbol: Symbol) throws
+}
+
+extension RollupStore {
+    package func knownCompleteHours(symbol: Symbol, openTimes: [Int64]) -> [Int64: KlineBatch.HourRollup] { [:] }
+
+    package func storeHours(_ hours: [(candle: Kline, minuteCount: Int64, isFinal: Bool)], symbol: Symbol) throws {
+        for hour in hours {
+            try RollupAlgorithm.storeCandle(
+                self, .hourly, symbol: symbol, candle: hour.candle, minuteCount: hour.minuteCount, isFinal: hour.isFinal)
+        }
+    }
 }
 
 package enum RollupTable: String, Sendable {
@@ -38,9 +55,17 @@ package enum RollupAlgorithm {
             guard let symbol = try? Symbol(symbolText) else { continue }
             let newest = try store.newestFinalMinute(symbolText)
             newestFinalMinute[symbolText] = newest
-            // Pending hours come in runs (a cycle touches the latest hour or two; a rebuild touches all):
-            // one range query per run instead of one query per hour.
-            for run in runs(of: hours, maximumGap: 86_400_000) {
+            let known = store.knownCompleteHours(symbol: symbol, openTimes: hours)
+            try store.storeHours(
+                known.sorted(by: { $0.key < $1.key }).map { hour, rollup in
+                    (rollup.candle, Int64(rollup.minuteCount), newest >= hour + 3_540_000)
+                }, symbol: symbol)
+            for hour in known.keys { touchedDays[symbolText, default: []].insert(Interval.oneDay.openTime(containing: hour)) }
+            report.hours += known.count
+            // Pending hours come in runs (a cycle touches the latest hour or two; a rebuild touches all): one range
+            // query per run of consecutive hours, so hours far apart (the edges of many loads) never read the minutes
+            // between them.
+            for run in runs(of: hours.filter { known[$0] == nil }, maximumGap: 3_600_000) {
                 guard let first = run.first, let last = run.last else { continue }
                 let minutes = try store.parts(symbol: symbol, interval: .oneMinute, from: first, to: last + 3_599_999)
                 let byHour = Dictionary(grouping: minutes, by: { Interval.oneHour.openTime(containing: $0.openTime) })
@@ -104,35 +129,38 @@ package enum RollupAlgorithm {
         try storeCandle(store, table, symbol: symbol, candle: candle, minuteCount: minuteCount, isFinal: isFinal)
     }
 
-    /// Stores one hourly or daily candle.
-    ///
-    /// A final hour never shrinks: final minutes are never overwritten, so fewer minutes than the stored hour was
-    /// built from means some were deleted by retention. Recomputing it then (a late minute loaded into an old hour)
-    /// would replace a true candle with a partial one, so the stored row is kept.
+    /// Stores one hourly or daily candle, unless ``keepsStoredHour(_:replacementMinutes:)`` says the stored one stays.
     package static func storeCandle(
         _ store: some RollupStore, _ table: RollupTable, symbol: Symbol, candle: Kline, minuteCount: Int64, isFinal: Bool
     ) throws {
-        if table == .hourly, let stored = try store.storedHour(symbol: symbol, openTime: candle.openTime), stored.isFinal,
-            stored.minuteCount > minuteCount
+        if table == .hourly,
+            keepsStoredHour(try store.storedHour(symbol: symbol, openTime: candle.openTime), replacementMinutes: minuteCount)
         {
             return
         }
         try store.store(table, symbol: symbol, candle: candle, minuteCount: minuteCount, isFinal: isFinal)
     }
 
+    /// A final hour never shrinks: final minutes are never overwritten, so fewer minutes than the stored hour was
+    /// built from means some were deleted by retention. Recomputing it then (a late minute loaded into an old hour)
+    /// would replace a true candle with a partial one, so the stored row is kept.
+    package static func keepsStoredHour(_ stored: (minuteCount: Int64, isFinal: Bool)?, replacementMinutes: Int64) -> Bool {
+        guard let stored else { return false }
+        return stored.isFinal && stored.minuteCount > replacementMinutes
+    }
+
     /// The hours of an import batch to store directly and the hours and days to leave pending, for a batch loaded
     /// into a range that held no rows: an hour's minutes are exactly the batch's when the whole hour lies inside the
     /// batch's range and its last minute is final.
     package static func importPlan(
-        _ batch: KlineBatch, capturedAt: Int64
+        _ klines: [Kline], hours: [KlineBatch.HourRollup], capturedAt: Int64
     ) -> (complete: [KlineBatch.HourRollup], pendingHours: Set<Int64>, days: Set<Int64>) {
-        let klines = batch.klines
         guard let first = klines.first?.openTime, let last = klines.last?.openTime else { return ([], [], []) }
         let lastFinal = klines.last(where: { $0.isClosed(at: capturedAt) })?.openTime ?? .min
         var complete: [KlineBatch.HourRollup] = []
         var pendingHours = Set<Int64>()
         var days = Set<Int64>()
-        for hour in batch.hours {
+        for hour in hours {
             let open = hour.candle.openTime
             if open >= first, open + 3_540_000 <= min(last, lastFinal) {
                 complete.append(hour)

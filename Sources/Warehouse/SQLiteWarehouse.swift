@@ -115,7 +115,7 @@ public final class SQLiteWarehouse: Warehouse {
             return try upsertKlines(db, klines, symbol: symbol, interval: .oneMinute, capturedAt: capturedAt, object: object)
         }
         try insertBatch(db, batch, symbol: symbol, capturedAt: capturedAt)
-        let plan = RollupAlgorithm.importPlan(batch, capturedAt: capturedAt)
+        let plan = RollupAlgorithm.importPlan(batch.klines, hours: batch.hours, capturedAt: capturedAt)
         let store = SQLiteRollupStore(db: db)
         for hour in plan.complete {
             try RollupAlgorithm.storeCandle(

@@ -70,9 +70,14 @@ extension MySQLWarehouse {
     // MARK: Roll-ups
 
     public func rollUpPending() async throws(WarehouseError) -> RollupReport {
-        try await write("roll up hours and days") { connection throws(MySQLError) in
-            try Self.typed("roll up hours and days") { try RollupAlgorithm.rollUpPending(MySQLRollupStore(connection: connection)) }
+        let cache = completeHours
+        let (report, used) = try await write("roll up hours and days") { connection throws(MySQLError) in
+            let store = MySQLRollupStore(connection: connection, cache: cache)
+            let report = try Self.typed("roll up hours and days") { try RollupAlgorithm.rollUpPending(store) }
+            return (report, store.used)
         }
+        for (symbol, hours) in used { completeHours.forget(symbol: symbol, openTimes: hours) }
+        return report
     }
 
     public func markAllForRollup(symbol: Symbol?) async throws(WarehouseError) {
@@ -229,8 +234,23 @@ extension MySQLWarehouse {
 }
 
 /// The roll-up algorithm's statements on one MySQL write transaction.
-struct MySQLRollupStore: RollupStore {
+final class MySQLRollupStore: RollupStore {
     let connection: MySQLConnection
+    let cache: CompleteHourCache?
+    /// Cached hours this roll-up used, to forget once it committed.
+    private(set) var used: [Symbol: [Int64]] = [:]
+
+    init(connection: MySQLConnection, cache: CompleteHourCache? = nil) {
+        self.connection = connection
+        self.cache = cache
+    }
+
+    func knownCompleteHours(symbol: Symbol, openTimes: [Int64]) -> [Int64: KlineBatch.HourRollup] {
+        guard let cache else { return [:] }
+        let known = cache.hours(symbol: symbol, openTimes: openTimes)
+        used[symbol, default: []] += known.keys
+        return known
+    }
 
     func pending(period: String) throws -> [(symbol: String, openTime: Int64)] {
         var parameters = MySQLParameters()
@@ -303,31 +323,59 @@ struct MySQLRollupStore: RollupStore {
     }
 
     func store(_ table: RollupTable, symbol: Symbol, candle: Kline, minuteCount: Int64, isFinal: Bool) throws {
-        var parameters = MySQLParameters(capacity: 14)
+        try store(table, symbol: symbol, rows: [(candle, minuteCount, isFinal)])
+    }
+
+    /// Hourly candles in one statement, after one read of the stored hours they would replace (stored final hours
+    /// built from more minutes stay, as ``RollupAlgorithm/keepsStoredHour(_:replacementMinutes:)`` rules).
+    func storeHours(_ hours: [(candle: Kline, minuteCount: Int64, isFinal: Bool)], symbol: Symbol) throws(MySQLError) {
+        guard let first = hours.map(\.candle.openTime).min(), let last = hours.map(\.candle.openTime).max() else { return }
+        var parameters = MySQLParameters()
         parameters.append(symbol.rawValue)
-        parameters.append(candle.openTime)
-        parameters.append(candle.open)
-        parameters.append(candle.high)
-        parameters.append(candle.low)
-        parameters.append(candle.close)
-        parameters.append(candle.volume)
-        parameters.append(candle.closeTime)
-        parameters.append(candle.quoteVolume)
-        parameters.append(candle.tradeCount)
-        parameters.append(candle.takerBuyBaseVolume)
-        parameters.append(candle.takerBuyQuoteVolume)
-        parameters.append(minuteCount)
-        parameters.append(isFinal)
-        try connection.run(
-            """
-            INSERT INTO \(table.rawValue) (symbol, \(MySQLWarehouse.valueColumns), minute_count, is_final)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON DUPLICATE KEY UPDATE open = VALUES(open), high = VALUES(high), low = VALUES(low), close = VALUES(close),
+        parameters.append(first)
+        parameters.append(last)
+        var stored: [Int64: (minuteCount: Int64, isFinal: Bool)] = [:]
+        for row in try connection.query(
+            "SELECT open_time, minute_count, is_final FROM hourly_klines WHERE symbol = ? AND open_time BETWEEN ? AND ?", parameters
+        ).all {
+            stored[try row.requiredInt(0)] = (try row.requiredInt(1), try row.requiredInt(2) == 1)
+        }
+        try store(
+            .hourly, symbol: symbol,
+            rows: hours.filter { !RollupAlgorithm.keepsStoredHour(stored[$0.candle.openTime], replacementMinutes: $0.minuteCount) })
+    }
+
+    func store(_ table: RollupTable, symbol: Symbol, rows: [(candle: Kline, minuteCount: Int64, isFinal: Bool)]) throws(MySQLError) {
+        for chunk in MySQLWarehouse.statementChunks(rows) {
+            var parameters = MySQLParameters(capacity: chunk.count * 14)
+            for (candle, minuteCount, isFinal) in chunk {
+                parameters.append(symbol.rawValue)
+                parameters.append(candle.openTime)
+                parameters.append(candle.open)
+                parameters.append(candle.high)
+                parameters.append(candle.low)
+                parameters.append(candle.close)
+                parameters.append(candle.volume)
+                parameters.append(candle.closeTime)
+                parameters.append(candle.quoteVolume)
+                parameters.append(candle.tradeCount)
+                parameters.append(candle.takerBuyBaseVolume)
+                parameters.append(candle.takerBuyQuoteVolume)
+                parameters.append(minuteCount)
+                parameters.append(isFinal)
+            }
+            let row = "(" + Array(repeating: "?", count: 14).joined(separator: ", ") + ")"
+            try connection.run(
+                """
+                INSERT INTO \(table.rawValue) (symbol, \(MySQLWarehouse.valueColumns), minute_count, is_final)
+                VALUES \(Array(repeating: row, count: chunk.count).joined(separator: ", "))
+                ON DUPLICATE KEY UPDATE open = VALUES(open), high = VALUES(high), low = VALUES(low), close = VALUES(close),
                 volume = VALUES(volume), close_time = VALUES(close_time), quote_volume = VALUES(quote_volume),
                 trade_count = VALUES(trade_count), taker_buy_base_volume = VALUES(taker_buy_base_volume),
-                taker_buy_quote_volume = VALUES(taker_buy_quote_volume), minute_count = VALUES(minute_count),
-                is_final = VALUES(is_final)
-            """, parameters)
+                    taker_buy_quote_volume = VALUES(taker_buy_quote_volume), minute_count = VALUES(minute_count),
+                    is_final = VALUES(is_final)
+                """, parameters)
+        }
     }
 
     func deleteOpen(_ table: RollupTable, symbol: Symbol, openTime: Int64) throws {

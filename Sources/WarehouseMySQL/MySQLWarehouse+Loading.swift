@@ -13,19 +13,34 @@ extension MySQLWarehouse {
         taker_buy_base_volume = VALUES(taker_buy_base_volume), taker_buy_quote_volume = VALUES(taker_buy_quote_volume),
         `ignore` = VALUES(`ignore`), is_final = VALUES(is_final), captured_at = VALUES(captured_at)
         """
-    /// Rows per statement: 500 × 16 parameters stays far below the protocol's 65,535 and one packet.
-    static let rowsPerStatement = 500
+    /// Rows per statement: a whole Binance page; 1000 × 16 parameters stays below the protocol's 65,535 and well
+    /// inside one packet.
+    static let rowsPerStatement = 1_000
+
+    /// The statement texts for every chunk size ``statementChunks(_:)`` makes, built once: a 1000-row text is 50 KB,
+    /// and the connection's statement cache hashes it on every use.
+    static let klineInsertSQLs: [Bool: [Int: String]] = {
+        let sizes = [rowsPerStatement] + (0..<10).map { 1 << $0 }
+        return Dictionary(
+            uniqueKeysWithValues: [false, true].map { upsert in
+                (upsert, Dictionary(uniqueKeysWithValues: sizes.map { ($0, makeKlineInsertSQL(rows: $0, upsert: upsert)) }))
+            })
+    }()
+
+    static func klineInsertSQL(rows: Int, upsert: Bool) -> String {
+        klineInsertSQLs[upsert]?[rows] ?? makeKlineInsertSQL(rows: rows, upsert: upsert)
+    }
 
     /// `INSERT … VALUES (…), (…) …` for `rows` k-lines; `VALUES()` in the update clause is understood by MySQL 8
     /// (deprecated there, with a warning, but not removed) and MariaDB, unlike MySQL's `AS new` alias.
-    static func klineInsertSQL(rows: Int, upsert: Bool) -> String {
+    static func makeKlineInsertSQL(rows: Int, upsert: Bool) -> String {
         let row = "(" + Array(repeating: "?", count: 16).joined(separator: ", ") + ")"
         var sql = "INSERT INTO fact_klines (\(klineColumns)) VALUES " + Array(repeating: row, count: rows).joined(separator: ", ")
         if upsert { sql += " ON DUPLICATE KEY UPDATE \(klineUpdates)" }
         return sql
     }
 
-    /// Splits rows into statements of 500, then 256, 128 … 1 for the rest: at most ten statement shapes per table,
+    /// Splits rows into statements of 1000, then 512, 256 … 1 for the rest: at most ten statement shapes per table,
     /// each prepared once per connection.
     static func statementChunks<Element>(_ items: [Element]) -> [ArraySlice<Element>] {
         var chunks: [ArraySlice<Element>] = []
@@ -70,46 +85,69 @@ extension MySQLWarehouse {
     public func loadKlines(
         _ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject
     ) async throws(WarehouseError) -> LoadResult {
-        try await write("load \(object.key)") { connection throws(MySQLError) in
+        let (result, complete) = try await write("load \(object.key)") { connection throws(MySQLError) in
             try Self.upsertKlines(connection, klines, symbol: symbol, interval: interval, capturedAt: capturedAt, object: object)
         }
+        // Committed: the page's complete hours can spare the roll-up a read of their minutes.
+        completeHours.remember(complete, symbol: symbol)
+        return result
     }
 
-    /// The rows of `klines` an upsert would change, decided from the stored rows of the range (locked until commit):
-    /// new candles, and stored open candles replaced by a final or newer capture. Final candles are never rewritten.
+    /// Loads one object's candles: only the rows an upsert would change are sent, decided from the stored rows of the
+    /// range (locked until commit): new candles, and stored open candles replaced by a final or newer capture. Final
+    /// candles are never rewritten. Touched hours are marked for ``rollUpPending()``.
+    ///
+    /// Imports (`batch` given) into a range that held nothing store their complete hours from the batch's own
+    /// roll-ups, as the protocol allows for ``importKlines(_:)``, instead of reading every minute back later. Loads
+    /// into such a range return their complete hours for the ``CompleteHourCache``.
     static func upsertKlines(
-        _ connection: MySQLConnection, _ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64,
-        object: ProcessedObject
-    ) throws(MySQLError) -> LoadResult {
-        var changed: [Kline] = []
-        if let first = klines.map(\.openTime).min(), let last = klines.map(\.openTime).max() {
-            var parameters = MySQLParameters()
-            parameters.append(symbol.rawValue)
-            parameters.append(interval.rawValue)
-            parameters.append(first)
-            parameters.append(last)
-            let stored = try connection.query(
-                """
-                SELECT open_time, is_final, captured_at FROM fact_klines
-                WHERE symbol = ? AND `interval` = ? AND open_time BETWEEN ? AND ? FOR UPDATE
-                """, parameters)
-            var existing: [Int64: (isFinal: Bool, capturedAt: Int64)] = [:]
-            for row in stored.all {
-                existing[try row.requiredInt(0)] = (try row.requiredInt(1) == 1, try row.requiredInt(2))
-            }
-            changed = klines.filter { kline in
-                guard let old = existing[kline.openTime] else { return true }
-                return !old.isFinal && (kline.isClosed(at: capturedAt) || capturedAt > old.capturedAt)
-            }
+        _ connection: MySQLConnection, _ klines: [Kline], batch: KlineBatch? = nil, symbol: Symbol, interval: Interval,
+        capturedAt: Int64, object: ProcessedObject
+    ) throws(MySQLError) -> (LoadResult, completeHours: [KlineBatch.HourRollup]) {
+        guard let first = klines.map(\.openTime).min(), let last = klines.map(\.openTime).max() else {
+            try recordProcessed(connection, object, rows: 0, unchanged: 0)
+            return (LoadResult(rowsWritten: 0, rowsUnchanged: 0), [])
+        }
+        var parameters = MySQLParameters()
+        parameters.append(symbol.rawValue)
+        parameters.append(interval.rawValue)
+        parameters.append(first)
+        parameters.append(last)
+        let stored = try connection.query(
+            """
+            SELECT open_time, is_final, captured_at FROM fact_klines
+            WHERE symbol = ? AND `interval` = ? AND open_time BETWEEN ? AND ? FOR UPDATE
+            """, parameters)
+        let store = MySQLRollupStore(connection: connection)
+        if stored.count == 0, let batch, interval == .oneMinute {
+            try insertKlines(connection, klines, symbol: symbol, interval: interval, capturedAt: capturedAt, upsert: false)
+            let plan = RollupAlgorithm.importPlan(klines, hours: batch.hours, capturedAt: capturedAt)
+            try store.storeHours(plan.complete.map { ($0.candle, Int64($0.minuteCount), true) }, symbol: symbol)
+            try store.markPending(symbol: symbol, period: "1h", openTimes: plan.pendingHours)
+            try store.markPending(symbol: symbol, period: "1d", openTimes: plan.days)
+            try recordProcessed(connection, object, rows: klines.count, unchanged: 0)
+            return (LoadResult(rowsWritten: klines.count, rowsUnchanged: 0), [])
+        }
+        var existing: [Int64: (isFinal: Bool, capturedAt: Int64)] = [:]
+        for row in stored.all {
+            existing[try row.requiredInt(0)] = (try row.requiredInt(1) == 1, try row.requiredInt(2))
+        }
+        let changed = klines.filter { kline in
+            guard let old = existing[kline.openTime] else { return true }
+            return !old.isFinal && (kline.isClosed(at: capturedAt) || capturedAt > old.capturedAt)
         }
         try insertKlines(connection, changed, symbol: symbol, interval: interval, capturedAt: capturedAt, upsert: true)
         if interval == .oneMinute {
             let touchedHours = Set(
                 changed.filter { $0.isClosed(at: capturedAt) }.map { Interval.oneHour.openTime(containing: $0.openTime) })
-            try MySQLRollupStore(connection: connection).markPending(symbol: symbol, period: "1h", openTimes: touchedHours)
+            try store.markPending(symbol: symbol, period: "1h", openTimes: touchedHours)
         }
         try recordProcessed(connection, object, rows: klines.count, unchanged: klines.count - changed.count)
-        return LoadResult(rowsWritten: changed.count, rowsUnchanged: klines.count - changed.count)
+        var complete: [KlineBatch.HourRollup] = []
+        if stored.count == 0, interval == .oneMinute, zip(klines, klines.dropFirst()).allSatisfy({ $0.openTime < $1.openTime }) {
+            complete = RollupAlgorithm.importPlan(klines, hours: KlineBatch.hourRollups(klines), capturedAt: capturedAt).complete
+        }
+        return (LoadResult(rowsWritten: changed.count, rowsUnchanged: klines.count - changed.count), complete)
     }
 
     public func importKlines(_ files: [KlineImport]) async throws(WarehouseError) -> [LoadResult] {
@@ -117,44 +155,15 @@ extension MySQLWarehouse {
         let what = files.count == 1 ? files[0].object.key : "\(files[0].object.key) and \(files.count - 1) more files"
         return try await write("import \(what)") { connection throws(MySQLError) in
             var results: [LoadResult] = []
-            for file in files { results.append(try Self.importFile(connection, file)) }
+            for file in files {
+                results.append(
+                    try Self.upsertKlines(
+                        connection, file.batch.klines, batch: file.batch, symbol: file.symbol, interval: .oneMinute,
+                        capturedAt: file.capturedAt, object: file.object
+                    ).0)
+            }
             return results
         }
-    }
-
-    private static func importFile(_ connection: MySQLConnection, _ file: KlineImport) throws(MySQLError) -> LoadResult {
-        let (batch, symbol, capturedAt, object) = (file.batch, file.symbol, file.capturedAt, file.object)
-        let klines = batch.klines
-        guard let first = klines.first?.openTime, let last = klines.last?.openTime else {
-            try recordProcessed(connection, object, rows: 0, unchanged: 0)
-            return LoadResult(rowsWritten: 0, rowsUnchanged: 0)
-        }
-        var parameters = MySQLParameters()
-        parameters.append(symbol.rawValue)
-        parameters.append(first)
-        parameters.append(last)
-        // Locks the range, so a concurrent import of the same range waits and then takes the upsert path.
-        let rangeIsEmpty =
-            try connection.query(
-                "SELECT 1 FROM fact_klines WHERE symbol = ? AND `interval` = '1m' AND open_time BETWEEN ? AND ? LIMIT 1 FOR UPDATE",
-                parameters
-            ).count == 0
-        guard rangeIsEmpty else {
-            return try upsertKlines(connection, klines, symbol: symbol, interval: .oneMinute, capturedAt: capturedAt, object: object)
-        }
-        try insertKlines(connection, klines, symbol: symbol, interval: .oneMinute, capturedAt: capturedAt, upsert: false)
-        let plan = RollupAlgorithm.importPlan(batch, capturedAt: capturedAt)
-        let store = MySQLRollupStore(connection: connection)
-        try typed("store the hours of \(object.key)") {
-            for hour in plan.complete {
-                try RollupAlgorithm.storeCandle(
-                    store, .hourly, symbol: symbol, candle: hour.candle, minuteCount: Int64(hour.minuteCount), isFinal: true)
-            }
-        }
-        try store.markPending(symbol: symbol, period: "1h", openTimes: plan.pendingHours)
-        try store.markPending(symbol: symbol, period: "1d", openTimes: plan.days)
-        try recordProcessed(connection, object, rows: klines.count, unchanged: 0)
-        return LoadResult(rowsWritten: klines.count, rowsUnchanged: 0)
     }
 
     public func loadOrderBook(

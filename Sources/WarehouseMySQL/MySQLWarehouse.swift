@@ -11,6 +11,7 @@ public import Warehouse
 public final class MySQLWarehouse: Warehouse {
     public let configuration: MySQLConfiguration
     let pool: MySQLConnectionPool
+    let completeHours = CompleteHourCache()
 
     public init(configuration: MySQLConfiguration, logger: Logger = Logger(label: "cryptopipe.mysql")) {
         self.configuration = configuration
