@@ -49,6 +49,13 @@ public final class MySQLConnection: @unchecked Sendable {
             mysql_close(handle)
             throw error
         }
+        // Connector/C versions differ in whether SSL_ENFORCE refuses a server without TLS; check the outcome ourselves.
+        if configuration.tls != .disabled, mysql_get_ssl_cipher(handle) == nil {
+            mysql_close(handle)
+            throw .ours(
+                "the server did not agree to TLS (tls=\(configuration.tls.rawValue)); enable TLS on the server or use tls=disabled",
+                operation: operation)
+        }
         self.handle = handle
         // TRADITIONAL: a value that does not fit is an error, never silently truncated or rounded.
         try execute("SET SESSION sql_mode = 'TRADITIONAL'")

@@ -99,3 +99,17 @@ func failure<E: Error>(_ body: () async throws(E) -> Void) async -> E? {
         return error
     }
 }
+
+@Suite(.enabled(if: MySQLTestServer.isAvailable, Comment(rawValue: MySQLTestServer.skipReason)))
+struct MySQLTLSTests {
+    /// The test server has TLS switched off, so a connection that requires it must fail, not fall back to plain TCP.
+    @Test func requiredTLSIsNeverSilentlyDropped() async throws {
+        var configuration = try #require(MySQLTestServer.configuration)
+        configuration.tls = .required
+        configuration.reconnectWindow = .zero
+        let warehouse = MySQLWarehouse(configuration: configuration)
+        let error = try #require(await failure { () async throws(WarehouseError) in try await warehouse.ping() })
+        #expect(error.description.contains("the server did not agree to TLS (tls=required)"), "\(error)")
+        await warehouse.shutdown()
+    }
+}
