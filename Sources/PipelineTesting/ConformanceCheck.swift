@@ -29,3 +29,14 @@ public struct ConformanceFailure: Error, CustomStringConvertible {
 public func require(_ condition: Bool, _ message: @autoclosure () -> String, file: String = #fileID, line: Int = #line) throws {
     if !condition { throw ConformanceFailure(message(), file: file, line: line) }
 }
+
+/// The error a throwing body ended with (typed throws), or `nil`: for expectations on an error's text without a do/catch
+/// in the test (which typed throws make awkward).
+public func failure<E: Error>(_ body: () async throws(E) -> Void) async -> E? {
+    do {
+        try await body()
+        return nil
+    } catch {
+        return error
+    }
+}

@@ -193,8 +193,7 @@ enum MySQLSchema {
         let applied = Set(try connection.query("SELECT id FROM schema_migrations").all.compactMap { $0.string(0) })
         for migration in migrations where !applied.contains(migration.id) {
             for statement in migration.statements { try connection.execute(statement) }
-            var parameters = MySQLParameters()
-            parameters.append(migration.id)
+            let parameters = MySQLParameters(migration.id)
             try connection.run(
                 "INSERT INTO schema_migrations (id, applied_at) VALUES (?, UNIX_TIMESTAMP() * 1000)", parameters)
         }

@@ -22,6 +22,12 @@ public struct MySQLParameters: Sendable {
         bytes.reserveCapacity(capacity * 12)
     }
 
+    /// Parameters in statement order: `MySQLParameters(symbol.rawValue, from, to)`.
+    public init(_ values: any MySQLBindable...) {
+        self.init(capacity: values.count)
+        for value in values { value.bind(into: &self) }
+    }
+
     public var count: Int { slots.count }
 
     public mutating func append(_ value: Int64) {
@@ -142,5 +148,36 @@ public struct MySQLRow: Sendable {
         }
         guard let parsed else { throw .ours("column \(column) is NULL", operation: "read a row") }
         return parsed
+    }
+}
+
+/// A value that can be a statement parameter.
+public protocol MySQLBindable {
+    func bind(into parameters: inout MySQLParameters)
+}
+
+extension Int64: MySQLBindable {
+    public func bind(into parameters: inout MySQLParameters) { parameters.append(self) }
+}
+
+extension Int: MySQLBindable {
+    public func bind(into parameters: inout MySQLParameters) { parameters.append(self) }
+}
+
+extension Bool: MySQLBindable {
+    public func bind(into parameters: inout MySQLParameters) { parameters.append(self) }
+}
+
+extension String: MySQLBindable {
+    public func bind(into parameters: inout MySQLParameters) { parameters.append(self) }
+}
+
+extension ExactDecimal: MySQLBindable {
+    public func bind(into parameters: inout MySQLParameters) { parameters.append(self) }
+}
+
+extension Optional: MySQLBindable where Wrapped: MySQLBindable {
+    public func bind(into parameters: inout MySQLParameters) {
+        if let value = self { value.bind(into: &parameters) } else { parameters.appendNull() }
     }
 }

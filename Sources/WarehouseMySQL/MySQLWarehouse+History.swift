@@ -12,8 +12,7 @@ extension MySQLWarehouse {
         _ connection: MySQLConnection, symbol: Symbol, interval: Interval, from: Int64, to: Int64, finalOnly: Bool, limit: Int?,
         newestFirst: Bool = false
     ) throws(MySQLError) -> [StoredKline] {
-        var parameters = MySQLParameters()
-        parameters.append(symbol.rawValue)
+        var parameters = MySQLParameters(symbol.rawValue)
         var sql: String
         switch interval {
         case .oneHour, .oneDay:
@@ -101,8 +100,7 @@ extension MySQLWarehouse {
 
     public func missingMinutes(symbol: Symbol) async throws(WarehouseError) -> [MinuteRange] {
         try await run("find missing minutes of \(symbol)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(symbol.rawValue)
+            let parameters = MySQLParameters(symbol.rawValue)
             // Neighbouring final minutes more than a minute apart: one pass over the primary key.
             let rows = try connection.query(
                 """
@@ -148,13 +146,7 @@ extension MySQLWarehouse {
     static func storeGap(
         _ connection: MySQLConnection, symbol: Symbol, range: MinuteRange, status: GapStatus, at time: Int64
     ) throws(MySQLError) {
-        var parameters = MySQLParameters()
-        parameters.append(symbol.rawValue)
-        parameters.append(range.from)
-        parameters.append(range.to)
-        parameters.append(status.rawValue)
-        parameters.append(time)
-        parameters.append(time)
+        var parameters = MySQLParameters(symbol.rawValue, range.from, range.to, status.rawValue, time, time)
         try connection.run(
             """
             INSERT INTO kline_gaps (symbol, from_time, to_time, status, detected_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -193,8 +185,7 @@ extension MySQLWarehouse {
         // Hours still pending must be computed while their minutes exist.
         _ = try await rollUpPending()
         return try await write("delete minute data before \(UTCTime.iso8601(cutoff))") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(cutoff)
+            var parameters = MySQLParameters(cutoff)
             let klineRows = try connection.run("DELETE FROM fact_klines WHERE `interval` = '1m' AND open_time < ?", parameters)
             let orderBookRows = try connection.run("DELETE FROM fact_orderbook WHERE captured_at < ?", parameters)
             // Marks for hours before the cutoff can no longer be served from minutes; the hours themselves stay.
@@ -207,9 +198,7 @@ extension MySQLWarehouse {
         guard !keys.isEmpty else { return }
         try await write("mark \(keys.count) files archived") { connection throws(MySQLError) in
             for key in keys {
-                var parameters = MySQLParameters()
-                parameters.append(bucket)
-                parameters.append(key)
+                var parameters = MySQLParameters(bucket, key)
                 try connection.run("UPDATE processed_files SET bucket = ?, archived = 1 WHERE object_key = ?", parameters)
             }
         }
@@ -217,8 +206,7 @@ extension MySQLWarehouse {
 
     public func forgetArchivedFiles(before keyBound: String) async throws(WarehouseError) -> Int {
         try await write("forget archived files before \(keyBound)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(keyBound)
+            let parameters = MySQLParameters(keyBound)
             return try connection.run("DELETE FROM processed_files WHERE archived = 1 AND object_key < ?", parameters)
         }
     }
@@ -253,8 +241,7 @@ final class MySQLRollupStore: RollupStore {
     }
 
     func pending(period: String) throws -> [(symbol: String, openTime: Int64)] {
-        var parameters = MySQLParameters()
-        parameters.append(period)
+        var parameters = MySQLParameters(period)
         let rows = try connection.query(
             "SELECT symbol, open_time FROM rollup_pending WHERE `period` = ? ORDER BY symbol, open_time", parameters)
         var marks: [(symbol: String, openTime: Int64)] = []
@@ -265,8 +252,7 @@ final class MySQLRollupStore: RollupStore {
     }
 
     func clearPending(period: String) throws {
-        var parameters = MySQLParameters()
-        parameters.append(period)
+        var parameters = MySQLParameters(period)
         try connection.run("DELETE FROM rollup_pending WHERE `period` = ?", parameters)
     }
 
@@ -287,8 +273,7 @@ final class MySQLRollupStore: RollupStore {
     }
 
     func newestFinalMinute(_ symbol: String) throws -> Int64 {
-        var parameters = MySQLParameters()
-        parameters.append(symbol)
+        var parameters = MySQLParameters(symbol)
         return try connection.query(
             "SELECT max(open_time) FROM fact_klines WHERE symbol = ? AND `interval` = '1m' AND is_final = 1", parameters
         ).first?.int64(0) ?? .min
@@ -301,19 +286,14 @@ final class MySQLRollupStore: RollupStore {
     }
 
     func minuteCount(symbol: Symbol, from: Int64, to: Int64) throws -> Int64 {
-        var parameters = MySQLParameters()
-        parameters.append(symbol.rawValue)
-        parameters.append(from)
-        parameters.append(to)
+        var parameters = MySQLParameters(symbol.rawValue, from, to)
         return try connection.query(
             "SELECT sum(minute_count) FROM hourly_klines WHERE symbol = ? AND open_time BETWEEN ? AND ?", parameters
         ).first?.int64(0) ?? 0
     }
 
     func storedHour(symbol: Symbol, openTime: Int64) throws -> (minuteCount: Int64, isFinal: Bool)? {
-        var parameters = MySQLParameters()
-        parameters.append(symbol.rawValue)
-        parameters.append(openTime)
+        var parameters = MySQLParameters(symbol.rawValue, openTime)
         guard
             let row = try connection.query(
                 "SELECT minute_count, is_final FROM hourly_klines WHERE symbol = ? AND open_time = ?", parameters
@@ -330,10 +310,7 @@ final class MySQLRollupStore: RollupStore {
     /// built from more minutes stay, as ``RollupAlgorithm/keepsStoredHour(_:replacementMinutes:)`` rules).
     func storeHours(_ hours: [(candle: Kline, minuteCount: Int64, isFinal: Bool)], symbol: Symbol) throws(MySQLError) {
         guard let first = hours.map(\.candle.openTime).min(), let last = hours.map(\.candle.openTime).max() else { return }
-        var parameters = MySQLParameters()
-        parameters.append(symbol.rawValue)
-        parameters.append(first)
-        parameters.append(last)
+        var parameters = MySQLParameters(symbol.rawValue, first, last)
         var stored: [Int64: (minuteCount: Int64, isFinal: Bool)] = [:]
         for row in try connection.query(
             "SELECT open_time, minute_count, is_final FROM hourly_klines WHERE symbol = ? AND open_time BETWEEN ? AND ?", parameters
@@ -379,9 +356,7 @@ final class MySQLRollupStore: RollupStore {
     }
 
     func deleteOpen(_ table: RollupTable, symbol: Symbol, openTime: Int64) throws {
-        var parameters = MySQLParameters()
-        parameters.append(symbol.rawValue)
-        parameters.append(openTime)
+        let parameters = MySQLParameters(symbol.rawValue, openTime)
         try connection.run("DELETE FROM \(table.rawValue) WHERE symbol = ? AND open_time = ? AND is_final = 0", parameters)
     }
 }

@@ -108,11 +108,7 @@ extension MySQLWarehouse {
             try recordProcessed(connection, object, rows: 0, unchanged: 0)
             return (LoadResult(rowsWritten: 0, rowsUnchanged: 0), [])
         }
-        var parameters = MySQLParameters()
-        parameters.append(symbol.rawValue)
-        parameters.append(interval.rawValue)
-        parameters.append(first)
-        parameters.append(last)
+        let parameters = MySQLParameters(symbol.rawValue, interval.rawValue, first, last)
         let stored = try connection.query(
             """
             SELECT open_time, is_final, captured_at FROM fact_klines
@@ -201,12 +197,7 @@ extension MySQLWarehouse {
     }
 
     static func recordProcessed(_ connection: MySQLConnection, _ object: ProcessedObject, rows: Int, unchanged: Int) throws(MySQLError) {
-        var parameters = MySQLParameters()
-        parameters.append(object.key)
-        parameters.append(object.bucket)
-        parameters.append(object.processedAt)
-        parameters.append(rows)
-        parameters.append(unchanged)
+        var parameters = MySQLParameters(object.key, object.bucket, object.processedAt, rows, unchanged)
         try connection.run(
             """
             INSERT INTO processed_files (object_key, bucket, processed_at, `rows`, rows_unchanged) VALUES (?, ?, ?, ?, ?)
@@ -222,9 +213,7 @@ extension MySQLWarehouse {
                 rows = try connection.query("SELECT object_key FROM processed_files")
             } else {
                 // A range scan on the primary key: every key starting with the prefix sorts between these bounds.
-                var parameters = MySQLParameters()
-                parameters.append(prefix)
-                parameters.append(prefix + "\u{10FFFF}")
+                var parameters = MySQLParameters(prefix, prefix + "\u{10FFFF}")
                 rows = try connection.query("SELECT object_key FROM processed_files WHERE object_key >= ? AND object_key < ?", parameters)
             }
             return Set(rows.all.compactMap { $0.string(0) })
@@ -233,11 +222,7 @@ extension MySQLWarehouse {
 
     public func recordRejected(objectKey: String, movedTo: String, reason: String, at time: Int64) async throws(WarehouseError) {
         try await write("record rejected object \(objectKey)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(objectKey)
-            parameters.append(movedTo)
-            parameters.append(time)
-            parameters.append(reason)
+            var parameters = MySQLParameters(objectKey, movedTo, time, reason)
             try connection.run(
                 """
                 INSERT INTO rejected_files (object_key, moved_to, rejected_at, reason) VALUES (?, ?, ?, ?)
@@ -250,9 +235,7 @@ extension MySQLWarehouse {
 
     public func extractionState(symbol: Symbol, type: ExtractionDataType) async throws(WarehouseError) -> ExtractionState? {
         try await run("read extraction metadata") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(symbol.rawValue)
-            parameters.append(type.rawValue)
+            var parameters = MySQLParameters(symbol.rawValue, type.rawValue)
             guard
                 let row = try connection.query(
                     "SELECT last_fetch_time, last_open_time, record_count FROM extraction_metadata WHERE symbol = ? AND data_type = ?",
@@ -267,12 +250,8 @@ extension MySQLWarehouse {
 
     public func recordExtraction(_ update: ExtractionUpdate) async throws(WarehouseError) {
         try await write("update extraction metadata") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(update.symbol.rawValue)
-            parameters.append(update.type.rawValue)
-            parameters.append(update.fetchTime)
-            parameters.append(update.lastOpenTime)
-            parameters.append(update.records)
+            let parameters = MySQLParameters(
+                update.symbol.rawValue, update.type.rawValue, update.fetchTime, update.lastOpenTime, update.records)
             try connection.run(
                 """
                 INSERT INTO extraction_metadata (symbol, data_type, last_fetch_time, last_open_time, record_count)

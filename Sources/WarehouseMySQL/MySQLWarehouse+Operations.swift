@@ -68,8 +68,7 @@ extension MySQLWarehouse {
 
     public func latestOrderBook(symbol: Symbol, levels: Int) async throws(WarehouseError) -> StoredOrderBook? {
         try await run("read the latest order book") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(symbol.rawValue)
+            var parameters = MySQLParameters(symbol.rawValue)
             guard
                 let capturedAt = try connection.query("SELECT max(captured_at) FROM fact_orderbook WHERE symbol = ?", parameters).first?
                     .int64(0)
@@ -116,10 +115,7 @@ extension MySQLWarehouse {
 
     public func startJobRun(job: String, trigger: String, at time: Int64) async throws(WarehouseError) -> Int64 {
         try await write("record the start of job \(job)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(job)
-            parameters.append(trigger)
-            parameters.append(time)
+            var parameters = MySQLParameters(job, trigger, time)
             try connection.run(Self.startJobRunSQL, parameters)
             return try connection.lastInsertID(of: Self.startJobRunSQL)
         }
@@ -127,22 +123,14 @@ extension MySQLWarehouse {
 
     public func finishJobRun(id: Int64, at time: Int64, outcome: JobRunOutcome) async throws(WarehouseError) {
         try await write("record the end of job run \(id)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(time)
-            parameters.append(outcome.status.rawValue)
-            parameters.append(outcome.files)
-            parameters.append(outcome.rows)
-            parameters.append(outcome.error)
-            parameters.append(id)
+            var parameters = MySQLParameters(time, outcome.status.rawValue, outcome.files, outcome.rows, outcome.error, id)
             try connection.run("UPDATE job_runs SET finished_at = ?, status = ?, files = ?, `rows` = ?, error = ? WHERE id = ?", parameters)
         }
     }
 
     public func abandonRunningJobRuns(at time: Int64, reason: String) async throws(WarehouseError) -> Int {
         try await write("close interrupted job runs") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(time)
-            parameters.append(reason)
+            var parameters = MySQLParameters(time, reason)
             return try connection.run(
                 "UPDATE job_runs SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'", parameters)
         }
@@ -218,13 +206,8 @@ extension MySQLWarehouse {
 
     public func saveJobSchedule(_ schedule: StoredJobSchedule) async throws(WarehouseError) {
         try await write("save the schedule of job \(schedule.job)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(schedule.job)
-            parameters.append(schedule.enabled)
-            parameters.append(schedule.intervalSeconds)
-            parameters.append(schedule.weekday)
-            parameters.append(schedule.minuteOfDay)
-            parameters.append(schedule.updatedAt)
+            var parameters = MySQLParameters(
+                schedule.job, schedule.enabled, schedule.intervalSeconds, schedule.weekday, schedule.minuteOfDay, schedule.updatedAt)
             try connection.run(
                 """
                 INSERT INTO job_schedules (job, enabled, interval_seconds, weekday, minute_of_day, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -236,18 +219,14 @@ extension MySQLWarehouse {
 
     public func setting(_ key: String) async throws(WarehouseError) -> String? {
         try await run("read setting \(key)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(key)
+            var parameters = MySQLParameters(key)
             return try connection.query("SELECT value FROM settings WHERE `key` = ?", parameters).first?.string(0)
         }
     }
 
     public func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError) {
         try await write("save setting \(key)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters()
-            parameters.append(key)
-            parameters.append(value)
-            parameters.append(time)
+            let parameters = MySQLParameters(key, value, time)
             try connection.run(
                 """
                 INSERT INTO settings (`key`, value, updated_at) VALUES (?, ?, ?)

@@ -11,16 +11,6 @@ import Testing
 
 @testable import DataLake
 
-/// The error `body` throws, or `nil`.
-func failure(_ body: () async throws(ObjectStoreError) -> Void) async -> ObjectStoreError? {
-    do {
-        try await body()
-        return nil
-    } catch {
-        return error
-    }
-}
-
 /// The S3 store against a real S3 server (moto with signature checking, started by `scripts/test`).
 @Suite(.enabled(if: S3TestServer.isAvailable, Comment(rawValue: S3TestServer.skipReason)))
 struct S3ObjectStoreTests {

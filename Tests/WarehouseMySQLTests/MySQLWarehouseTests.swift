@@ -90,16 +90,6 @@ struct MySQLConfigurationTests {
     }
 }
 
-/// The error a throwing body ended with (typed throws), for expectations on its text.
-func failure<E: Error>(_ body: () async throws(E) -> Void) async -> E? {
-    do {
-        try await body()
-        return nil
-    } catch {
-        return error
-    }
-}
-
 @Suite(.enabled(if: MySQLTestServer.isAvailable, Comment(rawValue: MySQLTestServer.skipReason)))
 struct MySQLTLSTests {
     /// The test server has TLS switched off, so a connection that requires it must fail, not fall back to plain TCP.
