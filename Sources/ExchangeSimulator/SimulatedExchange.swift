@@ -8,16 +8,21 @@ public final class SimulatedExchange: Sendable {
     /// First minute with history: the simulator's start minute minus `historyMinutes`.
     public let listingTime: Int64
     private let weight = Mutex(WeightWindow())
+    private let faults: FaultInjector?
 
     struct WeightWindow {
         var minute: Int64 = 0
         var used = 0
         /// After a 429, until the next minute: a request before then earns a ban, as on Binance.
         var rateLimitedUntil: Int64 = .min
+        /// When the last 429 was sent, for the grace given to requests already in flight.
+        var rateLimitedAt: Int64 = .min
         var bannedUntil: Int64 = .min
         /// The next ban's length; it doubles with each ban, from 2 minutes up to 3 days.
         var nextBanSeconds = 120
         var limitStats = LimitStatistics()
+        /// Weight used in each of the last day's minutes, by minute open time.
+        var history: [Int64: Int] = [:]
     }
 
     /// How often the simulator had to enforce its limits: tests and benchmarks check that a client never made it.
@@ -33,9 +38,22 @@ public final class SimulatedExchange: Sendable {
 
     public var limitStatistics: LimitStatistics { weight.withLock { $0.limitStats } }
 
+    /// Weight used per minute (by the minute's open time, UTC epoch ms) over the last day, the current minute included.
+    public var weightHistory: [Int64: Int] {
+        weight.withLock { window in
+            var history = window.history
+            if window.used > 0 { history[window.minute] = window.used }
+            return history
+        }
+    }
+
+    /// Faults injected so far, by kind.
+    public var injectedFaults: [FaultKind: Int] { faults?.injected ?? [:] }
+
     public init(configuration: SimulatorConfiguration) {
         self.configuration = configuration
         self.market = SyntheticMarket(seed: configuration.seed, symbols: configuration.symbols)
+        self.faults = configuration.faults.map(FaultInjector.init(configuration:))
         let startMinute = Interval.oneMinute.openTime(containing: configuration.clock())
         self.listingTime = startMinute - Int64(configuration.historyMinutes) * 60_000
     }
@@ -48,11 +66,18 @@ public final class SimulatedExchange: Sendable {
         public var body: [UInt8]
         public var usedWeight: Int
         public var retryAfterSeconds: Int?
+        /// How the answer travels: normally, or late, cut short or not at all when a fault is injected.
+        public var delivery: Delivery = .normal
     }
 
     /// Handles a GET of `path` with decoded query parameters.
     public func handle(path: String, query: [String: String]) -> Reply {
         if let refused = refusedWhileLimited() { return refused }
+        guard let fault = faults?.draw() else { return answer(path: path, query: query) }
+        return inject(fault, path: path, query: query)
+    }
+
+    private func answer(path: String, query: [String: String]) -> Reply {
         switch path {
         case "/api/v3/ping": return reply(weight: BinanceWeights.ping, body: Array("{}".utf8))
         case "/api/v3/time": return reply(weight: BinanceWeights.time, body: Array("{\"serverTime\":\(now)}".utf8))
@@ -180,38 +205,106 @@ public final class SimulatedExchange: Sendable {
         guard over else { return Reply(status: 200, body: body, usedWeight: used, retryAfterSeconds: nil) }
         // Over the limit: 429 until the minute ends.
         let now = self.now
-        let nextMinute = Interval.oneMinute.openTime(containing: now) + 60_000
-        self.weight.withLock { window in
-            window.rateLimitedUntil = nextMinute
-            window.limitStats.rateLimited += 1
+        return rateLimited(until: Interval.oneMinute.openTime(containing: now) + 60_000, at: now, used: used)
+    }
+
+    /// A 429 lasting until `until`: a request that comes later than the grace and before `until` earns a ban. Injected
+    /// ones are counted with the faults, not in ``limitStatistics``, which tells whether the client went over the limit.
+    private func rateLimited(until: Int64, at now: Int64, used: Int, injected: Bool = false) -> Reply {
+        weight.withLock { window in
+            window.rateLimitedUntil = max(window.rateLimitedUntil, until)
+            window.rateLimitedAt = now
+            if !injected { window.limitStats.rateLimited += 1 }
         }
-        return Reply(
+        return tooManyRequests(retryAfterSeconds: Int((until - now + 999) / 1_000), used: used)
+    }
+
+    private func tooManyRequests(retryAfterSeconds: Int, used: Int) -> Reply {
+        Reply(
             status: 429,
             body: BinanceCodec.encodeError(
                 .init(
                     code: -1003, msg: "Too many requests; current limit of IP is \(configuration.weightLimitPerMinute) requests per minute."
                 )),
-            usedWeight: used, retryAfterSeconds: Int((nextMinute - now + 999) / 1_000))
+            usedWeight: used, retryAfterSeconds: retryAfterSeconds)
     }
 
-    /// A 418 for a banned client, or for one that ignored a 429 (which starts or lengthens the ban); `nil` otherwise.
+    /// A 418 for a banned client, or for one that ignored a 429 (which starts or lengthens the ban); another 429 for a
+    /// request that was in flight when the 429 went out; `nil` otherwise.
     private func refusedWhileLimited() -> Reply? {
+        enum Verdict {
+            case banned(seconds: Int, used: Int)
+            case stillLimited(seconds: Int, used: Int)
+        }
         let now = self.now
-        let verdict: (seconds: Int, used: Int)? = weight.withLock { window in
+        let grace = configuration.banGraceMilliseconds
+        let verdict: Verdict? = weight.withLock { window in
             let used = window.minute == Interval.oneMinute.openTime(containing: now) ? window.used : 0
-            if window.bannedUntil > now { return (Int((window.bannedUntil - now + 999) / 1_000), used) }
+            if window.bannedUntil > now { return .banned(seconds: Int((window.bannedUntil - now + 999) / 1_000), used: used) }
             guard window.rateLimitedUntil > now else { return nil }
+            if now - window.rateLimitedAt < grace {
+                return .stillLimited(seconds: Int((window.rateLimitedUntil - now + 999) / 1_000), used: used)
+            }
             let seconds = window.nextBanSeconds
             window.bannedUntil = now + Int64(seconds) * 1_000
             window.nextBanSeconds = min(seconds * 2, 3 * 86_400)
             window.limitStats.banned += 1
-            return (seconds, used)
+            return .banned(seconds: seconds, used: used)
         }
-        guard let verdict else { return nil }
-        return Reply(
-            status: 418,
-            body: BinanceCodec.encodeError(.init(code: -1003, msg: "Way too many requests; IP banned for \(verdict.seconds) s.")),
-            usedWeight: verdict.used, retryAfterSeconds: verdict.seconds)
+        switch verdict {
+        case nil: return nil
+        case .stillLimited(let seconds, let used): return tooManyRequests(retryAfterSeconds: seconds, used: used)
+        case .banned(let seconds, let used):
+            return Reply(
+                status: 418,
+                body: BinanceCodec.encodeError(.init(code: -1003, msg: "Way too many requests; IP banned for \(seconds) s.")),
+                usedWeight: used, retryAfterSeconds: seconds)
+        }
+    }
+
+    // MARK: Faults
+
+    /// Applies an injected fault: some replace the answer, others spoil or delay a normal one.
+    private func inject(_ fault: FaultInjector.Draw, path: String, query: [String: String]) -> Reply {
+        let configuration = faults?.configuration ?? FaultConfiguration(rate: 0)
+        switch fault.kind {
+        case .serverError:
+            let statuses = [500, 502, 503, 504]
+            let status = statuses[Int(fault.variant % UInt64(statuses.count))]
+            let body =
+                status == 502 || status == 504
+                ? Array("<html><head><title>\(status)</title></head><body>Gateway error</body></html>".utf8)
+                : BinanceCodec.encodeError(.init(code: -1001, msg: "Internal error; unable to process your request. Please try again."))
+            return Reply(status: status, body: body, usedWeight: currentWeight(), retryAfterSeconds: nil)
+        case .rateLimitBurst:
+            let now = self.now
+            return rateLimited(until: now + Int64(configuration.burstSeconds) * 1_000, at: now, used: currentWeight(), injected: true)
+        case .connectionReset:
+            var reply = Reply(status: 200, body: [], usedWeight: currentWeight(), retryAfterSeconds: nil)
+            reply.delivery = .resetAfterHead
+            return reply
+        case .hang:
+            var reply = answer(path: path, query: query)
+            reply.delivery = .delayed(configuration.hang)
+            return reply
+        case .malformedJSON:
+            var reply = answer(path: path, query: query)
+            guard reply.status == 200 else { return reply }
+            // A stray comma before the closing bracket: almost JSON, as a broken proxy might produce.
+            reply.body = Array(reply.body.dropLast()) + Array(",\(reply.body.last.map { String(UnicodeScalar($0)) } ?? "}")".utf8)
+            return reply
+        case .truncatedJSON:
+            var reply = answer(path: path, query: query)
+            guard reply.status == 200 else { return reply }
+            let kept = reply.body.count / 2
+            if fault.variant % 2 == 0 {
+                reply.delivery = .cutAfter(bytes: kept)
+            } else {
+                // The length header matches, but the body itself ends half-way.
+                reply.body = Array(reply.body.prefix(kept))
+            }
+            return reply
+        }
     }
 
     /// Adds `amount` to the current minute's weight; returns the total, as `X-MBX-USED-WEIGHT-1M` reports it, and
@@ -221,6 +314,8 @@ public final class SimulatedExchange: Sendable {
         let limit = configuration.weightLimitPerMinute
         return weight.withLock { window in
             if window.minute != minute {
+                if window.used > 0 { window.history[window.minute] = window.used }
+                if window.history.count > 1_440, let oldest = window.history.keys.min() { window.history[oldest] = nil }
                 window.minute = minute
                 window.used = 0
             }

@@ -12,14 +12,23 @@ public struct SimulatorConfiguration: Sendable {
     public var weightLimitPerMinute: Int
     /// The simulator's clock in UTC epoch milliseconds; the wall clock unless a test injects one.
     public var clock: @Sendable () -> Int64
+    /// Faults injected into a share of the answers; `nil` for none.
+    public var faults: FaultConfiguration?
+    /// Requests that arrive this soon after a 429 get another 429 rather than a ban: they were already on their way
+    /// when the 429 was sent. Binance bans clients that go on sending, not ones with requests in flight.
+    public var banGraceMilliseconds: Int64
 
     public init(
         seed: UInt64 = 42,
         symbols: [Symbol],
         historyMinutes: Int = 1_440,
         weightLimitPerMinute: Int = 6_000,
-        clock: @escaping @Sendable () -> Int64 = SimulatorConfiguration.wallClock
+        clock: @escaping @Sendable () -> Int64 = SimulatorConfiguration.wallClock,
+        faults: FaultConfiguration? = nil,
+        banGraceMilliseconds: Int64 = 1_000
     ) {
+        self.faults = faults
+        self.banGraceMilliseconds = max(0, banGraceMilliseconds)
         self.seed = seed
         self.symbols = symbols
         self.historyMinutes = historyMinutes

@@ -16,20 +16,43 @@ public enum SimulatorServer {
             router.get(RouterPath(path)) { request, _ -> Response in
                 var query: [String: String] = [:]
                 for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-                return response(exchange.handle(path: path, query: query))
+                return await deliver(exchange.handle(path: path, query: query))
             }
         }
         return router
     }
 
-    static func response(_ reply: SimulatedExchange.Reply) -> Response {
+    /// Sends a reply the way its delivery says: an injected fault can delay it, cut its body or drop the connection.
+    static func deliver(_ reply: SimulatedExchange.Reply) async -> Response {
         var headers: HTTPFields = [.contentType: "application/json;charset=UTF-8"]
         headers[usedWeightHeader] = String(reply.usedWeight)
         if let retryAfter = reply.retryAfterSeconds { headers[retryAfterHeader] = String(retryAfter) }
-        return Response(
-            status: HTTPResponse.Status(code: reply.status), headers: headers,
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
+        let status = HTTPResponse.Status(code: reply.status)
+        let body = ByteBuffer(bytes: reply.body)
+        switch reply.delivery {
+        case .normal:
+            return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
+        case .delayed(let duration):
+            // A client that timed out has gone; the late answer then goes nowhere, as with a real hung server.
+            try? await Task.sleep(for: duration)
+            return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
+        case .resetAfterHead:
+            headers[.contentLength] = "1024"
+            return Response(status: status, headers: headers, body: ResponseBody(contentLength: 1_024) { _ in throw InjectedFault() })
+        case .cutAfter(let bytes):
+            headers[.contentLength] = String(reply.body.count)
+            let part = ByteBuffer(bytes: reply.body.prefix(bytes))
+            return Response(
+                status: status, headers: headers,
+                body: ResponseBody(contentLength: reply.body.count) { writer in
+                    try await writer.write(part)
+                    throw InjectedFault()
+                })
+        }
     }
+
+    /// Thrown while writing a body: the server then closes the connection mid-response.
+    struct InjectedFault: Error {}
 
     /// A Hummingbird application serving `exchange` on `host:port` (port 0 picks a free port);
     /// `onListening` receives the bound port. It is a `Service`: run it in a `ServiceGroup`.

@@ -119,6 +119,49 @@ struct SimulateExchange: AsyncParsableCommand {
     @Option(name: .long, help: "Minutes of 1m history before now (env CRYPTOPIPE_HISTORY_MINUTES, default 1440).")
     var historyMinutes: String?
 
+    @Option(
+        name: .long,
+        help:
+            "Share of requests (0-1) answered with a fault: 5xx, hang, reset, malformed, truncated or 429 (env CRYPTOPIPE_FAULTS, default 0)."
+    )
+    var faults: String?
+
+    @Option(name: .long, help: "Seed of the fault sequence (env CRYPTOPIPE_FAULT_SEED, default 1).")
+    var faultSeed: String?
+
+    @Option(name: .long, help: "Comma-separated fault kinds to draw from: 5xx,hang,reset,malformed,truncated,429 (default all).")
+    var faultKinds: String?
+
+    @Option(name: .long, help: "Seconds a hung request waits before answering (env CRYPTOPIPE_FAULT_HANG_SECONDS, default 15).")
+    var faultHangSeconds: String?
+
+    /// The fault configuration, or `nil` for a well-behaved exchange.
+    func resolveFaults(_ settings: Settings) throws(CLIError) -> FaultConfiguration? {
+        let rate = try settings.value(faults, option: "--faults", env: "CRYPTOPIPE_FAULTS", default: 0.0, expected: "a number from 0 to 1")
+        {
+            Double($0).flatMap { (0...1).contains($0) ? $0 : nil }
+        }
+        let seed = try settings.value(
+            faultSeed, option: "--fault-seed", env: "CRYPTOPIPE_FAULT_SEED", default: UInt64(1), expected: "a non-negative integer"
+        ) { UInt64($0) }
+        let hang = try settings.integer(
+            faultHangSeconds, option: "--fault-hang-seconds", env: "CRYPTOPIPE_FAULT_HANG_SECONDS", default: 15, range: 1...3_600)
+        var kinds = FaultKind.allCases
+        if let faultKinds {
+            kinds = []
+            for name in faultKinds.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+                guard let kind = FaultKind(rawValue: name) else {
+                    throw .usage(
+                        "--fault-kinds: unknown kind '\(name)'; use any of \(FaultKind.allCases.map(\.rawValue).joined(separator: ","))")
+                }
+                kinds.append(kind)
+            }
+            if kinds.isEmpty { throw .usage("--fault-kinds is empty; name at least one kind or leave it out for all") }
+        }
+        guard rate > 0 else { return nil }
+        return FaultConfiguration(rate: rate, seed: seed, kinds: kinds, hang: .seconds(hang))
+    }
+
     func run() async throws {
         try await guarded {
             let settings = Settings()
@@ -135,9 +178,19 @@ struct SimulateExchange: AsyncParsableCommand {
             } catch {
                 throw CLIError.usage("\(error)")
             }
+            let faultConfiguration = try resolveFaults(settings)
             LogSetup.bootstrapOnce(level: settings.text(nil, env: "CRYPTOPIPE_LOG_LEVEL", default: "info"))
             let logger = Logger(label: "simulator")
-            let exchange = SimulatedExchange(configuration: .init(seed: seed, symbols: symbolList, historyMinutes: history))
+            let exchange = SimulatedExchange(
+                configuration: .init(seed: seed, symbols: symbolList, historyMinutes: history, faults: faultConfiguration))
+            if let faultConfiguration {
+                logger.notice(
+                    "injecting faults",
+                    metadata: [
+                        "faults.rate": "\(faultConfiguration.rate)", "faults.seed": "\(faultConfiguration.seed)",
+                        "faults.kinds": "\(faultConfiguration.kinds.map(\.rawValue).joined(separator: ","))",
+                    ])
+            }
             let app = SimulatorServer.application(exchange: exchange, host: host, port: port, logger: logger) { bound in
                 // Printed on stdout so scripts can read the port when --port 0 is used.
                 Console.print("listening on http://\(host):\(bound)")

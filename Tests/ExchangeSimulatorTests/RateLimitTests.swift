@@ -38,6 +38,9 @@ struct RateLimitTests {
         // A second offence doubles the ban.
         for _ in 0..<4 { _ = Self.klines(exchange) }
         #expect(Self.klines(exchange).status == 429)
+        // A request within a second of the 429 was already in flight: another 429, not yet a ban.
+        #expect(Self.klines(exchange).status == 429)
+        clock.advance(seconds: 2)
         let again = Self.klines(exchange)
         #expect(again.status == 418 && again.retryAfterSeconds == 240)
         #expect(exchange.limitStatistics == .init(rateLimited: 2, banned: 2))

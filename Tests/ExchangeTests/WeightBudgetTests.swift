@@ -85,7 +85,9 @@ struct WeightBudgetTests {
         let clock = ManualClock(Self.start)
         let exchange = SimulatedExchange(configuration: .init(seed: 1, symbols: [Self.btc], weightLimitPerMinute: 2, clock: clock.reader))
         // Another client on the same IP ignored a 429: banned for 120 s.
-        for _ in 0..<3 { _ = exchange.handle(path: "/api/v3/klines", query: ["symbol": "BTCUSDT", "interval": "1m"]) }
+        for _ in 0..<2 { _ = exchange.handle(path: "/api/v3/klines", query: ["symbol": "BTCUSDT", "interval": "1m"]) }
+        clock.advance(milliseconds: 2_000)
+        _ = exchange.handle(path: "/api/v3/klines", query: ["symbol": "BTCUSDT", "interval": "1m"])
         let budget = WeightBudget(clock: clock.reader, sleep: clock.sleep)
         let usage = ExchangeUsageMonitor()
         try await SimulatorServer.withRunning(exchange) { baseURL in
@@ -98,7 +100,7 @@ struct WeightBudgetTests {
             #expect(usage.snapshot.requests == 1)
             #expect(await budget.statistics.refusedWhileBanned == 1)
             // Still refused a second before the ban ends, without reaching the exchange; served once it has ended.
-            clock.advance(milliseconds: 119_000)
+            clock.advance(milliseconds: 119_000)  // the ban began at the third request
             #expect(await Self.failure(client) == .banned(retryAfterSeconds: 1))
             #expect(usage.snapshot.requests == 1)
             clock.advance(milliseconds: 1_000)
