@@ -11,7 +11,10 @@ import Warehouse
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cryptopipe-bench", abstract: "Benchmarks of CryptoPipe (run with -c release).",
-        subcommands: [TransformBenchmark.self, MySQLTransformBenchmark.self, ImportBenchmark.self, CycleBenchmark.self, RollupCheck.self]
+        subcommands: [
+            TransformBenchmark.self, MySQLTransformBenchmark.self, ImportBenchmark.self, CycleBenchmark.self, ScaleBenchmark.self,
+            RollupCheck.self,
+        ]
     )
 }
 

@@ -31,7 +31,7 @@ public actor WeightBudget {
         public var refusedWhileBanned = 0
     }
 
-    public let configuration: Configuration
+    public nonisolated let configuration: Configuration
     let clock: @Sendable () -> Int64
     let sleep: @Sendable (Duration) async throws -> Void
     private var minute: Int64 = .min

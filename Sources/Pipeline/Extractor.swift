@@ -17,12 +17,18 @@ public struct Extractor: Sendable {
         /// Levels per side of each order-book snapshot.
         public var depthLimit: Int
         public var interval: Interval
+        /// Requests in flight at once: enough to hide the exchange's latency for hundreds of symbols, few enough that
+        /// the weight budget, not a burst, decides the pace.
+        public var concurrency: Int
 
-        public init(symbols: [Symbol], initialCandles: Int = 100, depthLimit: Int = 100, interval: Interval = .oneMinute) {
+        public init(
+            symbols: [Symbol], initialCandles: Int = 100, depthLimit: Int = 100, interval: Interval = .oneMinute, concurrency: Int = 8
+        ) {
             self.symbols = symbols
             self.initialCandles = initialCandles
             self.depthLimit = depthLimit
             self.interval = interval
+            self.concurrency = max(1, concurrency)
         }
     }
 
@@ -48,23 +54,92 @@ public struct Extractor: Sendable {
         self.logger = logger
     }
 
-    /// Extracts `symbols` (by default the configured ones); a failing symbol is logged and reported, and the others go on.
-    public func extractAll(_ symbols: [Symbol]? = nil) async -> ExtractionReport {
+    /// Extracts `symbols` (by default the configured ones): first the new k-lines of every symbol, then the order books
+    /// of the symbols `plan` says are due in `cycle` (all of them without a plan), each phase with bounded concurrency, so
+    /// fresh candles never wait behind order books. A failing symbol is logged and reported, and the others go on.
+    public func extractAll(_ symbols: [Symbol]? = nil, cycle: Int = 0, plan: ExtractionPlan? = nil) async -> ExtractionReport {
+        let list = symbols ?? configuration.symbols
+        var results = await concurrently(list) { symbol in
+            await Self.outcome { () throws(PipelineError) in try await extractKlines(symbol) }
+        }
+        let dueForDepth = list.indices.filter { index in
+            guard case .success = results[index] else { return false }
+            return plan?.includesDepth(symbolIndex: index, cycle: cycle) ?? true
+        }
+        let books = await concurrently(dueForDepth.map { list[$0] }) { symbol in
+            await Self.outcome { () throws(PipelineError) in try await extractDepth(symbol) }
+        }
+        for (index, book) in zip(dueForDepth, books) {
+            switch (results[index], book) {
+            case (.success(var extraction), .success(let depth)):
+                extraction.depthLevels = depth.levels
+                extraction.objects.append(depth.key)
+                results[index] = .success(extraction)
+            case (_, .failure(let error)): results[index] = .failure(error)
+            default: break
+            }
+        }
         var report = ExtractionReport()
-        for symbol in symbols ?? configuration.symbols {
-            do {
-                let result = try await extract(symbol)
-                report.symbols.append(result)
-            } catch {
+        for (symbol, result) in zip(list, results) {
+            switch result {
+            case .success(let extraction):
+                report.symbols.append(extraction)
+                logger.debug(
+                    "extracted",
+                    metadata: ["symbol": "\(symbol)", "klines": "\(extraction.klines)", "depth.levels": "\(extraction.depthLevels)"])
+            case .failure(let error):
                 logger.error("extraction failed", metadata: ["symbol": "\(symbol)", "error": "\(error)"])
                 report.failures.append(ExtractionFailure(symbol: symbol, message: "\(error)"))
             }
         }
+        logger.info(
+            "extraction finished",
+            metadata: [
+                "symbols": "\(report.symbols.count)", "failures": "\(report.failures.count)", "order_books": "\(dueForDepth.count)",
+                "klines": "\(report.symbols.reduce(0) { $0 + $1.klines })",
+            ])
         return report
     }
 
-    /// One symbol: new k-lines (paginated), then one depth snapshot.
+    /// One symbol and its order book, for callers that do not plan cycles.
     public func extract(_ symbol: Symbol) async throws(PipelineError) -> SymbolExtraction {
+        var result = try await extractKlines(symbol)
+        let depth = try await extractDepth(symbol)
+        result.depthLevels = depth.levels
+        result.objects.append(depth.key)
+        return result
+    }
+
+    static func outcome<Value>(_ body: () async throws(PipelineError) -> Value) async -> Result<Value, PipelineError> {
+        do {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Runs `work` for every symbol with at most `configuration.concurrency` at once; results in the order given.
+    func concurrently<Value: Sendable>(_ symbols: [Symbol], _ work: @escaping @Sendable (Symbol) async -> Value) async -> [Value] {
+        await withTaskGroup(of: (Int, Value).self) { group in
+            var results: [Value?] = Array(repeating: nil, count: symbols.count)
+            var next = 0
+            func startNext() {
+                guard next < symbols.count else { return }
+                let index = next
+                next += 1
+                group.addTask { (index, await work(symbols[index])) }
+            }
+            for _ in 0..<min(configuration.concurrency, symbols.count) { startNext() }
+            while let (index, value) = await group.next() {
+                results[index] = value
+                startNext()
+            }
+            return results.compactMap { $0 }
+        }
+    }
+
+    /// New k-lines of one symbol, paginated, from where the last extraction stopped.
+    func extractKlines(_ symbol: Symbol) async throws(PipelineError) -> SymbolExtraction {
         var result = SymbolExtraction(symbol: symbol)
         let interval = configuration.interval
         let step = interval.milliseconds ?? 60_000
@@ -94,19 +169,19 @@ public struct Extractor: Sendable {
             guard response.value.count == KlineRequest.maximumLimit, closed.count == response.value.count, let newestClosed else { break }
             startTime = interval.nextOpenTime(after: newestClosed)
         }
+        return result
+    }
+
+    /// One order-book snapshot of one symbol.
+    func extractDepth(_ symbol: Symbol) async throws(PipelineError) -> (key: String, levels: Int) {
         let depth = try await wrap { () throws(ExchangeError) in try await source.depth(symbol: symbol, limit: configuration.depthLimit) }
         let (key, capturedAt) = try await saveRaw(depth.body, receivedAt: depth.receivedAt, symbol: symbol, type: .depth, interval: nil)
+        let levels = depth.value.bids.count + depth.value.asks.count
         try await wrap { () throws(WarehouseError) in
             try await warehouse.recordExtraction(
-                ExtractionUpdate(
-                    symbol: symbol, type: .depth, fetchTime: capturedAt, lastOpenTime: nil,
-                    records: depth.value.bids.count + depth.value.asks.count))
+                ExtractionUpdate(symbol: symbol, type: .depth, fetchTime: capturedAt, lastOpenTime: nil, records: levels))
         }
-        result.depthLevels = depth.value.bids.count + depth.value.asks.count
-        result.objects.append(key)
-        logger.info(
-            "extracted", metadata: ["symbol": "\(symbol)", "klines": "\(result.klines)", "depth.levels": "\(result.depthLevels)"])
-        return result
+        return (key, levels)
     }
 }
 

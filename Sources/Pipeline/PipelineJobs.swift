@@ -22,16 +22,45 @@ public enum PipelineJobs {
         }
     }
 
+    /// What the extraction plan is computed from; `nil` extracts every order book every cycle.
+    public struct Planning: Sendable {
+        /// The weight budget per minute.
+        public var budgetPerMinute: Int
+        /// Seconds between extract-transform runs.
+        public var cycleSeconds: Int
+
+        public init(budgetPerMinute: Int, cycleSeconds: Int) {
+            self.budgetPerMinute = budgetPerMinute
+            self.cycleSeconds = cycleSeconds
+        }
+
+        public func plan(symbols: Int, depthLimit: Int) -> ExtractionPlan {
+            ExtractionPlan(symbols: symbols, cycleSeconds: cycleSeconds, depthLimit: depthLimit, budgetPerMinute: budgetPerMinute)
+        }
+    }
+
     public static func make(
         extractor: Extractor, transformer: Transformer, gapFiller: GapFiller, maintenance: Maintenance, symbols: SymbolRegistry,
-        defaults: Defaults = Defaults(), logger: Logger, onCycle: @escaping @Sendable (CycleReport) async -> Void = { _ in }
+        defaults: Defaults = Defaults(), planning: Planning? = nil, logger: Logger,
+        onCycle: @escaping @Sendable (CycleReport) async -> Void = { _ in }
     ) -> [ScheduledJob] {
         let cycles = CycleCounter()
         return [
             ScheduledJob(name: extractTransform, defaultSchedule: .every(seconds: defaults.extractTransformSeconds)) {
                 let tracked = try await symbols.symbols()
-                let extraction = await extractor.extractAll(tracked)
-                var report = CycleReport(number: await cycles.next(), extraction: extraction)
+                let plan = planning?.plan(symbols: tracked.count, depthLimit: extractor.configuration.depthLimit)
+                let (number, planChanged) = await cycles.next(plan: plan)
+                if let plan, planChanged {
+                    // Symbols were added or removed: the order-book cadence may have to change.
+                    if plan.depthStretched || plan.klinesOverBudget {
+                        logger.warning("extraction plan", metadata: ["plan": "\(plan)"])
+                    } else {
+                        logger.info("extraction plan", metadata: ["plan": "\(plan)"])
+                    }
+                }
+                let extraction = await extractor.extractAll(tracked, cycle: number, plan: plan)
+                var report = CycleReport(number: number, extraction: extraction)
+                report.plan = plan
                 var outcome = JobRunOutcome(status: extraction.failures.isEmpty ? .succeeded : .partial)
                 outcome.files = extraction.symbols.reduce(0) { $0 + $1.objects.count }
                 var errors = extraction.failures.map { "\($0.symbol): \($0.message)" }
@@ -79,6 +108,8 @@ public struct CycleReport: Sendable {
     public var extraction: ExtractionReport
     public var transform = TransformReport()
     public var transformError: String?
+    /// The plan the cycle followed, when the weight budget is planned.
+    public var plan: ExtractionPlan?
 
     public init(number: Int, extraction: ExtractionReport) {
         self.number = number
@@ -86,11 +117,14 @@ public struct CycleReport: Sendable {
     }
 }
 
-/// Numbers extract-transform cycles for their reports.
+/// Numbers extract-transform cycles for their reports and notices when the plan changes.
 actor CycleCounter {
     private var count = 0
-    func next() -> Int {
+    private var lastPlan: ExtractionPlan?
+
+    func next(plan: ExtractionPlan?) -> (number: Int, planChanged: Bool) {
         count += 1
-        return count
+        defer { lastPlan = plan }
+        return (count, plan != lastPlan)
     }
 }

@@ -80,11 +80,16 @@ struct ServerAssembly {
         let symbols = SymbolRegistry(warehouse: backends.warehouse, seed: backends.configuration.symbols)
         let extractor = backends.extractor(extractOptions, source: source)
         let transformer = backends.transformer()
+        // The plan follows the saved extract-transform interval (a new warehouse takes --every).
+        let savedSeconds = try await backends.warehouse.jobSchedules().first { $0.job == PipelineJobs.extractTransform }?.intervalSeconds
+        let planning = PipelineJobs.Planning(
+            budgetPerMinute: backends.budget.configuration.budgetPerMinute, cycleSeconds: savedSeconds ?? every)
         let jobs = PipelineJobs.make(
             extractor: extractor, transformer: transformer,
             gapFiller: GapFiller(extractor: extractor, transformer: transformer, warehouse: backends.warehouse, logger: logger),
             maintenance: backends.maintenance(),
-            symbols: symbols, defaults: .init(extractTransformSeconds: every), logger: logger, onCycle: Self.printCycle)
+            symbols: symbols, defaults: .init(extractTransformSeconds: every), planning: planning, logger: logger,
+            onCycle: Self.printCycle)
         let scheduler = JobScheduler(
             jobs: jobs, warehouse: backends.warehouse,
             configuration: .init(stopAfter: cycles.map { (job: PipelineJobs.extractTransform, runs: $0) }), metrics: factory, logger: logger
@@ -100,6 +105,10 @@ struct ServerAssembly {
             Console.print(
                 "note: extract-transform runs every \(seconds) s as saved in the warehouse; --every only seeds a new warehouse; "
                     + "change it with PATCH /api/scheduler/extract-transform")
+        }
+        if runJobs {
+            let plan = planning.plan(symbols: tracked.count, depthLimit: extractOptions.depthLimit)
+            Console.print("plan: \(plan)")
         }
         let services = WebAppServices(
             warehouse: backends.warehouse, lake: backends.lake, layout: backends.layout, scheduler: scheduler, symbols: symbols,
@@ -128,6 +137,7 @@ struct ServerAssembly {
             "loaded \(report.transform.objects) lake objects (\(report.transform.rowsWritten) rows written, \(report.transform.rowsUnchanged) unchanged)"
         if report.transform.rejected > 0 { line += ", \(report.transform.rejected) rejected" }
         line += "; rolled up \(report.transform.hoursRolledUp) hours, \(report.transform.daysRolledUp) days"
+        if let plan = report.plan, plan.depthStretched { line += "; order books every \(plan.effectiveDepthCadenceSeconds) s" }
         Console.print(line)
         for failure in report.extraction.failures { Console.error("\(failure.symbol): \(failure.message)") }
         if let error = report.transformError { Console.error("transform: \(error)") }
