@@ -10,7 +10,8 @@ struct CryptoPipe: AsyncParsableCommand {
             a flag wins over the environment, the environment over the default.
             """,
         subcommands: [
-            Extract.self, Transform.self, Aggregate.self, Import.self, Gaps.self, Maintain.self, Run.self, Serve.self, Demo.self,
+            Extract.self, Transform.self, Aggregate.self, Import.self, Backfill.self, Gaps.self, Maintain.self, Run.self, Serve.self,
+            Demo.self,
             Export.self, Lake.self, Status.self, SimulateExchange.self,
         ]
     )
