@@ -100,6 +100,31 @@ public final class PrivateMariaDB: @unchecked Sendable {
         folder.remove()
     }
 
+    // The blocking calls (installing, starting, stopping a server) take seconds. Async tests use these variants, which
+    // run them on a GCD thread: blocking Swift's small cooperative pool would stall every other test of the process.
+
+    /// ``init()`` off the cooperative pool.
+    public static func launch() async throws -> PrivateMariaDB {
+        try await offThePool { try PrivateMariaDB() }
+    }
+
+    /// ``start()`` off the cooperative pool.
+    public func restart() async throws {
+        try await Self.offThePool { try self.start() }
+    }
+
+    /// ``stop()`` off the cooperative pool.
+    public func shutDown() async {
+        // `stop()` does not throw, so neither does this.
+        _ = try? await Self.offThePool { self.stop() }
+    }
+
+    static func offThePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
     public var configuration: MySQLConfiguration {
         MySQLConfiguration(host: "127.0.0.1", port: port, user: "cryptopipe", password: password, database: "cryptopipe", poolSize: 2)
     }

@@ -14,14 +14,15 @@ struct Backfill: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "First minute, ISO-8601 (2024-01-01T00:00:00Z, or 2024-01-01) or epoch milliseconds.")
-    var from: String
+    @Option(name: .long, help: "First minute (required), ISO-8601 (2024-01-01T00:00:00Z, or 2024-01-01) or epoch milliseconds.")
+    var from: String?
 
     @Option(name: .long, help: "Last minute (inclusive), same formats; default: the last closed minute.")
     var to: String?
 
     func run() async throws {
         try await guarded {
+            guard let from else { throw CLIError.usage("backfill needs --from: the first minute to fetch, e.g. --from 2024-01-01") }
             let start = try Self.time(from, option: "--from")
             let end = try to.map { text throws(CLIError) in try Self.time(text, option: "--to") }
             let now = Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down))

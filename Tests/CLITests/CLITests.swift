@@ -88,6 +88,10 @@ struct CLITests {
         (["import", "nowhere/BTCUSDT-1m-2024-01-01.zip"], "no such file or folder"),
         (["maintain", "--retention-days", "0"], "--retention-days '0' is not valid"),
         (["gaps", "--symbol", "x/y"], "invalid symbol 'X/Y'"),
+        (["backfill"], "backfill needs --from"),
+        (["backfill", "--from", "yesterday"], "--from 'yesterday' is not valid"),
+        (["backfill", "--from", "2024-01-02", "--to", "2024-01-01"], "is before --from"),
+        (["backfill", "--from", "2999-01-01"], "is in the future"),
     ])
     func badInputGivesOneLineAndExitCode64(arguments: [String], message: String) async throws {
         let folder = try TemporaryDirectory("cli")
@@ -219,6 +223,37 @@ struct CLITests {
                 })
             let table = try await Self.run(["status"], environment: env, in: folder)
             #expect(table.stdout.contains("SYMBOL") && table.stdout.contains("ETHUSDT"))
+        }
+    }
+
+    @Test func backfillFetchesTheRangeThroughTheLakeAndRunningItAgainHasNothingLeft() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let symbol = try Symbol("BTCUSDT")
+        let exchange = SimulatedExchange(configuration: .init(seed: 8, symbols: [symbol], historyMinutes: 3_000))
+        let minute = Interval.oneMinute.openTime(containing: exchange.now)
+        let (from, to) = (minute - 2_500 * 60_000, minute - 100 * 60_000)
+        try await SimulatorServer.withRunning(exchange) { baseURL in
+            let env = ["CRYPTOPIPE_EXCHANGE_URL": baseURL, "CRYPTOPIPE_LOG_LEVEL": "warning", "CRYPTOPIPE_SYMBOLS": "BTCUSDT"]
+            let arguments = ["backfill", "--from", UTCTime.iso8601(from), "--to", String(to)]
+            let first = try await Self.run(arguments, environment: env, in: folder)
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(first.stdout.contains("fetched 2401 k-lines in 3 pages for 1 of 1 symbols; 2401 rows written"), "\(first.stdout)")
+            let lake = try FileManager.default.subpathsOfDirectory(atPath: folder.path + "/data/lake/crypto-raw")
+            #expect(lake.filter { $0.hasSuffix(".json") }.count == 3)
+
+            let csv = try await Self.run(["export", "--symbol", "BTCUSDT"], environment: env, in: folder)
+            let rows = try csv.stdout.split(separator: "\n").map { row in
+                try Array(row.utf8).withUnsafeBufferPointer { try KlineCSV.parseRow($0) }
+            }
+            #expect(rows.count == 2_401 && rows.first?.openTime == from && rows.last?.openTime == to)
+            #expect(rows.allSatisfy { exchange.market.minuteCandle(symbol, minuteOpen: $0.openTime) == $0 })
+
+            let again = try await Self.run(arguments, environment: env, in: folder)
+            #expect(again.status == 0)
+            #expect(
+                again.stdout.contains("fetched 0 k-lines in 0 pages for 1 of 1 symbols (continued BTCUSDT from a checkpoint)"),
+                "\(again.stdout)")
         }
     }
 

@@ -83,7 +83,7 @@ struct S3ObjectStoreFaultTests {
     static func configuration(_ endpoint: String, attempts: Int = 4) throws -> S3Configuration {
         S3Configuration(
             endpoint: try S3Endpoint(parsing: endpoint), credentials: credentials,
-            retry: .init(maxAttempts: attempts, baseDelay: .milliseconds(5), maxDelay: .milliseconds(20)), requestTimeout: .seconds(5))
+            retry: .init(maxAttempts: attempts, baseDelay: .milliseconds(5), maxDelay: .milliseconds(20)), requestTimeout: .seconds(30))
     }
 
     /// Serves `respond` on a free loopback port while `body` runs.

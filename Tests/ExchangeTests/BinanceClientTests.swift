@@ -15,7 +15,7 @@ struct BinanceClientTests {
     static let fastRetry = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5))
 
     static func client(
-        _ baseURL: String, timeout: Duration = .seconds(5), retry: RetryPolicy = fastRetry,
+        _ baseURL: String, timeout: Duration = .seconds(30), retry: RetryPolicy = fastRetry,
         clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock
     ) -> BinanceClient {
         BinanceClient(

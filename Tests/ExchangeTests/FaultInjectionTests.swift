@@ -75,7 +75,7 @@ struct FaultInjectionTests {
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
                 configuration: .init(
-                    baseURL: baseURL, requestTimeout: .seconds(5), retry: RetryPolicy(maxAttempts: 20, baseDelay: .milliseconds(1)),
+                    baseURL: baseURL, requestTimeout: .seconds(30), retry: RetryPolicy(maxAttempts: 20, baseDelay: .milliseconds(1)),
                     clock: clock.reader, budget: budget),
                 httpClient: .shared, logger: Logger(label: "test"))
             for _ in 0..<20 {

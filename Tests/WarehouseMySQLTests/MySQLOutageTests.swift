@@ -19,7 +19,7 @@ struct MySQLOutageTests {
     static let start: Int64 = 1_772_323_210_000
 
     @Test func theServerRestartsMidRunAndNothingIsLostOrDoubled() async throws {
-        let server = try PrivateMariaDB()
+        let server = try await PrivateMariaDB.launch()
         let folder = try TemporaryDirectory("mysql-outage")
         defer { folder.remove() }
         let records = LogRecorder()
@@ -49,7 +49,7 @@ struct MySQLOutageTests {
 
             // 1. The server is down for longer than an impatient warehouse waits: the transform fails with the reason,
             //    and loads nothing.
-            server.stop()
+            await server.shutDown()
             var impatient = warehouse.configuration
             impatient.reconnectWindow = .milliseconds(500)
             let hasty = MySQLWarehouse(configuration: impatient, logger: logger)
@@ -63,7 +63,7 @@ struct MySQLOutageTests {
             // 2. The server comes back while a patient transform waits: it goes on.
             let restart = Task.detached {
                 try await Task.sleep(for: .milliseconds(800))
-                try server.start()
+                try await server.restart()
             }
             let first = try await transformer(warehouse).transformPending()
             try await restart.value
@@ -78,9 +78,9 @@ struct MySQLOutageTests {
                 }
                 let outage = Task.detached {
                     try await Task.sleep(for: .milliseconds(30 + 40 * round))
-                    server.stop()
+                    await server.shutDown()
                     try await Task.sleep(for: .milliseconds(700))
-                    try server.start()
+                    try await server.restart()
                 }
                 _ = try await transformer(warehouse).transformPending()
                 try await outage.value
@@ -120,6 +120,6 @@ struct MySQLOutageTests {
             }
         }
         await warehouse.shutdown()
-        server.stop()
+        await server.shutDown()
     }
 }
