@@ -2,7 +2,7 @@ import Synchronization
 
 /// A fault the simulated exchange can inject instead of (or into) a normal answer: what real networks, gateways and
 /// rate limiters do to a client that runs for months.
-public enum FaultKind: String, CaseIterable, Sendable, Hashable, Comparable {
+public enum FaultKind: String, CaseIterable, Sendable, Hashable {
     /// A 500, 502, 503 or 504, with Binance's error body or a gateway's HTML page.
     case serverError = "5xx"
     /// The answer comes only after the client's timeout has passed.
@@ -15,8 +15,6 @@ public enum FaultKind: String, CaseIterable, Sendable, Hashable, Comparable {
     case truncatedJSON = "truncated"
     /// A 429 with `Retry-After` although the weight is under the limit; asking again during it earns a ban.
     case rateLimitBurst = "429"
-
-    public static func < (lhs: FaultKind, rhs: FaultKind) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// Which faults to inject and how often. The same seed and the same sequence of requests give the same faults.

@@ -1,6 +1,5 @@
 import Exchange
-import Foundation
-public import Logging
+import Logging
 public import MarketData
 public import Warehouse
 
@@ -10,27 +9,24 @@ public import Warehouse
 /// After each page is in the lake, the next start time is saved as a checkpoint in the warehouse's settings, so a
 /// backfill killed at any point resumes where it stopped. A kill between a page's write and its checkpoint fetches that
 /// page again: its candles are loaded twice and upserted once, so nothing is duplicated.
+///
+/// The exchange, lake, warehouse, clock and logger are the extractor's.
 public struct Backfiller: Sendable {
     let extractor: Extractor
     let transformer: Transformer
-    let warehouse: any Warehouse
-    let clock: PipelineClock
-    let logger: Logger
     /// Pages between two transforms: large enough to load in big transactions, small enough that a kill leaves little
     /// untransformed (the next run or cycle loads it anyway).
     let pagesPerTransform: Int
 
-    public init(
-        extractor: Extractor, transformer: Transformer, warehouse: any Warehouse, clock: PipelineClock = .system,
-        pagesPerTransform: Int = 20, logger: Logger
-    ) {
+    public init(extractor: Extractor, transformer: Transformer, pagesPerTransform: Int = 20) {
         self.extractor = extractor
         self.transformer = transformer
-        self.warehouse = warehouse
-        self.clock = clock
         self.pagesPerTransform = max(1, pagesPerTransform)
-        self.logger = logger
     }
+
+    var warehouse: any Warehouse { extractor.warehouse }
+    var clock: PipelineClock { extractor.clock }
+    var logger: Logger { extractor.logger }
 
     /// Settings key of a symbol's checkpoint.
     public static func checkpointKey(_ symbol: Symbol) -> String { "backfill.\(symbol.rawValue)" }
@@ -83,7 +79,7 @@ public struct Backfiller: Sendable {
                 try await saveCheckpoint(symbol, from: first, next: next)
                 state.minutesDone += (min(next, last + 60_000) - startTime) / 60_000
                 state.klines = report.klines
-                state.elapsedSeconds = Self.seconds(since: started)
+                state.elapsedSeconds = (ContinuousClock.now - started).seconds
                 progress(state)
                 startTime = next
                 if pagesSinceTransform >= pagesPerTransform {
@@ -98,7 +94,7 @@ public struct Backfiller: Sendable {
         }
         // Whatever is in the lake is loaded, also when interrupted: the checkpoint already counts it as fetched.
         report.rowsWritten += try await transformer.transformPending().rowsWritten
-        state.elapsedSeconds = Self.seconds(since: started)
+        state.elapsedSeconds = (ContinuousClock.now - started).seconds
         report.elapsedSeconds = state.elapsedSeconds
         progress(state)
         return report
@@ -120,11 +116,6 @@ public struct Backfiller: Sendable {
         try await wrap { () throws(WarehouseError) in
             try await warehouse.saveSetting(Self.checkpointKey(symbol), value: "\(from):\(next)", at: clock.now())
         }
-    }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }
 

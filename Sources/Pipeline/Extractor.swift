@@ -101,15 +101,6 @@ public struct Extractor: Sendable {
         return report
     }
 
-    /// One symbol and its order book, for callers that do not plan cycles.
-    public func extract(_ symbol: Symbol) async throws(PipelineError) -> SymbolExtraction {
-        var result = try await extractKlines(symbol)
-        let depth = try await extractDepth(symbol)
-        result.depthLevels = depth.levels
-        result.objects.append(depth.key)
-        return result
-    }
-
     static func outcome<Value>(_ body: () async throws(PipelineError) -> Value) async -> Result<Value, PipelineError> {
         do {
             return .success(try await body())

@@ -10,3 +10,8 @@ public struct PipelineClock: Sendable {
 
     public static let system = PipelineClock { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
 }
+
+extension Duration {
+    /// Seconds as a `Double`, for rates and progress.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -14,19 +14,24 @@ struct Backfill: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "First minute (required), ISO-8601 (2024-01-01T00:00:00Z, or 2024-01-01) or epoch milliseconds.")
+    @Option(
+        name: .long,
+        help: "First minute (required), ISO-8601 (2024-01-01T00:00:00Z, or 2024-01-01) or epoch ms (env CRYPTOPIPE_BACKFILL_FROM).")
     var from: String?
 
-    @Option(name: .long, help: "Last minute (inclusive), same formats; default: the last closed minute.")
+    @Option(name: .long, help: "Last minute (inclusive), same formats (env CRYPTOPIPE_BACKFILL_TO, default: the last closed minute).")
     var to: String?
 
     func run() async throws {
         try await guarded {
-            guard let from else { throw CLIError.usage("backfill needs --from: the first minute to fetch, e.g. --from 2024-01-01") }
-            let start = try Self.time(from, option: "--from")
-            let end = try to.map { text throws(CLIError) in try Self.time(text, option: "--to") }
-            let now = Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down))
-            if start >= now { throw CLIError.usage("--from \(UTCTime.iso8601(start)) is in the future: give a past time") }
+            let settings = Settings()
+            guard let start = try settings.time(from, option: "--from", env: "CRYPTOPIPE_BACKFILL_FROM") else {
+                throw CLIError.usage("backfill needs --from: the first minute to fetch, e.g. --from 2024-01-01")
+            }
+            let end = try settings.time(to, option: "--to", env: "CRYPTOPIPE_BACKFILL_TO")
+            if start >= PipelineClock.system.now() {
+                throw CLIError.usage("--from \(UTCTime.iso8601(start)) is in the future: give a past time")
+            }
             if let end, end < start {
                 throw CLIError.usage(
                     "--to \(UTCTime.iso8601(end)) is before --from \(UTCTime.iso8601(start)): give a --to after --from, or leave it out")
@@ -36,8 +41,7 @@ struct Backfill: AsyncParsableCommand {
             let source = backends.exchange()
             try await backends.validateGivenSymbols(source: source)
             let extractor = backends.extractor(ExtractOptions(initialCandles: 1, depthLimit: 5), source: source)
-            let backfiller = Backfiller(
-                extractor: extractor, transformer: backends.transformer(), warehouse: backends.warehouse, logger: backends.logger)
+            let backfiller = Backfiller(extractor: extractor, transformer: backends.transformer())
             let symbols = configuration.symbols
             guard let range = backfiller.minutes(from: start, to: end) else {
                 Console.print("nothing to backfill: the range has no closed minute yet")
@@ -60,13 +64,6 @@ struct Backfill: AsyncParsableCommand {
                 throw CLIError("interrupted; everything fetched so far is loaded — run the same command again to continue")
             }
         }
-    }
-
-    static func time(_ text: String, option: String) throws(CLIError) -> Int64 {
-        guard let value = UTCTime.parse(text) else {
-            throw CLIError.usage("\(option) '\(text)' is not valid: expected ISO-8601 (2024-01-31T12:00:00Z) or epoch milliseconds")
-        }
-        return value
     }
 }
 

@@ -68,7 +68,7 @@ struct BackfillTests {
                     clock: pipelineClock, logger: logger)
                 return Backfiller(
                     extractor: extractor, transformer: Transformer(lake: lake, warehouse: warehouse, clock: pipelineClock, logger: logger),
-                    warehouse: warehouse, clock: pipelineClock, pagesPerTransform: 3, logger: logger)
+                    pagesPerTransform: 3)
             }
 
             // Killed during BTC's 3rd page... after the 6th request: BTC done, ETH half-way.

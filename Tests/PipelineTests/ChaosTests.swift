@@ -100,6 +100,5 @@ struct ChaosTests {
         }
         // Four attempts at one-in-five faults: running out of retries is rare, and never stops the run.
         #expect(failures < Self.cycles / 10)
-        print("chaos: \(failures) symbol extractions ran out of retries; faults \(injected); fill \(fill)")
     }
 }
