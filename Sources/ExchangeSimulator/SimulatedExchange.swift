@@ -4,7 +4,8 @@ import Synchronization
 /// The simulated exchange's state and request handling, independent of HTTP so it can be tested directly.
 public final class SimulatedExchange: Sendable {
     public let configuration: SimulatorConfiguration
-    public let market: SyntheticMarket
+    /// What is served: the synthetic market of the configuration's seed, or a replay.
+    public let market: any SimulatedMarket
     /// First minute with history: the simulator's start minute minus `historyMinutes`.
     public let listingTime: Int64
     private let weight = Mutex(WeightWindow())
@@ -50,9 +51,15 @@ public final class SimulatedExchange: Sendable {
     /// Faults injected so far, by kind.
     public var injectedFaults: [FaultKind: Int] { faults?.injected ?? [:] }
 
-    public init(configuration: SimulatorConfiguration) {
+    /// Serves the synthetic market of `configuration.seed`.
+    public convenience init(configuration: SimulatorConfiguration) {
+        self.init(configuration: configuration, market: SyntheticMarket(seed: configuration.seed, symbols: configuration.symbols))
+    }
+
+    /// Serves `market`; `configuration.symbols` are the ones listed.
+    public init(configuration: SimulatorConfiguration, market: any SimulatedMarket) {
         self.configuration = configuration
-        self.market = SyntheticMarket(seed: configuration.seed, symbols: configuration.symbols)
+        self.market = market
         self.faults = configuration.faults.map(FaultInjector.init(configuration:))
         let startMinute = Interval.oneMinute.openTime(containing: configuration.clock())
         self.listingTime = startMinute - Int64(configuration.historyMinutes) * 60_000
@@ -73,8 +80,8 @@ public final class SimulatedExchange: Sendable {
     /// Handles a GET of `path` with decoded query parameters.
     public func handle(path: String, query: [String: String]) -> Reply {
         if let refused = refusedWhileLimited() { return refused }
-        guard let fault = faults?.draw() else { return answer(path: path, query: query) }
-        return inject(fault, path: path, query: query)
+        guard let faults, let fault = faults.draw() else { return answer(path: path, query: query) }
+        return inject(fault, configuration: faults.configuration, path: path, query: query)
     }
 
     private func answer(path: String, query: [String: String]) -> Reply {
@@ -265,8 +272,9 @@ public final class SimulatedExchange: Sendable {
     // MARK: Faults
 
     /// Applies an injected fault: some replace the answer, others spoil or delay a normal one.
-    private func inject(_ fault: FaultInjector.Draw, path: String, query: [String: String]) -> Reply {
-        let configuration = faults?.configuration ?? FaultConfiguration(rate: 0)
+    private func inject(
+        _ fault: FaultInjector.Draw, configuration: FaultConfiguration, path: String, query: [String: String]
+    ) -> Reply {
         switch fault.kind {
         case .serverError:
             let statuses = [500, 502, 503, 504]

@@ -36,6 +36,14 @@ public struct SimulatorConfiguration: Sendable {
         self.clock = clock
     }
 
+    /// A clock that starts at `start` and runs `speed` times as fast as `wall` (for replays: a day of dumps in an hour).
+    public static func virtualClock(
+        startingAt start: Int64, speed: Double, wall: @escaping @Sendable () -> Int64 = SimulatorConfiguration.wallClock
+    ) -> @Sendable () -> Int64 {
+        let origin = wall()
+        return { start + Int64((Double(wall() - origin) * speed).rounded(.down)) }
+    }
+
     @Sendable public static func wallClock() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)

@@ -154,10 +154,7 @@ public struct DumpImporter: Sendable {
         }
         let bytesTotal = files.reduce(Int64(0)) { $0 + $1.size }
         var bytesDone: Int64 = 0
-        func elapsed() -> Double {
-            let duration = ContinuousClock.now - started
-            return Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-        }
+        func elapsed() -> Double { (ContinuousClock.now - started).seconds }
         func reportProgress(_ index: Int) {
             progress(
                 ImportProgress(
@@ -250,6 +247,11 @@ public struct DumpImporter: Sendable {
     struct PreparedDump: Sendable {
         var batch: KlineBatch
         var sha256: String
+    }
+
+    /// The candles of one dump file, verified against its `.CHECKSUM` when present (for the simulator's replay).
+    public static func readKlines(_ file: DumpFile) throws(ImportError) -> [Kline] {
+        try prepare(file).get().batch.klines
     }
 
     /// Reads, verifies and parses one file; every failure names what was wrong.

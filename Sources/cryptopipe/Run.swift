@@ -135,6 +135,60 @@ struct SimulateExchange: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a hung request waits before answering (env CRYPTOPIPE_FAULT_HANG_SECONDS, default 15).")
     var faultHangSeconds: String?
 
+    @Option(
+        name: .long,
+        help:
+            "Serve the 1m candles of data.binance.vision dumps (.zip/.csv, or a folder of them) instead of a synthetic market (env CRYPTOPIPE_REPLAY)."
+    )
+    var replay: String?
+
+    @Option(
+        name: .long,
+        help: "With --replay: the simulator's time at start (default: a day after the first candle; env CRYPTOPIPE_REPLAY_NOW).")
+    var now: String?
+
+    @Option(
+        name: .long, help: "With --replay: how many times faster than the wall clock time runs (env CRYPTOPIPE_REPLAY_SPEED, default 1).")
+    var speed: String?
+
+    /// The replayed market and its clock, or `nil` for the synthetic market on the wall clock.
+    func resolveReplay(_ settings: Settings) throws(CLIError) -> (market: ReplayMarket, clock: @Sendable () -> Int64, history: Int)? {
+        let startText = try settings.time(now, option: "--now", env: "CRYPTOPIPE_REPLAY_NOW")
+        let speedValue = try settings.value(
+            speed, option: "--speed", env: "CRYPTOPIPE_REPLAY_SPEED", default: 1.0, expected: "a number from 0.01 to 100000"
+        ) { Double($0).flatMap { (0.01...100_000).contains($0) ? $0 : nil } }
+        let path = settings.text(replay, env: "CRYPTOPIPE_REPLAY", default: "")
+        guard !path.isEmpty else {
+            if now != nil || speed != nil { throw .usage("--now and --speed apply to a replay: give --replay DIR as well") }
+            return nil
+        }
+        let files: [DumpFile]
+        do throws(ImportError) {
+            files = try DumpImporter.plan(paths: [path], symbol: nil)
+        } catch {
+            throw .usage("--replay: \(error.description)")
+        }
+        guard !files.isEmpty else { throw .usage("--replay: no .zip or .csv dump files in '\(path)'") }
+        var candles: [Symbol: [Kline]] = [:]
+        for file in files {
+            do throws(ImportError) {
+                candles[file.symbol, default: []] += try DumpImporter.readKlines(file)
+            } catch {
+                throw .usage("--replay: \(error.description)")
+            }
+        }
+        let market = ReplayMarket(candles: candles)
+        guard let span = market.span else { throw .usage("--replay: the dump files in '\(path)' hold no candles") }
+        let start = startText ?? min(span.lowerBound + 86_400_000, span.upperBound + 60_000)
+        guard span.contains(Interval.oneMinute.openTime(containing: start)) || start == span.upperBound + 60_000 else {
+            throw .usage(
+                "--now \(UTCTime.iso8601(start)) is outside the replayed data (\(UTCTime.iso8601(span.lowerBound)) to \(UTCTime.iso8601(span.upperBound))): pick a time inside it"
+            )
+        }
+        let history = Int((Interval.oneMinute.openTime(containing: start) - span.lowerBound) / 60_000)
+        return (market, SimulatorConfiguration.virtualClock(startingAt: start, speed: speedValue), history)
+    }
+
     /// The fault configuration, or `nil` for a well-behaved exchange.
     func resolveFaults(_ settings: Settings) throws(CLIError) -> FaultConfiguration? {
         let rate = try settings.value(faults, option: "--faults", env: "CRYPTOPIPE_FAULTS", default: 0.0, expected: "a number from 0 to 1")
@@ -179,10 +233,26 @@ struct SimulateExchange: AsyncParsableCommand {
                 throw CLIError.usage("\(error)")
             }
             let faultConfiguration = try resolveFaults(settings)
+            let replayed = try resolveReplay(settings)
             LogSetup.bootstrapOnce(level: settings.text(nil, env: "CRYPTOPIPE_LOG_LEVEL", default: "info"))
             let logger = Logger(label: "simulator")
-            let exchange = SimulatedExchange(
-                configuration: .init(seed: seed, symbols: symbolList, historyMinutes: history, faults: faultConfiguration))
+            let exchange: SimulatedExchange
+            if let replayed {
+                exchange = SimulatedExchange(
+                    configuration: .init(
+                        seed: seed, symbols: replayed.market.symbols, historyMinutes: replayed.history, clock: replayed.clock,
+                        faults: faultConfiguration),
+                    market: replayed.market)
+                logger.notice(
+                    "replaying dumps",
+                    metadata: [
+                        "symbols": "\(replayed.market.symbols.map(\.rawValue).joined(separator: ","))",
+                        "now": "\(UTCTime.iso8601(replayed.clock()))",
+                    ])
+            } else {
+                exchange = SimulatedExchange(
+                    configuration: .init(seed: seed, symbols: symbolList, historyMinutes: history, faults: faultConfiguration))
+            }
             if let faultConfiguration {
                 logger.notice(
                     "injecting faults",

@@ -92,6 +92,11 @@ struct CLITests {
         (["backfill", "--from", "yesterday"], "--from 'yesterday' is not valid"),
         (["backfill", "--from", "2024-01-02", "--to", "2024-01-01"], "is before --from"),
         (["backfill", "--from", "2999-01-01"], "is in the future"),
+        (["simulate-exchange", "--faults", "2"], "--faults '2' is not valid: expected a number from 0 to 1"),
+        (["simulate-exchange", "--faults", "0.1", "--fault-kinds", "5xx,flood"], "--fault-kinds: unknown kind 'flood'"),
+        (["simulate-exchange", "--replay", "nowhere"], "no such file or folder"),
+        (["simulate-exchange", "--now", "2024-01-01"], "--now and --speed apply to a replay"),
+        (["simulate-exchange", "--replay", "nowhere", "--speed", "0"], "--speed '0' is not valid"),
     ])
     func badInputGivesOneLineAndExitCode64(arguments: [String], message: String) async throws {
         let folder = try TemporaryDirectory("cli")
@@ -255,6 +260,62 @@ struct CLITests {
                 again.stdout.contains("fetched 0 k-lines in 0 pages for 1 of 1 symbols (continued BTCUSDT from a checkpoint)"),
                 "\(again.stdout)")
         }
+    }
+
+    /// Starts `cryptopipe simulate-exchange` with `arguments` and returns it once it printed its URL.
+    static func startSimulator(_ arguments: [String], in folder: TemporaryDirectory) async throws -> (Process, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["simulate-exchange", "--port", "0"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CRYPTOPIPE_") }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The first line is "listening on http://host:port"; read it on a GCD thread, as the read blocks.
+        let line = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var text = ""
+                while !text.contains("\n") {
+                    let chunk = out.fileHandleForReading.availableData
+                    if chunk.isEmpty { break }
+                    text += String(decoding: chunk, as: UTF8.self)
+                }
+                continuation.resume(returning: text)
+            }
+        }
+        guard let range = line.range(of: "http://") else {
+            process.terminate()
+            throw ConformanceFailure("the simulator did not start: \(line)")
+        }
+        return (process, String(line[range.lowerBound...].prefix { !$0.isWhitespace }))
+    }
+
+    @Test func aReplayedDumpIsServedAndBackfilledCandleForCandle() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let symbol = try Symbol("ETHUSDT")
+        let market = SyntheticMarket(seed: 12, symbols: [symbol])
+        let day: Int64 = 1_717_200_000_000  // 2024-06-01
+        let candles = (0..<1_440).compactMap { market.minuteCandle(symbol, minuteOpen: day + Int64($0) * 60_000) }
+        try FileManager.default.createDirectory(atPath: folder.path + "/dumps", withIntermediateDirectories: true)
+        try DumpWriter.writeZip(candles, symbol: symbol, name: "2024-06-01", into: folder.path + "/dumps")
+
+        // The replay's clock starts at 18:00 and runs 60 times as fast.
+        let (simulator, baseURL) = try await Self.startSimulator(
+            ["--replay", "dumps", "--now", "2024-06-01T18:00:00Z", "--speed", "60"], in: folder)
+        defer { simulator.terminate() }
+        let env = ["CRYPTOPIPE_EXCHANGE_URL": baseURL, "CRYPTOPIPE_LOG_LEVEL": "warning", "CRYPTOPIPE_SYMBOLS": "ETHUSDT"]
+        let backfill = try await Self.run(
+            ["backfill", "--from", "2024-06-01", "--to", "2024-06-01T17:59:00Z"], environment: env, in: folder)
+        #expect(backfill.status == 0, "\(backfill.stderr)")
+        #expect(backfill.stdout.contains("fetched 1080 k-lines in 2 pages"), "\(backfill.stdout)")
+        let csv = try await Self.run(["export", "--symbol", "ETHUSDT"], environment: env, in: folder)
+        let rows = try csv.stdout.split(separator: "\n").map { row in
+            try Array(row.utf8).withUnsafeBufferPointer { try KlineCSV.parseRow($0) }
+        }
+        #expect(rows == Array(candles.prefix(1_080)))
     }
 
     @Test func runStopsAfterTheRequestedCyclesAndDemoRunsOffline() async throws {

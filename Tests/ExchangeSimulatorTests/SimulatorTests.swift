@@ -76,7 +76,7 @@ struct SimulatorTests {
     }
 
     @Test func theOpenCandleGrowsAndConvergesToTheClosedOne() throws {
-        let market = Self.exchange().market
+        let market = SyntheticMarket(seed: 7, symbols: [Self.btc, Self.eth])
         let minute = Interval.oneMinute.openTime(containing: Self.start)
         let closed = try #require(market.minuteCandle(Self.btc, minuteOpen: minute))
         var previousTrades: Int64 = -1
@@ -90,7 +90,7 @@ struct SimulatorTests {
     }
 
     @Test func emptyMinutesFollowBinancesRuleAndCandlesAreConsistent() throws {
-        let market = Self.exchange().market
+        let market = SyntheticMarket(seed: 7, symbols: [Self.btc, Self.eth])
         let candles = market.klines(
             Self.eth, interval: .oneMinute, startTime: Self.start - 3_000 * 60_000, endTime: Self.start - 60_000, now: Self.start,
             limit: 3_000)
@@ -108,7 +108,7 @@ struct SimulatorTests {
     }
 
     @Test func hourlyCandlesAreRolledUpFromMinutes() throws {
-        let market = Self.exchange().market
+        let market = SyntheticMarket(seed: 7, symbols: [Self.btc, Self.eth])
         let hourOpen = Interval.oneHour.openTime(containing: Self.start) - 3_600_000
         let hour = try #require(
             market.klines(Self.btc, interval: .oneHour, startTime: hourOpen, endTime: hourOpen, now: Self.start, limit: 1).first)
@@ -119,7 +119,7 @@ struct SimulatorTests {
     }
 
     @Test func secondCandlesRollUpToTheirMinute() throws {
-        let market = Self.exchange().market
+        let market = SyntheticMarket(seed: 7, symbols: [Self.btc, Self.eth])
         for minute in stride(from: Self.start - 3_600_000, to: Self.start - 60_000, by: 60_000).map({
             Interval.oneMinute.openTime(containing: $0)
         }) {
@@ -141,7 +141,8 @@ struct SimulatorTests {
         let bestBid = try #require(book.bids.first?.price)
         let bestAsk = try #require(book.asks.first?.price)
         let last = try #require(
-            exchange.market.minuteCandle(Self.btc, minuteOpen: Interval.oneMinute.openTime(containing: Self.start), asOf: Self.start)?.close
+            SyntheticMarket(seed: 7, symbols: [Self.btc, Self.eth]).minuteCandle(
+                Self.btc, minuteOpen: Interval.oneMinute.openTime(containing: Self.start), asOf: Self.start)?.close
         )
         #expect(bestBid < bestAsk && bestBid <= last && last <= bestAsk)
         #expect(zip(book.bids, book.bids.dropFirst()).allSatisfy { $0.price > $1.price })
