@@ -21,6 +21,11 @@ struct ScaleBenchmark: AsyncParsableCommand {
     @Option(help: "Order-book levels per side.") var depthLimit = 100
     @Option(help: "Share of the 6000/min weight, percent.") var weightBudget = 50
     @Flag(help: "Skip the baseline variant.") var noBaseline = false
+    @Option(
+        help:
+            "Second of the minute at which cycles start. The default, 1.5, is the worst case: a minute's candle is final 2 s after it closes, so each cycle just misses the newest one."
+    )
+    var phase = 1.5
 
     struct Outcome: Sendable {
         var lags: [Double] = []
@@ -67,6 +72,12 @@ struct ScaleBenchmark: AsyncParsableCommand {
             let plan = planned ? planning.plan(symbols: chosen.count, depthLimit: depthLimit) : nil
             outcome.plan = plan
             var fetchedUpTo: [Symbol: Int64] = [:]
+            // Like the scheduler, cycles run 60 s apart; where in the minute they fall is the phase.
+            let wall = BinanceClient.wallClock()
+            let phaseMilliseconds = Int64(phase * 1_000) % 60_000
+            var firstStart = Interval.oneMinute.openTime(containing: wall) + phaseMilliseconds
+            if firstStart < wall { firstStart += 60_000 }
+            try await Task.sleep(for: .milliseconds(firstStart - wall))
             let firstMinute = Interval.oneMinute.openTime(containing: BinanceClient.wallClock())
             for cycle in 0...minutes {
                 let start = ContinuousClock.now
@@ -85,10 +96,9 @@ struct ScaleBenchmark: AsyncParsableCommand {
                     fetchedUpTo[symbol] = last
                 }
                 if cycle > 0 {
-                    outcome.cycleSeconds.append(Self.seconds(ContinuousClock.now - start))
+                    outcome.cycleSeconds.append((ContinuousClock.now - start).seconds)
                     outcome.orderBooks += extraction.symbols.filter { $0.depthLevels > 0 }.count
                 }
-                // Like the scheduler: the next run is due 60 s after this one started.
                 let next = start + .seconds(60)
                 if cycle < minutes { try await Task.sleep(until: next, clock: .continuous) }
             }
@@ -105,6 +115,7 @@ struct ScaleBenchmark: AsyncParsableCommand {
     }
 
     func report(_ label: String, _ outcome: Outcome) {
+        print(String(format: "%@ (cycles start %.1f s into each minute):", label, phase))
         let books = Double(outcome.orderBooks) / Double(max(1, symbols * minutes))
         print(
             String(
@@ -121,9 +132,5 @@ struct ScaleBenchmark: AsyncParsableCommand {
         guard !values.isEmpty else { return 0 }
         let sorted = values.sorted()
         return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * share).rounded()))]
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

@@ -136,6 +136,7 @@ public struct Extractor: Sendable {
         let step = interval.milliseconds ?? 60_000
         let state = try await wrap { () throws(WarehouseError) in try await warehouse.extractionState(symbol: symbol, type: .klines) }
         var startTime: Int64
+        var firstFetch = state?.lastOpenTime == nil
         if let last = state?.lastOpenTime {
             startTime = interval.nextOpenTime(after: last)
         } else {
@@ -149,10 +150,15 @@ public struct Extractor: Sendable {
                 response.body, receivedAt: response.receivedAt, symbol: symbol, type: .klines, interval: interval)
             let closed = response.value.filter { $0.isClosed(at: capturedAt) }
             let newestClosed = closed.last?.openTime
+            // A symbol's first fetch with nothing final yet (within the finality margin of a close) still records where
+            // it started: otherwise the next cycle would start afresh from its own "now" and never fetch the final
+            // versions of the candles seen open.
+            let handledUpTo = newestClosed ?? (firstFetch ? interval.openTime(containing: startTime - 1) : nil)
+            firstFetch = false
             try await wrap { () throws(WarehouseError) in
                 try await warehouse.recordExtraction(
                     ExtractionUpdate(
-                        symbol: symbol, type: .klines, fetchTime: capturedAt, lastOpenTime: newestClosed, records: response.value.count))
+                        symbol: symbol, type: .klines, fetchTime: capturedAt, lastOpenTime: handledUpTo, records: response.value.count))
             }
             result.klines += response.value.count
             result.objects.append(key)

@@ -45,11 +45,21 @@ public final class ManualClock: SchedulerClock, Sendable {
         for continuation in due { continuation.resume() }
     }
 
+    /// Moves the clock by `duration` (whole milliseconds): a sleep function for code that waits on a virtual clock
+    /// nobody else moves.
+    public func advance(by duration: Duration) {
+        advance(milliseconds: Self.milliseconds(duration))
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
     /// Tasks sleeping on this clock.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
     public func sleep(for duration: Duration) async throws {
-        let milliseconds = duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = Self.milliseconds(duration)
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID

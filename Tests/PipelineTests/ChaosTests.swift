@@ -36,9 +36,7 @@ struct ChaosTests {
             return logger
         }()
         // Waiting for the budget (after a 429) is the only thing that moves virtual time besides the cycles.
-        let budget = WeightBudget(clock: clock.reader) { duration in
-            clock.advance(milliseconds: duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000)
-        }
+        let budget = WeightBudget(clock: clock.reader) { clock.advance(by: $0) }
         let pipelineClock = PipelineClock(now: clock.reader)
 
         let (failures, fill) = try await SimulatorServer.withRunning(exchange) { baseURL in

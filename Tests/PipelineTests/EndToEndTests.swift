@@ -131,6 +131,25 @@ struct EndToEndTests {
         }
     }
 
+    @Test func aFirstFetchWithinTheFinalityMarginStillEndsWithFinalCandles() async throws {
+        let harness = try await Harness(symbols: [Self.btc])
+        defer { harness.folder.remove() }
+        try await SimulatorServer.withRunning(harness.exchange) { baseURL in
+            // One second after a minute closes its candle is not final yet: the first fetch gets nothing final.
+            let minute = Interval.oneMinute.openTime(containing: harness.clock.now) + 60_000
+            harness.clock.advance(milliseconds: minute + 1_000 - harness.clock.now)
+            let extractor = harness.extractor(baseURL, symbols: [Self.btc], initialCandles: 2)
+            for _ in 0..<3 {
+                _ = await extractor.extractAll()
+                harness.clock.advance(milliseconds: 60_000)
+            }
+            _ = try await harness.transformer.transformPending()
+            // Every candle seen open on the way has been fetched again once final.
+            let stored = try await harness.finalKlines(Self.btc)
+            #expect(stored.map(\.openTime) == [minute - 60_000, minute])
+        }
+    }
+
     @Test func malformedObjectsAreMovedAsideWithTheirReasonAndTheRestLoads() async throws {
         let harness = try await Harness(symbols: [Self.btc])
         defer { harness.folder.remove() }
