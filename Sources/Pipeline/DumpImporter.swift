@@ -162,15 +162,31 @@ public struct DumpImporter: Sendable {
                     elapsedSeconds: elapsed()))
         }
         reportProgress(0)
-        // Read, verify, unzip and parse a few files ahead on other threads while the writer loads; several files go
-        // into one transaction (each with its ledger entry), which saves rewriting the B-tree's edge pages per file.
-        let lookahead = 4
-        var pending: [Task<Result<PreparedDump, ImportError>, Never>] = []
+        // Read, verify, unzip and parse files ahead of the writer, on as many threads as leave the writer a core of its
+        // own (one on two cores): a parse competing with the writer for its core slows the import more than it helps.
+        // Several files go into one transaction (each with its ledger entry), which saves rewriting the B-tree's edge
+        // pages per file, so the parse runs about two transactions ahead.
+        let parallelism = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+        var pending: [PreparationTask] = []
+        var pendingBytes: Int64 = 0
+        var chainTails: [PreparationTask?] = Array(repeating: nil, count: parallelism)
         var nextToStart = 0
         func fill() {
-            while pending.count < lookahead, nextToStart < files.count {
+            while nextToStart < files.count,
+                pending.isEmpty || (pending.count < Self.maximumFilesAhead && pendingBytes < Self.maximumBytesAhead)
+            {
                 let file = files[nextToStart]
-                pending.append(Task { Self.prepare(file) })
+                // Each chain parses its files one after another.
+                let previous = chainTails[nextToStart % parallelism]
+                let task = PreparationTask {
+                    _ = await previous?.value
+                    // An import stopped early has no use for the files still queued.
+                    guard !Task.isCancelled else { return .failure(ImportError(file: file.path, message: "not read: import stopped")) }
+                    return Self.prepare(file)
+                }
+                chainTails[nextToStart % parallelism] = task
+                pending.append(task)
+                pendingBytes += file.size
                 nextToStart += 1
             }
         }
@@ -186,6 +202,7 @@ public struct DumpImporter: Sendable {
             while index < files.count, rows < Self.rowsPerTransaction, !pending.isEmpty {
                 let file = files[index]
                 let prepared = await pending.removeFirst().value
+                pendingBytes -= file.size
                 index += 1
                 fill()
                 bytesDone += file.size
@@ -238,11 +255,17 @@ public struct DumpImporter: Sendable {
 
     /// Files are grouped into transactions of about this many candles (two weeks of daily files).
     static let rowsPerTransaction = 20_000
+    /// How far parsing may run ahead of the writer: enough daily files for two transactions, and a bound on the
+    /// memory that parsed files hold (a monthly file is about 2 MB zipped and 15 MB parsed).
+    static let maximumFilesAhead = 32
+    static let maximumBytesAhead: Int64 = 8 << 20
 
     /// The ledger entry: the symbol, the file name and the start of its SHA-256, so a changed file is imported again.
     func ledgerKey(_ file: DumpFile, _ dump: PreparedDump) -> String {
         "\(Self.ledgerBucket)/\(file.symbol)/\(file.fileName)#\(dump.sha256.prefix(16))"
     }
+
+    typealias PreparationTask = Task<Result<PreparedDump, ImportError>, Never>
 
     struct PreparedDump: Sendable {
         var batch: KlineBatch

@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 public import MarketData
 
 /// Hourly candles from final minutes, daily candles from hourly ones, recomputed only where inputs changed: the
@@ -74,17 +75,70 @@ struct SQLiteRollupStore: RollupStore {
     }
 
     func store(_ table: RollupTable, symbol: Symbol, candle: Kline, minuteCount: Int64, isFinal: Bool) throws {
-        try db.cachedStatement(
+        try store(table, symbol: symbol, rows: [(candle, minuteCount, isFinal)])
+    }
+
+    /// Hourly candles after one range read of the stored hours they would replace (stored final hours built from
+    /// more minutes stay, as ``RollupAlgorithm/keepsStoredHour(_:replacementMinutes:)`` rules).
+    func storeHours(_ hours: [(candle: Kline, minuteCount: Int64, isFinal: Bool)], symbol: Symbol) throws {
+        guard let first = hours.map(\.candle.openTime).min(), let last = hours.map(\.candle.openTime).max() else { return }
+        var stored: [Int64: (minuteCount: Int64, isFinal: Bool)] = [:]
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(
+                sql: "SELECT open_time, minute_count, is_final FROM hourly_klines WHERE symbol = ? AND open_time BETWEEN ? AND ?"),
+            arguments: [symbol.rawValue, first, last])
+        while let row = try rows.next() { stored[row[0]] = (row[1], (row[2] as Int64) == 1) }
+        try store(
+            .hourly, symbol: symbol,
+            rows: hours.filter { !RollupAlgorithm.keepsStoredHour(stored[$0.candle.openTime], replacementMinutes: $0.minuteCount) })
+    }
+
+    /// Binds each candle's canonical decimals from one scratch buffer (no string per value): an import stores an
+    /// hourly row for every 60 candles it loads.
+    func store(_ table: RollupTable, symbol: Symbol, rows: [(candle: Kline, minuteCount: Int64, isFinal: Bool)]) throws {
+        guard !rows.isEmpty else { return }
+        let statement = try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO \(table.rawValue) (symbol, \(SQLiteWarehouse.valueColumns), minute_count, is_final)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        ).execute(
-            arguments: [
-                symbol.rawValue, candle.openTime, candle.open.description, candle.high.description, candle.low.description,
-                candle.close.description, candle.volume.description, candle.closeTime, candle.quoteVolume.description, candle.tradeCount,
-                candle.takerBuyBaseVolume.description, candle.takerBuyQuoteVolume.description, minuteCount, isFinal ? 1 : 0,
-            ])
+                """)
+        let handle = statement.sqliteStatement
+        defer {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
+        let slot = ExactDecimal.maxCanonicalLength
+        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: slot * 8)
+        defer { scratch.deallocate() }
+        func bind(_ index: Int32, _ value: ExactDecimal, _ slotIndex: Int) {
+            let start = scratch + slotIndex * slot
+            let length = value.writeCanonical(into: start)
+            start.withMemoryRebound(to: CChar.self, capacity: length) { _ = sqlite3_bind_text(handle, index, $0, Int32(length), nil) }
+        }
+        try symbol.rawValue.withCString { symbolText in
+            sqlite3_bind_text(handle, 1, symbolText, -1, nil)
+            for (candle, minuteCount, isFinal) in rows {
+                sqlite3_bind_int64(handle, 2, candle.openTime)
+                bind(3, candle.open, 0)
+                bind(4, candle.high, 1)
+                bind(5, candle.low, 2)
+                bind(6, candle.close, 3)
+                bind(7, candle.volume, 4)
+                sqlite3_bind_int64(handle, 8, candle.closeTime)
+                bind(9, candle.quoteVolume, 5)
+                sqlite3_bind_int64(handle, 10, candle.tradeCount)
+                bind(11, candle.takerBuyBaseVolume, 6)
+                bind(12, candle.takerBuyQuoteVolume, 7)
+                sqlite3_bind_int64(handle, 13, minuteCount)
+                sqlite3_bind_int(handle, 14, isFinal ? 1 : 0)
+                let code = sqlite3_step(handle)
+                sqlite3_reset(handle)
+                guard code == SQLITE_DONE else {
+                    throw DatabaseError(
+                        resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                }
+            }
+        }
     }
 
     func deleteOpen(_ table: RollupTable, symbol: Symbol, openTime: Int64) throws {

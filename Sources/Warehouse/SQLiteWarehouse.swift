@@ -84,11 +84,29 @@ public final class SQLiteWarehouse: Warehouse {
         return LoadResult(rowsWritten: written, rowsUnchanged: klines.count - written)
     }
 
-    static let insertKlineSQL = """
-        INSERT INTO fact_klines (symbol, interval, open_time, open, high, low, close, volume, close_time, quote_volume,
-            trade_count, taker_buy_base_volume, taker_buy_quote_volume, ignore, is_final, captured_at)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-        """
+    /// A plain insert of `rows` candles in one statement. Binding many rows per step saves SQLite's per-statement
+    /// work (start, halt, reset), which costs about as much as the insert itself for short rows. The symbol (`?1`) and
+    /// the capture time (`?2`) are bound once for all rows, and the interval is a literal: ``importParametersPerRow``
+    /// parameters remain per row.
+    static func insertKlinesSQL(rows: Int) -> String {
+        let values = (0..<rows).map { row in
+            let base = 2 + row * importParametersPerRow
+            let own = (1...importParametersPerRow).map { "?\(base + $0)" }
+            return "(?1, '1m', \(own.joined(separator: ", ")), ?2)"
+        }
+        return """
+            INSERT INTO fact_klines (symbol, interval, open_time, open, high, low, close, volume, close_time, quote_volume,
+                trade_count, taker_buy_base_volume, taker_buy_quote_volume, ignore, is_final, captured_at)
+            VALUES \(values.joined(separator: ", "))
+            """
+    }
+
+    /// Open time, eight decimals, close time, trade count, ignore and is_final.
+    static let importParametersPerRow = 13
+    /// Candles per multi-row insert: 1,302 parameters, under SQLite's limit of 32,766 since 3.32 (older builds allow
+    /// 999, and get smaller chunks).
+    static let insertChunkRows = 100
+    static let insertChunkSQL = insertKlinesSQL(rows: insertChunkRows)
 
     public func importKlines(_ files: [KlineImport]) async throws(WarehouseError) -> [LoadResult] {
         guard !files.isEmpty else { return [] }
@@ -109,18 +127,15 @@ public final class SQLiteWarehouse: Warehouse {
         // upsert path.
         let rangeIsEmpty =
             try Int.fetchOne(
-                db, sql: "SELECT 1 FROM fact_klines WHERE symbol = ? AND interval = '1m' AND open_time BETWEEN ? AND ? LIMIT 1",
+                db.cachedStatement(
+                    sql: "SELECT 1 FROM fact_klines WHERE symbol = ? AND interval = '1m' AND open_time BETWEEN ? AND ? LIMIT 1"),
                 arguments: [symbol.rawValue, first, last]) == nil
         guard rangeIsEmpty else {
             return try upsertKlines(db, klines, symbol: symbol, interval: .oneMinute, capturedAt: capturedAt, object: object)
         }
         try insertBatch(db, batch, symbol: symbol, capturedAt: capturedAt)
         let plan = RollupAlgorithm.importPlan(batch.klines, hours: batch.hours, capturedAt: capturedAt)
-        let store = SQLiteRollupStore(db: db)
-        for hour in plan.complete {
-            try RollupAlgorithm.storeCandle(
-                store, .hourly, symbol: symbol, candle: hour.candle, minuteCount: Int64(hour.minuteCount), isFinal: true)
-        }
+        try SQLiteRollupStore(db: db).storeHours(plan.complete.map { ($0.candle, Int64($0.minuteCount), true) }, symbol: symbol)
         try markPending(db, symbol: symbol, period: "1h", openTimes: plan.pendingHours)
         try markPending(db, symbol: symbol, period: "1d", openTimes: plan.days)
         try recordProcessed(db, object, rows: klines.count, unchanged: 0)
@@ -128,49 +143,61 @@ public final class SQLiteWarehouse: Warehouse {
     }
 
     /// Plain inserts into an empty range, binding the batch's prepared text in place: the writer does nothing but
-    /// bind and step.
+    /// bind and step, ``insertChunkRows`` candles at a time.
     private static func insertBatch(_ db: Database, _ batch: KlineBatch, symbol: Symbol, capturedAt: Int64) throws {
-        let statement = try db.cachedStatement(sql: insertKlineSQL)
-        let handle = statement.sqliteStatement
-        defer {
-            sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
-        }
-        let columns: [Int32] = [4, 5, 6, 7, 8, 10, 12, 13]
-        // Constant texts in memory that lives as long as the bindings (SQLITE_STATIC reads it at each step).
-        let constants = UnsafeMutablePointer<CChar>.allocate(capacity: 4)
-        defer { constants.deallocate() }
-        constants.initialize(from: [0x31, 0x6D, 0x00, 0x30], count: 4)  // "1m\0" then "0"
-        try batch.text.withUnsafeBufferPointer { text in
-            try batch.offsets.withUnsafeBufferPointer { offsets in
-                guard let base = text.baseAddress else { return }
-                try symbol.rawValue.withCString { symbolText in
-                    sqlite3_bind_text(handle, 1, symbolText, -1, nil)
-                    sqlite3_bind_text(handle, 2, constants, 2, nil)
-                    sqlite3_bind_int64(handle, 16, capturedAt)
-                    for (index, kline) in batch.klines.enumerated() {
-                        sqlite3_bind_int64(handle, 3, kline.openTime)
-                        let slot = index * 9
-                        for (position, column) in columns.enumerated() {
-                            let start = Int(offsets[slot + position])
-                            let length = Int32(Int(offsets[slot + position + 1]) - start)
-                            (base + start).withMemoryRebound(to: CChar.self, capacity: Int(length)) {
-                                _ = sqlite3_bind_text(handle, column, $0, length, nil)
+        let parameterLimit = Int(sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
+        let chunkRows = max(1, min(insertChunkRows, (parameterLimit - 2) / importParametersPerRow))
+        // Constant text in memory that lives as long as the bindings (SQLITE_STATIC reads it at each step).
+        let zero = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
+        defer { zero.deallocate() }
+        zero.initialize(to: 0x30)
+        // Parameter offsets of the eight decimals within a row, in the batch's text order.
+        let decimalParameters: [Int32] = [2, 3, 4, 5, 6, 8, 10, 11]
+        try batch.klines.withUnsafeBufferPointer { klines in
+            try batch.text.withUnsafeBufferPointer { text in
+                try batch.offsets.withUnsafeBufferPointer { offsets in
+                    guard let base = text.baseAddress else { return }
+                    try symbol.rawValue.withCString { symbolText in
+                        var index = 0
+                        while index < klines.count {
+                            let rows = min(chunkRows, klines.count - index)
+                            // Full chunks share one cached statement; the file's remainder gets one of its own size.
+                            let statement = try db.cachedStatement(
+                                sql: rows == insertChunkRows ? insertChunkSQL : insertKlinesSQL(rows: rows))
+                            let handle = statement.sqliteStatement
+                            defer {
+                                sqlite3_reset(handle)
+                                sqlite3_clear_bindings(handle)
                             }
-                        }
-                        sqlite3_bind_int64(handle, 9, kline.closeTime)
-                        sqlite3_bind_int64(handle, 11, kline.tradeCount)
-                        if kline.ignore == "0" {
-                            sqlite3_bind_text(handle, 14, constants + 3, 1, nil)
-                        } else {
-                            sqlite3_bind_text(handle, 14, kline.ignore, -1, sqliteTransient)
-                        }
-                        sqlite3_bind_int(handle, 15, kline.isClosed(at: capturedAt) ? 1 : 0)
-                        let code = sqlite3_step(handle)
-                        sqlite3_reset(handle)
-                        guard code == SQLITE_DONE else {
-                            throw DatabaseError(
-                                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                            sqlite3_bind_text(handle, 1, symbolText, -1, nil)
+                            sqlite3_bind_int64(handle, 2, capturedAt)
+                            for row in 0..<rows {
+                                let kline = klines[index + row]
+                                let parameter = Int32(2 + row * importParametersPerRow)
+                                sqlite3_bind_int64(handle, parameter + 1, kline.openTime)
+                                let slot = (index + row) * 9
+                                for (position, offset) in decimalParameters.enumerated() {
+                                    let start = Int(offsets[slot + position])
+                                    let length = Int32(Int(offsets[slot + position + 1]) - start)
+                                    (base + start).withMemoryRebound(to: CChar.self, capacity: Int(length)) {
+                                        _ = sqlite3_bind_text(handle, parameter + offset, $0, length, nil)
+                                    }
+                                }
+                                sqlite3_bind_int64(handle, parameter + 7, kline.closeTime)
+                                sqlite3_bind_int64(handle, parameter + 9, kline.tradeCount)
+                                if kline.ignore == "0" {
+                                    sqlite3_bind_text(handle, parameter + 12, zero, 1, nil)
+                                } else {
+                                    sqlite3_bind_text(handle, parameter + 12, kline.ignore, -1, sqliteTransient)
+                                }
+                                sqlite3_bind_int(handle, parameter + 13, kline.isClosed(at: capturedAt) ? 1 : 0)
+                            }
+                            let code = sqlite3_step(handle)
+                            guard code == SQLITE_DONE else {
+                                throw DatabaseError(
+                                    resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                            }
+                            index += rows
                         }
                     }
                 }
@@ -266,13 +293,13 @@ public final class SQLiteWarehouse: Warehouse {
     }
 
     private static func recordProcessed(_ db: Database, _ object: ProcessedObject, rows: Int, unchanged: Int) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO processed_files (object_key, bucket, processed_at, rows, rows_unchanged) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (object_key) DO UPDATE SET processed_at = excluded.processed_at, rows = excluded.rows,
                     rows_unchanged = excluded.rows_unchanged
-                """,
-            arguments: [object.key, object.bucket, object.processedAt, rows, unchanged])
+                """
+        ).execute(arguments: [object.key, object.bucket, object.processedAt, rows, unchanged])
     }
 
     public func processedObjectKeys(withPrefix prefix: String) async throws(WarehouseError) -> Set<String> {
