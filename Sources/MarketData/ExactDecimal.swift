@@ -44,17 +44,26 @@ public struct ExactDecimal: Sendable, Hashable, Comparable {
             negative = true
             index += 1
         }
-        var integerPart: Int128 = 0
+        // Up to 18 integer digits accumulate in 64 bits (a fraction of the cost of 128-bit arithmetic); longer
+        // integer parts, up to 29 digits, continue in 128 bits.
+        var shortInteger: UInt64 = 0
+        var longInteger: Int128 = 0
         var integerDigits = 0
         while index < count {
             let digit = bytes[index] &- 48
             guard digit < 10 else { break }
             integerDigits += 1
-            guard integerDigits <= 29 else { throw DecimalParseError(bytes: bytes, reason: .outOfRange) }
-            integerPart = integerPart * 10 + Int128(digit)
+            if integerDigits <= 18 {
+                shortInteger = shortInteger &* 10 &+ UInt64(digit)
+            } else {
+                guard integerDigits <= 29 else { throw DecimalParseError(bytes: bytes, reason: .outOfRange) }
+                if integerDigits == 19 { longInteger = Int128(shortInteger) }
+                longInteger = longInteger * 10 + Int128(digit)
+            }
             index += 1
         }
-        var fraction: Int128 = 0
+        let integerPart = integerDigits <= 18 ? Int128(shortInteger) : longInteger
+        var fraction: UInt64 = 0
         var fractionDigits = 0
         var hasFraction = false
         if index < count, bytes[index] == UInt8(ascii: ".") {
@@ -64,7 +73,7 @@ public struct ExactDecimal: Sendable, Hashable, Comparable {
                 let digit = bytes[index] &- 48
                 guard digit < 10 else { break }
                 if fractionDigits < Self.scale {
-                    fraction = fraction * 10 + Int128(digit)
+                    fraction = fraction &* 10 &+ UInt64(digit)
                     fractionDigits += 1
                 } else if digit != 0 {
                     throw DecimalParseError(bytes: bytes, reason: .tooManyFractionDigits)
@@ -76,9 +85,8 @@ public struct ExactDecimal: Sendable, Hashable, Comparable {
         guard index == count, integerDigits > 0 || hasFraction, integerDigits > 0 || fractionDigits > 0 else {
             throw DecimalParseError(bytes: bytes, reason: .malformed)
         }
-        var scaledFraction = fraction
-        for _ in fractionDigits..<Self.scale { scaledFraction *= 10 }
-        let magnitude = integerPart * Self.unitsPerOne + scaledFraction
+        for _ in fractionDigits..<Self.scale { fraction &*= 10 }
+        let magnitude = integerPart * Self.unitsPerOne + Int128(fraction)
         self.units = negative ? -magnitude : magnitude
     }
 

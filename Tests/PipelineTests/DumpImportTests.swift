@@ -92,15 +92,18 @@ struct DumpImportTests {
     @Test func anImportStoppedHalfWayIsCompletedByRunningItAgain() async throws {
         let fixture = try await Fixture()
         defer { fixture.folder.remove() }
-        // 40 days: more than one transaction's worth, so the stop lands between transactions.
-        for index in 0..<40 { try DumpWriter.writeZip(Self.day(index), symbol: Self.btc, name: Self.dateName(index), into: fixture.dumps) }
+        // More than one transaction's worth of days, so the stop lands between transactions.
+        let days = DumpImporter.rowsPerTransaction / 1_440 + 5
+        for index in 0..<days {
+            try DumpWriter.writeZip(Self.day(index), symbol: Self.btc, name: Self.dateName(index), into: fixture.dumps)
+        }
         let first = try await fixture.run(cancelAfter: 1)
-        #expect(first.interrupted && first.filesImported > 0 && first.filesImported < 40)
+        #expect(first.interrupted && first.filesImported > 0 && first.filesImported < days)
         let rest = try await fixture.run()
-        #expect(!rest.interrupted && rest.filesSkipped == first.filesImported && rest.filesImported == 40 - first.filesImported)
-        #expect(try await fixture.warehouse.tableCounts()["fact_klines"] == 40 * 1_440)
-        #expect(try await fixture.stored(.oneDay).count == 40)
-        #expect(try await fixture.stored(.oneHour).count == 40 * 24)
+        #expect(!rest.interrupted && rest.filesSkipped == first.filesImported && rest.filesImported == days - first.filesImported)
+        #expect(try await fixture.warehouse.tableCounts()["fact_klines"] == days * 1_440)
+        #expect(try await fixture.stored(.oneDay).count == days)
+        #expect(try await fixture.stored(.oneHour).count == days * 24)
     }
 
     @Test func damagedFilesAreRefusedWithFileAndLineAndTheOthersLoad() async throws {
