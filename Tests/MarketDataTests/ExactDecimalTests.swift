@@ -7,6 +7,10 @@ struct ExactDecimalTests {
         ("000123.00000000", "123.00000000"), (".5", "0.50000000"),
         ("123456789012345678901.12345678", "123456789012345678901.12345678"), ("0.000000010000", "0.00000001"),
         ("-0", "0.00000000"), ("18446744073709551616.5", "18446744073709551616.50000000"),
+        // Either side of the switch from 64-bit to 128-bit accumulation (18 integer digits), and the largest input.
+        ("999999999999999999.99999999", "999999999999999999.99999999"),
+        ("1000000000000000000", "1000000000000000000.00000000"),
+        ("-99999999999999999999999999999.99999999", "-99999999999999999999999999999.99999999"),
     ])
     func parsesAndFormatsCanonically(input: String, canonical: String) throws {
         let value = try ExactDecimal(parsing: input)
@@ -16,6 +20,7 @@ struct ExactDecimalTests {
 
     @Test(arguments: [
         "", "-", ".", "7.", "1e5", "+1", " 1", "1 ", "1.2.3", "abc", "1,5", "0.123456789", "NaN", "1234567890123456789012345678901",
+        "100000000000000000000000000000",
     ])
     func rejectsWhatItCannotHoldExactly(input: String) {
         #expect(throws: DecimalParseError.self) { try ExactDecimal(parsing: input) }
