@@ -93,8 +93,8 @@ struct SQLiteRollupStore: RollupStore {
             rows: hours.filter { !RollupAlgorithm.keepsStoredHour(stored[$0.candle.openTime], replacementMinutes: $0.minuteCount) })
     }
 
-    /// Binds each candle's canonical decimals from one scratch buffer (no string per value): an import stores an
-    /// hourly row for every 60 candles it loads.
+    /// Binds each candle's decimals through a ``CanonicalDecimalBinder``: an import stores an hourly row for every 60
+    /// candles it loads.
     func store(_ table: RollupTable, symbol: Symbol, rows: [(candle: Kline, minuteCount: Int64, isFinal: Bool)]) throws {
         guard !rows.isEmpty else { return }
         let statement = try db.cachedStatement(
@@ -107,36 +107,18 @@ struct SQLiteRollupStore: RollupStore {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
         }
-        let slot = ExactDecimal.maxCanonicalLength
-        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: slot * 8)
-        defer { scratch.deallocate() }
-        func bind(_ index: Int32, _ value: ExactDecimal, _ slotIndex: Int) {
-            let start = scratch + slotIndex * slot
-            let length = value.writeCanonical(into: start)
-            start.withMemoryRebound(to: CChar.self, capacity: length) { _ = sqlite3_bind_text(handle, index, $0, Int32(length), nil) }
-        }
+        let decimals = CanonicalDecimalBinder(handle, slots: 8)
+        let decimalParameters: [Int32] = [3, 4, 5, 6, 7, 9, 11, 12]
         try symbol.rawValue.withCString { symbolText in
             sqlite3_bind_text(handle, 1, symbolText, -1, nil)
             for (candle, minuteCount, isFinal) in rows {
                 sqlite3_bind_int64(handle, 2, candle.openTime)
-                bind(3, candle.open, 0)
-                bind(4, candle.high, 1)
-                bind(5, candle.low, 2)
-                bind(6, candle.close, 3)
-                bind(7, candle.volume, 4)
+                decimals.bindDecimals(of: candle, to: decimalParameters)
                 sqlite3_bind_int64(handle, 8, candle.closeTime)
-                bind(9, candle.quoteVolume, 5)
                 sqlite3_bind_int64(handle, 10, candle.tradeCount)
-                bind(11, candle.takerBuyBaseVolume, 6)
-                bind(12, candle.takerBuyQuoteVolume, 7)
                 sqlite3_bind_int64(handle, 13, minuteCount)
                 sqlite3_bind_int(handle, 14, isFinal ? 1 : 0)
-                let code = sqlite3_step(handle)
-                sqlite3_reset(handle)
-                guard code == SQLITE_DONE else {
-                    throw DatabaseError(
-                        resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                }
+                try SQLiteWarehouse.stepToCompletion(handle, db)
             }
         }
     }

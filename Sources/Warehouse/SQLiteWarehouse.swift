@@ -192,11 +192,7 @@ public final class SQLiteWarehouse: Warehouse {
                                 }
                                 sqlite3_bind_int(handle, parameter + 13, kline.isClosed(at: capturedAt) ? 1 : 0)
                             }
-                            let code = sqlite3_step(handle)
-                            guard code == SQLITE_DONE else {
-                                throw DatabaseError(
-                                    resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                            }
+                            try stepToCompletion(handle, db)
                             index += rows
                         }
                     }
@@ -213,16 +209,8 @@ public final class SQLiteWarehouse: Warehouse {
         let handle = statement.sqliteStatement
         var written = 0
         var touchedHours = Set<Int64>()
-        // One scratch buffer holds the row's eight decimals, a slot each; it outlives each step, so SQLite
-        // may read it in place (SQLITE_STATIC) instead of copying every value.
-        let slot = ExactDecimal.maxCanonicalLength
-        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: slot * 8)
-        defer { scratch.deallocate() }
-        func bind(_ index: Int32, _ value: ExactDecimal, _ slotIndex: Int) {
-            let start = scratch + slotIndex * slot
-            let length = value.writeCanonical(into: start)
-            start.withMemoryRebound(to: CChar.self, capacity: length) { _ = sqlite3_bind_text(handle, index, $0, Int32(length), nil) }
-        }
+        let decimals = CanonicalDecimalBinder(handle, slots: 8)
+        let decimalParameters: [Int32] = [4, 5, 6, 7, 8, 10, 12, 13]
         defer {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
@@ -235,24 +223,12 @@ public final class SQLiteWarehouse: Warehouse {
                 for kline in klines {
                     let isFinal = kline.isClosed(at: capturedAt)
                     sqlite3_bind_int64(handle, 3, kline.openTime)
-                    bind(4, kline.open, 0)
-                    bind(5, kline.high, 1)
-                    bind(6, kline.low, 2)
-                    bind(7, kline.close, 3)
-                    bind(8, kline.volume, 4)
+                    decimals.bindDecimals(of: kline, to: decimalParameters)
                     sqlite3_bind_int64(handle, 9, kline.closeTime)
-                    bind(10, kline.quoteVolume, 5)
                     sqlite3_bind_int64(handle, 11, kline.tradeCount)
-                    bind(12, kline.takerBuyBaseVolume, 6)
-                    bind(13, kline.takerBuyQuoteVolume, 7)
                     sqlite3_bind_text(handle, 14, kline.ignore, -1, sqliteTransient)
                     sqlite3_bind_int(handle, 15, isFinal ? 1 : 0)
-                    let code = sqlite3_step(handle)
-                    sqlite3_reset(handle)
-                    guard code == SQLITE_DONE else {
-                        throw DatabaseError(
-                            resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                    }
+                    try stepToCompletion(handle, db)
                     let changed = Int(sqlite3_changes(db.sqliteConnection))
                     written += changed
                     if changed > 0, interval == .oneMinute, isFinal {
@@ -459,6 +435,3 @@ public final class SQLiteWarehouse: Warehouse {
         try await write("execute SQL") { db in try db.execute(sql: sql) }
     }
 }
-
-/// SQLite copies the bound bytes before `sqlite3_bind_text` returns.
-let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

@@ -146,7 +146,7 @@ extension MySQLWarehouse {
     static func storeGap(
         _ connection: MySQLConnection, symbol: Symbol, range: MinuteRange, status: GapStatus, at time: Int64
     ) throws(MySQLError) {
-        var parameters = MySQLParameters(symbol.rawValue, range.from, range.to, status.rawValue, time, time)
+        let parameters = MySQLParameters(symbol.rawValue, range.from, range.to, status.rawValue, time, time)
         try connection.run(
             """
             INSERT INTO kline_gaps (symbol, from_time, to_time, status, detected_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -185,7 +185,7 @@ extension MySQLWarehouse {
         // Hours still pending must be computed while their minutes exist.
         _ = try await rollUpPending()
         return try await write("delete minute data before \(UTCTime.iso8601(cutoff))") { connection throws(MySQLError) in
-            var parameters = MySQLParameters(cutoff)
+            let parameters = MySQLParameters(cutoff)
             let klineRows = try connection.run("DELETE FROM fact_klines WHERE `interval` = '1m' AND open_time < ?", parameters)
             let orderBookRows = try connection.run("DELETE FROM fact_orderbook WHERE captured_at < ?", parameters)
             // Marks for hours before the cutoff can no longer be served from minutes; the hours themselves stay.
@@ -198,7 +198,7 @@ extension MySQLWarehouse {
         guard !keys.isEmpty else { return }
         try await write("mark \(keys.count) files archived") { connection throws(MySQLError) in
             for key in keys {
-                var parameters = MySQLParameters(bucket, key)
+                let parameters = MySQLParameters(bucket, key)
                 try connection.run("UPDATE processed_files SET bucket = ?, archived = 1 WHERE object_key = ?", parameters)
             }
         }
@@ -241,7 +241,7 @@ final class MySQLRollupStore: RollupStore {
     }
 
     func pending(period: String) throws -> [(symbol: String, openTime: Int64)] {
-        var parameters = MySQLParameters(period)
+        let parameters = MySQLParameters(period)
         let rows = try connection.query(
             "SELECT symbol, open_time FROM rollup_pending WHERE `period` = ? ORDER BY symbol, open_time", parameters)
         var marks: [(symbol: String, openTime: Int64)] = []
@@ -252,7 +252,7 @@ final class MySQLRollupStore: RollupStore {
     }
 
     func clearPending(period: String) throws {
-        var parameters = MySQLParameters(period)
+        let parameters = MySQLParameters(period)
         try connection.run("DELETE FROM rollup_pending WHERE `period` = ?", parameters)
     }
 
@@ -273,7 +273,7 @@ final class MySQLRollupStore: RollupStore {
     }
 
     func newestFinalMinute(_ symbol: String) throws -> Int64 {
-        var parameters = MySQLParameters(symbol)
+        let parameters = MySQLParameters(symbol)
         return try connection.query(
             "SELECT max(open_time) FROM fact_klines WHERE symbol = ? AND `interval` = '1m' AND is_final = 1", parameters
         ).first?.int64(0) ?? .min
@@ -286,14 +286,14 @@ final class MySQLRollupStore: RollupStore {
     }
 
     func minuteCount(symbol: Symbol, from: Int64, to: Int64) throws -> Int64 {
-        var parameters = MySQLParameters(symbol.rawValue, from, to)
+        let parameters = MySQLParameters(symbol.rawValue, from, to)
         return try connection.query(
             "SELECT sum(minute_count) FROM hourly_klines WHERE symbol = ? AND open_time BETWEEN ? AND ?", parameters
         ).first?.int64(0) ?? 0
     }
 
     func storedHour(symbol: Symbol, openTime: Int64) throws -> (minuteCount: Int64, isFinal: Bool)? {
-        var parameters = MySQLParameters(symbol.rawValue, openTime)
+        let parameters = MySQLParameters(symbol.rawValue, openTime)
         guard
             let row = try connection.query(
                 "SELECT minute_count, is_final FROM hourly_klines WHERE symbol = ? AND open_time = ?", parameters
@@ -310,7 +310,7 @@ final class MySQLRollupStore: RollupStore {
     /// built from more minutes stay, as ``RollupAlgorithm/keepsStoredHour(_:replacementMinutes:)`` rules).
     func storeHours(_ hours: [(candle: Kline, minuteCount: Int64, isFinal: Bool)], symbol: Symbol) throws(MySQLError) {
         guard let first = hours.map(\.candle.openTime).min(), let last = hours.map(\.candle.openTime).max() else { return }
-        var parameters = MySQLParameters(symbol.rawValue, first, last)
+        let parameters = MySQLParameters(symbol.rawValue, first, last)
         var stored: [Int64: (minuteCount: Int64, isFinal: Bool)] = [:]
         for row in try connection.query(
             "SELECT open_time, minute_count, is_final FROM hourly_klines WHERE symbol = ? AND open_time BETWEEN ? AND ?", parameters

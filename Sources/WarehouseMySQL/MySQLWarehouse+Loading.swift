@@ -197,7 +197,7 @@ extension MySQLWarehouse {
     }
 
     static func recordProcessed(_ connection: MySQLConnection, _ object: ProcessedObject, rows: Int, unchanged: Int) throws(MySQLError) {
-        var parameters = MySQLParameters(object.key, object.bucket, object.processedAt, rows, unchanged)
+        let parameters = MySQLParameters(object.key, object.bucket, object.processedAt, rows, unchanged)
         try connection.run(
             """
             INSERT INTO processed_files (object_key, bucket, processed_at, `rows`, rows_unchanged) VALUES (?, ?, ?, ?, ?)
@@ -213,7 +213,7 @@ extension MySQLWarehouse {
                 rows = try connection.query("SELECT object_key FROM processed_files")
             } else {
                 // A range scan on the primary key: every key starting with the prefix sorts between these bounds.
-                var parameters = MySQLParameters(prefix, prefix + "\u{10FFFF}")
+                let parameters = MySQLParameters(prefix, prefix + "\u{10FFFF}")
                 rows = try connection.query("SELECT object_key FROM processed_files WHERE object_key >= ? AND object_key < ?", parameters)
             }
             return Set(rows.all.compactMap { $0.string(0) })
@@ -222,7 +222,7 @@ extension MySQLWarehouse {
 
     public func recordRejected(objectKey: String, movedTo: String, reason: String, at time: Int64) async throws(WarehouseError) {
         try await write("record rejected object \(objectKey)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters(objectKey, movedTo, time, reason)
+            let parameters = MySQLParameters(objectKey, movedTo, time, reason)
             try connection.run(
                 """
                 INSERT INTO rejected_files (object_key, moved_to, rejected_at, reason) VALUES (?, ?, ?, ?)
@@ -235,7 +235,7 @@ extension MySQLWarehouse {
 
     public func extractionState(symbol: Symbol, type: ExtractionDataType) async throws(WarehouseError) -> ExtractionState? {
         try await run("read extraction metadata") { connection throws(MySQLError) in
-            var parameters = MySQLParameters(symbol.rawValue, type.rawValue)
+            let parameters = MySQLParameters(symbol.rawValue, type.rawValue)
             guard
                 let row = try connection.query(
                     "SELECT last_fetch_time, last_open_time, record_count FROM extraction_metadata WHERE symbol = ? AND data_type = ?",

@@ -115,7 +115,7 @@ extension MySQLWarehouse {
 
     public func startJobRun(job: String, trigger: String, at time: Int64) async throws(WarehouseError) -> Int64 {
         try await write("record the start of job \(job)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters(job, trigger, time)
+            let parameters = MySQLParameters(job, trigger, time)
             try connection.run(Self.startJobRunSQL, parameters)
             return try connection.lastInsertID(of: Self.startJobRunSQL)
         }
@@ -123,14 +123,14 @@ extension MySQLWarehouse {
 
     public func finishJobRun(id: Int64, at time: Int64, outcome: JobRunOutcome) async throws(WarehouseError) {
         try await write("record the end of job run \(id)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters(time, outcome.status.rawValue, outcome.files, outcome.rows, outcome.error, id)
+            let parameters = MySQLParameters(time, outcome.status.rawValue, outcome.files, outcome.rows, outcome.error, id)
             try connection.run("UPDATE job_runs SET finished_at = ?, status = ?, files = ?, `rows` = ?, error = ? WHERE id = ?", parameters)
         }
     }
 
     public func abandonRunningJobRuns(at time: Int64, reason: String) async throws(WarehouseError) -> Int {
         try await write("close interrupted job runs") { connection throws(MySQLError) in
-            var parameters = MySQLParameters(time, reason)
+            let parameters = MySQLParameters(time, reason)
             return try connection.run(
                 "UPDATE job_runs SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'", parameters)
         }
@@ -206,7 +206,7 @@ extension MySQLWarehouse {
 
     public func saveJobSchedule(_ schedule: StoredJobSchedule) async throws(WarehouseError) {
         try await write("save the schedule of job \(schedule.job)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters(
+            let parameters = MySQLParameters(
                 schedule.job, schedule.enabled, schedule.intervalSeconds, schedule.weekday, schedule.minuteOfDay, schedule.updatedAt)
             try connection.run(
                 """
@@ -219,7 +219,7 @@ extension MySQLWarehouse {
 
     public func setting(_ key: String) async throws(WarehouseError) -> String? {
         try await run("read setting \(key)") { connection throws(MySQLError) in
-            var parameters = MySQLParameters(key)
+            let parameters = MySQLParameters(key)
             return try connection.query("SELECT value FROM settings WHERE `key` = ?", parameters).first?.string(0)
         }
     }
