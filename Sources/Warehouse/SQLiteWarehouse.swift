@@ -84,21 +84,14 @@ public final class SQLiteWarehouse: Warehouse {
         return LoadResult(rowsWritten: written, rowsUnchanged: klines.count - written)
     }
 
-    /// A plain insert of `rows` candles in one statement. Binding many rows per step saves SQLite's per-statement
-    /// work (start, halt, reset), which costs about as much as the insert itself for short rows. The symbol (`?1`) and
-    /// the capture time (`?2`) are bound once for all rows, and the interval is a literal: ``importParametersPerRow``
-    /// parameters remain per row.
+    /// A plain insert of `rows` candles (at most ``insertChunkRows``) in one statement. Binding many rows per step
+    /// saves SQLite's per-statement work (start, halt, reset), which costs about as much as the insert itself for short
+    /// rows. The symbol (`?1`) and the capture time (`?2`) are bound once for all rows, and the interval is a literal:
+    /// ``importParametersPerRow`` parameters remain per row. The statement for fewer rows is a prefix of the full one,
+    /// so a file's remainder costs no string building.
     static func insertKlinesSQL(rows: Int) -> String {
-        let values = (0..<rows).map { row in
-            let base = 2 + row * importParametersPerRow
-            let own = (1...importParametersPerRow).map { "?\(base + $0)" }
-            return "(?1, '1m', \(own.joined(separator: ", ")), ?2)"
-        }
-        return """
-            INSERT INTO fact_klines (symbol, interval, open_time, open, high, low, close, volume, close_time, quote_volume,
-                trade_count, taker_buy_base_volume, taker_buy_quote_volume, ignore, is_final, captured_at)
-            VALUES \(values.joined(separator: ", "))
-            """
+        rows == insertChunkRows
+            ? insertChunk.sql : String(decoding: insertChunk.sql.utf8.prefix(insertChunk.rowEnds[rows - 1]), as: UTF8.self)
     }
 
     /// Open time, eight decimals, close time, trade count, ignore and is_final.
@@ -106,7 +99,23 @@ public final class SQLiteWarehouse: Warehouse {
     /// Candles per multi-row insert: 1,302 parameters, under SQLite's limit of 32,766 since 3.32 (older builds allow
     /// 999, and get smaller chunks).
     static let insertChunkRows = 100
-    static let insertChunkSQL = insertKlinesSQL(rows: insertChunkRows)
+    /// The insert of ``insertChunkRows`` candles, and where each row's values end in its UTF-8.
+    static let insertChunk: (sql: String, rowEnds: [Int]) = {
+        var sql = """
+            INSERT INTO fact_klines (symbol, interval, open_time, open, high, low, close, volume, close_time, quote_volume,
+                trade_count, taker_buy_base_volume, taker_buy_quote_volume, ignore, is_final, captured_at)
+            VALUES
+            """
+        sql += " "
+        var rowEnds: [Int] = []
+        for row in 0..<insertChunkRows {
+            let base = 2 + row * importParametersPerRow
+            let own = (1...importParametersPerRow).map { "?\(base + $0)" }
+            sql += (row == 0 ? "" : ", ") + "(?1, '1m', \(own.joined(separator: ", ")), ?2)"
+            rowEnds.append(sql.utf8.count)
+        }
+        return (sql, rowEnds)
+    }()
 
     public func importKlines(_ files: [KlineImport]) async throws(WarehouseError) -> [LoadResult] {
         guard !files.isEmpty else { return [] }
@@ -162,8 +171,7 @@ public final class SQLiteWarehouse: Warehouse {
                         while index < klines.count {
                             let rows = min(chunkRows, klines.count - index)
                             // Full chunks share one cached statement; the file's remainder gets one of its own size.
-                            let statement = try db.cachedStatement(
-                                sql: rows == insertChunkRows ? insertChunkSQL : insertKlinesSQL(rows: rows))
+                            let statement = try db.cachedStatement(sql: insertKlinesSQL(rows: rows))
                             let handle = statement.sqliteStatement
                             defer {
                                 sqlite3_reset(handle)
