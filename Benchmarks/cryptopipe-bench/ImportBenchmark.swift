@@ -37,6 +37,8 @@ struct ImportBenchmark: AsyncParsableCommand {
             defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
             let warehouse = try SQLiteWarehouse(path: path)
             try await warehouse.migrate()
+            // The previous repetition's writes go to disk first, so that no run pays for another's writeback.
+            sync()
             let importer = DumpImporter(warehouse: warehouse, logger: Logger(label: "bench"))
             let elapsed = try await ContinuousClock().measure {
                 let report = try await importer.importFiles(files)
@@ -58,6 +60,7 @@ struct ImportBenchmark: AsyncParsableCommand {
         for _ in 1...repetitions {
             let baselinePath = folder + "/baseline-\(UUID().uuidString).sqlite"
             defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: baselinePath + suffix) } }
+            sync()
             guard let seconds = try Self.runPython(python, script, [dumps, baselinePath]) else { return }
             baselineBest = min(baselineBest, seconds)
         }
