@@ -50,11 +50,11 @@ public struct CivilDate: Sendable, Hashable, Comparable {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
     }
 
-    /// Parses `YYYY-MM-DD`.
+    /// Parses `YYYY-MM-DD` (ASCII digits only, a real calendar day).
     public init?(isoString text: some StringProtocol) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+        guard parts.count == 3, let year = asciiNumber(parts[0], digits: 4), let month = asciiNumber(parts[1], digits: 2),
+            let day = asciiNumber(parts[2], digits: 2),
             (1...12).contains(month), (1...CivilDate.daysIn(month: month, year: year)).contains(day)
         else { return nil }
         self.init(year: year, month: month, day: day)
@@ -71,10 +71,12 @@ public struct CivilDate: Sendable, Hashable, Comparable {
 
 /// Conversions between UTC epoch milliseconds (the warehouse's time unit) and ISO-8601 text.
 public enum UTCTime {
-    /// `2024-01-01T00:00:00.000Z`
+    /// `2024-01-01T00:00:00.000Z`; total over `Int64` (years before 1 or after 9999 print with more or fewer digits).
     public static func iso8601(_ epochMilliseconds: Int64) -> String {
         let date = CivilDate(epochMilliseconds: epochMilliseconds)
-        let millisOfDay = epochMilliseconds - date.epochMilliseconds
+        // The remainder is taken directly: `epochMilliseconds - date.epochMilliseconds` overflows near `Int64.min`.
+        let remainder = epochMilliseconds % 86_400_000
+        let millisOfDay = remainder < 0 ? remainder + 86_400_000 : remainder
         let hours = Int(millisOfDay / 3_600_000)
         let minutes = Int(millisOfDay / 60_000 % 60)
         let seconds = Int(millisOfDay / 1_000 % 60)
@@ -85,9 +87,12 @@ public enum UTCTime {
 
     /// Parses epoch milliseconds (`1700000000000`) or ISO-8601 in UTC: `2024-01-01`, `2024-01-01T10:00`,
     /// `2024-01-01T10:00:00Z`, `2024-01-01T10:00:00.123Z` or with a numeric offset such as `+02:00`.
+    ///
+    /// Total: every field has a fixed number of ASCII digits and is range-checked on both sides, so the arithmetic
+    /// below cannot overflow whatever the text (it reaches the API's query, lake envelopes and the CLI).
     public static func parse(_ text: String) -> Int64? {
         let trimmed = text.trimmingASCIIWhitespace()
-        if !trimmed.isEmpty, trimmed.allSatisfy({ $0.isASCII && $0.isNumber }) { return Int64(trimmed) }
+        if !trimmed.isEmpty, trimmed.utf8.allSatisfy({ (48...57).contains($0) }) { return Int64(trimmed) }
         let dateEnd = trimmed.firstIndex(where: { $0 == "T" || $0 == " " }) ?? trimmed.endIndex
         guard let date = CivilDate(isoString: trimmed[..<dateEnd]) else { return nil }
         var result = date.epochMilliseconds
@@ -97,31 +102,45 @@ public enum UTCTime {
         if rest.hasSuffix("Z") || rest.hasSuffix("z") {
             rest = rest.dropLast()
         } else if let signIndex = rest.lastIndex(where: { $0 == "+" || $0 == "-" }) {
-            let offset = rest[rest.index(after: signIndex)...].split(separator: ":")
-            guard offset.count == 2, let h = Int64(offset[0]), let m = Int64(offset[1]), h < 24, m < 60 else {
-                return nil
-            }
-            offsetMillis = (h * 60 + m) * 60_000 * (rest[signIndex] == "+" ? 1 : -1)
+            let offset = rest[rest.index(after: signIndex)...].split(separator: ":", omittingEmptySubsequences: false)
+            guard offset.count == 2, let h = asciiNumber(offset[0], digits: 2), let m = asciiNumber(offset[1], digits: 2),
+                h < 24, m < 60
+            else { return nil }
+            offsetMillis = Int64((h * 60 + m) * 60_000) * (rest[signIndex] == "+" ? 1 : -1)
             rest = rest[..<signIndex]
         }
         let clock = rest.split(separator: ":", omittingEmptySubsequences: false)
-        guard clock.count == 2 || clock.count == 3, let hours = Int64(clock[0]), let minutes = Int64(clock[1]),
-            hours < 24, minutes < 60
+        guard clock.count == 2 || clock.count == 3, let hours = asciiNumber(clock[0], digits: 2),
+            let minutes = asciiNumber(clock[1], digits: 2), hours < 24, minutes < 60
         else { return nil }
-        result += (hours * 60 + minutes) * 60_000
+        result += Int64((hours * 60 + minutes) * 60_000)
         if clock.count == 3 {
             let secondParts = clock[2].split(separator: ".", omittingEmptySubsequences: false)
-            guard let seconds = Int64(secondParts[0]), seconds < 60, secondParts.count <= 2 else { return nil }
-            result += seconds * 1_000
+            guard secondParts.count <= 2, let seconds = asciiNumber(secondParts[0], digits: 2), seconds < 60 else { return nil }
+            result += Int64(seconds * 1_000)
             if secondParts.count == 2 {
+                // Up to nanoseconds; digits past the millisecond are dropped (not rounded), as the exchange does.
                 let fraction = secondParts[1]
-                guard !fraction.isEmpty, fraction.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-                let millisText = (fraction + "000").prefix(3)
-                result += Int64(millisText) ?? 0
+                guard (1...9).contains(fraction.utf8.count), let digits = asciiNumber(fraction, digits: fraction.utf8.count)
+                else { return nil }
+                var millis = digits
+                for _ in 0..<(9 - fraction.utf8.count) { millis *= 10 }
+                result += Int64(millis / 1_000_000)
             }
         }
         return result - offsetMillis
     }
+}
+
+/// The value of exactly `digits` ASCII digits (no sign, no spaces), or `nil`. `digits` is at most 18, so it fits.
+func asciiNumber(_ text: some StringProtocol, digits: Int) -> Int? {
+    guard digits <= 18, text.utf8.count == digits else { return nil }
+    var value = 0
+    for byte in text.utf8 {
+        guard (48...57).contains(byte) else { return nil }
+        value = value * 10 + Int(byte - 48)
+    }
+    return value
 }
 
 func pad(_ value: Int, _ width: Int) -> String {

@@ -106,6 +106,8 @@ public actor JobScheduler: Service {
     private var entries: [String: Entry] = [:]
     private let order: [String]
     private var prepared = false
+    /// Schedule changes one at a time (see ``update(_:_:)``).
+    private let changes = ChangeLock()
     private var wakeUp: AsyncStream<Void>.Continuation?
     private var completedRuns: [String: Int] = [:]
 
@@ -216,8 +218,8 @@ public actor JobScheduler: Service {
     }
 
     public func setEnabled(_ name: String, _ enabled: Bool) async throws(SchedulerError) -> JobState {
-        guard let entry = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
-        return try await update(name, schedule: entry.schedule, enabled: enabled)
+        guard entries[name] != nil else { throw SchedulerError(.unknownJob, job: name) }
+        return try await update(name) { entry in (entry.schedule, enabled) }
     }
 
     public func setSchedule(_ name: String, _ schedule: JobSchedule) async throws(SchedulerError) -> JobState {
@@ -238,7 +240,7 @@ public actor JobScheduler: Service {
                 throw SchedulerError(.invalidSchedule("weekday 0-6 and a time 00:00-23:59 expected"), job: name)
             }
         }
-        return try await update(name, schedule: schedule, enabled: entry.enabled)
+        return try await update(name) { entry in (schedule, entry.enabled) }
     }
 
     /// Every job in definition order.
@@ -258,8 +260,17 @@ public actor JobScheduler: Service {
 
     // MARK: Internals
 
-    private func update(_ name: String, schedule: JobSchedule, enabled: Bool) async throws(SchedulerError) -> JobState {
+    /// Applies `change` to the job's current schedule and enabled flag and saves the result. Changes run one at a time
+    /// and each reads the entry only after the previous one was saved, so concurrent changes to different fields of
+    /// one job all take effect.
+    private func update(
+        _ name: String, _ change: (Entry) -> (schedule: JobSchedule, enabled: Bool)
+    ) async throws(SchedulerError) -> JobState {
+        await changes.acquire()
+        defer { changes.release() }
         try await prepare()
+        guard let current = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
+        let (schedule, enabled) = change(current)
         let now = clock.now
         do {
             try await warehouse.saveJobSchedule(Self.stored(name, schedule, enabled: enabled, at: now))

@@ -12,6 +12,8 @@ public actor SymbolRegistry {
     private var current: [Symbol]?
     private let seed: [Symbol]
     private var listing: (symbols: [String: String], fetchedAt: Int64)?
+    /// Additions and removals one at a time, so concurrent ones end like some sequence of them.
+    private let changes = ChangeLock()
 
     public init(warehouse: any Warehouse, seed: [Symbol], clock: PipelineClock = .system) {
         self.warehouse = warehouse
@@ -49,6 +51,8 @@ public actor SymbolRegistry {
 
     /// Adds `symbol` after checking that the exchange lists it and trades it; adding a tracked symbol changes nothing.
     public func add(_ symbol: Symbol, validatingWith source: any MarketDataSource) async throws(SymbolRegistryError) -> [Symbol] {
+        await changes.acquire()
+        defer { changes.release() }
         let list: [Symbol]
         do {
             list = try await symbols()
@@ -67,6 +71,8 @@ public actor SymbolRegistry {
 
     /// Stops tracking `symbol`; its stored data stays.
     public func remove(_ symbol: Symbol) async throws(SymbolRegistryError) -> [Symbol] {
+        await changes.acquire()
+        defer { changes.release() }
         let list: [Symbol]
         do {
             list = try await symbols()

@@ -151,6 +151,18 @@ enum SQLiteSchema {
                     );
                     """)
         }
+        migrator.registerMigration("v5-sessions") { db in
+            // Sign-in sessions of the pages (``SessionStore``): the id's hash, never the id.
+            try db.execute(
+                sql: """
+                    CREATE TABLE web_sessions (
+                        id_hash TEXT PRIMARY KEY NOT NULL,
+                        form_token TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        last_seen_at INTEGER NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -154,7 +154,21 @@ enum MySQLSchema {
                 ) \(table)
                 """,
                 "INSERT IGNORE INTO warehouse_version (id, version) VALUES (1, 0)",
-            ])
+            ]),
+        Migration(
+            id: "v2-sessions",
+            statements: [
+                // Sign-in sessions of the pages (``SessionStore``): the id's hash, never the id.
+                """
+                CREATE TABLE IF NOT EXISTS web_sessions (
+                    id_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    form_token CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    last_seen_at BIGINT NOT NULL,
+                    PRIMARY KEY (id_hash)
+                ) \(table)
+                """
+            ]),
     ]
 
     static func rollupTable(_ name: String) -> String {

@@ -5,8 +5,16 @@ import Pipeline
 import Warehouse
 
 extension API {
-    /// Every tracked symbol's 24h statistics and a pipeline summary: what the dashboard refreshes every 15 s.
+    /// Every tracked symbol's 24h statistics and a pipeline summary: what the dashboard refreshes every 15 s. Computed
+    /// once per data version and 15 s, whoever asks.
     func dashboardMetrics(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let version = try await services.warehouse.dataVersion()
+        let api = self
+        let figures = try await dashboardFigures.value(now: now, version: version) { try await api.dashboardBody() }
+        return Response.json(figures.value)
+    }
+
+    private func dashboardBody() async throws -> [UInt8] {
         let generatedAt = now
         let tracked = try await services.symbols.symbols()
         var statistics: [(Symbol, TickerStatistics?)] = []
@@ -24,40 +32,40 @@ extension API {
             .first
         let schedulerRunning = await services.scheduler.isRunning
         let usage = services.exchangeUsage.snapshot
-        return Response.json { json in
-            json.object { json in
-                json.time("generated_at", "generated_at_iso", generatedAt)
-                json.key("symbols")
-                json.array { json in
-                    for (symbol, stats) in statistics {
-                        json.object { json in
-                            json.key("symbol")
-                            json.string(symbol.rawValue)
-                            json.key("statistics")
-                            if let stats { Self.write(stats, symbol: symbol, to: &json) } else { json.null() }
-                        }
+        var json = JSONWriter()
+        json.object { json in
+            json.time("generated_at", "generated_at_iso", generatedAt)
+            json.key("symbols")
+            json.array { json in
+                for (symbol, stats) in statistics {
+                    json.object { json in
+                        json.key("symbol")
+                        json.string(symbol.rawValue)
+                        json.key("statistics")
+                        if let stats { Self.write(stats, symbol: symbol, to: &json) } else { json.null() }
                     }
                 }
-                json.key("pipeline")
-                json.object { json in
-                    json.key("tracked_symbols")
-                    json.int(tracked.count)
-                    json.key("scheduler_running")
-                    json.bool(schedulerRunning)
-                    json.key("last_extract_transform")
-                    if let lastCycle { Self.write(lastCycle, to: &json) } else { json.null() }
-                    json.key("max_lag_seconds")
-                    json.optionalInt(maxLag)
-                    json.key("processed_files")
-                    json.int(ledger.processedFiles)
-                    json.key("duplicates_skipped")
-                    json.int(ledger.duplicatesSkipped)
-                    json.key("rejected_files")
-                    json.int(ledger.rejectedFiles)
-                    json.key("exchange")
-                    Self.write(usage, at: generatedAt, to: &json)
-                }
+            }
+            json.key("pipeline")
+            json.object { json in
+                json.key("tracked_symbols")
+                json.int(tracked.count)
+                json.key("scheduler_running")
+                json.bool(schedulerRunning)
+                json.key("last_extract_transform")
+                if let lastCycle { Self.write(lastCycle, to: &json) } else { json.null() }
+                json.key("max_lag_seconds")
+                json.optionalInt(maxLag)
+                json.key("processed_files")
+                json.int(ledger.processedFiles)
+                json.key("duplicates_skipped")
+                json.int(ledger.duplicatesSkipped)
+                json.key("rejected_files")
+                json.int(ledger.rejectedFiles)
+                json.key("exchange")
+                Self.write(usage, at: generatedAt, to: &json)
             }
         }
+        return json.bytes
     }
 }

@@ -16,7 +16,8 @@ extension API {
             throw APIError.badRequest("invalid_range", "start must not be after end")
         }
         try await requireKnown(symbol)
-        return try await cached(request) { try await candlestickBody(symbol, interval, limit, start, end) }
+        let key = "candlestick \(symbol) \(interval.rawValue) \(limit) \(start.map(String.init) ?? "-") \(end.map(String.init) ?? "-")"
+        return try await cached(key) { try await candlestickBody(symbol, interval, limit, start, end) }
     }
 
     private func candlestickBody(
@@ -129,7 +130,7 @@ extension API {
     func statistics(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let symbol = try pathSymbol(context)
         try await requireKnown(symbol)
-        return try await cached(request) {
+        return try await cached("statistics \(symbol)") {
             guard let stats = try await tickerStatistics(symbol) else {
                 throw APIError.notFound("no_data", "no closed 1m candles of \(symbol) are stored yet")
             }
@@ -183,7 +184,7 @@ extension API {
         let interval = try query.interval()
         let limit = try query.integer("limit", in: 1...1_000, default: 100)
         try await requireKnown(symbol)
-        return try await cached(request) { try await indicatorsBody(symbol, interval, limit) }
+        return try await cached("indicators \(symbol) \(interval.rawValue) \(limit)") { try await indicatorsBody(symbol, interval, limit) }
     }
 
     private func indicatorsBody(_ symbol: Symbol, _ interval: Interval, _ limit: Int) async throws -> [UInt8] {

@@ -68,15 +68,15 @@ extension API {
         return name
     }
 
-    func setJobEnabled(_ enabled: Bool, _ request: Request, _ context: some RequestContext) async throws -> Response {
-        try requireAdmin(request)
+    func setJobEnabled(_ enabled: Bool, _ request: Request, _ context: WebRequestContext) async throws -> Response {
+        try requireAdmin(request, context)
         let name = try await jobName(context)
         let state = try await scheduling { () throws(SchedulerError) in try await services.scheduler.setEnabled(name, enabled) }
         return Response.json { json in Self.write(state, to: &json) }
     }
 
-    func triggerJob(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        try requireAdmin(request)
+    func triggerJob(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        try requireAdmin(request, context)
         let name = try await jobName(context)
         let result = try await scheduling { () throws(SchedulerError) in try await services.scheduler.trigger(name) }
         return Response.json(status: .accepted) { json in
@@ -97,8 +97,8 @@ extension API {
         var time: String?
     }
 
-    func patchJob(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        try requireAdmin(request)
+    func patchJob(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        try requireAdmin(request, context)
         let name = try await jobName(context)
         let expected = "{\"interval_seconds\": 60} for interval jobs or {\"weekday\": \"sunday\", \"time\": \"02:00\"} for weekly ones"
         let change = try await decodeBody(ScheduleChange.self, from: request, expected: expected)
@@ -141,8 +141,8 @@ extension API {
         var symbol: String
     }
 
-    func addSymbol(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        try requireAdmin(request)
+    func addSymbol(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        try requireAdmin(request, context)
         let addition = try await decodeBody(SymbolAddition.self, from: request, expected: "{\"symbol\": \"SOLUSDT\"}")
         let symbol: Symbol
         do {
@@ -164,8 +164,8 @@ extension API {
         }
     }
 
-    func removeSymbol(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        try requireAdmin(request)
+    func removeSymbol(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        try requireAdmin(request, context)
         let symbol = try pathSymbol(context)
         do {
             return Self.symbolsResponse(try await services.symbols.remove(symbol), status: .ok)

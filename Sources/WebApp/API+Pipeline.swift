@@ -153,13 +153,15 @@ extension API {
     }
 
     func pipelineStats(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let counts = try await services.warehouse.tableCounts()
-        let ledger = try await services.warehouse.ledgerSummary()
+        let figures = try await warehouseFigures()
+        let counts = figures.value.tableCounts
+        let ledger = figures.value.ledger
         let lake: LakeStatisticsCache.Snapshot
         do {
             lake = try await lakeStatistics.snapshot(now: now)
         } catch {
-            throw APIError(.serviceUnavailable, code: "lake_unavailable", "cannot list the data lake: \(error)")
+            services.logger.error("cannot list the data lake", metadata: ["error": "\(error)"])
+            throw APIError(.serviceUnavailable, code: "lake_unavailable", "cannot list the data lake")
         }
         return Response.json { json in
             json.object { json in

@@ -14,10 +14,49 @@ struct API: Sendable {
     /// Symbols with a freshness gauge, so removed ones can be unregistered.
     let gaugeSymbols = Locked(Set<String>())
     let cache = ResponseCache()
+    /// Row counts and ledger totals: `count(*)` over the fact tables is not paid per request.
+    let warehouseStatistics = SingleFlight<WarehouseStatistics>(maximumAge: 60_000)
+    /// The dashboard's figures, per data version and at most every 15 s (the page's refresh).
+    let dashboardFigures = SingleFlight<[UInt8]>(maximumAge: 15_000)
+    /// Failed sign-ins and Bearer tokens per client address.
+    let authenticationFailures = FailureThrottle()
 
     init(services: WebAppServices) {
         self.services = services
         self.lakeStatistics = LakeStatisticsCache(lake: services.lake, layout: services.layout)
+    }
+
+    struct WarehouseStatistics: Sendable {
+        var tableCounts: [String: Int]
+        var ledger: LedgerSummary
+    }
+
+    /// Table counts and ledger totals, counted at most once a minute whoever asks.
+    func warehouseFigures() async throws -> SingleFlight<WarehouseStatistics>.Stamped {
+        let warehouse = services.warehouse
+        return try await warehouseStatistics.value(now: now) {
+            WarehouseStatistics(tableCounts: try await warehouse.tableCounts(), ledger: try await warehouse.ledgerSummary())
+        }
+    }
+
+    /// Refuses a client that failed to authenticate too often (`429` with `Retry-After`), logging that once per
+    /// client and minute.
+    func throttle(_ client: String) throws(APIError) {
+        guard let refusal = authenticationFailures.refusal(for: client, now: now) else { return }
+        if refusal.shouldLog {
+            services.logger.warning(
+                "too many failed sign-ins or admin tokens; refusing the client for a while",
+                metadata: ["http.client": "\(client)", "retry_after_seconds": "\(refusal.retryAfterSeconds)"])
+        }
+        var headers = HTTPFields()
+        headers[.retryAfter] = String(refusal.retryAfterSeconds)
+        throw APIError(
+            .tooManyRequests, code: "too_many_failures",
+            "too many failed attempts from this address; try again in \(refusal.retryAfterSeconds) s", headers: headers)
+    }
+
+    func recordAuthenticationFailure(_ client: String) {
+        authenticationFailures.recordFailure(of: client, now: now)
     }
 
     /// Symbols that are tracked or have stored data are known; anything else is a 404 that says how to add it.
@@ -35,16 +74,20 @@ struct API: Sendable {
             "unknown_symbol", "\(symbol) is not tracked and has no stored data; add it with POST /api/config/symbols")
     }
 
-    /// Mutating endpoints need `Authorization: Bearer <CRYPTOPIPE_ADMIN_TOKEN>`.
-    func requireAdmin(_ request: Request) throws(APIError) {
+    /// Mutating endpoints need `Authorization: Bearer <CRYPTOPIPE_ADMIN_TOKEN>`; wrong tokens count towards the
+    /// client's throttle.
+    func requireAdmin(_ request: Request, _ context: WebRequestContext) throws(APIError) {
         guard let token = services.adminToken else {
             throw APIError(
                 .forbidden, code: "admin_disabled",
                 "changes are disabled because no admin token is set; set CRYPTOPIPE_ADMIN_TOKEN (16+ characters) and restart")
         }
+        try throttle(context.clientAddress)
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
         guard header.hasPrefix(prefix), constantTimeEquals(String(header.dropFirst(prefix.count)), token) else {
+            // A request without a token is not a guess; a wrong one is.
+            if request.headers[.authorization] != nil { recordAuthenticationFailure(context.clientAddress) }
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Bearer"
             throw APIError(
@@ -54,15 +97,16 @@ struct API: Sendable {
 
     var now: Int64 { services.clock.now() }
 
-    /// A 200 JSON response for this exact URL, reused until the warehouse's data changes.
-    func cached(_ request: Request, _ produce: () async throws -> [UInt8]) async throws -> Response {
+    /// A 200 JSON response for `key`, reused until the warehouse's data changes. The key is made of the route and
+    /// the parameters it read, after validation, so padding a URL with other parameters cannot add entries.
+    func cached(_ key: String, _ produce: () async throws -> [UInt8]) async throws -> Response {
         let version = try await services.warehouse.dataVersion()
-        return ResponseCache.json(try await cache.body(key: request.uri.description, version: version, produce: produce))
+        return ResponseCache.json(try await cache.body(key: key, version: version, produce: produce))
     }
 }
 
 /// Objects and bytes per lake bucket. Listing a large lake is slow, so the figures are kept for a minute.
-actor LakeStatisticsCache {
+struct LakeStatisticsCache: Sendable {
     struct Bucket: Sendable {
         var name: String
         var objects: Int
@@ -77,24 +121,33 @@ actor LakeStatisticsCache {
 
     let lake: any ObjectStore
     let layout: LakeLayout
-    private var cached: Snapshot?
+    private let listing = SingleFlight<[Bucket]>(maximumAge: 60_000)
 
     init(lake: any ObjectStore, layout: LakeLayout) {
         self.lake = lake
         self.layout = layout
     }
 
+    /// Lists the lake at most once a minute, and once for any number of concurrent callers.
     func snapshot(now: Int64) async throws(ObjectStoreError) -> Snapshot {
-        if let cached, now - cached.computedAt < 60_000, now >= cached.computedAt { return cached }
-        let statistics = try await LakeStatistics.collect(lake: lake, layout: layout)
-        let buckets = statistics.buckets.map { bucket in
-            Bucket(
-                name: bucket.name, objects: bucket.objects, bytes: bucket.bytes,
-                days: bucket.days.filter { CivilDate(isoString: $0.folder) != nil }.count)
+        let lake = self.lake
+        let layout = self.layout
+        do {
+            let stamped = try await listing.value(now: now) {
+                let statistics = try await LakeStatistics.collect(lake: lake, layout: layout)
+                return statistics.buckets.map { bucket in
+                    Bucket(
+                        name: bucket.name, objects: bucket.objects, bytes: bucket.bytes,
+                        days: bucket.days.filter { CivilDate(isoString: $0.folder) != nil }.count)
+                }
+            }
+            return Snapshot(buckets: stamped.value, computedAt: stamped.computedAt)
+        } catch let error as ObjectStoreError {
+            throw error
+        } catch {
+            throw ObjectStoreError.io(
+                operation: "list", location: ObjectLocation(bucket: layout.rawBucket, key: ""), detail: "\(error)")
         }
-        let snapshot = Snapshot(buckets: buckets, computedAt: now)
-        cached = snapshot
-        return snapshot
     }
 }
 

@@ -10,6 +10,8 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
     /// One line for a person: what was wrong and what to do.
     public var message: String
     public var headers: HTTPFields
+    /// Set on server-side failures (5xx) only: the id under which the log has the detail.
+    public var requestID: String?
 
     public init(_ status: HTTPResponse.Status, code: String, _ message: String, headers: HTTPFields = [:]) {
         self.status = status
@@ -29,9 +31,26 @@ public struct APIError: Error, HTTPResponseError, Sendable, CustomStringConverti
                 json.string(code)
                 json.key("message")
                 json.string(message)
+                if let requestID {
+                    json.key("request_id")
+                    json.string(requestID)
+                }
             }
         }
         return Response.json(json.bytes, status: status, headers: headers)
+    }
+
+    /// The same failure as the client sees it: its status and code, a fixed message and the request id; the detail
+    /// stays in the log.
+    func serverFailure(requestID: String) -> APIError {
+        let text =
+            status == .serviceUnavailable
+            ? "the service is temporarily unavailable; try again shortly"
+            : "the server failed to answer"
+        var failure = APIError(
+            status, code: code, text + "; the server's log has the detail under request id \(requestID)", headers: headers)
+        failure.requestID = requestID
+        return failure
     }
 
     static func badRequest(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code: code, message) }

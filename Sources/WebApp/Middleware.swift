@@ -5,8 +5,29 @@ import Pipeline
 import Prometheus
 import Warehouse
 
+/// Gives every request an id of ours (any `X-Request-Id` the client sent is replaced, so log lines cannot be forged
+/// into another request's), visible to handlers in the request's headers and answered in the response's.
+struct RequestIdentity<Context: RequestContext>: RouterMiddleware {
+    // A valid literal field name.
+    // swift-format-ignore: NeverForceUnwrap
+    static var headerName: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let id = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        var head = request.head
+        head.headerFields[Self.headerName] = id
+        var response = try await next(Request(head: head, body: request.body), context)
+        response.headers[Self.headerName] = id
+        return response
+    }
+}
+
+/// The id ``RequestIdentity`` gave `request`.
+func requestID(of request: Request) -> String { request.headers[RequestIdentity<WebRequestContext>.headerName] ?? "none" }
+
 /// Turns every failure into the API's JSON error shape: unknown routes 404, a known path with another method 405, and
-/// anything unexpected a logged 500 that says nothing about internals.
+/// anything failing on our side a 5xx that says only what kind of failure it was and the request id: the detail (a
+/// database's user@host, a file path) goes to the log under that id, never to the client.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let routes: RouteBook
     let logger: Logger
@@ -14,7 +35,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
+        } catch let error as APIError where error.status.code < 500 {
             return try error.response(from: request, context: context)
         } catch let error as HTTPError where error.status == .notFound && context.endpointPath == "NotFound" {
             let methods = routes.methods(servingPath: Substring(request.uri.path))
@@ -38,22 +59,26 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try APIError(
                 .notFound, code: "not_found", "no such endpoint: \(path); see /api/openapi.json for the API"
             ).response(from: request, context: context)
-        } catch let error as WarehouseError {
-            logger.error("warehouse failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
-            return try APIError(.serviceUnavailable, code: "warehouse_unavailable", error.description)
-                .response(from: request, context: context)
-        } catch let error as PipelineError {
-            logger.error("pipeline failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
-            return try APIError(.serviceUnavailable, code: "warehouse_unavailable", error.description)
-                .response(from: request, context: context)
-        } catch let error as any HTTPResponseError {
+        } catch let error as any HTTPResponseError where error.status.code < 500 {
             let code = error.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
             let message = (error as? HTTPError)?.body ?? error.status.reasonPhrase
             return try APIError(error.status, code: code, message).response(from: request, context: context)
         } catch {
-            logger.error("request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
-            return try APIError(.internalServerError, code: "internal_error", "the server failed to answer; see its log")
-                .response(from: request, context: context)
+            let failure: APIError =
+                switch error {
+                case let error as APIError: error
+                case is WarehouseError, is PipelineError: APIError(.serviceUnavailable, code: "warehouse_unavailable", "")
+                case let error as any HTTPResponseError: APIError(error.status, code: "server_error", "")
+                default: APIError(.internalServerError, code: "internal_error", "")
+                }
+            let requestID = requestID(of: request)
+            logger.error(
+                "request failed",
+                metadata: [
+                    "http.path": "\(request.uri.path)", "http.request_id": "\(requestID)", "http.status": "\(failure.status.code)",
+                    "error": "\(error)",
+                ])
+            return try failure.serverFailure(requestID: requestID).response(from: request, context: context)
         }
     }
 }

@@ -92,7 +92,23 @@ enum OpenAPIDocument {
             (
                 "Error",
                 object([
-                    ("error", object([("code", string), ("message", string)]))
+                    (
+                        "error",
+                        object(
+                            [
+                                ("code", string), ("message", string),
+                                (
+                                    "request_id",
+                                    .object([
+                                        ("type", "string"),
+                                        (
+                                            "description",
+                                            "Server-side failures (5xx) only: the id under which the server's log has the detail; also in the X-Request-Id header"
+                                        ),
+                                    ])
+                                ),
+                            ], optional: ["request_id"])
+                    )
                 ])
             ),
             (
@@ -343,7 +359,8 @@ enum OpenAPIDocument {
     static func errors(_ codes: [Int]) -> [(String, JSONValue)] {
         let descriptions = [
             400: "Invalid parameter or body", 401: "Missing or wrong admin token", 403: "No admin token configured",
-            404: "Unknown symbol, job or data", 409: "Conflict with the job's state", 502: "The exchange could not be asked",
+            404: "Unknown symbol, job or data", 409: "Conflict with the job's state",
+            429: "Too many failed admin tokens from this address; wait for Retry-After seconds", 502: "The exchange could not be asked",
             503: "A component is unavailable",
         ]
         return codes.map { code in (String(code), response(descriptions[code] ?? "Error", "Error")) }
@@ -525,7 +542,7 @@ enum OpenAPIDocument {
                         "post",
                         operation(
                             "enableJob", "Enable a job (persisted)", tag: operations, parameters: [jobParameter],
-                            responses: [("200", response("The job", "Job"))] + errors([401, 403, 404, 503]), secured: true)
+                            responses: [("200", response("The job", "Job"))] + errors([401, 403, 429, 404, 503]), secured: true)
                     )
                 ]
             ),
@@ -536,7 +553,7 @@ enum OpenAPIDocument {
                         "post",
                         operation(
                             "disableJob", "Disable a job (persisted)", tag: operations, parameters: [jobParameter],
-                            responses: [("200", response("The job", "Job"))] + errors([401, 403, 404, 503]), secured: true)
+                            responses: [("200", response("The job", "Job"))] + errors([401, 403, 429, 404, 503]), secured: true)
                     )
                 ]
             ),
@@ -547,7 +564,7 @@ enum OpenAPIDocument {
                         "post",
                         operation(
                             "triggerJob", "Run a job now", tag: operations, parameters: [jobParameter],
-                            responses: [("202", response("Started", "Triggered"))] + errors([401, 403, 404, 409]), secured: true)
+                            responses: [("202", response("Started", "Triggered"))] + errors([401, 403, 429, 404, 409]), secured: true)
                     )
                 ]
             ),
@@ -573,7 +590,7 @@ enum OpenAPIDocument {
                                     ])
                                 )
                             ]),
-                            responses: [("200", response("The job", "Job"))] + errors([400, 401, 403, 404, 503]), secured: true)
+                            responses: [("200", response("The job", "Job"))] + errors([400, 401, 403, 429, 404, 503]), secured: true)
                     )
                 ]
             ),
@@ -593,7 +610,7 @@ enum OpenAPIDocument {
                             body: object([("symbol", .object([("type", "string"), ("pattern", "^[A-Za-z0-9]{5,20}$")]))]),
                             responses: [
                                 ("200", response("Already tracked", "Symbols")), ("201", response("Added", "Symbols")),
-                            ] + errors([400, 401, 403, 502, 503]), secured: true)
+                            ] + errors([400, 401, 403, 429, 502, 503]), secured: true)
                     ),
                 ]
             ),
@@ -605,7 +622,7 @@ enum OpenAPIDocument {
                         operation(
                             "removeSymbol", "Stop tracking a symbol (its stored data stays)", tag: operations,
                             parameters: [symbolParameter],
-                            responses: [("200", response("Remaining symbols", "Symbols"))] + errors([400, 401, 403, 404, 503]),
+                            responses: [("200", response("Remaining symbols", "Symbols"))] + errors([400, 401, 403, 429, 404, 503]),
                             secured: true)
                     )
                 ]

@@ -15,7 +15,10 @@ final class ResponseCache: Sendable {
     }
 
     private let state = Mutex(State())
-    /// Bounds memory: when adding would exceed it, the cache starts over.
+
+    /// Entries and the bytes they hold (keys and bodies), for tests and metrics.
+    var usage: (entries: Int, bytes: Int) { state.withLock { ($0.entries.count, $0.bytes) } }
+    /// Bounds memory, keys and bodies together: when adding would exceed it, the cache starts over.
     let maximumBytes: Int
 
     init(maximumBytes: Int = 32 << 20) {
@@ -34,12 +37,14 @@ final class ResponseCache: Sendable {
             if state.version != version {
                 state = State(version: version)
             }
-            if state.bytes + body.readableBytes > maximumBytes {
+            let size = key.utf8.count + body.readableBytes
+            guard state.entries[key] == nil, size <= maximumBytes else { return }
+            if state.bytes + size > maximumBytes {
                 state.entries.removeAll()
                 state.bytes = 0
             }
             state.entries[key] = body
-            state.bytes += body.readableBytes
+            state.bytes += size
         }
         return body
     }

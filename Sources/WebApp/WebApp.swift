@@ -5,15 +5,21 @@ import NIOCore
 
 /// Builds the HTTP router of the JSON API (and, with the dashboard, the pages) over the shared services.
 public enum WebApp {
-    public typealias Context = BasicRequestContext
+    public typealias Context = WebRequestContext
 
     /// The router and the book of every route it serves.
     public static func router(services: WebAppServices) -> (router: Router<Context>, routes: RouteBook) {
+        router(api: API(services: services))
+    }
+
+    /// The router over `api`, which tests keep to look at its caches.
+    static func router(api: API) -> (router: Router<Context>, routes: RouteBook) {
+        let services = api.services
         let router = Router(context: Context.self)
         let routes = RouteBook()
         router.add(middleware: HTTPMetricsMiddleware(registry: services.metrics))
+        router.add(middleware: RequestIdentity())
         router.add(middleware: JSONErrorMiddleware(routes: routes, logger: services.logger))
-        let api = API(services: services)
         let openAPI = OpenAPIDocument.document.encoded
         routes.add(.get, "/api/health", to: router) { try await api.health($0, $1) }
         routes.add(.get, "/api/candlestick/{symbol}", to: router) { try await api.candlestick($0, $1) }
@@ -48,7 +54,7 @@ public enum WebApp {
         router.get("/scheduler") { request, _ in await pages.scheduler(request) }
         router.get("/settings") { request, _ in await pages.settings(request) }
         router.get("/signin") { request, _ in await pages.signInPage(request) }
-        router.post("/signin") { request, _ in try await pages.signIn(request) }
+        router.post("/signin") { request, context in try await pages.signIn(request, context) }
         router.post("/signout") { request, _ in try await pages.signOut(request) }
         for action in ["enable", "disable", "trigger", "schedule"] {
             router.post("/scheduler/:job/\(action)") { request, context in try await pages.jobAction(request, context, action) }

@@ -20,6 +20,10 @@ public struct WebAppServices: Sendable {
     public var configuration: [ConfigurationEntry]
     /// Required as `Authorization: Bearer …` by every mutating endpoint; `nil` disables them (403).
     public var adminToken: String?
+    /// Where the pages' sign-in sessions live (the warehouse, in the composition root).
+    public var sessions: any SessionStore
+    /// The URL people reach the pages at (`--public-url`), when it is known; `https://` gives cookies `Secure`.
+    public var publicURL: String?
     public var clock: PipelineClock
     public var metrics: PrometheusCollectorRegistry
     public var logger: Logger
@@ -27,7 +31,8 @@ public struct WebAppServices: Sendable {
     public init(
         warehouse: any Warehouse, lake: any ObjectStore, layout: LakeLayout, scheduler: JobScheduler, symbols: SymbolRegistry,
         exchange: any MarketDataSource, exchangeUsage: ExchangeUsageMonitor, configuration: [ConfigurationEntry], adminToken: String?,
-        clock: PipelineClock = .system, metrics: PrometheusCollectorRegistry, logger: Logger
+        sessions: any SessionStore, publicURL: String? = nil, clock: PipelineClock = .system, metrics: PrometheusCollectorRegistry,
+        logger: Logger
     ) {
         self.warehouse = warehouse
         self.lake = lake
@@ -38,10 +43,16 @@ public struct WebAppServices: Sendable {
         self.exchangeUsage = exchangeUsage
         self.configuration = configuration
         self.adminToken = adminToken
+        self.sessions = sessions
+        self.publicURL = publicURL
         self.clock = clock
         self.metrics = metrics
         self.logger = logger
     }
+}
+
+extension WebAppServices {
+    var publicURLIsHTTPS: Bool { publicURL?.lowercased().hasPrefix("https://") ?? false }
 }
 
 /// One line of the effective configuration.

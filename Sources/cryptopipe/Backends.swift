@@ -12,6 +12,8 @@ import WarehouseMySQL
 struct Backends {
     let configuration: ResolvedConfiguration
     let warehouse: any Warehouse
+    /// The pages' sign-in sessions: kept in the same warehouse.
+    let sessions: any SessionStore
     let lake: any ObjectStore
     let layout: LakeLayout
     let logger: Logger
@@ -25,6 +27,7 @@ struct Backends {
         // The lake first: a missing credential is a usage error that should not leave a new warehouse file behind.
         let (lake, layout) = try openLake(configuration.lake, configuration: configuration, logger: logger)
         let warehouse: any Warehouse
+        let sessions: any SessionStore
         switch configuration.warehouse {
         case .sqlite(let path):
             try createFolder(for: path, what: "warehouse")
@@ -36,6 +39,7 @@ struct Backends {
             }
             try await sqlite.migrate()
             warehouse = sqlite
+            sessions = sqlite
         case .mysql(let mysqlConfiguration):
             var mysqlLogger = logger
             mysqlLogger[metadataKey: "mysql.server"] = "\(mysqlConfiguration.host):\(mysqlConfiguration.port)"
@@ -46,9 +50,12 @@ struct Backends {
                 throw CLIError("\(error.description) (check --warehouse / CRYPTOPIPE_WAREHOUSE and CRYPTOPIPE_MYSQL_PASSWORD)")
             }
             warehouse = mysql
+            sessions = mysql
         }
         let budget = WeightBudget(configuration: .init(sharePercent: configuration.weightBudgetPercent), clock: BinanceClient.wallClock)
-        return Backends(configuration: configuration, warehouse: warehouse, lake: lake, layout: layout, logger: logger, budget: budget)
+        return Backends(
+            configuration: configuration, warehouse: warehouse, sessions: sessions, lake: lake, layout: layout, logger: logger,
+            budget: budget)
     }
 
     /// The store and bucket names for a lake location; S3 settings and credentials come from the configuration.

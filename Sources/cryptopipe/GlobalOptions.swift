@@ -115,11 +115,24 @@ struct GlobalOptions: ParsableArguments {
         return components.string ?? "[redacted]"
     }
 
+    /// A URL for an error message, well-formed or not: anything before an `@` may be `user:password`, so it is
+    /// replaced, and the text is cut short.
+    static func redactingAnyCredentials(_ text: String) -> String {
+        var shown = text
+        if let at = text.lastIndex(of: "@") {
+            let scheme = text.range(of: "://").map { String(text[..<$0.upperBound]) } ?? ""
+            shown = scheme + "[redacted]" + text[at...]
+        }
+        return shown.count > 200 ? String(shown.prefix(200)) + "…" : shown
+    }
+
     static func validateExchangeURL(_ text: String) throws(CLIError) -> String {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = url.host, !host.isEmpty
         else {
-            throw .usage("exchange URL '\(text)' is not valid: expected http(s)://host[:port], e.g. https://api.binance.com")
+            throw .usage(
+                "exchange URL '\(redactingAnyCredentials(text))' is not valid: expected http(s)://host[:port], e.g. https://api.binance.com"
+            )
         }
         return text.hasSuffix("/") ? String(text.dropLast()) : text
     }

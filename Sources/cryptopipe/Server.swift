@@ -18,6 +18,13 @@ struct HTTPOptionGroup: ParsableArguments {
     @Option(name: .long, help: "HTTP port, 0 for a free one (env CRYPTOPIPE_HTTP_PORT, default 8080).")
     var httpPort: String?
 
+    @Option(
+        name: .long,
+        help:
+            "The URL people reach the pages at, e.g. https://pipe.example.com behind a TLS proxy; https:// marks the sign-in cookie Secure (env CRYPTOPIPE_PUBLIC_URL)."
+    )
+    var publicURL: String?
+
     func resolve(_ settings: Settings = Settings()) throws(CLIError) -> HTTPSettings {
         let host = settings.text(httpHost, env: "CRYPTOPIPE_HTTP_HOST", default: "127.0.0.1")
         guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }) else {
@@ -28,7 +35,23 @@ struct HTTPOptionGroup: ParsableArguments {
         if let token, token.count < 16 {
             throw .usage("CRYPTOPIPE_ADMIN_TOKEN is too short: use at least 16 characters, e.g. from 'openssl rand -hex 24'")
         }
-        return HTTPSettings(host: host, port: port, adminToken: token)
+        let publicURL = settings.text(publicURL, env: "CRYPTOPIPE_PUBLIC_URL", default: "")
+        if !publicURL.isEmpty, !Self.isPublicURL(publicURL) {
+            throw .usage(
+                "--public-url '\(GlobalOptions.redactingAnyCredentials(publicURL))' is not valid: expected http(s)://host[:port][/path] without user or password, e.g. https://pipe.example.com"
+            )
+        }
+        return HTTPSettings(host: host, port: port, adminToken: token, publicURL: publicURL.isEmpty ? nil : publicURL)
+    }
+
+    /// `http://` or `https://`, a host, nothing that cannot stand in a URL.
+    static func isPublicURL(_ text: String) -> Bool {
+        let lowered = text.lowercased()
+        guard let rest = ["https://", "http://"].first(where: lowered.hasPrefix).map({ text.dropFirst($0.count) }),
+            let host = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first, !host.isEmpty,
+            !host.contains("@"), text.utf8.count <= 2_048
+        else { return false }
+        return text.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 32 && $0.value < 127 }
     }
 }
 
@@ -36,9 +59,11 @@ struct HTTPSettings {
     var host: String
     var port: Int
     var adminToken: String?
+    var publicURL: String?
 
     var entries: [ConfigurationEntry] {
         [
+            ConfigurationEntry(name: "public_url", value: publicURL ?? "", source: "effective"),
             ConfigurationEntry(name: "http_host", value: host, source: "effective"),
             ConfigurationEntry(name: "http_port", value: String(port), source: "effective"),
             ConfigurationEntry(
@@ -112,7 +137,8 @@ struct ServerAssembly {
         }
         let services = WebAppServices(
             warehouse: backends.warehouse, lake: backends.lake, layout: backends.layout, scheduler: scheduler, symbols: symbols,
-            exchange: source, exchangeUsage: usage, configuration: configurationEntries, adminToken: http.adminToken, metrics: registry,
+            exchange: source, exchangeUsage: usage, configuration: configurationEntries, adminToken: http.adminToken,
+            sessions: backends.sessions, publicURL: http.publicURL, metrics: registry,
             logger: logger)
         let host = http.host
         let app = WebApp.application(services: services, host: host, port: http.port) { port in

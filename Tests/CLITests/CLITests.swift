@@ -80,6 +80,13 @@ struct CLITests {
         (["run", "--every", "0"], "--every '0' is not valid"),
         (["serve", "--http-port", "70000"], "--http-port '70000' is not valid"),
         (["run", "--http-host", "a b"], "--http-host 'a b' is not valid"),
+        (["serve", "--public-url", "ftp://x"], "--public-url 'ftp://x' is not valid"),
+        (["serve", "--public-url", "https://admin:hunter2@pipe.example"], "--public-url 'https://[redacted]@pipe.example' is not valid"),
+        (["extract", "--exchange-url", "http//u:hunter2@host"], "exchange URL '[redacted]@host' is not valid"),
+        (
+            ["export", "--symbol", "BTCUSDT", "--from", "2024-01-01T00:00:-9223372036854775807Z"],
+            "--from '2024-01-01T00:00:-9223372036854775807Z' is not valid"
+        ),
         (["export"], "export needs --symbol"),
         (["export", "--symbol", "BTCUSDT", "--from", "tomorrow"], "--from 'tomorrow' is not valid"),
         (["export", "--symbol", "BTCUSDT", "--format", "xml"], "--format 'xml' is not valid"),
@@ -101,7 +108,9 @@ struct CLITests {
     func badInputGivesOneLineAndExitCode64(arguments: [String], message: String) async throws {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
-        Self.expectOneLineError(try await Self.run(arguments, in: folder), status: 64, containing: message)
+        let outcome = try await Self.run(arguments, in: folder)
+        Self.expectOneLineError(outcome, status: 64, containing: message)
+        #expect(!outcome.stderr.contains("hunter2"), "a password was printed: \(outcome.stderr)")
     }
 
     @Test func aShortAdminTokenIsRefusedBeforeAnythingStarts() async throws {

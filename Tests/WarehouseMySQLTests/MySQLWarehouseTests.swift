@@ -12,6 +12,11 @@ struct MySQLWarehouseConformanceTests {
         try await MySQLTestServer.withWarehouse { warehouse, _ in try await check.run(warehouse) }
     }
 
+    @Test(arguments: SessionStoreConformance.checks)
+    func sessions(check: ConformanceCheck<any SessionStore>) async throws {
+        try await MySQLTestServer.withWarehouse { warehouse, _ in try await check.run(warehouse) }
+    }
+
     @Test func extremeDecimalsRoundTripExactly() async throws {
         try await MySQLTestServer.withWarehouse { warehouse, _ in
             let symbol = try Symbol("BTCUSDT")

@@ -34,7 +34,7 @@ struct APIFixture {
     let logs: LogRecorder
     let services: WebAppServices
 
-    init(adminToken: String? = APIFixture.token, lake customLake: (any ObjectStore)? = nil) async throws {
+    init(adminToken: String? = APIFixture.token, lake customLake: (any ObjectStore)? = nil, publicURL: String? = nil) async throws {
         folder = try TemporaryDirectory("webapp")
         warehouse = try SQLiteWarehouse(path: folder.path + "/w.sqlite")
         try await warehouse.migrate()
@@ -60,7 +60,8 @@ struct APIFixture {
                 ConfigurationEntry(name: "warehouse", value: "sqlite:w.sqlite", source: "default"),
                 ConfigurationEntry(name: "admin_token", value: adminToken ?? "", source: "environment", secret: true),
             ],
-            adminToken: adminToken, clock: PipelineClock(now: clock.reader), metrics: registry, logger: logger)
+            adminToken: adminToken, sessions: warehouse, publicURL: publicURL, clock: PipelineClock(now: clock.reader), metrics: registry,
+            logger: logger)
     }
 
     /// 1500 minutes of BTCUSDT (the last one still open), a few gaps' worth of ledger, and an order book.
@@ -114,11 +115,31 @@ struct APIFixture {
     struct Client {
         let client: any TestClientProtocol
 
+        /// A signed-in page session: the cookie to send and the form token its pages show.
+        struct Session {
+            var cookie: String
+            var csrf: String
+            var setCookie: String
+            var location: String
+        }
+
+        /// Signs in with the admin token and reads the session's form token from a page.
+        func signIn(next: String = "/settings", headers extra: HTTPFields = [:]) async throws -> Session {
+            let reply = try await send(.post, "/signin", form: "token=\(APIFixture.token)&next=\(next)", headers: extra)
+            let setCookie = try #require(reply.headers[.setCookie], "no cookie: \(reply.status) \(reply.body.prefix(200))")
+            let cookie = String(try #require(setCookie.split(separator: ";").first))
+            let page = try await send(.get, "/settings", cookie: cookie)
+            let marker = "name=\"csrf\" value=\""
+            let start = try #require(page.body.range(of: marker), "no form token on the page")
+            let csrf = String(page.body[start.upperBound...].prefix { $0 != "\"" })
+            return Session(cookie: cookie, csrf: csrf, setCookie: setCookie, location: reply.headers[.location] ?? "")
+        }
+
         func send(
             _ method: HTTPRequest.Method = .get, _ uri: String, token: String? = nil, body: String? = nil, form: String? = nil,
-            cookie: String? = nil, accept: String? = nil
+            cookie: String? = nil, accept: String? = nil, headers extra: HTTPFields = [:]
         ) async throws -> Reply {
-            var headers = HTTPFields()
+            var headers = extra
             if let token { headers[.authorization] = "Bearer \(token)" }
             if body != nil { headers[.contentType] = "application/json" }
             if form != nil { headers[.contentType] = "application/x-www-form-urlencoded" }

@@ -48,44 +48,48 @@ struct PageTests {
     @Test func formsNeedASignedInSessionAndTheFormToken() async throws {
         let fixture = try await Fixture()
         defer { fixture.folder.remove() }
-        let session = PageSession(adminToken: Fixture.token)
-        let cookie = "\(PageSession.cookieName)=\(session.cookieValue!)"
-        let csrf = session.formToken!
         try await fixture.withClient { client in
             // Not signed in: sent to the sign-in page, nothing changes.
-            let anonymous = try await client.send(.post, "/scheduler/gap-fill/disable", form: "csrf=\(csrf)")
-            #expect(anonymous.status == .seeOther && anonymous.headers[.location]?.hasPrefix("/signin?next=%2Fscheduler") == true)
+            let anonymous = try await client.send(.post, "/scheduler/gap-fill/disable", form: "csrf=anything")
+            #expect(anonymous.headers[.location] == "/signin?next=%2Fscheduler&error=signin_required")
+            let anonymousPage = try await client.send(.get, "/scheduler")
+            #expect(!anonymousPage.body.contains("name=\"csrf\""))
+
+            let wrong = try await client.send(.post, "/signin", form: "token=guess&next=%2Fscheduler")
+            #expect(
+                wrong.status == .unauthorized && wrong.body.contains("That is not the admin token.") && wrong.headers[.setCookie] == nil)
+            let session = try await client.signIn(next: "/scheduler")
+            #expect(session.location == "/scheduler?notice=signed_in")
+            #expect(session.setCookie.contains("HttpOnly") && session.setCookie.contains("SameSite=Strict"))
+            #expect(!session.setCookie.contains(Fixture.token) && !session.setCookie.contains("Secure"))
+            let cookie = session.cookie
+            let csrf = session.csrf
+            // Only our own pages as targets after signing in.
+            let elsewhere = try await client.send(.post, "/signin", form: "token=\(Fixture.token)&next=https%3A%2F%2Fevil.example")
+            #expect(elsewhere.headers[.location] == "/?notice=signed_in")
+
             // Signed in but without the form token (a cross-site post): refused.
             let forged = try await client.send(.post, "/scheduler/gap-fill/disable", form: "csrf=nope", cookie: cookie)
             #expect(forged.headers[.location]?.hasPrefix("/signin") == true)
             #expect(try await fixture.warehouse.jobSchedules().first { $0.job == "gap-fill" }?.enabled != false)
 
-            let wrong = try await client.send(.post, "/signin", form: "token=guess&next=%2Fscheduler")
-            #expect(wrong.headers[.location]?.contains("error=") == true && wrong.headers[.setCookie] == nil)
-            let signIn = try await client.send(.post, "/signin", form: "token=\(Fixture.token)&next=%2Fscheduler")
-            #expect(signIn.status == .seeOther && signIn.headers[.location]?.hasPrefix("/scheduler?notice=") == true)
-            let setCookie = try #require(signIn.headers[.setCookie])
-            #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict") && !setCookie.contains(Fixture.token))
-            // Only our own pages as targets after signing in.
-            let elsewhere = try await client.send(.post, "/signin", form: "token=\(Fixture.token)&next=https%3A%2F%2Fevil.example")
-            #expect(elsewhere.headers[.location]?.hasPrefix("/?notice=") == true)
-
             let disabled = try await client.send(.post, "/scheduler/gap-fill/disable", form: "csrf=\(csrf)", cookie: cookie)
-            #expect(disabled.headers[.location] == "/scheduler?notice=gap-fill%20disabled.")
+            #expect(disabled.headers[.location] == "/scheduler?notice=job_disabled")
             let schedule = try await client.send(
                 .post, "/scheduler/maintenance/schedule", form: "csrf=\(csrf)&weekday=monday&time=03%3A30", cookie: cookie)
-            #expect(schedule.headers[.location]?.contains("notice=") == true)
+            #expect(schedule.headers[.location] == "/scheduler?notice=schedule_saved")
             let tooShort = try await client.send(
                 .post, "/scheduler/extract-transform/schedule", form: "csrf=\(csrf)&interval_seconds=1", cookie: cookie)
-            #expect(tooShort.headers[.location]?.hasPrefix("/scheduler?error=") == true)
+            #expect(tooShort.status == .badRequest && tooShort.body.contains("interval_seconds must be from"))
             let added = try await client.send(.post, "/settings/symbols", form: "csrf=\(csrf)&symbol=solusdt", cookie: cookie)
-            #expect(added.headers[.location]?.hasPrefix("/settings?notice=SOLUSDT") == true)
+            #expect(added.headers[.location] == "/settings?notice=symbol_added")
             let unknown = try await client.send(.post, "/settings/symbols", form: "csrf=\(csrf)&symbol=DOGEUSDT", cookie: cookie)
-            #expect(unknown.headers[.location]?.hasPrefix("/settings?error=") == true)
+            #expect(unknown.status == .badRequest && unknown.body.contains("DOGEUSDT is not listed"))
             let removed = try await client.send(.post, "/settings/symbols/ETHUSDT/remove", form: "csrf=\(csrf)", cookie: cookie)
-            #expect(removed.headers[.location]?.hasPrefix("/settings?notice=") == true)
-            let page = try await client.send(.get, "/settings", cookie: cookie)
-            #expect(page.body.contains("signed in") && page.body.contains("name=\"csrf\""))
+            #expect(removed.headers[.location] == "/settings?notice=symbol_removed")
+            let page = try await client.send(.get, "/settings?notice=symbol_removed", cookie: cookie)
+            #expect(page.body.contains("signed in") && page.body.contains("value=\"\(csrf)\""))
+            #expect(page.body.contains(Banner.symbolRemoved.text))
         }
         let saved = try await fixture.warehouse.jobSchedules()
         #expect(saved.first { $0.job == "gap-fill" }?.enabled == false)
@@ -100,7 +104,7 @@ struct PageTests {
             let page = try await client.send(.get, "/settings")
             #expect(page.body.contains("Changes are disabled: set CRYPTOPIPE_ADMIN_TOKEN") && page.body.contains(" disabled>"))
             let post = try await client.send(.post, "/settings/symbols", form: "symbol=SOLUSDT")
-            #expect(post.headers[.location]?.hasPrefix("/settings?error=") == true)
+            #expect(post.headers[.location] == "/settings?error=changes_disabled")
         }
         // Reading the page saved the seed list; the post added nothing.
         #expect(try await fixture.warehouse.setting("symbols") == "BTCUSDT,ETHUSDT")

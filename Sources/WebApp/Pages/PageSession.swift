@@ -2,29 +2,57 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
+import Pipeline
+import Warehouse
 
-/// Sign-in for the pages: the admin token, entered once, becomes an HttpOnly, SameSite=Strict cookie holding an HMAC
-/// derived from it (never the token itself); forms carry a second HMAC as their anti-forgery field.
-struct PageSession: Sendable {
+/// Sign-in for the pages: the admin token, entered once, opens a server-side session. The browser holds only a random
+/// session id (256 bits) in an HttpOnly, SameSite=Strict cookie; the warehouse holds its SHA-256 and the session's own
+/// anti-forgery token, so a session ends for good when it is signed out or expires, and a copied cookie stops working
+/// with it.
+struct PageSessions: Sendable {
     static let cookieName = "cryptopipe_session"
+    /// A session unused this long is gone.
+    static let idleLifetime: Int64 = 12 * 3_600_000
+    /// A session is gone this long after sign-in, however busy.
+    static let absoluteLifetime: Int64 = 30 * 86_400_000
+    /// Use is recorded at most this often, so reading pages does not write to the warehouse on every request.
+    static let touchInterval: Int64 = 60_000
+
     let adminToken: String?
+    let store: any SessionStore
+    /// Whether cookies always get `Secure`: the public URL is `https://`.
+    let alwaysSecure: Bool
+    let clock: PipelineClock
+    let logger: Logger
+
+    /// A signed-in visitor's session.
+    struct Active: Sendable {
+        var idHash: String
+        /// The hidden `csrf` field of this session's forms.
+        var formToken: String
+    }
 
     var isEnabled: Bool { adminToken != nil }
 
-    private func derive(_ purpose: String) -> String? {
-        guard let adminToken else { return nil }
-        let key = SymmetricKey(data: Data(adminToken.utf8))
-        let code = HMAC<SHA256>.authenticationCode(for: Data("cryptopipe \(purpose) v1".utf8), using: key)
-        return code.map { String(format: "%02x", $0) }.joined()
-    }
-
-    var cookieValue: String? { derive("session") }
-    /// The hidden `csrf` field of every form that changes something.
-    var formToken: String? { derive("form") }
-
-    func isSignedIn(_ request: Request) -> Bool {
-        guard let expected = cookieValue, let presented = FormData.cookie(Self.cookieName, in: request) else { return false }
-        return constantTimeEquals(presented, expected)
+    /// The request's live session, or `nil` (no cookie, a malformed or unknown one, or an expired session, which is
+    /// deleted). A warehouse failure counts as signed out, and is logged.
+    func current(_ request: Request) async -> Active? {
+        guard isEnabled, let id = FormData.cookie(Self.cookieName, in: request), Self.isWellFormed(id) else { return nil }
+        let idHash = Self.hash(id)
+        let now = clock.now()
+        do {
+            guard let stored = try await store.session(idHash: idHash) else { return nil }
+            if now - stored.lastSeenAt >= Self.idleLifetime || now - stored.createdAt >= Self.absoluteLifetime {
+                try await store.deleteSession(idHash: idHash)
+                return nil
+            }
+            if now - stored.lastSeenAt >= Self.touchInterval { try await store.touchSession(idHash: idHash, at: now) }
+            return Active(idHash: idHash, formToken: stored.formToken)
+        } catch {
+            logger.error("cannot read the page session", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     /// Whether the token typed into the sign-in form is the admin token.
@@ -33,23 +61,60 @@ struct PageSession: Sendable {
         return constantTimeEquals(token, adminToken)
     }
 
-    /// Signed in and the form's anti-forgery field matches.
-    func authorizes(_ request: Request, form: [String: String]) -> Bool {
-        guard isSignedIn(request), let expected = formToken, let presented = form["csrf"] else { return false }
-        return constantTimeEquals(presented, expected)
+    /// The session's anti-forgery field matches the form's.
+    func authorizes(_ session: Active?, form: [String: String]) -> Bool {
+        guard let session, let presented = form["csrf"] else { return false }
+        return constantTimeEquals(presented, session.formToken)
     }
 
-    func signInHeaders() -> HTTPFields {
+    /// Opens a session and returns the cookie that carries it; expired sessions are swept on the way.
+    func signIn(_ request: Request) async throws(WarehouseError) -> HTTPFields {
+        let now = clock.now()
+        _ = try await store.deleteExpiredSessions(idleBefore: now - Self.idleLifetime, createdBefore: now - Self.absoluteLifetime)
+        let id = Self.randomHex(bytes: 32)
+        try await store.createSession(
+            StoredSession(idHash: Self.hash(id), formToken: Self.randomHex(bytes: 32), createdAt: now, lastSeenAt: now))
         var fields = HTTPFields()
-        if let value = cookieValue {
-            fields[.setCookie] = "\(Self.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000"
-        }
+        fields[.setCookie] =
+            "\(Self.cookieName)=\(id); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Self.absoluteLifetime / 1_000)"
+            + (isSecure(request) ? "; Secure" : "")
         return fields
     }
 
-    static func signOutHeaders() -> HTTPFields {
+    /// Ends the request's session (if any) on the server and clears the cookie.
+    func signOut(_ request: Request, session: Active?) async throws(WarehouseError) -> HTTPFields {
+        if let session { try await store.deleteSession(idHash: session.idHash) }
         var fields = HTTPFields()
-        fields[.setCookie] = "\(cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+        fields[.setCookie] = "\(Self.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" + (isSecure(request) ? "; Secure" : "")
         return fields
     }
+
+    /// HTTPS as the browser sees it: the public URL says so, or the TLS-terminating proxy in front says so. Adding
+    /// `Secure` on a proxy's word is safe either way: at worst the cookie is not sent back over plain HTTP.
+    func isSecure(_ request: Request) -> Bool {
+        alwaysSecure || request.headers[Self.forwardedProto]?.lowercased() == "https"
+    }
+
+    // A valid literal field name: the initialiser only fails on characters a name may not hold.
+    // swift-format-ignore: NeverForceUnwrap
+    private static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+
+    static func isWellFormed(_ id: String) -> Bool {
+        id.utf8.count == 64 && id.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
+    static func hash(_ id: String) -> String {
+        SHA256.hash(data: Data(id.utf8)).map { hexDigits[Int($0 >> 4)] + hexDigits[Int($0 & 0x0f)] }.joined()
+    }
+
+    /// Hex of `bytes` bytes from the system's cryptographically secure generator (getrandom on Linux).
+    static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            return hexDigits[Int(byte >> 4)] + hexDigits[Int(byte & 0x0f)]
+        }.joined()
+    }
+
+    private static let hexDigits = (0..<16).map { String($0, radix: 16) }
 }

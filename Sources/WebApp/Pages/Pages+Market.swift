@@ -14,7 +14,7 @@ extension Pages {
                 return Response.html("<div class=\"error\">\(HTML.escape("Refresh failed: \(error)"))</div>", status: .serviceUnavailable)
             }
         }
-        return await render(request, title: "Dashboard", current: "/") {
+        return await render(request, title: "Dashboard", current: "/") { _ in
             "<div id=\"live\" data-refresh=\"15\" data-source=\"/?fragment=live\">" + (try await dashboardLive()) + "</div>"
         }
     }
@@ -93,7 +93,7 @@ extension Pages {
     static let ranges = [60, 120, 240, 500, 1_000]
 
     func analytics(_ request: Request) async -> Response {
-        await render(request, title: "Analytics", current: "/analytics") {
+        await render(request, title: "Analytics", current: "/analytics") { _ in
             let symbols = try await services.symbols.symbols()
             let query = request.query
             let interval = try query.interval()

@@ -6,7 +6,7 @@ import Warehouse
 /// Pipeline, Scheduler and Settings, and the form actions behind them.
 extension Pages {
     func pipeline(_ request: Request) async -> Response {
-        await render(request, title: "Pipeline", current: "/pipeline") {
+        await render(request, title: "Pipeline", current: "/pipeline") { _ in
             let query = request.query
             let page = try query.integer("page", in: 1...1_000_000, default: 1)
             let jobs = await services.scheduler.jobNames
@@ -85,8 +85,9 @@ extension Pages {
             }
             html.raw("</div>")
 
-            let ledger = try await services.warehouse.ledgerSummary()
-            let counts = try await services.warehouse.tableCounts()
+            let figures = try await api.warehouseFigures()
+            let ledger = figures.value.ledger
+            let counts = figures.value.tableCounts
             html.raw("<div class=\"two\"><div class=\"panel\"><h2>Warehouse</h2><table><tr><th>Table</th><th class=\"num\">Rows</th></tr>")
             for (table, count) in counts.sorted(by: { $0.key < $1.key }) {
                 html.raw("<tr>")
@@ -95,6 +96,7 @@ extension Pages {
                 html.raw("</tr>")
             }
             html.raw("</table><p class=\"muted\">")
+            html.text("Counted \(Display.time(figures.computedAt)); recounted at most once a minute. ")
             html.text(
                 "\(ledger.processedFiles) files processed (\(ledger.processedRows) rows read, \(ledger.duplicatesSkipped) duplicates skipped), "
                     + "\(ledger.rejectedFiles) rejected, \(ledger.archivedFiles) archived; last load \(Display.time(ledger.lastProcessedAt))"
@@ -115,7 +117,8 @@ extension Pages {
                 html.raw("</table>")
                 html.element("p", "class=\"muted\"", "Counted \(Display.time(lake.computedAt)); recounted at most once a minute.")
             } catch {
-                html.element("div", "class=\"error\"", "Cannot list the lake: \(error)")
+                services.logger.error("cannot list the data lake", metadata: ["error": "\(error)"])
+                html.element("div", "class=\"error\"", "Cannot list the lake right now; the server's log has the detail.")
             }
             html.raw("</div></div>")
 
@@ -166,13 +169,13 @@ extension Pages {
         }
     }
 
-    func scheduler(_ request: Request) async -> Response {
-        await render(request, title: "Scheduler", current: "/scheduler") {
+    func scheduler(_ request: Request, error: String? = nil) async -> Response {
+        await render(request, title: "Scheduler", current: "/scheduler", error: error) { visitor in
             let scheduler = services.scheduler
             let running = await scheduler.isRunning
             if running { try await scheduler.prepare() } else { try await scheduler.reload() }
             let states = await scheduler.states()
-            let blocker = changeBlocker(request)
+            let blocker = visitor.changeBlocker
             var html = HTML()
             if !running {
                 html.raw(
@@ -186,7 +189,7 @@ extension Pages {
             for state in states {
                 let disabled = blocker == nil ? "" : " disabled"
                 html.raw("<tr><td><strong>\(HTML.escape(state.name))</strong></td><td>")
-                html.raw("<form class=\"inline\" method=\"post\" action=\"/scheduler/\(state.name)/schedule\">\(csrfField)")
+                html.raw("<form class=\"inline\" method=\"post\" action=\"/scheduler/\(state.name)/schedule\">\(visitor.csrfField)")
                 switch state.schedule {
                 case .every(let seconds):
                     html.raw("every <input type=\"number\" name=\"interval_seconds\" min=\"\(JobSchedule.minimumIntervalSeconds)\" ")
@@ -217,9 +220,9 @@ extension Pages {
                     "<td><form class=\"inline\" method=\"post\" action=\"/scheduler/\(state.name)/\(state.enabled ? "disable" : "enable")\">"
                 )
                 html.raw(
-                    "\(csrfField)<button class=\"secondary\" type=\"submit\"\(disabled)>\(state.enabled ? "Disable" : "Enable")</button></form> "
+                    "\(visitor.csrfField)<button class=\"secondary\" type=\"submit\"\(disabled)>\(state.enabled ? "Disable" : "Enable")</button></form> "
                 )
-                html.raw("<form class=\"inline\" method=\"post\" action=\"/scheduler/\(state.name)/trigger\">\(csrfField)")
+                html.raw("<form class=\"inline\" method=\"post\" action=\"/scheduler/\(state.name)/trigger\">\(visitor.csrfField)")
                 html.raw("<button type=\"submit\"\(disabled)>Run now</button></form></td></tr>")
             }
             html.raw("</table></div>")
@@ -227,10 +230,10 @@ extension Pages {
         }
     }
 
-    func settings(_ request: Request) async -> Response {
-        await render(request, title: "Settings", current: "/settings") {
+    func settings(_ request: Request, error: String? = nil) async -> Response {
+        await render(request, title: "Settings", current: "/settings", error: error) { visitor in
             let symbols = try await services.symbols.symbols()
-            let blocker = changeBlocker(request)
+            let blocker = visitor.changeBlocker
             let disabled = blocker == nil ? "" : " disabled"
             var html = HTML()
             if let blocker { html.element("div", "class=\"empty\"", blocker) }
@@ -241,12 +244,12 @@ extension Pages {
                 html.raw("<table>")
                 for symbol in symbols {
                     html.raw("<tr><td><a href=\"/analytics?symbol=\(symbol)\">\(symbol)</a></td><td>")
-                    html.raw("<form class=\"inline\" method=\"post\" action=\"/settings/symbols/\(symbol)/remove\">\(csrfField)")
+                    html.raw("<form class=\"inline\" method=\"post\" action=\"/settings/symbols/\(symbol)/remove\">\(visitor.csrfField)")
                     html.raw("<button class=\"danger\" type=\"submit\"\(disabled)>Remove</button></form></td></tr>")
                 }
                 html.raw("</table>")
             }
-            html.raw("<form class=\"controls\" method=\"post\" action=\"/settings/symbols\" style=\"margin-top:12px\">\(csrfField)")
+            html.raw("<form class=\"controls\" method=\"post\" action=\"/settings/symbols\" style=\"margin-top:12px\">\(visitor.csrfField)")
             html.raw(
                 "<label>Add symbol <input name=\"symbol\" placeholder=\"SOLUSDT\" pattern=\"[A-Za-z0-9]{5,20}\" required\(disabled)></label>"
             )
@@ -270,16 +273,16 @@ extension Pages {
     // MARK: Form actions
 
     func jobAction(_ request: Request, _ context: some RequestContext, _ action: String) async throws -> Response {
-        try await formAction(request, back: "/scheduler") { form in
+        try await formAction(request, back: "/scheduler", page: { await scheduler($0, error: $1) }) { form in
             let name = context.parameters.get("job") ?? ""
             let scheduler = services.scheduler
             switch action {
             case "enable", "disable":
                 _ = try await scheduling { () throws(SchedulerError) in try await scheduler.setEnabled(name, action == "enable") }
-                return "\(name) \(action)d."
+                return action == "enable" ? .jobEnabled : .jobDisabled
             case "trigger":
                 let result = try await scheduling { () throws(SchedulerError) in try await scheduler.trigger(name) }
-                return result == .started ? "\(name) started." : "\(name) starts when the running job finishes."
+                return result == .started ? .jobStarted : .jobQueued
             default:
                 let schedule: JobSchedule
                 if let text = form["interval_seconds"] {
@@ -294,14 +297,14 @@ extension Pages {
                 } else {
                     throw APIError.badRequest("invalid_schedule", "give an interval in seconds, or a weekday and a time (HH:MM)")
                 }
-                let state = try await scheduling { () throws(SchedulerError) in try await scheduler.setSchedule(name, schedule) }
-                return "\(name) now runs \(state.schedule.description)."
+                _ = try await scheduling { () throws(SchedulerError) in try await scheduler.setSchedule(name, schedule) }
+                return .scheduleSaved
             }
         }
     }
 
     func addSymbol(_ request: Request) async throws -> Response {
-        try await formAction(request, back: "/settings") { form in
+        try await formAction(request, back: "/settings", page: { await settings($0, error: $1) }) { form in
             let text = (form["symbol"] ?? "").trimmingCharacters(in: .whitespaces)
             let symbol: Symbol
             do {
@@ -314,19 +317,19 @@ extension Pages {
             } catch {
                 throw APIError.badRequest("symbol_not_added", "\(error)")
             }
-            return "\(symbol) is tracked; the next extract-transform run fetches it."
+            return .symbolAdded
         }
     }
 
     func removeSymbol(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        try await formAction(request, back: "/settings") { _ in
+        try await formAction(request, back: "/settings", page: { await settings($0, error: $1) }) { _ in
             let symbol = try pathSymbol(context)
             do {
                 _ = try await services.symbols.remove(symbol)
             } catch {
                 throw APIError.badRequest("symbol_not_removed", "\(error)")
             }
-            return "\(symbol) is no longer tracked; its stored data stays."
+            return .symbolRemoved
         }
     }
 }
