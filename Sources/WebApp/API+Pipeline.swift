@@ -15,20 +15,24 @@ extension API {
         var detail: String?
     }
 
-    /// Warehouse and lake are asked; the exchange is judged from this process's own requests (no extra calls).
-    func componentStatuses(at time: Int64) async -> [ComponentStatus] {
+    /// Warehouse and lake are asked; the exchange is judged from this process's own requests (no extra calls). A
+    /// failure's detail (a server's user@host, a path) goes to the log under `requestID`, never into the answer.
+    func componentStatuses(at time: Int64, requestID: String) async -> [ComponentStatus] {
         var components: [ComponentStatus] = []
+        let unreachable = "cannot be reached; the server's log has the detail under request id \(requestID)"
         do {
             try await services.warehouse.ping()
             components.append(ComponentStatus(name: "warehouse", status: "ok"))
         } catch {
-            components.append(ComponentStatus(name: "warehouse", status: "down", detail: error.description))
+            services.logger.error("health: the warehouse is down", metadata: ["http.request_id": "\(requestID)", "error": "\(error)"])
+            components.append(ComponentStatus(name: "warehouse", status: "down", detail: "the warehouse " + unreachable))
         }
         do {
             _ = try await services.lake.listFolders(bucket: services.layout.rawBucket, prefix: "")
             components.append(ComponentStatus(name: "lake", status: "ok"))
         } catch {
-            components.append(ComponentStatus(name: "lake", status: "down", detail: error.description))
+            services.logger.error("health: the lake is down", metadata: ["http.request_id": "\(requestID)", "error": "\(error)"])
+            components.append(ComponentStatus(name: "lake", status: "down", detail: "the lake " + unreachable))
         }
         let usage = services.exchangeUsage.snapshot
         if usage.isBanned(at: time) {
@@ -50,7 +54,7 @@ extension API {
 
     func health(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let checkedAt = now
-        let components = await componentStatuses(at: checkedAt)
+        let components = await componentStatuses(at: checkedAt, requestID: requestID(of: request))
         let down = components.contains { $0.status == "down" }
         let schedulerRunning = await services.scheduler.isRunning
         return Response.json(status: down ? .serviceUnavailable : .ok) { json in

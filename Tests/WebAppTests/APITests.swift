@@ -167,7 +167,9 @@ struct APITests {
             let reply = try await client.send(.get, "/api/health")
             #expect(reply.status == .serviceUnavailable && reply.json["status"] as? String == "down")
             let lake = (reply.json["components"] as? [String: [String: Any]])?["lake"]
-            #expect(lake?["status"] as? String == "down" && (lake?["detail"] as? String)?.contains("disk gone") == true)
+            let id = try #require(reply.headers[HTTPField.Name("X-Request-Id")!])
+            #expect(lake?["status"] as? String == "down" && (lake?["detail"] as? String)?.contains(id) == true)
+            #expect(!reply.body.contains("disk gone") && broken.logs.all.contains { $0.contains("disk gone") && $0.contains(id) })
             let stats = try await client.send(.get, "/api/pipeline/stats")
             #expect(stats.status == .serviceUnavailable && stats.errorCode == "lake_unavailable")
         }

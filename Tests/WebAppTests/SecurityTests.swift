@@ -1,3 +1,4 @@
+import DataLake
 import Foundation
 import GRDB
 import HTTPTypes
@@ -307,5 +308,53 @@ extension APIFixture {
             result.withLock { $0 = session }
         }
         return try #require(result.withLock { $0 })
+    }
+}
+
+/// An in-memory lake that counts full listings (`list`), to see how often the lake statistics walk it.
+struct CountingLake: ObjectStore {
+    let base = InMemoryObjectStore()
+    let listings = Counter()
+
+    func put(bucket: String, key: String, bytes: [UInt8]) async throws(ObjectStoreError) {
+        try await base.put(bucket: bucket, key: key, bytes: bytes)
+    }
+    func get(bucket: String, key: String) async throws(ObjectStoreError) -> [UInt8] { try await base.get(bucket: bucket, key: key) }
+    func head(bucket: String, key: String) async throws(ObjectStoreError) -> ObjectInfo? { try await base.head(bucket: bucket, key: key) }
+    func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo] {
+        listings.increment()
+        return try await base.list(bucket: bucket, prefix: prefix)
+    }
+    func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] {
+        try await base.listFolders(bucket: bucket, prefix: prefix)
+    }
+    func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) {
+        try await base.copy(from: source, to: destination)
+    }
+    func delete(bucket: String, key: String) async throws(ObjectStoreError) { try await base.delete(bucket: bucket, key: key) }
+}
+
+extension SecurityTests {
+    @Test func theLakeIsListedOnceAMinuteHoweverManyAsk() async throws {
+        let lake = CountingLake()
+        try await lake.put(bucket: "crypto-raw", key: "2024-01-02/BTCUSDT_klines_1.json", bytes: [1, 2, 3])
+        let fixture = try await Fixture(lake: lake)
+        defer { fixture.folder.remove() }
+        try await fixture.withClient { client in
+            let first = try await client.send(.get, "/api/pipeline/stats")
+            #expect(first.status == .ok)
+            let perCollection = lake.listings.value
+            #expect(perCollection > 0)
+            try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for index in 0..<20 {
+                    group.addTask { try await client.send(.get, index % 2 == 0 ? "/api/pipeline/stats" : "/pipeline").status }
+                }
+                for try await status in group { #expect(status == .ok) }
+            }
+            #expect(lake.listings.value == perCollection, "the lake was listed again within the minute")
+            fixture.clock.advance(milliseconds: 60_000)
+            _ = try await client.send(.get, "/api/pipeline/stats")
+            #expect(lake.listings.value == 2 * perCollection)
+        }
     }
 }

@@ -9,21 +9,22 @@ extension Pages {
     func dashboard(_ request: Request) async -> Response {
         if request.uri.queryParameters.get("fragment") == "live" {
             do {
-                return Response.html(try await dashboardLive())
+                return Response.html(try await dashboardLive(requestID: requestID(of: request)))
             } catch {
                 return Response.html("<div class=\"error\">\(HTML.escape("Refresh failed: \(error)"))</div>", status: .serviceUnavailable)
             }
         }
         return await render(request, title: "Dashboard", current: "/") { _ in
-            "<div id=\"live\" data-refresh=\"15\" data-source=\"/?fragment=live\">" + (try await dashboardLive()) + "</div>"
+            "<div id=\"live\" data-refresh=\"15\" data-source=\"/?fragment=live\">"
+                + (try await dashboardLive(requestID: requestID(of: request))) + "</div>"
         }
     }
 
     /// Cards and pipeline health: the part that refreshes every 15 s.
-    func dashboardLive() async throws -> String {
+    func dashboardLive(requestID: String) async throws -> String {
         let symbols = try await services.symbols.symbols()
         var html = HTML()
-        html.raw(try await healthSummary())
+        html.raw(try await healthSummary(requestID: requestID))
         if symbols.isEmpty {
             html.raw("<div class=\"empty\">No symbols are tracked. Add one on <a href=\"/settings\">Settings</a>.</div>")
             return html.text
@@ -68,8 +69,8 @@ extension Pages {
     }
 
     /// Warehouse, lake and exchange at a glance, with the last extract-transform run.
-    func healthSummary() async throws -> String {
-        let components = await api.componentStatuses(at: api.now)
+    func healthSummary(requestID: String) async throws -> String {
+        let components = await api.componentStatuses(at: api.now, requestID: requestID)
         let lastRun = try await services.warehouse.jobRuns(JobRunQuery(page: 1, pageSize: 1, job: PipelineJobs.extractTransform)).runs.first
         var html = HTML()
         html.raw("<div class=\"panel\"><h2>Pipeline health</h2><table><tr>")
