@@ -57,6 +57,9 @@ public enum BinanceCodec {
         let ignore = try scanner.readScalarText()
         try scanner.expect(UInt8(ascii: "]"))
         guard closeTime >= openTime else { throw scanner.error("k-line close time \(closeTime) before open time \(openTime)") }
+        guard UTCTime.acceptsCandle(openTime: openTime, closeTime: closeTime) else {
+            throw scanner.error("k-line times \(openTime)…\(closeTime) lie outside 1970–9999")
+        }
         return Kline(
             openTime: openTime, open: open, high: high, low: low, close: close, volume: volume,
             closeTime: closeTime, quoteVolume: quoteVolume, tradeCount: tradeCount,
@@ -85,12 +88,24 @@ public enum BinanceCodec {
             bytes.append(contentsOf: String(kline.tradeCount).utf8)
             appendQuoted(kline.takerBuyBaseVolume, to: &bytes)
             appendQuoted(kline.takerBuyQuoteVolume, to: &bytes)
-            bytes.append(contentsOf: ",\"".utf8)
-            bytes.append(contentsOf: kline.ignore.utf8)
-            bytes.append(contentsOf: "\"]".utf8)
+            bytes.append(UInt8(ascii: ","))
+            appendStringLiteral(kline.ignore, to: &bytes)
+            bytes.append(UInt8(ascii: "]"))
         }
         bytes.append(UInt8(ascii: "]"))
         return bytes
+    }
+
+    /// `text` as a JSON string; the ignored field is `"0"` in practice, so plain text is copied without a scan per
+    /// character, and anything needing escapes goes through ``jsonStringLiteral(_:)``.
+    private static func appendStringLiteral(_ text: String, to bytes: inout [UInt8]) {
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "\""))
+        } else {
+            bytes.append(contentsOf: jsonStringLiteral(text).utf8)
+        }
     }
 
     private static func appendQuoted(_ value: ExactDecimal, to bytes: inout [UInt8]) {

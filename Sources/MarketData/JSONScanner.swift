@@ -146,6 +146,8 @@ public struct JSONScanner: ~Copyable {
             }
             position += 1
         }
+        // A trailing backslash steps past the end; report from the opening quote, inside the buffer.
+        position = start - 1
         throw error("unterminated string")
     }
 

@@ -19,8 +19,24 @@ public enum KlineCSV {
         bytes.append(UInt8(ascii: ","))
         kline.takerBuyQuoteVolume.appendCanonical(to: &bytes)
         bytes.append(UInt8(ascii: ","))
-        bytes.append(contentsOf: kline.ignore.utf8)
+        appendField(kline.ignore, to: &bytes)
         bytes.append(UInt8(ascii: "\n"))
+    }
+
+    /// A text field as RFC 4180 has it: as is when plain (Binance's `0`), else quoted with quotes doubled, so a value
+    /// from outside holding `,`, `"` or a line break cannot add columns or rows to an export.
+    static func appendField(_ text: String, to bytes: inout [UInt8]) {
+        let special: Set<UInt8> = [UInt8(ascii: ","), UInt8(ascii: "\""), UInt8(ascii: "\n"), UInt8(ascii: "\r")]
+        guard text.utf8.contains(where: special.contains) else {
+            bytes.append(contentsOf: text.utf8)
+            return
+        }
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "\"") { bytes.append(byte) }
+            bytes.append(byte)
+        }
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// Timestamps at or above this are microseconds: 10¹⁴ ms would be the year 5138.
@@ -65,8 +81,17 @@ public enum KlineCSV {
         var openTime = try integer(0, "open time")
         var closeTime = try integer(6, "close time")
         if openTime >= microsecondThreshold {
+            let written = openTime
             openTime /= 1_000
             closeTime /= 1_000
+            // Still past the threshold in milliseconds: no reading makes it a time (and writing it back would
+            // change its meaning).
+            guard openTime < microsecondThreshold else {
+                throw CSVRowError(message: "open time \(written) is too large for milliseconds or microseconds")
+            }
+        }
+        guard UTCTime.acceptsCandle(openTime: openTime, closeTime: closeTime) else {
+            throw CSVRowError(message: "open time \(openTime) / close time \(closeTime) lie outside 1970–9999 or close before opening")
         }
         return Kline(
             openTime: openTime, open: try decimal(1, "open"), high: try decimal(2, "high"), low: try decimal(3, "low"),

@@ -56,105 +56,158 @@ public struct MySQLConfiguration: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses `mysql://` (or `mariadb://`) URLs. Options: `tls=disabled|required|verify`, `ca=PATH`, `pool=N`.
+    ///
+    /// The URL is split on its ASCII delimiters byte by byte, not by `Character`: a delimiter followed by a combining
+    /// mark (`@\u{301}`) is one `Character` that is not `"@"`, and a password would then be read as part of the user
+    /// name, which errors and ``description`` show.
     public init(url text: String) throws(MySQLConfigurationError) {
         func fail(_ why: String) -> MySQLConfigurationError {
             MySQLConfigurationError(
                 "warehouse URL '\(Self.redacted(text))' \(why): expected mysql://user@host:3306/database")
         }
-        guard let schemeEnd = text.range(of: "://") else { throw fail("has no scheme") }
-        let scheme = text[..<schemeEnd.lowerBound].lowercased()
+        let bytes = Array(text.utf8)
+        guard let schemeEnd = bytes.firstRange(of: Array("://".utf8)) else { throw fail("has no scheme") }
+        let scheme = Self.string(bytes[..<schemeEnd.lowerBound]).lowercased()
         guard scheme == "mysql" || scheme == "mariadb" else { throw fail("is not a mysql:// URL") }
-        var rest = Substring(text[schemeEnd.upperBound...])
-        var queryText: Substring = ""
-        if let question = rest.firstIndex(of: "?") {
-            queryText = rest[rest.index(after: question)...]
+        var rest = bytes[schemeEnd.upperBound...]
+        var queryText: ArraySlice<UInt8> = []
+        if let question = rest.firstIndex(of: UInt8(ascii: "?")) {
+            queryText = rest[(question + 1)...]
             rest = rest[..<question]
         }
-        guard let at = rest.lastIndex(of: "@") else { throw fail("names no user") }
+        guard let at = rest.lastIndex(of: UInt8(ascii: "@")) else { throw fail("names no user") }
         let credentials = rest[..<at]
-        let location = rest[rest.index(after: at)...]
-        let userText: Substring
+        let location = rest[(at + 1)...]
+        let userText: ArraySlice<UInt8>
         var password: String?
-        if let colon = credentials.firstIndex(of: ":") {
+        if let colon = credentials.firstIndex(of: UInt8(ascii: ":")) {
             userText = credentials[..<colon]
-            password = try Self.percentDecoded(credentials[credentials.index(after: colon)...], or: fail("has a badly encoded password"))
+            password = try Self.percentDecoded(credentials[(colon + 1)...], or: fail("has a badly encoded password"))
         } else {
             userText = credentials
         }
         let user = try Self.percentDecoded(userText, or: fail("has a badly encoded user name"))
         guard !user.isEmpty else { throw fail("names no user") }
-        guard let slash = location.firstIndex(of: "/") else { throw fail("names no database") }
+        guard let slash = location.firstIndex(of: UInt8(ascii: "/")) else { throw fail("names no database") }
         let hostPort = location[..<slash]
-        let database = String(location[location.index(after: slash)...])
+        let database = Self.string(location[(slash + 1)...])
         guard !database.isEmpty else { throw fail("names no database") }
         guard database.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "$") }), database.count <= 64
-        else { throw fail("has database name '\(database)'; use letters, digits and _ only") }
+        else { throw fail("has database name '\(Self.shown(database))'; use letters, digits and _ only (at most 64)") }
         var host: String
         var port = 3306
-        if hostPort.hasPrefix("[") {
-            guard let close = hostPort.firstIndex(of: "]") else { throw fail("has an unterminated [IPv6] host") }
-            host = String(hostPort[hostPort.index(after: hostPort.startIndex)..<close])
-            let after = hostPort[hostPort.index(after: close)...]
+        if hostPort.first == UInt8(ascii: "[") {
+            guard let close = hostPort.firstIndex(of: UInt8(ascii: "]")) else { throw fail("has an unterminated [IPv6] host") }
+            host = Self.string(hostPort[(hostPort.startIndex + 1)..<close])
+            let after = hostPort[(close + 1)...]
             if !after.isEmpty {
-                guard after.hasPrefix(":"), let value = Int(after.dropFirst()) else { throw fail("has a bad port") }
+                guard after.first == UInt8(ascii: ":"), let value = Int(Self.string(after.dropFirst())) else {
+                    throw fail("has a bad port")
+                }
                 port = value
             }
-        } else if let colon = hostPort.lastIndex(of: ":") {
-            host = String(hostPort[..<colon])
-            guard let value = Int(hostPort[hostPort.index(after: colon)...]) else { throw fail("has a bad port") }
+        } else if let colon = hostPort.lastIndex(of: UInt8(ascii: ":")) {
+            host = Self.string(hostPort[..<colon])
+            guard let value = Int(Self.string(hostPort[(colon + 1)...])) else { throw fail("has a bad port") }
             port = value
         } else {
-            host = String(hostPort)
+            host = Self.string(hostPort)
         }
         guard !host.isEmpty else { throw fail("names no host") }
         guard (1...65_535).contains(port) else { throw fail("has port \(port), outside 1–65535") }
         self.init(user: user, password: password, database: database)
         self.host = host
         self.port = port
-        for pair in queryText.split(separator: "&") where !pair.isEmpty {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            let key = String(parts[0])
+        for pair in queryText.split(separator: UInt8(ascii: "&")) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            let key = Self.string(parts[0])
             let value = parts.count > 1 ? try Self.percentDecoded(parts[1], or: fail("has a badly encoded option")) : ""
             switch key {
             case "tls", "ssl", "ssl-mode":
                 guard let mode = TLSMode(rawValue: value.lowercased()) else {
-                    throw fail("has tls=\(value); use tls=disabled, required or verify")
+                    throw fail("has tls=\(Self.shown(value)); use tls=disabled, required or verify")
                 }
                 tls = mode
             case "ca", "ssl-ca":
                 certificateAuthorityPath = value
             case "pool":
-                guard let size = Int(value), (1...64).contains(size) else { throw fail("has pool=\(value); use 1–64") }
+                guard let size = Int(value), (1...64).contains(size) else { throw fail("has pool=\(Self.shown(value)); use 1–64") }
                 poolSize = size
             default:
-                throw fail("has unknown option '\(key)'; known: tls, ca, pool")
+                throw fail("has unknown option '\(Self.shown(key))'; known: tls, ca, pool")
             }
         }
     }
 
-    /// The URL with any password replaced, for error messages.
+    /// The URL with anything that could be a password replaced, for error messages.
+    ///
+    /// Total and conservative, because it must also hide passwords in URLs that do not parse: with a valid
+    /// `scheme://`, everything after the user name's first `:` up to the last `@` is hidden; without one (`mysql:/u:pw@h`,
+    /// `mysql//u:pw@h`) everything before the last `@` is. Without any `@`, whatever follows a `:` in the part that
+    /// would hold the credentials is hidden too (`mysql://u:pw/db` → `mysql://u:[redacted]/db`).
     public static func redacted(_ text: String) -> String {
-        guard let schemeEnd = text.range(of: "://"), let at = text[schemeEnd.upperBound...].lastIndex(of: "@"),
-            let colon = text[schemeEnd.upperBound..<at].firstIndex(of: ":")
-        else { return text }
-        return text[..<colon] + ":[redacted]" + text[at...]
+        // Bytes, not Characters, for the reason given at init(url:).
+        let bytes = Array(text.utf8)
+        var head: ArraySlice<UInt8> = []
+        var body = bytes[...]
+        if let schemeEnd = bytes.firstRange(of: Array("://".utf8)), isScheme(bytes[..<schemeEnd.lowerBound]) {
+            head = bytes[..<schemeEnd.upperBound]
+            body = bytes[schemeEnd.upperBound...]
+        }
+        if let at = body.lastIndex(of: UInt8(ascii: "@")) {
+            guard !head.isEmpty else { return "[redacted]" + string(body[at...]) }
+            guard let colon = body[..<at].firstIndex(of: UInt8(ascii: ":")) else { return text }
+            return string(head) + string(body[..<colon]) + ":[redacted]" + string(body[at...])
+        }
+        let authorityEnd =
+            head.isEmpty ? body.endIndex : (body.firstIndex(where: { "/?#".utf8.contains($0) }) ?? body.endIndex)
+        guard let colon = body[..<authorityEnd].firstIndex(of: UInt8(ascii: ":")) else { return text }
+        return string(head) + string(body[..<colon]) + ":[redacted]" + string(body[authorityEnd...])
     }
 
-    static func percentDecoded(_ text: Substring, or error: MySQLConfigurationError) throws(MySQLConfigurationError) -> String {
+    /// UTF-8 that was cut at ASCII delimiters, so it is still valid.
+    private static func string(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    /// RFC 3986: a letter, then letters, digits, `+`, `-` and `.`.
+    private static func isScheme(_ bytes: ArraySlice<UInt8>) -> Bool {
+        let isLetter = { (byte: UInt8) in (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) }
+        guard let first = bytes.first, isLetter(first) else { return false }
+        return bytes.allSatisfy { isLetter($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || "+-.".utf8.contains($0) }
+    }
+
+    /// A value from the URL's path or options, echoed in an error only when it is short and plain, so nothing that
+    /// could be a misplaced password is printed.
+    private static func shown(_ text: some StringProtocol) -> String {
+        let plain =
+            text.utf8.count <= 24
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.$".unicodeScalars.contains($0))
+            }
+        return plain ? String(text) : "…"
+    }
+
+    static func percentDecoded(_ text: ArraySlice<UInt8>, or error: MySQLConfigurationError) throws(MySQLConfigurationError) -> String {
         var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
+        var iterator = text.makeIterator()
         while let byte = iterator.next() {
             guard byte == UInt8(ascii: "%") else {
                 bytes.append(byte)
                 continue
             }
-            guard let high = iterator.next(), let low = iterator.next(),
-                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            else { throw error }
-            bytes.append(value)
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { throw error }
+            bytes.append(high << 4 | low)
         }
         guard let decoded = String(validating: bytes, as: UTF8.self) else { throw error }
         return decoded
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }
 

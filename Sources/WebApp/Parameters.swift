@@ -6,13 +6,15 @@ import MarketData
 struct QueryReader {
     let request: Request
 
+    /// The first value of `name` in the raw query, decoded by ``URLEncodedForm`` (so `+` is a space).
     func string(_ name: String) -> String? {
-        request.uri.queryParameters.get(name)
+        guard let query = request.uri.query else { return nil }
+        return URLEncodedForm.firstValue(name, in: query)
     }
 
     func integer(_ name: String, in range: ClosedRange<Int>, default defaultValue: Int) throws(APIError) -> Int {
         guard let text = string(name) else { return defaultValue }
-        guard let value = Int(text), range.contains(value) else {
+        guard let value = QueryValue.integer(text, in: range) else {
             throw .badRequest(
                 "invalid_\(name)", "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
         }
@@ -22,7 +24,7 @@ struct QueryReader {
     /// Epoch milliseconds or ISO-8601 (`2024-01-31T12:00:00Z`), between 1970 and 9999.
     func time(_ name: String) throws(APIError) -> Int64? {
         guard let text = string(name) else { return nil }
-        guard let value = UTCTime.parse(text), (0...Self.latestTime).contains(value) else {
+        guard let value = QueryValue.time(text) else {
             throw .badRequest(
                 "invalid_\(name)", "\(name) must be epoch milliseconds or ISO-8601 such as 2024-01-31T12:00:00Z, not '\(text)'")
         }
@@ -32,15 +34,15 @@ struct QueryReader {
     /// `1m`, `1h` or `1d`: the intervals the warehouse stores.
     func interval(default defaultValue: Interval = .oneMinute) throws(APIError) -> Interval {
         guard let text = string("interval") else { return defaultValue }
-        guard let interval = Self.servedIntervals.first(where: { $0.rawValue == text }) else {
+        guard let interval = QueryValue.servedInterval(text) else {
             throw .badRequest("invalid_interval", "interval must be 1m, 1h or 1d, not '\(text)'")
         }
         return interval
     }
 
-    static let servedIntervals: [Interval] = [.oneMinute, .oneHour, .oneDay]
+    static let servedIntervals: [Interval] = QueryValue.servedIntervals
     /// 9999-12-31T23:59:59.999Z.
-    static let latestTime: Int64 = 253_402_300_799_999
+    static let latestTime: Int64 = QueryValue.latestTime
 }
 
 extension Request {

@@ -1,5 +1,3 @@
-import MarketData
-
 /// The few XML documents S3 answers with (ListObjectsV2, Error, CopyObjectResult, DeleteResult), read into a small
 /// element tree.
 ///
@@ -22,7 +20,7 @@ struct S3XMLElement: Sendable, Hashable {
     static func parse(_ bytes: [UInt8]) throws(S3XMLError) -> S3XMLElement {
         var reader = Reader(bytes: bytes)
         reader.skipProlog()
-        guard let root = try reader.element() else { throw S3XMLError("no root element") }
+        guard let root = try reader.element(depth: 0) else { throw S3XMLError("no root element") }
         return root
     }
 
@@ -44,7 +42,11 @@ struct S3XMLElement: Sendable, Hashable {
             }
         }
 
-        mutating func element() throws(S3XMLError) -> S3XMLElement? {
+        /// S3's documents nest four deep; the bound keeps hostile nesting from exhausting the stack.
+        static let maximumDepth = 64
+
+        mutating func element(depth: Int) throws(S3XMLError) -> S3XMLElement? {
+            guard depth < Self.maximumDepth else { throw S3XMLError("elements nested deeper than \(Self.maximumDepth)") }
             skipBlanks()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "<") else { return nil }
             index += 1
@@ -84,7 +86,7 @@ struct S3XMLElement: Sendable, Hashable {
                     skip(past: "-->")
                 } else if starts(with: "<![CDATA[") || starts(with: "<!") {
                     throw S3XMLError("unsupported markup inside <\(name)>")
-                } else if let child = try element() {
+                } else if let child = try element(depth: depth + 1) {
                     result.children.append(child)
                 }
             }
@@ -125,41 +127,84 @@ struct S3XMLElement: Sendable, Hashable {
             }
         }
 
+        /// Replaces the five predefined entities and numeric references; works on bytes, so a combining mark after
+        /// `&` or `;` cannot hide them.
         static func decodeEntities(_ bytes: [UInt8]) throws(S3XMLError) -> String {
             guard bytes.contains(UInt8(ascii: "&")) else { return String(decoding: bytes, as: UTF8.self) }
-            let text = String(decoding: bytes, as: UTF8.self)
-            var result = ""
-            var rest = Substring(text)
-            while let ampersand = rest.firstIndex(of: "&") {
-                result += rest[..<ampersand]
-                guard let semicolon = rest[ampersand...].firstIndex(of: ";") else { throw S3XMLError("unterminated entity") }
-                let entity = rest[rest.index(after: ampersand)..<semicolon]
-                switch entity {
-                case "amp": result += "&"
-                case "lt": result += "<"
-                case "gt": result += ">"
-                case "quot": result += "\""
-                case "apos": result += "'"
-                default:
-                    let scalar: Unicode.Scalar?
-                    if entity.hasPrefix("#x") || entity.hasPrefix("#X") {
-                        scalar = UInt32(entity.dropFirst(2), radix: 16).flatMap(Unicode.Scalar.init)
-                    } else if entity.hasPrefix("#") {
-                        scalar = UInt32(entity.dropFirst()).flatMap(Unicode.Scalar.init)
-                    } else {
-                        scalar = nil
-                    }
-                    guard let scalar else { throw S3XMLError("unknown entity &\(entity);") }
-                    result.unicodeScalars.append(scalar)
+            var output: [UInt8] = []
+            output.reserveCapacity(bytes.count)
+            var index = 0
+            while index < bytes.count {
+                guard bytes[index] == UInt8(ascii: "&") else {
+                    output.append(bytes[index])
+                    index += 1
+                    continue
                 }
-                rest = rest[rest.index(after: semicolon)...]
+                guard let semicolon = bytes[index...].firstIndex(of: UInt8(ascii: ";")) else {
+                    throw S3XMLError("unterminated entity")
+                }
+                let entity = bytes[(index + 1)..<semicolon]
+                switch String(decoding: entity, as: UTF8.self) {
+                case "amp": output.append(UInt8(ascii: "&"))
+                case "lt": output.append(UInt8(ascii: "<"))
+                case "gt": output.append(UInt8(ascii: ">"))
+                case "quot": output.append(UInt8(ascii: "\""))
+                case "apos": output.append(UInt8(ascii: "'"))
+                default:
+                    guard let scalar = numericReference(entity) else {
+                        throw S3XMLError("unknown entity &\(String(decoding: entity.prefix(16), as: UTF8.self));")
+                    }
+                    output += Array(String(scalar).utf8)
+                }
+                index = semicolon + 1
             }
-            return result + rest
+            return String(decoding: output, as: UTF8.self)
+        }
+
+        /// `#65` or `#x41`: one to eight digits naming a Unicode scalar.
+        static func numericReference(_ entity: ArraySlice<UInt8>) -> Unicode.Scalar? {
+            guard entity.first == UInt8(ascii: "#") else { return nil }
+            var digits = entity.dropFirst()
+            var radix: UInt32 = 10
+            if let x = digits.first, x | 0x20 == UInt8(ascii: "x") {
+                radix = 16
+                digits = digits.dropFirst()
+            }
+            guard (1...8).contains(digits.count) else { return nil }
+            var value: UInt32 = 0
+            for byte in digits {
+                let digit: UInt32
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: digit = UInt32(byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: digit = UInt32(byte - UInt8(ascii: "A") + 10)
+                default: return nil
+                }
+                value = value * radix + digit
+            }
+            return Unicode.Scalar(value)
         }
     }
 
     /// `text` with `& < > " '` escaped, for request bodies.
-    static func escape(_ text: String) -> String { MarkupText.escape(text) }
+    ///
+    /// Works on Unicode scalars, not characters: a `<` followed by a combining mark is one `Character` that differs
+    /// from `"<"`, and would otherwise pass through unescaped.
+    static func escape(_ text: String) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "'": result += "&#39;"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
 }
 
 struct S3XMLError: Error, Sendable, Hashable, CustomStringConvertible {

@@ -28,20 +28,9 @@ struct HTML {
 
 /// Reading `application/x-www-form-urlencoded` bodies and cookies, which the pages' forms and sign-in use.
 enum FormData {
+    /// The fields of a form body; see ``URLEncodedForm`` for the decoding and its bounds.
     static func decode(_ text: String) -> [String: String] {
-        var fields: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = unescape(String(parts[0]))
-            let value = parts.count > 1 ? unescape(String(parts[1])) : ""
-            if !key.isEmpty { fields[key] = value }
-        }
-        return fields
-    }
-
-    static func unescape(_ text: String) -> String {
-        let spaced = text.replacingOccurrences(of: "+", with: " ")
-        return spaced.removingPercentEncoding ?? spaced
+        URLEncodedForm.dictionary(text)
     }
 
     static func read(_ request: Request) async throws -> [String: String] {
@@ -56,12 +45,7 @@ enum FormData {
 
     static func cookie(_ name: String, in request: Request) -> String? {
         for header in request.headers[values: .cookie] {
-            for part in header.split(separator: ";") {
-                let pair = part.split(separator: "=", maxSplits: 1)
-                if pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == name {
-                    return String(pair[1]).trimmingCharacters(in: .whitespaces)
-                }
-            }
+            if let value = CookieHeader.value(name, in: header) { return value }
         }
         return nil
     }

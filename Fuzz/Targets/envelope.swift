@@ -1,0 +1,26 @@
+// Fuzz target `envelope`: RawEnvelope.decode, and encode → decode of whatever it accepts.
+// Built with Sources/MarketData/*.swift, Sources/DataLake/RawEnvelope.swift and LakeLayout.swift.
+
+/// Where iso8601 prints a four-digit year, so `captured_at` reads back exactly.
+let fourDigitYears: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
+    let buffer = UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt8.self), count: count)
+    guard let envelope = try? RawEnvelope.decode(buffer) else { return 0 }
+    precondition(envelope.dataRange.lowerBound >= 0 && envelope.dataRange.upperBound <= count)
+    precondition(envelope.type != .klines || envelope.interval != nil)
+    let payload = Array(buffer[envelope.dataRange])
+    guard fourDigitYears.contains(envelope.capturedAt) else { return 0 }
+    let encoded = RawEnvelope.encode(
+        symbol: envelope.symbol, capturedAt: envelope.capturedAt, type: envelope.type, interval: envelope.interval, data: payload)
+    encoded.withUnsafeBufferPointer { encodedBuffer in
+        guard let again = try? RawEnvelope.decode(encodedBuffer) else {
+            preconditionFailure("re-encoded envelope does not decode: \(String(decoding: encoded, as: UTF8.self))")
+        }
+        precondition(again.symbol == envelope.symbol && again.capturedAt == envelope.capturedAt)
+        precondition(again.type == envelope.type && again.interval == envelope.interval)
+        precondition(Array(encodedBuffer[again.dataRange]) == payload)
+    }
+    return 0
+}

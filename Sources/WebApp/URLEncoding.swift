@@ -1,0 +1,151 @@
+import MarketData
+
+/// A total, Foundation-free `application/x-www-form-urlencoded` decoder, for query strings and form bodies.
+///
+/// Follows the WHATWG URL standard's reading: fields are separated by `&`, a field's name ends at its first `=`
+/// (a field without one has an empty value), `+` is a space, and `%XX` is the byte `XX`. A `%` not followed by two
+/// hex digits is kept literally, and bytes that are not UTF-8 become U+FFFD, so any input decodes to something.
+///
+/// Bounded: only the first ``maximumInputBytes`` bytes are read and at most ``maximumFields`` fields are returned;
+/// the rest of the input is ignored. Time and memory are linear in the bytes read.
+enum URLEncodedForm {
+    /// Fields after the 100th are ignored.
+    static let maximumFields = 100
+    /// Bytes after the first 64 KiB are ignored (the body limit of the forms is the same).
+    static let maximumInputBytes = 64 * 1024
+
+    /// The fields in order, names and values decoded; empty fields (`a=1&&b=2`) are skipped.
+    static func fields(_ text: some StringProtocol) -> [(name: String, value: String)] {
+        var result: [(name: String, value: String)] = []
+        let bytes = Array(text.utf8.prefix(maximumInputBytes))
+        var start = 0
+        while start < bytes.count, result.count < maximumFields {
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: "&") { end += 1 }
+            if end > start {
+                let field = bytes[start..<end]
+                if let equals = field.firstIndex(of: UInt8(ascii: "=")) {
+                    result.append((decodeComponent(field[start..<equals]), decodeComponent(field[(equals + 1)..<end])))
+                } else {
+                    result.append((decodeComponent(field), ""))
+                }
+            }
+            start = end + 1
+        }
+        return result
+    }
+
+    /// The value of the first field called `name`, as a query parameter is read; `nil` if there is none.
+    static func firstValue(_ name: String, in text: some StringProtocol) -> String? {
+        fields(text).first { $0.name == name }?.value
+    }
+
+    /// The fields as a dictionary, as a posted form is read: a repeated name keeps its last value, and fields
+    /// without a name are dropped.
+    static func dictionary(_ text: some StringProtocol) -> [String: String] {
+        var result: [String: String] = [:]
+        for field in fields(text) where !field.name.isEmpty { result[field.name] = field.value }
+        return result
+    }
+
+    /// One name or value: `+` → space, `%XX` → byte (kept literally when malformed), invalid UTF-8 → U+FFFD.
+    static func decodeComponent(_ bytes: some Collection<UInt8>) -> String {
+        guard bytes.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        let input = Array(bytes)
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count)
+        var index = 0
+        while index < input.count {
+            let byte = input[index]
+            if byte == UInt8(ascii: "+") {
+                output.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%"), index + 2 < input.count,
+                let high = hexValue(input[index + 1]), let low = hexValue(input[index + 2])
+            {
+                output.append(high << 4 | low)
+                index += 2
+            } else {
+                output.append(byte)
+            }
+            index += 1
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+/// The value of a `Cookie:` request header: `name=value; name2=value2` (RFC 6265 §4.2).
+enum CookieHeader {
+    /// The pairs in order, name and value with surrounding spaces and tabs removed; pieces without `=`, with an
+    /// empty name or an empty value are skipped. Values are returned as sent (no percent-decoding).
+    ///
+    /// Splits on Unicode scalars, not characters: a `;` or `=` followed by a combining mark is one `Character` and
+    /// would otherwise not separate anything.
+    static func pairs(_ header: some StringProtocol) -> [(name: Substring, value: Substring)] {
+        var result: [(name: Substring, value: Substring)] = []
+        for piece in Substring(header).unicodeScalars.split(separator: ";") {
+            guard let equals = piece.firstIndex(of: "=") else { continue }
+            let name = trimmed(piece[..<equals])
+            let value = trimmed(piece[piece.index(after: equals)...])
+            if !name.isEmpty, !value.isEmpty { result.append((Substring(name), Substring(value))) }
+        }
+        return result
+    }
+
+    /// The value of the first cookie called `name` in one header value.
+    static func value(_ name: String, in header: some StringProtocol) -> String? {
+        pairs(header).first { $0.name == name }.map { String($0.value) }
+    }
+
+    private static func trimmed(_ text: Substring.UnicodeScalarView) -> Substring.UnicodeScalarView {
+        let isBlank: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = text.firstIndex(where: { !isBlank($0) }), let last = text.lastIndex(where: { !isBlank($0) }) else {
+            return text[text.endIndex...]
+        }
+        return text[first...last]
+    }
+}
+
+/// The checks the API applies to query values, as pure functions: `nil` means the value is not acceptable.
+enum QueryValue {
+    /// `1m`, `1h` or `1d`: the intervals the warehouse stores.
+    static let servedIntervals: [Interval] = [.oneMinute, .oneHour, .oneDay]
+    /// 9999-12-31T23:59:59.999Z.
+    static let latestTime: Int64 = 253_402_300_799_999
+
+    /// A decimal integer (optionally signed) inside `range`.
+    static func integer(_ text: String, in range: ClosedRange<Int>) -> Int? {
+        guard let value = Int(text), range.contains(value) else { return nil }
+        return value
+    }
+
+    /// Epoch milliseconds or ISO-8601, between 1970 and 9999.
+    ///
+    /// A `+` in a query means a space, so an offset typed into an address bar (`…T10:00:00+02:00`) arrives as
+    /// `…T10:00:00 02:00`; when the text does not parse, a space after the time is read back as the `+` it was.
+    static func time(_ text: String) -> Int64? {
+        var value = UTCTime.parse(text)
+        if value == nil, let space = text.lastIndex(of: " "), space != text.firstIndex(where: { $0 == " " || $0 == "T" }) {
+            var restored = text
+            restored.replaceSubrange(space...space, with: "+")
+            value = UTCTime.parse(restored)
+        }
+        guard let value, (0...latestTime).contains(value) else { return nil }
+        return value
+    }
+
+    /// One of ``servedIntervals``, by its Binance name.
+    static func servedInterval(_ text: String) -> Interval? {
+        servedIntervals.first { $0.rawValue == text }
+    }
+}
