@@ -137,11 +137,12 @@ public final class SimulatedExchange: Sendable {
         var startTime: Int64?
         var endTime: Int64?
         if let text = query["startTime"] {
-            guard let value = Int64(text) else { return illegal("startTime") }
+            // Years 1970–9999 only, so the candle arithmetic after it cannot overflow.
+            guard let value = Int64(text), (0...Self.latestTime).contains(value) else { return illegal("startTime") }
             startTime = value
         }
         if let text = query["endTime"] {
-            guard let value = Int64(text) else { return illegal("endTime") }
+            guard let value = Int64(text), (0...Self.latestTime).contains(value) else { return illegal("endTime") }
             endTime = value
         }
         if let startTime, let endTime, startTime > endTime {
@@ -195,6 +196,9 @@ public final class SimulatedExchange: Sendable {
     private func missing(_ name: String) -> Reply {
         error(400, -1102, "Mandatory parameter '\(name)' was not sent, was empty/null, or malformed.")
     }
+
+    /// 9999-12-31T23:59:59.999Z: the latest time a query may name.
+    static let latestTime: Int64 = 253_402_300_799_999
 
     private func illegal(_ name: String) -> Reply {
         error(400, -1100, "Illegal characters found in parameter '\(name)'; legal range is '^[0-9]{1,20}$'.")

@@ -71,6 +71,15 @@ public struct CivilDate: Sendable, Hashable, Comparable {
 
 /// Conversions between UTC epoch milliseconds (the warehouse's time unit) and ISO-8601 text.
 public enum UTCTime {
+    /// 9999-12-31T23:59:59.999Z: the latest time outside input may name. Times from the exchange, the lake and dump
+    /// files are refused past it (and before 1970), so the candle arithmetic after parsing cannot overflow.
+    public static let latest: Int64 = 253_402_300_799_999
+
+    /// Whether a candle's open and close times are ones we accept from outside: 1970 ≤ open ≤ close ≤ ``latest``.
+    public static func acceptsCandle(openTime: Int64, closeTime: Int64) -> Bool {
+        0 <= openTime && openTime <= closeTime && closeTime <= latest
+    }
+
     /// `2024-01-01T00:00:00.000Z`; total over `Int64` (years before 1 or after 9999 print with more or fewer digits).
     public static func iso8601(_ epochMilliseconds: Int64) -> String {
         let date = CivilDate(epochMilliseconds: epochMilliseconds)
@@ -149,12 +158,13 @@ func pad(_ value: Int, _ width: Int) -> String {
 }
 
 extension StringProtocol {
+    /// Without leading and trailing ASCII spaces, tabs and line breaks (by scalar, so `"\r\n"`, one Character, goes too).
     func trimmingASCIIWhitespace() -> Substring {
         let text = Substring(self)
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-        guard let first = text.firstIndex(where: { !isSpace($0) }),
-            let last = text.lastIndex(where: { !isSpace($0) })
+        let isSpace: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }), let last = scalars.lastIndex(where: { !isSpace($0) })
         else { return "" }
-        return text[first...last]
+        return Substring(scalars[first...last])
     }
 }

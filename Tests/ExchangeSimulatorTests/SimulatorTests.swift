@@ -54,6 +54,9 @@ struct SimulatorTests {
         ("/api/v3/klines?symbol=BTCUSDT&interval=2m", -1120), ("/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1001", -1130),
         ("/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=x", -1100),
         ("/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=5&endTime=4", -1023),
+        ("/api/v3/klines?symbol=BTCUSDT&interval=1M&startTime=9223372036854775807", -1100),
+        ("/api/v3/klines?symbol=BTCUSDT&interval=1w&startTime=-9223372036854775808", -1100),
+        ("/api/v3/klines?symbol=BTCUSDT&interval=1m&endTime=9223372036854775807", -1100),
         ("/api/v3/klines?symbol=btc-usdt&interval=1m", -1100), ("/api/v3/depth?symbol=BTCUSDT&limit=0", -1130),
         ("/api/v3/depth?symbol=ETHBTC", -1121),
     ])

@@ -7,7 +7,7 @@ import Warehouse
 /// Dashboard and Analytics.
 extension Pages {
     func dashboard(_ request: Request) async -> Response {
-        if request.uri.queryParameters.get("fragment") == "live" {
+        if request.query.string("fragment") == "live" {
             do {
                 return Response.html(try await dashboardLive(requestID: requestID(of: request)))
             } catch {
