@@ -22,7 +22,7 @@ public enum Indicators {
     public static func ema(_ values: [Double], period: Int) -> [Double?] {
         var output = [Double?](repeating: nil, count: values.count)
         guard period >= 1, values.count >= period else { return output }
-        let smoothing = 2.0 / Double(period + 1)
+        let smoothing = 2.0 / (Double(period) + 1)
         var average = 0.0
         for index in 0..<period { average += values[index] }
         average /= Double(period)
@@ -78,10 +78,11 @@ public enum Indicators {
             histogram: .init(repeating: nil, count: count))
         // TA-Lib swaps the periods when given in the wrong order.
         let (fastPeriod, slowPeriod) = fast <= slow ? (fast, slow) : (slow, fast)
-        guard fastPeriod >= 1, signal >= 1, count >= slowPeriod + signal - 1 else { return result }
+        // Written without `slowPeriod + signal`, which overflows for periods near `Int.max`.
+        guard fastPeriod >= 1, signal >= 1, slowPeriod <= count, signal - 1 <= count - slowPeriod else { return result }
         let start = slowPeriod - 1
         func emaFrom(_ period: Int) -> [Double] {
-            let smoothing = 2.0 / Double(period + 1)
+            let smoothing = 2.0 / (Double(period) + 1)
             var average = 0.0
             for index in (start - period + 1)...start { average += closes[index] }
             average /= Double(period)

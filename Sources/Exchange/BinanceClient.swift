@@ -53,11 +53,7 @@ public struct BinanceClient: MarketDataSource {
     }
 
     public func klines(_ request: KlineRequest) async throws(ExchangeError) -> FetchedResponse<[Kline]> {
-        var query: [(String, String)] = [("symbol", request.symbol.rawValue), ("interval", request.interval.rawValue)]
-        if let start = request.startTime { query.append(("startTime", String(start))) }
-        if let end = request.endTime { query.append(("endTime", String(end))) }
-        if let limit = request.limit { query.append(("limit", String(limit))) }
-        return try await get("/api/v3/klines", query: query, weight: BinanceWeights.klines) { body throws(ExchangeError) in
+        try await get("/api/v3/klines", query: request.queryItems, weight: BinanceWeights.klines) { body throws(ExchangeError) in
             do {
                 return try BinanceCodec.decodeKlines(body)
             } catch {

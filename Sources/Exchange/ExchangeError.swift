@@ -15,6 +15,9 @@ public struct ExchangeError: Error, Sendable, CustomStringConvertible {
         case timeout
         /// A 200 whose body is not what the endpoint returns.
         case malformedResponse(String)
+        /// K-line pages that would not move pagination forward (the same page again, candles older than asked, or a
+        /// next start time past `Int64`): asking again would loop forever.
+        case pagingDoesNotAdvance(String)
     }
 
     public var kind: Kind
@@ -33,7 +36,7 @@ public struct ExchangeError: Error, Sendable, CustomStringConvertible {
         case .httpStatus(let status, _): status >= 500
         case .transport, .timeout, .malformedResponse: true
         case .rejected(let status, _, _): status >= 500
-        case .rateLimited, .banned: false
+        case .rateLimited, .banned, .pagingDoesNotAdvance: false
         }
     }
 
@@ -53,6 +56,7 @@ public struct ExchangeError: Error, Sendable, CustomStringConvertible {
         case .transport(let detail): what = "cannot reach the exchange: \(detail)"
         case .timeout: what = "the exchange did not answer in time"
         case .malformedResponse(let detail): what = "malformed response from the exchange: \(detail)"
+        case .pagingDoesNotAdvance(let detail): what = "the exchange's k-line pages do not advance: \(detail)"
         }
         return "\(what) [\(endpoint)]"
     }

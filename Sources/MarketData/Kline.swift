@@ -41,7 +41,11 @@ public struct Kline: Sendable, Hashable {
 
     /// A candle is final once its last millisecond (plus the margin) had passed when it was captured.
     /// Final candles are never overwritten; open ones are replaced when a newer capture arrives.
-    public func isClosed(at capturedAt: Int64) -> Bool { closeTime + Self.finalityMarginMilliseconds < capturedAt }
+    /// The close time comes from outside: one so close to `Int64.max` that the margin overflows is simply not closed.
+    public func isClosed(at capturedAt: Int64) -> Bool {
+        let (deadline, overflow) = closeTime.addingReportingOverflow(Self.finalityMarginMilliseconds)
+        return !overflow && deadline < capturedAt
+    }
 }
 
 /// One price level of an order book.

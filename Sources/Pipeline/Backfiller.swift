@@ -33,11 +33,21 @@ public struct Backfiller: Sendable {
 
     /// The minutes a backfill covers: those opening in `from...to`, `to` defaulting to the last closed minute; `nil` when
     /// the range is empty.
+    ///
+    /// Both ends come from outside (flags, API calls) and are clamped to ±``timeBound``, so the range's arithmetic
+    /// (`last + 60_000`, `last - first`) cannot overflow; no exchange has candles that far out anyway.
     public func minutes(from: Int64, to: Int64?) -> MinuteRange? {
-        let first = Interval.oneMinute.openTime(containing: from)
-        let last = to.map { Interval.oneMinute.openTime(containing: $0) } ?? (Interval.oneMinute.openTime(containing: clock.now()) - 60_000)
+        let first = Interval.oneMinute.openTime(containing: Self.clamped(from))
+        let last =
+            to.map { Interval.oneMinute.openTime(containing: Self.clamped($0)) }
+            ?? (Interval.oneMinute.openTime(containing: Self.clamped(clock.now())) - 60_000)
         return first <= last ? MinuteRange(from: first, to: last) : nil
     }
+
+    /// The largest magnitude a backfill range reaches (2⁶¹ ms, about 73 million years).
+    public static let timeBound: Int64 = 1 << 61
+
+    static func clamped(_ time: Int64) -> Int64 { min(max(time, -timeBound), timeBound) }
 
     /// Backfills every symbol over ``minutes(from:to:)``; an empty range does nothing.
     public func run(
@@ -48,8 +58,9 @@ public struct Backfiller: Sendable {
         var report = BackfillReport()
         guard let range = minutes(from: from, to: to) else { return report }
         let (first, last) = (range.from, range.to)
-        var state = BackfillProgress(
-            symbolsTotal: symbols.count, minutesTotal: Int64(symbols.count) * ((last - first) / 60_000 + 1), elapsedSeconds: 0)
+        // Progress only: a product past `Int64` (absurdly many symbols over a huge range) shows as `Int64.max`.
+        let (minutesTotal, overflow) = Int64(symbols.count).multipliedReportingOverflow(by: (last - first) / 60_000 + 1)
+        var state = BackfillProgress(symbolsTotal: symbols.count, minutesTotal: overflow ? .max : minutesTotal, elapsedSeconds: 0)
         var pagesSinceTransform = 0
         for symbol in symbols {
             let resumeAt = try await checkpoint(symbol, from: first)
@@ -63,16 +74,26 @@ public struct Backfiller: Sendable {
                 }
                 let request = KlineRequest(
                     symbol: symbol, interval: .oneMinute, startTime: startTime, endTime: last + 59_999, limit: KlineRequest.maximumLimit)
-                let response = try await wrap { () throws(ExchangeError) in try await extractor.source.klines(request) }
+                let response = try await wrap { () throws(ExchangeError) in
+                    let response = try await extractor.source.klines(request)
+                    try request.checkPage(response.value)
+                    return response
+                }
                 let next: Int64
                 if let newest = response.value.last {
+                    // Checked before the page is stored: a page that does not advance fails the backfill instead of
+                    // being fetched (and saved) forever.
+                    let full = response.value.count == KlineRequest.maximumLimit
+                    let following = try await wrap { () throws(ExchangeError) in
+                        full ? try request.nextStartTime(after: newest.openTime) : nil
+                    }
                     _ = try await extractor.saveRaw(
                         response.body, receivedAt: response.receivedAt, symbol: symbol, type: .klines, interval: .oneMinute)
                     report.pages += 1
                     report.klines += response.value.count
                     pagesSinceTransform += 1
                     // A short page is the end of what the exchange has in the range.
-                    next = response.value.count == KlineRequest.maximumLimit ? newest.openTime + 60_000 : last + 60_000
+                    next = following ?? last + 60_000
                 } else {
                     next = last + 60_000
                 }

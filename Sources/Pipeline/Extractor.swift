@@ -138,14 +138,20 @@ public struct Extractor: Sendable {
         var startTime: Int64
         var firstFetch = state?.lastOpenTime == nil
         if let last = state?.lastOpenTime {
-            startTime = interval.nextOpenTime(after: last)
+            // The recorded open time came from the exchange: the step past it is checked, not trusted to fit.
+            let resume = KlineRequest(symbol: symbol, interval: interval, startTime: nil)
+            startTime = try await wrap { () throws(ExchangeError) in try resume.nextStartTime(after: last) }
         } else {
             let current = interval.openTime(containing: clock.now())
             startTime = current - Int64(max(configuration.initialCandles, 1) - 1) * step
         }
         while true {
             let request = KlineRequest(symbol: symbol, interval: interval, startTime: startTime, limit: KlineRequest.maximumLimit)
-            let response = try await wrap { () throws(ExchangeError) in try await source.klines(request) }
+            let response = try await wrap { () throws(ExchangeError) in
+                let response = try await source.klines(request)
+                try request.checkPage(response.value)
+                return response
+            }
             let (key, capturedAt) = try await saveRaw(
                 response.body, receivedAt: response.receivedAt, symbol: symbol, type: .klines, interval: interval)
             let closed = response.value.filter { $0.isClosed(at: capturedAt) }
@@ -164,7 +170,8 @@ public struct Extractor: Sendable {
             result.objects.append(key)
             // A full page whose every candle is closed means more may follow.
             guard response.value.count == KlineRequest.maximumLimit, closed.count == response.value.count, let newestClosed else { break }
-            startTime = interval.nextOpenTime(after: newestClosed)
+            // A full page that does not move the start forward (the same page again) is an error, not a loop.
+            startTime = try await wrap { () throws(ExchangeError) in try request.nextStartTime(after: newestClosed) }
         }
         return result
     }
@@ -189,15 +196,26 @@ extension Extractor {
     public func fetchRange(_ symbol: Symbol, range: MinuteRange) async throws(PipelineError) -> Int {
         var startTime = range.from
         var fetched = 0
+        // The end bound is inclusive, so past `Int64.max` it saturates rather than traps (gap ranges come from open
+        // times the exchange sent).
+        let (end, endOverflows) = range.to.addingReportingOverflow(59_999)
         while startTime <= range.to {
             let request = KlineRequest(
-                symbol: symbol, interval: .oneMinute, startTime: startTime, endTime: range.to + 59_999, limit: KlineRequest.maximumLimit)
-            let response = try await wrap { () throws(ExchangeError) in try await source.klines(request) }
+                symbol: symbol, interval: .oneMinute, startTime: startTime, endTime: endOverflows ? .max : end,
+                limit: KlineRequest.maximumLimit)
+            let response = try await wrap { () throws(ExchangeError) in
+                let response = try await source.klines(request)
+                try request.checkPage(response.value)
+                return response
+            }
             guard let last = response.value.last else { break }
+            let full = response.value.count == KlineRequest.maximumLimit
+            // Checked before the page is stored: a page that does not advance ends the fill with an error.
+            let next = try await wrap { () throws(ExchangeError) in full ? try request.nextStartTime(after: last.openTime) : nil }
             _ = try await saveRaw(response.body, receivedAt: response.receivedAt, symbol: symbol, type: .klines, interval: .oneMinute)
             fetched += response.value.count
-            guard response.value.count == KlineRequest.maximumLimit else { break }
-            startTime = last.openTime + 60_000
+            guard let next else { break }
+            startTime = next
         }
         return fetched
     }

@@ -14,6 +14,11 @@ public import Warehouse
 /// Re-running is a no-op: processed objects are skipped, and even a re-load upserts the same rows.
 /// An object that cannot be parsed is moved to `crypto-raw/_rejected/` with its reason recorded, and the
 /// pass continues; a warehouse failure stops the pass, leaving the object for the next one.
+///
+/// An object the store cannot read (the failure may be transient: a flaky disk, a proxy error) does not stop the pass
+/// either: it is logged, counted as ``TransformReport/unreadable``, and retried by later passes with exponential
+/// backoff (``unreadableRetryDelay(afterFailures:)``); while it backs off it is skipped. Its day folder holds the scan
+/// position back until it loads (or disappears), so the retry is never scanned past — also not by a new process.
 public struct Transformer: Sendable {
     let lake: any ObjectStore
     let layout: LakeLayout
@@ -22,6 +27,8 @@ public struct Transformer: Sendable {
     let logger: Logger
     /// Where the next pass may start; shared by copies of this transformer, loaded from the warehouse by the first pass.
     let cursor = ScanCursor()
+    /// Objects the store could not read, with their backoff; shared by copies of this transformer.
+    let unreadable = UnreadableObjects()
     let rescan: Bool
 
     /// The warehouse setting that keeps the scan position across processes.
@@ -52,6 +59,7 @@ public struct Transformer: Sendable {
         }
         var report = TransformReport()
         var pending: [String] = []
+        var listed: Set<String> = []
         for day in days {
             let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
             let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
@@ -60,26 +68,38 @@ public struct Transformer: Sendable {
                 .map { (capturedAt: LakeLayout.parse(key: $0.key)?.capturedAt ?? 0, key: $0.key) }
                 .sorted { ($0.capturedAt, $0.key) < ($1.capturedAt, $1.key) }
             pending.append(contentsOf: dayPending.map(\.key))
+            listed.insert(day)
         }
+        // Unreadable objects that were loaded meanwhile (by a concurrent transformer), moved or deleted no longer hold
+        // their day back.
+        unreadable.forget(inDays: listed, except: Set(pending))
+        let now = clock.now()
+        let due = pending.filter { unreadable.isDue($0, at: now) }
+        report.deferred = pending.count - due.count
         // One pipelined load over all days keeps the parse-ahead running across day boundaries.
-        try await load(pending, into: &report)
+        try await load(due, into: &report)
         // Hours and days whose minutes changed are recomputed now, so roll-ups never lag the facts.
         let rollups = try await wrap { () throws(WarehouseError) in try await warehouse.rollUpPending() }
         report.hoursRolledUp = rollups.hours
         report.daysRolledUp = rollups.days
+        for failure in rollups.failures {
+            logger.error("roll-up left pending", metadata: ["reason": "\(failure)"])
+        }
         // Extraction writes into the folder of the capture day, so once a pass has loaded everything,
         // older days stay done; an hour of slack covers writes that straddle midnight.
-        let next = CivilDate(epochMilliseconds: clock.now() - 3_600_000).isoString + "/"
+        // A day still holding an unreadable object is kept, or its retry would never be listed again.
+        let caughtUp = CivilDate(epochMilliseconds: clock.now() - 3_600_000).isoString + "/"
+        let next = unreadable.earliestDay.map { min($0, caughtUp) } ?? caughtUp
         if cursor.advance(to: next) {
             try await wrap { () throws(WarehouseError) in try await warehouse.saveSetting(Self.resumeSetting, value: next, at: clock.now())
             }
         }
-        if report.objects > 0 || report.rejected > 0 {
+        if report.objects > 0 || report.rejected > 0 || report.unreadable > 0 {
             logger.info(
                 "transformed",
                 metadata: [
                     "objects": "\(report.objects)", "rows.written": "\(report.rowsWritten)", "rows.unchanged": "\(report.rowsUnchanged)",
-                    "rejected": "\(report.rejected)",
+                    "rejected": "\(report.rejected)", "unreadable": "\(report.unreadable)", "deferred": "\(report.deferred)",
                 ])
         }
         return report
@@ -102,8 +122,8 @@ public struct Transformer: Sendable {
     enum PreparedObject: Sendable {
         case parsed(key: String, ParsedObject)
         case malformed(key: String, reason: String)
-        case vanished
-        case unreadable(ObjectStoreError)
+        case vanished(key: String)
+        case unreadable(key: String, ObjectStoreError)
     }
 
     func prepare(_ key: String) async -> PreparedObject {
@@ -112,9 +132,9 @@ public struct Transformer: Sendable {
             bytes = try await lake.get(bucket: layout.rawBucket, key: key)
         } catch .notFound {
             // Moved or deleted since the listing (e.g. by a concurrent transform): nothing to do.
-            return .vanished
+            return .vanished(key: key)
         } catch {
-            return .unreadable(error)
+            return .unreadable(key: key, error)
         }
         do {
             return .parsed(key: key, try Self.parse(key: key, bytes: bytes))
@@ -123,15 +143,30 @@ public struct Transformer: Sendable {
         }
     }
 
-    /// Loads one prepared object; parse failures reject it, lake and warehouse failures propagate.
+    /// Loads one prepared object; parse failures reject it, an unreadable object is set aside for a later pass, and
+    /// warehouse failures (and lake failures while rejecting) propagate.
     func apply(_ prepared: PreparedObject, into report: inout TransformReport) async throws(PipelineError) {
         let key: String
         let parsed: ParsedObject
         switch prepared {
-        case .vanished: return
-        case .unreadable(let error): throw .lake(error)
+        case .vanished(let vanishedKey):
+            unreadable.forget(vanishedKey)
+            return
+        case .unreadable(let unreadableKey, let error):
+            // A read that failed because the pass is being cancelled says nothing about the object.
+            if Task.isCancelled { throw .lake(error) }
+            let retry = unreadable.recordFailure(unreadableKey, error: error, at: clock.now())
+            logger.warning(
+                "cannot read raw object; retrying later",
+                metadata: [
+                    "lake.object": "\(unreadableKey)", "error": "\(error)", "failures": "\(retry.failures)",
+                    "retry.at": "\(UTCTime.iso8601(retry.nextAttempt))",
+                ])
+            report.unreadable += 1
+            return
         case .malformed(let malformedKey, let reason):
             try await reject(malformedKey, reason: reason)
+            unreadable.forget(malformedKey)
             report.rejected += 1
             return
         case .parsed(let parsedKey, let object):
@@ -152,6 +187,7 @@ public struct Transformer: Sendable {
                 try await warehouse.loadOrderBook(book, symbol: envelope.symbol, capturedAt: envelope.capturedAt, object: object)
             }
         }
+        unreadable.forget(key)
         report.objects += 1
         report.rowsWritten += result.rowsWritten
         report.rowsUnchanged += result.rowsUnchanged
@@ -219,6 +255,10 @@ public struct TransformReport: Sendable, Hashable {
     public var rowsWritten = 0
     public var rowsUnchanged = 0
     public var rejected = 0
+    /// Objects the store could not read in this pass; each is retried by a later pass after a backoff.
+    public var unreadable = 0
+    /// Objects skipped because they are backing off after failed reads.
+    public var deferred = 0
     /// Hourly and daily candles recomputed after the load.
     public var hoursRolledUp = 0
     public var daysRolledUp = 0
@@ -244,5 +284,65 @@ final class ScanCursor: Sendable {
             current = day
             return true
         }
+    }
+}
+
+/// Objects the store could not read: per key, the failures so far and the earliest time of the next attempt.
+final class UnreadableObjects: Sendable {
+    struct Entry: Sendable, Hashable {
+        var failures: Int
+        var nextAttempt: Int64
+        var error: ObjectStoreError
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    /// Records a failed read and returns the key's backoff.
+    func recordFailure(_ key: String, error: ObjectStoreError, at now: Int64) -> Entry {
+        entries.withLock { entries in
+            let failures = (entries[key]?.failures ?? 0) + 1
+            let (next, overflow) = now.addingReportingOverflow(Transformer.unreadableRetryDelay(afterFailures: failures))
+            let entry = Entry(failures: failures, nextAttempt: overflow ? .max : next, error: error)
+            entries[key] = entry
+            return entry
+        }
+    }
+
+    /// Whether `key` may be read now: never failed, or its backoff has passed.
+    func isDue(_ key: String, at now: Int64) -> Bool {
+        entries.withLock { $0[key].map { now >= $0.nextAttempt } ?? true }
+    }
+
+    func forget(_ key: String) { _ = entries.withLock { $0.removeValue(forKey: key) } }
+
+    /// Drops the keys of `days` (listed just now) that are no longer pending there.
+    func forget(inDays days: Set<String>, except pending: Set<String>) {
+        entries.withLock { entries in
+            entries = entries.filter { key, _ in pending.contains(key) || !days.contains(Self.day(of: key)) }
+        }
+    }
+
+    /// The first day folder holding an unreadable object.
+    var earliestDay: String? { entries.withLock { $0.keys.map(Self.day(of:)).min() } }
+
+    /// `2026-01-03/` of `2026-01-03/BTCUSDT_klines_….json`.
+    static func day(of key: String) -> String {
+        guard let slash = key.firstIndex(of: "/") else { return key }
+        return String(key[...slash])
+    }
+}
+
+extension Transformer {
+    /// First wait before reading an unreadable object again; it doubles with each failure.
+    public static let unreadableRetryBase: Int64 = 30_000
+    /// Longest wait: an object that stays unreadable is still tried hourly, in case the fault was fixed.
+    public static let unreadableRetryCap: Int64 = 3_600_000
+
+    /// Milliseconds to wait after the `failures`-th failed read: 30 s, 1 min, 2 min, … up to 1 h.
+    public static func unreadableRetryDelay(afterFailures failures: Int) -> Int64 {
+        // 30 s × 2⁷ is past the cap already, so larger shifts (which would overflow) are never taken.
+        guard failures > 0 else { return 0 }
+        guard failures <= 7 else { return unreadableRetryCap }
+        return min(unreadableRetryBase << (failures - 1), unreadableRetryCap)
     }
 }

@@ -44,11 +44,29 @@ package enum RollupTable: String, Sendable {
 }
 
 /// Hourly candles from final minutes, daily candles from hourly ones, recomputed only where inputs changed.
+///
+/// Candle values and open times come from outside, so a period can be impossible to compute exactly: a volume or trade
+/// count sum that overflows, or an open time so near `Int64.max` that the period's end does not fit. Such a period is
+/// neither trapped on nor stored wrong: it stays pending (with the day that contains it, which would otherwise be summed
+/// without it), is reported as a ``RollupFailure``, and every other period is computed. It is tried again on every
+/// roll-up, so a reload that corrects its minutes fixes it.
 package enum RollupAlgorithm {
+    /// ``rollUpPending(_:failures:)`` with the failures in the report, which is what the warehouses return.
     package static func rollUpPending(_ store: some RollupStore) throws -> RollupReport {
+        var failures: [RollupFailure] = []
+        var report = try rollUpPending(store, failures: &failures)
+        report.failures = failures.map(\.description)
+        return report
+    }
+
+    /// ``rollUpPending(_:)``, appending each period left pending because it cannot be computed to `failures`, for the
+    /// caller to log.
+    package static func rollUpPending(_ store: some RollupStore, failures: inout [RollupFailure]) throws -> RollupReport {
         var report = RollupReport()
         var newestFinalMinute: [String: Int64] = [:]
         var touchedDays: [String: Set<Int64>] = [:]
+        var failedHours: [String: Set<Int64>] = [:]
+        var blockedDays: [String: Set<Int64>] = [:]
         let pendingHours = try store.pending(period: "1h")
         let hoursBySymbol = Dictionary(grouping: pendingHours, by: \.symbol).mapValues { $0.map(\.openTime) }
         for (symbolText, hours) in hoursBySymbol.sorted(by: { $0.key < $1.key }) {
@@ -58,7 +76,7 @@ package enum RollupAlgorithm {
             let known = store.knownCompleteHours(symbol: symbol, openTimes: hours)
             try store.storeHours(
                 known.sorted(by: { $0.key < $1.key }).map { hour, rollup in
-                    (rollup.candle, Int64(rollup.minuteCount), newest >= hour + 3_540_000)
+                    (rollup.candle, Int64(rollup.minuteCount), isFinal(newest, period: hour, lastPartOffset: 3_540_000))
                 }, symbol: symbol)
             for hour in known.keys { touchedDays[symbolText, default: []].insert(Interval.oneDay.openTime(containing: hour)) }
             report.hours += known.count
@@ -67,46 +85,89 @@ package enum RollupAlgorithm {
             // between them.
             for run in runs(of: hours.filter { known[$0] == nil }, maximumGap: 3_600_000) {
                 guard let first = run.first, let last = run.last else { continue }
-                let minutes = try store.parts(symbol: symbol, interval: .oneMinute, from: first, to: last + 3_599_999)
+                // An inclusive bound past `Int64.max` saturates; the hour itself is refused below.
+                let (runEnd, runEndOverflows) = last.addingReportingOverflow(3_599_999)
+                let minutes = try store.parts(symbol: symbol, interval: .oneMinute, from: first, to: runEndOverflows ? .max : runEnd)
                 let byHour = Dictionary(grouping: minutes, by: { Interval.oneHour.openTime(containing: $0.openTime) })
                 for hour in run {
+                    let day = Interval.oneDay.openTime(containing: hour)
                     let parts = byHour[hour] ?? []
-                    // An hour is final once its last minute is: later minutes can no longer change it.
-                    try storeRollup(
-                        store, .hourly, symbol: symbol, open: hour, close: hour + 3_599_999, parts: parts,
-                        minuteCount: Int64(parts.count), isFinal: newest >= hour + 3_540_000)
-                    touchedDays[symbolText, default: []].insert(Interval.oneDay.openTime(containing: hour))
+                    do {
+                        // An hour is final once its last minute is: later minutes can no longer change it.
+                        try storeRollup(
+                            store, .hourly, symbol: symbol, open: hour, length: 3_600_000, parts: parts,
+                            minuteCount: Int64(parts.count), isFinal: isFinal(newest, period: hour, lastPartOffset: 3_540_000))
+                    } catch let reason as RollupFailure.Reason {
+                        failures.append(RollupFailure(symbol: symbolText, period: "1h", openTime: hour, reason: reason))
+                        failedHours[symbolText, default: []].insert(hour)
+                        blockedDays[symbolText, default: []].insert(day)
+                        continue
+                    }
+                    touchedDays[symbolText, default: []].insert(day)
                     report.hours += 1
                 }
             }
         }
         try store.clearPending(period: "1h")
+        for (symbolText, hours) in failedHours {
+            guard let symbol = try? Symbol(symbolText) else { continue }
+            try store.markPending(symbol: symbol, period: "1h", openTimes: hours)
+        }
         for (symbolText, days) in touchedDays {
             guard let symbol = try? Symbol(symbolText) else { continue }
             try store.markPending(symbol: symbol, period: "1d", openTimes: days)
         }
+        var failedDays: [String: Set<Int64>] = blockedDays
         for (symbolText, day) in try store.pending(period: "1d") {
             guard let symbol = try? Symbol(symbolText) else { continue }
-            let hours = try store.parts(symbol: symbol, interval: .oneHour, from: day, to: day + 86_399_999)
-            let minuteCount = try store.minuteCount(symbol: symbol, from: day, to: day + 86_399_999)
+            // A day holding an hour that could not be computed waits for it, rather than being summed without it.
+            if blockedDays[symbolText]?.contains(day) == true { continue }
+            let (dayEnd, dayEndOverflows) = day.addingReportingOverflow(86_399_999)
+            guard !dayEndOverflows else {
+                failures.append(RollupFailure(symbol: symbolText, period: "1d", openTime: day, reason: .periodOutOfRange))
+                failedDays[symbolText, default: []].insert(day)
+                continue
+            }
+            let hours = try store.parts(symbol: symbol, interval: .oneHour, from: day, to: dayEnd)
+            let minuteCount = try store.minuteCount(symbol: symbol, from: day, to: dayEnd)
             // A day is final once its last minute is. Imports mark days without pending hours, so the symbol's
             // newest final minute may not be known yet.
             let newest = try newestFinalMinute[symbolText] ?? store.newestFinalMinute(symbolText)
             newestFinalMinute[symbolText] = newest
-            try storeRollup(
-                store, .daily, symbol: symbol, open: day, close: day + 86_399_999, parts: hours, minuteCount: minuteCount,
-                isFinal: newest >= day + 86_340_000)
+            do {
+                try storeRollup(
+                    store, .daily, symbol: symbol, open: day, length: 86_400_000, parts: hours, minuteCount: minuteCount,
+                    isFinal: isFinal(newest, period: day, lastPartOffset: 86_340_000))
+            } catch let reason as RollupFailure.Reason {
+                failures.append(RollupFailure(symbol: symbolText, period: "1d", openTime: day, reason: reason))
+                failedDays[symbolText, default: []].insert(day)
+                continue
+            }
             report.days += 1
         }
         try store.clearPending(period: "1d")
+        for (symbolText, days) in failedDays {
+            guard let symbol = try? Symbol(symbolText) else { continue }
+            try store.markPending(symbol: symbol, period: "1d", openTimes: days)
+        }
         return report
+    }
+
+    /// Whether a period is final: its last part (opening `lastPartOffset` after it) is a final minute. A period whose
+    /// last part would open past `Int64.max` is not.
+    static func isFinal(_ newestFinalMinute: Int64, period: Int64, lastPartOffset: Int64) -> Bool {
+        let (lastPart, overflow) = period.addingReportingOverflow(lastPartOffset)
+        return !overflow && newestFinalMinute >= lastPart
     }
 
     /// Splits ascending times into runs whose neighbours are at most `maximumGap` apart.
     package static func runs(of times: [Int64], maximumGap: Int64) -> [[Int64]] {
         var runs: [[Int64]] = []
         for time in times {
-            if let last = runs.last?.last, time - last <= maximumGap {
+            // Times at opposite ends of `Int64` are more than any gap apart, even when their difference overflows.
+            if let last = runs.last?.last, case let (gap, overflow) = time.subtractingReportingOverflow(last), !overflow,
+                gap <= maximumGap
+            {
                 runs[runs.count - 1].append(time)
             } else {
                 runs.append([time])
@@ -115,13 +176,22 @@ package enum RollupAlgorithm {
         return runs
     }
 
-    /// Writes the combined candle, or removes the row when no part exists any more.
+    /// Writes the combined candle, or removes the row when no part exists any more; throws the reason when the period
+    /// cannot be computed (its end past `Int64.max`, or a sum that overflows), leaving the stored row as it was.
     static func storeRollup(
-        _ store: some RollupStore, _ table: RollupTable, symbol: Symbol, open: Int64, close: Int64, parts: [Kline],
+        _ store: some RollupStore, _ table: RollupTable, symbol: Symbol, open: Int64, length: Int64, parts: [Kline],
         minuteCount: Int64, isFinal: Bool
     ) throws {
         let partDuration: Int64 = table == .daily ? 3_600_000 : 60_000
-        guard let candle = KlineRollup.combine(parts, openTime: open, closeTime: close, partDuration: partDuration) else {
+        let (close, closeOverflows) = open.addingReportingOverflow(length - 1)
+        guard !closeOverflows else { throw RollupFailure.Reason.periodOutOfRange }
+        let combined: Kline?
+        do {
+            combined = try KlineRollup.combineChecked(parts, openTime: open, closeTime: close, partDuration: partDuration)
+        } catch {
+            throw RollupFailure.Reason.sumOverflows(error)
+        }
+        guard let candle = combined else {
             // Only a candle still open can lose all its parts; a final one lost them to retention and stays.
             try store.deleteOpen(table, symbol: symbol, openTime: open)
             return
@@ -162,13 +232,48 @@ package enum RollupAlgorithm {
         var days = Set<Int64>()
         for hour in hours {
             let open = hour.candle.openTime
-            if open >= first, open + 3_540_000 <= min(last, lastFinal) {
+            let (lastMinute, overflow) = open.addingReportingOverflow(3_540_000)
+            if open >= first, !overflow, lastMinute <= min(last, lastFinal) {
                 complete.append(hour)
                 days.insert(Interval.oneDay.openTime(containing: open))
             } else if klines[hour.minutes].contains(where: { $0.isClosed(at: capturedAt) }) {
                 pendingHours.insert(open)
             }
         }
+        // An hour the batch could not roll up (a sum overflows) is missing from `hours`; left pending, the roll-up
+        // reports it instead of it silently having no candle. Checked only when some minutes are not covered.
+        if hours.reduce(0, { $0 + $1.minutes.count }) != klines.count {
+            let rolled = Set(hours.map(\.candle.openTime))
+            for kline in klines where kline.isClosed(at: capturedAt) {
+                let hour = Interval.oneHour.openTime(containing: kline.openTime)
+                if !rolled.contains(hour) { pendingHours.insert(hour) }
+            }
+        }
         return (complete, pendingHours, days)
     }
+}
+
+/// An hourly or daily candle the roll-up could not compute; it stays pending and is tried again on the next roll-up.
+package struct RollupFailure: Sendable, Hashable, CustomStringConvertible {
+    package enum Reason: Error, Sendable, Hashable, CustomStringConvertible {
+        /// A volume, taker volume or trade count sum does not fit.
+        case sumOverflows(KlineRollupError)
+        /// The period's last millisecond lies past `Int64.max`.
+        case periodOutOfRange
+
+        package var description: String {
+            switch self {
+            case .sumOverflows(let error): error.description
+            case .periodOutOfRange: "the period ends past the largest representable time"
+            }
+        }
+    }
+
+    package var symbol: String
+    /// `1h` or `1d`.
+    package var period: String
+    package var openTime: Int64
+    package var reason: Reason
+
+    package var description: String { "cannot roll up the \(period) candle of \(symbol) opening at \(openTime): \(reason)" }
 }

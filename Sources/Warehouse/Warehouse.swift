@@ -172,9 +172,13 @@ public struct KlineImport: Sendable {
 public struct RollupReport: Sendable, Hashable {
     public var hours = 0
     public var days = 0
-    public init(hours: Int = 0, days: Int = 0) {
+    /// Periods that could not be computed (a sum that does not fit, a period past the largest time): they stay
+    /// pending and are tried again on every roll-up; each line says which and why, for the caller to log.
+    public var failures: [String] = []
+    public init(hours: Int = 0, days: Int = 0, failures: [String] = []) {
         self.hours = hours
         self.days = days
+        self.failures = failures
     }
 }
 

@@ -185,11 +185,22 @@ public struct S3ObjectStore: ObjectStore {
         var folders: [String] = []
     }
 
+    /// Pages one listing may take. At 1,000 keys a page that is 10⁸ objects under one prefix, far more than a day
+    /// folder or the lake's folder list holds; a server still saying "truncated" after that is not making progress.
+    static let maximumListPages = 100_000
+
     /// ListObjectsV2, following continuation tokens to the end; a missing bucket lists as empty.
-    func listing(bucket: String, prefix: String, delimiter: String?) async throws(ObjectStoreError) -> Listing {
+    ///
+    /// An endpoint or proxy that answers "truncated" with a token it already gave (or never stops) would otherwise
+    /// keep the caller listing forever: a repeated token, or more than `maximumPages` pages, is an error.
+    func listing(
+        bucket: String, prefix: String, delimiter: String?, maximumPages: Int = maximumListPages
+    ) async throws(ObjectStoreError) -> Listing {
         let location = ObjectLocation(bucket: bucket, key: prefix)
         var result = Listing()
         var token: String?
+        var seenTokens: Set<String> = []
+        var pages = 0
         repeat {
             var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")]
             if let delimiter { query.append(("delimiter", delimiter)) }
@@ -198,6 +209,7 @@ public struct S3ObjectStore: ObjectStore {
             if response.status == 404, response.errorCode == "NoSuchBucket" { return Listing() }
             guard response.isSuccess else { throw response.error(operation: "list", location: location) }
             let page = try parse(response.body, operation: "list", location: location)
+            pages += 1
             for object in page.children("Contents") {
                 guard let key = object.value("Key"), let size = object.value("Size").flatMap(Int.init) else {
                     throw .io(operation: "list", location: location, detail: "S3 listed an object without Key or Size")
@@ -210,6 +222,16 @@ public struct S3ObjectStore: ObjectStore {
                 guard let next = page.value("NextContinuationToken"), !next.isEmpty else {
                     throw .io(
                         operation: "list", location: location, detail: "S3 said the listing is truncated but gave no continuation token")
+                }
+                guard seenTokens.insert(next).inserted else {
+                    throw .io(
+                        operation: "list", location: location,
+                        detail: "S3 repeated the continuation token '\(next.prefix(64))' after \(pages) pages; the listing does not advance"
+                    )
+                }
+                guard pages < maximumPages else {
+                    throw .io(
+                        operation: "list", location: location, detail: "S3 listing still truncated after \(pages) pages; giving up")
                 }
                 token = next
             }

@@ -107,10 +107,17 @@ struct CandlestickLayout: Sendable {
 
     var priceTicks: [Tick] { price.ticks().map { Tick(value: $0, position: price.position($0)) } }
 
+    /// A time label's place: the candle's exact open time (a `Double` round trip of an outside time near `Int64.max`
+    /// would not fit back into `Int64`).
+    struct TimeTick: Sendable, Hashable {
+        var time: Int64
+        var position: Double
+    }
+
     /// About six time labels, on candles spread evenly across the chart.
-    var timeTicks: [Tick] {
+    var timeTicks: [TimeTick] {
         guard !candles.isEmpty else { return [] }
         let every = max(1, candles.count / 6)
-        return stride(from: 0, to: candles.count, by: every).map { Tick(value: Double(candles[$0].openTime), position: slots.center($0)) }
+        return stride(from: 0, to: candles.count, by: every).map { TimeTick(time: candles[$0].openTime, position: slots.center($0)) }
     }
 }

@@ -10,6 +10,9 @@ struct LinearScale: Sendable, Hashable {
     /// A scale covering `values`. A flat range (every value equal, or a single value) is widened by 1% of the value
     /// each way (±1 around zero) so it draws as a line in the middle rather than dividing by zero; a scale that includes
     /// zero and holds only zeros runs 0…1, so zero stays on the baseline.
+    ///
+    /// NaN and infinite values are ignored, and the range stays finite even for values near `Double`'s limits (prices
+    /// are display-only here, but come from outside), so every position is a finite number.
     init(covering values: [Double], from start: Double, to end: Double, includeZero: Bool = false) {
         let finite = values.filter(\.isFinite)
         var lower = finite.min() ?? 0
@@ -23,8 +26,8 @@ struct LinearScale: Sendable, Hashable {
             upper = 1
         } else if upper - lower <= Swift.abs(upper) * 1e-12 {
             let pad = upper == 0 ? 1 : Swift.abs(upper) * 0.01
-            lower -= pad
-            upper += pad
+            lower = Swift.max(lower - pad, -Double.greatestFiniteMagnitude)
+            upper = Swift.min(upper + pad, Double.greatestFiniteMagnitude)
         }
         self.lower = lower
         self.upper = upper
@@ -32,17 +35,22 @@ struct LinearScale: Sendable, Hashable {
         self.end = end
     }
 
+    /// Half the range: `upper - lower` itself exceeds `Double`'s range when the values span most of it, halving first
+    /// does not (and is exact, so ordinary ranges map exactly as before).
+    private var halfSpan: Double { upper / 2 - lower / 2 }
+
     func position(_ value: Double) -> Double {
-        start + (value - lower) / (upper - lower) * (end - start)
+        start + (value / 2 - lower / 2) / halfSpan * (end - start)
     }
 
     /// Tick values inside the range, about `count` of them, at a nice step.
     func ticks(count: Int = 5) -> [Double] {
-        let step = Self.niceStep((upper - lower) / Double(max(count, 1)))
+        let step = Self.niceStep(halfSpan / Double(max(count, 1)) * 2)
         guard step > 0, step.isFinite else { return [] }
         var value = (lower / step).rounded(.up) * step
         var ticks: [Double] = []
-        while value <= upper + step * 1e-9, ticks.count < 50 {
+        // Near Double's limits the next tick (and the tolerance) can round to infinity: it is never a tick.
+        while value.isFinite, value <= upper + step * 1e-9, ticks.count < 50 {
             ticks.append(Swift.abs(value) < step * 1e-9 ? 0 : value)
             value += step
         }
@@ -77,6 +85,9 @@ struct BandScale: Sendable, Hashable {
     /// The slot under pixel `x`, if any.
     func index(at x: Double) -> Int? {
         guard count > 0, x >= start, x < end else { return nil }
-        return min(Int((x - start) / slotWidth), count - 1)
+        // `Int(_:)` traps on NaN and out-of-range values: the slot is clamped as a `Double` first.
+        let slot = (x - start) / slotWidth
+        guard slot.isFinite else { return nil }
+        return Int(Swift.min(Swift.max(slot, 0), Double(count - 1)))
     }
 }

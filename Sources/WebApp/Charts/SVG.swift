@@ -52,6 +52,9 @@ struct SVG {
 
     static func escape(_ text: String) -> String { MarkupText.escape(text) }
 
+    /// A value for the hover read-out's `data-` attributes; empty for NaN and infinities, which the script cannot show.
+    static func dataValue(_ value: Double) -> String { value.isFinite ? String(value) : "" }
+
     /// A price label with as many decimals as the tick step needs (at most 8).
     static func priceLabel(_ value: Double, step: Double) -> String {
         var decimals = 0
@@ -63,9 +66,11 @@ struct SVG {
         return fixed(value, decimals: decimals)
     }
 
-    /// `value` with exactly `decimals` digits after the point, rounded half away from zero.
-    static func fixed(_ value: Double, decimals: Int) -> String {
+    /// `value` with exactly `decimals` digits after the point (0…15, clamped), rounded half away from zero.
+    static func fixed(_ value: Double, decimals requested: Int) -> String {
         guard value.isFinite else { return "–" }
+        // Past 15 digits `Int64(factor)` and the units stop being exact (and past 18 trap); below 0 the loop would.
+        let decimals = min(max(requested, 0), 15)
         var factor = 1.0
         for _ in 0..<decimals { factor *= 10 }
         let units = (Swift.abs(value) * factor).rounded()
@@ -134,8 +139,9 @@ extension CandlestickLayout {
                 "g",
                 [
                     ("class", candle.isUp ? "candle up" : "candle down"), ("data-t", String(candle.openTime)),
-                    ("data-o", String(candle.open)), ("data-h", String(candle.high)), ("data-l", String(candle.low)),
-                    ("data-c", String(candle.close)), ("data-v", String(candle.volume)),
+                    ("data-o", SVG.dataValue(candle.open)), ("data-h", SVG.dataValue(candle.high)),
+                    ("data-l", SVG.dataValue(candle.low)), ("data-c", SVG.dataValue(candle.close)),
+                    ("data-v", SVG.dataValue(candle.volume)),
                 ])
             svg.element(
                 "line",
@@ -162,7 +168,7 @@ extension CandlestickLayout {
         for tick in timeTicks {
             svg.element(
                 "text", [("x", SVG.number(tick.position)), ("y", SVG.number(frame.height - 6)), ("text-anchor", "middle")],
-                content: SVG.timeLabel(Int64(tick.value), interval: interval))
+                content: SVG.timeLabel(tick.time, interval: interval))
         }
         svg.close("g")
         return svg.finish()

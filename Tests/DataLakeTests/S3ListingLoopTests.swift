@@ -1,0 +1,68 @@
+import Hummingbird
+import NIOCore
+import PipelineTesting
+import Synchronization
+import Testing
+
+@testable import DataLake
+
+/// A ListObjectsV2 answer that never ends (a buggy endpoint or proxy) fails the listing instead of looping forever.
+struct S3ListingLoopTests {
+    /// One truncated page holding `key`, continued by `token`.
+    static func truncatedPage(key: String, token: String) -> Response {
+        let xml = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>crypto-raw</Name>\
+            <IsTruncated>true</IsTruncated><Contents><Key>\(key)</Key><Size>1</Size></Contents>\
+            <CommonPrefixes><Prefix>2024-01-01/</Prefix></CommonPrefixes><NextContinuationToken>\(token)</NextContinuationToken>\
+            </ListBucketResult>
+            """
+        return Response(status: .ok, headers: [.contentType: "application/xml"], body: .init(byteBuffer: ByteBuffer(string: xml)))
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aRepeatedContinuationTokenEndsTheListingWithAnError() async throws {
+        let calls = Mutex(0)
+        try await S3ObjectStoreFaultTests.withServer({ _ in
+            let call = calls.withLock { calls in
+                calls += 1
+                return calls
+            }
+            return Self.truncatedPage(key: "2024-01-01/\(call).json", token: "same-token")
+        }) { endpoint in
+            let store = S3ObjectStore(configuration: try S3ObjectStoreFaultTests.configuration(endpoint, attempts: 1))
+            let listError = try #require(
+                await failure { () async throws(ObjectStoreError) in _ = try await store.list(bucket: "crypto-raw", prefix: "2024-01-01/") }
+            )
+            #expect(listError.description.contains("repeated the continuation token 'same-token'"), "\(listError)")
+            // The first page gives the token, the second repeats it: nothing more is asked.
+            #expect(calls.withLock { $0 } == 2)
+            calls.withLock { $0 = 0 }
+            let foldersError = try #require(
+                await failure { () async throws(ObjectStoreError) in _ = try await store.listFolders(bucket: "crypto-raw", prefix: "") })
+            #expect(foldersError.description.contains("repeated the continuation token 'same-token'"), "\(foldersError)")
+            #expect(calls.withLock { $0 } == 2)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aListingThatNeverEndsStopsAfterTheMaximumPages() async throws {
+        let calls = Mutex(0)
+        try await S3ObjectStoreFaultTests.withServer({ _ in
+            let call = calls.withLock { calls in
+                calls += 1
+                return calls
+            }
+            return Self.truncatedPage(key: "2024-01-01/\(call).json", token: "token-\(call)")
+        }) { endpoint in
+            let store = S3ObjectStore(configuration: try S3ObjectStoreFaultTests.configuration(endpoint, attempts: 1))
+            let error = try #require(
+                await failure { () async throws(ObjectStoreError) in
+                    _ = try await store.listing(bucket: "crypto-raw", prefix: "", delimiter: nil, maximumPages: 5)
+                })
+            #expect(error.description.contains("still truncated after 5 pages"), "\(error)")
+            #expect(calls.withLock { $0 } == 5)
+        }
+        #expect(S3ObjectStore.maximumListPages == 100_000)
+    }
+}
