@@ -186,25 +186,8 @@ struct S3XMLElement: Sendable, Hashable {
         }
     }
 
-    /// `text` with `& < > " '` escaped, for request bodies.
-    ///
-    /// Works on Unicode scalars, not characters: a `<` followed by a combining mark is one `Character` that differs
-    /// from `"<"`, and would otherwise pass through unescaped.
-    static func escape(_ text: String) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "'": result += "&#39;"
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
-    }
+    /// `text` with `& < > " '` escaped, for request bodies: the one markup escaper (by scalar, see ``MarkupText``).
+    static func escape(_ text: String) -> String { MarkupText.escape(text) }
 }
 
 struct S3XMLError: Error, Sendable, Hashable, CustomStringConvertible {
