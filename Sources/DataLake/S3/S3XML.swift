@@ -1,3 +1,5 @@
+import MarketData
+
 /// The few XML documents S3 answers with (ListObjectsV2, Error, CopyObjectResult, DeleteResult), read into a small
 /// element tree.
 ///
