@@ -199,6 +199,7 @@ let package = Package(
             name: "DataLakeTests",
             dependencies: [
                 "DataLake", "PipelineTesting", "MarketData",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -247,7 +248,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["cryptopipe", "PipelineTesting", "ExchangeSimulator", "MarketData", "WarehouseMySQL"],
+            dependencies: ["cryptopipe", "PipelineTesting", "ExchangeSimulator", "MarketData", "WarehouseMySQL", "DataLake"],
             swiftSettings: swiftSettings
         ),
     ]
