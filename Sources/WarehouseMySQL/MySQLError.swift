@@ -19,8 +19,10 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
     /// on a new connection; every write we make is idempotent, so a retried transaction cannot double anything.
     public var isConnectionFailure: Bool {
         switch code {
-        case 2002, 2003, 2005, 2006, 2013, 2055, 2026:  // cannot connect, host unknown, gone away, lost, TLS handshake
+        case 2002, 2003, 2005, 2006, 2013, 2055:  // cannot connect, host unknown, gone away, lost
             return true
+        case 2026:  // TLS: a handshake cut short is retried; a certificate that does not verify will not change
+            return !message.lowercased().contains("certificate")
         case 1053, 1927, 4031:  // server shutdown in progress, connection killed, disconnected for inactivity
             return true
         case 1040, 1203:  // too many connections (for now)
