@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 #if canImport(Glibc)
@@ -10,6 +11,11 @@ import Darwin
 ///
 /// Writes go to a temporary file in the bucket, are flushed with `fsync`, and are renamed into place,
 /// so a crash never leaves a half-written object under its final name.
+///
+/// Each write records the content's MD5 in an extended attribute, with the size and modification time it belongs to, so
+/// `head` and `list` report it without reading the file (as S3 reports its ETag). A file changed by anything else no
+/// longer matches its record and has no MD5; so has a file written elsewhere, or on a file system without extended
+/// attributes.
 public struct LocalObjectStore: ObjectStore {
     public let root: String
 
@@ -48,6 +54,7 @@ public struct LocalObjectStore: ObjectStore {
                 }
                 written += result
             }
+            Self.recordMD5(fd, bytes)
             return fsync(fd) == 0 ? nil : Self.errnoText()
         }
         close(fd)
@@ -80,7 +87,7 @@ public struct LocalObjectStore: ObjectStore {
             throw .io(operation: "stat", location: ObjectLocation(bucket: bucket, key: key), detail: Self.errnoText())
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return ObjectInfo(key: key, size: Int(info.st_size))
+        return ObjectInfo(key: key, size: Int(info.st_size), contentMD5: Self.recordedMD5(filePath, info))
     }
 
     public func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo] {
@@ -110,7 +117,7 @@ public struct LocalObjectStore: ObjectStore {
                 if (info.st_mode & S_IFMT) == S_IFDIR {
                     if key.hasPrefix(prefix) || prefix.hasPrefix(key + "/") { stack.append((full, key)) }
                 } else if key.hasPrefix(prefix) {
-                    results.append(ObjectInfo(key: key, size: Int(info.st_size)))
+                    results.append(ObjectInfo(key: key, size: Int(info.st_size), contentMD5: Self.recordedMD5(full, info)))
                 }
             }
         }
@@ -147,6 +154,45 @@ public struct LocalObjectStore: ObjectStore {
         }
     }
 
+    /// The extended attribute holding `<md5> <size> <mtime seconds>.<nanoseconds>` of the content written.
+    static let md5Attribute = "user.cryptopipe.md5"
+
+    /// Records the MD5 of the file just written through `fd` (best effort: without extended attributes there is none).
+    private static func recordMD5(_ fd: Int32, _ bytes: [UInt8]) {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return }
+        let record = Array("\(SigV4Signer.hex(Insecure.MD5.hash(data: bytes))) \(info.st_size) \(modification(info))".utf8)
+        #if canImport(Darwin)
+        _ = fsetxattr(fd, md5Attribute, record, record.count, 0, 0)
+        #else
+        _ = ExtendedAttributes.set?(fd, md5Attribute, record, record.count, 0)
+        #endif
+    }
+
+    /// The recorded MD5 of the file at `path`, when the record matches the file's current size and modification time.
+    static func recordedMD5(_ path: String, _ info: stat) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 96)
+        #if canImport(Darwin)
+        let length = getxattr(path, md5Attribute, &buffer, buffer.count, 0, 0)
+        #else
+        let length = ExtendedAttributes.get?(path, md5Attribute, &buffer, buffer.count) ?? -1
+        #endif
+        guard length > 0 else { return nil }
+        let parts = String(decoding: buffer[..<length], as: UTF8.self).split(separator: " ")
+        guard parts.count == 3, parts[0].utf8.count == 32, parts[1] == "\(info.st_size)", parts[2] == modification(info) else {
+            return nil
+        }
+        return String(parts[0])
+    }
+
+    private static func modification(_ info: stat) -> String {
+        #if canImport(Darwin)
+        return "\(info.st_mtimespec.tv_sec).\(info.st_mtimespec.tv_nsec)"
+        #else
+        return "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+        #endif
+    }
+
     private static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return }
@@ -156,3 +202,15 @@ public struct LocalObjectStore: ObjectStore {
 
     private static func errnoText() -> String { String(cString: strerror(errno)) }
 }
+
+#if !canImport(Darwin)
+/// `fsetxattr` and `getxattr` from the C library: Glibc's module map leaves out `<sys/xattr.h>`, so they are looked up
+/// by name (`nil` where the C library lacks them: the store then records no MD5).
+enum ExtendedAttributes {
+    typealias Set = @convention(c) (Int32, UnsafePointer<CChar>?, UnsafeRawPointer?, Int, Int32) -> Int32
+    typealias Get = @convention(c) (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafeMutableRawPointer?, Int) -> Int
+
+    nonisolated(unsafe) static let set: Set? = dlsym(nil, "fsetxattr").map { unsafeBitCast($0, to: Set.self) }
+    nonisolated(unsafe) static let get: Get? = dlsym(nil, "getxattr").map { unsafeBitCast($0, to: Get.self) }
+}
+#endif

@@ -110,6 +110,10 @@ public actor JobScheduler: Service {
     private let changes = ChangeLock()
     private var wakeUp: AsyncStream<Void>.Continuation?
     private var completedRuns: [String: Int] = [:]
+    /// The clock time of the latest pass over due jobs, recorded once that pass decided what to start (`nil` before the
+    /// first pass). A test hook: after moving a manual clock, a test waits for a pass at or after the new time before
+    /// checking that a job did *not* start, so the scheduler provably had the chance.
+    public private(set) var lastPassAt: Int64?
 
     public init(
         jobs: [ScheduledJob], warehouse: any Warehouse, clock: any SchedulerClock = SystemSchedulerClock(),
@@ -300,8 +304,9 @@ public actor JobScheduler: Service {
     /// Jobs run one at a time: they share the lake and the warehouse (two transforms at once would race for the same
     /// objects), and none is so long that the others cannot wait for it.
     private func takeDueJobs() -> [(String, String)] {
-        guard !entries.values.contains(where: \.running) else { return [] }
         let now = clock.now
+        defer { lastPassAt = now }
+        guard !entries.values.contains(where: \.running) else { return [] }
         let manual = order.first { entries[$0]?.manualRequested == true }
         let due = order.enumerated().compactMap { index, name -> (dueAt: Int64, index: Int, name: String)? in
             guard let entry = entries[name], entry.enabled else { return nil }

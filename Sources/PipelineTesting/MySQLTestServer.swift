@@ -64,10 +64,27 @@ public final class PrivateMariaDB: @unchecked Sendable {
     private var process: Process?
 
     /// Whether the server binaries exist here (`scripts/test` installs them).
-    public static var isAvailable: Bool { executable("mariadbd") != nil && executable("mariadb-install-db") != nil }
+    public static var isAvailable: Bool { missingExecutables.isEmpty }
+
+    /// Whether tests that start a server of their own can run: MySQL tests are not switched off and the MariaDB
+    /// server binaries are installed.
+    public static var canLaunch: Bool { MySQLTestServer.environment["CRYPTOPIPE_TEST_MYSQL"]?.lowercased() != "off" && isAvailable }
+
+    /// Why tests that start a server of their own did not run, shown by the test runner.
+    public static var skipReason: String {
+        if MySQLTestServer.environment["CRYPTOPIPE_TEST_MYSQL"]?.lowercased() == "off" {
+            return "MySQL tests switched off (CRYPTOPIPE_TEST_MYSQL=off)"
+        }
+        return "needs a local MariaDB server to start and stop: \(missingExecutables.joined(separator: " and ")) not found in "
+            + "\(searchFolders.joined(separator: ", ")); install mariadb-server (scripts/mysql-test-server does)"
+    }
+
+    static let searchFolders = ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"]
+
+    static var missingExecutables: [String] { ["mariadbd", "mariadb-install-db", "mariadb"].filter { executable($0) == nil } }
 
     static func executable(_ name: String) -> String? {
-        for folder in ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"] {
+        for folder in searchFolders {
             let path = folder + "/" + name
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
@@ -119,7 +136,8 @@ public final class PrivateMariaDB: @unchecked Sendable {
         _ = try? await Self.offThePool { self.stop() }
     }
 
-    static func offThePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+    /// Runs blocking work (a C client call, starting a process) on a GCD thread, never on Swift's small cooperative pool.
+    public static func offThePool<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }

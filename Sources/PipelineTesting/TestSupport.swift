@@ -2,6 +2,12 @@ import Foundation
 public import Pipeline
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A unique folder under the system's temporary directory, removed by ``remove()``.
 public struct TemporaryDirectory: Sendable {
     public let path: String
@@ -86,4 +92,109 @@ public final class ManualClock: SchedulerClock, Sendable {
 
     /// A closure reading this clock, for configuration structs.
     public var reader: @Sendable () -> Int64 { { [self] in self.now } }
+}
+
+/// A reproducible random number generator (SplitMix64) for tests: the same seed gives the same sequence on every
+/// platform and run. Tests that draw random values print the seed in their failure messages, so a failure can be
+/// replayed with `CRYPTOPIPE_TEST_SEED=<seed>`.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    public let seed: UInt64
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        self.seed = seed
+        state = seed
+    }
+
+    /// Seeded from `CRYPTOPIPE_TEST_SEED` when set (to replay a failure), otherwise from the system generator.
+    public static func fromEnvironment() -> SeededGenerator {
+        if let text = ProcessInfo.processInfo.environment["CRYPTOPIPE_TEST_SEED"], let seed = UInt64(text) {
+            return SeededGenerator(seed: seed)
+        }
+        return SeededGenerator(seed: UInt64.random(in: 0...UInt64.max))
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// How to replay a run that used this generator, for failure messages.
+    public var replayHint: String { "seed \(seed) (replay with CRYPTOPIPE_TEST_SEED=\(seed))" }
+}
+
+/// Waits until `condition` holds, checking it every `interval`, and fails with `what` after `timeout`: for waiting on an
+/// event another task or process causes (a log line, a lock wait, a state change), never for letting time pass.
+public func waitUntil(
+    _ what: @autoclosure () -> String, timeout: Duration = .seconds(60), checkingEvery interval: Duration = .milliseconds(5),
+    _ condition: () async throws -> Bool, file: String = #fileID, line: Int = #line
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw ConformanceFailure("timed out waiting for \(what())", file: file, line: line) }
+        try await Task.sleep(for: interval)
+    }
+}
+
+/// A loopback TCP port held bound but not listening: connections to it are refused, and no other process can take the
+/// port while it is held (unlike a port that was found free and closed again). Call ``release()`` when done.
+public final class ReservedPort: Sendable {
+    public let port: Int
+    private let socket: Mutex<Int32?>
+
+    public init() throws {
+        #if canImport(Glibc)
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let socket = Darwin.socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard socket >= 0 else { throw ConformanceFailure("cannot open a socket") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(socket, pointer, length) == 0 && getsockname(socket, pointer, &length) == 0
+            }
+        }
+        guard bound else {
+            close(socket)
+            throw ConformanceFailure("cannot bind a loopback port")
+        }
+        self.socket = Mutex(socket)
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { release() }
+
+    /// Closes the socket (once): the port is free again.
+    public func release() {
+        if let socket = socket.withLock({ socket in
+            defer { socket = nil }; return socket
+        }) {
+            close(socket)
+        }
+    }
+}
+
+/// Runs tasks on a thread of its own (a serial dispatch queue) instead of Swift's cooperative pool, which has one thread
+/// per core and is shared by every test of the process. Code that races a real clock (a request timeout) runs here
+/// with `withTaskExecutorPreference`, so other tests keeping the pool's threads busy cannot stall it for seconds; its
+/// child tasks and the default actors it calls run here too.
+public final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
+    private let queue: DispatchQueue
+
+    public init(label: String) {
+        queue = DispatchQueue(label: label)
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
 }

@@ -1,5 +1,15 @@
 public import MarketData
 public import Warehouse
+public import WarehouseMySQL
+
+/// A warehouse that runs SQL it is given. The conformance suite reads what the protocol only writes (the reason and
+/// destination of rejected files, which operators query directly) through it; every SQL backend is one.
+public protocol SQLRunningWarehouse: Warehouse {
+    func execute(_ sql: String) async throws(WarehouseError)
+}
+
+extension SQLiteWarehouse: SQLRunningWarehouse {}
+extension MySQLWarehouse: SQLRunningWarehouse {}
 
 /// What every ``Warehouse`` must do. Each check receives a fresh, migrated warehouse.
 public enum WarehouseConformance {
@@ -26,9 +36,35 @@ public enum WarehouseConformance {
     static func object(_ key: String) -> ProcessedObject { ProcessedObject(bucket: "crypto-raw", key: key, processedAt: 1) }
 
     public static let checks: [ConformanceCheck<any Warehouse>] = [
-        ConformanceCheck("migrate twice is harmless") { warehouse in
+        ConformanceCheck("migrating again keeps every row, the ledger and the settings") { warehouse in
+            let hour: Int64 = 1_704_067_200_000
+            let candles = (0..<90).map { kline(hour + Int64($0) * 60_000, variant: $0 % 10) }
+            _ = try await warehouse.loadKlines(
+                candles, symbol: btc, interval: .oneMinute, capturedAt: hour + 90 * 60_000 + 30_000, object: object("2024-01-01/k.json"))
+            let book = OrderBookSnapshot(
+                lastUpdateId: 9, bids: [PriceLevel(price: .init(units: 100), quantity: .init(units: 2))],
+                asks: [PriceLevel(price: .init(units: 101), quantity: .init(units: 3))])
+            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: hour + 1_000, object: object("2024-01-01/d.json"))
+            try await warehouse.recordRejected(objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/x.json", reason: "r", at: 3)
+            try await warehouse.markArchived(keys: ["2024-01-01/d.json"], bucket: "crypto-archive")
+            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 5, lastOpenTime: hour, records: 90))
+            try await warehouse.recordGaps(symbol: eth, missing: [MinuteRange(from: hour, to: hour + 60_000)], at: 6)
+            let run = try await warehouse.startJobRun(job: "maintenance", trigger: "manual", at: 7)
+            try await warehouse.finishJobRun(id: run, at: 8, outcome: JobRunOutcome(status: .succeeded, files: 1, rows: 2))
+            try await warehouse.saveJobSchedule(
+                StoredJobSchedule(job: "gap-fill", enabled: false, intervalSeconds: 600, weekday: nil, minuteOfDay: nil, updatedAt: 9))
+            try await warehouse.saveSetting("symbols", value: "BTCUSDT", at: 10)
+            try require(try await warehouse.rollUpPending() == RollupReport(hours: 2, days: 1), "roll-up before migrating")
+            let before = try await contents(of: warehouse)
+            let loaded = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(loaded.map(\.kline) == candles, "the loaded candles are not there")
             try await warehouse.migrate()
             try await warehouse.migrate()
+            let after = try await contents(of: warehouse)
+            for (old, new) in zip(before, after) where old.value != new.value {
+                throw ConformanceFailure("migrating again changed \(old.name): \(old.value.prefix(300)) → \(new.value.prefix(300))")
+            }
+            try require(try await warehouse.rollUpPending() == RollupReport(), "migrating again left roll-up work")
         },
         ConformanceCheck("k-lines round-trip exactly") { warehouse in
             let candles = (0..<5).map { kline(1_704_067_200_000 + Int64($0) * 60_000, variant: $0) }
@@ -294,12 +330,23 @@ public enum WarehouseConformance {
             try require(gaps.map(\.status) == [.filled, .exchangeEmpty], "statuses \(gaps.map(\.status))")
             try require(gaps.map(\.range) == expected && gaps[0].detectedAt == 1 && gaps[0].updatedAt == 3, "ledger \(gaps)")
         },
-        ConformanceCheck("rejections are recorded") { warehouse in
+        ConformanceCheck("rejections are recorded with their destination and reason, the latest one per object") { warehouse in
             try await warehouse.recordRejected(
                 objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad", at: 1)
             try await warehouse.recordRejected(
-                objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad again", at: 2)
-            try require((try await warehouse.tableCounts())["rejected_files"] == 1, "rejected count")
+                objectKey: "2024-01-01/y.json", movedTo: "crypto-raw/_rejected/2024-01-01/y.json", reason: "not JSON: line 1", at: 1)
+            try await warehouse.recordRejected(
+                objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/again/2024-01-01/x.json", reason: "bad again", at: 2)
+            try require((try await warehouse.tableCounts())["rejected_files"] == 2, "rejected count")
+            try require(try await warehouse.ledgerSummary().rejectedFiles == 2, "ledger summary's rejected count")
+            let x = try await rejection(of: "2024-01-01/x.json", in: warehouse)
+            try require(
+                x == RejectedRow(movedTo: "crypto-raw/_rejected/again/2024-01-01/x.json", reason: "bad again", rejectedAt: 2),
+                "the second rejection of x did not replace the first: \(String(describing: x))")
+            let y = try await rejection(of: "2024-01-01/y.json", in: warehouse)
+            try require(
+                y == RejectedRow(movedTo: "crypto-raw/_rejected/2024-01-01/y.json", reason: "not JSON: line 1", rejectedAt: 1),
+                "y: \(String(describing: y))")
         },
         ConformanceCheck("recent candles are the newest ones, ascending, open ones only when asked") { warehouse in
             let start = 1_704_067_200_000 as Int64
@@ -407,4 +454,58 @@ public enum WarehouseConformance {
             try require(try await warehouse.setting("symbols") == "BTCUSDT,ETHUSDT", "setting")
         },
     ]
+
+    /// Everything the protocol reads back, each part as text: for checks that an operation changed nothing.
+    static func contents(of warehouse: any Warehouse) async throws -> [(name: String, value: String)] {
+        var parts: [(name: String, value: String)] = []
+        for symbol in [btc, eth] {
+            for interval in [Interval.oneMinute, .oneHour, .oneDay] {
+                let rows = try await warehouse.klines(symbol: symbol, interval: interval, from: 0, to: .max, includeOpen: true, limit: nil)
+                parts.append((symbol == btc ? interval.rawValue : "\(symbol) \(interval.rawValue)", "\(rows)"))
+            }
+            parts.append(
+                ("\(symbol) order book", "\(String(describing: try await warehouse.latestOrderBook(symbol: symbol, levels: 100)))"))
+            for type in ExtractionDataType.allCases {
+                parts.append(
+                    ("\(symbol) \(type) state", "\(String(describing: try await warehouse.extractionState(symbol: symbol, type: type)))"))
+            }
+        }
+        parts.append(("processed files", "\(try await warehouse.processedObjectKeys(withPrefix: "").sorted())"))
+        parts.append(("ledger summary", "\(try await warehouse.ledgerSummary())"))
+        parts.append(("table counts", "\(try await warehouse.tableCounts().sorted { $0.key < $1.key })"))
+        parts.append(("data summary", "\(try await warehouse.dataSummary())"))
+        parts.append(("gaps", "\(try await warehouse.gaps(symbol: nil))"))
+        parts.append(("job runs", "\(try await warehouse.jobRuns(JobRunQuery()))"))
+        parts.append(("job schedules", "\(try await warehouse.jobSchedules())"))
+        parts.append(("symbols setting", "\(String(describing: try await warehouse.setting("symbols")))"))
+        return parts
+    }
+
+    /// A `rejected_files` row as stored.
+    struct RejectedRow: Hashable {
+        var movedTo: String
+        var reason: String
+        var rejectedAt: Int64?
+    }
+
+    /// The stored rejection of `key`, read with SQL: the protocol only records rejections (operators query them
+    /// directly), so the backend must run SQL (``SQLRunningWarehouse``). Each column is copied into a setting, which the
+    /// protocol reads back.
+    static func rejection(of key: String, in warehouse: any Warehouse) async throws -> RejectedRow? {
+        guard let sql = warehouse as? any SQLRunningWarehouse else {
+            throw ConformanceFailure("cannot read the rejected files of \(type(of: warehouse)): make it an SQLRunningWarehouse")
+        }
+        try require(!key.contains("'"), "a key with a quote")
+        var values: [String: String] = [:]
+        for (column, expression) in [("moved_to", "moved_to"), ("reason", "reason"), ("rejected_at", "CAST(rejected_at AS CHAR)")] {
+            let probe = "conformance.rejected.\(column)"
+            try await sql.execute(
+                "INSERT INTO settings (`key`, value, updated_at) SELECT '\(probe)', \(expression), 0 FROM rejected_files "
+                    + "WHERE object_key = '\(key)'")
+            values[column] = try await warehouse.setting(probe)
+            try await sql.execute("DELETE FROM settings WHERE `key` = '\(probe)'")
+        }
+        guard let movedTo = values["moved_to"], let reason = values["reason"] else { return nil }
+        return RejectedRow(movedTo: movedTo, reason: reason, rejectedAt: values["rejected_at"].flatMap { Int64($0) })
+    }
 }

@@ -1,4 +1,5 @@
 import ExchangeSimulator
+import Foundation
 import MarketData
 import Synchronization
 import Testing
@@ -17,41 +18,52 @@ struct ReplayTests {
         return (0..<180).filter { !(70..<90).contains($0) }.compactMap { source.minuteCandle(btc, minuteOpen: minute($0)) }
     }()
 
-    static let market = ReplayMarket(candles: [btc: recorded.shuffled()])
+    /// The recording is handed over in an order drawn from a seeded generator (any order must give the same market).
+    /// Every expectation names the seed; `CRYPTOPIPE_TEST_SEED=<seed>` replays that order.
+    static let shuffleSeed: UInt64 = {
+        if let text = ProcessInfo.processInfo.environment["CRYPTOPIPE_TEST_SEED"], let seed = UInt64(text) { return seed }
+        return UInt64.random(in: 0...UInt64.max)
+    }()
+    static let seedNote = "shuffle seed \(shuffleSeed) (replay with CRYPTOPIPE_TEST_SEED=\(shuffleSeed))"
+
+    static let market: ReplayMarket = {
+        var generator = SplitMix64(seed: shuffleSeed)
+        return ReplayMarket(candles: [btc: recorded.shuffled(using: &generator)])
+    }()
 
     @Test func minutesAreServedAsTheyOpenAndLongerIntervalsAreFoldedFromThem() {
         let market = Self.market
-        #expect(market.symbols == [Self.btc] && market.span == Self.minute(0)...Self.minute(179))
+        #expect(market.symbols == [Self.btc] && market.span == Self.minute(0)...Self.minute(179), "\(Self.seedNote)")
         let now = Self.minute(150) + 30_000
         let minutes = market.klines(Self.btc, interval: .oneMinute, startTime: Self.minute(60), endTime: .max, now: now, limit: 1_000)
-        #expect(minutes == Self.recorded.filter { $0.openTime >= Self.minute(60) && $0.openTime <= Self.minute(150) })
-        #expect(market.minuteCandle(Self.btc, minuteOpen: Self.minute(75)) == nil)
+        #expect(minutes == Self.recorded.filter { $0.openTime >= Self.minute(60) && $0.openTime <= Self.minute(150) }, "\(Self.seedNote)")
+        #expect(market.minuteCandle(Self.btc, minuteOpen: Self.minute(75)) == nil, "\(Self.seedNote)")
         let latest = market.latestKlines(Self.btc, interval: .oneMinute, endTime: .max, now: now, limit: 3)
-        #expect(latest.map(\.openTime) == [Self.minute(148), Self.minute(149), Self.minute(150)])
+        #expect(latest.map(\.openTime) == [Self.minute(148), Self.minute(149), Self.minute(150)], "\(Self.seedNote)")
 
         // The hour with the outage is folded from the minutes there are; the others equal the source's own 1h candles.
         let hours = market.klines(Self.btc, interval: .oneHour, startTime: Self.first, endTime: .max, now: .max, limit: 10)
         let source = SyntheticMarket(seed: 3, symbols: [Self.btc])
         let sourceHours = source.klines(
             Self.btc, interval: .oneHour, startTime: Self.first, endTime: .max, now: Self.minute(180), limit: 10)
-        #expect(hours.count == 3 && hours[0] == sourceHours[0] && hours[2] == sourceHours[2])
+        #expect(hours.count == 3 && hours[0] == sourceHours[0] && hours[2] == sourceHours[2], "\(Self.seedNote)")
         let outageHour = Self.recorded.filter { $0.openTime >= Self.minute(60) && $0.openTime < Self.minute(120) }
-        #expect(hours[1] == KlineRollup.combine(outageHour, openTime: Self.minute(60), closeTime: Self.minute(120) - 1))
+        #expect(hours[1] == KlineRollup.combine(outageHour, openTime: Self.minute(60), closeTime: Self.minute(120) - 1), "\(Self.seedNote)")
         // Seen during the third hour, that hour holds only the minutes opened so far.
         let partial = market.latestKlines(Self.btc, interval: .oneHour, endTime: .max, now: now, limit: 2)
-        #expect(partial.count == 2 && partial[1].volume < hours[2].volume)
+        #expect(partial.count == 2 && partial[1].volume < hours[2].volume, "\(Self.seedNote)")
         // Long after the recording ends, the newest candles are its last ones.
-        #expect(market.latestKlines(Self.btc, interval: .oneHour, endTime: .max, now: .max, limit: 5) == hours)
+        #expect(market.latestKlines(Self.btc, interval: .oneHour, endTime: .max, now: .max, limit: 5) == hours, "\(Self.seedNote)")
     }
 
     @Test func theOrderBookSurroundsTheLastPrice() throws {
         let now = Self.minute(100) + 10_000
         let book = Self.market.orderBook(Self.btc, now: now, limit: 20)
-        let last = try #require(Self.market.minuteCandle(Self.btc, minuteOpen: Self.minute(100))).close
-        #expect(book.bids.count == 20 && book.asks.count == 20)
-        #expect(book.bids.allSatisfy { $0.price <= last } && book.asks.allSatisfy { $0.price > last })
-        #expect(zip(book.bids, book.bids.dropFirst()).allSatisfy { $0.price > $1.price })
-        #expect(book.bids.allSatisfy { !$0.quantity.isZero })
+        let last = try #require(Self.market.minuteCandle(Self.btc, minuteOpen: Self.minute(100)), "\(Self.seedNote)").close
+        #expect(book.bids.count == 20 && book.asks.count == 20, "\(Self.seedNote)")
+        #expect(book.bids.allSatisfy { $0.price <= last } && book.asks.allSatisfy { $0.price > last }, "\(Self.seedNote)")
+        #expect(zip(book.bids, book.bids.dropFirst()).allSatisfy { $0.price > $1.price }, "\(Self.seedNote)")
+        #expect(book.bids.allSatisfy { !$0.quantity.isZero }, "\(Self.seedNote)")
     }
 
     @Test func theExchangeServesTheReplayOnAVirtualClock() throws {
@@ -62,17 +74,32 @@ struct ReplayTests {
             configuration: .init(symbols: Self.market.symbols, historyMinutes: 120, clock: clock), market: Self.market)
         func klines(_ query: [String: String]) throws -> [Kline] {
             let reply = exchange.handle(path: "/api/v3/klines", query: query.merging(["symbol": "BTCUSDT", "interval": "1m"]) { $1 })
-            #expect(reply.status == 200)
+            #expect(reply.status == 200, "\(Self.seedNote)")
             return try BinanceCodec.decodeKlines(reply.body)
         }
-        #expect(try klines(["limit": "2"]).map(\.openTime) == [Self.minute(119), Self.minute(120)])
+        #expect(try klines(["limit": "2"]).map(\.openTime) == [Self.minute(119), Self.minute(120)], "\(Self.seedNote)")
         // Ten wall seconds at 60× are ten minutes.
         wall.withLock { $0 += 10_000 }
-        #expect(exchange.now == start + 600_000)
-        #expect(try klines(["limit": "1"]).map(\.openTime) == [Self.minute(130)])
+        #expect(exchange.now == start + 600_000, "\(Self.seedNote)")
+        #expect(try klines(["limit": "1"]).map(\.openTime) == [Self.minute(130)], "\(Self.seedNote)")
         // Asking from before the recording starts begins at its first candle.
-        #expect(try klines(["startTime": String(Self.first - 3_600_000), "limit": "1"]).first == Self.recorded.first)
+        #expect(try klines(["startTime": String(Self.first - 3_600_000), "limit": "1"]).first == Self.recorded.first, "\(Self.seedNote)")
         let info = String(decoding: exchange.handle(path: "/api/v3/exchangeInfo", query: [:]).body, as: UTF8.self)
-        #expect(info.contains("BTCUSDT"))
+        #expect(info.contains("BTCUSDT"), "\(Self.seedNote)")
+    }
+}
+
+/// SplitMix64: a seeded generator whose sequence is the same on every platform and run.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

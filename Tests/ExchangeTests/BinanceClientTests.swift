@@ -155,16 +155,33 @@ struct BinanceClientTests {
         }
     }
 
+    /// Full jitter: each delay is uniform over [0, min(cap, base·2^(attempt-1))]. Checked on many draws from a fixed seed,
+    /// so a delay that is always zero, always the ceiling, always half of it, or only in the upper half fails.
     @Test func backoffUsesFullJitterUnderACap() {
-        var generator = SystemRandomNumberGenerator()
         let policy = RetryPolicy(maxAttempts: 10, baseDelay: .milliseconds(100), maxDelay: .seconds(1))
+        var generator = SeededGenerator(seed: 0x5EED_0001)
         for attempt in 1...9 {
             let ceiling = min(Duration.seconds(1), .milliseconds(100) * (1 << (attempt - 1)))
-            for _ in 0..<50 {
-                let delay = policy.delay(beforeRetry: attempt, using: &generator)
-                #expect(delay >= .zero && delay <= ceiling)
-            }
+            let delays = (0..<2_000).map { _ in policy.delay(beforeRetry: attempt, using: &generator) }
+            let problems = Self.fullJitterProblems(delays, ceiling: ceiling)
+            #expect(problems.isEmpty, "attempt \(attempt), ceiling \(ceiling), \(generator.replayHint): \(problems)")
         }
+    }
+
+    /// What is wrong with `delays` as draws uniform over [0, ceiling]; empty when nothing is.
+    static func fullJitterProblems(_ delays: [Duration], ceiling: Duration) -> [String] {
+        let fractions = delays.map { $0 / ceiling }
+        var problems: [String] = []
+        if let outside = fractions.first(where: { !(0...1).contains($0) }) { problems.append("a delay at \(outside) of the ceiling") }
+        let mean = fractions.reduce(0, +) / Double(fractions.count)
+        // The mean of 2000 uniform draws is 0.5 ± 0.0065 (one standard deviation).
+        if abs(mean - 0.5) > 0.03 { problems.append("mean \(mean) of the ceiling, expected 0.5") }
+        for (range, name) in [(0.0..<0.25, "lowest"), (0.75..<1.0000001, "highest")] {
+            let share = Double(fractions.filter { range.contains($0) }.count) / Double(fractions.count)
+            if abs(share - 0.25) > 0.05 { problems.append("\(share) of the delays in the \(name) quarter, expected 0.25") }
+        }
+        if Set(delays).count < delays.count / 2 { problems.append("only \(Set(delays).count) distinct delays") }
+        return problems
     }
 }
 

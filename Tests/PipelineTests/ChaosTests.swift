@@ -37,9 +37,52 @@ struct ChaosTests {
         }()
         // Waiting for the budget (after a 429) is the only thing that moves virtual time besides the cycles.
         let budget = WeightBudget(clock: clock.reader) { clock.advance(by: $0) }
-        let pipelineClock = PipelineClock(now: clock.reader)
 
-        let (failures, fill) = try await SimulatorServer.withRunning(exchange) { baseURL in
+        // The simulator's handlers and the pipeline run on a thread of their own: a request's 300 ms timeout is real
+        // time, and on the shared cooperative pool (two threads here) other tests' work could hold a normal answer back
+        // past it. The faults stay the only reason a request times out.
+        let executor = DedicatedThreadExecutor(label: "chaos")
+        let (failures, fill) = try await withTaskExecutorPreference(executor) {
+            try await Self.run(exchange, clock: clock, budget: budget, lake: lake, warehouse: warehouse, logger: logger)
+        }
+
+        #expect(fill.failures.isEmpty, "\(fill.failures)")
+        let injected = exchange.injectedFaults
+        #expect(Set(injected.keys) == Set(FaultKind.allCases), "\(injected)")
+        #expect(injected.values.reduce(0, +) > 300, "\(injected)")
+        #expect(exchange.limitStatistics.banned == 0)
+        #expect(exchange.limitStatistics.rateLimited == 0)
+
+        let end = clock.now
+        for symbol in Self.symbols {
+            let stored = try await warehouse.klines(symbol: symbol, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: nil)
+                .map(\.kline)
+            let first = try #require(stored.first).openTime
+            let expected = exchange.market.klines(symbol, interval: .oneMinute, startTime: first, endTime: .max, now: end, limit: 100_000)
+                .filter { $0.closeTime + Kline.finalityMarginMilliseconds < end }
+            #expect(stored.count >= Self.cycles && stored.count == expected.count, "\(symbol): \(stored.count) vs \(expected.count)")
+            #expect(zip(stored, expected).first { $0 != $1 } == nil, "\(symbol) differs")
+            #expect(try await warehouse.missingMinutes(symbol: symbol).isEmpty)
+            // Complete hours rolled up equal the exchange's own 1h candles.
+            let hours = try await warehouse.klines(
+                symbol: symbol, interval: .oneHour, from: first + 3_600_000, to: end - 7_200_000, includeOpen: false, limit: nil
+            ).map(\.kline)
+            let firstHour = try #require(hours.first).openTime
+            let lastHour = try #require(hours.last).openTime
+            let exchangeHours = exchange.market.klines(
+                symbol, interval: .oneHour, startTime: firstHour, endTime: lastHour, now: end, limit: 1_000)
+            #expect(hours.count >= 2 && hours == exchangeHours)
+        }
+        // Four attempts at one-in-five faults: running out of retries is rare, and never stops the run.
+        #expect(failures < Self.cycles / 10, "\(failures) symbols ran out of retries")
+    }
+
+    static func run(
+        _ exchange: SimulatedExchange, clock: ManualClock, budget: WeightBudget, lake: LocalObjectStore, warehouse: SQLiteWarehouse,
+        logger: Logger
+    ) async throws -> (failures: Int, fill: GapFiller.FillReport) {
+        let pipelineClock = PipelineClock(now: clock.reader)
+        return try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
                 configuration: .init(
                     baseURL: baseURL, requestTimeout: .milliseconds(300),
@@ -68,35 +111,5 @@ struct ChaosTests {
             }
             return (failures, fill)
         }
-
-        #expect(fill.failures.isEmpty)
-        let injected = exchange.injectedFaults
-        #expect(Set(injected.keys) == Set(FaultKind.allCases), "\(injected)")
-        #expect(injected.values.reduce(0, +) > 300, "\(injected)")
-        #expect(exchange.limitStatistics.banned == 0)
-        #expect(exchange.limitStatistics.rateLimited == 0)
-
-        let end = clock.now
-        for symbol in Self.symbols {
-            let stored = try await warehouse.klines(symbol: symbol, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: nil)
-                .map(\.kline)
-            let first = try #require(stored.first).openTime
-            let expected = exchange.market.klines(symbol, interval: .oneMinute, startTime: first, endTime: .max, now: end, limit: 100_000)
-                .filter { $0.closeTime + Kline.finalityMarginMilliseconds < end }
-            #expect(stored.count >= Self.cycles && stored.count == expected.count, "\(symbol): \(stored.count) vs \(expected.count)")
-            #expect(zip(stored, expected).first { $0 != $1 } == nil, "\(symbol) differs")
-            #expect(try await warehouse.missingMinutes(symbol: symbol).isEmpty)
-            // Complete hours rolled up equal the exchange's own 1h candles.
-            let hours = try await warehouse.klines(
-                symbol: symbol, interval: .oneHour, from: first + 3_600_000, to: end - 7_200_000, includeOpen: false, limit: nil
-            ).map(\.kline)
-            let firstHour = try #require(hours.first).openTime
-            let lastHour = try #require(hours.last).openTime
-            let exchangeHours = exchange.market.klines(
-                symbol, interval: .oneHour, startTime: firstHour, endTime: lastHour, now: end, limit: 1_000)
-            #expect(hours.count >= 2 && hours == exchangeHours)
-        }
-        // Four attempts at one-in-five faults: running out of retries is rare, and never stops the run.
-        #expect(failures < Self.cycles / 10)
     }
 }

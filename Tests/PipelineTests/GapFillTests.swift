@@ -74,8 +74,20 @@ struct GapFillTests {
         #expect(gaps.map(\.status) == [.filled, .exchangeEmpty])
         let now = try await warehouse.klines(symbol: Self.btc, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: nil)
         #expect(now.map(\.kline) == all.filter { !source.outage.contains($0.openTime) })
-        // The fetched pages are in the lake, like any extraction.
-        #expect(try await lake.list(bucket: "crypto-raw", prefix: "").count >= 1)
+        // The fetched page is in the lake, like any extraction: one object with the 50 candles of the first gap (the
+        // outage's request returned nothing, so nothing was stored for it).
+        let key = LakeLayout.objectKey(symbol: Self.btc, type: .klines, capturedAt: Self.minute(400))
+        #expect(try await lake.list(bucket: "crypto-raw", prefix: "").map(\.key) == [key])
+        let page = Array(all[100..<150])
+        #expect(
+            try await lake.get(bucket: "crypto-raw", key: key)
+                == RawEnvelope.encode(
+                    symbol: Self.btc, capturedAt: Self.minute(400), type: .klines, interval: .oneMinute,
+                    data: BinanceCodec.encodeKlines(page)))
+        #expect(
+            source.requests.withLock { $0.map { [$0.startTime, $0.endTime] } } == [
+                [Self.minute(100), Self.minute(149) + 59_999], [Self.minute(200), Self.minute(219) + 59_999],
+            ])
 
         // Nothing open is left: no request goes out again.
         let before = source.requests.withLock { $0.count }

@@ -88,6 +88,14 @@ struct SchedulerTests {
             try await eventually { clock.sleeperCount > 0 }
             clock.advance(milliseconds: seconds * 1_000)
         }
+
+        /// Advances, then waits until the scheduler made a pass over its due jobs at the new time: afterwards, a job that
+        /// has not started was not started by that pass (the chance was given), not merely not yet.
+        func advance(seconds: Int64, thenAwaitPassOf scheduler: JobScheduler) async throws {
+            try await advance(seconds: seconds)
+            let now = clock.now
+            try await eventually { (await scheduler.lastPassAt ?? .min) >= now }
+        }
     }
 
     /// Runs `body` while the scheduler runs, then stops it.
@@ -113,9 +121,9 @@ struct SchedulerTests {
         try await Self.running(scheduler) {
             try await eventually { probe.count == 1 }
             try await eventually { await scheduler.states()[0].running == false }
-            try await fixture.advance(seconds: 30)
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(probe.count == 1, "ran before its interval")
+            try await fixture.advance(seconds: 30, thenAwaitPassOf: scheduler)
+            let running = await scheduler.states()[0].running
+            #expect(probe.count == 1 && !running, "ran before its interval")
             try await fixture.advance(seconds: 30)
             try await eventually { probe.count == 2 }
             try await eventually { await scheduler.states()[0].lastRun?.status == .succeeded }
@@ -136,19 +144,41 @@ struct SchedulerTests {
         let scheduler = fixture.scheduler([first.job("a", .every(seconds: 60)), second.job("b", .every(seconds: 60))])
         try await Self.running(scheduler) {
             try await eventually { first.count == 1 }
-            // "b" is due too, but waits while "a" runs.
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(second.count == 0)
+            // "b" is due too, but waits while "a" runs: a pass after the next tick leaves it waiting.
+            try await fixture.advance(seconds: 1, thenAwaitPassOf: scheduler)
+            let running = await scheduler.states()[1].running
+            #expect(second.count == 0 && !running)
             await #expect(throws: SchedulerError(.alreadyRunning, job: "a")) { try await scheduler.trigger("a") }
             // Still running after its next due time: it is not started a second time.
-            try await fixture.advance(seconds: 120)
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(first.count == 1)
+            try await fixture.advance(seconds: 120, thenAwaitPassOf: scheduler)
+            #expect(first.count == 1 && second.count == 0)
             first.hold.withLock { $0 = false }
             try await eventually { second.count == 1 }
             // "b" has waited longest, so it goes before "a" runs again: an overrunning job cannot starve the others.
             #expect(order.names.withLock { Array($0.prefix(2)) } == ["a", "b"])
         }
+    }
+
+    @Test func aDisabledJobDoesNotRunWhenDueAndRunsAgainOnceEnabled() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.folder.remove() }
+        let probe = Probe()
+        let scheduler = fixture.scheduler([probe.job("gap-fill", .every(seconds: 60))])
+        try await Self.running(scheduler) {
+            try await eventually { probe.count == 1 }
+            try await eventually { await scheduler.states()[0].running == false }
+            _ = try await scheduler.setEnabled("gap-fill", false)
+            // Due twice over: a pass at that time must leave it alone.
+            try await fixture.advance(seconds: 120, thenAwaitPassOf: scheduler)
+            let state = try await scheduler.state("gap-fill")
+            #expect(probe.count == 1 && !state.running && state.nextRunAt == nil, "a disabled job ran")
+            #expect(state.lastRun?.startedAt == Self.wednesday)
+            // Enabling it makes it due at once (it is overdue).
+            _ = try await scheduler.setEnabled("gap-fill", true)
+            try await eventually { probe.count == 2 }
+        }
+        let log = try await fixture.warehouse.jobRuns(JobRunQuery())
+        #expect(log.runs.map(\.startedAt) == [Self.wednesday + 120_000, Self.wednesday])
     }
 
     @Test func enableDisableScheduleAndTriggeredRunsSurviveARestart() async throws {
@@ -191,15 +221,15 @@ struct SchedulerTests {
         probe.fail.withLock { $0 = true }
         let scheduler = fixture.scheduler([probe.job("maintenance", .weekly(weekday: 0, minuteOfDay: 120))])
         try await Self.running(scheduler) {
-            try await fixture.advance(seconds: 3 * 86_400)  // Saturday 09:00
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(probe.count == 0)
+            try await fixture.advance(seconds: 3 * 86_400, thenAwaitPassOf: scheduler)  // Saturday 09:00
+            let running = await scheduler.states()[0].running
+            #expect(probe.count == 0 && !running, "ran before its time")
             try await fixture.advance(seconds: 17 * 3_600)  // Sunday 02:00
             try await eventually { probe.count == 1 }
             try await eventually { await scheduler.states()[0].lastRun?.status == .failed }
-            try await fixture.advance(seconds: 3_600)
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(probe.count == 1, "ran twice in one week")
+            try await fixture.advance(seconds: 3_600, thenAwaitPassOf: scheduler)
+            let stillRunning = await scheduler.states()[0].running
+            #expect(probe.count == 1 && !stillRunning, "ran twice in one week")
         }
         let runs = try await fixture.warehouse.jobRuns(JobRunQuery(status: .failed))
         #expect(runs.total == 1 && runs.runs[0].error == "probe failed")

@@ -11,8 +11,10 @@ import Testing
 import Warehouse
 import WarehouseMySQL
 
-/// A MariaDB of the test's own is stopped and started again while the pipeline runs.
-@Suite(.enabled(if: PrivateMariaDB.isAvailable && MySQLTestServer.isAvailable, Comment(rawValue: MySQLTestServer.skipReason)))
+/// A MariaDB of the test's own is stopped and started again while the pipeline runs. Every outage is caused by an event,
+/// never after a delay: the server stops once a load transaction is provably in flight (waiting for a row lock this
+/// test holds, its candles already written), and starts again once the warehouse logged that it noticed.
+@Suite(.enabled(if: PrivateMariaDB.canLaunch, Comment(rawValue: PrivateMariaDB.skipReason)))
 struct MySQLOutageTests {
     static let symbols = [try! Symbol("BTCUSDT"), try! Symbol("ETHUSDT")]
     /// 2026-03-01T00:00:10Z.
@@ -53,46 +55,55 @@ struct MySQLOutageTests {
             var impatient = warehouse.configuration
             impatient.reconnectWindow = .milliseconds(500)
             let hasty = MySQLWarehouse(configuration: impatient, logger: logger)
-            let transformer = { (warehouse: any Warehouse) in
+            let transformer: @Sendable (any Warehouse) -> Transformer = { warehouse in
                 Transformer(lake: lake, warehouse: warehouse, clock: PipelineClock(now: clock.reader), logger: logger)
             }
             let failed = await failure { () async throws(PipelineError) in _ = try await transformer(hasty).transformPending() }
             #expect(failed?.description.contains("Can't connect") == true, "\(String(describing: failed))")
             await hasty.shutdown()
 
-            // 2. The server comes back while a patient transform waits: it goes on.
-            let restart = Task.detached {
-                try await Task.sleep(for: .milliseconds(800))
-                try await server.restart()
-            }
-            let first = try await transformer(warehouse).transformPending()
-            try await restart.value
-            #expect(first.objects > 0)
+            // 2. The server comes back while a patient transform waits (it logged the outage): it goes on.
+            let noticedBefore = Self.outagesNoticed(records).count
+            async let patient = transformer(warehouse).transformPending()
+            try await waitUntil("the patient transform to notice the outage") { Self.outagesNoticed(records).count > noticedBefore }
+            try await server.restart()
+            let first = try await patient
+            #expect(first.objects == 160)
 
-            // 3. The server stops in the middle of a transform (three times) and comes back: transactions cut off are
-            //    run again on new connections.
+            // 3. The server stops in the middle of a load transaction (three times, at a different object each time) and
+            //    comes back: the transaction cut off is run again on a new connection.
             for round in 0..<3 {
                 for _ in 0..<15 {
                     _ = await extractor.extractAll()
                     clock.advance(milliseconds: 61_000)
                 }
-                let outage = Task.detached {
-                    try await Task.sleep(for: .milliseconds(30 + 40 * round))
-                    await server.shutDown()
-                    try await Task.sleep(for: .milliseconds(700))
-                    try await server.restart()
+                let processed = try await warehouse.processedObjectKeys(withPrefix: "")
+                let pending = try await lake.list(bucket: "crypto-raw", prefix: "").map(\.key).filter { !processed.contains($0) }.sorted()
+                try #require(pending.count == 60)
+                // Each round cuts a different load of the pass: the 1st, the 21st, the 41st.
+                let held = pending[round * 20]
+                let lock = try await Self.holdLedgerRow(held, on: server)
+                async let transformed = transformer(warehouse).transformPending()
+                // The load of `held` inserts its ledger row last, after its candles or levels: it now waits for our lock.
+                // InnoDB refreshes its transaction table only when it was not read for 100 ms: check less often than that.
+                var written: Int64 = 0
+                try await waitUntil("the load of \(held) to wait for the ledger row", checkingEvery: .milliseconds(150)) {
+                    written = try await Self.lockWaitRowsModified(lock) ?? 0
+                    return written > 0
                 }
-                _ = try await transformer(warehouse).transformPending()
-                try await outage.value
+                let noticed = Self.outagesNoticed(records).count
+                await server.shutDown()
+                try await waitUntil("the warehouse to notice the outage") { Self.outagesNoticed(records).count > noticed }
+                #expect(Self.outagesNoticed(records).last?.contains("load \(held)") == true, "\(Self.outagesNoticed(records))")
+                try await server.restart()
+                let report = try await transformed
+                #expect(report.objects == 60, "round \(round): \(report.objects) objects after cutting a transaction of \(written) rows")
             }
-            // Whatever a cut-off cycle left behind, the next one loads.
-            _ = try await transformer(warehouse).transformPending()
+            #expect(try await transformer(warehouse).transformPending().objects == 0)
 
             let lines = records.all
-            #expect(lines.contains { $0.contains("MySQL server unreachable; retrying") })
-            #expect(lines.filter { $0.contains("MySQL server reachable again") }.count >= 2)
-            // At least one raw object's load transaction was cut off and run again.
-            #expect(lines.contains { $0.contains("MySQL server unreachable; retrying") && $0.contains("load 2026-03-01/") }, "\(lines)")
+            // Step 2 and the three cuts each ended with the server back.
+            #expect(lines.filter { $0.contains("MySQL server reachable again") }.count >= 4, "\(lines)")
 
             // Every object is in the ledger once; every closed candle the simulator served is stored once, exactly.
             let ledger = try await warehouse.ledgerSummary()
@@ -121,5 +132,32 @@ struct MySQLOutageTests {
         }
         await warehouse.shutdown()
         await server.shutDown()
+    }
+
+    /// Log lines of a warehouse noticing that the server went away.
+    static func outagesNoticed(_ records: LogRecorder) -> [String] {
+        records.all.filter { $0.contains("MySQL server unreachable; retrying") }
+    }
+
+    /// Opens a connection of its own that inserts `key`'s ledger row and keeps the transaction open, so a load of that
+    /// object blocks at its last statement until the connection goes (rolled back with it when the server stops).
+    static func holdLedgerRow(_ key: String, on server: PrivateMariaDB) async throws -> MySQLConnection {
+        let configuration = server.configuration
+        return try await PrivateMariaDB.offThePool {
+            let connection = try MySQLConnection(configuration)
+            try connection.execute("START TRANSACTION")
+            _ = try connection.run(
+                "INSERT INTO processed_files (object_key, bucket, processed_at, `rows`) VALUES (?, 'crypto-raw', 0, 0)",
+                MySQLParameters(key))
+            return connection
+        }
+    }
+
+    /// Rows written by a transaction that waits for a lock (`nil` when none waits).
+    static func lockWaitRowsModified(_ connection: MySQLConnection) async throws -> Int64? {
+        try await PrivateMariaDB.offThePool {
+            try connection.query("SELECT trx_rows_modified FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'").first?
+                .int64(0)
+        }
     }
 }

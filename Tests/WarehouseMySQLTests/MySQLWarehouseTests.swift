@@ -47,9 +47,14 @@ struct MySQLWarehouseConformanceTests {
         #expect(!error.description.contains("definitely-wrong-password"))
         await warehouse.shutdown()
     }
+}
 
+/// Needs no server: it connects to a port held bound but not listening, so every connection is refused.
+struct MySQLUnreachableServerTests {
     @Test func aServerThatIsDownFailsAfterTheReconnectWindow() async throws {
-        var configuration = MySQLConfiguration(host: "127.0.0.1", port: 9, user: "nobody", database: "nothing")
+        let down = try ReservedPort()
+        defer { down.release() }
+        var configuration = MySQLConfiguration(host: "127.0.0.1", port: down.port, user: "nobody", database: "nothing")
         configuration.reconnectWindow = .milliseconds(300)
         let warehouse = MySQLWarehouse(configuration: configuration)
         let started = ContinuousClock.now

@@ -266,20 +266,21 @@ struct SecurityTests {
 
     @Test func oneComputationServesEveryoneWhoAsksWhileItRuns() async throws {
         let flight = SingleFlight<Int>(maximumAge: 60_000)
-        let (gate, open) = AsyncStream.makeStream(of: Void.self)
+        let released = Locked(false)
         let started = Counter()
         try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<20 {
                 group.addTask {
                     try await flight.value(now: 1_000) {
                         started.increment()
-                        for await _ in gate { break }
+                        while !released.withLock({ $0 }) { await Task.yield() }
                         return 42
                     }.value
                 }
             }
-            while await flight.joined < 19 { await Task.yield() }
-            open.yield()
+            // Every caller either joins the running computation or starts one: wait until all 20 have done either.
+            while await flight.joined + flight.computations < 20 { await Task.yield() }
+            released.withLock { $0 = true }
             for try await value in group { #expect(value == 42) }
         }
         let computations = await flight.computations
