@@ -11,7 +11,8 @@ public enum MySQLTestServer {
 
     /// The configuration of the test server (its `mysql` database), or `nil` when tests must be skipped.
     public static let configuration: MySQLConfiguration? = {
-        guard environment["CRYPTOPIPE_TEST_MYSQL"]?.lowercased() != "off", let url = environment["CRYPTOPIPE_TEST_MYSQL_URL"],
+        guard !["off", "unavailable"].contains(environment["CRYPTOPIPE_TEST_MYSQL"]?.lowercased()),
+            let url = environment["CRYPTOPIPE_TEST_MYSQL_URL"],
             var configuration = try? MySQLConfiguration(url: url)
         else { return nil }
         if let password = environment["CRYPTOPIPE_TEST_MYSQL_PASSWORD"] { configuration.password = password }
@@ -23,6 +24,9 @@ public enum MySQLTestServer {
 
     /// Why MySQL tests did not run, shown by the test runner.
     public static var skipReason: String {
+        if environment["CRYPTOPIPE_TEST_MYSQL"]?.lowercased() == "unavailable" {
+            return "the MySQL test server could not be started (scripts/test printed why above)"
+        }
         if environment["CRYPTOPIPE_TEST_MYSQL"]?.lowercased() == "off" { return "MySQL tests switched off (CRYPTOPIPE_TEST_MYSQL=off)" }
         return "no MySQL test server: run scripts/test, or set CRYPTOPIPE_TEST_MYSQL_URL and CRYPTOPIPE_TEST_MYSQL_PASSWORD"
     }

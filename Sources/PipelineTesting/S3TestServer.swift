@@ -10,7 +10,7 @@ public enum S3TestServer {
 
     /// The configuration of the test server, or `nil` when tests must be skipped.
     public static let configuration: S3Configuration? = {
-        guard environment["CRYPTOPIPE_TEST_S3"]?.lowercased() != "off",
+        guard !["off", "unavailable"].contains(environment["CRYPTOPIPE_TEST_S3"]?.lowercased()),
             let endpointText = environment["CRYPTOPIPE_TEST_S3_ENDPOINT"], let endpoint = try? S3Endpoint(parsing: endpointText),
             let key = environment["CRYPTOPIPE_TEST_S3_ACCESS_KEY"], let secret = environment["CRYPTOPIPE_TEST_S3_SECRET_KEY"]
         else { return nil }
@@ -23,6 +23,9 @@ public enum S3TestServer {
 
     /// Why S3 tests did not run, shown by the test runner.
     public static var skipReason: String {
+        if environment["CRYPTOPIPE_TEST_S3"]?.lowercased() == "unavailable" {
+            return "the S3 test server could not be started (scripts/test printed why above)"
+        }
         if environment["CRYPTOPIPE_TEST_S3"]?.lowercased() == "off" { return "S3 tests switched off (CRYPTOPIPE_TEST_S3=off)" }
         return "no S3 test server: run scripts/test, or set CRYPTOPIPE_TEST_S3_ENDPOINT, _ACCESS_KEY and _SECRET_KEY"
     }
