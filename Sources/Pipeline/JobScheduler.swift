@@ -163,6 +163,10 @@ public actor JobScheduler: Service {
 
     /// Applies a schedule change made by another process (e.g. `cryptopipe serve` beside `cryptopipe run`).
     public func reload() async throws(SchedulerError) {
+        // Under the change lock: a reload reading the stored schedules while a change is being saved would put the
+        // older schedule back in memory.
+        await changes.acquire()
+        defer { changes.release() }
         prepared = false
         try await prepare()
         wakeUp?.yield()

@@ -51,6 +51,9 @@ public actor SymbolRegistry {
 
     /// Adds `symbol` after checking that the exchange lists it and trades it; adding a tracked symbol changes nothing.
     public func add(_ symbol: Symbol, validatingWith source: any MarketDataSource) async throws(SymbolRegistryError) -> [Symbol] {
+        // Asked before taking the lock, so a slow exchange does not hold up every other change.
+        if let current, current.contains(symbol) { return current }
+        try await validate([symbol], with: source)
         await changes.acquire()
         defer { changes.release() }
         let list: [Symbol]
@@ -60,7 +63,6 @@ public actor SymbolRegistry {
             throw .storage(error.description)
         }
         guard !list.contains(symbol) else { return list }
-        try await validate([symbol], with: source)
         do {
             try await save(list + [symbol])
         } catch {

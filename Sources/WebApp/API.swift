@@ -15,15 +15,18 @@ struct API: Sendable {
     let gaugeSymbols = Locked(Set<String>())
     let cache = ResponseCache()
     /// Row counts and ledger totals: `count(*)` over the fact tables is not paid per request.
-    let warehouseStatistics = SingleFlight<WarehouseStatistics>(maximumAge: 60_000)
+    let warehouseStatistics: SingleFlight<WarehouseStatistics>
     /// The dashboard's figures, per data version and at most every 15 s (the page's refresh).
-    let dashboardFigures = SingleFlight<[UInt8]>(maximumAge: 15_000)
+    let dashboardFigures: SingleFlight<[UInt8]>
     /// Failed sign-ins and Bearer tokens per client address.
     let authenticationFailures = FailureThrottle()
 
     init(services: WebAppServices) {
         self.services = services
-        self.lakeStatistics = LakeStatisticsCache(lake: services.lake, layout: services.layout)
+        let clock = services.clock
+        self.lakeStatistics = LakeStatisticsCache(lake: services.lake, layout: services.layout, clock: { clock.now() })
+        self.warehouseStatistics = SingleFlight(maximumAge: 60_000, clock: { clock.now() })
+        self.dashboardFigures = SingleFlight(maximumAge: 15_000, clock: { clock.now() })
     }
 
     struct WarehouseStatistics: Sendable {
@@ -39,10 +42,17 @@ struct API: Sendable {
         }
     }
 
-    /// Refuses a client that failed to authenticate too often (`429` with `Retry-After`), logging that once per
-    /// client and minute.
-    func throttle(_ client: String) throws(APIError) {
-        guard let refusal = authenticationFailures.refusal(for: client, now: now) else { return }
+    /// Checks a presented secret with `isCorrect` unless the client failed too often: then `429` with `Retry-After`
+    /// (logged once per client and minute), whether or not the secret is right. Returns whether it was right.
+    func authenticate(_ client: String, _ isCorrect: () -> Bool) throws(APIError) -> Bool {
+        switch authenticationFailures.attempt(by: client, now: now, isCorrect) {
+        case .accepted: return true
+        case .rejected: return false
+        case .refused(let refusal): throw refused(client, refusal)
+        }
+    }
+
+    private func refused(_ client: String, _ refusal: FailureThrottle.Refusal) -> APIError {
         if refusal.shouldLog {
             services.logger.warning(
                 "too many failed sign-ins or admin tokens; refusing the client for a while",
@@ -50,13 +60,9 @@ struct API: Sendable {
         }
         var headers = HTTPFields()
         headers[.retryAfter] = String(refusal.retryAfterSeconds)
-        throw APIError(
+        return APIError(
             .tooManyRequests, code: "too_many_failures",
             "too many failed attempts from this address; try again in \(refusal.retryAfterSeconds) s", headers: headers)
-    }
-
-    func recordAuthenticationFailure(_ client: String) {
-        authenticationFailures.recordFailure(of: client, now: now)
     }
 
     /// Symbols that are tracked or have stored data are known; anything else is a 404 that says how to add it.
@@ -82,12 +88,13 @@ struct API: Sendable {
                 .forbidden, code: "admin_disabled",
                 "changes are disabled because no admin token is set; set CRYPTOPIPE_ADMIN_TOKEN (16+ characters) and restart")
         }
-        try throttle(context.clientAddress)
-        let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        guard header.hasPrefix(prefix), constantTimeEquals(String(header.dropFirst(prefix.count)), token) else {
-            // A request without a token is not a guess; a wrong one is.
-            if request.headers[.authorization] != nil { recordAuthenticationFailure(context.clientAddress) }
+        // A request without a token is not a guess and is not counted; a wrong one is.
+        let presented = request.headers[.authorization].map { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.count)) : "" }
+        let correct = try presented.map { presented throws(APIError) in
+            try authenticate(context.clientAddress) { constantTimeEquals(presented, token) }
+        }
+        guard correct == true else {
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Bearer"
             throw APIError(
@@ -121,11 +128,12 @@ struct LakeStatisticsCache: Sendable {
 
     let lake: any ObjectStore
     let layout: LakeLayout
-    private let listing = SingleFlight<[Bucket]>(maximumAge: 60_000)
+    private let listing: SingleFlight<[Bucket]>
 
-    init(lake: any ObjectStore, layout: LakeLayout) {
+    init(lake: any ObjectStore, layout: LakeLayout, clock: @escaping @Sendable () -> Int64) {
         self.lake = lake
         self.layout = layout
+        self.listing = SingleFlight(maximumAge: 60_000, clock: clock)
     }
 
     /// Lists the lake at most once a minute, and once for any number of concurrent callers.

@@ -26,37 +26,59 @@ final class FailureThrottle: Sendable {
         var shouldLog: Bool
     }
 
+    /// What became of one attempt.
+    enum Outcome: Equatable {
+        case refused(Refusal)
+        case accepted
+        case rejected
+    }
+
+    /// Checks whether `client` may try, runs `isCorrect` and counts a failure, all under one lock: concurrent attempts
+    /// cannot all pass the check before any of their failures is counted.
+    func attempt(by client: String, now: Int64, _ isCorrect: () -> Bool) -> Outcome {
+        clients.withLock { clients in
+            if let refusal = Self.refusal(for: client, now: now, in: &clients) { return .refused(refusal) }
+            if isCorrect() { return .accepted }
+            Self.recordFailure(of: client, now: now, in: &clients)
+            return .rejected
+        }
+    }
+
     /// Whether `client` must wait now; `nil` when it may try.
     func refusal(for client: String, now: Int64) -> Refusal? {
-        clients.withLock { clients in
-            guard var entry = clients[client] else { return nil }
-            entry.failures.removeAll { $0 <= now - Self.window || $0 > now }
-            defer { clients[client] = entry }
-            guard entry.failures.count >= Self.limit, let oldest = entry.failures.first else { return nil }
-            let waitMillis = oldest + Self.window - now
-            let shouldLog = entry.loggedAt.map { now - $0 >= Self.window || now < $0 } ?? true
-            if shouldLog { entry.loggedAt = now }
-            return Refusal(retryAfterSeconds: max(1, (waitMillis + 999) / 1_000), shouldLog: shouldLog)
-        }
+        clients.withLock { Self.refusal(for: client, now: now, in: &$0) }
     }
 
     /// Counts a failed attempt.
     func recordFailure(of client: String, now: Int64) {
-        clients.withLock { clients in
-            if clients[client] == nil, clients.count >= Self.maximumClients {
-                clients = clients.filter { $0.value.failures.last.map { $0 > now - Self.window } ?? false }
-                if clients.count >= Self.maximumClients,
-                    let stalest = clients.min(by: { ($0.value.failures.last ?? 0) < ($1.value.failures.last ?? 0) })?.key
-                {
-                    clients[stalest] = nil
-                }
+        clients.withLock { Self.recordFailure(of: client, now: now, in: &$0) }
+    }
+
+    private static func refusal(for client: String, now: Int64, in clients: inout [String: Client]) -> Refusal? {
+        guard var entry = clients[client] else { return nil }
+        entry.failures.removeAll { $0 <= now - window || $0 > now }
+        defer { clients[client] = entry }
+        guard entry.failures.count >= limit, let oldest = entry.failures.first else { return nil }
+        let waitMillis = oldest + window - now
+        let shouldLog = entry.loggedAt.map { now - $0 >= window || now < $0 } ?? true
+        if shouldLog { entry.loggedAt = now }
+        return Refusal(retryAfterSeconds: max(1, (waitMillis + 999) / 1_000), shouldLog: shouldLog)
+    }
+
+    private static func recordFailure(of client: String, now: Int64, in clients: inout [String: Client]) {
+        if clients[client] == nil, clients.count >= maximumClients {
+            clients = clients.filter { $0.value.failures.last.map { $0 > now - window } ?? false }
+            if clients.count >= maximumClients,
+                let stalest = clients.min(by: { ($0.value.failures.last ?? 0) < ($1.value.failures.last ?? 0) })?.key
+            {
+                clients[stalest] = nil
             }
-            var entry = clients[client] ?? Client()
-            entry.failures.removeAll { $0 <= now - Self.window || $0 > now }
-            entry.failures.append(now)
-            if entry.failures.count > Self.limit { entry.failures.removeFirst(entry.failures.count - Self.limit) }
-            clients[client] = entry
         }
+        var entry = clients[client] ?? Client()
+        entry.failures.removeAll { $0 <= now - window || $0 > now }
+        entry.failures.append(now)
+        if entry.failures.count > limit { entry.failures.removeFirst(entry.failures.count - limit) }
+        clients[client] = entry
     }
 
     var clientCount: Int { clients.withLock { $0.count } }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import MarketData
@@ -16,7 +17,7 @@ struct QueryReader {
         guard let text = string(name) else { return defaultValue }
         guard let value = QueryValue.integer(text, in: range) else {
             throw .badRequest(
-                "invalid_\(name)", "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+                "invalid_\(name)", "\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(shown(text))'")
         }
         return value
     }
@@ -26,7 +27,7 @@ struct QueryReader {
         guard let text = string(name) else { return nil }
         guard let value = QueryValue.time(text) else {
             throw .badRequest(
-                "invalid_\(name)", "\(name) must be epoch milliseconds or ISO-8601 such as 2024-01-31T12:00:00Z, not '\(text)'")
+                "invalid_\(name)", "\(name) must be epoch milliseconds or ISO-8601 such as 2024-01-31T12:00:00Z, not '\(shown(text))'")
         }
         return value
     }
@@ -35,7 +36,7 @@ struct QueryReader {
     func interval(default defaultValue: Interval = .oneMinute) throws(APIError) -> Interval {
         guard let text = string("interval") else { return defaultValue }
         guard let interval = QueryValue.servedInterval(text) else {
-            throw .badRequest("invalid_interval", "interval must be 1m, 1h or 1d, not '\(text)'")
+            throw .badRequest("invalid_interval", "interval must be 1m, 1h or 1d, not '\(shown(text))'")
         }
         return interval
     }
@@ -55,22 +56,23 @@ func pathSymbol(_ context: some RequestContext) throws(APIError) -> Symbol {
     do {
         return try Symbol(asciiUppercased(text))
     } catch {
-        throw .badRequest("invalid_symbol", "'\(text)' is not a symbol: expected letters and digits such as BTCUSDT")
+        throw .badRequest("invalid_symbol", "'\(shown(text))' is not a symbol: expected letters and digits such as BTCUSDT")
     }
 }
 
-/// Constant-time comparison, so response timing does not reveal how much of a guessed token was right.
+/// Constant-time comparison of the two texts' SHA-256 digests, so response timing reveals neither how much of a guessed
+/// token was right nor the token's length.
 func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
-    let a = Array(lhs.utf8)
-    let b = Array(rhs.utf8)
-    var difference = UInt8(a.count == b.count ? 0 : 1)
-    let length = max(a.count, b.count)
-    for index in 0..<length {
-        let x = index < a.count ? a[index] : 0
-        let y = index < b.count ? b[index] : 0
-        difference |= x ^ y
-    }
+    let a = Array(SHA256.hash(data: Array(lhs.utf8)))
+    let b = Array(SHA256.hash(data: Array(rhs.utf8)))
+    var difference: UInt8 = 0
+    for index in 0..<a.count { difference |= a[index] ^ b[index] }
     return difference == 0
+}
+
+/// An outside value quoted in an error message: at most 40 characters, so a URL cannot fill a page with its own text.
+func shown(_ text: String) -> String {
+    text.count <= 40 ? text : String(text.prefix(40)) + "…"
 }
 
 /// Decodes a small JSON request body, or answers 400 saying what was expected.

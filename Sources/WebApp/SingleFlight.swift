@@ -9,6 +9,9 @@ actor SingleFlight<Value: Sendable> {
     }
 
     private let maximumAge: Int64
+    /// When a computation finished: a value is fresh for `maximumAge` from then, so a computation slower than
+    /// `maximumAge` is not repeated back to back.
+    private let clock: @Sendable () -> Int64
     private var latest: Stamped?
     private var running: (version: Int64, task: Task<Stamped, any Error>)?
     /// Callers that waited for a computation another caller started (for tests).
@@ -17,8 +20,9 @@ actor SingleFlight<Value: Sendable> {
     private(set) var computations = 0
 
     /// - Parameter maximumAge: milliseconds a computed value is served for (while its version is unchanged).
-    init(maximumAge: Int64) {
+    init(maximumAge: Int64, clock: @escaping @Sendable () -> Int64) {
         self.maximumAge = maximumAge
+        self.clock = clock
     }
 
     /// The value computed at `version` less than `maximumAge` ago, or a new one. A failed computation is not kept:
@@ -35,11 +39,13 @@ actor SingleFlight<Value: Sendable> {
             return try await running.task.value
         }
         computations += 1
-        let task = Task<Stamped, any Error> { Stamped(value: try await compute(), computedAt: now, version: version) }
+        let clock = self.clock
+        let task = Task<Stamped, any Error> { Stamped(value: try await compute(), computedAt: clock(), version: version) }
         running = (version, task)
         defer { if running?.task == task { running = nil } }
         let stamped = try await task.value
-        latest = stamped
+        // A slower computation of an older version does not replace a newer one.
+        if latest.map({ $0.version <= stamped.version }) ?? true { latest = stamped }
         return stamped
     }
 }

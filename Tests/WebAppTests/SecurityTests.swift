@@ -131,6 +131,37 @@ struct SecurityTests {
         #expect(fixture.logs.all.filter { $0.contains("too many failed sign-ins") }.count == 1)
     }
 
+    @Test func concurrentGuessesCannotSlipPastTheThrottle() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.folder.remove() }
+        try await fixture.withClient { client in
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for index in 0..<30 {
+                    group.addTask {
+                        index % 2 == 0
+                            ? try await client.send(.post, "/signin", form: "token=guess\(index)").status
+                            : try await client.send(.post, "/api/config/symbols", token: "guess-\(index)", body: "{}").status
+                    }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == .unauthorized }.count == 10, "\(statuses)")
+            #expect(statuses.filter { $0 == .tooManyRequests }.count == 20)
+        }
+    }
+
+    @Test func signingInAgainEndsTheSessionTheBrowserHad() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.folder.remove() }
+        let first = try await fixture.signedIn()
+        try await fixture.withClient { client in
+            let again = try await client.send(.post, "/signin", form: "token=\(Fixture.token)", cookie: first.cookie)
+            #expect(again.status == .seeOther && again.headers[.setCookie] != nil)
+            let old = try await client.send(.get, "/settings", cookie: first.cookie)
+            #expect(!old.body.contains("signed in"))
+        }
+    }
+
     @Test func wrongBearerTokensAreThrottledToo() async throws {
         let fixture = try await Fixture()
         defer { fixture.folder.remove() }
@@ -265,7 +296,8 @@ struct SecurityTests {
     }
 
     @Test func oneComputationServesEveryoneWhoAsksWhileItRuns() async throws {
-        let flight = SingleFlight<Int>(maximumAge: 60_000)
+        let clock = ManualClock(1_000)
+        let flight = SingleFlight<Int>(maximumAge: 60_000, clock: { clock.now })
         let released = Locked(false)
         let started = Counter()
         try await withThrowingTaskGroup(of: Int.self) { group in
@@ -280,16 +312,18 @@ struct SecurityTests {
             }
             // Every caller either joins the running computation or starts one: wait until all 20 have done either.
             while await flight.joined + flight.computations < 20 { await Task.yield() }
+            clock.advance(milliseconds: 5_000)  // the computation finishes 5 s after it started
             released.withLock { $0 = true }
             for try await value in group { #expect(value == 42) }
         }
         let computations = await flight.computations
         #expect(started.value == 1 && computations == 1)
-        // Fresh for a minute, then computed again; a new data version is computed at once.
+        // Fresh for a minute from when it finished, then computed again; a new data version is computed at once.
         _ = try await flight.value(now: 60_999) { 1 }
         #expect(await flight.computations == 1)
-        #expect(try await flight.value(now: 61_000) { 2 }.value == 2)
-        #expect(try await flight.value(now: 61_001, version: 9) { 3 }.value == 3)
+        #expect(try await flight.value(now: 61_000) { 2 }.value == 42)
+        #expect(try await flight.value(now: 66_000) { 2 }.value == 2)
+        #expect(try await flight.value(now: 66_001, version: 9) { 3 }.value == 3)
     }
 }
 

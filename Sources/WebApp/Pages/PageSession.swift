@@ -50,7 +50,8 @@ struct PageSessions: Sendable {
             if now - stored.lastSeenAt >= Self.touchInterval { try await store.touchSession(idHash: idHash, at: now) }
             return Active(idHash: idHash, formToken: stored.formToken)
         } catch {
-            logger.error("cannot read the page session", metadata: ["error": "\(error)"])
+            // A cancelled request (the client went away) is not a warehouse failure.
+            if !Task.isCancelled { logger.error("cannot read the page session", metadata: ["error": "\(error)"]) }
             return nil
         }
     }
@@ -71,6 +72,10 @@ struct PageSessions: Sendable {
     func signIn(_ request: Request) async throws(WarehouseError) -> HTTPFields {
         let now = clock.now()
         _ = try await store.deleteExpiredSessions(idleBefore: now - Self.idleLifetime, createdBefore: now - Self.absoluteLifetime)
+        // The session this browser had (if any) ends: one browser, one session, and an old copied cookie dies with it.
+        if let previous = FormData.cookie(Self.cookieName, in: request), Self.isWellFormed(previous) {
+            try await store.deleteSession(idHash: Self.hash(previous))
+        }
         let id = Self.randomHex(bytes: 32)
         try await store.createSession(
             StoredSession(idHash: Self.hash(id), formToken: Self.randomHex(bytes: 32), createdAt: now, lastSeenAt: now))

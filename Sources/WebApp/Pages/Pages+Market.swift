@@ -11,7 +11,11 @@ extension Pages {
             do {
                 return Response.html(try await dashboardLive(requestID: requestID(of: request)))
             } catch {
-                return Response.html("<div class=\"error\">\(HTML.escape("Refresh failed: \(error)"))</div>", status: .serviceUnavailable)
+                let id = requestID(of: request)
+                services.logger.error("dashboard refresh failed", metadata: ["http.request_id": "\(id)", "error": "\(error)"])
+                return Response.html(
+                    "<div class=\"error\">Refresh failed (request \(id)); the server's log has the detail.</div>",
+                    status: .serviceUnavailable)
             }
         }
         return await render(request, title: "Dashboard", current: "/") { _ in
@@ -104,7 +108,8 @@ extension Pages {
                 do {
                     symbol = try Symbol(asciiUppercased(text))
                 } catch {
-                    throw APIError.badRequest("invalid_symbol", "'\(text)' is not a symbol: expected letters and digits such as BTCUSDT")
+                    throw APIError.badRequest(
+                        "invalid_symbol", "'\(shown(text))' is not a symbol: expected letters and digits such as BTCUSDT")
                 }
             } else if let first = symbols.first {
                 symbol = first

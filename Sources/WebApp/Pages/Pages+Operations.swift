@@ -11,11 +11,11 @@ extension Pages {
             let page = try query.integer("page", in: 1...1_000_000, default: 1)
             let jobs = await services.scheduler.jobNames
             let job = query.string("job").flatMap { $0.isEmpty ? nil : $0 }
-            if let job, !jobs.contains(job) { throw APIError.badRequest("invalid_job", "no job named '\(job)'") }
+            if let job, !jobs.contains(job) { throw APIError.badRequest("invalid_job", "no job named '\(shown(job))'") }
             let statusText = query.string("status").flatMap { $0.isEmpty ? nil : $0 }
             let status = try statusText.map { text in
                 guard let value = JobRunStatus(rawValue: text) else {
-                    throw APIError.badRequest("invalid_status", "no run status '\(text)'")
+                    throw APIError.badRequest("invalid_status", "no run status '\(shown(text))'")
                 }
                 return value
             }
@@ -287,7 +287,7 @@ extension Pages {
                 let schedule: JobSchedule
                 if let text = form["interval_seconds"] {
                     guard let seconds = Int(text) else {
-                        throw APIError.badRequest("invalid_schedule", "'\(text)' is not a number of seconds")
+                        throw APIError.badRequest("invalid_schedule", "'\(shown(text))' is not a number of seconds")
                     }
                     schedule = .every(seconds: seconds)
                 } else if let weekday = form["weekday"].flatMap(JobSchedule.weekday(parsing:)),
@@ -310,12 +310,17 @@ extension Pages {
             do {
                 symbol = try Symbol(asciiUppercased(text))
             } catch {
-                throw APIError.badRequest("invalid_symbol", "'\(text)' is not a symbol: expected letters and digits such as BTCUSDT")
+                throw APIError.badRequest("invalid_symbol", "'\(shown(text))' is not a symbol: expected letters and digits such as BTCUSDT")
             }
             do {
                 _ = try await services.symbols.add(symbol, validatingWith: services.exchange)
-            } catch {
-                throw APIError.badRequest("symbol_not_added", "\(error)")
+            } catch let error as SymbolRegistryError {
+                switch error {
+                case .notListed, .notTrading, .notTracked: throw APIError.badRequest("symbol_not_added", error.description)
+                // Server-side failures go to the error middleware, which answers with a request id only.
+                case .exchangeUnavailable: throw APIError(.badGateway, code: "exchange_unavailable", error.description)
+                case .storage: throw APIError(.serviceUnavailable, code: "warehouse_unavailable", error.description)
+                }
             }
             return .symbolAdded
         }
@@ -326,8 +331,11 @@ extension Pages {
             let symbol = try pathSymbol(context)
             do {
                 _ = try await services.symbols.remove(symbol)
-            } catch {
-                throw APIError.badRequest("symbol_not_removed", "\(error)")
+            } catch let error as SymbolRegistryError {
+                switch error {
+                case .notTracked: throw APIError.badRequest("symbol_not_removed", error.description)
+                default: throw APIError(.serviceUnavailable, code: "warehouse_unavailable", error.description)
+                }
             }
             return .symbolRemoved
         }

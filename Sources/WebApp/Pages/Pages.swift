@@ -168,12 +168,10 @@ struct Pages: Sendable {
     }
 
     func signIn(_ request: Request, _ context: WebRequestContext) async throws -> Response {
-        let client = context.clientAddress
-        try api.throttle(client)
         let form = try await FormData.read(request)
         let next = Self.localPath(form["next"])
-        guard sessions.accepts(token: form["token"] ?? "") else {
-            api.recordAuthenticationFailure(client)
+        let token = form["token"] ?? ""
+        guard try api.authenticate(context.clientAddress, { sessions.accepts(token: token) }) else {
             return await signInPage(request, next: next, error: "That is not the admin token.", status: .unauthorized)
         }
         let headers = try await sessions.signIn(request)
