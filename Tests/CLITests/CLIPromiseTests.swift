@@ -385,20 +385,21 @@ struct RunPromiseTests {
         let (arrivals, arrival) = AsyncStream.makeStream(of: Void.self)
         let gate = DispatchSemaphore(value: 0)
         let holding = Mutex(true)
-        // The first k-line request is held until the test lets it go: the job is then in progress for certain.
+        // Every k-line request is held until the test lets them go: the job is then in progress for certain, even when a
+        // slow machine makes the client time out and ask again.
         let server = try LoopbackHTTPServer { request in
-            if request.path == "/api/v3/klines",
-                holding.withLock({ hold in
-                    defer { hold = false }; return hold
-                })
-            {
+            if request.path == "/api/v3/klines", holding.withLock({ $0 }) {
                 arrival.yield()
                 gate.wait()
             }
             return LoopbackHTTPServer.simulated(exchange, request)
         }
+        @Sendable func release() {
+            holding.withLock { $0 = false }
+            for _ in 0..<64 { gate.signal() }
+        }
         defer {
-            gate.signal()
+            release()
             server.stop()
         }
         let child = try ChildCLI(
@@ -413,7 +414,7 @@ struct RunPromiseTests {
         child.interrupt()
         let caught = await ChildCLI.next(&lines) { $0.stream == .stderr && $0.text.contains("Signal caught.") }
         #expect(caught != nil, "the process never logged the signal")
-        gate.signal()
+        release()
         let outcome = await child.finish()
 
         #expect(outcome.status == 0, "\(outcome.stderr.suffix(2_000))")
