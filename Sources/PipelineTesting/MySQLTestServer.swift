@@ -206,22 +206,11 @@ public final class PrivateMariaDB: @unchecked Sendable {
         return result == 0
     }
 
+    /// A loopback port free a moment ago, for the server to bind.
     static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, streamSocketType, 0)
-        guard socket >= 0 else { throw ConformanceFailure("cannot open a socket") }
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(socket, pointer, length) == 0 && getsockname(socket, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw ConformanceFailure("cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        let reserved = try ReservedPort()
+        defer { reserved.release() }
+        return reserved.port
     }
 
     static func run(_ executable: String, _ arguments: [String]) throws {
