@@ -20,7 +20,7 @@ trap cleanup EXIT
 export CRYPTOPIPE_DATA_DIR="$work/data" CRYPTOPIPE_LOG_LEVEL=warning
 
 echo "demo data: 1500 minutes of BTCUSDT and ETHUSDT from the simulated exchange"
-(cd "$work" && "$binary" demo --cycles 1 --initial-candles 1500 --http-port 0 >/dev/null)
+(cd "$work" && "$binary" demo --cycles 1 --initial-candles 1500 --http-port 0 --history-days 0 --symbols BTCUSDT,ETHUSDT >/dev/null)
 "$binary" serve --http-port 0 >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do

@@ -53,7 +53,7 @@ public enum WebApp {
         router.get("/pipeline") { request, _ in await pages.pipeline(request) }
         router.get("/scheduler") { request, _ in await pages.scheduler(request) }
         router.get("/settings") { request, _ in await pages.settings(request) }
-        router.get("/signin") { request, _ in await pages.signInPage(request) }
+        router.get("/signin") { request, context in try await pages.signInPage(request, context) }
         router.post("/signin") { request, context in try await pages.signIn(request, context) }
         router.post("/signout") { request, _ in try await pages.signOut(request) }
         for action in ["enable", "disable", "trigger", "schedule"] {

@@ -24,6 +24,9 @@ public struct WebAppServices: Sendable {
     public var sessions: any SessionStore
     /// The URL people reach the pages at (`--public-url`), when it is known; `https://` gives cookies `Secure`.
     public var publicURL: String?
+    /// Whether `GET /signin?token=…` signs in, for the link `demo` prints with the token it made for its own run; a
+    /// token chosen by an operator is only ever typed into the form, so it does not end up in URLs.
+    public var signInLinks: Bool
     public var clock: PipelineClock
     public var metrics: PrometheusCollectorRegistry
     public var logger: Logger
@@ -31,8 +34,8 @@ public struct WebAppServices: Sendable {
     public init(
         warehouse: any Warehouse, lake: any ObjectStore, layout: LakeLayout, scheduler: JobScheduler, symbols: SymbolRegistry,
         exchange: any MarketDataSource, exchangeUsage: ExchangeUsageMonitor, configuration: [ConfigurationEntry], adminToken: String?,
-        sessions: any SessionStore, publicURL: String? = nil, clock: PipelineClock = .system, metrics: PrometheusCollectorRegistry,
-        logger: Logger
+        sessions: any SessionStore, publicURL: String? = nil, signInLinks: Bool = false, clock: PipelineClock = .system,
+        metrics: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.warehouse = warehouse
         self.lake = lake
@@ -45,6 +48,7 @@ public struct WebAppServices: Sendable {
         self.adminToken = adminToken
         self.sessions = sessions
         self.publicURL = publicURL
+        self.signInLinks = signInLinks
         self.clock = clock
         self.metrics = metrics
         self.logger = logger

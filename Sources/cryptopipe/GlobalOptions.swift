@@ -84,7 +84,7 @@ struct GlobalOptions: ParsableArguments {
             ConfigurationEntry(
                 name: "exchange_url", value: Self.redactingCredentials(exchange), source: source(exchangeURL, "CRYPTOPIPE_EXCHANGE_URL")),
             ConfigurationEntry(
-                name: "symbols_seed", value: symbols.map(\.rawValue).joined(separator: ","),
+                name: "initial_symbols", value: symbols.map(\.rawValue).joined(separator: ","),
                 source: source(self.symbols, "CRYPTOPIPE_SYMBOLS")),
             ConfigurationEntry(
                 name: "request_timeout_seconds", value: String(timeout), source: source(requestTimeout, "CRYPTOPIPE_REQUEST_TIMEOUT")),
@@ -158,6 +158,15 @@ struct ResolvedConfiguration {
     var s3: S3Options.Resolved
     /// The effective configuration with where each value came from, for `/api/config`.
     var entries: [ConfigurationEntry]
+
+    /// Seeds a new warehouse with `symbols` instead of the default list (the demo tracks what its simulator lists).
+    mutating func seedSymbols(_ symbols: [Symbol], source: String) {
+        self.symbols = symbols
+        if let index = entries.firstIndex(where: { $0.name == "initial_symbols" }) {
+            entries[index] = ConfigurationEntry(
+                name: "initial_symbols", value: symbols.map(\.rawValue).joined(separator: ","), source: source)
+        }
+    }
 }
 
 /// Where the warehouse lives, from `--warehouse`.

@@ -33,6 +33,13 @@ final class InterruptFlag: @unchecked Sendable {
     }
 
     var isSet: Bool { flag.load(ordering: .relaxed) }
+
+    /// Stops listening, for a command that hands the signals on (the demo's backfill, then its ServiceGroup): SIGINT
+    /// and SIGTERM act as by default again until the next listener takes them.
+    func stopListening() {
+        for source in sources { source.cancel() }
+        for signalNumber in [SIGINT, SIGTERM] { signal(signalNumber, SIG_DFL) }
+    }
 }
 
 /// A progress bar with rate and ETA on a terminal; a log line every few seconds otherwise.

@@ -57,8 +57,13 @@ struct Serve: AsyncParsableCommand {
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Start the simulated exchange on a free loopback port and run the jobs and the API against it, offline."
-    )
+        abstract: "Start the simulated exchange on a free loopback port and run the jobs and the API against it, offline.",
+        discussion: """
+            The demo tracks every symbol its simulator lists (unless --symbols says otherwise) and backfills
+            --history-days of 1m history before the jobs start, so the hourly and daily charts and the indicators have
+            data on the first page load. Without CRYPTOPIPE_ADMIN_TOKEN it makes a token for this run and prints a
+            sign-in link once, so the Scheduler and Settings pages can be tried.
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var options: ExtractOptionGroup
@@ -68,28 +73,54 @@ struct Demo: AsyncParsableCommand {
     @Option(name: .long, help: "Seed of the simulated market (env CRYPTOPIPE_SEED, default 42).")
     var seed: String?
 
+    @Option(
+        name: .long,
+        help: "Days of 1m history backfilled before the jobs start, 0 for none (env CRYPTOPIPE_DEMO_HISTORY_DAYS, default 3).")
+    var historyDays: String?
+
+    /// What the demo's simulator lists, and tracks unless `--symbols` says otherwise.
+    static let listedSymbols: [Symbol] = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"].compactMap {
+        try? Symbol($0)
+    }
+
     func run() async throws {
         try await guarded {
-            let configuration = try global.resolve()
             let settings = Settings()
+            var resolved = try global.resolve(settings)
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve(settings)
-            let httpSettings = try http.resolve(settings)
+            var resolvedHTTP = try http.resolve(settings)
             let seed = try settings.value(
                 seed, option: "--seed", env: "CRYPTOPIPE_SEED", default: UInt64(42), expected: "a non-negative integer"
             ) { UInt64($0) }
+            let days = try settings.integer(
+                historyDays, option: "--history-days", env: "CRYPTOPIPE_DEMO_HISTORY_DAYS", default: 3, range: 0...365)
+            if !resolved.symbolsGiven { resolved.seedSymbols(Self.listedSymbols, source: "demo simulator") }
+            if resolvedHTTP.adminToken == nil {
+                // Like Jupyter: a token for this run only, handed over once as a link that signs in.
+                resolvedHTTP.adminToken = HTTPSettings.randomToken()
+                resolvedHTTP.signInLinks = true
+            }
+            let (configuration, httpSettings) = (resolved, resolvedHTTP)
             let backends = try await Backends.open(configuration)
             let symbols = try await SymbolRegistry(warehouse: backends.warehouse, seed: configuration.symbols).symbols()
             // The simulator lists more than the tracked symbols, so symbols can be added from the API and the pages.
-            let listed = symbols + Self.extraListed.filter { !symbols.contains($0) }
-            let exchange = SimulatedExchange(configuration: .init(seed: seed, symbols: listed, historyMinutes: 1_440))
+            let listed = symbols + Self.listedSymbols.filter { !symbols.contains($0) }
+            // A day more than the backfill, so its first minute is listed whatever minute the backfill starts in.
+            let exchange = SimulatedExchange(configuration: .init(seed: seed, symbols: listed, historyMinutes: (days + 1) * 1_440))
             try await SimulatorServer.withRunning(exchange, logger: Logger(label: "simulator")) { baseURL in
                 Console.print(
                     "demo: simulated exchange (seed \(seed), \(listed.map(\.rawValue).joined(separator: ","))) listening on \(baseURL)")
                 Console.print("demo: lake \(configuration.lake.description), warehouse \(configuration.warehouse.description)")
+                let assembly = ServerAssembly(backends: backends, http: httpSettings, baseURL: baseURL)
+                if days > 0 {
+                    guard try await backfill(days: days, symbols: symbols, assembly: assembly) else {
+                        Console.print("demo: stopped during the backfill; what was fetched is loaded")
+                        return
+                    }
+                }
                 Console.print(
                     "demo: extracting and transforming every \(every) s\(cycles.map { " for \($0) cycles" } ?? "; press Ctrl-C to stop")")
-                let assembly = ServerAssembly(backends: backends, http: httpSettings, baseURL: baseURL)
                 try await assembly.run(
                     runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles)
                 Console.print("demo: stopped; run 'cryptopipe status' to see what was loaded")
@@ -97,7 +128,25 @@ struct Demo: AsyncParsableCommand {
         }
     }
 
-    static let extraListed: [Symbol] = ["BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"].compactMap { try? Symbol($0) }
+    /// Backfills the last `days` days of every tracked symbol through the normal backfill path; `false` when a signal
+    /// stopped it.
+    func backfill(days: Int, symbols: [Symbol], assembly: ServerAssembly) async throws -> Bool {
+        let backends = assembly.backends
+        let extractor = backends.extractor(ExtractOptions(initialCandles: 1, depthLimit: 5), source: assembly.source)
+        let backfiller = Backfiller(extractor: extractor, transformer: backends.transformer())
+        let from = Interval.oneMinute.openTime(containing: PipelineClock.system.now()) - Int64(days) * 86_400_000
+        Console.print("demo: backfilling \(days) days of 1m history for \(symbols.count) symbols")
+        let stop = InterruptFlag()
+        defer { stop.stopListening() }
+        let meter = ProgressMeter(label: "backfill", terminal: isatty(STDERR_FILENO) == 1)
+        let report = try await backfiller.run(
+            symbols: symbols, from: from, progress: { meter.update($0) }, isCancelled: { stop.isSet })
+        meter.finish()
+        Console.print(
+            "demo: backfilled \(report.klines) k-lines in \(report.pages) pages (\(report.rowsWritten) rows written) in "
+                + String(format: "%.1f s", report.elapsedSeconds))
+        return !report.interrupted
+    }
 }
 
 struct SimulateExchange: AsyncParsableCommand {

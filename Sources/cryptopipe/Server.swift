@@ -60,6 +60,23 @@ struct HTTPSettings {
     var port: Int
     var adminToken: String?
     var publicURL: String?
+    /// `demo` made `adminToken` for its own run: the pages accept it in a sign-in link, printed once.
+    var signInLinks = false
+
+    /// 192 random bits in hex, from the system's secure generator.
+    static func randomToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<24).map { _ in
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            return String(byte >> 4, radix: 16) + String(byte & 0x0f, radix: 16)
+        }.joined()
+    }
+
+    /// Where the printed links point: the bound address, or loopback when every address is bound.
+    func localURL(port: Int) -> String {
+        let shown = ["0.0.0.0", "::", "[::]"].contains(host) ? "127.0.0.1" : host
+        return "http://\(shown.contains(":") && !shown.hasPrefix("[") ? "[\(shown)]" : shown):\(port)"
+    }
 
     var entries: [ConfigurationEntry] {
         [
@@ -67,7 +84,8 @@ struct HTTPSettings {
             ConfigurationEntry(name: "http_host", value: host, source: "effective"),
             ConfigurationEntry(name: "http_port", value: String(port), source: "effective"),
             ConfigurationEntry(
-                name: "admin_token", value: adminToken ?? "", source: adminToken == nil ? "default" : "environment", secret: true),
+                name: "admin_token", value: adminToken ?? "",
+                source: signInLinks ? "demo (made for this run)" : adminToken == nil ? "default" : "environment", secret: true),
         ]
     }
 }
@@ -138,12 +156,15 @@ struct ServerAssembly {
         let services = WebAppServices(
             warehouse: backends.warehouse, lake: backends.lake, layout: backends.layout, scheduler: scheduler, symbols: symbols,
             exchange: source, exchangeUsage: usage, configuration: configurationEntries, adminToken: http.adminToken,
-            sessions: backends.sessions, publicURL: http.publicURL, metrics: registry,
+            sessions: backends.sessions, publicURL: http.publicURL, signInLinks: http.signInLinks, metrics: registry,
             logger: logger)
-        let host = http.host
-        let app = WebApp.application(services: services, host: host, port: http.port) { port in
+        let http = http
+        let app = WebApp.application(services: services, host: http.host, port: http.port) { port in
             // On stdout so scripts can read the port when --http-port 0 is used.
-            Console.print("serving the API on http://\(host):\(port)/api/health (OpenAPI: /api/openapi.json, metrics: /metrics)")
+            Console.print("serving the API on http://\(http.host):\(port)/api/health (OpenAPI: /api/openapi.json, metrics: /metrics)")
+            if http.signInLinks, let token = http.adminToken {
+                Console.print("demo: open \(http.localURL(port: port))/signin?token=\(token) to sign in and change schedules and symbols")
+            }
         }
         var groupServices: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if runJobs {

@@ -361,7 +361,8 @@ struct CLITests {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
         let demo = try await Self.run(
-            ["demo", "--cycles", "2", "--every", "1", "--http-port", "0"], environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder)
+            ["demo", "--cycles", "2", "--every", "1", "--http-port", "0", "--history-days", "0", "--symbols", "BTCUSDT,ETHUSDT"],
+            environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder)
         #expect(demo.status == 0, "\(demo.stderr)")
         // 100 candles per symbol, one more for each that saw a minute boundary during its request.
         #expect(
@@ -369,6 +370,49 @@ struct CLITests {
             "\(demo.stdout)")
         let status = try await Self.run(["status"], in: folder)
         #expect(["100", "101", "102"].contains { status.stdout.contains("BTCUSDT  klines  \($0)") }, "\(status.stdout)")
+    }
+
+    /// A plain `demo`, as a newcomer starts it: every simulator symbol tracked, three days backfilled before the first
+    /// cycle, and a sign-in link with the token made for this run.
+    @Test func aPlainDemoBackfillsEverySymbolAndPrintsASignInLink() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        // Only what ends the run and picks a free port; everything else is the demo's defaults.
+        let demo = try await Self.run(
+            ["demo", "--cycles", "1"], environment: ["CRYPTOPIPE_LOG_LEVEL": "warning", "CRYPTOPIPE_HTTP_PORT": "0"], in: folder)
+        #expect(demo.status == 0, "\(demo.stderr)")
+        let lines = demo.stdout.split(separator: "\n").map(String.init)
+        let backfilled = try #require(lines.firstIndex { $0.hasPrefix("demo: backfilled ") }, "\(demo.stdout)")
+        let cycle = try #require(lines.firstIndex { $0.hasPrefix("cycle 1: ") }, "\(demo.stdout)")
+        #expect(backfilled < cycle)
+        // 4320 minutes for each of 6 symbols; a few more when a minute closed during the backfill.
+        let klines = Int(lines[backfilled].split(separator: " ")[2]) ?? 0
+        #expect((25_920...25_940).contains(klines), "\(lines[backfilled])")
+        #expect(lines[cycle].contains("for 6 symbols"), "\(lines[cycle])")
+        let link = try #require(lines.first { $0.hasPrefix("demo: open http://127.0.0.1:") }, "\(demo.stdout)")
+        let token = try #require(link.split(separator: "?token=").last?.prefix { $0 != " " })
+        #expect(token.count == 48 && token.allSatisfy(\.isHexDigit), "\(link)")
+        let status = try await Self.run(["status"], in: folder)
+        for symbol in ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"] {
+            #expect(status.stdout.contains("\(symbol)  klines  43"), "\(status.stdout)")
+        }
+    }
+
+    @Test func globalOptionsMayComeBeforeTheSubcommand() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        for arguments in [["--data-dir", "elsewhere", "status"], ["--data-dir=other", "status", "--json"]] {
+            let outcome = try await Self.run(arguments, in: folder)
+            #expect(outcome.status == 0, "\(arguments): \(outcome.stderr)")
+        }
+        #expect(FileManager.default.fileExists(atPath: folder.path + "/elsewhere/warehouse.sqlite"))
+        #expect(FileManager.default.fileExists(atPath: folder.path + "/other/warehouse.sqlite"))
+        #expect(!FileManager.default.fileExists(atPath: folder.path + "/data"))
+        Self.expectOneLineError(
+            try await Self.run(["--every", "5", "run"], in: folder), status: 64,
+            containing: "'--every' is not a global option: put it after the subcommand")
+        Self.expectOneLineError(
+            try await Self.run(["--data-dir", "x"], in: folder), status: 64, containing: "global options need a subcommand after them")
     }
 
     /// SIGINT while a job runs: the job finishes (its cycle line is printed), no other job starts, and the process exits 0.

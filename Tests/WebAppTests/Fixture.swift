@@ -34,7 +34,10 @@ struct APIFixture {
     let logs: LogRecorder
     let services: WebAppServices
 
-    init(adminToken: String? = APIFixture.token, lake customLake: (any ObjectStore)? = nil, publicURL: String? = nil) async throws {
+    init(
+        adminToken: String? = APIFixture.token, lake customLake: (any ObjectStore)? = nil, publicURL: String? = nil,
+        signInLinks: Bool = false
+    ) async throws {
         folder = try TemporaryDirectory("webapp")
         warehouse = try SQLiteWarehouse(path: folder.path + "/w.sqlite")
         try await warehouse.migrate()
@@ -60,7 +63,8 @@ struct APIFixture {
                 ConfigurationEntry(name: "warehouse", value: "sqlite:w.sqlite", source: "default"),
                 ConfigurationEntry(name: "admin_token", value: adminToken ?? "", source: "environment", secret: true),
             ],
-            adminToken: adminToken, sessions: warehouse, publicURL: publicURL, clock: PipelineClock(now: clock.reader), metrics: registry,
+            adminToken: adminToken, sessions: warehouse, publicURL: publicURL, signInLinks: signInLinks,
+            clock: PipelineClock(now: clock.reader), metrics: registry,
             logger: logger)
     }
 

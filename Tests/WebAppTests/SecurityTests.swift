@@ -150,6 +150,38 @@ struct SecurityTests {
         }
     }
 
+    /// `demo`'s printed link: it signs in and redirects at once, so the token leaves the address bar; a wrong one is a
+    /// counted failure. Elsewhere (`run`, `serve`) a token in the URL is ignored: operators' tokens stay out of URLs.
+    @Test func theDemosSignInLinkSignsInAndRedirectsWithoutTheToken() async throws {
+        let fixture = try await Fixture(signInLinks: true)
+        defer { fixture.folder.remove() }
+        try await fixture.withClient { client in
+            let signedIn = try await client.send(.get, "/signin?token=\(Fixture.token)&next=/scheduler")
+            #expect(signedIn.status == .seeOther && signedIn.headers[.location] == "/scheduler?notice=signed_in")
+            #expect(signedIn.headers[.referrerPolicy] == "same-origin")
+            let setCookie = try #require(signedIn.headers[.setCookie])
+            #expect(setCookie.hasPrefix("cryptopipe_session=") && setCookie.contains("HttpOnly"))
+            let cookie = String(try #require(setCookie.split(separator: ";").first))
+            let page = try await client.send(.get, "/scheduler", cookie: cookie)
+            #expect(page.body.contains("signed in") && page.body.contains("name=\"csrf\""))
+            #expect(!page.body.contains(" disabled>"), "controls stay disabled after the link")
+
+            for _ in 0..<10 {
+                let wrong = try await client.send(.get, "/signin?token=guess-0123456789abcdef")
+                #expect(wrong.status == .unauthorized && wrong.headers[.setCookie] == nil)
+                #expect(wrong.body.contains("not the admin token") && !wrong.body.contains("guess-0123456789abcdef"))
+            }
+            let throttled = try await client.send(.get, "/signin?token=\(Fixture.token)")
+            #expect(throttled.status == .tooManyRequests && throttled.headers[.setCookie] == nil)
+        }
+        let operatorToken = try await Fixture()
+        defer { operatorToken.folder.remove() }
+        try await operatorToken.withClient { client in
+            let form = try await client.send(.get, "/signin?token=\(Fixture.token)")
+            #expect(form.status == .ok && form.headers[.setCookie] == nil && form.body.contains("name=\"token\""))
+        }
+    }
+
     @Test func signingInAgainEndsTheSessionTheBrowserHad() async throws {
         let fixture = try await Fixture()
         defer { fixture.folder.remove() }

@@ -129,6 +129,8 @@ extension Response {
         fields[.contentSecurityPolicy] =
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"
         fields[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        // Links to other sites do not learn our URLs (a sign-in link's token among them).
+        fields[.referrerPolicy] = "same-origin"
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
@@ -136,6 +138,13 @@ extension Response {
     static func seeOther(_ location: String, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.location] = location
+        fields[.referrerPolicy] = "same-origin"
         return Response(status: .seeOther, headers: fields)
     }
+}
+
+extension HTTPField.Name {
+    // A valid literal field name: the initialiser only fails on characters a name may not hold.
+    // swift-format-ignore: NeverForceUnwrap
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 }

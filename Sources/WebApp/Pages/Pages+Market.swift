@@ -171,12 +171,17 @@ extension Pages {
                 html.element(
                     "p", "class=\"muted\"",
                     "Newest candle \(Display.time(last.kline.openTime))\(last.isFinal ? "" : " (still open)"); latest RSI "
-                        + (rsi.last.flatMap { $0 }.map { SVG.fixed($0, decimals: 2) } ?? "—"))
+                        + latest(rsi) + ", MACD " + latest(macd.macd) + " (signal " + latest(macd.signal) + ")")
             }
             html.raw("</div>")
             html.raw(try await orderBookPanel(symbol))
             return html.text
         }
+    }
+
+    /// The newest value of an indicator series for the readout line, `—` while it still needs more candles.
+    private func latest(_ series: [Double?]) -> String {
+        series.last.flatMap { $0 }.map { SVG.fixed($0, decimals: 2) } ?? "—"
     }
 
     func orderBookPanel(_ symbol: Symbol) async throws -> String {

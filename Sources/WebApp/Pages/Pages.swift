@@ -139,8 +139,19 @@ struct Pages: Sendable {
 
     // MARK: Sign-in
 
-    func signInPage(_ request: Request) async -> Response {
-        await signInPage(request, next: Self.localPath(request.query.string("next")), error: nil)
+    /// The sign-in form; with `?token=` (only where ``WebAppServices/signInLinks`` allows it, i.e. `demo`), signs in
+    /// at once and redirects, so the token leaves the address bar and the history. Wrong tokens count towards the
+    /// client's throttle, as typed ones do.
+    func signInPage(_ request: Request, _ context: WebRequestContext) async throws -> Response {
+        let next = Self.localPath(request.query.string("next"))
+        guard services.signInLinks, sessions.isEnabled, let token = request.query.string("token") else {
+            return await signInPage(request, next: next, error: nil)
+        }
+        guard try api.authenticate(context.clientAddress, { sessions.accepts(token: token) }) else {
+            return await signInPage(request, next: next, error: "That sign-in link's token is not the admin token.", status: .unauthorized)
+        }
+        let headers = try await sessions.signIn(request)
+        return .seeOther(next + "?notice=" + Banner.signedIn.rawValue, headers: headers)
     }
 
     func signInPage(_ request: Request, next: String, error: String?, status: HTTPResponse.Status = .ok) async -> Response {
