@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "PipelineTesting",
             dependencies: [
-                "MarketData", "Exchange", "DataLake", "Warehouse", "WarehouseMySQL", "Pipeline",
+                "MarketData", "Exchange", "ExchangeSimulator", "DataLake", "Warehouse", "WarehouseMySQL", "Pipeline",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),

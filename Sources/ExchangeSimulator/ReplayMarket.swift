@@ -109,7 +109,8 @@ public struct ReplayMarket: SimulatedMarket {
             index += 1
         }
         guard !minutes.isEmpty else { return nil }
-        return KlineRollup.combine(minutes, openTime: open, closeTime: close)
+        // A last minute cut short by maintenance closes the longer candle there too, as on Binance.
+        return KlineRollup.combine(minutes, openTime: open, closeTime: close, partDuration: 60_000)
     }
 
     /// Binary search: the index of the first candle opening at or after `time` (`list.count` when none does).

@@ -232,7 +232,8 @@ public struct SyntheticMarket: Sendable {
             minute += 60_000
         }
         guard !minutes.isEmpty else { return nil }
-        return KlineRollup.combine(minutes, openTime: open, closeTime: close)
+        // A last minute cut short by maintenance closes the longer candle there too, as on Binance.
+        return KlineRollup.combine(minutes, openTime: open, closeTime: close, partDuration: 60_000)
     }
 
     // MARK: Order book

@@ -19,6 +19,9 @@ public enum Interval: String, Sendable, Hashable, CaseIterable, Codable, CustomS
 
     public var description: String { rawValue }
 
+    /// Every interval from 1m to 1M: what can be formed from stored minutes (1s is finer than anything stored).
+    public static let minuteAndLonger: [Interval] = allCases.filter { $0 != .oneSecond }
+
     /// Length of one candle in milliseconds; `nil` for `1M`, whose candles follow calendar months.
     public var milliseconds: Int64? {
         let minute: Int64 = 60_000

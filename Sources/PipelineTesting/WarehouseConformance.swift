@@ -35,7 +35,9 @@ public enum WarehouseConformance {
 
     static func object(_ key: String) -> ProcessedObject { ProcessedObject(bucket: "crypto-raw", key: key, processedAt: 1) }
 
-    public static let checks: [ConformanceCheck<any Warehouse>] = [
+    public static let checks: [ConformanceCheck<any Warehouse>] = storageChecks + intervalChecks
+
+    static let storageChecks: [ConformanceCheck<any Warehouse>] = [
         ConformanceCheck("migrating again keeps every row, the ledger and the settings") { warehouse in
             let hour: Int64 = 1_704_067_200_000
             let candles = (0..<90).map { kline(hour + Int64($0) * 60_000, variant: $0 % 10) }

@@ -4,7 +4,7 @@ public import MarketData
 ///
 /// Every load is idempotent: rows are upserted on their natural keys and each raw object is recorded
 /// in `processed_files` in the same transaction as its rows, so a crash leaves either both or neither.
-public protocol Warehouse: Sendable {
+public protocol Warehouse: StoredCandles {
     /// Creates or upgrades the schema to the newest version.
     func migrate() async throws(WarehouseError)
 
@@ -61,12 +61,7 @@ public protocol Warehouse: Sendable {
     /// `2024-01-01/`), after the objects themselves were deleted; returns how many.
     func forgetArchivedFiles(before keyBound: String) async throws(WarehouseError) -> Int
 
-    /// Stored candles with open time in `[from, to]`, ascending: 1m from `fact_klines`, 1h from `hourly_klines`,
-    /// 1d from `daily_klines`.
-    func klines(
-        symbol: Symbol, interval: Interval, from: Int64, to: Int64, includeOpen: Bool, limit: Int?
-    )
-        async throws(WarehouseError) -> [StoredKline]
+    // Stored candles (`klines`, `recentKlines`): see ``StoredCandles``; every other interval through ``CandleReader``.
     /// Rows and time span per symbol and data type, for `status`.
     func dataSummary() async throws(WarehouseError) -> [DataSummary]
     /// Row counts per table.
@@ -79,10 +74,6 @@ public protocol Warehouse: Sendable {
     /// A number that changes whenever committed data changes, whichever process committed it: equal numbers mean the
     /// data read in between was the same, so responses computed from it can be reused. It may change spuriously.
     func dataVersion() async throws(WarehouseError) -> Int64
-    /// The newest `limit` candles opening at or before `endingAt`, ascending (1m, 1h or 1d as in ``klines``).
-    func recentKlines(
-        symbol: Symbol, interval: Interval, endingAt: Int64, includeOpen: Bool, limit: Int
-    ) async throws(WarehouseError) -> [StoredKline]
     /// The newest order-book snapshot of `symbol`, at most `levels` per side; `nil` when none is stored.
     func latestOrderBook(symbol: Symbol, levels: Int) async throws(WarehouseError) -> StoredOrderBook?
     /// Totals of the processed and rejected files ledgers.

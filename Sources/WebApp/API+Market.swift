@@ -27,10 +27,10 @@ extension API {
     {
         let candles: [StoredKline]
         if let start {
-            candles = try await services.warehouse.klines(
+            candles = try await candleReader.klines(
                 symbol: symbol, interval: interval, from: start, to: end ?? Int64.max, includeOpen: true, limit: limit)
         } else {
-            candles = try await services.warehouse.recentKlines(
+            candles = try await candleReader.recentKlines(
                 symbol: symbol, interval: interval, endingAt: end ?? Int64.max, includeOpen: true, limit: limit)
         }
         var json = JSONWriter(capacity: 128 + candles.count * 420)
@@ -188,7 +188,7 @@ extension API {
     }
 
     private func indicatorsBody(_ symbol: Symbol, _ interval: Interval, _ limit: Int) async throws -> [UInt8] {
-        let candles = try await services.warehouse.recentKlines(
+        let candles = try await candleReader.recentKlines(
             symbol: symbol, interval: interval, endingAt: Int64.max, includeOpen: false, limit: limit + Self.indicatorWarmUp)
         let closes = candles.map(\.kline.close.doubleValue)
         let rsi = Indicators.rsi(closes)

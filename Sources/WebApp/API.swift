@@ -104,6 +104,9 @@ struct API: Sendable {
 
     var now: Int64 { services.clock.now() }
 
+    /// Candles of every interval from the stored ones.
+    var candleReader: CandleReader { CandleReader(services.warehouse) }
+
     /// A 200 JSON response for `key`, reused until the warehouse's data changes. The key is made of the route and
     /// the parameters it read, after validation, so padding a URL with other parameters cannot add entries.
     func cached(_ key: String, _ produce: () async throws -> [UInt8]) async throws -> Response {

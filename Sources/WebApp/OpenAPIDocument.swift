@@ -123,7 +123,7 @@ enum OpenAPIDocument {
             (
                 "Candlesticks",
                 object([
-                    ("symbol", string), ("interval", enumeration(["1m", "1h", "1d"])), ("count", integer),
+                    ("symbol", string), ("interval", enumeration(QueryValue.servedIntervals.map(\.rawValue))), ("count", integer),
                     ("candles", array(ref("Candle"))),
                 ])
             ),
@@ -157,7 +157,7 @@ enum OpenAPIDocument {
             (
                 "Indicators",
                 object([
-                    ("symbol", string), ("interval", enumeration(["1m", "1h", "1d"])),
+                    ("symbol", string), ("interval", enumeration(QueryValue.servedIntervals.map(\.rawValue))),
                     (
                         "parameters",
                         object([
@@ -337,7 +337,9 @@ enum OpenAPIDocument {
         "symbol", in: "path", .object([("type", "string"), ("pattern", "^[A-Za-z0-9]{5,20}$")]), "A spot symbol such as BTCUSDT")
     static let jobParameter = parameter(
         "job", in: "path", enumeration(["extract-transform", "gap-fill", "maintenance"]), "The job's name")
-    static let intervalParameter = parameter("interval", in: "query", enumeration(["1m", "1h", "1d"]), "Candle interval (default 1m)")
+    static let intervalParameter = parameter(
+        "interval", in: "query", enumeration(QueryValue.servedIntervals.map(\.rawValue)),
+        "Candle interval (default 1m): 1m, 1h and 1d as stored, the others formed from them by Binance's rule")
     static func limitParameter(_ maximum: Int, _ defaultValue: Int, _ what: String) -> JSONValue {
         parameter(
             "limit", in: "query",

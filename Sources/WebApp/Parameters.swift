@@ -36,7 +36,9 @@ struct QueryReader {
     func interval(default defaultValue: Interval = .oneMinute) throws(APIError) -> Interval {
         guard let text = string("interval") else { return defaultValue }
         guard let interval = QueryValue.servedInterval(text) else {
-            throw .badRequest("invalid_interval", "interval must be 1m, 1h or 1d, not '\(shown(text))'")
+            throw .badRequest(
+                "invalid_interval",
+                "interval must be one of \(QueryValue.servedIntervals.map(\.rawValue).joined(separator: ", ")), not '\(shown(text))'")
         }
         return interval
     }

@@ -118,8 +118,8 @@ enum CookieHeader {
 
 /// The checks the API applies to query values, as pure functions: `nil` means the value is not acceptable.
 enum QueryValue {
-    /// `1m`, `1h` or `1d`: the intervals the warehouse stores.
-    static let servedIntervals: [Interval] = [.oneMinute, .oneHour, .oneDay]
+    /// Every Binance k-line interval from `1m` to `1M`: 1m, 1h and 1d as stored, the others formed from them.
+    static let servedIntervals: [Interval] = Interval.minuteAndLonger
     /// 9999-12-31T23:59:59.999Z.
     static let latestTime: Int64 = 253_402_300_799_999
 

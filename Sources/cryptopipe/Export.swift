@@ -12,7 +12,11 @@ struct Export: AsyncParsableCommand {
     @Option(name: .long, help: "Symbol to export (env CRYPTOPIPE_EXPORT_SYMBOL).")
     var symbol: String?
 
-    @Option(name: .long, help: "Candle interval (env CRYPTOPIPE_EXPORT_INTERVAL, default 1m).")
+    @Option(
+        name: .long,
+        help:
+            "Candle interval, 1m to 1M: 1m, 1h and 1d as stored, the others formed from them (env CRYPTOPIPE_EXPORT_INTERVAL, default 1m)."
+    )
     var interval: String?
 
     @Option(name: .long, help: "First open time, ISO-8601 or epoch ms (env CRYPTOPIPE_EXPORT_FROM).")
@@ -36,9 +40,10 @@ struct Export: AsyncParsableCommand {
             let symbol: Symbol
             do { symbol = try Symbol(symbolText.uppercased()) } catch { throw CLIError.usage("\(error)") }
             let interval = try settings.value(
-                interval, option: "--interval", env: "CRYPTOPIPE_EXPORT_INTERVAL", default: Interval.oneMinute, expected: "1m, 1h or 1d"
-            ) {
-                ["1m", "1h", "1d"].contains($0) ? Interval(rawValue: $0) : nil
+                interval, option: "--interval", env: "CRYPTOPIPE_EXPORT_INTERVAL", default: Interval.oneMinute,
+                expected: CandleReader.intervals.map(\.rawValue).joined(separator: ", ")
+            ) { text in
+                CandleReader.intervals.first { $0.rawValue == text }
             }
             let from = try settings.time(from, option: "--from", env: "CRYPTOPIPE_EXPORT_FROM") ?? 0
             let to = try settings.time(to, option: "--to", env: "CRYPTOPIPE_EXPORT_TO") ?? Int64.max
@@ -50,7 +55,7 @@ struct Export: AsyncParsableCommand {
             }
             let includeOpen = try settings.flag(includeOpen, env: "CRYPTOPIPE_INCLUDE_OPEN")
             let backends = try await Backends.open(configuration)
-            let rows = try await backends.warehouse.klines(
+            let rows = try await CandleReader(backends.warehouse).klines(
                 symbol: symbol, interval: interval, from: from, to: to, includeOpen: includeOpen, limit: nil)
             if format == "json" {
                 Console.write(Data(BinanceCodec.encodeKlines(rows.map(\.kline)) + Array("\n".utf8)))

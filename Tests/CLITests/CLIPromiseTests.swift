@@ -708,3 +708,39 @@ extension LoopbackHTTPServer {
         return Answer(reply.status, headers: headers, body: reply.body)
     }
 }
+
+/// `export --interval` of every interval, from a warehouse whose minutes are gone.
+struct IntervalExportPromiseTests {
+    /// 40 days of 2024 minutes, imported and then past the 90-day retention: 4h, 1w and 1M candles still come from the
+    /// hourly and daily roll-ups, equal to the exchange's own candles of those minutes.
+    @Test func exportsOfHoursAndLongerOutliveTheMinutesRetention() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let symbol = try Symbol("BTCUSDT")
+        let minutes = WarehouseConformance.intervalMinutes()
+        try FileManager.default.createDirectory(atPath: folder.path + "/dumps", withIntermediateDirectories: true)
+        _ = try DumpWriter.writeZip(minutes, symbol: symbol, name: "2024-01-25", into: folder.path + "/dumps")
+        let quiet = ["CRYPTOPIPE_LOG_LEVEL": "critical"]
+        let imported = try await CLITests.run(["import", "dumps"], environment: quiet, in: folder)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let maintained = try await CLITests.run(["maintain"], environment: quiet, in: folder)
+        #expect(maintained.status == 0, "\(maintained.stderr)")
+        let minuteExport = try await CLITests.run(["export", "--symbol", "BTCUSDT"], in: folder)
+        #expect(minuteExport.status == 0 && minuteExport.stdout.isEmpty, "minutes outlived the retention")
+        let market = ReplayMarket(candles: [symbol: minutes])
+        let end: Int64 = 1_709_596_800_000  // 2024-03-05, after the last minute
+        for interval in [Interval.fourHours, .oneWeek, .oneMonth] {
+            let exported = try await CLITests.run(["export", "--symbol", "BTCUSDT", "--interval", interval.rawValue], in: folder)
+            #expect(exported.status == 0, "\(exported.stderr)")
+            let rows = try exported.stdout.split(separator: "\n").map { row in
+                try Array(row.utf8).withUnsafeBufferPointer { try KlineCSV.parseRow($0) }
+            }
+            // Closed candles only, as export writes by default.
+            let expected = market.klines(
+                symbol, interval: interval, startTime: interval.openTime(containing: minutes[0].openTime), endTime: .max, now: .max,
+                limit: .max
+            ).filter { interval.nextOpenTime(after: $0.openTime) <= end }
+            #expect(!rows.isEmpty && rows == expected, "\(interval): \(rows.count) rows, \(expected.count) expected")
+        }
+    }
+}

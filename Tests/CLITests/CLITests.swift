@@ -105,7 +105,10 @@ struct CLITests {
         (["export"], "export needs --symbol"),
         (["export", "--symbol", "BTCUSDT", "--from", "tomorrow"], "--from 'tomorrow' is not valid"),
         (["export", "--symbol", "BTCUSDT", "--format", "xml"], "--format 'xml' is not valid"),
-        (["export", "--symbol", "BTCUSDT", "--interval", "5m"], "--interval '5m' is not valid: expected 1m, 1h or 1d"),
+        (
+            ["export", "--symbol", "BTCUSDT", "--interval", "1s"],
+            "--interval '1s' is not valid: expected 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w, 1M"
+        ),
         (["aggregate", "--symbol", "eth/usdt"], "invalid symbol 'ETH/USDT'"),
         (["import", "nowhere/BTCUSDT-1m-2024-01-01.zip"], "no such file or folder"),
         (["maintain", "--retention-days", "0"], "--retention-days '0' is not valid"),

@@ -46,7 +46,9 @@ struct APITests {
     }
 
     @Test(arguments: [
-        ("/api/candlestick/BTCUSDT?interval=5m", 400, "invalid_interval"),
+        ("/api/candlestick/BTCUSDT?interval=7m", 400, "invalid_interval"),
+        ("/api/candlestick/BTCUSDT?interval=1s", 400, "invalid_interval"),
+        ("/api/candlestick/BTCUSDT?interval=1m%00", 400, "invalid_interval"),
         ("/api/candlestick/BTCUSDT?limit=0", 400, "invalid_limit"),
         ("/api/candlestick/BTCUSDT?limit=1001", 400, "invalid_limit"),
         ("/api/candlestick/BTCUSDT?limit=ten", 400, "invalid_limit"),
@@ -59,7 +61,7 @@ struct APITests {
         ("/api/orderbook/ETHUSDT", 404, "no_order_book"),
         ("/api/stats/ETHUSDT", 404, "no_data"),
         ("/api/stats/%E2%82%AC", 400, "invalid_symbol"),
-        ("/api/indicators/BTCUSDT?interval=1w", 400, "invalid_interval"),
+        ("/api/indicators/BTCUSDT?interval=1W", 400, "invalid_interval"),
         ("/api/indicators/BTCUSDT?limit=-1", 400, "invalid_limit"),
         ("/api/gaps/x", 400, "invalid_symbol"),
         ("/api/ingestion/logs?page=0", 400, "invalid_page"),

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import MarketData
+import PipelineTesting
 import Testing
 import Warehouse
 
@@ -9,6 +10,32 @@ import Warehouse
 /// The pages through the router: content, empty states, sign-in and protected forms.
 struct PageTests {
     typealias Fixture = APIFixture
+
+    /// The intervals people chart most, formed from the stored minutes (5m, 15m) and hours (4h), with indicators.
+    @Test(arguments: ["5m", "15m", "4h"])
+    func analyticsRendersEveryIntervalWithIndicators(interval: String) async throws {
+        let fixture = try await Fixture()
+        defer { fixture.folder.remove() }
+        _ = try await fixture.warehouse.importKlines([
+            KlineImport(
+                batch: KlineBatch(WarehouseConformance.intervalMinutes()), symbol: Fixture.btc, capturedAt: .max,
+                object: ProcessedObject(bucket: "import", key: "import/BTCUSDT/40-days.zip#1", processedAt: 1))
+        ])
+        _ = try await fixture.warehouse.rollUpPending()
+        try await fixture.withClient { client in
+            let page = try await client.send(.get, "/analytics?symbol=BTCUSDT&interval=\(interval)&limit=60")
+            #expect(page.status == .ok)
+            #expect(page.body.components(separatedBy: "<g class=\"candle ").count - 1 == 60)
+            #expect(page.body.contains("<option selected>\(interval)</option>"))
+            for option in ["1m", "3m", "30m", "2h", "12h", "3d", "1w", "1M"] { #expect(page.body.contains("<option>\(option)</option>")) }
+            #expect(page.body.contains("class=\"chart rsi\"") && page.body.contains("class=\"chart macd\""))
+            let readout = try #require(page.body.range(of: "latest RSI "), "no indicator read-out")
+            let values = page.body[readout.upperBound...].prefix(60)
+            #expect(
+                values.first?.isNumber == true && !values.hasPrefix("—") && values.contains(", MACD ") && !values.contains("MACD —"),
+                "\(values)")
+        }
+    }
 
     @Test func everyPageRendersWithTheLayoutAndItsCharts() async throws {
         let fixture = try await Fixture()
@@ -37,7 +64,11 @@ struct PageTests {
             let empty = try await client.send(.get, "/analytics?symbol=ETHUSDT")
             #expect(empty.body.contains("No 1m candles of ETHUSDT are stored yet"))
             let bad = try await client.send(.get, "/analytics?interval=7m")
-            #expect(bad.status == .badRequest && bad.body.contains("interval must be 1m, 1h or 1d"))
+            #expect(
+                bad.status == .badRequest
+                    && bad.body.contains(
+                        "interval must be one of 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w, 1M, not &#39;7m&#39;")
+            )
             let css = try await client.send(.get, "/assets/app.css")
             #expect(css.status == .ok && css.headers[.contentType]?.hasPrefix("text/css") == true)
             let missing = try await client.send(.get, "/no-such-page", accept: "text/html")

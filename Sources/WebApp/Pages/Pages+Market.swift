@@ -131,11 +131,11 @@ extension Pages {
             }
             html.raw("</select></label><button type=\"submit\">Show</button></form>")
 
-            let stored = try await services.warehouse.recentKlines(
+            let stored = try await api.candleReader.recentKlines(
                 symbol: symbol, interval: interval, endingAt: Int64.max, includeOpen: true, limit: limit + API.indicatorWarmUp)
             guard !stored.isEmpty else {
                 html.raw("<div class=\"empty\">No \(interval.rawValue) candles of \(symbol) are stored yet. ")
-                html.raw("Hourly and daily candles appear once their first minutes are loaded.</div>")
+                html.raw("Candles of every interval appear once their first minutes are loaded.</div>")
                 return html.text
             }
             let closes = stored.map(\.kline.close.doubleValue)
