@@ -18,6 +18,8 @@ import fcntl
 import json
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,20 +52,27 @@ class Browser:
                 "--remote-debugging-pipe", f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank",
             ],
             pass_fds=(to_browser_read, from_browser_write), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # Its own process group, so closing kills the renderers too.
+            start_new_session=True,
         )
         os.close(to_browser_read)
         os.close(from_browser_write)
         self._buffer = b""
         self._next_id = 0
         self._events = []
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        self.call("Page.enable", session=True)
-        self.call("Runtime.enable", session=True)
+        try:
+            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            self.call("Page.enable", session=True)
+            self.call("Runtime.enable", session=True)
+        except BaseException:
+            self.close()
+            raise
 
     def _read_message(self, deadline):
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_browser], [], [], left)[0]:
                 raise TimeoutError("the browser did not answer in time")
             chunk = os.read(self._from_browser, 1 << 16)
             if not chunk:
@@ -133,7 +142,13 @@ class Browser:
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self._process.kill()
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        for fd in (self._to_browser, self._from_browser):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def api(base, path):
@@ -151,7 +166,11 @@ def main():
             failures.append(name)
 
     with tempfile.TemporaryDirectory() as profile:
-        browser = Browser(profile)
+        try:
+            browser = Browser(profile)
+        except (RuntimeError, TimeoutError, OSError) as error:
+            print(f"FAIL the browser did not start ({type(error).__name__}: {error})", file=sys.stderr)
+            sys.exit(1)
         try:
             # 1. History on the first page load.
             readout = "Array.from(document.querySelectorAll('p.muted')).map(p => p.textContent).join(' ')"
@@ -203,7 +222,7 @@ def main():
             browser.submit("form[action='/settings/symbols']", {"symbol": "ADAUSDT"})
             check("Settings: adding ADAUSDT takes effect", "ADAUSDT" in tracked(), ",".join(tracked()))
             browser.screenshot(os.path.join(shots, "demo-settings-signed-in.png"))
-        except (RuntimeError, TimeoutError, OSError, KeyError, StopIteration, ValueError) as error:
+        except (RuntimeError, TimeoutError, OSError, KeyError, StopIteration, ValueError, TypeError, AttributeError) as error:
             check("the browser session ran to the end", False, f"{type(error).__name__}: {error}")
         finally:
             browser.close()

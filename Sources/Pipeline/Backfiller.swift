@@ -17,19 +17,25 @@ public struct Backfiller: Sendable {
     /// Pages between two transforms: large enough to load in big transactions, small enough that a kill leaves little
     /// untransformed (the next run or cycle loads it anyway).
     let pagesPerTransform: Int
+    /// Prefix of the checkpoint settings, so a backfill of another kind (the demo's) does not take over the position of
+    /// a `cryptopipe backfill` in progress.
+    let checkpointPrefix: String
 
-    public init(extractor: Extractor, transformer: Transformer, pagesPerTransform: Int = 20) {
+    public init(extractor: Extractor, transformer: Transformer, pagesPerTransform: Int = 20, checkpointPrefix: String = "backfill") {
         self.extractor = extractor
         self.transformer = transformer
         self.pagesPerTransform = max(1, pagesPerTransform)
+        self.checkpointPrefix = checkpointPrefix
     }
 
     var warehouse: any Warehouse { extractor.warehouse }
     var clock: PipelineClock { extractor.clock }
     var logger: Logger { extractor.logger }
 
-    /// Settings key of a symbol's checkpoint.
+    /// Settings key of a symbol's checkpoint for `cryptopipe backfill`.
     public static func checkpointKey(_ symbol: Symbol) -> String { "backfill.\(symbol.rawValue)" }
+
+    func checkpointKey(_ symbol: Symbol) -> String { "\(checkpointPrefix).\(symbol.rawValue)" }
 
     /// The minutes a backfill covers: those opening in `from...to`, `to` defaulting to the last closed minute; `nil` when
     /// the range is empty.
@@ -123,7 +129,7 @@ public struct Backfiller: Sendable {
 
     /// Where to start: the saved position when the checkpoint is for the same start, else `from`.
     func checkpoint(_ symbol: Symbol, from: Int64) async throws(PipelineError) -> Int64 {
-        let saved = try await wrap { () throws(WarehouseError) in try await warehouse.setting(Self.checkpointKey(symbol)) }
+        let saved = try await wrap { () throws(WarehouseError) in try await warehouse.setting(checkpointKey(symbol)) }
         guard let saved else { return from }
         let parts = saved.split(separator: ":")
         guard parts.count == 2, let savedFrom = Int64(parts[0]), let next = Int64(parts[1]) else {
@@ -135,7 +141,7 @@ public struct Backfiller: Sendable {
 
     func saveCheckpoint(_ symbol: Symbol, from: Int64, next: Int64) async throws(PipelineError) {
         try await wrap { () throws(WarehouseError) in
-            try await warehouse.saveSetting(Self.checkpointKey(symbol), value: "\(from):\(next)", at: clock.now())
+            try await warehouse.saveSetting(checkpointKey(symbol), value: "\(from):\(next)", at: clock.now())
         }
     }
 }

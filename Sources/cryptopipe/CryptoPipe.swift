@@ -42,12 +42,15 @@ enum LeadingGlobalOptions {
             let argument = arguments[index]
             let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
             if rootArguments.contains(name) { return .success(arguments) }
-            if argument.contains("=") || index + 1 == arguments.count {
-                guard isGlobal([argument]) else { return .failure(notGlobal(name)) }
+            let takesValue = isGlobal([name, "value"])
+            guard takesValue || isGlobal([name]) else { return .failure(notGlobal(name)) }
+            if argument.contains("=") || !takesValue {
                 moved.append(argument)
                 index += 1
             } else {
-                guard isGlobal([argument, arguments[index + 1]]) else { return .failure(notGlobal(name)) }
+                guard index + 1 < arguments.count, isGlobal([argument, arguments[index + 1]]) else {
+                    return .failure(.usage("'\(shown(name))' needs a value, e.g. cryptopipe \(shown(name)) <value> status"))
+                }
                 moved += [argument, arguments[index + 1]]
                 index += 2
             }
@@ -58,8 +61,10 @@ enum LeadingGlobalOptions {
                 .usage("global options need a subcommand after them, e.g. cryptopipe \(moved.joined(separator: " ")) status"))
         }
         var rest = Array(arguments[index...])
-        // Before a `--` terminator, so they are still read as options.
-        rest.insert(contentsOf: moved, at: rest.firstIndex(of: "--") ?? rest.endIndex)
+        // Right after the subcommand's name (and a nested one's, as in `lake migrate`), so an option written again
+        // later on the line still wins, as the last one does.
+        let afterNames = rest.firstIndex { $0.hasPrefix("-") } ?? rest.endIndex
+        rest.insert(contentsOf: moved, at: afterNames)
         return .success(rest)
     }
 

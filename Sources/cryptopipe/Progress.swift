@@ -34,11 +34,11 @@ final class InterruptFlag: @unchecked Sendable {
 
     var isSet: Bool { flag.load(ordering: .relaxed) }
 
-    /// Stops listening, for a command that hands the signals on (the demo's backfill, then its ServiceGroup): SIGINT
-    /// and SIGTERM act as by default again until the next listener takes them.
+    /// Stops listening, for a command that hands the signals on (the demo's backfill, then its ServiceGroup). They stay
+    /// ignored rather than fatal in between, so a signal then cannot kill the process mid-write; the ServiceGroup's own
+    /// listener takes them over a moment later.
     func stopListening() {
         for source in sources { source.cancel() }
-        for signalNumber in [SIGINT, SIGTERM] { signal(signalNumber, SIG_DFL) }
     }
 }
 

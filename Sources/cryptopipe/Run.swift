@@ -133,7 +133,7 @@ struct Demo: AsyncParsableCommand {
     func backfill(days: Int, symbols: [Symbol], assembly: ServerAssembly) async throws -> Bool {
         let backends = assembly.backends
         let extractor = backends.extractor(ExtractOptions(initialCandles: 1, depthLimit: 5), source: assembly.source)
-        let backfiller = Backfiller(extractor: extractor, transformer: backends.transformer())
+        let backfiller = Backfiller(extractor: extractor, transformer: backends.transformer(), checkpointPrefix: "demo-backfill")
         let from = Interval.oneMinute.openTime(containing: PipelineClock.system.now()) - Int64(days) * 86_400_000
         Console.print("demo: backfilling \(days) days of 1m history for \(symbols.count) symbols")
         let stop = InterruptFlag()
@@ -145,7 +145,8 @@ struct Demo: AsyncParsableCommand {
         Console.print(
             "demo: backfilled \(report.klines) k-lines in \(report.pages) pages (\(report.rowsWritten) rows written) in "
                 + String(format: "%.1f s", report.elapsedSeconds))
-        return !report.interrupted
+        // A signal after the last page still stops the demo before its jobs start.
+        return !report.interrupted && !stop.isSet
     }
 }
 

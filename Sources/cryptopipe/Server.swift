@@ -158,6 +158,9 @@ struct ServerAssembly {
             exchange: source, exchangeUsage: usage, configuration: configurationEntries, adminToken: http.adminToken,
             sessions: backends.sessions, publicURL: http.publicURL, signInLinks: http.signInLinks, metrics: registry,
             logger: logger)
+        if try await services.endSessionsOfAnotherAdminToken() {
+            logger.notice("page sessions opened with another admin token were ended")
+        }
         let http = http
         let app = WebApp.application(services: services, host: http.host, port: http.port) { port in
             // On stdout so scripts can read the port when --http-port 0 is used.

@@ -404,13 +404,22 @@ struct CLITests {
     @Test func globalOptionsMayComeBeforeTheSubcommand() async throws {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
-        for arguments in [["--data-dir", "elsewhere", "status"], ["--data-dir=other", "status", "--json"]] {
+        // The last one wins, as for options after the subcommand.
+        let lines = [
+            ["--data-dir", "elsewhere", "status"], ["--data-dir=other", "status", "--json"],
+            ["--data-dir", "a", "status", "--data-dir", "b"],
+        ]
+        for arguments in lines {
             let outcome = try await Self.run(arguments, in: folder)
             #expect(outcome.status == 0, "\(arguments): \(outcome.stderr)")
         }
-        #expect(FileManager.default.fileExists(atPath: folder.path + "/elsewhere/warehouse.sqlite"))
-        #expect(FileManager.default.fileExists(atPath: folder.path + "/other/warehouse.sqlite"))
-        #expect(!FileManager.default.fileExists(atPath: folder.path + "/data"))
+        for created in ["elsewhere", "other", "b"] {
+            #expect(FileManager.default.fileExists(atPath: folder.path + "/\(created)/warehouse.sqlite"), "\(created)")
+        }
+        #expect(
+            !FileManager.default.fileExists(atPath: folder.path + "/data") && !FileManager.default.fileExists(atPath: folder.path + "/a"))
+        Self.expectOneLineError(
+            try await Self.run(["--data-dir", "--json", "status"], in: folder), status: 64, containing: "'--data-dir' needs a value")
         Self.expectOneLineError(
             try await Self.run(["--every", "5", "run"], in: folder), status: 64,
             containing: "'--every' is not a global option: put it after the subcommand")

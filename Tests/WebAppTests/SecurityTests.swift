@@ -182,6 +182,29 @@ struct SecurityTests {
         }
     }
 
+    /// A session belongs to the admin token it was opened with: starting with another token (an operator's after a
+    /// demo's, a rotated one) ends them all; the same token, as another process on the warehouse has it, keeps them.
+    @Test func sessionsEndWhenTheAdminTokenChanges() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.folder.remove() }
+        #expect(try await fixture.services.endSessionsOfAnotherAdminToken() == false)
+        let session = try await fixture.signedIn()
+        #expect(try await fixture.services.endSessionsOfAnotherAdminToken() == false)
+        let fingerprint = try #require(try await fixture.warehouse.setting("web.sessions.admin_token"))
+        #expect(!fingerprint.contains(Fixture.token))
+        try await fixture.withClient { client in
+            let page = try await client.send(.get, "/settings", cookie: session.cookie)
+            #expect(page.body.contains("signed in"))
+        }
+        var rotated = fixture.services
+        rotated.adminToken = "another-admin-token-0123456789"
+        #expect(try await rotated.endSessionsOfAnotherAdminToken() == true)
+        try await fixture.withClient { client in
+            let page = try await client.send(.get, "/settings", cookie: session.cookie)
+            #expect(!page.body.contains("signed in"))
+        }
+    }
+
     @Test func signingInAgainEndsTheSessionTheBrowserHad() async throws {
         let fixture = try await Fixture()
         defer { fixture.folder.remove() }

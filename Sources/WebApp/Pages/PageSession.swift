@@ -4,7 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Pipeline
-import Warehouse
+public import Warehouse
 
 /// Sign-in for the pages: the admin token, entered once, opens a server-side session. The browser holds only a random
 /// session id (256 bits) in an HttpOnly, SameSite=Strict cookie; the warehouse holds its SHA-256 and the session's own
@@ -122,4 +122,31 @@ struct PageSessions: Sendable {
     }
 
     private static let hexDigits = (0..<16).map { String($0, radix: 16) }
+}
+
+extension WebAppServices {
+    /// Settings key of the salted fingerprint of the admin token the stored sessions were opened with.
+    static let sessionTokenKey = "web.sessions.admin_token"
+
+    /// Ends every page session when the admin token is not the one they were opened with, so a session of an earlier
+    /// token (a demo's, or one rotated away) does not outlive it; returns whether sessions were ended. Processes sharing
+    /// the warehouse with the same token keep their sessions. The fingerprint is salted, so the settings table gives
+    /// no help guessing a short token.
+    public func endSessionsOfAnotherAdminToken() async throws(WarehouseError) -> Bool {
+        guard let adminToken else { return false }
+        let saved = try await warehouse.setting(Self.sessionTokenKey)
+        if let saved, let colon = saved.firstIndex(of: ":"),
+            constantTimeEquals(String(saved[saved.index(after: colon)...]), Self.fingerprint(adminToken, salt: String(saved[..<colon])))
+        {
+            return false
+        }
+        let ended = try await sessions.deleteExpiredSessions(idleBefore: .max, createdBefore: .max)
+        let salt = PageSessions.randomHex(bytes: 16)
+        try await warehouse.saveSetting(Self.sessionTokenKey, value: salt + ":" + Self.fingerprint(adminToken, salt: salt), at: clock.now())
+        return ended > 0
+    }
+
+    static func fingerprint(_ token: String, salt: String) -> String {
+        PageSessions.hash(salt + ":" + token)
+    }
 }
