@@ -137,6 +137,58 @@ extension WarehouseConformance {
                 try require(before.map(\.kline) == Array(all[..<(all.count / 2 + 1)].suffix(3)), "\(interval) ending in the middle")
             }
         },
+        ConformanceCheck("candles formed with the cache of complete ones equal those formed from every minute") { warehouse in
+            let minutes = try await loadIntervalMinutes(warehouse)
+            let plain = CandleReader(warehouse)
+            let cache = FormedCandleCache()
+            let cached = CandleReader(warehouse, formed: cache)
+            func compare(_ label: String) async throws {
+                for interval in [Interval.threeMinutes, .fiveMinutes, .fifteenMinutes, .thirtyMinutes] {
+                    for (endingAt, limit) in [(Int64.max, 500), (outageMinute + 3_600_000, 40), (intervalStart + 86_400_000, 1_000)] {
+                        for includeOpen in [true, false] {
+                            let expected = try await plain.recentKlines(
+                                symbol: btc, interval: interval, endingAt: endingAt, includeOpen: includeOpen, limit: limit)
+                            let formed = try await cached.recentKlines(
+                                symbol: btc, interval: interval, endingAt: endingAt, includeOpen: includeOpen, limit: limit)
+                            try require(
+                                formed == expected,
+                                "\(label) \(interval) ending \(endingAt) limit \(limit): \(difference(formed, expected.map(\.kline)))")
+                        }
+                    }
+                }
+            }
+            try await compare("first read")
+            try require(cache.count > 1_000, "nothing kept: \(cache.count)")
+            try await compare("from the cache")
+            // New minutes, the newest still open, and a gap inside the outage filled: only new minutes are read.
+            var next = minutes[minutes.count - 1]
+            (next.openTime, next.closeTime) = (intervalEnd, intervalEnd + 59_999)
+            var open = next
+            (open.openTime, open.closeTime) = (intervalEnd + 60_000, intervalEnd + 119_999)
+            var filled = next
+            (filled.openTime, filled.closeTime) = (outageMinute + 60_000, outageMinute + 119_999)
+            _ = try await warehouse.loadKlines(
+                [filled, next, open], symbol: btc, interval: .oneMinute, capturedAt: intervalEnd + 90_000, object: object("new.json"))
+            try await compare("after new minutes")
+            _ = try await warehouse.deleteMinuteData(before: intervalStart + 10 * 86_400_000)
+            try await compare("after retention")
+            // A week without minutes: the walk jumps over it rather than reading it period by period, and still agrees.
+            _ = try await warehouse.loadKlines(
+                [next], symbol: eth, interval: .oneMinute, capturedAt: intervalEnd + 90_000, object: object("eth-late.json"))
+            _ = try await warehouse.loadKlines(
+                Array(minutes.prefix(1_440)), symbol: eth, interval: .oneMinute, capturedAt: intervalEnd, object: object("eth.json"))
+            for interval in [Interval.threeMinutes, .thirtyMinutes] {
+                let expected = try await plain.recentKlines(
+                    symbol: eth, interval: interval, endingAt: .max, includeOpen: false, limit: 1_000)
+                let formed = try await cached.recentKlines(
+                    symbol: eth, interval: interval, endingAt: .max, includeOpen: false, limit: 1_000)
+                // The lone minute's candle is still open; the day's candles are all there.
+                let day = Int(1_440 * 60_000 / (interval.milliseconds ?? 1))
+                try require(
+                    formed == expected && formed.count == day,
+                    "\(interval) across a hole: \(formed.count) formed, \(expected.count) expected, \(day) in the day")
+            }
+        },
         ConformanceCheck("intervals of hours and longer reach back past the minutes' retention") { warehouse in
             _ = try await loadIntervalMinutes(warehouse)
             let reader = CandleReader(warehouse)

@@ -14,6 +14,8 @@ struct API: Sendable {
     /// Symbols with a freshness gauge, so removed ones can be unregistered.
     let gaugeSymbols = Locked(Set<String>())
     let cache = ResponseCache()
+    /// Complete candles of 3m–30m formed before, so a request after new data reads only the newest minutes.
+    let formedCandles = FormedCandleCache()
     /// Row counts and ledger totals: `count(*)` over the fact tables is not paid per request.
     let warehouseStatistics: SingleFlight<WarehouseStatistics>
     /// The dashboard's figures, per data version and at most every 15 s (the page's refresh).
@@ -105,7 +107,7 @@ struct API: Sendable {
     var now: Int64 { services.clock.now() }
 
     /// Candles of every interval from the stored ones.
-    var candleReader: CandleReader { CandleReader(services.warehouse) }
+    var candleReader: CandleReader { CandleReader(services.warehouse, formed: formedCandles) }
 
     /// A 200 JSON response for `key`, reused until the warehouse's data changes. The key is made of the route and
     /// the parameters it read, after validation, so padding a URL with other parameters cannot add entries.

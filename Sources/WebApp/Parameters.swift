@@ -32,7 +32,7 @@ struct QueryReader {
         return value
     }
 
-    /// `1m`, `1h` or `1d`: the intervals the warehouse stores.
+    /// Any Binance interval from `1m` to `1M` (``QueryValue/servedIntervals``).
     func interval(default defaultValue: Interval = .oneMinute) throws(APIError) -> Interval {
         guard let text = string("interval") else { return defaultValue }
         guard let interval = QueryValue.servedInterval(text) else {

@@ -86,15 +86,16 @@ struct SVG {
         return text
     }
 
-    /// A time label fitting the span a chart of the interval covers: `HH:MM` for up to 5-minute candles (a few hours
-    /// at most), `MM-DD HH:MM` up to 12 hours, `YYYY-MM-DD` for days and weeks, `YYYY-MM` for months.
+    /// A time label fitting the span a chart of the interval covers: `HH:MM` for 1m candles (1000 of them are under a
+    /// day), `MM-DD HH:MM` from 3m to 12h, `YYYY-MM-DD` for days and weeks, `YYYY-MM` for months.
     static func timeLabel(_ epochMilliseconds: Int64, interval: Interval) -> String {
         let iso = UTCTime.iso8601(epochMilliseconds)  // 2024-01-31T12:34:00.000Z
         let date = iso.prefix(10)
         let time = iso.dropFirst(11).prefix(5)
         switch interval {
-        case .oneSecond, .oneMinute, .threeMinutes, .fiveMinutes: return String(time)
-        case .fifteenMinutes, .thirtyMinutes, .oneHour, .twoHours, .fourHours, .sixHours, .eightHours, .twelveHours:
+        case .oneSecond, .oneMinute: return String(time)
+        case .threeMinutes, .fiveMinutes, .fifteenMinutes, .thirtyMinutes, .oneHour, .twoHours, .fourHours, .sixHours, .eightHours,
+            .twelveHours:
             return String(date.dropFirst(5)) + " " + time
         case .oneDay, .threeDays, .oneWeek: return String(date)
         case .oneMonth: return String(date.prefix(7))
