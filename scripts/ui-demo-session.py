@@ -5,7 +5,8 @@ Usage: scripts/ui-demo-session.py BASE_URL SIGN_IN_LINK SCREENSHOT_FOLDER
 
 Talks to Chromium over the DevTools protocol on a pipe (--remote-debugging-pipe: fd 3 carries commands to the browser,
 fd 4 its answers, each message ending in NUL), so it needs nothing but the standard library. Checks, in order:
-  1. Analytics at 1h shows at least 48 candles with RSI and MACD values; at 1d at least 2 candles.
+  1. Analytics at 1h shows at least 48 candles with RSI and MACD values; at 1d at least 2 candles; 5m and 15m show a
+     full range (120 candles) with RSI and MACD.
   2. The printed sign-in link signs in and leaves the address bar without the token.
   3. The Scheduler and Settings controls are enabled once signed in.
   4. A job disabled and enabled again on the Scheduler page, and a symbol removed and added again on the Settings page,
@@ -174,7 +175,7 @@ def main():
         try:
             # 1. History on the first page load.
             readout = "Array.from(document.querySelectorAll('p.muted')).map(p => p.textContent).join(' ')"
-            for interval, minimum in (("1h", 48), ("1d", 2)):
+            for interval, minimum in (("1h", 48), ("1d", 2), ("5m", 120), ("15m", 120)):
                 browser.open(f"{base}/analytics?symbol=BTCUSDT&interval={interval}&limit=120")
                 candles = browser.evaluate("document.querySelectorAll('g.candle').length")
                 text = browser.evaluate(readout)
