@@ -47,7 +47,8 @@ struct URLEncodingTests {
         #expect(QueryValue.integer("20", in: 1...5_000) == 20)
         #expect(QueryValue.integer("0", in: 1...5_000) == nil && QueryValue.integer("1e3", in: 1...5_000) == nil)
         #expect(QueryValue.integer("99999999999999999999", in: 1...5_000) == nil)
-        #expect(QueryValue.servedInterval("1h") == .oneHour && QueryValue.servedInterval("1M") == nil)
+        #expect(QueryValue.servedInterval("1h") == .oneHour && QueryValue.servedInterval("1M") == .oneMonth)
+        #expect(QueryValue.servedInterval("1s") == nil && QueryValue.servedInterval("1W") == nil && QueryValue.servedInterval("15M") == nil)
         #expect(QueryValue.time("2024-01-01T00:10:00Z") == 1_704_067_800_000)
         #expect(QueryValue.time("99999999999999999999") == nil && QueryValue.time("1969-12-31") == nil)
         // `+02:00` typed into an address bar arrives with the `+` decoded to a space.
