@@ -1,4 +1,5 @@
 import Logging
+import MarketData
 import NIOPosix
 
 /// A few connections, each used by one blocking job at a time on threads of the pool's own (never an event loop).
@@ -14,12 +15,26 @@ actor MySQLConnectionPool {
     private var openCount = 0
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var outageStarted: ContinuousClock.Instant?
+    /// Set when the process shuts down: a failed job is not retried any more, and pauses between retries end at once,
+    /// so a shutdown during an outage does not wait out ``MySQLConfiguration/reconnectWindow``.
+    private var retriesStopped = false
+    private var pauses: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextPause = 0
+    /// The pause between retries: exponential backoff with full jitter, 50 ms doubling to 2 s.
+    static let backoff = RetryPolicy(maxAttempts: .max, baseDelay: .milliseconds(50), maxDelay: .seconds(2))
 
     init(configuration: MySQLConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         threads = NIOThreadPool(numberOfThreads: configuration.poolSize)
         threads.start()
+    }
+
+    /// Fails every job now retrying, and the next ones at their first failure, instead of retrying them.
+    func stopRetrying() {
+        retriesStopped = true
+        for pause in pauses.values { pause.resume() }
+        pauses.removeAll()
     }
 
     /// Closes every idle connection and stops the threads.
@@ -49,7 +64,7 @@ actor MySQLConnectionPool {
             case .failure(let error):
                 let retryable = error.isConnectionFailure || error.isTransientConflict
                 let elapsed = ContinuousClock.now - started
-                guard retryable, elapsed < configuration.reconnectWindow else { throw error }
+                guard retryable, elapsed < configuration.reconnectWindow, !retriesStopped, !Task.isCancelled else { throw error }
                 if error.isConnectionFailure, outageStarted == nil {
                     outageStarted = .now
                     logger.warning(
@@ -59,11 +74,38 @@ actor MySQLConnectionPool {
                             "operation": "\(operation)",
                         ])
                 }
-                // Exponential backoff with full jitter, 50 ms doubling to 2 s.
-                let cap = min(2_000, 50 << min(attempt - 1, 6))
-                try? await Task.sleep(for: .milliseconds(Int.random(in: cap / 2...cap)))
+                var generator = SystemRandomNumberGenerator()
+                await pause(Self.backoff.delay(beforeRetry: attempt, using: &generator))
+                // Shut down or cancelled while pausing: the job fails with what went wrong, rather than being retried.
+                if retriesStopped || Task.isCancelled { throw error }
             }
         }
+    }
+
+    /// Waits `delay`, or less when ``stopRetrying()`` is called or the task is cancelled.
+    private func pause(_ delay: Duration) async {
+        let id = nextPause
+        nextPause += 1
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                guard !retriesStopped, !Task.isCancelled else { return continuation.resume() }
+                pauses[id] = continuation
+                Task { [weak self] in
+                    do {
+                        try await Task.sleep(for: delay)
+                    } catch {
+                        // Only a cancelled sleep ends early, and nothing cancels this one: either way the pause is over.
+                    }
+                    await self?.endPause(id)
+                }
+            }
+        } onCancel: {
+            Task { await self.endPause(id) }
+        }
+    }
+
+    private func endPause(_ id: Int) {
+        pauses.removeValue(forKey: id)?.resume()
     }
 
     private func runOnce<T: Sendable>(

@@ -1,5 +1,6 @@
 public import Logging
 import MarketData
+public import ServiceLifecycle
 public import Warehouse
 
 /// The warehouse on a MySQL 8 or MariaDB server (the original design's database), through the MariaDB C client.
@@ -20,6 +21,11 @@ public final class MySQLWarehouse: Warehouse {
 
     /// Closes the connections and stops the pool's threads.
     public func shutdown() async { await pool.shutdown() }
+
+    /// The warehouse's part in the process's ServiceGroup: when shutdown begins, jobs retrying through an outage fail at
+    /// once instead of waiting out ``MySQLConfiguration/reconnectWindow``. Put it last in the group, so it is told
+    /// first (a group shuts its services down in reverse order) and a job the scheduler waits for is not kept retrying.
+    public var retryService: some Service { RetryStopper(pool: pool) }
 
     public func migrate() async throws(WarehouseError) {
         try await run("migrate the schema of \(configuration)") { connection throws(MySQLError) in
@@ -73,5 +79,19 @@ public final class MySQLWarehouse: Warehouse {
     /// Direct SQL access for tests and maintenance commands.
     public func execute(_ sql: String) async throws(WarehouseError) {
         try await run("execute SQL") { connection throws(MySQLError) in try connection.execute(sql) }
+    }
+}
+
+/// Stops the pool's retries when the process's graceful shutdown begins.
+struct RetryStopper: Service {
+    let pool: MySQLConnectionPool
+
+    func run() async throws {
+        do {
+            try await gracefulShutdown()
+        } catch {
+            // Cancelled rather than shut down gracefully: the retries stop all the same.
+        }
+        await pool.stopRetrying()
     }
 }

@@ -4,6 +4,7 @@ import Exchange
 import Foundation
 import Logging
 import Pipeline
+import ServiceLifecycle
 import Synchronization
 import Warehouse
 import WarehouseMySQL
@@ -19,6 +20,10 @@ struct Backends {
     let logger: Logger
     /// One request-weight budget for every exchange client of the process.
     let budget: WeightBudget
+    /// What a long-running command adds to its ServiceGroup for the warehouse (the MySQL pool's retry stopper), and
+    /// runs after the group ended.
+    var warehouseServices: [any Service] = []
+    var closeWarehouse: @Sendable () async -> Void = {}
 
     /// Opens the warehouse (migrating it) and the lake.
     static func open(_ configuration: ResolvedConfiguration) async throws -> Backends {
@@ -28,6 +33,8 @@ struct Backends {
         let (lake, layout) = try openLake(configuration.lake, configuration: configuration, logger: logger)
         let warehouse: any Warehouse
         let sessions: any SessionStore
+        var warehouseServices: [any Service] = []
+        var closeWarehouse: @Sendable () async -> Void = {}
         switch configuration.warehouse {
         case .sqlite(let path):
             try createFolder(for: path, what: "warehouse")
@@ -51,11 +58,13 @@ struct Backends {
             }
             warehouse = mysql
             sessions = mysql
+            warehouseServices = [mysql.retryService]
+            closeWarehouse = { await mysql.shutdown() }
         }
         let budget = WeightBudget(configuration: .init(sharePercent: configuration.weightBudgetPercent), clock: BinanceClient.wallClock)
         return Backends(
             configuration: configuration, warehouse: warehouse, sessions: sessions, lake: lake, layout: layout, logger: logger,
-            budget: budget)
+            budget: budget, warehouseServices: warehouseServices, closeWarehouse: closeWarehouse)
     }
 
     /// The store and bucket names for a lake location; S3 settings and credentials come from the configuration.

@@ -173,9 +173,17 @@ struct ServerAssembly {
         if runJobs {
             groupServices.append(.init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup))
         }
+        // Last, so shut down first: retries through a warehouse outage end before the scheduler waits for its job.
+        groupServices += backends.warehouseServices.map { .init(service: $0) }
         let group = ServiceGroup(
             configuration: .init(services: groupServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            await backends.closeWarehouse()
+            throw error
+        }
+        await backends.closeWarehouse()
     }
 
     @Sendable static func printCycle(_ report: CycleReport) async {

@@ -744,3 +744,35 @@ struct IntervalExportPromiseTests {
         }
     }
 }
+
+/// `run` on MySQL when the server goes away: a SIGTERM ends the process promptly instead of after the retry window.
+@Suite(.enabled(if: PrivateMariaDB.canLaunch, Comment(rawValue: PrivateMariaDB.skipReason)))
+struct MySQLShutdownPromiseTests {
+    @Test func sigtermDuringAMySQLOutageEndsRunWithinTwoSeconds() async throws {
+        let server = try await PrivateMariaDB.launch()
+        let folder = try TemporaryDirectory("cli-mysql-outage")
+        defer { folder.remove() }
+        let database = server.configuration
+        let exchange = SimulatedExchange(configuration: .init(seed: 12, symbols: [try Symbol("BTCUSDT")], historyMinutes: 200))
+        try await SimulatorServer.withRunning(exchange) { baseURL in
+            let env = [
+                "CRYPTOPIPE_EXCHANGE_URL": baseURL, "CRYPTOPIPE_SYMBOLS": "BTCUSDT", "CRYPTOPIPE_LOG_LEVEL": "warning",
+                "CRYPTOPIPE_WAREHOUSE": "mysql://\(database.user)@127.0.0.1:\(database.port)/\(database.database)",
+                "CRYPTOPIPE_MYSQL_PASSWORD": database.password ?? "",
+            ]
+            let child = try RunningChild(
+                binary: CLITests.binary, ["run", "--every", "1", "--http-port", "0", "--initial-candles", "10"],
+                environment: CLITests.childEnvironment(env, in: folder), in: folder)
+            try await child.waitFor("the first cycle") { stdout, _ in stdout.contains("cycle 1:") }
+            await server.shutDown()
+            // The next cycle meets the outage: the warehouse says it is retrying (for up to 60 s by default).
+            try await child.waitFor("the warehouse to retry") { _, stderr in stderr.contains("MySQL server unreachable; retrying") }
+            let signalled = ContinuousClock.now
+            child.terminate()
+            let outcome = try await child.finish()
+            let took = ContinuousClock.now - signalled
+            #expect(took < .seconds(2), "run took \(took) to end after SIGTERM: \(outcome.stderr.suffix(600))")
+            #expect(!outcome.stderr.contains(database.password ?? "-"))
+        }
+    }
+}

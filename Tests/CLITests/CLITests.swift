@@ -531,6 +531,9 @@ final class RunningChild: @unchecked Sendable {
 
     func interrupt() { process.interrupt() }
 
+    /// SIGTERM, as a service manager stops a process.
+    func terminate() { process.terminate() }
+
     /// Waits for the child to exit and its output to end (terminating it after two minutes).
     func finish() async throws -> CLITests.Outcome {
         do {
