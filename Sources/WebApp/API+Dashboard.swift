@@ -22,8 +22,7 @@ extension API {
         for symbol in tracked {
             let stats = try await tickerStatistics(symbol)
             statistics.append((symbol, stats))
-            if let stats {
-                let lag = max(0, (generatedAt - (stats.closeTime + 1)) / 1_000)
+            if let lag = try await Freshness.read(symbol, from: services.warehouse, at: generatedAt).klineLagSeconds {
                 maxLag = max(maxLag ?? 0, lag)
             }
         }

@@ -2,6 +2,7 @@ import Exchange
 import Hummingbird
 import MarketData
 import NIOCore
+import Pipeline
 import Prometheus
 import Synchronization
 
@@ -14,12 +15,9 @@ extension API {
         let tracked = try await services.symbols.symbols()
         var current = Set<String>()
         for symbol in tracked {
-            let newest = try await services.warehouse.recentKlines(
-                symbol: symbol, interval: .oneMinute, endingAt: Int64.max, includeOpen: false, limit: 1
-            ).last?.kline.openTime
-            guard let newest else { continue }
+            guard let lag = try await Freshness.read(symbol, from: services.warehouse, at: time).klineLagMilliseconds else { continue }
             current.insert(symbol.rawValue)
-            Self.lagGauge(registry, symbol.rawValue).set(Double(max(0, time - (newest + 60_000))) / 1_000)
+            Self.lagGauge(registry, symbol.rawValue).set(Double(lag) / 1_000)
         }
         // Symbols no longer tracked stop being reported rather than freezing at their last lag.
         let stale = gaugeSymbols.withLock { symbols in

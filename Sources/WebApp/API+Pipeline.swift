@@ -83,15 +83,11 @@ extension API {
     func pipelineStatus(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let generatedAt = now
         let tracked = try await services.symbols.symbols()
-        var rows: [(Symbol, ExtractionState?, ExtractionState?, Int64?, Int64?)] = []
+        var rows: [(Symbol, ExtractionState?, ExtractionState?, Freshness)] = []
         for symbol in tracked {
             let klines = try await services.warehouse.extractionState(symbol: symbol, type: .klines)
             let depth = try await services.warehouse.extractionState(symbol: symbol, type: .depth)
-            let newest = try await services.warehouse.recentKlines(
-                symbol: symbol, interval: .oneMinute, endingAt: Int64.max, includeOpen: false, limit: 1
-            ).last?.kline.openTime
-            let book = try await services.warehouse.latestOrderBook(symbol: symbol, levels: 0)?.capturedAt
-            rows.append((symbol, klines, depth, newest, book))
+            rows.append((symbol, klines, depth, try await Freshness.read(symbol, from: services.warehouse, at: generatedAt)))
         }
         let usage = services.exchangeUsage.snapshot
         return Response.json { json in
@@ -99,23 +95,23 @@ extension API {
                 json.time("generated_at", "generated_at_iso", generatedAt)
                 json.key("symbols")
                 json.array { json in
-                    for (symbol, klines, depth, newest, book) in rows {
+                    for (symbol, klines, depth, freshness) in rows {
                         json.object { json in
                             json.key("symbol")
                             json.string(symbol.rawValue)
                             json.key("klines")
                             json.object { json in
                                 Self.writeExtraction(klines, to: &json)
-                                json.time("newest_closed_open_time", "newest_closed_open_time_iso", newest)
+                                json.time("newest_closed_open_time", "newest_closed_open_time_iso", freshness.newestClosedOpenTime)
                                 json.key("lag_seconds")
-                                json.optionalInt(newest.map { max(0, (generatedAt - ($0 + 60_000)) / 1_000) })
+                                json.optionalInt(freshness.klineLagSeconds)
                             }
                             json.key("depth")
                             json.object { json in
                                 Self.writeExtraction(depth, to: &json)
-                                json.time("latest_captured_at", "latest_captured_at_iso", book)
+                                json.time("latest_captured_at", "latest_captured_at_iso", freshness.latestBookCapturedAt)
                                 json.key("lag_seconds")
-                                json.optionalInt(book.map { max(0, (generatedAt - $0) / 1_000) })
+                                json.optionalInt(freshness.depthLagSeconds)
                             }
                         }
                     }

@@ -22,10 +22,10 @@ struct Status: AsyncParsableCommand {
             let lake = try await LakeStatistics.collect(lake: backends.lake, layout: backends.layout)
             let now = PipelineClock.system.now()
             func lag(_ summary: DataSummary) -> Int64? {
-                // K-lines: time since the newest final candle closed; depth: since the newest snapshot.
                 switch summary.type {
-                case .klines: summary.lastFinal.map { max(0, now - ($0 + 60_000)) }
-                case .depth: summary.last.map { max(0, now - $0) }
+                case .klines:
+                    Freshness(newestClosedOpenTime: summary.lastFinal, latestBookCapturedAt: nil, measuredAt: now).klineLagMilliseconds
+                case .depth: Freshness(newestClosedOpenTime: nil, latestBookCapturedAt: summary.last, measuredAt: now).depthLagMilliseconds
                 }
             }
             if json {

@@ -30,18 +30,15 @@ extension Pages {
                 html.raw("<table><tr><th>Symbol</th><th>Newest closed candle</th><th class=\"num\">Lag</th><th>Last k-line fetch</th>")
                 html.raw("<th>Latest order book</th><th class=\"num\">Gaps open</th><th class=\"num\">Exchange-empty</th></tr>")
                 for symbol in symbols {
-                    let newest = try await services.warehouse.recentKlines(
-                        symbol: symbol, interval: .oneMinute, endingAt: Int64.max, includeOpen: false, limit: 1
-                    ).last?.kline.openTime
+                    let freshness = try await Freshness.read(symbol, from: services.warehouse, at: now)
                     let state = try await services.warehouse.extractionState(symbol: symbol, type: .klines)
-                    let book = try await services.warehouse.latestOrderBook(symbol: symbol, levels: 0)?.capturedAt
                     let gaps = try await services.warehouse.gaps(symbol: symbol)
                     html.raw("<tr>")
                     html.raw("<td><a href=\"/analytics?symbol=\(symbol)\">\(symbol)</a></td>")
-                    html.element("td", "", Display.time(newest))
-                    html.element("td", "class=\"num\"", Display.age(newest.map { max(0, (now - ($0 + 60_000)) / 1_000) }))
+                    html.element("td", "", Display.time(freshness.newestClosedOpenTime))
+                    html.element("td", "class=\"num\"", Display.age(freshness.klineLagSeconds))
                     html.element("td", "", Display.time(state?.lastFetchTime))
-                    html.element("td", "", Display.time(book))
+                    html.element("td", "", Display.time(freshness.latestBookCapturedAt))
                     html.element("td", "class=\"num\"", String(gaps.filter { $0.status == .open }.count))
                     html.element("td", "class=\"num\"", String(gaps.filter { $0.status == .exchangeEmpty }.count))
                     html.raw("</tr>")
