@@ -127,11 +127,18 @@ let package = Package(
         .target(
             name: "PipelineTesting",
             dependencies: [
-                "MarketData", "Exchange", "ExchangeSimulator", "DataLake", "Warehouse", "WarehouseMySQL", "Pipeline",
+                "MarketData", "Exchange", "ExchangeSimulator", "DataLake", "Warehouse", "Pipeline",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            // Test support that needs the MariaDB client (a private server, the MySQL conformance), kept apart so test
+            // targets that do not test MySQL build without it.
+            name: "PipelineTestingMySQL",
+            dependencies: ["PipelineTesting", "WarehouseMySQL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -221,7 +228,8 @@ let package = Package(
         .testTarget(
             name: "WarehouseMySQLTests",
             dependencies: [
-                "WarehouseMySQL", "Warehouse", "PipelineTesting", "MarketData", "Pipeline", "DataLake", "Exchange", "ExchangeSimulator",
+                "WarehouseMySQL", "Warehouse", "PipelineTesting", "PipelineTestingMySQL", "MarketData", "Pipeline", "DataLake", "Exchange",
+                "ExchangeSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -252,7 +260,9 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["cryptopipe", "PipelineTesting", "ExchangeSimulator", "MarketData", "WarehouseMySQL", "DataLake"],
+            dependencies: [
+                "cryptopipe", "PipelineTesting", "PipelineTestingMySQL", "ExchangeSimulator", "MarketData", "WarehouseMySQL", "DataLake",
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,15 +1,14 @@
 public import MarketData
 public import Warehouse
-public import WarehouseMySQL
 
 /// A warehouse that runs SQL it is given. The conformance suite reads what the protocol only writes (the reason and
-/// destination of rejected files, which operators query directly) through it; every SQL backend is one.
+/// destination of rejected files, which operators query directly) through it; every SQL backend is one (the MySQL
+/// warehouse's conformance is declared in `PipelineTestingMySQL`).
 public protocol SQLRunningWarehouse: Warehouse {
     func execute(_ sql: String) async throws(WarehouseError)
 }
 
 extension SQLiteWarehouse: SQLRunningWarehouse {}
-extension MySQLWarehouse: SQLRunningWarehouse {}
 
 /// What every ``Warehouse`` must do. Each check receives a fresh, migrated warehouse.
 public enum WarehouseConformance {

@@ -3,6 +3,7 @@ import ExchangeSimulator
 import Foundation
 import MarketData
 import PipelineTesting
+import PipelineTestingMySQL
 import Synchronization
 import Testing
 

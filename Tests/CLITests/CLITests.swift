@@ -2,6 +2,7 @@ import ExchangeSimulator
 import Foundation
 import MarketData
 import PipelineTesting
+import PipelineTestingMySQL
 import Synchronization
 import Testing
 

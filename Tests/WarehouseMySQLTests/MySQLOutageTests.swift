@@ -7,6 +7,7 @@ import Logging
 import MarketData
 import Pipeline
 import PipelineTesting
+import PipelineTestingMySQL
 import Testing
 import Warehouse
 import WarehouseMySQL

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PipelineTesting
+import PipelineTestingMySQL
 import Synchronization
 import Testing
 import Warehouse

@@ -1,5 +1,6 @@
 import MarketData
 import PipelineTesting
+import PipelineTestingMySQL
 import Testing
 import Warehouse
 import WarehouseMySQL

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+public import PipelineTesting
 public import WarehouseMySQL
 
 /// The MySQL/MariaDB server integration tests use, found through the environment (`scripts/test` starts a private
