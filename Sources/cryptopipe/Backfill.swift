@@ -7,8 +7,8 @@ struct Backfill: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fetch the 1m history of --symbols from --from to --to (default: now) through the lake into the warehouse.",
         discussion: """
-            Pages of 1000 candles go to the lake first, as raw responses, and are loaded from there. The position is saved
-            after every page, so a backfill stopped by Ctrl-C or kill continues where it stopped when the same command
+            Pages of 1000 candles go to the lake first, as raw responses, and are loaded from there. The position is saved \
+            after every page, so a backfill stopped by Ctrl-C or kill continues where it stopped when the same command \
             (same --from) runs again; nothing is fetched twice except at most the page in flight, and nothing is stored twice.
             """)
 

@@ -7,8 +7,8 @@ struct CryptoPipe: AsyncParsableCommand {
         commandName: "cryptopipe",
         abstract: "Binance market data → data lake → SQL warehouse, with a simulated exchange for offline use.",
         discussion: """
-            Options that have an environment variable name it in their help; for those, a flag wins over the
-            environment and the environment over the default. Global options (--data-dir, --warehouse, --lake, --symbols,
+            Options that have an environment variable name it in their help; for those, a flag wins over the \
+            environment and the environment over the default. Global options (--data-dir, --warehouse, --lake, --symbols, \
             …) may come before the subcommand too: cryptopipe --data-dir /tmp/x status.
             """,
         subcommands: [

@@ -31,7 +31,7 @@ struct Transform: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load every unprocessed raw object from the lake into the warehouse (one pass).",
         discussion: """
-            Lists day folders from the last processed position on (kept in the warehouse), so a pass costs the recent
+            Lists day folders from the last processed position on (kept in the warehouse), so a pass costs the recent \
             days, not the whole lake; --rescan lists every day folder, e.g. after copying objects into old days.
             """)
 

@@ -8,8 +8,8 @@ struct Gaps: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find missing minutes between each symbol's first and last stored candle; with --fill, fetch them.",
         discussion: """
-            Gaps are recorded with a status: open (not fetched yet), filled, or exchange-empty (the exchange had nothing
-            for that range, e.g. during its maintenance; it is not asked again). Filling goes through the lake like any
+            Gaps are recorded with a status: open (not fetched yet), filled, or exchange-empty (the exchange had nothing \
+            for that range, e.g. during its maintenance; it is not asked again). Filling goes through the lake like any \
             extraction.
             """)
 

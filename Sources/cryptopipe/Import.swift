@@ -8,8 +8,8 @@ struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import data.binance.vision spot 1m k-line dumps (.zip or .csv, or folders of them) into the warehouse.",
         discussion: """
-            Each file's .CHECKSUM is verified when it sits next to it. Files are loaded whole, one transaction each, and
-            recorded, so an interrupted import (Ctrl-C) is completed by running the same command again. Hourly and
+            Each file's .CHECKSUM is verified when it sits next to it. Files are loaded whole, one transaction each, and \
+            recorded, so an interrupted import (Ctrl-C) is completed by running the same command again. Hourly and \
             daily candles are updated as part of the import.
             """)
 

@@ -12,10 +12,10 @@ struct LakeMigrate: AsyncParsableCommand {
         commandName: "migrate",
         abstract: "Copy a whole lake between a folder and S3 (either way), verifying checksums; safe to rerun.",
         discussion: """
-            Copies the raw bucket (rejected objects included) and the archive bucket. An object already at the
-            destination with the same size and MD5 is skipped, so an interrupted migration is resumed by running the
-            same command again. Each copy is verified after writing. Objects that fail are listed and the command
-            exits with 1; the others are copied. The source is never changed.
+            Copies the raw bucket (rejected objects included) and the archive bucket. An object already at the \
+            destination with the same size and MD5 is skipped, so an interrupted migration is resumed by running the \
+            same command again. Each copy is verified after writing. Objects that fail are listed and the command \
+            exits with 1; the others are copied. The source is never changed. \
             Example: cryptopipe lake migrate --from data/lake --to s3://crypto-raw --s3-endpoint http://127.0.0.1:9000
             """)
 

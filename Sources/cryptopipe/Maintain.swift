@@ -8,10 +8,10 @@ struct Maintain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Lake ageing and retention: archive old raw objects, delete old archives and old minute data; refresh statistics.",
         discussion: """
-            Transformed raw objects whose day is older than --archive-after-days move to the archive bucket (copied,
-            verified, recorded in processed_files, then deleted); archived objects older than --delete-archive-after-days
-            are deleted with their ledger rows. Objects that were never transformed are left alone. Minute candles and
-            order books older than --retention-days are deleted; hourly and daily candles are kept forever and never
+            Transformed raw objects whose day is older than --archive-after-days move to the archive bucket (copied, \
+            verified, recorded in processed_files, then deleted); archived objects older than --delete-archive-after-days \
+            are deleted with their ledger rows. Objects that were never transformed are left alone. Minute candles and \
+            order books older than --retention-days are deleted; hourly and daily candles are kept forever and never \
             changed. Cut-offs are midnight UTC. Interrupted runs are finished by the next one.
             """)
 

@@ -10,8 +10,8 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the scheduled jobs (extract-transform, gap-fill, maintenance) and serve the API, until SIGINT/SIGTERM.",
         discussion: """
-            extract-transform runs every --every seconds, gap-fill hourly and maintenance on Sundays at 02:00 UTC; schedules,
-            enabled flags and tracked symbols are saved in the warehouse and changed through the API. A running job
+            extract-transform runs every --every seconds, gap-fill hourly and maintenance on Sundays at 02:00 UTC; schedules, \
+            enabled flags and tracked symbols are saved in the warehouse and changed through the API. A running job \
             finishes before the process exits. --cycles stops after that many extract-transform runs.
             """)
 
@@ -59,9 +59,9 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the simulated exchange on a free loopback port and run the jobs and the API against it, offline.",
         discussion: """
-            The demo tracks every symbol its simulator lists (unless --symbols says otherwise) and backfills
-            --history-days of 1m history before the jobs start, so the hourly and daily charts and the indicators have
-            data on the first page load. Without CRYPTOPIPE_ADMIN_TOKEN it makes a token for this run and prints a
+            The demo tracks every symbol its simulator lists (unless --symbols says otherwise) and backfills \
+            --history-days of 1m history before the jobs start, so the hourly and daily charts and the indicators have \
+            data on the first page load. Without CRYPTOPIPE_ADMIN_TOKEN it makes a token for this run and prints a \
             sign-in link once, so the Scheduler and Settings pages can be tried.
             """)
 
