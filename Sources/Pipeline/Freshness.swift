@@ -38,12 +38,15 @@ public struct Freshness: Sendable, Hashable {
         return lagOverflows ? (end < 0 ? .max : 0) : max(0, lag)
     }
 
-    /// Reads a symbol's freshness from the warehouse: two indexed lookups.
-    public static func read(_ symbol: Symbol, from warehouse: any Warehouse, at now: Int64) async throws(WarehouseError) -> Freshness {
+    /// Reads a symbol's freshness from the warehouse: two indexed lookups, one without `books` (the order book's
+    /// capture time is then `nil`).
+    public static func read(
+        _ symbol: Symbol, from warehouse: any Warehouse, at now: Int64, books: Bool = true
+    ) async throws(WarehouseError) -> Freshness {
         let newest = try await warehouse.recentKlines(
             symbol: symbol, interval: .oneMinute, endingAt: .max, includeOpen: false, limit: 1
         ).last?.kline.openTime
-        let book = try await warehouse.latestOrderBook(symbol: symbol, levels: 0)?.capturedAt
+        let book = books ? try await warehouse.latestOrderBook(symbol: symbol, levels: 0)?.capturedAt : nil
         return Freshness(newestClosedOpenTime: newest, latestBookCapturedAt: book, measuredAt: now)
     }
 }

@@ -30,9 +30,12 @@ actor MySQLConnectionPool {
         threads.start()
     }
 
-    /// Fails every job now retrying, and the next ones at their first failure, instead of retrying them.
+    /// Fails every job now retrying after a lost connection, and the next ones at their first, instead of retrying
+    /// them through an outage. A deadlock or lock timeout is still rerun: the server is there, and the rerun is quick.
     func stopRetrying() {
+        guard !retriesStopped else { return }
         retriesStopped = true
+        logger.notice("shutting down: operations cut off by a lost MySQL connection are not retried any more")
         for pause in pauses.values { pause.resume() }
         pauses.removeAll()
     }
@@ -62,9 +65,9 @@ actor MySQLConnectionPool {
                 }
                 return value
             case .failure(let error):
-                let retryable = error.isConnectionFailure || error.isTransientConflict
+                let retryable = (error.isConnectionFailure && !retriesStopped) || error.isTransientConflict
                 let elapsed = ContinuousClock.now - started
-                guard retryable, elapsed < configuration.reconnectWindow, !retriesStopped, !Task.isCancelled else { throw error }
+                guard retryable, elapsed < configuration.reconnectWindow, !Task.isCancelled else { throw error }
                 if error.isConnectionFailure, outageStarted == nil {
                     outageStarted = .now
                     logger.warning(
@@ -77,12 +80,13 @@ actor MySQLConnectionPool {
                 var generator = SystemRandomNumberGenerator()
                 await pause(Self.backoff.delay(beforeRetry: attempt, using: &generator))
                 // Shut down or cancelled while pausing: the job fails with what went wrong, rather than being retried.
-                if retriesStopped || Task.isCancelled { throw error }
+                if (retriesStopped && error.isConnectionFailure) || Task.isCancelled { throw error }
             }
         }
     }
 
-    /// Waits `delay`, or less when ``stopRetrying()`` is called or the task is cancelled.
+    /// Waits `delay`, or less when ``stopRetrying()`` is called (a deadlock's rerun then goes ahead at once) or the task
+    /// is cancelled.
     private func pause(_ delay: Duration) async {
         let id = nextPause
         nextPause += 1

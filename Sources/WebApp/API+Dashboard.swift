@@ -22,7 +22,7 @@ extension API {
         for symbol in tracked {
             let stats = try await tickerStatistics(symbol)
             statistics.append((symbol, stats))
-            if let lag = try await Freshness.read(symbol, from: services.warehouse, at: generatedAt).klineLagSeconds {
+            if let lag = try await Freshness.read(symbol, from: services.warehouse, at: generatedAt, books: false).klineLagSeconds {
                 maxLag = max(maxLag ?? 0, lag)
             }
         }

@@ -15,7 +15,9 @@ extension API {
         let tracked = try await services.symbols.symbols()
         var current = Set<String>()
         for symbol in tracked {
-            guard let lag = try await Freshness.read(symbol, from: services.warehouse, at: time).klineLagMilliseconds else { continue }
+            guard let lag = try await Freshness.read(symbol, from: services.warehouse, at: time, books: false).klineLagMilliseconds else {
+                continue
+            }
             current.insert(symbol.rawValue)
             Self.lagGauge(registry, symbol.rawValue).set(Double(lag) / 1_000)
         }

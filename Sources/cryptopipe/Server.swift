@@ -115,6 +115,17 @@ struct ServerAssembly {
 
     /// Runs until a signal (or, with `runJobs`, until `cycles` extract-transform runs finished).
     func run(runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?) async throws {
+        // The warehouse is closed however the run ends, start-up failures included.
+        do {
+            try await serve(runJobs: runJobs, extractOptions: extractOptions, every: every, everyGiven: everyGiven, cycles: cycles)
+        } catch {
+            await backends.closeWarehouse()
+            throw error
+        }
+        await backends.closeWarehouse()
+    }
+
+    private func serve(runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?) async throws {
         let registry = PrometheusCollectorRegistry()
         MetricsBootstrap.once(registry)
         let factory = PrometheusMetricsFactory(registry: registry)
@@ -177,13 +188,7 @@ struct ServerAssembly {
         groupServices += backends.warehouseServices.map { .init(service: $0) }
         let group = ServiceGroup(
             configuration: .init(services: groupServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            await backends.closeWarehouse()
-            throw error
-        }
-        await backends.closeWarehouse()
+        try await group.run()
     }
 
     @Sendable static func printCycle(_ report: CycleReport) async {

@@ -757,7 +757,7 @@ struct MySQLShutdownPromiseTests {
         let exchange = SimulatedExchange(configuration: .init(seed: 12, symbols: [try Symbol("BTCUSDT")], historyMinutes: 200))
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let env = [
-                "CRYPTOPIPE_EXCHANGE_URL": baseURL, "CRYPTOPIPE_SYMBOLS": "BTCUSDT", "CRYPTOPIPE_LOG_LEVEL": "warning",
+                "CRYPTOPIPE_EXCHANGE_URL": baseURL, "CRYPTOPIPE_SYMBOLS": "BTCUSDT", "CRYPTOPIPE_LOG_LEVEL": "notice",
                 "CRYPTOPIPE_WAREHOUSE": "mysql://\(database.user)@127.0.0.1:\(database.port)/\(database.database)",
                 "CRYPTOPIPE_MYSQL_PASSWORD": database.password ?? "",
             ]
@@ -773,6 +773,16 @@ struct MySQLShutdownPromiseTests {
             let outcome = try await child.finish()
             let took = ContinuousClock.now - signalled
             #expect(took < .seconds(2), "run took \(took) to end after SIGTERM: \(outcome.stderr.suffix(600))")
+            // A graceful stop; the job that was retrying (extract-transform or gap-fill) is logged as failed, with why.
+
+            #expect(outcome.status == 0, "\(outcome.stderr.suffix(600))")
+            let lines = outcome.stderr.split(separator: "\n")
+            #expect(lines.contains { $0.contains("no longer retried") || $0.contains("not retried any more") }, "\(outcome.stderr)")
+            // The outage met the job itself, or its record of finishing (that run is marked failed at the next start).
+            let failed = lines.contains {
+                ($0.contains("job finished") && $0.contains("status=failed")) || $0.contains("cannot record the end of a job run")
+            }
+            #expect(failed, "\(outcome.stderr.suffix(1_000))")
             #expect(!outcome.stderr.contains(database.password ?? "-"))
         }
     }
