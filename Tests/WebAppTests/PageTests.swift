@@ -48,6 +48,8 @@ struct PageTests {
                 #expect(reply.headers[.contentType]?.hasPrefix("text/html") == true)
                 #expect(reply.body.hasPrefix("<!doctype html>") && reply.body.contains("<nav>") && reply.body.contains("/assets/app.js"))
                 #expect(reply.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+                // The policy's `style-src 'self'` ignores inline styles: every style comes from the stylesheet.
+                #expect(!reply.body.contains(" style=\""), "\(path) has an inline style the policy blocks")
             }
             let dashboard = try await client.send(.get, "/")
             #expect(dashboard.body.contains("data-refresh=\"15\"") && dashboard.body.contains("class=\"sparkline up\""))

@@ -12,6 +12,9 @@ enum Assets {
         nav a.current, nav a:hover { color: #fff; border-bottom-color: var(--accent); }
         header .session { margin-left: auto; display: flex; gap: 8px; align-items: center; color: #c9d1e0; }
         header .session form { margin: 0; }
+        header .session a { color: #fff; }
+        input.seconds { width: 6em; }
+        form.spaced { margin-top: 12px; }
         main { max-width: 1400px; margin: 0 auto; padding: 20px 16px 48px; }
         h1 { font-size: 22px; margin: 0 0 16px; }
         h2 { font-size: 16px; margin: 0 0 12px; }

@@ -190,7 +190,7 @@ extension Pages {
                 switch state.schedule {
                 case .every(let seconds):
                     html.raw("every <input type=\"number\" name=\"interval_seconds\" min=\"\(JobSchedule.minimumIntervalSeconds)\" ")
-                    html.raw("max=\"\(JobSchedule.maximumIntervalSeconds)\" value=\"\(seconds)\" style=\"width:6em\"\(disabled)> s")
+                    html.raw("max=\"\(JobSchedule.maximumIntervalSeconds)\" value=\"\(seconds)\" class=\"seconds\"\(disabled)> s")
                 case .weekly(let weekday, let minute):
                     html.raw("<select name=\"weekday\"\(disabled)>")
                     for (index, name) in JobSchedule.weekdayNames.enumerated() {
@@ -246,7 +246,7 @@ extension Pages {
                 }
                 html.raw("</table>")
             }
-            html.raw("<form class=\"controls\" method=\"post\" action=\"/settings/symbols\" style=\"margin-top:12px\">\(visitor.csrfField)")
+            html.raw("<form class=\"controls spaced\" method=\"post\" action=\"/settings/symbols\">\(visitor.csrfField)")
             html.raw(
                 "<label>Add symbol <input name=\"symbol\" placeholder=\"SOLUSDT\" pattern=\"[A-Za-z0-9]{5,20}\" required\(disabled)></label>"
             )

@@ -69,7 +69,7 @@ struct Pages: Sendable {
             html.raw("<span>signed in</span><form method=\"post\" action=\"/signout\">\(visitor.csrfField)")
             html.raw("<button class=\"secondary\" type=\"submit\">Sign out</button></form>")
         } else {
-            html.raw("<a href=\"/signin?next=\(FormData.escapeQuery(request.uri.path))\" style=\"color:#fff\">Sign in</a>")
+            html.raw("<a href=\"/signin?next=\(FormData.escapeQuery(request.uri.path))\">Sign in</a>")
         }
         html.raw("</div></div></header><main>")
         if let notice = request.query.string("notice").flatMap(Banner.notice(code:)) {
