@@ -1,3 +1,5 @@
+import DataLake
+import Exchange
 import HTTPTypes
 public import Hummingbird
 import Logging
@@ -64,13 +66,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let message = (error as? HTTPError)?.body ?? error.status.reasonPhrase
             return try APIError(error.status, code: code, message).response(from: request, context: context)
         } catch {
-            let failure: APIError =
-                switch error {
-                case let error as APIError: error
-                case is WarehouseError, is PipelineError: APIError(.serviceUnavailable, code: "warehouse_unavailable", "")
-                case let error as any HTTPResponseError: APIError(error.status, code: "server_error", "")
-                default: APIError(.internalServerError, code: "internal_error", "")
-                }
+            let failure = Self.failure(for: error)
             let requestID = requestID(of: request)
             logger.error(
                 "request failed",
@@ -79,6 +75,21 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                     "error": "\(error)",
                 ])
             return try failure.serverFailure(requestID: requestID).response(from: request, context: context)
+        }
+    }
+}
+
+extension JSONErrorMiddleware {
+    /// The status and code a server-side failure is answered with, by what failed: the warehouse, the lake or the
+    /// exchange (a pipeline error says which); the detail stays in the log.
+    static func failure(for error: any Error) -> APIError {
+        switch error {
+        case let error as APIError: error
+        case is WarehouseError, PipelineError.warehouse: APIError(.serviceUnavailable, code: "warehouse_unavailable", "")
+        case is ObjectStoreError, PipelineError.lake: APIError(.serviceUnavailable, code: "lake_unavailable", "")
+        case is ExchangeError, PipelineError.exchange: APIError(.badGateway, code: "exchange_unavailable", "")
+        case let error as any HTTPResponseError: APIError(error.status, code: "server_error", "")
+        default: APIError(.internalServerError, code: "internal_error", "")
         }
     }
 }

@@ -1,10 +1,12 @@
 import DataLake
+import Exchange
 import Foundation
 import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import MarketData
+import Pipeline
 import PipelineTesting
 import Testing
 
@@ -445,6 +447,28 @@ extension SecurityTests {
             fixture.clock.advance(milliseconds: 60_000)
             _ = try await client.send(.get, "/api/pipeline/stats")
             #expect(lake.listings.value == 2 * perCollection)
+        }
+    }
+}
+
+/// A server-side failure is answered by what failed, never with its detail.
+struct FailureMappingTests {
+    typealias Middleware = JSONErrorMiddleware<WebRequestContext>
+
+    @Test func failuresAreNamedByTheirSource() {
+        let warehouse = WarehouseError(operation: "read", detail: "user@db.internal:3306 refused")
+        let lake = ObjectStoreError.io(operation: "list", location: ObjectLocation(bucket: "crypto-raw", key: ""), detail: "/srv/lake")
+        let exchange = ExchangeError(.timeout, endpoint: "/api/v3/klines")
+        let cases: [(any Error, Int, String)] = [
+            (warehouse, 503, "warehouse_unavailable"), (PipelineError.warehouse(warehouse), 503, "warehouse_unavailable"),
+            (lake, 503, "lake_unavailable"), (PipelineError.lake(lake), 503, "lake_unavailable"),
+            (exchange, 502, "exchange_unavailable"), (PipelineError.exchange(exchange), 502, "exchange_unavailable"),
+            (CancellationError(), 500, "internal_error"),
+        ]
+        for (error, status, code) in cases {
+            let failure = Middleware.failure(for: error)
+            #expect(failure.status.code == status && failure.code == code, "\(error)")
+            #expect(failure.message.isEmpty, "a detail would reach the client: \(failure.message)")
         }
     }
 }
