@@ -96,16 +96,9 @@ public enum BinanceCodec {
         return bytes
     }
 
-    /// `text` as a JSON string; the ignored field is `"0"` in practice, so plain text is copied without a scan per
-    /// character, and anything needing escapes goes through ``jsonStringLiteral(_:)``.
+    /// `text` as a JSON string (``JSONText/appendString(_:to:)``).
     private static func appendStringLiteral(_ text: String, to bytes: inout [UInt8]) {
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            bytes.append(UInt8(ascii: "\""))
-            bytes.append(contentsOf: text.utf8)
-            bytes.append(UInt8(ascii: "\""))
-        } else {
-            bytes.append(contentsOf: jsonStringLiteral(text).utf8)
-        }
+        JSONText.appendString(text, to: &bytes)
     }
 
     private static func appendQuoted(_ value: ExactDecimal, to bytes: inout [UInt8]) {
@@ -217,27 +210,12 @@ public enum BinanceCodec {
         return bytes
     }
 
-    /// A JSON string literal with the required escapes.
+    /// A JSON string literal with the required escapes (``JSONText/appendString(_:to:)``).
     public static func jsonStringLiteral(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case let s where s.value < 0x20: result += "\\u" + pad(Int(s.value), 4, radix: 16)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
+        var bytes: [UInt8] = []
+        JSONText.appendString(text, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
-}
-
-private func pad(_ value: Int, _ width: Int, radix: Int) -> String {
-    let text = String(value, radix: radix)
-    return String(repeating: "0", count: max(0, width - text.count)) + text
 }
 
 /// Binance's error body, e.g. `{"code":-1121,"msg":"Invalid symbol."}`.

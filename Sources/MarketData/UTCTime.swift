@@ -82,16 +82,45 @@ public enum UTCTime {
 
     /// `2024-01-01T00:00:00.000Z`; total over `Int64` (years before 1 or after 9999 print with more or fewer digits).
     public static func iso8601(_ epochMilliseconds: Int64) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        appendISO8601(epochMilliseconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// ``iso8601(_:)`` appended as bytes, for writers that do not go through `String` (the API's JSON).
+    public static func appendISO8601(_ epochMilliseconds: Int64, to bytes: inout [UInt8]) {
         let date = CivilDate(epochMilliseconds: epochMilliseconds)
         // The remainder is taken directly: `epochMilliseconds - date.epochMilliseconds` overflows near `Int64.min`.
         let remainder = epochMilliseconds % 86_400_000
         let millisOfDay = remainder < 0 ? remainder + 86_400_000 : remainder
-        let hours = Int(millisOfDay / 3_600_000)
-        let minutes = Int(millisOfDay / 60_000 % 60)
-        let seconds = Int(millisOfDay / 1_000 % 60)
-        let millis = Int(millisOfDay % 1_000)
-        return date.isoString + "T" + pad(hours, 2) + ":" + pad(minutes, 2) + ":" + pad(seconds, 2) + "."
-            + pad(millis, 3) + "Z"
+        if date.year < 0 { bytes.append(UInt8(ascii: "-")) }
+        appendDigits(abs(date.year), width: 4, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(date.month, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(date.day, width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        appendDigits(Int(millisOfDay / 3_600_000), width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(Int(millisOfDay / 60_000 % 60), width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(Int(millisOfDay / 1_000 % 60), width: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        appendDigits(Int(millisOfDay % 1_000), width: 3, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
+    }
+
+    /// A non-negative number with at least `width` digits, zero-padded.
+    private static func appendDigits(_ value: Int, width: Int, to bytes: inout [UInt8]) {
+        var digits: [UInt8] = []
+        var rest = value
+        repeat {
+            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        if digits.count < width { bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - digits.count)) }
+        bytes.append(contentsOf: digits.reversed())
     }
 
     /// Parses epoch milliseconds (`1700000000000`) or ISO-8601 in UTC: `2024-01-01`, `2024-01-01T10:00`,

@@ -117,58 +117,11 @@ public struct JSONWriter: Sendable {
     /// `"2024-01-01T00:00:00.000Z"` without going through `String`.
     private mutating func appendISO(_ epochMilliseconds: Int64) {
         separator()
-        let date = CivilDate(epochMilliseconds: epochMilliseconds)
-        let millisOfDay = epochMilliseconds - date.epochMilliseconds
-        bytes.append(UInt8(ascii: "\""))
-        appendDigits(date.year, width: 4)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(date.month, width: 2)
-        bytes.append(UInt8(ascii: "-"))
-        appendDigits(date.day, width: 2)
-        bytes.append(UInt8(ascii: "T"))
-        appendDigits(Int(millisOfDay / 3_600_000), width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(millisOfDay / 60_000 % 60), width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(millisOfDay / 1_000 % 60), width: 2)
-        bytes.append(UInt8(ascii: "."))
-        appendDigits(Int(millisOfDay % 1_000), width: 3)
-        bytes.append(contentsOf: [UInt8(ascii: "Z"), UInt8(ascii: "\"")])
+        JSONText.appendTime(epochMilliseconds, to: &bytes)
         needsComma = true
     }
 
-    private mutating func appendDigits(_ value: Int, width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        var rest = value
-        if rest >= divisor * 10 {
-            bytes.append(contentsOf: String(rest).utf8)
-            return
-        }
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
-        }
-    }
-
     private mutating func appendEscaped(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case UInt8(ascii: "\r"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0xF)])
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
+        JSONText.appendString(text, to: &bytes)
     }
 }
