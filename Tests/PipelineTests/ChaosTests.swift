@@ -94,13 +94,21 @@ struct ChaosTests {
                 warehouse: warehouse, clock: pipelineClock, logger: logger)
             let transformer = Transformer(lake: lake, warehouse: warehouse, clock: pipelineClock, logger: logger)
             var failures = 0
+            var lastFailures = 0
             for _ in 0..<Self.cycles {
                 clock.advance(milliseconds: 60_000)
                 let report = await extractor.extractAll()
                 // A symbol whose retries ran out is reported and picked up by the next cycle; the run goes on.
                 failures += report.failures.count
+                lastFailures = report.failures.count
                 let transformed = try await transformer.transformPending()
                 #expect(transformed.rejected == 0)
+            }
+            // The last cycle's failures have no next cycle to pick them up (a gap fill covers only minutes between
+            // stored ones): further cycles at the same time do, as they would in a running pipeline.
+            for _ in 0..<5 where lastFailures > 0 {
+                lastFailures = await extractor.extractAll().failures.count
+                #expect(try await transformer.transformPending().rejected == 0)
             }
             let filler = GapFiller(
                 extractor: extractor, transformer: transformer, warehouse: warehouse, clock: pipelineClock, logger: logger)
