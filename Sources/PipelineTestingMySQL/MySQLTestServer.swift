@@ -214,10 +214,16 @@ public final class PrivateMariaDB: @unchecked Sendable {
         return reserved.port
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws {
+    /// Runs a tool to completion (in `folder`, with `environment` when given) and fails with the end of its output when
+    /// it exits non-zero.
+    public static func run(
+        _ executable: String, _ arguments: [String], in folder: String? = nil, environment: [String: String]? = nil
+    ) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
+        if let environment { process.environment = environment }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -225,7 +231,8 @@ public final class PrivateMariaDB: @unchecked Sendable {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw ConformanceFailure("\(executable) failed: \(String(decoding: data.suffix(400), as: UTF8.self))")
+            throw ConformanceFailure(
+                "\(executable) \(arguments.joined(separator: " ")) failed: \(String(decoding: data.suffix(400), as: UTF8.self))")
         }
     }
 }

@@ -443,25 +443,28 @@ struct CLITests {
                 "CRYPTOPIPE_EXCHANGE_URL": baseURL, "CRYPTOPIPE_SYMBOLS": "BTCUSDT", "CRYPTOPIPE_LOG_LEVEL": "info",
                 "CRYPTOPIPE_REQUEST_TIMEOUT": "60",
             ]
-            let child = try RunningChild(
-                binary: Self.binary, ["run", "--every", "60", "--http-port", "0", "--initial-candles", "10"],
+            let child = try ChildCLI(
+                ["run", "--every", "60", "--http-port", "0", "--initial-candles", "10"],
                 environment: Self.childEnvironment(env, in: folder), in: folder)
-            try await child.waitFor("the extract-transform job to start") { _, stderr in
-                stderr.split(separator: "\n").contains { $0.contains("job started") && $0.contains("extract-transform") }
+            defer { child.terminateIfRunning() }
+            var lines = child.lines.makeAsyncIterator()
+            let started = await ChildCLI.next(&lines) {
+                $0.stream == .stderr && $0.text.contains("job started") && $0.text.contains("extract-transform")
             }
+            try #require(started != nil, "the extract-transform job never started")
             let atSignal = child.stdout
             child.interrupt()
-            let outcome = try await child.finish()
+            let outcome = await child.finish()
             #expect(!atSignal.contains("cycle 1:"), "the job finished before the signal was sent: \(atSignal)")
             #expect(outcome.status == 0, "\(outcome.stderr)")
             // The cycle line (its k-line count depends on the wall clock): one symbol's k-lines and order book loaded.
             #expect(outcome.stdout.contains("for 1 symbols; loaded 2 lake objects"), "\(outcome.stdout)")
-            let lines = outcome.stderr.split(separator: "\n")
-            #expect(lines.filter { $0.contains("job started") }.count == 1, "\(outcome.stderr)")
+            let logged = outcome.stderr.split(separator: "\n")
+            #expect(logged.filter { $0.contains("job started") }.count == 1, "\(outcome.stderr)")
             #expect(
-                lines.contains { $0.contains("job finished") && $0.contains("extract-transform") && $0.contains("status=succeeded") },
+                logged.contains { $0.contains("job finished") && $0.contains("extract-transform") && $0.contains("status=succeeded") },
                 "\(outcome.stderr)")
-            #expect(!lines.contains { $0.contains("error") || $0.contains("critical") }, "\(outcome.stderr)")
+            #expect(!logged.contains { $0.contains("error") || $0.contains("critical") }, "\(outcome.stderr)")
         }
     }
 
@@ -476,74 +479,6 @@ struct CLITests {
         let outcome = try await Self.run(["status", "--warehouse", url], in: folder)
         Self.expectOneLineError(outcome, status: 64, containing: message)
         #expect(!outcome.stderr.contains("hunter2"))
-    }
-}
-
-/// A child process whose output is collected as it arrives, for tests that act on what it printed (send a signal once a
-/// line appeared). Reads run on GCD threads, as they block.
-final class RunningChild: @unchecked Sendable {
-    /// What the reader threads and the termination handler share with the test.
-    final class State: Sendable {
-        let output = Mutex((stdout: "", stderr: ""))
-        let finished = Mutex((exited: false, readersDone: 0))
-        var done: Bool { finished.withLock { $0.exited && $0.readersDone == 2 } }
-    }
-
-    private let process = Process()
-    private let state = State()
-
-    init(binary: String, _ arguments: [String], environment: [String: String], in folder: TemporaryDirectory) throws {
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
-        process.environment = environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let state = self.state
-        process.terminationHandler = { _ in state.finished.withLock { $0.exited = true } }
-        try process.run()
-        for (handle, isStdout) in [(out.fileHandleForReading, true), (err.fileHandleForReading, false)] {
-            DispatchQueue.global().async {
-                while true {
-                    let chunk = handle.availableData
-                    if chunk.isEmpty { break }
-                    let text = String(decoding: chunk, as: UTF8.self)
-                    state.output.withLock { if isStdout { $0.stdout += text } else { $0.stderr += text } }
-                }
-                state.finished.withLock { $0.readersDone += 1 }
-            }
-        }
-    }
-
-    var stdout: String { state.output.withLock { $0.stdout } }
-    var stderr: String { state.output.withLock { $0.stderr } }
-
-    /// Waits until the output so far satisfies `condition` (stdout, stderr); fails if the child exits first.
-    func waitFor(_ what: String, _ condition: @escaping (String, String) -> Bool) async throws {
-        try await waitUntil(what, timeout: .seconds(120)) {
-            let (stdout, stderr) = state.output.withLock { ($0.stdout, $0.stderr) }
-            if condition(stdout, stderr) { return true }
-            if state.done { throw ConformanceFailure("the child exited before \(what): \(stdout) \(stderr)") }
-            return false
-        }
-    }
-
-    func interrupt() { process.interrupt() }
-
-    /// SIGTERM, as a service manager stops a process.
-    func terminate() { process.terminate() }
-
-    /// Waits for the child to exit and its output to end (terminating it after two minutes).
-    func finish() async throws -> CLITests.Outcome {
-        do {
-            try await waitUntil("the child to exit", timeout: .seconds(120)) { state.done }
-        } catch {
-            process.terminate()
-            throw error
-        }
-        return CLITests.Outcome(status: process.terminationStatus, stdout: stdout, stderr: stderr)
     }
 }
 

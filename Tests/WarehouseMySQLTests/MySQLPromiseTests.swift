@@ -246,21 +246,9 @@ final class MySQLTLSServer: Sendable {
         try Self.execute(openssl, arguments, in: tls)
     }
 
+    /// A tool run in `folder` with nothing from the test's environment.
     static func execute(_ executable: String, _ arguments: [String], in folder: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        process.environment = [:]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ConformanceFailure("\(executable) \(arguments.joined(separator: " ")) failed: \(String(decoding: text, as: UTF8.self))")
-        }
+        try PrivateMariaDB.run(executable, arguments, in: folder, environment: [:])
     }
 
     private func start() throws {
