@@ -1,4 +1,5 @@
-// Fuzz target `time`: UTCTime.parse, UTCTime.iso8601 and CivilDate(isoString:).
+// Fuzz target `time`: UTCTime.parse, UTCTime.iso8601, CivilDate(isoString:) and the HTTP `Date` format
+// (UTCTime.parseHTTPDate, UTCTime.httpDate).
 // Built with Sources/MarketData/UTCTime.swift and Interval.swift by scripts/fuzz.
 
 /// 0001-01-01T00:00:00.000Z ... 9999-12-31T23:59:59.999Z: where iso8601 prints four-digit years.
@@ -21,6 +22,12 @@ public func fuzz(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
         precondition(CivilDate(epochMilliseconds: date.epochMilliseconds) == date, "\(text)")
     }
 
+    if let millis = UTCTime.parseHTTPDate(text) {
+        // A `Date` header parses to a whole second in 1970–9999 and formats back to the same second.
+        precondition((0...UTCTime.latest).contains(millis) && millis % 1_000 == 0, "\(text) -> \(millis)")
+        precondition(UTCTime.parseHTTPDate(UTCTime.httpDate(millis)) == millis, "\(text) -> \(millis)")
+    }
+
     // Any Int64 formats; four-digit years parse back.
     if count >= 8 {
         var millis: Int64 = 0
@@ -29,6 +36,9 @@ public func fuzz(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
             let iso = UTCTime.iso8601(value)
             if fourDigitYears.contains(value) { precondition(UTCTime.parse(iso) == value, "\(value) -> \(iso)") }
             _ = CivilDate(epochMilliseconds: value).daysSinceEpoch
+            // Any Int64 formats as a `Date` (clamped to 1970–9999) that parses back to its second.
+            let clamped = min(max(value, 0), UTCTime.latest)
+            precondition(UTCTime.parseHTTPDate(UTCTime.httpDate(value)) == clamped - clamped % 1_000, "\(value)")
         }
     }
     return 0

@@ -198,6 +198,20 @@ public enum BinanceCodec {
         return (try? encoder.encode(info)) ?? Data("{}".utf8)
     }
 
+    /// `{"serverTime":1499827319559}`, the answer of `/api/v3/time`; a time outside 1970–9999 is refused.
+    public static func decodeServerTime(_ data: Data) throws -> Int64 {
+        struct ServerTime: Decodable { var serverTime: Int64 }
+        let time = try JSONDecoder().decode(ServerTime.self, from: data).serverTime
+        guard (0...UTCTime.latest).contains(time) else { throw ServerTimeOutOfRange(serverTime: time) }
+        return time
+    }
+
+    /// A `serverTime` before 1970 or after 9999.
+    public struct ServerTimeOutOfRange: Error, CustomStringConvertible {
+        public var serverTime: Int64
+        public var description: String { "serverTime \(serverTime) is outside 1970-9999" }
+    }
+
     /// Decodes Binance's error body `{"code":-1121,"msg":"Invalid symbol."}`; `nil` when the body has another shape.
     public static func decodeError(_ data: Data) -> BinanceErrorBody? {
         try? JSONDecoder().decode(BinanceErrorBody.self, from: data)

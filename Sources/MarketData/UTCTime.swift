@@ -111,6 +111,38 @@ public enum UTCTime {
         bytes.append(UInt8(ascii: "Z"))
     }
 
+    static let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
+    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// HTTP's `Date` format (IMF-fixdate, RFC 9110): `Wed, 02 Dec 2026 11:53:21 GMT`; years 1970–9999 only, clamped.
+    public static func httpDate(_ epochMilliseconds: Int64) -> String {
+        let time = min(max(epochMilliseconds, 0), latest)
+        let date = CivilDate(epochMilliseconds: time)
+        let seconds = time % 86_400_000 / 1_000
+        let weekday = weekdays[Int(time / 86_400_000 % 7)]
+        return "\(weekday), \(pad(date.day, 2)) \(months[date.month - 1]) \(pad(date.year, 4)) "
+            + "\(pad(Int(seconds / 3_600), 2)):\(pad(Int(seconds / 60 % 60), 2)):\(pad(Int(seconds % 60), 2)) GMT"
+    }
+
+    /// Parses an IMF-fixdate (`Wed, 02 Dec 2026 11:53:21 GMT`, the only form RFC 9110 lets servers send) into the
+    /// epoch milliseconds of its second; `nil` for anything else. The weekday is not checked: it adds nothing.
+    public static func parseHTTPDate(_ text: some StringProtocol) -> Int64? {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0].utf8.count == 4, parts[0].hasSuffix(","), parts[5] == "GMT",
+            let day = asciiNumber(parts[1], digits: 2), let monthIndex = months.firstIndex(where: { $0 == parts[2] }),
+            let year = asciiNumber(parts[3], digits: 4), year >= 1970,
+            (1...CivilDate.daysIn(month: monthIndex + 1, year: year)).contains(day)
+        else { return nil }
+        let clock = parts[4].split(separator: ":", omittingEmptySubsequences: false)
+        guard clock.count == 3, let hours = asciiNumber(clock[0], digits: 2), let minutes = asciiNumber(clock[1], digits: 2),
+            let seconds = asciiNumber(clock[2], digits: 2), hours < 24, minutes < 60, seconds < 61
+        else { return nil }
+        let dayStart = CivilDate(year: year, month: monthIndex + 1, day: day).epochMilliseconds
+        // A leap second (:60) counts as the next second's start, as a POSIX clock would.
+        let time = dayStart + Int64((hours * 60 + minutes) * 60 + seconds) * 1_000
+        return time <= latest ? time : nil
+    }
+
     /// A non-negative number with at least `width` digits, zero-padded.
     private static func appendDigits(_ value: Int, width: Int, to bytes: inout [UInt8]) {
         var digits: [UInt8] = []

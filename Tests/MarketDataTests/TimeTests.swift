@@ -13,6 +13,56 @@ struct TimeTests {
         for bad in ["2024-02-30", "yesterday", "2024-1-1", "2024-01-01T25:00", ""] { #expect(UTCTime.parse(bad) == nil, "\(bad)") }
     }
 
+    @Test func formatsAndParsesHTTPDates() {
+        #expect(UTCTime.httpDate(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(UTCTime.httpDate(1_796_212_401_999) == "Wed, 02 Dec 2026 11:53:21 GMT")
+        #expect(UTCTime.httpDate(784_111_777_000) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(UTCTime.httpDate(.max) == "Fri, 31 Dec 9999 23:59:59 GMT")
+        #expect(UTCTime.parseHTTPDate("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777_000)
+        #expect(UTCTime.parseHTTPDate("Wed, 02 Dec 2026 11:53:21 GMT") == 1_796_212_401_000)
+        for time in stride(from: 0 as Int64, to: UTCTime.latest, by: 9_876_543_210_987) {
+            #expect(UTCTime.parseHTTPDate(UTCTime.httpDate(time)) == time - time % 1_000)
+        }
+        for bad in [
+            "", "Sun, 06 Nov 1994 08:49:37 UTC", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+            "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Nov 1969 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 GMT ", "Sun, 06 Nov -994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:+7 GMT", "Sun, 06 Nov 1994 08:49 GMT",
+        ] {
+            #expect(UTCTime.parseHTTPDate(bad) == nil, "\(bad)")
+        }
+    }
+
+    /// Whatever a server sends as `Date` gives a time or `nil`: no trap, no time outside 1970–9999. (The libFuzzer
+    /// target `time` explores further; this fixed sequence runs with every test.)
+    @Test func httpDateParsingIsTotal() {
+        struct FixedSequence: RandomNumberGenerator {
+            var state: UInt64 = 0x5EED
+            mutating func next() -> UInt64 {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return state ^ (state >> 29)
+            }
+        }
+        var generator = FixedSequence()
+        let alphabet = Array("0123456789 :,-+GMTSunNovDecFebx\u{0}é".unicodeScalars)
+        for _ in 0..<20_000 {
+            var text = "Wed, 02 Dec 2026 11:53:21 GMT".unicodeScalars.map { $0 }
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                let index = Int.random(in: 0..<text.count, using: &generator)
+                text[index] = alphabet[Int.random(in: 0..<alphabet.count, using: &generator)]
+            }
+            if Bool.random(using: &generator) {
+                text.insert(
+                    alphabet[Int.random(in: 0..<alphabet.count, using: &generator)], at: Int.random(in: 0...text.count, using: &generator))
+            } else {
+                text.remove(at: Int.random(in: 0..<text.count, using: &generator))
+            }
+            let input = String(String.UnicodeScalarView(text))
+            let value = UTCTime.parseHTTPDate(input)
+            #expect(value.map { (0...UTCTime.latest).contains($0) && $0 % 1_000 == 0 } ?? true, "\(input)")
+        }
+    }
+
     @Test func civilDatesRoundTripOverCenturies() {
         var day: Int64 = -1_000
         while day < 200_000 {
