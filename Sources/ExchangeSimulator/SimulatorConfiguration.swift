@@ -36,6 +36,13 @@ public struct SimulatorConfiguration: Sendable {
         self.clock = clock
     }
 
+    /// The wall clock moved by `offset` milliseconds: an exchange whose clock runs ahead of (positive) or behind ours.
+    public static func offsetClock(
+        by offset: Int64, wall: @escaping @Sendable () -> Int64 = SimulatorConfiguration.wallClock
+    ) -> @Sendable () -> Int64 {
+        { wall() + offset }
+    }
+
     /// A clock that starts at `start` and runs `speed` times as fast as `wall` (for replays: a day of dumps in an hour).
     public static func virtualClock(
         startingAt start: Int64, speed: Double, wall: @escaping @Sendable () -> Int64 = SimulatorConfiguration.wallClock

@@ -1,8 +1,11 @@
 import HTTPTypes
 public import Hummingbird
+import HummingbirdCore
 public import Logging
+import MarketData
 import NIOCore
-import ServiceLifecycle
+import NIOPosix
+public import ServiceLifecycle
 
 /// Serves a ``SimulatedExchange`` over HTTP with Binance's paths, statuses and headers.
 public enum SimulatorServer {
@@ -16,15 +19,17 @@ public enum SimulatorServer {
             router.get(RouterPath(path)) { request, _ -> Response in
                 var query: [String: String] = [:]
                 for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-                return await deliver(exchange.handle(path: path, query: query))
+                return await deliver(exchange.handle(path: path, query: query)) { exchange.now }
             }
         }
         return router
     }
 
     /// Sends a reply the way its delivery says: an injected fault can delay it, cut its body or drop the connection.
-    static func deliver(_ reply: SimulatedExchange.Reply) async -> Response {
-        var headers: HTTPFields = [.contentType: "application/json;charset=UTF-8"]
+    /// Its `Date` header is the simulator's clock (`now`) when the answer leaves, which a replay or `--clock-offset`
+    /// moves away from ours, as Binance's `Date` agrees with its `serverTime`.
+    static func deliver(_ reply: SimulatedExchange.Reply, now: @Sendable () -> Int64) async -> Response {
+        var headers: HTTPFields = [.contentType: "application/json;charset=UTF-8", .date: UTCTime.httpDate(now())]
         headers[usedWeightHeader] = String(reply.usedWeight)
         if let retryAfter = reply.retryAfterSeconds { headers[retryAfterHeader] = String(retryAfter) }
         let status = HTTPResponse.Status(code: reply.status)
@@ -35,6 +40,7 @@ public enum SimulatorServer {
         case .delayed(let duration):
             // A client that timed out has gone; the late answer then goes nowhere, as with a real hung server.
             try? await Task.sleep(for: duration)
+            headers[.date] = UTCTime.httpDate(now())
             return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
         case .resetAfterHead:
             headers[.contentLength] = "1024"
@@ -54,17 +60,53 @@ public enum SimulatorServer {
     /// Thrown while writing a body: the server then closes the connection mid-response.
     struct InjectedFault: Error {}
 
-    /// A Hummingbird application serving `exchange` on `host:port` (port 0 picks a free port);
-    /// `onListening` receives the bound port. It is a `Service`: run it in a `ServiceGroup`.
+    /// A service serving `exchange` on `host:port` (port 0 picks a free port); `onListening` receives the bound port.
+    /// Run it in a `ServiceGroup`.
+    ///
+    /// Hummingbird's `Application` stamps every response's `Date` with the wall clock; Binance's `Date` agrees with its
+    /// `serverTime`, so the simulator runs its router on Hummingbird's HTTP/1 server directly and keeps the `Date` of
+    /// its own clock.
     public static func application(
         exchange: SimulatedExchange, host: String = "127.0.0.1", port: Int = 0, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
-        Application(
-            router: router(for: exchange),
-            configuration: .init(address: .hostname(host, port: port), serverName: "cryptopipe-simulator"),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
-            logger: logger)
+    ) -> some Service {
+        Server(
+            responder: router(for: exchange).buildResponder(), exchange: exchange,
+            configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: "cryptopipe-simulator"), port: port,
+            logger: logger, onListening: onListening)
+    }
+
+    struct Server<Responder: HTTPResponder>: Service where Responder.Context == BasicRequestContext {
+        let responder: Responder
+        let exchange: SimulatedExchange
+        let configuration: ServerConfiguration
+        let port: Int
+        let logger: Logger
+        let onListening: @Sendable (Int) async -> Void
+
+        func run() async throws {
+            let (responder, exchange, logger, port) = (responder, exchange, logger, port)
+            let server = try HTTPServerBuilder.http1().buildServer(
+                configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
+            ) { (request, writer: consuming ResponseWriter, channel) in
+                var response: Response
+                do {
+                    // The router answers its own errors (404, 405, HTTPError); what else escapes is a 500, as in
+                    // Hummingbird's `Application`.
+                    let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
+                    response = try await responder.respond(to: request, context: context)
+                } catch {
+                    logger.debug("simulator route failed", metadata: ["error": "\(error)"])
+                    response = Response(status: .internalServerError)
+                }
+                if response.headers[.date] == nil { response.headers[.date] = UTCTime.httpDate(exchange.now) }
+                response.headers[.server] = "cryptopipe-simulator"
+                try await writer.write(response: response.head, body: response.body)
+            } onServerRunning: { channel in
+                await onListening(channel.localAddress?.port ?? port)
+            }
+            try await server.run()
+        }
     }
 
     /// Runs a simulator on a free loopback port for the duration of `body`, then shuts it down gracefully.

@@ -1,5 +1,7 @@
 import ExchangeSimulator
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import MarketData
 import Synchronization
 import Testing
@@ -86,6 +88,26 @@ struct ReplayTests {
         #expect(try klines(["startTime": String(Self.first - 3_600_000), "limit": "1"]).first == Self.recorded.first, "\(Self.seedNote)")
         let info = String(decoding: exchange.handle(path: "/api/v3/exchangeInfo", query: [:]).body, as: UTF8.self)
         #expect(info.contains("BTCUSDT"), "\(Self.seedNote)")
+    }
+
+    /// `serverTime` and the `Date` header both tell the replay's virtual time, as Binance's two agree on its own.
+    @Test func theDateHeaderAndServerTimeAgreeWithTheVirtualClock() async throws {
+        let start = Self.minute(120) + 12_345
+        let exchange = SimulatedExchange(
+            configuration: .init(
+                symbols: Self.market.symbols, historyMinutes: 120,
+                clock: SimulatorConfiguration.virtualClock(startingAt: start, speed: 1) {
+                    1_000_000
+                }), market: Self.market)
+        let app = Application(router: SimulatorServer.router(for: exchange))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/api/v3/time", method: .get) { response in
+                let serverTime = try BinanceCodec.decodeServerTime(Data(response.body.readableBytesView))
+                #expect(serverTime == start, "\(Self.seedNote)")
+                let date = try #require(response.headers[.date].flatMap(UTCTime.parseHTTPDate))
+                #expect(date == start - start % 1_000, "\(Self.seedNote)")
+            }
+        }
     }
 }
 
