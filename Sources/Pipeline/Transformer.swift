@@ -7,9 +7,9 @@ public import Warehouse
 /// Loads every raw object not yet in `processed_files` into the warehouse, one transaction per object.
 ///
 /// Listing is by day folder, starting at the last processed position: after a pass that loaded everything, the day of
-/// "now − 1 h" is kept in memory and in the warehouse's settings (`transform.resume_from`), and later passes — of this
-/// transformer or of a new process — list only that day and newer ones, so a cycle's cost follows the recent days, not
-/// the whole bucket. `rescan` lists every day folder (e.g. after copying objects into old days by hand).
+/// "now − 1 h" (or of the newest capture listed − 1 h, when that is earlier) is kept in memory and in the warehouse's
+/// settings (`transform.resume_from`), and later passes — of this transformer or of a new process — list only that day
+/// and newer ones, so a cycle's cost follows the recent days, not the whole bucket. `rescan` lists every day folder (e.g. after copying objects into old days by hand).
 ///
 /// Re-running is a no-op: processed objects are skipped, and even a re-load upserts the same rows.
 /// An object that cannot be parsed is moved to `crypto-raw/_rejected/` with its reason recorded, and the
@@ -60,8 +60,10 @@ public struct Transformer: Sendable {
         var report = TransformReport()
         var pending: [String] = []
         var listed: Set<String> = []
+        var newestCapture: Int64?
         for day in days {
             let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
+            if day == days.last { newestCapture = objects.compactMap { LakeLayout.parse(key: $0.key)?.capturedAt }.max() }
             let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
             // Capture order; names that do not parse sort first and are rejected when loaded.
             let dayPending = objects.filter { !processed.contains($0.key) }
@@ -88,9 +90,15 @@ public struct Transformer: Sendable {
         // Extraction writes into the folder of the capture day, so once a pass has loaded everything,
         // older days stay done; an hour of slack covers writes that straddle midnight.
         // A day still holding an unreadable object is kept, or its retry would never be listed again.
-        let caughtUp = CivilDate(epochMilliseconds: clock.now() - 3_600_000).isoString + "/"
-        let next = unreadable.earliestDay.map { min($0, caughtUp) } ?? caughtUp
-        if cursor.advance(to: next) {
+        // Objects are named by the exchange's clock, which need not be ours (a collector rehearsing on a replay years
+        // in the past): the hour of slack is taken before the newest capture listed as well as before our "now", so
+        // neither a clock running ahead of the names nor an object named in the far future moves the position past
+        // days still being written. Without any object nothing advances.
+        let caughtUp = newestCapture.map { newest in
+            CivilDate(epochMilliseconds: min(clock.now(), newest) - 3_600_000).isoString + "/"
+        }
+        let next = caughtUp.map { caughtUp in unreadable.earliestDay.map { min($0, caughtUp) } ?? caughtUp }
+        if let next, cursor.advance(to: next) {
             try await wrap { () throws(WarehouseError) in try await warehouse.saveSetting(Self.resumeSetting, value: next, at: clock.now())
             }
         }

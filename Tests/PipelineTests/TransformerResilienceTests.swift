@@ -59,6 +59,11 @@ struct TransformerResilienceTests {
         let third = try await transformer.transformPending()
         #expect(third.objects == 1 && third.unreadable == 0 && third.deferred == 0)
         #expect(try await warehouse.processedObjectKeys(withPrefix: "").count == 3)
+        // It would move on to the day of "now − 1 h", but never past the newest day folder there is.
+        #expect(try await warehouse.setting(Transformer.resumeSetting) == "2026-01-02/")
+        _ = try await Self.put(store, capturedAt: Self.noon)
+        let fourth = try await transformer.transformPending()
+        #expect(fourth.objects == 1)
         #expect(try await warehouse.setting(Transformer.resumeSetting) == "2026-01-03/")
     }
 

@@ -15,15 +15,8 @@ struct TransformerScanTests {
         let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
         try await warehouse.migrate()
         let store = RecordingStore()
-        let symbol = try Symbol("BTCUSDT")
         let noon: Int64 = 1_767_441_600_000  // 2026-01-03T12:00:00Z
-        func put(capturedAt: Int64) async throws {
-            let open = Interval.oneMinute.openTime(containing: capturedAt) - 120_000
-            let data = BinanceCodec.encodeKlines([WarehouseConformance.kline(open)])
-            let bytes = RawEnvelope.encode(symbol: symbol, capturedAt: capturedAt, type: .klines, interval: .oneMinute, data: data)
-            try await store.put(
-                bucket: "crypto-raw", key: LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: capturedAt), bytes: bytes)
-        }
+        func put(capturedAt: Int64) async throws { try await Self.putKlines(into: store, capturedAt: capturedAt) }
         for day in 0..<3 { try await put(capturedAt: noon - Int64(2 - day) * 86_400_000) }
         let transformer = Transformer(lake: store, warehouse: warehouse, clock: PipelineClock { noon }, logger: Logger(label: "test"))
 
@@ -46,6 +39,46 @@ struct TransformerScanTests {
             lake: store, warehouse: warehouse, clock: PipelineClock { noon }, rescan: true, logger: Logger(label: "test"))
         #expect(try await rescan.transformPending().objects == 1)
         #expect(await store.takeListedPrefixes().count == 3)
+    }
+}
+
+extension TransformerScanTests {
+    /// A transformer whose clock runs years ahead of the clock that named the objects (a `transform` without the
+    /// exchange's offset, next to a collector rehearsing on a replay of 2021) keeps scanning the day still written to.
+    @Test func theScanPositionNeverPassesTheNewestDayFolder() async throws {
+        let folder = try TemporaryDirectory("scan")
+        defer { folder.remove() }
+        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+        try await warehouse.migrate()
+        let store = RecordingStore()
+        let replayNoon: Int64 = 1_609_588_800_000  // 2021-01-02T12:00:00Z
+        func put(capturedAt: Int64) async throws { try await Self.putKlines(into: store, capturedAt: capturedAt) }
+        let localNow: Int64 = 1_796_212_401_000  // 2026-12-02
+        let transformer = Transformer(lake: store, warehouse: warehouse, clock: PipelineClock { localNow }, logger: Logger(label: "test"))
+        // An empty lake moves nothing: the collector's first objects may be named by any day.
+        #expect(try await transformer.transformPending() == TransformReport())
+        #expect(try await warehouse.setting(Transformer.resumeSetting) == nil)
+        try await put(capturedAt: replayNoon)
+        #expect(try await transformer.transformPending().objects == 1)
+        #expect(try await warehouse.setting(Transformer.resumeSetting) == "2021-01-02/")
+        // Later captures of the same replayed day, and of the next, are still found.
+        try await put(capturedAt: replayNoon + 60_000)
+        try await put(capturedAt: replayNoon + 86_400_000)
+        #expect(try await transformer.transformPending().objects == 2)
+        #expect(await store.takeListedPrefixes().suffix(2) == ["2021-01-02/", "2021-01-03/"])
+        #expect(try await warehouse.setting(Transformer.resumeSetting) == "2021-01-03/")
+    }
+}
+
+extension TransformerScanTests {
+    /// A k-lines object captured at `capturedAt`, holding one candle two minutes older, in its day folder.
+    static func putKlines(into store: RecordingStore, capturedAt: Int64) async throws {
+        let symbol = try Symbol("BTCUSDT")
+        let open = Interval.oneMinute.openTime(containing: capturedAt) - 120_000
+        let data = BinanceCodec.encodeKlines([WarehouseConformance.kline(open)])
+        let bytes = RawEnvelope.encode(symbol: symbol, capturedAt: capturedAt, type: .klines, interval: .oneMinute, data: data)
+        try await store.put(
+            bucket: "crypto-raw", key: LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: capturedAt), bytes: bytes)
     }
 }
 
