@@ -16,8 +16,11 @@ public struct BinanceClient: MarketDataSource {
         public var retry: RetryPolicy
         /// Largest body accepted; a klines page of 1000 is about 170 KB, a 5000-level book about 200 KB.
         public var maxBodyBytes: Int
-        /// Stamps responses with their arrival time (UTC epoch ms); tests inject a virtual clock.
+        /// The local clock (UTC epoch ms) for the budget and the usage figures; tests inject a virtual one.
         public var clock: @Sendable () -> Int64
+        /// Stamps responses with their capture time on the exchange's clock and cross-checks every `Date` header;
+        /// ``BinanceClient/serverTime()`` readings are recorded by its owner (the pipeline's clock synchronizer).
+        public var exchangeClock: ExchangeClock
         /// Receives the weight used and every success and failure, for status pages and metrics.
         public var usage: ExchangeUsageMonitor
         /// Charges each request its weight before sending and honours 429/418 for every request; `nil` sends
@@ -28,9 +31,10 @@ public struct BinanceClient: MarketDataSource {
             baseURL: String = "https://api.binance.com", requestTimeout: Duration = .seconds(10), retry: RetryPolicy = RetryPolicy(),
             maxBodyBytes: Int = 16 << 20,
             clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock, usage: ExchangeUsageMonitor = ExchangeUsageMonitor(),
-            budget: WeightBudget? = nil
+            budget: WeightBudget? = nil, exchangeClock: ExchangeClock? = nil
         ) {
             self.budget = budget
+            self.exchangeClock = exchangeClock ?? ExchangeClock(local: clock)
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.requestTimeout = requestTimeout
             self.retry = retry
@@ -84,11 +88,74 @@ public struct BinanceClient: MarketDataSource {
         }
     }
 
+    /// One sample of the exchange's clock: not retried and given at most ``serverTimeTimeout``, because a slow
+    /// answer is a poor sample and the caller takes several.
+    public func serverTime() async throws(ExchangeError) -> ServerTimeSample {
+        let fetched = try await fetch(
+            "/api/v3/time", query: [], weight: BinanceWeights.time, retry: RetryPolicy.none, timeout: Self.serverTimeTimeout
+        ) { body throws(ExchangeError) in
+            do {
+                return try BinanceCodec.decodeServerTime(Data(body))
+            } catch {
+                throw ExchangeError(.malformedResponse("time: \(error)"), endpoint: "/api/v3/time")
+            }
+        }
+        return ServerTimeSample(
+            serverTime: fetched.value, sentAt: fetched.arrival.sentAt, receivedAt: fetched.arrival.receivedAt,
+            dateHeader: fetched.arrival.dateHeader)
+    }
+
+    /// The longest a clock sample may take.
+    public static let serverTimeTimeout: Duration = .seconds(2)
+
     // MARK: Transport
+
+    /// A response body with what came with it; times on the local clock.
+    struct Arrival {
+        var body: [UInt8]
+        var usedWeight: Int?
+        var sentAt: Int64
+        var receivedAt: Int64
+        /// The `Date` header (epoch ms of its second), when it parsed.
+        var dateHeader: Int64?
+        /// The clock's reading when the request went out: the response is stamped and checked by it, whatever was
+        /// measured while it was in flight.
+        var reading: ExchangeClock.Reading?
+        /// Whether the header contradicted that reading (now or earlier, not yet measured again).
+        var contradicted: Bool
+    }
 
     private func get<Value: Sendable>(
         _ path: String, query: [(String, String)], weight: Int, decode: ([UInt8]) throws(ExchangeError) -> Value
     ) async throws(ExchangeError) -> FetchedResponse<Value> {
+        let fetched = try await fetch(path, query: query, weight: weight, decode: decode)
+        return FetchedResponse(
+            value: fetched.value, body: fetched.arrival.body, usedWeight: fetched.arrival.usedWeight,
+            capturedAt: stamp(fetched.arrival))
+    }
+
+    /// The exchange time a response is stamped with: the earliest the exchange's clock can have shown when the
+    /// request went out (the offset less half its measuring round trip), since the answer was made after that. Finality
+    /// is decided on it, so an uncertain offset delays a candle's finality rather than advancing it.
+    ///
+    /// When the `Date` header contradicted the offset (a stepped clock), the header's second less the round trip is
+    /// the bound if it is the earlier one: the header was written after the answer was made, at most a round trip
+    /// after the request went out. A header later than the offset says nothing safe and is not used, so a proxy's or
+    /// a broken server's `Date` can only ever delay finality.
+    func stamp(_ arrival: Arrival) -> Int64 {
+        let earliest = arrival.reading?.earliestExchangeTime(atLocal: arrival.sentAt) ?? arrival.sentAt
+        guard arrival.contradicted, let date = arrival.dateHeader else { return earliest }
+        let (roundTrip, overflow) = arrival.receivedAt.subtractingReportingOverflow(arrival.sentAt)
+        return min(earliest, ExchangeClock.adding(-(overflow ? .max : max(0, roundTrip)), to: date))
+    }
+
+    /// One read with retries (by default the configured ones) and the budget; the body, its decoded value and the
+    /// local times of the attempt that succeeded.
+    private func fetch<Value: Sendable>(
+        _ path: String, query: [(String, String)], weight: Int, retry: RetryPolicy? = nil, timeout: Duration? = nil,
+        decode: ([UInt8]) throws(ExchangeError) -> Value
+    ) async throws(ExchangeError) -> (value: Value, arrival: Arrival) {
+        let retry = retry ?? configuration.retry
         let queryText = query.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         let endpoint = queryText.isEmpty ? path : "\(path)?\(queryText)"
         var generator = SystemRandomNumberGenerator()
@@ -96,19 +163,19 @@ public struct BinanceClient: MarketDataSource {
         while true {
             do {
                 try await configuration.budget?.acquire(weight: weight, endpoint: endpoint)
-                let (body, usedWeight, receivedAt) = try await send(endpoint)
-                return FetchedResponse(value: try decode(body), body: body, usedWeight: usedWeight, receivedAt: receivedAt)
+                let arrival = try await send(endpoint, timeout: timeout ?? configuration.requestTimeout)
+                return (try decode(arrival.body), arrival)
             } catch {
                 // With a budget, a 429 pauses every request and this one is tried again after the pause.
                 let pausedByBudget = configuration.budget != nil && error.isRateLimited
-                guard error.isRetryable || pausedByBudget, attempt < configuration.retry.maxAttempts, !Task.isCancelled else { throw error }
+                guard error.isRetryable || pausedByBudget, attempt < retry.maxAttempts, !Task.isCancelled else { throw error }
                 logger.info(
                     "retrying exchange request",
                     metadata: ["exchange.endpoint": "\(endpoint)", "exchange.error": "\(error)", "retry.attempt": "\(attempt)"])
                 attempt += 1
                 if pausedByBudget { continue }
                 do {
-                    try await Task.sleep(for: configuration.retry.delay(beforeRetry: attempt - 1, using: &generator))
+                    try await Task.sleep(for: retry.delay(beforeRetry: attempt - 1, using: &generator))
                 } catch {
                     throw ExchangeError(.transport("cancelled"), endpoint: endpoint)
                 }
@@ -117,13 +184,13 @@ public struct BinanceClient: MarketDataSource {
     }
 
     /// One HTTP exchange, reported to the usage monitor.
-    private func send(_ endpoint: String) async throws(ExchangeError) -> ([UInt8], Int?, Int64) {
+    private func send(_ endpoint: String, timeout: Duration) async throws(ExchangeError) -> Arrival {
         var usedWeight: Int?
         do {
-            let result = try await exchange(endpoint, usedWeight: &usedWeight)
-            configuration.usage.recordSuccess(usedWeight: result.1, at: result.2)
-            if let weight = result.1 { await configuration.budget?.observe(usedWeight: weight, at: result.2) }
-            return result
+            let arrival = try await exchange(endpoint, timeout: timeout, usedWeight: &usedWeight)
+            configuration.usage.recordSuccess(usedWeight: arrival.usedWeight, at: arrival.receivedAt)
+            if let weight = arrival.usedWeight { await configuration.budget?.observe(usedWeight: weight, at: arrival.receivedAt) }
+            return arrival
         } catch {
             let now = configuration.clock()
             configuration.usage.recordFailure(error, usedWeight: usedWeight, at: now)
@@ -147,11 +214,15 @@ public struct BinanceClient: MarketDataSource {
     }
 
     /// One HTTP exchange: returns the body of a 200, or throws the typed error for anything else.
-    private func exchange(_ endpoint: String, usedWeight weightSeen: inout Int?) async throws(ExchangeError) -> ([UInt8], Int?, Int64) {
+    private func exchange(
+        _ endpoint: String, timeout: Duration, usedWeight weightSeen: inout Int?
+    ) async throws(ExchangeError) -> Arrival {
         var request = HTTPClientRequest(url: configuration.baseURL + endpoint)
         request.method = .GET
         request.headers.add(name: "User-Agent", value: "cryptopipe")
-        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(configuration.requestTimeout.nanoseconds)
+        let deadline = NIODeadline.now() + TimeAmount.nanoseconds(timeout.nanoseconds)
+        let reading = configuration.exchangeClock.reading
+        let sentAt = configuration.clock()
         let response: HTTPClientResponse
         let buffer: ByteBuffer
         do {
@@ -166,10 +237,24 @@ public struct BinanceClient: MarketDataSource {
         let body = Array(buffer.readableBytesView)
         let usedWeight = response.headers.first(name: "X-MBX-USED-WEIGHT-1M").flatMap { Int($0) }
         weightSeen = usedWeight
+        let date = response.headers.first(name: "Date").flatMap(UTCTime.parseHTTPDate)
+        let check = date.map {
+            configuration.exchangeClock.crossCheck(dateHeader: $0, sentAt: sentAt, receivedAt: receivedAt, reading: reading)
+        }
+        if let date, check == .contradicted {
+            // At notice the first time and every hundredth: a clock that keeps stepping should not flood the log.
+            let count = configuration.exchangeClock.contradictions
+            logger.log(
+                level: count == 1 || count % 100 == 0 ? .notice : .debug,
+                "the exchange's Date header disagrees with the measured clock offset; measuring it again",
+                metadata: ["exchange.date": "\(UTCTime.iso8601(date))", "exchange.endpoint": "\(endpoint)"])
+        }
         let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }
         switch response.status.code {
         case 200:
-            return (body, usedWeight, receivedAt)
+            return Arrival(
+                body: body, usedWeight: usedWeight, sentAt: sentAt, receivedAt: receivedAt, dateHeader: date, reading: reading,
+                contradicted: check == .contradicted || check == .alreadyStale)
         case 429:
             throw ExchangeError(.rateLimited(retryAfterSeconds: retryAfter), endpoint: endpoint)
         case 418:

@@ -8,6 +8,38 @@ public protocol MarketDataSource: Sendable {
     func klines(_ request: KlineRequest) async throws(ExchangeError) -> FetchedResponse<[Kline]>
     func depth(symbol: Symbol, limit: Int) async throws(ExchangeError) -> FetchedResponse<OrderBookSnapshot>
     func exchangeInfo() async throws(ExchangeError) -> FetchedResponse<ExchangeInfo>
+    /// The exchange's clock (`/api/v3/time`) with when, on the local clock, it was asked and answered.
+    func serverTime() async throws(ExchangeError) -> ServerTimeSample
+}
+
+/// One reading of the exchange's clock: what it said and the local times around the request.
+public struct ServerTimeSample: Sendable, Hashable {
+    public var serverTime: Int64
+    public var sentAt: Int64
+    public var receivedAt: Int64
+    /// The answer's `Date` header (epoch ms of its second), a second opinion of the same clock; `nil` without one.
+    public var dateHeader: Int64?
+
+    public init(serverTime: Int64, sentAt: Int64, receivedAt: Int64, dateHeader: Int64? = nil) {
+        self.serverTime = serverTime
+        self.sentAt = sentAt
+        self.receivedAt = receivedAt
+        self.dateHeader = dateHeader
+    }
+
+    /// Whether `serverTime` falls in the second its `Date` header names (a second of slack either way); without a header
+    /// there is nothing to contradict it.
+    public var agreesWithDateHeader: Bool {
+        guard let dateHeader else { return true }
+        guard (0...UTCTime.latest).contains(dateHeader) else { return false }
+        return serverTime >= dateHeader - 1_000 && serverTime <= dateHeader + 1_999
+    }
+
+    /// `receivedAt - sentAt`, saturating: the smaller, the more exact the offset.
+    public var roundTrip: Int64 {
+        let (difference, overflow) = receivedAt.subtractingReportingOverflow(sentAt)
+        return overflow ? (sentAt > receivedAt ? .min : .max) : difference
+    }
 }
 
 /// Parameters of `/api/v3/klines`; times are inclusive bounds on the candles' open time.
@@ -37,13 +69,15 @@ public struct FetchedResponse<Value: Sendable>: Sendable {
     public var body: [UInt8]
     /// `X-MBX-USED-WEIGHT-1M`, when the server sent it.
     public var usedWeight: Int?
-    /// When the response arrived (UTC epoch ms).
-    public var receivedAt: Int64
+    /// When the response was captured, on the exchange's clock (UTC epoch ms): the earliest time the exchange's clock
+    /// can have shown when the request went out (see ``BinanceClient``), so a candle is final by it only once the
+    /// exchange had surely closed it.
+    public var capturedAt: Int64
 
-    public init(value: Value, body: [UInt8], usedWeight: Int?, receivedAt: Int64) {
+    public init(value: Value, body: [UInt8], usedWeight: Int?, capturedAt: Int64) {
         self.value = value
         self.body = body
         self.usedWeight = usedWeight
-        self.receivedAt = receivedAt
+        self.capturedAt = capturedAt
     }
 }

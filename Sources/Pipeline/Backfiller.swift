@@ -94,7 +94,7 @@ public struct Backfiller: Sendable {
                         full ? try request.nextStartTime(after: newest.openTime) : nil
                     }
                     _ = try await extractor.saveRaw(
-                        response.body, receivedAt: response.receivedAt, symbol: symbol, type: .klines, interval: .oneMinute)
+                        response.body, capturedAt: response.capturedAt, symbol: symbol, type: .klines, interval: .oneMinute)
                     report.pages += 1
                     report.klines += response.value.count
                     pagesSinceTransform += 1

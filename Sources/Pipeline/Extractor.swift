@@ -37,13 +37,17 @@ public struct Extractor: Sendable {
     let lake: any ObjectStore
     let layout: LakeLayout
     let warehouse: any Warehouse
+    /// The exchange's "now": where a first fetch starts. Capture times (and with them finality) come from the
+    /// source's responses, stamped on the exchange's clock.
     let clock: PipelineClock
+    /// Measures the exchange's clock before work that depends on it; `nil` where the clock is the source's own (tests).
+    let clockSync: ExchangeClockSync?
     let logger: Logger
     let captureTimes = CaptureTimes()
 
     public init(
         configuration: Configuration, source: any MarketDataSource, lake: any ObjectStore, layout: LakeLayout = LakeLayout(),
-        warehouse: any Warehouse, clock: PipelineClock = .system, logger: Logger
+        warehouse: any Warehouse, clock: PipelineClock = .system, clockSync: ExchangeClockSync? = nil, logger: Logger
     ) {
         self.configuration = configuration
         self.source = source
@@ -51,7 +55,13 @@ public struct Extractor: Sendable {
         self.layout = layout
         self.warehouse = warehouse
         self.clock = clock
+        self.clockSync = clockSync
         self.logger = logger
+    }
+
+    /// Measures the exchange's clock when a measurement is due (before the first extraction, then every few minutes).
+    public func synchronizeClock() async {
+        await clockSync?.synchronizeIfDue()
     }
 
     /// Extracts `symbols` (by default the configured ones): first the new k-lines of every symbol, then the order books
@@ -59,6 +69,7 @@ public struct Extractor: Sendable {
     /// fresh candles never wait behind order books. A failing symbol is logged and reported, and the others go on.
     public func extractAll(_ symbols: [Symbol]? = nil, cycle: Int = 0, plan: ExtractionPlan? = nil) async -> ExtractionReport {
         let list = symbols ?? configuration.symbols
+        await synchronizeClock()
         var results = await concurrently(list) { symbol in
             await Self.outcome { () throws(PipelineError) in try await extractKlines(symbol) }
         }
@@ -146,6 +157,9 @@ public struct Extractor: Sendable {
             startTime = current - Int64(max(configuration.initialCandles, 1) - 1) * step
         }
         while true {
+            // A `Date` header that contradicted the offset (a stepped clock) gets it measured before the next page, not
+            // only in the next cycle; until then responses are stamped no later than their `Date`.
+            await synchronizeClock()
             let request = KlineRequest(symbol: symbol, interval: interval, startTime: startTime, limit: KlineRequest.maximumLimit)
             let response = try await wrap { () throws(ExchangeError) in
                 let response = try await source.klines(request)
@@ -153,7 +167,7 @@ public struct Extractor: Sendable {
                 return response
             }
             let (key, capturedAt) = try await saveRaw(
-                response.body, receivedAt: response.receivedAt, symbol: symbol, type: .klines, interval: interval)
+                response.body, capturedAt: response.capturedAt, symbol: symbol, type: .klines, interval: interval)
             let closed = response.value.filter { $0.isClosed(at: capturedAt) }
             let newestClosed = closed.last?.openTime
             // A symbol's first fetch with nothing final yet (within the finality margin of a close) still records where
@@ -179,7 +193,7 @@ public struct Extractor: Sendable {
     /// One order-book snapshot of one symbol.
     func extractDepth(_ symbol: Symbol) async throws(PipelineError) -> (key: String, levels: Int) {
         let depth = try await wrap { () throws(ExchangeError) in try await source.depth(symbol: symbol, limit: configuration.depthLimit) }
-        let (key, capturedAt) = try await saveRaw(depth.body, receivedAt: depth.receivedAt, symbol: symbol, type: .depth, interval: nil)
+        let (key, capturedAt) = try await saveRaw(depth.body, capturedAt: depth.capturedAt, symbol: symbol, type: .depth, interval: nil)
         let levels = depth.value.bids.count + depth.value.asks.count
         try await wrap { () throws(WarehouseError) in
             try await warehouse.recordExtraction(
@@ -194,6 +208,7 @@ extension Extractor {
     /// Extraction metadata is not moved: the range lies behind what the regular cycle fetches. Returns the candles
     /// the exchange returned.
     public func fetchRange(_ symbol: Symbol, range: MinuteRange) async throws(PipelineError) -> Int {
+        await synchronizeClock()
         var startTime = range.from
         var fetched = 0
         // The end bound is inclusive, so past `Int64.max` it saturates rather than traps (gap ranges come from open
@@ -212,7 +227,7 @@ extension Extractor {
             let full = response.value.count == KlineRequest.maximumLimit
             // Checked before the page is stored: a page that does not advance ends the fill with an error.
             let next = try await wrap { () throws(ExchangeError) in full ? try request.nextStartTime(after: last.openTime) : nil }
-            _ = try await saveRaw(response.body, receivedAt: response.receivedAt, symbol: symbol, type: .klines, interval: .oneMinute)
+            _ = try await saveRaw(response.body, capturedAt: response.capturedAt, symbol: symbol, type: .klines, interval: .oneMinute)
             fetched += response.value.count
             guard let next else { break }
             startTime = next
@@ -225,11 +240,11 @@ extension Extractor {
     /// Writes one response, unchanged inside its envelope, to the raw bucket under a capture time unique
     /// to its stream, and returns where and when.
     func saveRaw(
-        _ body: [UInt8], receivedAt: Int64, symbol: Symbol, type: RawDataType, interval: Interval?
+        _ body: [UInt8], capturedAt proposed: Int64, symbol: Symbol, type: RawDataType, interval: Interval?
     )
         async throws(PipelineError) -> (key: String, capturedAt: Int64)
     {
-        let capturedAt = captureTimes.next(for: "\(symbol)/\(type.rawValue)", proposed: receivedAt)
+        let capturedAt = captureTimes.next(for: "\(symbol)/\(type.rawValue)", proposed: proposed)
         let key = LakeLayout.objectKey(symbol: symbol, type: type, capturedAt: capturedAt)
         let object = RawEnvelope.encode(symbol: symbol, capturedAt: capturedAt, type: type, interval: interval, data: body)
         try await wrap { () throws(ObjectStoreError) in try await lake.put(bucket: layout.rawBucket, key: key, bytes: object) }

@@ -3,7 +3,7 @@ public import MarketData
 public import Synchronization
 
 /// An exchange that only answers exchangeInfo, from a listing tests can change; counts its calls and can be "down".
-/// Klines and depth are not served.
+/// Klines, depth and the time are not served.
 public final class ListingSource: MarketDataSource {
     /// Symbol → status (`TRADING`, `BREAK`…).
     public let listed: Mutex<[String: String]>
@@ -23,6 +23,10 @@ public final class ListingSource: MarketDataSource {
         throw ExchangeError(.transport("not served"), endpoint: "/api/v3/depth")
     }
 
+    public func serverTime() async throws(ExchangeError) -> ServerTimeSample {
+        throw ExchangeError(.transport("not served"), endpoint: "/api/v3/time")
+    }
+
     public func exchangeInfo() async throws(ExchangeError) -> FetchedResponse<ExchangeInfo> {
         calls.withLock { $0 += 1 }
         if down.withLock({ $0 }) { throw ExchangeError(.transport("connection refused"), endpoint: "/api/v3/exchangeInfo") }
@@ -30,6 +34,6 @@ public final class ListingSource: MarketDataSource {
             ExchangeInfo.SymbolInfo(symbol: $0.key, status: $0.value, baseAsset: String($0.key.dropLast(4)), quoteAsset: "USDT")
         }
         return FetchedResponse(
-            value: ExchangeInfo(serverTime: 0, rateLimits: [], symbols: symbols), body: [], usedWeight: 20, receivedAt: 0)
+            value: ExchangeInfo(serverTime: 0, rateLimits: [], symbols: symbols), body: [], usedWeight: 20, capturedAt: 0)
     }
 }

@@ -16,13 +16,14 @@ extension API {
 
     private func dashboardBody() async throws -> [UInt8] {
         let generatedAt = now
+        let exchangeNow = try await exchangeTime().now
         let tracked = try await services.symbols.symbols()
         var statistics: [(Symbol, TickerStatistics?)] = []
         var maxLag: Int64?
         for symbol in tracked {
             let stats = try await tickerStatistics(symbol)
             statistics.append((symbol, stats))
-            if let lag = try await Freshness.read(symbol, from: services.warehouse, at: generatedAt, books: false).klineLagSeconds {
+            if let lag = try await Freshness.read(symbol, from: services.warehouse, at: exchangeNow, books: false).klineLagSeconds {
                 maxLag = max(maxLag ?? 0, lag)
             }
         }

@@ -12,10 +12,12 @@ extension API {
     func metrics(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let registry = services.metrics
         let time = now
+        let exchange = try await exchangeTime()
         let tracked = try await services.symbols.symbols()
         var current = Set<String>()
         for symbol in tracked {
-            guard let lag = try await Freshness.read(symbol, from: services.warehouse, at: time, books: false).klineLagMilliseconds else {
+            guard let lag = try await Freshness.read(symbol, from: services.warehouse, at: exchange.now, books: false).klineLagMilliseconds
+            else {
                 continue
             }
             current.insert(symbol.rawValue)
@@ -34,6 +36,10 @@ extension API {
         gauge("exchange_rate_limited", "1 while the exchange asked us to back off (HTTP 429)").set(
             Double(usage.isRateLimited(at: time) ? 1 : 0))
         gauge("tracked_symbols", "Symbols the pipeline extracts").set(Double(tracked.count))
+        if let reading = exchange.reading {
+            gauge("exchange_clock_offset_seconds", "The exchange's clock minus the local clock, as last measured via /api/v3/time")
+                .set(Double(reading.offsetMilliseconds) / 1_000)
+        }
         var bytes: [UInt8] = []
         registry.emit(into: &bytes)
         var headers = HTTPFields()

@@ -82,12 +82,13 @@ extension API {
 
     func pipelineStatus(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let generatedAt = now
+        let exchange = try await exchangeTime()
         let tracked = try await services.symbols.symbols()
         var rows: [(Symbol, ExtractionState?, ExtractionState?, Freshness)] = []
         for symbol in tracked {
             let klines = try await services.warehouse.extractionState(symbol: symbol, type: .klines)
             let depth = try await services.warehouse.extractionState(symbol: symbol, type: .depth)
-            rows.append((symbol, klines, depth, try await Freshness.read(symbol, from: services.warehouse, at: generatedAt)))
+            rows.append((symbol, klines, depth, try await Freshness.read(symbol, from: services.warehouse, at: exchange.now)))
         }
         let usage = services.exchangeUsage.snapshot
         return Response.json { json in
@@ -118,8 +119,37 @@ extension API {
                 }
                 json.key("exchange")
                 Self.write(usage, at: generatedAt, to: &json)
+                json.key("exchange_clock")
+                Self.write(exchange.reading, to: &json)
             }
         }
+    }
+
+    /// The exchange's "now", for lags, with the clock reading it rests on: this process's own measurement, or the
+    /// collector's from the warehouse in a process that does not collect.
+    func exchangeTime() async throws(WarehouseError) -> (now: Int64, reading: ExchangeClock.Reading?) {
+        let reading = try await services.exchangeClock.currentReading(from: services.warehouse)
+        return (services.exchangeClock.now(), reading)
+    }
+
+    static func write(_ reading: ExchangeClock.Reading?, to json: inout JSONWriter) {
+        guard let reading else { return json.null() }
+        json.object { json in
+            json.key("offset_ms")
+            json.int(reading.offsetMilliseconds)
+            json.key("round_trip_ms")
+            json.int(reading.roundTripMilliseconds)
+            json.time("measured_at", "measured_at_iso", reading.measuredAt)
+            json.key("warning")
+            json.optionalString(Self.clockWarning(reading))
+        }
+    }
+
+    /// What the Pipeline page and the API say about an offset past ``ExchangeClock/alarmingOffsetMilliseconds``.
+    static func clockWarning(_ reading: ExchangeClock.Reading) -> String? {
+        guard reading.offsetMilliseconds.magnitude > ExchangeClock.alarmingOffsetMilliseconds.magnitude else { return nil }
+        return ExchangeClockSync.describe(reading.offsetMilliseconds)
+            + ": lags and finality follow the exchange's clock; check the machine's time sync (NTP) unless this is a replay"
     }
 
     static func writeExtraction(_ state: ExtractionState?, to json: inout JSONWriter) {

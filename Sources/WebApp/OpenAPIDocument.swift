@@ -216,7 +216,14 @@ enum OpenAPIDocument {
                                 ]))
                         ),
                         ("exchange", ref("ExchangeUsage")),
+                        ("exchange_clock", nullableRef("ExchangeClock")),
                     ])
+            ),
+            (
+                "ExchangeClock",
+                object(
+                    [("offset_ms", integer), ("round_trip_ms", integer)] + time("measured_at")
+                        + [("warning", nullable("string"))])
             ),
             (
                 "PipelineStats",

@@ -27,7 +27,11 @@ public struct WebAppServices: Sendable {
     /// Whether `GET /signin?token=…` signs in, for the link `demo` prints with the token it made for its own run; a
     /// token chosen by an operator is only ever typed into the form, so it does not end up in URLs.
     public var signInLinks: Bool
+    /// The local clock: sessions, throttles and caches.
     public var clock: PipelineClock
+    /// The exchange's clock: how late the data is. The collector's own in `run`; in `serve`, the offset the collector
+    /// stored in the warehouse.
+    public var exchangeClock: ExchangeClock
     public var metrics: PrometheusCollectorRegistry
     public var logger: Logger
 
@@ -35,7 +39,7 @@ public struct WebAppServices: Sendable {
         warehouse: any Warehouse, lake: any ObjectStore, layout: LakeLayout, scheduler: JobScheduler, symbols: SymbolRegistry,
         exchange: any MarketDataSource, exchangeUsage: ExchangeUsageMonitor, configuration: [ConfigurationEntry], adminToken: String?,
         sessions: any SessionStore, publicURL: String? = nil, signInLinks: Bool = false, clock: PipelineClock = .system,
-        metrics: PrometheusCollectorRegistry, logger: Logger
+        exchangeClock: ExchangeClock? = nil, metrics: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.warehouse = warehouse
         self.lake = lake
@@ -50,6 +54,8 @@ public struct WebAppServices: Sendable {
         self.publicURL = publicURL
         self.signInLinks = signInLinks
         self.clock = clock
+        // Without a measured clock of its own, the exchange's time starts as the local one (tests' virtual clocks).
+        self.exchangeClock = exchangeClock ?? ExchangeClock(local: clock.now)
         self.metrics = metrics
         self.logger = logger
     }

@@ -24,6 +24,23 @@ struct Backends {
     /// runs after the group ended.
     var warehouseServices: [any Service] = []
     var closeWarehouse: @Sendable () async -> Void = {}
+    /// The exchange's time for this process: measured by the extractors, and until then (or in a process that never
+    /// talks to the exchange) the offset the collector stored last.
+    let exchangeClock = ExchangeClock()
+
+    /// "Now" on the exchange's clock, for what reasons about market time: first fetches and lag. Bookkeeping
+    /// (ledger times, backoffs, gap records) stays on the local clock.
+    var marketClock: PipelineClock {
+        let clock = exchangeClock
+        return PipelineClock { clock.now() }
+    }
+
+    /// The earlier of the two clocks, for deleting by age: a rehearsal on a replay of 2021 keeps its 2021 minutes, and
+    /// no clock reading, however wrong, makes retention or lake ageing run ahead of the local clock.
+    var retentionClock: PipelineClock {
+        let clock = exchangeClock
+        return PipelineClock { min(clock.now(), clock.local()) }
+    }
 
     /// Opens the warehouse (migrating it) and the lake.
     static func open(_ configuration: ResolvedConfiguration) async throws -> Backends {
@@ -62,9 +79,11 @@ struct Backends {
             closeWarehouse = { await mysql.shutdown() }
         }
         let budget = WeightBudget(configuration: .init(sharePercent: configuration.weightBudgetPercent), clock: BinanceClient.wallClock)
-        return Backends(
+        let backends = Backends(
             configuration: configuration, warehouse: warehouse, sessions: sessions, lake: lake, layout: layout, logger: logger,
             budget: budget, warehouseServices: warehouseServices, closeWarehouse: closeWarehouse)
+        if let stored = try await ExchangeClockSync.stored(in: warehouse) { backends.exchangeClock.adopt(stored) }
+        return backends
     }
 
     /// The store and bucket names for a lake location; S3 settings and credentials come from the configuration.
@@ -94,14 +113,15 @@ struct Backends {
         BinanceClient(
             configuration: .init(
                 baseURL: baseURL ?? configuration.exchangeURL, requestTimeout: .seconds(configuration.requestTimeoutSeconds), usage: usage,
-                budget: budget),
+                budget: budget, exchangeClock: exchangeClock),
             httpClient: HTTPClient.shared, logger: logger)
     }
 
     func extractor(_ options: ExtractOptions, source: any MarketDataSource) -> Extractor {
         Extractor(
             configuration: .init(symbols: configuration.symbols, initialCandles: options.initialCandles, depthLimit: options.depthLimit),
-            source: source, lake: lake, layout: layout, warehouse: warehouse, logger: logger)
+            source: source, lake: lake, layout: layout, warehouse: warehouse, clock: marketClock,
+            clockSync: ExchangeClockSync(clock: exchangeClock, source: source, warehouse: warehouse, logger: logger), logger: logger)
     }
 
     /// Checks `--symbols` / `CRYPTOPIPE_SYMBOLS`, when given, against the exchange's listing: a misspelt symbol is a
@@ -122,7 +142,7 @@ struct Backends {
             configuration: .init(
                 retentionDays: configuration.retentionDays,
                 lake: .init(archiveAfterDays: configuration.archiveAfterDays, deleteAfterDays: configuration.deleteArchiveAfterDays)),
-            warehouse: warehouse, lake: lake, layout: layout, logger: logger)
+            warehouse: warehouse, lake: lake, layout: layout, clock: retentionClock, logger: logger)
     }
 
     func transformer(rescan: Bool = false) -> Transformer {

@@ -42,6 +42,8 @@ struct Backfill: AsyncParsableCommand {
             try await backends.validateGivenSymbols(source: source)
             let extractor = backends.extractor(ExtractOptions(initialCandles: 1, depthLimit: 5), source: source)
             let backfiller = Backfiller(extractor: extractor, transformer: backends.transformer())
+            // The default end is the exchange's last closed minute.
+            await extractor.synchronizeClock()
             let symbols = configuration.symbols
             guard let range = backfiller.minutes(from: start, to: end) else {
                 Console.print("nothing to backfill: the range has no closed minute yet")

@@ -134,7 +134,8 @@ struct Demo: AsyncParsableCommand {
         let backends = assembly.backends
         let extractor = backends.extractor(ExtractOptions(initialCandles: 1, depthLimit: 5), source: assembly.source)
         let backfiller = Backfiller(extractor: extractor, transformer: backends.transformer(), checkpointPrefix: "demo-backfill")
-        let from = Interval.oneMinute.openTime(containing: PipelineClock.system.now()) - Int64(days) * 86_400_000
+        await extractor.synchronizeClock()
+        let from = Interval.oneMinute.openTime(containing: backends.marketClock.now()) - Int64(days) * 86_400_000
         Console.print("demo: backfilling \(days) days of 1m history for \(symbols.count) symbols")
         let stop = InterruptFlag()
         defer { stop.stopListening() }
@@ -200,6 +201,22 @@ struct SimulateExchange: AsyncParsableCommand {
     @Option(
         name: .long, help: "With --replay: how many times faster than the wall clock time runs (env CRYPTOPIPE_REPLAY_SPEED, default 1).")
     var speed: String?
+
+    @Option(
+        name: .long, parsing: .unconditional,
+        help:
+            "Seconds the simulator's clock runs ahead of the wall clock (negative: behind), to rehearse a machine whose clock is off (env CRYPTOPIPE_SIMULATOR_CLOCK_OFFSET, default 0)."
+    )
+    var clockOffset: String?
+
+    /// `--clock-offset` in milliseconds: up to a year either way.
+    func resolveClockOffset(_ settings: Settings) throws(CLIError) -> Int64 {
+        let seconds = try settings.value(
+            clockOffset, option: "--clock-offset", env: "CRYPTOPIPE_SIMULATOR_CLOCK_OFFSET", default: 0.0,
+            expected: "seconds from -31536000 to 31536000, e.g. 30 or -2.5"
+        ) { Double($0).flatMap { $0.isFinite && $0.magnitude <= 31_536_000 ? $0 : nil } }
+        return Int64((seconds * 1_000).rounded())
+    }
 
     /// The replayed market and its clock, or `nil` for the synthetic market on the wall clock.
     func resolveReplay(_ settings: Settings) throws(CLIError) -> (market: ReplayMarket, clock: @Sendable () -> Int64, history: Int)? {
@@ -284,24 +301,30 @@ struct SimulateExchange: AsyncParsableCommand {
             }
             let faultConfiguration = try resolveFaults(settings)
             let replayed = try resolveReplay(settings)
+            let offset = try resolveClockOffset(settings)
             LogSetup.bootstrapOnce(level: settings.text(nil, env: "CRYPTOPIPE_LOG_LEVEL", default: "info"))
             let logger = Logger(label: "simulator")
             let exchange: SimulatedExchange
             if let replayed {
                 exchange = SimulatedExchange(
                     configuration: .init(
-                        seed: seed, symbols: replayed.market.symbols, historyMinutes: replayed.history, clock: replayed.clock,
-                        faults: faultConfiguration),
+                        seed: seed, symbols: replayed.market.symbols, historyMinutes: replayed.history,
+                        clock: SimulatorConfiguration.offsetClock(by: offset, wall: replayed.clock), faults: faultConfiguration),
                     market: replayed.market)
                 logger.notice(
                     "replaying dumps",
                     metadata: [
                         "symbols": "\(replayed.market.symbols.map(\.rawValue).joined(separator: ","))",
-                        "now": "\(UTCTime.iso8601(replayed.clock()))",
+                        "now": "\(UTCTime.iso8601(exchange.now))",
                     ])
             } else {
                 exchange = SimulatedExchange(
-                    configuration: .init(seed: seed, symbols: symbolList, historyMinutes: history, faults: faultConfiguration))
+                    configuration: .init(
+                        seed: seed, symbols: symbolList, historyMinutes: history, clock: SimulatorConfiguration.offsetClock(by: offset),
+                        faults: faultConfiguration))
+            }
+            if offset != 0 {
+                logger.notice("the simulator's clock is offset from the wall clock", metadata: ["offset_ms": "\(offset)"])
             }
             if let faultConfiguration {
                 logger.notice(

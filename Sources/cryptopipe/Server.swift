@@ -167,8 +167,8 @@ struct ServerAssembly {
         let services = WebAppServices(
             warehouse: backends.warehouse, lake: backends.lake, layout: backends.layout, scheduler: scheduler, symbols: symbols,
             exchange: source, exchangeUsage: usage, configuration: configurationEntries, adminToken: http.adminToken,
-            sessions: backends.sessions, publicURL: http.publicURL, signInLinks: http.signInLinks, metrics: registry,
-            logger: logger)
+            sessions: backends.sessions, publicURL: http.publicURL, signInLinks: http.signInLinks,
+            exchangeClock: backends.exchangeClock, metrics: registry, logger: logger)
         if try await services.endSessionsOfAnotherAdminToken() {
             logger.notice("page sessions opened with another admin token were ended")
         }

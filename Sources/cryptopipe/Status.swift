@@ -1,5 +1,6 @@
 import ArgumentParser
 import DataLake
+import Exchange
 import Foundation
 import MarketData
 import Pipeline
@@ -20,7 +21,8 @@ struct Status: AsyncParsableCommand {
             let summaries = try await backends.warehouse.dataSummary()
             let counts = try await backends.warehouse.tableCounts()
             let lake = try await LakeStatistics.collect(lake: backends.lake, layout: backends.layout)
-            let now = PipelineClock.system.now()
+            let clockReading = backends.exchangeClock.reading
+            let now = backends.exchangeClock.now()
             func lag(_ summary: DataSummary) -> Int64? {
                 switch summary.type {
                 case .klines:
@@ -44,15 +46,26 @@ struct Status: AsyncParsableCommand {
                         "folders": bucket.days.map { ["folder": $0.folder, "objects": $0.objects, "bytes": $0.bytes] },
                     ]
                 }
-                let document: [String: Any] = [
+                var document: [String: Any] = [
                     "symbols": entries, "tables": counts, "lake": configuration.lake.description, "lake_buckets": buckets,
                     "warehouse": configuration.warehouse.description,
                 ]
+                if let clockReading {
+                    document["exchange_clock"] = [
+                        "offset_ms": clockReading.offsetMilliseconds, "round_trip_ms": clockReading.roundTripMilliseconds,
+                        "measured_at": clockReading.measuredAt,
+                    ]
+                }
                 let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])
                 Console.write(data + Data("\n".utf8))
                 return
             }
             Console.print("warehouse \(configuration.warehouse.description), lake \(configuration.lake.description)")
+            if let clockReading {
+                Console.print(
+                    "exchange clock: \(ExchangeClockSync.describe(clockReading.offsetMilliseconds)) "
+                        + "(offset \(clockReading.offsetMilliseconds) ms, measured \(UTCTime.iso8601(clockReading.measuredAt)))")
+            }
             for bucket in lake.buckets {
                 let days = bucket.days.filter { CivilDate(isoString: $0.folder) != nil }
                 let span = days.first.map { first in " from \(first.folder) to \(days.last?.folder ?? first.folder)" } ?? ""

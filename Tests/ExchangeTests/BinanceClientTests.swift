@@ -47,6 +47,23 @@ struct BinanceClientTests {
     static let oneKline =
         #"[[1499040000000,"0.01634790","0.80000000","0.01575800","0.01577100","148976.11427815",1499644799999,"2434.19055334",308,"1756.87402397","28.46694368","0"]]"#
 
+    /// A clock sample is one request: a slow or failed one is a poor sample, and the caller takes several anyway.
+    @Test func aClockSampleIsNeverRetried() async throws {
+        let attempts = Counter()
+        let router = Router()
+        router.get("/api/v3/time") { _, _ -> Response in
+            _ = attempts.increment()
+            return Self.json(.serviceUnavailable, #"{"code":-1001,"msg":"Internal error."}"#)
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            // The configured policy retries 5xx three times; the clock sample does not.
+            let binance = Self.client("http://127.0.0.1:\(try #require(client.port))")
+            await #expect(throws: ExchangeError.self) { try await binance.serverTime() }
+        }
+        #expect(attempts.value == 1)
+    }
+
     @Test func fetchesKlinesAndDepthFromTheSimulatorWithRawBodies() async throws {
         let clock = ManualClock(1_767_225_630_000)
         let exchange = SimulatedExchange(configuration: .init(seed: 3, symbols: [Self.btc], historyMinutes: 100, clock: clock.reader))
@@ -54,7 +71,7 @@ struct BinanceClientTests {
             let client = Self.client(baseURL, clock: clock.reader)
             let response = try await client.klines(
                 KlineRequest(symbol: Self.btc, interval: .oneMinute, startTime: clock.now - 600_000, limit: 5))
-            #expect(response.value.count == 5 && response.usedWeight == 2 && response.receivedAt == clock.now)
+            #expect(response.value.count == 5 && response.usedWeight == 2 && response.capturedAt == clock.now)
             #expect(try BinanceCodec.decodeKlines(response.body) == response.value)
             #expect(
                 response.value

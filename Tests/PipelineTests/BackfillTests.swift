@@ -41,6 +41,7 @@ struct BackfillTests {
             try await inner.depth(symbol: symbol, limit: limit)
         }
         func exchangeInfo() async throws(ExchangeError) -> FetchedResponse<ExchangeInfo> { try await inner.exchangeInfo() }
+        func serverTime() async throws(ExchangeError) -> ServerTimeSample { try await inner.serverTime() }
     }
 
     @Test func aBackfillKilledHalfWayResumesAndEndsCompleteWithoutDuplicates() async throws {

@@ -29,13 +29,17 @@ struct GapFillTests {
                 now: GapFillTests.minute(400), limit: request.limit ?? 500
             ).filter { !outage.contains($0.openTime) }
             return FetchedResponse(
-                value: candles, body: BinanceCodec.encodeKlines(candles), usedWeight: nil, receivedAt: GapFillTests.minute(400))
+                value: candles, body: BinanceCodec.encodeKlines(candles), usedWeight: nil, capturedAt: GapFillTests.minute(400))
         }
         func depth(symbol: Symbol, limit: Int) async throws(ExchangeError) -> FetchedResponse<OrderBookSnapshot> {
             throw ExchangeError(.transport("not served"), endpoint: "/api/v3/depth")
         }
         func exchangeInfo() async throws(ExchangeError) -> FetchedResponse<ExchangeInfo> {
             throw ExchangeError(.transport("not served"), endpoint: "/api/v3/exchangeInfo")
+        }
+
+        func serverTime() async throws(ExchangeError) -> ServerTimeSample {
+            throw ExchangeError(.transport("not served"), endpoint: "/api/v3/time")
         }
     }
 

@@ -30,13 +30,17 @@ struct PaginationTests {
             guard call <= 20 else { throw ExchangeError(.transport("asked \(call) times"), endpoint: request.endpoint) }
             let value = page(request)
             return FetchedResponse(
-                value: value, body: BinanceCodec.encodeKlines(value), usedWeight: nil, receivedAt: PaginationTests.minute(5_000))
+                value: value, body: BinanceCodec.encodeKlines(value), usedWeight: nil, capturedAt: PaginationTests.minute(5_000))
         }
         func depth(symbol: Symbol, limit: Int) async throws(ExchangeError) -> FetchedResponse<OrderBookSnapshot> {
             throw ExchangeError(.transport("not served"), endpoint: "/api/v3/depth")
         }
         func exchangeInfo() async throws(ExchangeError) -> FetchedResponse<ExchangeInfo> {
             throw ExchangeError(.transport("not served"), endpoint: "/api/v3/exchangeInfo")
+        }
+
+        func serverTime() async throws(ExchangeError) -> ServerTimeSample {
+            throw ExchangeError(.transport("not served"), endpoint: "/api/v3/time")
         }
     }
 

@@ -20,17 +20,21 @@ extension Pages {
                 return value
             }
             let now = api.now
+            let exchange = try await api.exchangeTime()
             let symbols = try await services.symbols.symbols()
             var html = HTML()
 
             html.raw("<div class=\"panel\"><h2>Freshness</h2>")
+            if let warning = exchange.reading.flatMap(API.clockWarning) {
+                html.element("div", "class=\"error\" role=\"alert\"", "Clock: \(warning).")
+            }
             if symbols.isEmpty {
                 html.raw("<div class=\"empty\">No symbols are tracked. Add one on <a href=\"/settings\">Settings</a>.</div>")
             } else {
                 html.raw("<table><tr><th>Symbol</th><th>Newest closed candle</th><th class=\"num\">Lag</th><th>Last k-line fetch</th>")
                 html.raw("<th>Latest order book</th><th class=\"num\">Gaps open</th><th class=\"num\">Exchange-empty</th></tr>")
                 for symbol in symbols {
-                    let freshness = try await Freshness.read(symbol, from: services.warehouse, at: now)
+                    let freshness = try await Freshness.read(symbol, from: services.warehouse, at: exchange.now)
                     let state = try await services.warehouse.extractionState(symbol: symbol, type: .klines)
                     let gaps = try await services.warehouse.gaps(symbol: symbol)
                     html.raw("<tr>")
@@ -53,6 +57,11 @@ extension Pages {
             html.text(usage.isBanned(at: now) ? " · BANNED until \(Display.time(usage.bannedUntil))" : "")
             html.text(usage.isRateLimited(at: now) ? " · rate limited until \(Display.time(usage.rateLimitedUntil))" : "")
             html.text(" · \(usage.requests) requests, \(usage.failures) failed")
+            html.text(
+                exchange.reading.map { reading in
+                    " · exchange clock \(Display.signedMilliseconds(reading.offsetMilliseconds)) against ours "
+                        + "(measured \(Display.time(reading.measuredAt)), round trip \(reading.roundTripMilliseconds) ms)"
+                } ?? " · exchange clock not measured yet")
             html.raw("</p></div>")
 
             var gaps: [KlineGap] = []
