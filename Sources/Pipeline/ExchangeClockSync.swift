@@ -147,7 +147,7 @@ public actor ExchangeClockSync {
         let amount: String
         switch magnitude {
         case ..<1_000: amount = "\(magnitude) ms"
-        case ..<120_000: amount = "\(Double(magnitude / 100) / 10) s"
+        case ..<120_000: amount = "\(Double((magnitude + 50) / 100) / 10) s"
         case ..<7_200_000: amount = "\(magnitude / 60_000) min"
         case ..<172_800_000: amount = "\(magnitude / 3_600_000) h"
         default: amount = "\(magnitude / 86_400_000) days"

@@ -123,6 +123,8 @@ struct CLITests {
         (["simulate-exchange", "--replay", "nowhere"], "no such file or folder"),
         (["simulate-exchange", "--now", "2024-01-01"], "--now and --speed apply to a replay"),
         (["simulate-exchange", "--replay", "nowhere", "--speed", "0"], "--speed '0' is not valid"),
+        (["simulate-exchange", "--clock-offset", "soon"], "--clock-offset 'soon' is not valid"),
+        (["simulate-exchange", "--clock-offset", "-99999999"], "--clock-offset '-99999999' is not valid"),
     ])
     func badInputGivesOneLineAndExitCode64(arguments: [String], message: String) async throws {
         let folder = try TemporaryDirectory("cli")
@@ -414,6 +416,20 @@ struct CLITests {
         #expect(try #require(rows.last).closeTime + Kline.finalityMarginMilliseconds < lastFetch)
         #expect(lastFetch <= replayNow, "last fetch \(UTCTime.iso8601(lastFetch)), replay now \(UTCTime.iso8601(replayNow))")
         #expect((document["exchange_clock"] as? [String: Any])?["offset_ms"] as? Int ?? 0 < -150_000_000_000)
+    }
+
+    /// A simulator whose clock runs 30 s behind ours (`--clock-offset -30`): `extract` measures it and `status` shows it.
+    @Test func theSimulatorsClockOffsetIsMeasuredAndShown() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let (simulator, baseURL) = try await Self.startSimulator(["--clock-offset", "-30", "--symbols", "BTCUSDT"], in: folder)
+        defer { simulator.terminate() }
+        let env = ["CRYPTOPIPE_EXCHANGE_URL": baseURL, "CRYPTOPIPE_LOG_LEVEL": "warning", "CRYPTOPIPE_SYMBOLS": "BTCUSDT"]
+        let extract = try await Self.run(["extract"], environment: env, in: folder)
+        #expect(extract.status == 0, "\(extract.stderr)")
+        #expect(extract.stderr.contains("the exchange's clock is 30.0 s behind the local clock"), "\(extract.stderr)")
+        let status = try await Self.run(["status"], environment: env, in: folder)
+        #expect(status.stdout.contains("exchange clock: the exchange's clock is 30.0 s behind the local clock"), "\(status.stdout)")
     }
 
     @Test func runStopsAfterTheRequestedCyclesAndDemoRunsOffline() async throws {

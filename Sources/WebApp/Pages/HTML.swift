@@ -124,7 +124,7 @@ enum Display {
         let sign = milliseconds < 0 ? "−" : "+"
         let magnitude = milliseconds.magnitude
         if magnitude < 1_000 { return "\(sign)\(magnitude) ms" }
-        if magnitude < 120_000 { return "\(sign)\(Double(magnitude / 100) / 10) s" }
+        if magnitude < 120_000 { return "\(sign)\(Double((magnitude + 50) / 100) / 10) s" }
         return sign + age(Int64(clamping: magnitude / 1_000))
     }
 }
