@@ -142,9 +142,12 @@ public struct BinanceClient: MarketDataSource {
     /// the bound if it is the earlier one: the header was written after the answer was made, at most a round trip
     /// after the request went out. A header later than the offset says nothing safe and is not used, so a proxy's or
     /// a broken server's `Date` can only ever delay finality.
+    ///
+    /// Before any measurement the local send time is the estimate, and the header less the round trip caps it too:
+    /// either can only make the stamp earlier.
     func stamp(_ arrival: Arrival) -> Int64 {
         let earliest = arrival.reading?.earliestExchangeTime(atLocal: arrival.sentAt) ?? arrival.sentAt
-        guard arrival.contradicted, let date = arrival.dateHeader else { return earliest }
+        guard arrival.contradicted || arrival.reading == nil, let date = arrival.dateHeader else { return earliest }
         let (roundTrip, overflow) = arrival.receivedAt.subtractingReportingOverflow(arrival.sentAt)
         return min(earliest, ExchangeClock.adding(-(overflow ? .max : max(0, roundTrip)), to: date))
     }
@@ -254,7 +257,7 @@ public struct BinanceClient: MarketDataSource {
         case 200:
             return Arrival(
                 body: body, usedWeight: usedWeight, sentAt: sentAt, receivedAt: receivedAt, dateHeader: date, reading: reading,
-                contradicted: check == .contradicted || check == .alreadyStale)
+                contradicted: check.map { $0 != .consistent } ?? false)
         case 429:
             throw ExchangeError(.rateLimited(retryAfterSeconds: retryAfter), endpoint: endpoint)
         case 418:

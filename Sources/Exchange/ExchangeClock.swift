@@ -158,7 +158,7 @@ public final class ExchangeClock: Sendable {
         case consistent
         /// It disagrees: the offset is now stale and is measured again before the next page.
         case contradicted
-        /// It disagrees with an offset already marked stale.
+        /// It disagrees with an offset already marked stale, or with one measured again while the request was out.
         case alreadyStale
     }
 
@@ -169,7 +169,7 @@ public final class ExchangeClock: Sendable {
     /// earliest exchange time of the send: that side is checked without slack, because an offset that runs ahead is
     /// the one that would take open candles as final. The header cannot start after the answer arrived either; that
     /// side gets a second of slack for servers that round. A disagreement marks the offset stale, unless it was
-    /// measured again meanwhile (then the check concerns an old reading).
+    /// measured again meanwhile; either way the response disagrees with the reading it is stamped by.
     @discardableResult
     public func crossCheck(dateHeader: Int64, sentAt: Int64, receivedAt: Int64, reading: Reading?) -> CrossCheck {
         guard let reading, (0...UTCTime.latest).contains(dateHeader), sentAt <= receivedAt else { return .consistent }
@@ -177,8 +177,7 @@ public final class ExchangeClock: Sendable {
         let latest = reading.latestExchangeTime(atLocal: receivedAt)
         guard dateHeader + 999 < earliest || dateHeader - 1_000 > latest else { return .consistent }
         return state.withLock { state in
-            guard state.reading == reading else { return .consistent }
-            if state.stale { return .alreadyStale }
+            guard state.reading == reading, !state.stale else { return .alreadyStale }
             state.stale = true
             state.contradictions += 1
             return .contradicted

@@ -3,12 +3,14 @@ public import Logging
 public import MarketData
 public import Warehouse
 
-/// Keeps a process's ``ExchangeClock`` measured: asks the exchange for its time before the first extraction and
-/// every few minutes after (sooner when a `Date` header contradicted the offset), and keeps each reading in the
-/// warehouse, where `status`, `serve` and the pages of another process read it.
+/// Keeps a process's ``ExchangeClock`` measured: asks the exchange for its time before the first k-line page and
+/// whenever ``ExchangeClock/isDue(every:)`` says so (every few minutes, sooner for drifting clocks or after a `Date`
+/// header contradicted the offset), and keeps each reading in the warehouse, where `status`, `serve` and the pages of
+/// another process read it.
 ///
 /// A failed measurement is logged and the previous offset stays (none at all: the local clock); extraction goes on,
-/// because a missing offset only matters when the clocks really disagree, and the next cycle tries again.
+/// because stamps stay safe without it (every response's `Date` header caps a stamp it contradicts), and the
+/// measurement is tried again ``retryAfterFailure`` later.
 public actor ExchangeClockSync {
     /// How old a reading may get before it is measured again.
     public static let interval: Int64 = 300_000

@@ -56,8 +56,10 @@ struct ExchangeClockTests {
         #expect(clock.isDue(every: 300_000) && clock.contradictions == 1)
         let remeasured = try #require(clock.record(serverTime: now + 29_000, sentAt: now, receivedAt: now))
         #expect(!clock.isDue(every: 300_000))
-        // A check against the reading a request went out with, measured again meanwhile, concerns the old one.
-        #expect(clock.crossCheck(dateHeader: second - 5_000, sentAt: now, receivedAt: now, reading: reading) == .consistent)
+        // A check against the reading a request went out with, measured again meanwhile, disagrees with that reading
+        // (its response is stamped accordingly) but leaves the new one alone.
+        #expect(clock.crossCheck(dateHeader: second - 5_000, sentAt: now, receivedAt: now, reading: reading) == .alreadyStale)
+        #expect(!clock.isDue(every: 300_000))
         #expect(clock.crossCheck(dateHeader: second - 5_000, sentAt: now, receivedAt: now, reading: remeasured) == .contradicted)
         // Absurd headers and times neither trap nor count as contradictions.
         for (header, sent, received) in [(Int64.max, 0, 0), (Int64.min, 0, 0), (0, 5, 1)] as [(Int64, Int64, Int64)] {

@@ -351,7 +351,9 @@ struct ExchangeClockTests {
             #expect(clock.reading?.offsetMilliseconds == 0 && !clock.isDue(every: ExchangeClockSync.interval))
             // The exchange's clock jumps 45 s ahead (a stepped NTP correction on either side).
             shift.advance(milliseconds: 45_000)
-            _ = try await client.depth(symbol: Self.btc, limit: 5)
+            let depth = try await client.depth(symbol: Self.btc, limit: 5)
+            // The later header is not used: the stamp stays on the (now stale) offset's earliest time.
+            #expect(depth.capturedAt == Self.start)
             #expect(clock.isDue(every: ExchangeClockSync.interval))
             #expect(logs.all.contains { $0.contains("Date header disagrees") })
             await sync.synchronizeIfDue()
