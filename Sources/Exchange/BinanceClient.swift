@@ -88,11 +88,11 @@ public struct BinanceClient: MarketDataSource {
         }
     }
 
-    /// One sample of the exchange's clock: not retried and given at most ``serverTimeTimeout``, because a slow
-    /// answer is a poor sample and the caller takes several.
+    /// One sample of the exchange's clock, within the request timeout but never retried: a slow answer is a poor
+    /// sample, and the caller takes several.
     public func serverTime() async throws(ExchangeError) -> ServerTimeSample {
         let fetched = try await fetch(
-            "/api/v3/time", query: [], weight: BinanceWeights.time, retry: RetryPolicy.none, timeout: Self.serverTimeTimeout
+            "/api/v3/time", query: [], weight: BinanceWeights.time, retry: RetryPolicy.none
         ) { body throws(ExchangeError) in
             do {
                 return try BinanceCodec.decodeServerTime(Data(body))
@@ -104,9 +104,6 @@ public struct BinanceClient: MarketDataSource {
             serverTime: fetched.value, sentAt: fetched.arrival.sentAt, receivedAt: fetched.arrival.receivedAt,
             dateHeader: fetched.arrival.dateHeader)
     }
-
-    /// The longest a clock sample may take.
-    public static let serverTimeTimeout: Duration = .seconds(2)
 
     // MARK: Transport
 

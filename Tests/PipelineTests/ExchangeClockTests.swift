@@ -15,6 +15,9 @@ struct ExchangeClockTests {
     static let btc = try! Symbol("BTCUSDT")
     /// 2025-12-31T23:58:10Z on the local clock.
     static let start: Int64 = 1_767_225_490_000
+    /// A request's deadline here (clock samples included): the whole suite runs in parallel on two cores, where a
+    /// loopback answer can take seconds.
+    static let requestTimeout: Duration = .seconds(60)
 
     /// The synthetic market changes the minute in progress until it closes, so a candle stored as final too early
     /// differs from the exchange's final one. Local steps of 7 s walk every position in the minute (7 and 60 share no
@@ -34,7 +37,9 @@ struct ExchangeClockTests {
         let market = PipelineClock { clock.now() }
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
-                configuration: .init(baseURL: baseURL, retry: .none, clock: local.reader, exchangeClock: clock), httpClient: .shared,
+                configuration: .init(
+                    baseURL: baseURL, requestTimeout: Self.requestTimeout, retry: .none, clock: local.reader, exchangeClock: clock),
+                httpClient: .shared,
                 logger: logger)
             let extractor = Extractor(
                 configuration: .init(symbols: [Self.btc], initialCandles: 5, depthLimit: 5), source: client, lake: lake,
@@ -97,7 +102,8 @@ struct ExchangeClockTests {
         let clock = ExchangeClock()
         let reading = try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
-                configuration: .init(baseURL: baseURL, exchangeClock: clock), httpClient: .shared, logger: Logger(label: "test"))
+                configuration: .init(baseURL: baseURL, requestTimeout: Self.requestTimeout, exchangeClock: clock), httpClient: .shared,
+                logger: Logger(label: "test"))
             let sync = ExchangeClockSync(clock: clock, source: client, warehouse: warehouse, logger: Logger(label: "test"))
             return await sync.synchronize()
         }
@@ -124,7 +130,9 @@ struct ExchangeClockTests {
         let clock = ExchangeClock(local: local.reader)
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
-                configuration: .init(baseURL: baseURL, retry: .none, clock: local.reader, exchangeClock: clock), httpClient: .shared,
+                configuration: .init(
+                    baseURL: baseURL, requestTimeout: Self.requestTimeout, retry: .none, clock: local.reader, exchangeClock: clock),
+                httpClient: .shared,
                 logger: Logger(label: "test"))
             let sync = ExchangeClockSync(clock: clock, source: client, warehouse: warehouse, logger: Logger(label: "test"))
             await sync.synchronizeIfDue()
@@ -153,7 +161,9 @@ struct ExchangeClockTests {
         let clock = ExchangeClock(local: local.reader)
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
-                configuration: .init(baseURL: baseURL, retry: .none, clock: local.reader, exchangeClock: clock), httpClient: .shared,
+                configuration: .init(
+                    baseURL: baseURL, requestTimeout: Self.requestTimeout, retry: .none, clock: local.reader, exchangeClock: clock),
+                httpClient: .shared,
                 logger: Logger(label: "test"))
             let request = KlineRequest(symbol: Self.btc, interval: .oneMinute, limit: 1)
             let unmeasured = try await client.klines(request).capturedAt
@@ -179,7 +189,7 @@ struct ExchangeClockTests {
         clock.record(serverTime: now, sentAt: now, receivedAt: now)
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
-                configuration: .init(baseURL: baseURL, requestTimeout: .seconds(60), retry: .none, exchangeClock: clock),
+                configuration: .init(baseURL: baseURL, requestTimeout: Self.requestTimeout, retry: .none, exchangeClock: clock),
                 httpClient: .shared, logger: Logger(label: "test"))
             let asked = clock.local()
             let response = try await client.klines(KlineRequest(symbol: Self.btc, interval: .oneMinute, limit: 2))
@@ -288,7 +298,9 @@ struct ExchangeClockTests {
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = RecordingSource(
                 BinanceClient(
-                    configuration: .init(baseURL: baseURL, retry: .none, clock: local.reader, exchangeClock: clock), httpClient: .shared,
+                    configuration: .init(
+                        baseURL: baseURL, requestTimeout: Self.requestTimeout, retry: .none, clock: local.reader, exchangeClock: clock),
+                    httpClient: .shared,
                     logger: Logger(label: "test")))
             let extractor = Extractor(
                 configuration: .init(symbols: [Self.btc], initialCandles: 1_500, depthLimit: 5), source: client,
@@ -344,7 +356,9 @@ struct ExchangeClockTests {
         let clock = ExchangeClock(local: local.reader)
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
-                configuration: .init(baseURL: baseURL, retry: .none, clock: local.reader, exchangeClock: clock), httpClient: .shared,
+                configuration: .init(
+                    baseURL: baseURL, requestTimeout: Self.requestTimeout, retry: .none, clock: local.reader, exchangeClock: clock),
+                httpClient: .shared,
                 logger: logs.logger())
             let sync = ExchangeClockSync(clock: clock, source: client, warehouse: warehouse, logger: logs.logger())
             await sync.synchronizeIfDue()
