@@ -119,25 +119,15 @@ struct ExchangeClockTests {
     /// measured again, responses are stamped no later than their `Date` header, so no candle of the 45 s is taken as
     /// closed early; the next page measures again.
     @Test func aClockSteppedAheadStampsByTheDateHeaderUntilMeasuredAgain() async throws {
-        let local = ManualClock(Self.start)
-        let shift = ManualClock(0)
-        let exchange = SimulatedExchange(
-            configuration: .init(seed: 5, symbols: [Self.btc], historyMinutes: 300, clock: { local.now - shift.now }))
-        let folder = try TemporaryDirectory("exchange-clock")
-        defer { folder.remove() }
-        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
-        try await warehouse.migrate()
-        let clock = ExchangeClock(local: local.reader)
+        let harness = try await SteppedClock()
+        defer { harness.folder.remove() }
+        let (exchange, clock) = (harness.exchange, harness.clock)
         try await SimulatorServer.withRunning(exchange) { baseURL in
-            let client = BinanceClient(
-                configuration: .init(
-                    baseURL: baseURL, requestTimeout: Self.requestTimeout, retry: .none, clock: local.reader, exchangeClock: clock),
-                httpClient: .shared,
-                logger: Logger(label: "test"))
-            let sync = ExchangeClockSync(clock: clock, source: client, warehouse: warehouse, logger: Logger(label: "test"))
+            let client = harness.client(baseURL)
+            let sync = ExchangeClockSync(clock: clock, source: client, warehouse: harness.warehouse, logger: Logger(label: "test"))
             await sync.synchronizeIfDue()
             #expect(clock.reading?.offsetMilliseconds == 0)
-            shift.advance(milliseconds: 45_000)
+            harness.step(byMilliseconds: 45_000)
             let request = KlineRequest(symbol: Self.btc, interval: .oneMinute, limit: 3)
             let first = try await client.klines(request)
             // The first response is the one that reveals the step; it, and the next, are stamped by the exchange's second.
@@ -286,30 +276,19 @@ struct ExchangeClockTests {
 
     /// After a contradicting `Date`, the extractor measures again before its next page, not only in the next cycle.
     @Test func theExtractorMeasuresAgainBeforeTheNextPage() async throws {
-        let local = ManualClock(Self.start)
-        let shift = ManualClock(0)
-        let exchange = SimulatedExchange(
-            configuration: .init(seed: 5, symbols: [Self.btc], historyMinutes: 3_000, clock: { local.now - shift.now }))
-        let folder = try TemporaryDirectory("exchange-clock")
-        defer { folder.remove() }
-        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
-        try await warehouse.migrate()
-        let clock = ExchangeClock(local: local.reader)
-        try await SimulatorServer.withRunning(exchange) { baseURL in
-            let client = RecordingSource(
-                BinanceClient(
-                    configuration: .init(
-                        baseURL: baseURL, requestTimeout: Self.requestTimeout, retry: .none, clock: local.reader, exchangeClock: clock),
-                    httpClient: .shared,
-                    logger: Logger(label: "test")))
+        let harness = try await SteppedClock(historyMinutes: 3_000)
+        defer { harness.folder.remove() }
+        let (clock, warehouse) = (harness.clock, harness.warehouse)
+        try await SimulatorServer.withRunning(harness.exchange) { baseURL in
+            let client = RecordingSource(harness.client(baseURL))
             let extractor = Extractor(
                 configuration: .init(symbols: [Self.btc], initialCandles: 1_500, depthLimit: 5), source: client,
-                lake: LocalObjectStore(root: folder.path + "/lake"), warehouse: warehouse, clock: PipelineClock { clock.now() },
+                lake: LocalObjectStore(root: harness.folder.path + "/lake"), warehouse: warehouse, clock: PipelineClock { clock.now() },
                 clockSync: ExchangeClockSync(clock: clock, source: client, warehouse: warehouse, logger: Logger(label: "test")),
                 logger: Logger(label: "test"))
             await extractor.synchronizeClock()
             // The local clock steps 45 s ahead: the first of the two pages reveals it.
-            shift.advance(milliseconds: 45_000)
+            harness.step(byMilliseconds: 45_000)
             let report = await extractor.extractAll()
             #expect(report.failures.isEmpty)
             let time = Array(repeating: "time", count: ExchangeClockSync.samples)
@@ -344,27 +323,17 @@ struct ExchangeClockTests {
 
     /// A `Date` header that contradicts the offset makes the next cycle measure again, and the new offset is used.
     @Test func aContradictingDateHeaderMakesTheNextCycleMeasureAgain() async throws {
-        let local = ManualClock(Self.start)
-        let shift = ManualClock(0)
-        let exchange = SimulatedExchange(
-            configuration: .init(seed: 5, symbols: [Self.btc], historyMinutes: 300, clock: { local.now + shift.now }))
-        let folder = try TemporaryDirectory("exchange-clock")
-        defer { folder.remove() }
-        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
-        try await warehouse.migrate()
+        let harness = try await SteppedClock()
+        defer { harness.folder.remove() }
         let logs = LogRecorder()
-        let clock = ExchangeClock(local: local.reader)
-        try await SimulatorServer.withRunning(exchange) { baseURL in
-            let client = BinanceClient(
-                configuration: .init(
-                    baseURL: baseURL, requestTimeout: Self.requestTimeout, retry: .none, clock: local.reader, exchangeClock: clock),
-                httpClient: .shared,
-                logger: logs.logger())
-            let sync = ExchangeClockSync(clock: clock, source: client, warehouse: warehouse, logger: logs.logger())
+        let clock = harness.clock
+        try await SimulatorServer.withRunning(harness.exchange) { baseURL in
+            let client = harness.client(baseURL, logger: logs.logger())
+            let sync = ExchangeClockSync(clock: clock, source: client, warehouse: harness.warehouse, logger: logs.logger())
             await sync.synchronizeIfDue()
             #expect(clock.reading?.offsetMilliseconds == 0 && !clock.isDue(every: ExchangeClockSync.interval))
             // The exchange's clock jumps 45 s ahead (a stepped NTP correction on either side).
-            shift.advance(milliseconds: 45_000)
+            harness.step(byMilliseconds: -45_000)
             let depth = try await client.depth(symbol: Self.btc, limit: 5)
             // The later header is not used: the stamp stays on the (now stale) offset's earliest time.
             #expect(depth.capturedAt == Self.start)
@@ -373,6 +342,42 @@ struct ExchangeClockTests {
             await sync.synchronizeIfDue()
             #expect(clock.reading?.offsetMilliseconds == 45_000 && !clock.isDue(every: ExchangeClockSync.interval))
             #expect(logs.all.contains { $0.contains("the exchange's clock is 45.0 s ahead of the local clock") })
+        }
+    }
+}
+
+extension ExchangeClockTests {
+    /// What the stepped-clock tests share: a synthetic simulator whose clock is the local (manual) one until the test
+    /// steps the local clock, an SQLite warehouse, an `ExchangeClock` on the local clock and a client stamping by it.
+    struct SteppedClock {
+        let local = ManualClock(ExchangeClockTests.start)
+        /// How far the local clock has been stepped ahead of the exchange's.
+        let stepped = ManualClock(0)
+        let exchange: SimulatedExchange
+        let folder: TemporaryDirectory
+        let warehouse: SQLiteWarehouse
+        let clock: ExchangeClock
+
+        init(historyMinutes: Int = 300) async throws {
+            let (local, stepped) = (local, stepped)
+            exchange = SimulatedExchange(
+                configuration: .init(
+                    seed: 5, symbols: [ExchangeClockTests.btc], historyMinutes: historyMinutes, clock: { local.now - stepped.now }))
+            folder = try TemporaryDirectory("exchange-clock")
+            warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+            try await warehouse.migrate()
+            clock = ExchangeClock(local: local.reader)
+        }
+
+        /// Steps the local clock ahead of the exchange's (negative: the exchange's clock jumps ahead of ours).
+        func step(byMilliseconds milliseconds: Int64) { stepped.advance(milliseconds: milliseconds) }
+
+        func client(_ baseURL: String, logger: Logger = Logger(label: "test")) -> BinanceClient {
+            BinanceClient(
+                configuration: .init(
+                    baseURL: baseURL, requestTimeout: ExchangeClockTests.requestTimeout, retry: .none, clock: local.reader,
+                    exchangeClock: clock),
+                httpClient: .shared, logger: logger)
         }
     }
 }
