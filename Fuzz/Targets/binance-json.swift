@@ -1,5 +1,5 @@
-// Fuzz target `binance-json`: JSONScanner and every decoder in BinanceCodec (k-lines, depth, exchangeInfo, error
-// bodies), with decode → encode → decode round trips. Built with JSONScanner, ExactDecimal, BinanceCodec and Kline.
+// Fuzz target `binance-json`: JSONScanner and every decoder in BinanceCodec (k-lines, depth, exchangeInfo, server
+// time, error bodies), with decode → encode → decode round trips. Built with JSONScanner, ExactDecimal, BinanceCodec and Kline.
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -22,6 +22,9 @@ public func fuzz(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
     if let info = try? BinanceCodec.decodeExchangeInfo(body) {
         let again = try? BinanceCodec.decodeExchangeInfo(BinanceCodec.encodeExchangeInfo(info))
         precondition(again == info, "exchangeInfo does not survive encode → decode")
+    }
+    if let serverTime = try? BinanceCodec.decodeServerTime(body) {
+        precondition((0...UTCTime.latest).contains(serverTime), "serverTime \(serverTime) outside 1970-9999")
     }
     if let error = BinanceCodec.decodeError(body) {
         let again = BinanceCodec.decodeError(Data(BinanceCodec.encodeError(error)))

@@ -24,17 +24,17 @@ public final class ExchangeClock: Sendable {
             self.measuredAt = measuredAt
         }
 
-        /// The earliest the exchange's time can have been at local time `time`: the offset less half the round trip
-        /// it was measured with (saturating).
+        /// How far the offset can be off: half the round trip it was measured with, rounded up.
+        var uncertainty: Int64 { roundTripMilliseconds / 2 + roundTripMilliseconds % 2 }
+
+        /// The earliest the exchange's time can have been at local time `time` (saturating).
         public func earliestExchangeTime(atLocal time: Int64) -> Int64 {
-            let uncertainty = roundTripMilliseconds / 2 + roundTripMilliseconds % 2
-            return ExchangeClock.adding(offsetMilliseconds, to: ExchangeClock.adding(-uncertainty, to: time))
+            ExchangeClock.adding(offsetMilliseconds, to: ExchangeClock.adding(-uncertainty, to: time))
         }
 
         /// The latest the exchange's time can have been at local time `time` (saturating).
         public func latestExchangeTime(atLocal time: Int64) -> Int64 {
-            let uncertainty = roundTripMilliseconds / 2 + roundTripMilliseconds % 2
-            return ExchangeClock.adding(offsetMilliseconds, to: ExchangeClock.adding(uncertainty, to: time))
+            ExchangeClock.adding(offsetMilliseconds, to: ExchangeClock.adding(uncertainty, to: time))
         }
     }
 

@@ -44,7 +44,8 @@ public actor ExchangeClockSync {
     /// failed one.
     public func synchronizeIfDue() async {
         guard clock.isDue(every: Self.interval) else { return }
-        if let lastFailure, clock.local() - lastFailure.at < Self.retryAfterFailure, clock.local() >= lastFailure.at { return }
+        let now = clock.local()
+        if let lastFailure, now >= lastFailure.at, now - lastFailure.at < Self.retryAfterFailure { return }
         _ = await synchronize()
     }
 

@@ -63,11 +63,13 @@ public struct Transformer: Sendable {
         var newestCapture: Int64?
         for day in days {
             let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
-            if day == days.last { newestCapture = objects.compactMap { LakeLayout.parse(key: $0.key)?.capturedAt }.max() }
+            // Each name parsed once: for the capture order, and on the newest day for the newest capture.
+            let named = objects.map { (key: $0.key, capturedAt: LakeLayout.parse(key: $0.key)?.capturedAt) }
+            if day == days.last { newestCapture = named.compactMap(\.capturedAt).max() }
             let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
             // Capture order; names that do not parse sort first and are rejected when loaded.
-            let dayPending = objects.filter { !processed.contains($0.key) }
-                .map { (capturedAt: LakeLayout.parse(key: $0.key)?.capturedAt ?? 0, key: $0.key) }
+            let dayPending = named.filter { !processed.contains($0.key) }
+                .map { (capturedAt: $0.capturedAt ?? 0, key: $0.key) }
                 .sorted { ($0.capturedAt, $0.key) < ($1.capturedAt, $1.key) }
             pending.append(contentsOf: dayPending.map(\.key))
             listed.insert(day)

@@ -118,15 +118,6 @@ enum Display {
         default: return "\(seconds / 86_400) d"
         }
     }
-
-    /// `+12 ms`, `−3.4 s`, `−1826 d`: a clock offset, whatever its size.
-    static func signedMilliseconds(_ milliseconds: Int64) -> String {
-        let sign = milliseconds < 0 ? "−" : "+"
-        let magnitude = milliseconds.magnitude
-        if magnitude < 1_000 { return "\(sign)\(magnitude) ms" }
-        if magnitude < 120_000 { return "\(sign)\(Double((magnitude + 50) / 100) / 10) s" }
-        return sign + age(Int64(clamping: magnitude / 1_000))
-    }
 }
 
 extension Response {

@@ -59,7 +59,7 @@ extension Pages {
             html.text(" · \(usage.requests) requests, \(usage.failures) failed")
             html.text(
                 exchange.reading.map { reading in
-                    " · exchange clock \(Display.signedMilliseconds(reading.offsetMilliseconds)) against ours "
+                    " · \(ExchangeClockSync.describe(reading.offsetMilliseconds)) "
                         + "(measured \(Display.time(reading.measuredAt)), round trip \(reading.roundTripMilliseconds) ms)"
                 } ?? " · exchange clock not measured yet")
             html.raw("</p></div>")
