@@ -140,11 +140,13 @@ public struct BinanceClient: MarketDataSource {
     /// after the request went out. A header later than the offset says nothing safe and is not used, so a proxy's or
     /// a broken server's `Date` can only ever delay finality.
     ///
-    /// Before any measurement the local send time is the estimate, and the header less the round trip caps it too:
-    /// either can only make the stamp earlier.
+    /// Before any measurement the local send time is the estimate; a header whose second ended before it (the local
+    /// clock runs ahead) caps it the same way.
     func stamp(_ arrival: Arrival) -> Int64 {
         let earliest = arrival.reading?.earliestExchangeTime(atLocal: arrival.sentAt) ?? arrival.sentAt
-        guard arrival.contradicted || arrival.reading == nil, let date = arrival.dateHeader else { return earliest }
+        guard let date = arrival.dateHeader else { return earliest }
+        let localAhead = arrival.reading == nil && date + 999 < arrival.sentAt
+        guard arrival.contradicted || localAhead else { return earliest }
         let (roundTrip, overflow) = arrival.receivedAt.subtractingReportingOverflow(arrival.sentAt)
         return min(earliest, ExchangeClock.adding(-(overflow ? .max : max(0, roundTrip)), to: date))
     }

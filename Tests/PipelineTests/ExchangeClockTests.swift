@@ -274,6 +274,18 @@ struct ExchangeClockTests {
         }
     }
 
+    /// Before any measurement, a local clock running ahead is caught by the `Date` header: the stamp is capped by it.
+    @Test func anUnmeasuredLocalClockAheadIsCappedByTheDateHeader() async throws {
+        let harness = try await SteppedClock()
+        defer { harness.folder.remove() }
+        try await SimulatorServer.withRunning(harness.exchange) { baseURL in
+            harness.step(byMilliseconds: 45_000)
+            let response = try await harness.client(baseURL).klines(KlineRequest(symbol: Self.btc, interval: .oneMinute, limit: 3))
+            #expect(harness.clock.reading == nil)
+            #expect(response.capturedAt <= harness.exchange.now && response.capturedAt > harness.exchange.now - 1_000)
+        }
+    }
+
     /// After a contradicting `Date`, the extractor measures again before its next page, not only in the next cycle.
     @Test func theExtractorMeasuresAgainBeforeTheNextPage() async throws {
         let harness = try await SteppedClock(historyMinutes: 3_000)
