@@ -69,18 +69,23 @@ struct ChartTests {
         // Body capped at 24 px, centred.
         #expect(layout.body(0).x == 88 && layout.body(0).width == 24)
         #expect(layout.wick(0) == .init(x: 100, top: 0, bottom: 80))
-        #expect(layout.timeTicks.map(\.position) == [100])
+        #expect(layout.timeTicks(interval: .oneMinute).map(\.position) == [100])
     }
 
-    @Test func theSVGHasOneGroupPerCandleWithItsValuesAndTheBands() {
+    @Test func theSVGDrawsEachKindOfMarkAsOnePathWithTheBands() {
         let candles = [Self.candle(0, 105, 110, 100, 108, volume: 10), Self.candle(1, 108, 120, 106, 104, volume: 20)]
         let layout = CandlestickLayout(candles: candles, extraPrices: [125], frame: Self.frame)
         let svg = layout.svg(
             interval: .oneMinute, bands: (upper: [nil, 125], middle: [nil, 110], lower: [nil, 95]), label: "BTCUSDT <1m>")
         #expect(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\"") && svg.hasSuffix("</svg>"))
-        #expect(svg.components(separatedBy: "<g class=\"candle ").count - 1 == 2)
-        #expect(svg.contains("class=\"candle up\" data-t=\"1704067200000\" data-o=\"105.0\" data-h=\"110.0\""))
-        #expect(svg.contains("class=\"candle down\""))
+        // The same path forms the page's script draws: `M x,y h w v h h -w z` per body or bar, `M x,top V bottom` per wick.
+        #expect(svg.contains("class=\"body up\" d=\"\(SVG.rectanglePath(layout.body(0)))\""))
+        #expect(svg.contains("class=\"body down\" d=\"\(SVG.rectanglePath(layout.body(1)))\""))
+        let wick = layout.wick(1)
+        #expect(svg.contains("class=\"wick down\" d=\"M\(SVG.number(wick.x)),\(SVG.number(wick.top))V\(SVG.number(wick.bottom))\""))
+        #expect(
+            svg.contains("class=\"volume\" d=\"\(SVG.rectanglePath(layout.volumeBar(0)))\(SVG.rectanglePath(layout.volumeBar(1)))\""))
+        #expect(SVG.rectanglePath(.init(x: 1.5, y: 2, width: 3.25, height: 4)) == "M1.5,2h3.25v4h-3.25z")
         #expect(svg.contains("aria-label=\"BTCUSDT &lt;1m&gt;\""))
         // The bands start where they are defined; the scale grew to 125 so they stay inside the pane.
         #expect(layout.price.upper == 125)

@@ -114,10 +114,82 @@ struct CandlestickLayout: Sendable {
         var position: Double
     }
 
-    /// About six time labels, on candles spread evenly across the chart.
-    var timeTicks: [TimeTick] {
-        guard !candles.isEmpty else { return [] }
-        let every = max(1, candles.count / 6)
-        return stride(from: 0, to: candles.count, by: every).map { TimeTick(time: candles[$0].openTime, position: slots.center($0)) }
+    /// About six time labels, on candles opening at round UTC times (``TimeTicks``).
+    func timeTicks(interval: Interval) -> [TimeTick] {
+        TimeTicks(candles: candles.count, interval: interval).ticks(candles.map(\.openTime)).map { index in
+            TimeTick(time: candles[index].openTime, position: slots.center(index))
+        }
+    }
+}
+
+/// Where the time axis puts its labels: on candles that open at a round UTC time (every 30 minutes, 3 hours, day,
+/// Monday, month…), the step chosen so that about six fit; where the interval's candles cannot fall on such times
+/// (3d, 1w), on every sixth of the candles counted from the epoch; on the first candle when none in view qualifies.
+/// The page's script applies the same rule.
+struct TimeTicks: Sendable, Hashable {
+    enum Step: Sendable, Hashable {
+        case fixed(Int64)
+        case week
+        case months(Int)
+        case everyNth(Int)
+    }
+
+    static let minute: Int64 = 60_000
+    static let hour: Int64 = 3_600_000
+    static let day: Int64 = 86_400_000
+    static let fixedSteps: [Int64] =
+        [1, 2, 5, 10, 15, 30].map { $0 * minute } + [1, 2, 3, 6, 12].map { $0 * hour } + [1, 2].map { $0 * day }
+
+    let step: Step
+    /// The interval's length (30 days for a month).
+    let length: Int64
+
+    init(candles: Int, interval: Interval, labels: Int = 6) {
+        let length = interval.milliseconds ?? 30 * Self.day
+        self.length = length
+        let (span, overflow) = length.multipliedReportingOverflow(by: Int64(max(candles, 1)))
+        let target = overflow ? Int64.max : span / Int64(labels)
+        let every = Step.everyNth(max(1, candles / labels))
+        if let fixed = Self.fixedSteps.first(where: { $0 >= target && $0 >= length && $0 % length == 0 }) {
+            step = .fixed(fixed)
+        } else if interval == .oneMonth || Self.day % length == 0 {
+            // Candles of a day or shorter open on Mondays and on the first of each month; a month's on the first.
+            if 7 * Self.day >= target, interval != .oneMonth {
+                step = .week
+            } else if let months = [1, 3, 6, 12].first(where: { Int64($0) * 30 * Self.day >= target }) {
+                step = .months(months)
+            } else {
+                step = every
+            }
+        } else {
+            step = every
+        }
+    }
+
+    /// Indices of the candles (by open time) that get a label; the first when none would.
+    func ticks(_ openTimes: [Int64]) -> [Int] {
+        let ticks = openTimes.indices.filter { isTick(openTimes[$0]) }
+        return ticks.isEmpty && !openTimes.isEmpty ? [0] : ticks
+    }
+
+    func isTick(_ openTime: Int64) -> Bool {
+        switch step {
+        case .fixed(let length): return openTime.isMultiple(of: length)
+        // 1970-01-05, day 4 of the epoch, was a Monday.
+        case .week: return openTime.isMultiple(of: Self.day) && (openTime / Self.day % 7 + 7) % 7 == 4
+        case .months(let months):
+            let iso = UTCTime.iso8601(openTime)  // 2024-01-01T00:00:00.000Z
+            guard iso.dropFirst(8).hasPrefix("01T00:00:00.000"), let month = Int(iso.dropFirst(5).prefix(2)) else { return false }
+            return (month - 1) % months == 0
+        // Counted from the epoch, not from the first candle shown, so a label stays on its candle while the chart pans.
+        case .everyNth(let every): return (openTime / length).isMultiple(of: Int64(every))
+        }
+    }
+
+    /// The label of a tick: the interval's own form, but the date where a day begins within a chart of times of day.
+    static func label(_ openTime: Int64, interval: Interval) -> String {
+        let text = SVG.timeLabel(openTime, interval: interval)
+        guard interval == .oneSecond || interval == .oneMinute, openTime.isMultiple(of: day) else { return text }
+        return String(UTCTime.iso8601(openTime).dropFirst(5).prefix(5))
     }
 }

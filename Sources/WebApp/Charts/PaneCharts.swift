@@ -67,15 +67,16 @@ enum PaneCharts {
         }
         svg.close("g")
         let width = slots.bodyWidth
+        var bars = (up: "", down: "")
         for (index, value) in histogram.enumerated() {
             guard let value, value.isFinite else { continue }
             let y = scale.position(value)
-            svg.element(
-                "rect",
-                [
-                    ("class", value >= 0 ? "hist up" : "hist down"), ("x", SVG.number(slots.center(index) - width / 2)),
-                    ("y", SVG.number(min(y, zero))), ("width", SVG.number(width)), ("height", SVG.number(max(abs(zero - y), 0.5))),
-                ])
+            let bar = SVG.rectanglePath(
+                .init(x: slots.center(index) - width / 2, y: min(y, zero), width: width, height: max(abs(zero - y), 0.5)))
+            if value >= 0 { bars.up += bar } else { bars.down += bar }
+        }
+        for (name, d) in [("hist up", bars.up), ("hist down", bars.down)] where !d.isEmpty {
+            svg.element("path", [("class", name), ("d", d)])
         }
         for (name, series) in [("macd", macd), ("signal", signal)] {
             let line = points(series, slots: slots, scale: scale)

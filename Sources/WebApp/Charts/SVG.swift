@@ -52,8 +52,10 @@ struct SVG {
 
     static func escape(_ text: String) -> String { MarkupText.escape(text) }
 
-    /// A value for the hover read-out's `data-` attributes; empty for NaN and infinities, which the script cannot show.
-    static func dataValue(_ value: Double) -> String { value.isFinite ? String(value) : "" }
+    /// A rectangle as a path segment (`M x,y h w v h h -w z`), the form the chart's script draws too.
+    static func rectanglePath(_ rect: CandlestickLayout.Rect) -> String {
+        "M\(number(rect.x)),\(number(rect.y))h\(number(rect.width))v\(number(rect.height))h\(number(-rect.width))z"
+    }
 
     /// A price label with as many decimals as the tick step needs (at most 8).
     static func priceLabel(_ value: Double, step: Double) -> String {
@@ -105,7 +107,7 @@ struct SVG {
 
 extension CandlestickLayout {
     /// The chart as SVG: grid and price axis, Bollinger Bands (when given), wicks and bodies coloured by direction,
-    /// volume bars, time axis. Each candle's group carries its OHLCV in `data-` attributes for the hover read-out.
+    /// volume bars, time axis. The candles' exact values for the hover read-out travel with the page's chart data.
     func svg(interval: Interval, bands: (upper: [Double?], middle: [Double?], lower: [Double?])? = nil, label: String) -> String {
         var svg = SVG(width: frame.width, height: frame.height, label: label, className: "chart candles")
         let plotLeft = frame.left
@@ -133,46 +135,37 @@ extension CandlestickLayout {
             }
             svg.close("g")
         }
-        svg.open("g", [("class", "series")])
+        // One path per kind and direction instead of elements per candle: a thousand candles stay a handful of
+        // elements, which the browser's script redraws on every frame of a pan or zoom in the same form.
+        var wicks = (up: "", down: "")
+        var bodies = (up: "", down: "")
+        var volumes = ""
         for index in candles.indices {
-            let candle = candles[index]
             let wick = wick(index)
             let body = body(index)
-            let bar = volumeBar(index)
-            svg.open(
-                "g",
-                [
-                    ("class", candle.isUp ? "candle up" : "candle down"), ("data-t", String(candle.openTime)),
-                    ("data-o", SVG.dataValue(candle.open)), ("data-h", SVG.dataValue(candle.high)),
-                    ("data-l", SVG.dataValue(candle.low)), ("data-c", SVG.dataValue(candle.close)),
-                    ("data-v", SVG.dataValue(candle.volume)),
-                ])
-            svg.element(
-                "line",
-                [
-                    ("class", "wick"), ("x1", SVG.number(wick.x)), ("x2", SVG.number(wick.x)), ("y1", SVG.number(wick.top)),
-                    ("y2", SVG.number(wick.bottom)),
-                ])
-            svg.element(
-                "rect",
-                [
-                    ("class", "body"), ("x", SVG.number(body.x)), ("y", SVG.number(body.y)), ("width", SVG.number(body.width)),
-                    ("height", SVG.number(body.height)),
-                ])
-            svg.element(
-                "rect",
-                [
-                    ("class", "volume"), ("x", SVG.number(bar.x)), ("y", SVG.number(bar.y)), ("width", SVG.number(bar.width)),
-                    ("height", SVG.number(bar.height)),
-                ])
-            svg.close("g")
+            let segment = "M\(SVG.number(wick.x)),\(SVG.number(wick.top))V\(SVG.number(wick.bottom))"
+            let box = SVG.rectanglePath(body)
+            if candles[index].isUp {
+                wicks.up += segment
+                bodies.up += box
+            } else {
+                wicks.down += segment
+                bodies.down += box
+            }
+            volumes += SVG.rectanglePath(volumeBar(index))
+        }
+        svg.open("g", [("class", "series")])
+        for (name, d) in [
+            ("wick up", wicks.up), ("wick down", wicks.down), ("body up", bodies.up), ("body down", bodies.down), ("volume", volumes),
+        ] where !d.isEmpty {
+            svg.element("path", [("class", name), ("d", d)])
         }
         svg.close("g")
         svg.open("g", [("class", "axis time")])
-        for tick in timeTicks {
+        for tick in timeTicks(interval: interval) {
             svg.element(
                 "text", [("x", SVG.number(tick.position)), ("y", SVG.number(frame.height - 6)), ("text-anchor", "middle")],
-                content: SVG.timeLabel(tick.time, interval: interval))
+                content: TimeTicks.label(tick.time, interval: interval))
         }
         svg.close("g")
         return svg.finish()
