@@ -49,6 +49,29 @@ extension API {
         return json.bytes
     }
 
+    /// A chart window: candles with their indicators and whether older or newer ones are stored, what the Analytics
+    /// chart loads when it scrolls past the candles it has (one request per window).
+    func chart(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let symbol = try pathSymbol(context)
+        let query = request.query
+        let interval = try query.interval()
+        let limit = try query.integer("limit", in: 1...ChartWindow.maximumCandles, default: 500)
+        let start = try query.time("start")
+        let end = try query.time("end")
+        if let start, let end, start > end {
+            throw APIError.badRequest("invalid_range", "start must not be after end")
+        }
+        try await requireKnown(symbol)
+        let key = "chart \(symbol) \(interval.rawValue) \(limit) \(start.map(String.init) ?? "-") \(end.map(String.init) ?? "-")"
+        return try await cached(key) {
+            let window = try await ChartWindow.load(
+                symbol: symbol, .init(interval: interval, from: start, to: end, limit: limit), from: candleReader)
+            var json = JSONWriter(capacity: 256 + window.candles.count * 360)
+            window.write(to: &json)
+            return json.bytes
+        }
+    }
+
     static func write(_ stored: StoredKline, to json: inout JSONWriter) {
         let kline = stored.kline
         json.object { json in

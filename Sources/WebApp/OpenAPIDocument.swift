@@ -169,6 +169,23 @@ enum OpenAPIDocument {
                 ])
             ),
             (
+                "ChartCandle",
+                object([
+                    ("open_time", integer), ("open", decimal), ("high", decimal), ("low", decimal), ("close", decimal),
+                    ("volume", decimal), ("closed", boolean), ("rsi", number), ("macd", number), ("macd_signal", number),
+                    ("macd_histogram", number), ("bollinger_upper", number), ("bollinger_middle", number),
+                    ("bollinger_lower", number),
+                ])
+            ),
+            (
+                "ChartWindow",
+                object([
+                    ("symbol", string), ("interval", enumeration(QueryValue.servedIntervals.map(\.rawValue))), ("count", integer),
+                    ("reaches_oldest", boolean), ("reaches_newest", boolean), ("truncated", boolean),
+                    ("candles", array(ref("ChartCandle"))),
+                ])
+            ),
+            (
                 "Component",
                 object([("status", enumeration(["ok", "down", "unknown"])), ("detail", nullable("string"))])
             ),
@@ -460,6 +477,25 @@ enum OpenAPIDocument {
                             "getIndicators", "RSI(14), MACD(12,26,9) and Bollinger Bands(20,2) with TA-Lib's conventions", tag: market,
                             parameters: [symbolParameter, intervalParameter, limitParameter(1_000, 100, "Points to return")],
                             responses: [("200", response("Indicator series, ascending, and the latest values", "Indicators"))]
+                                + errors([400, 404, 503]))
+                    )
+                ]
+            ),
+            (
+                "/api/chart/{symbol}",
+                [
+                    (
+                        "get",
+                        operation(
+                            "getChart",
+                            "A chart window: candles (open to `end` or from `start`) with their RSI, MACD and Bollinger values, and whether older or newer candles are stored",
+                            tag: market,
+                            parameters: [
+                                symbolParameter, intervalParameter, limitParameter(1_000, 500, "Candles to return"),
+                                parameter("start", in: "query", timeSchema, "First open time (epoch ms or ISO-8601)"),
+                                parameter("end", in: "query", timeSchema, "Last open time (epoch ms or ISO-8601)"),
+                            ],
+                            responses: [("200", response("Candles, ascending, with indicators", "ChartWindow"))]
                                 + errors([400, 404, 503]))
                     )
                 ]

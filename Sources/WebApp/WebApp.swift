@@ -26,6 +26,7 @@ public enum WebApp {
         routes.add(.get, "/api/orderbook/{symbol}", to: router) { try await api.orderBook($0, $1) }
         routes.add(.get, "/api/stats/{symbol}", to: router) { try await api.statistics($0, $1) }
         routes.add(.get, "/api/indicators/{symbol}", to: router) { try await api.indicators($0, $1) }
+        routes.add(.get, "/api/chart/{symbol}", to: router) { try await api.chart($0, $1) }
         routes.add(.get, "/api/dashboard/metrics", to: router) { try await api.dashboardMetrics($0, $1) }
         routes.add(.get, "/api/pipeline/status", to: router) { try await api.pipelineStatus($0, $1) }
         routes.add(.get, "/api/pipeline/stats", to: router) { try await api.pipelineStats($0, $1) }
