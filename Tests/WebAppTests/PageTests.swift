@@ -25,7 +25,8 @@ struct PageTests {
         try await fixture.withClient { client in
             let page = try await client.send(.get, "/analytics?symbol=BTCUSDT&interval=\(interval)&limit=60")
             #expect(page.status == .ok)
-            #expect(page.body.components(separatedBy: "<g class=\"candle ").count - 1 == 60)
+            #expect(page.body.components(separatedBy: "{\"open_time\":").count - 1 == 60)
+            #expect(Self.drawnBodies(page.body) == 60)
             #expect(page.body.contains("<option selected>\(interval)</option>"))
             for option in ["1m", "3m", "30m", "2h", "12h", "3d", "1w", "1M"] { #expect(page.body.contains("<option>\(option)</option>")) }
             #expect(page.body.contains("class=\"chart rsi\"") && page.body.contains("class=\"chart macd\""))
@@ -34,6 +35,14 @@ struct PageTests {
             #expect(
                 values.first?.isNumber == true && !values.hasPrefix("—") && values.contains(", MACD ") && !values.contains("MACD —"),
                 "\(values)")
+        }
+    }
+
+    /// The candle bodies the SVG draws: one `M…z` rectangle each in the up and down paths.
+    static func drawnBodies(_ body: String) -> Int {
+        ["body up", "body down"].reduce(0) { total, name in
+            guard let start = body.range(of: "class=\"\(name)\" d=\"") else { return total }
+            return total + body[start.upperBound...].prefix { $0 != "\"" }.filter { $0 == "M" }.count
         }
     }
 
@@ -59,7 +68,8 @@ struct PageTests {
             let live = try await client.send(.get, "/?fragment=live")
             #expect(!live.body.contains("<nav>") && live.body.contains("class=\"card\""))
             let analytics = try await client.send(.get, "/analytics?symbol=btcusdt&interval=1m&limit=60")
-            #expect(analytics.body.components(separatedBy: "<g class=\"candle ").count - 1 == 60)
+            #expect(analytics.body.components(separatedBy: "{\"open_time\":").count - 1 == 60)
+            #expect(Self.drawnBodies(analytics.body) == 60)
             #expect(analytics.body.contains("class=\"chart rsi\"") && analytics.body.contains("class=\"chart macd\""))
             #expect(analytics.body.contains("class=\"depth bids\"") && analytics.body.contains("class=\"band upper\""))
             #expect(analytics.body.contains("data-readout=\"readout\""))

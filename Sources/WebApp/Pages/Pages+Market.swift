@@ -4,7 +4,7 @@ import MarketData
 import Pipeline
 import Warehouse
 
-/// Dashboard and Analytics.
+/// The Dashboard, and the order-book panel of Analytics.
 extension Pages {
     func dashboard(_ request: Request) async -> Response {
         if request.query.string("fragment") == "live" {
@@ -93,95 +93,6 @@ extension Pages {
         }
         html.raw("</td></tr></table></div>")
         return html.text
-    }
-
-    static let ranges = [60, 120, 240, 500, 1_000]
-
-    func analytics(_ request: Request) async -> Response {
-        await render(request, title: "Analytics", current: "/analytics") { _ in
-            let symbols = try await services.symbols.symbols()
-            let query = request.query
-            let interval = try query.interval()
-            let limit = try query.integer("limit", in: 1...1_000, default: 120)
-            let symbol: Symbol
-            if let text = query.string("symbol") {
-                do {
-                    symbol = try Symbol(asciiUppercased(text))
-                } catch {
-                    throw APIError.badRequest(
-                        "invalid_symbol", "'\(shown(text))' is not a symbol: expected letters and digits such as BTCUSDT")
-                }
-            } else if let first = symbols.first {
-                symbol = first
-            } else {
-                return "<div class=\"empty\">No symbols are tracked. Add one on <a href=\"/settings\">Settings</a>.</div>"
-            }
-            var html = HTML()
-            html.raw("<form class=\"controls\" method=\"get\" action=\"/analytics\"><label>Symbol <select name=\"symbol\">")
-            for option in Set(symbols + [symbol]).sorted() {
-                html.raw("<option\(option == symbol ? " selected" : "")>\(option)</option>")
-            }
-            html.raw("</select></label><label>Interval <select name=\"interval\">")
-            for option in QueryReader.servedIntervals {
-                html.raw("<option\(option == interval ? " selected" : "")>\(option.rawValue)</option>")
-            }
-            html.raw("</select></label><label>Range <select name=\"limit\">")
-            for option in Set(Self.ranges + [limit]).sorted() {
-                html.raw("<option value=\"\(option)\"\(option == limit ? " selected" : "")>\(option) candles</option>")
-            }
-            html.raw("</select></label><button type=\"submit\">Show</button></form>")
-
-            let stored = try await api.candleReader.recentKlines(
-                symbol: symbol, interval: interval, endingAt: Int64.max, includeOpen: true, limit: limit + API.indicatorWarmUp)
-            guard !stored.isEmpty else {
-                html.raw("<div class=\"empty\">No \(interval.rawValue) candles of \(symbol) are stored yet. ")
-                html.raw("Candles of every interval appear once their first minutes are loaded.</div>")
-                return html.text
-            }
-            let closes = stored.map(\.kline.close.doubleValue)
-            let rsi = Indicators.rsi(closes)
-            let macd = Indicators.macd(closes)
-            let bands = Indicators.bollingerBands(closes)
-            let first = max(0, stored.count - limit)
-            let shown = Array(stored[first...])
-            let candles = shown.map { ChartCandle($0.kline) }
-            let window = { (series: [Double?]) in Array(series[first...]) }
-            let upper = window(bands.upper)
-            let lower = window(bands.lower)
-            let layout = CandlestickLayout(candles: candles, extraPrices: (upper + lower).compactMap { $0 })
-            html.raw("<div class=\"panel\"><h2>\(symbol) · \(interval.rawValue)</h2>")
-            html.raw("<div class=\"readout\" id=\"readout\">Hover the chart for open, high, low, close and volume.</div>")
-            let chart = layout.svg(
-                interval: interval, bands: (upper: upper, middle: window(bands.middle), lower: lower),
-                label: "\(symbol) \(interval.rawValue) candlesticks with Bollinger Bands")
-            html.raw(
-                chart.replacingOccurrences(
-                    of: "<svg ", with: "<svg data-readout=\"readout\" ", options: [], range: chart.range(of: "<svg ")))
-            if closes.count < 35 {
-                html.element(
-                    "p", "class=\"muted\"",
-                    "RSI needs 15 closed candles and MACD 34; \(closes.count) are stored, so their panes fill in as candles arrive.")
-            }
-            html.raw("<h2>RSI (14)</h2>")
-            html.raw(PaneCharts.rsi(window(rsi), label: "RSI 14"))
-            html.raw("<h2>MACD (12, 26, 9)</h2>")
-            html.raw(
-                PaneCharts.macd(window(macd.macd), signal: window(macd.signal), histogram: window(macd.histogram), label: "MACD 12 26 9"))
-            if let last = stored.last {
-                html.element(
-                    "p", "class=\"muted\"",
-                    "Newest candle \(Display.time(last.kline.openTime))\(last.isFinal ? "" : " (still open)"); latest RSI "
-                        + latest(rsi) + ", MACD " + latest(macd.macd) + " (signal " + latest(macd.signal) + ")")
-            }
-            html.raw("</div>")
-            html.raw(try await orderBookPanel(symbol))
-            return html.text
-        }
-    }
-
-    /// The newest value of an indicator series for the readout line, `—` while it still needs more candles.
-    private func latest(_ series: [Double?]) -> String {
-        series.last.flatMap { $0 }.map { SVG.fixed($0, decimals: 2) } ?? "—"
     }
 
     func orderBookPanel(_ symbol: Symbol) async throws -> String {
