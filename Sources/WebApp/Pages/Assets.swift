@@ -8,8 +8,8 @@ enum Assets {
         header { background: #151b28; color: #fff; }
         header .bar { max-width: 1400px; margin: 0 auto; padding: 0 16px; display: flex; align-items: center; gap: 24px; min-height: 52px; flex-wrap: wrap; }
         header .brand { font-weight: 700; letter-spacing: .02em; }
-        nav a { color: #c9d1e0; text-decoration: none; padding: 16px 10px; display: inline-block; border-bottom: 3px solid transparent; }
-        nav a.current, nav a:hover { color: #fff; border-bottom-color: var(--accent); }
+        header nav a { color: #c9d1e0; text-decoration: none; padding: 16px 10px; display: inline-block; border-bottom: 3px solid transparent; }
+        header nav a.current, header nav a:hover { color: #fff; border-bottom-color: var(--accent); }
         header .session { margin-left: auto; display: flex; gap: 8px; align-items: center; color: #c9d1e0; }
         header .session form { margin: 0; }
         header .session a { color: #fff; }
@@ -51,10 +51,19 @@ enum Assets {
         .controls { display: flex; gap: 12px; flex-wrap: wrap; align-items: center; margin-bottom: 12px; }
         .chart { width: 100%; height: auto; display: block; }
         .chart .axis line { stroke: var(--line); } .chart .axis text { fill: var(--muted); font-size: 11px; }
-        .chart .candle.up .body { fill: var(--up); } .chart .candle.down .body { fill: var(--down); }
-        .chart .candle.up .wick { stroke: var(--up); } .chart .candle.down .wick { stroke: var(--down); }
-        .chart .candle .volume { fill: #b8c2d3; }
-        .chart .band { stroke: var(--accent); stroke-width: 1; opacity: .7; } .chart .band.middle { stroke-dasharray: 4 3; }
+        .chart .body.up { fill: var(--up); } .chart .body.down { fill: var(--down); }
+        .chart .wick { fill: none; } .chart .wick.up { stroke: var(--up); } .chart .wick.down { stroke: var(--down); }
+        .chart .volume { fill: #b8c2d3; }
+        .chart .body, .chart .volume, .chart .hist, .chart .wick { shape-rendering: crispEdges; }
+        .chart-view { outline: none; } .chart-view:focus-visible { box-shadow: 0 0 0 2px var(--accent); border-radius: 4px; }
+        .chart-view { position: relative; } .chart-view.interactive { touch-action: none; user-select: none; }
+        .chart-view.interactive svg { cursor: grab; } .chart-view.moving { cursor: grabbing; }
+        .chart-view canvas.chart-canvas { position: absolute; display: none; pointer-events: none; }
+        .chart-view.moving canvas.chart-canvas { display: block; } .chart-view.moving svg { visibility: hidden; }
+        .ranges { display: flex; gap: 4px; align-items: center; margin-bottom: 12px; color: var(--muted); }
+        .ranges a { padding: 3px 10px; border: 1px solid var(--line); border-radius: 5px; background: #fff; text-decoration: none; }
+        .chart-nav a[hidden] { display: none; }
+        .chart .band { stroke: var(--accent); stroke-width: 1; stroke-opacity: .7; } .chart .band.middle { stroke-dasharray: 4 3; }
         .chart .line { fill: none; stroke-width: 1.5; } .chart .line.rsi, .chart .line.macd { stroke: var(--accent); }
         .chart .line.signal { stroke: var(--warn); } .chart .guide { stroke: #c7ccd5; stroke-dasharray: 3 3; }
         .chart .hist.up { fill: #9bd9b3; } .chart .hist.down { fill: #f2a9ad; }
@@ -66,7 +75,14 @@ enum Assets {
         code { background: #eef1f6; padding: 1px 5px; border-radius: 4px; }
         """
 
-    static let javascript = """
+    /// The page script: the refreshing parts, the Analytics chart, and the mark that it all ran.
+    static let javascript =
+        commonJavaScript + chartJavaScript + """
+            // Tells the end-to-end test that the script ran to its end without an error.
+            document.documentElement.setAttribute("data-script", "ready");
+            """
+
+    static let commonJavaScript = """
         "use strict";
         // Refreshes the parts marked data-refresh every N seconds without reloading the page.
         document.querySelectorAll("[data-refresh]").forEach(function (element) {
@@ -79,39 +95,6 @@ enum Assets {
               .catch(function () { element.setAttribute("data-stale", "true"); });
           }, seconds * 1000);
         });
-        // Crosshair with an OHLCV read-out over candlestick charts.
-        document.querySelectorAll("svg.candles").forEach(function (svg) {
-          var candles = Array.prototype.slice.call(svg.querySelectorAll("g.candle"));
-          var readout = document.getElementById(svg.getAttribute("data-readout"));
-          if (!candles.length) return;
-          var line = document.createElementNS("http://www.w3.org/2000/svg", "line");
-          line.setAttribute("class", "crosshair");
-          line.setAttribute("y1", "0");
-          line.setAttribute("y2", svg.viewBox.baseVal.height);
-          line.style.display = "none";
-          svg.appendChild(line);
-          function show(event) {
-            var box = svg.getBoundingClientRect();
-            var x = (event.clientX - box.left) * svg.viewBox.baseVal.width / box.width;
-            var best = null, bestDistance = Infinity;
-            candles.forEach(function (candle) {
-              var wick = candle.querySelector(".wick");
-              var distance = Math.abs(parseFloat(wick.getAttribute("x1")) - x);
-              if (distance < bestDistance) { bestDistance = distance; best = candle; }
-            });
-            if (!best) return;
-            var cx = best.querySelector(".wick").getAttribute("x1");
-            line.setAttribute("x1", cx); line.setAttribute("x2", cx); line.style.display = "";
-            if (readout) {
-              var d = best.dataset;
-              var time = new Date(parseInt(d.t, 10)).toISOString().replace("T", " ").slice(0, 16) + " UTC";
-              readout.textContent = time + "  O " + d.o + "  H " + d.h + "  L " + d.l + "  C " + d.c + "  V " + d.v;
-            }
-          }
-          svg.addEventListener("mousemove", show);
-          svg.addEventListener("mouseleave", function () { line.style.display = "none"; });
-        });
-        // Tells the end-to-end test that the script ran to its end without an error.
-        document.documentElement.setAttribute("data-script", "ready");
+
         """
 }
