@@ -177,7 +177,7 @@ def main():
             readout = "Array.from(document.querySelectorAll('p.muted')).map(p => p.textContent).join(' ')"
             for interval, minimum in (("1h", 48), ("1d", 2), ("5m", 120), ("15m", 120)):
                 browser.open(f"{base}/analytics?symbol=BTCUSDT&interval={interval}&limit=120")
-                candles = browser.evaluate("document.querySelectorAll('g.candle').length")
+                candles = browser.evaluate("JSON.parse(document.getElementById('chart-data').textContent).candles.length")
                 text = browser.evaluate(readout)
                 check(f"Analytics {interval}: at least {minimum} candles", candles >= minimum, f"{candles} candles")
                 if interval != "1d":
