@@ -190,6 +190,13 @@ with sync_playwright() as playwright:
     check(len(first_view["times"]) == 120 and first_view["reachesNewest"], "the page opens on the newest 120 candles")
     aligned(page, "newest 120")
 
+    # A click is not a move: the URL stays, nothing is fetched, the chart stays drawn.
+    opened, requests_then = page.url, len(chart_requests)
+    page.locator("svg.candles").click(position={"x": 400, "y": 200})
+    settle(page)
+    check(page.url == opened and len(chart_requests) == requests_then and page.locator("svg.candles").is_visible(),
+          "a click leaves the view, its URL and the network alone")
+
     # The script's first drawing is the server's, mark for mark and label for label.
     plain = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
     static = plain.new_page()

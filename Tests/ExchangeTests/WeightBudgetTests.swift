@@ -14,9 +14,12 @@ struct WeightBudgetTests {
 
     static func client(_ baseURL: String, clock: ManualClock, budget: WeightBudget, usage: ExchangeUsageMonitor = .init()) -> BinanceClient
     {
+        // A long request timeout: these tests count requests, and on a loaded machine (the whole suite in parallel) a
+        // local answer has taken over 10 s, which the default timeout turned into a retry and an extra request.
         BinanceClient(
             configuration: .init(
-                baseURL: baseURL, retry: .init(maxAttempts: 4, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2)),
+                baseURL: baseURL, requestTimeout: .seconds(300),
+                retry: .init(maxAttempts: 4, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2)),
                 clock: clock.reader,
                 usage: usage, budget: budget),
             httpClient: .shared, logger: Logger(label: "test"))

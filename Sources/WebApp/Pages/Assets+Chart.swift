@@ -455,8 +455,8 @@ extension Assets {
                 trim();
                 clamp();
                 schedule();
-                // Mid-gesture the view follows the pointer; it settles when the gesture ends.
-                if (gesture) loadAround(); else settled();
+                // A view in motion (a drag, a pinch, wheel or keys) settles when the motion ends.
+                if (view.classList.contains("moving")) loadAround(); else settled();
               })
               .catch(function (error) {
                 loading[side] = false;
@@ -490,6 +490,8 @@ extension Assets {
           var settleTimer = null;
           function settled() {
             clearTimeout(settleTimer);
+            // A drag or pinch still under way settles when it ends.
+            if (gesture) return;
             view.classList.remove("moving");
             // Whole candles, keeping the one under the pointer there (rounding `start` alone can move it by one).
             var slot = plotWidth / count, anchor = hover === null ? null : Math.round(start + (hover - plotLeft) / slot - 0.5);
@@ -553,8 +555,9 @@ extension Assets {
           }
           view.addEventListener("pointerdown", function (event) {
             if (event.button !== 0) return;
-            view.focus();
-            moving();
+            view.focus({ preventScroll: true });
+            // A wheel or key move that has not settled yet must not settle in the middle of this gesture.
+            clearTimeout(settleTimer);
             pointers[event.pointerId] = { x: svgX(event), clientX: event.clientX, clientY: event.clientY };
             view.setPointerCapture(event.pointerId);
             begin();
@@ -562,9 +565,13 @@ extension Assets {
           });
           view.addEventListener("pointermove", function (event) {
             if (event.pointerId in pointers) {
+              // A mouse released outside the window (its pointerup lost): the drag ends here.
+              if (event.pointerType === "mouse" && event.buttons === 0) return release(event);
               pointers[event.pointerId] = { x: svgX(event), clientX: event.clientX, clientY: event.clientY };
               var ids = Object.keys(pointers);
               if (gesture && gesture.kind === "drag" && ids.length === 1) {
+                // A press becomes a drag with its first move (a click or a tap leaves the view as it is).
+                moving();
                 start = gesture.start - (pointers[ids[0]].x - gesture.x) / (plotWidth / count);
                 clamp(); schedule(); loadAround();
               } else if (gesture && gesture.kind === "pinch" && ids.length >= 2) {
@@ -581,10 +588,13 @@ extension Assets {
             hover = svgX(event);
             // The finger left on the glass after a pinch drags from where it is.
             begin();
-            if (!gesture) settled();
+            if (!gesture && view.classList.contains("moving")) settled();
           }
           view.addEventListener("pointerup", release);
           view.addEventListener("pointercancel", release);
+          view.addEventListener("lostpointercapture", release);
+          // The canvases follow the SVGs when the window changes size during a move.
+          window.addEventListener("resize", function () { if (view.classList.contains("moving")) { showCanvases(); schedule(); } });
           view.addEventListener("pointerleave", function () { hover = null; showCrosshair(); });
           view.addEventListener("wheel", function (event) {
             event.preventDefault();
@@ -594,7 +604,7 @@ extension Assets {
             } else {
               zoom(svgX(event), count * Math.exp(event.deltaY * unit * 0.0015));
             }
-            settleSoon();
+            if (!gesture) settleSoon();
           }, { passive: false });
           view.addEventListener("keydown", function (event) {
             // With a modifier the key is the browser's (Ctrl + and − zoom the page).
@@ -608,6 +618,8 @@ extension Assets {
             else if (event.key === "End") pan(candles.length);
             else return;
             event.preventDefault();
+            // The read-out follows the candle in the middle for someone moving by keys.
+            if (hover === null) hover = (plotLeft + plotRight) / 2;
             settleSoon();
           });
 
@@ -622,7 +634,11 @@ extension Assets {
             },
             stats: stats
           };
+          // Focus, keys and their description only with the script that answers them.
           view.classList.add("interactive");
+          view.setAttribute("tabindex", "0");
+          view.setAttribute("aria-label", view.getAttribute("aria-label") +
+            ": drag or use the arrow keys to move through time, the wheel, a pinch or + and − to zoom");
           render();
         })();
         """#

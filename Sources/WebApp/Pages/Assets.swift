@@ -56,7 +56,7 @@ enum Assets {
         .chart .volume { fill: #b8c2d3; }
         .chart .body, .chart .volume, .chart .hist, .chart .wick { shape-rendering: crispEdges; }
         .chart-view { outline: none; } .chart-view:focus-visible { box-shadow: 0 0 0 2px var(--accent); border-radius: 4px; }
-        .chart-view { position: relative; } .chart-view.interactive { touch-action: none; user-select: none; }
+        .chart-view { position: relative; } .chart-view.interactive { touch-action: pan-y; user-select: none; }
         .chart-view.interactive svg { cursor: grab; } .chart-view.moving { cursor: grabbing; }
         .chart-view canvas.chart-canvas { position: absolute; display: none; pointer-events: none; }
         .chart-view.moving canvas.chart-canvas { display: block; } .chart-view.moving svg { visibility: hidden; }

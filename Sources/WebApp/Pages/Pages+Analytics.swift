@@ -138,8 +138,8 @@ extension Pages {
             pane.top, pane.bottom,
         ].map(SVG.number).joined(separator: " ")
         html.raw(
-            "<div class=\"chart-view\" id=\"chart-view\" tabindex=\"0\" data-readout=\"readout\" data-frame=\"\(geometry)\" "
-                + "aria-label=\"Chart: drag or use the arrow keys to move through time, the wheel or + and − to zoom\">")
+            "<div class=\"chart-view\" id=\"chart-view\" role=\"group\" data-readout=\"readout\" data-frame=\"\(geometry)\" "
+                + "aria-label=\"\(symbol) \(interval.rawValue) chart\">")
         html.raw(
             layout.svg(
                 interval: interval, bands: (upper: indicators.upper, middle: indicators.middle, lower: indicators.lower),
