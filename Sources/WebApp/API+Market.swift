@@ -5,19 +5,36 @@ import Warehouse
 
 /// Market data: candles, the order book, 24h statistics and indicators.
 extension API {
+    /// The candles a candle endpoint is asked for: `interval`, `limit` (1–1000, default 500), and `start`/`end`.
+    struct CandleQuery: Sendable {
+        var interval: Interval
+        var limit: Int
+        var start: Int64?
+        var end: Int64?
+
+        init(_ query: QueryReader) throws(APIError) {
+            interval = try query.interval()
+            limit = try query.integer("limit", in: 1...ChartWindow.maximumCandles, default: 500)
+            start = try query.time("start")
+            end = try query.time("end")
+            if let start, let end, start > end {
+                throw APIError.badRequest("invalid_range", "start must not be after end")
+            }
+        }
+
+        /// The response cache's key for `endpoint` of `symbol`: every validated parameter.
+        func cacheKey(_ endpoint: String, _ symbol: Symbol) -> String {
+            "\(endpoint) \(symbol) \(interval.rawValue) \(limit) \(start.map(String.init) ?? "-") \(end.map(String.init) ?? "-")"
+        }
+    }
+
     func candlestick(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let symbol = try pathSymbol(context)
-        let query = request.query
-        let interval = try query.interval()
-        let limit = try query.integer("limit", in: 1...1_000, default: 500)
-        let start = try query.time("start")
-        let end = try query.time("end")
-        if let start, let end, start > end {
-            throw APIError.badRequest("invalid_range", "start must not be after end")
-        }
+        let query = try CandleQuery(request.query)
         try await requireKnown(symbol)
-        let key = "candlestick \(symbol) \(interval.rawValue) \(limit) \(start.map(String.init) ?? "-") \(end.map(String.init) ?? "-")"
-        return try await cached(key) { try await candlestickBody(symbol, interval, limit, start, end) }
+        return try await cached(query.cacheKey("candlestick", symbol)) {
+            try await candlestickBody(symbol, query.interval, query.limit, query.start, query.end)
+        }
     }
 
     private func candlestickBody(
@@ -53,19 +70,12 @@ extension API {
     /// chart loads when it scrolls past the candles it has (one request per window).
     func chart(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let symbol = try pathSymbol(context)
-        let query = request.query
-        let interval = try query.interval()
-        let limit = try query.integer("limit", in: 1...ChartWindow.maximumCandles, default: 500)
-        let start = try query.time("start")
-        let end = try query.time("end")
-        if let start, let end, start > end {
-            throw APIError.badRequest("invalid_range", "start must not be after end")
-        }
+        let query = try CandleQuery(request.query)
         try await requireKnown(symbol)
-        let key = "chart \(symbol) \(interval.rawValue) \(limit) \(start.map(String.init) ?? "-") \(end.map(String.init) ?? "-")"
-        return try await cached(key) {
+        return try await cached(query.cacheKey("chart", symbol)) {
             let window = try await ChartWindow.load(
-                symbol: symbol, .init(interval: interval, from: start, to: end, limit: limit), from: candleReader)
+                symbol: symbol, .init(interval: query.interval, from: query.start, to: query.end, limit: query.limit),
+                from: candleReader)
             var json = JSONWriter(capacity: 256 + window.candles.count * 360)
             window.write(to: &json)
             return json.bytes
@@ -77,16 +87,7 @@ extension API {
         json.object { json in
             json.time("open_time", "open_time_iso", kline.openTime)
             json.time("close_time", "close_time_iso", kline.closeTime)
-            json.key("open")
-            json.decimal(kline.open)
-            json.key("high")
-            json.decimal(kline.high)
-            json.key("low")
-            json.decimal(kline.low)
-            json.key("close")
-            json.decimal(kline.close)
-            json.key("volume")
-            json.decimal(kline.volume)
+            json.prices(of: kline)
             json.key("quote_volume")
             json.decimal(kline.quoteVolume)
             json.key("trades")
@@ -213,30 +214,14 @@ extension API {
     private func indicatorsBody(_ symbol: Symbol, _ interval: Interval, _ limit: Int) async throws -> [UInt8] {
         let candles = try await candleReader.recentKlines(
             symbol: symbol, interval: interval, endingAt: Int64.max, includeOpen: false, limit: limit + Self.indicatorWarmUp)
-        let closes = candles.map(\.kline.close.doubleValue)
-        let rsi = Indicators.rsi(closes)
-        let macd = Indicators.macd(closes)
-        let bands = Indicators.bollingerBands(closes)
+        let indicators = ChartIndicators(closes: candles.map(\.kline.close.doubleValue), dropping: 0)
         let first = max(0, candles.count - limit)
         func point(_ index: Int, _ json: inout JSONWriter) {
             json.object { json in
                 json.time("open_time", "open_time_iso", candles[index].kline.openTime)
                 json.key("close")
                 json.decimal(candles[index].kline.close)
-                json.key("rsi")
-                json.double(rsi[index])
-                json.key("macd")
-                json.double(macd.macd[index])
-                json.key("macd_signal")
-                json.double(macd.signal[index])
-                json.key("macd_histogram")
-                json.double(macd.histogram[index])
-                json.key("bollinger_upper")
-                json.double(bands.upper[index])
-                json.key("bollinger_middle")
-                json.double(bands.middle[index])
-                json.key("bollinger_lower")
-                json.double(bands.lower[index])
+                indicators.write(at: index, to: &json)
             }
         }
         var json = JSONWriter(capacity: 256 + (candles.count - first) * 400)
@@ -270,5 +255,21 @@ extension API {
             if candles.isEmpty { json.null() } else { point(candles.count - 1, &json) }
         }
         return json.bytes
+    }
+}
+
+extension JSONWriter {
+    /// A candle's `open`, `high`, `low`, `close` and `volume`, exact, as every candle endpoint writes them.
+    mutating func prices(of kline: Kline) {
+        key("open")
+        decimal(kline.open)
+        key("high")
+        decimal(kline.high)
+        key("low")
+        decimal(kline.low)
+        key("close")
+        decimal(kline.close)
+        key("volume")
+        decimal(kline.volume)
     }
 }

@@ -115,32 +115,10 @@ struct ChartWindow: Sendable {
         json.object { json in
             json.key("open_time")
             json.int(kline.openTime)
-            json.key("open")
-            json.decimal(kline.open)
-            json.key("high")
-            json.decimal(kline.high)
-            json.key("low")
-            json.decimal(kline.low)
-            json.key("close")
-            json.decimal(kline.close)
-            json.key("volume")
-            json.decimal(kline.volume)
+            json.prices(of: kline)
             json.key("closed")
             json.bool(candles[index].isFinal)
-            json.key("rsi")
-            json.double(indicators.rsi[index])
-            json.key("macd")
-            json.double(indicators.macd[index])
-            json.key("macd_signal")
-            json.double(indicators.signal[index])
-            json.key("macd_histogram")
-            json.double(indicators.histogram[index])
-            json.key("bollinger_upper")
-            json.double(indicators.upper[index])
-            json.key("bollinger_middle")
-            json.double(indicators.middle[index])
-            json.key("bollinger_lower")
-            json.double(indicators.lower[index])
+            indicators.write(at: index, to: &json)
         }
     }
 }
@@ -167,5 +145,23 @@ struct ChartIndicators: Sendable, Hashable {
         upper = window(bands.upper)
         middle = window(bands.middle)
         lower = window(bands.lower)
+    }
+
+    /// The values at `index` as members of an object, under the names both the chart and the indicators endpoint use.
+    func write(at index: Int, to json: inout JSONWriter) {
+        json.key("rsi")
+        json.double(rsi[index])
+        json.key("macd")
+        json.double(macd[index])
+        json.key("macd_signal")
+        json.double(signal[index])
+        json.key("macd_histogram")
+        json.double(histogram[index])
+        json.key("bollinger_upper")
+        json.double(upper[index])
+        json.key("bollinger_middle")
+        json.double(middle[index])
+        json.key("bollinger_lower")
+        json.double(lower[index])
     }
 }
