@@ -39,13 +39,26 @@ public struct LakeLayout: Sendable, Hashable {
         }
     }
 
+    /// The parts of `{YYYY-MM-DD}/{SYMBOL}_{klines|depth}_{epochms}.json`, or `nil`.
+    ///
+    /// The folder is the capture's UTC day, or the day before or after it: the original system named folders by its
+    /// server's local date, so near midnight its objects sit in the neighbouring day; the epoch milliseconds decide.
     public static func parse(key: String) -> ParsedKey? {
         let parts = key.split(separator: "/")
         guard parts.count == 2, let day = CivilDate(isoString: parts[0]), parts[1].hasSuffix(".json") else { return nil }
         let fields = parts[1].dropLast(5).split(separator: "_")
         guard fields.count == 3, let symbol = try? Symbol(String(fields[0])), let type = RawDataType(rawValue: String(fields[1])),
-            let capturedAt = Int64(fields[2]), CivilDate(epochMilliseconds: capturedAt) == day
+            let capturedAt = Int64(fields[2]), capturedAt >= 0
         else { return nil }
+        // The day of the capture, of a day earlier and of a day later (no arithmetic that can overflow on a name).
+        let days = [Int64(0), -86_400_000, 86_400_000].compactMap { shift -> CivilDate? in
+            let (moved, overflow) = capturedAt.addingReportingOverflow(shift)
+            return overflow ? nil : CivilDate(epochMilliseconds: moved)
+        }
+        guard days.contains(day) else { return nil }
         return ParsedKey(day: day, symbol: symbol, type: type, capturedAt: capturedAt)
     }
+
+    /// The original system's local lake: `data_lake/raw/{date}/…` and `data_lake/archive/{date}/…`.
+    public static let originalLocal = LakeLayout(rawBucket: "raw", archiveBucket: "archive")
 }

@@ -214,3 +214,19 @@ enum ExtendedAttributes {
     nonisolated(unsafe) static let get: Get? = dlsym(nil, "getxattr").map { unsafeBitCast($0, to: Get.self) }
 }
 #endif
+
+extension LakeLayout {
+    /// The layout of a lake folder: the original system's (`raw/`, `archive/`) when it has those folders and none of
+    /// ours, so pointing `--lake` or `lake migrate --from` at its `data_lake/` reads it where it is; ours otherwise.
+    public static func of(localFolder root: String) -> LakeLayout {
+        let ours = LakeLayout()
+        func isFolder(_ name: String) -> Bool {
+            var directory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &directory) && directory.boolValue
+        }
+        guard !isFolder(ours.rawBucket), !isFolder(ours.archiveBucket),
+            isFolder(originalLocal.rawBucket) || isFolder(originalLocal.archiveBucket)
+        else { return ours }
+        return originalLocal
+    }
+}

@@ -184,15 +184,24 @@ public struct Transformer: Sendable {
             parsed = object
         }
         let object = ProcessedObject(bucket: layout.rawBucket, key: key, processedAt: clock.now())
+        let envelope = parsed.envelope
+        if let disagreement = parsed.captureDisagreement {
+            logger.warning(
+                "raw object's captured_at is more than a day from the time in its name; the name's is used",
+                metadata: [
+                    "lake.object": "\(key)", "captured_at_ms": "\(parsed.declaredCapturedAt)",
+                    "difference_ms": "\(disagreement)",
+                ])
+        }
         let result: LoadResult
-        switch parsed {
-        case .klines(let envelope, let klines):
+        switch parsed.content {
+        case .klines(let klines):
             result = try await wrap { () throws(WarehouseError) in
                 try await warehouse.loadKlines(
                     klines, symbol: envelope.symbol, interval: envelope.interval ?? .oneMinute, capturedAt: envelope.capturedAt,
                     object: object)
             }
-        case .depth(let envelope, let book):
+        case .depth(let book):
             result = try await wrap { () throws(WarehouseError) in
                 try await warehouse.loadOrderBook(book, symbol: envelope.symbol, capturedAt: envelope.capturedAt, object: object)
             }
@@ -203,9 +212,29 @@ public struct Transformer: Sendable {
         report.rowsUnchanged += result.rowsUnchanged
     }
 
-    enum ParsedObject: Sendable {
-        case klines(RawEnvelope, [Kline])
-        case depth(RawEnvelope, OrderBookSnapshot)
+    /// A raw object read and checked against its name.
+    struct ParsedObject: Sendable {
+        enum Content: Sendable {
+            case klines([Kline])
+            case depth(OrderBookSnapshot)
+        }
+
+        /// The envelope, its capture time the name's: the name is what orders and identifies an object.
+        var envelope: RawEnvelope
+        /// The `captured_at` the envelope itself declares, kept for the warning when it is far from the name's.
+        var declaredCapturedAt: Int64
+        var content: Content
+
+        /// Further apart than this, the envelope's `captured_at` is worth a warning; closer, it is the usual skew of
+        /// the original system, which read the clock twice (the name's epoch ms, then a local-time `captured_at`).
+        static let tolerableDisagreement: Int64 = 86_400_000
+
+        /// How far the envelope's own capture time is from the name's, when that is more than a day.
+        var captureDisagreement: Int64? {
+            let (difference, overflow) = declaredCapturedAt.subtractingReportingOverflow(envelope.capturedAt)
+            guard overflow || difference.magnitude > UInt64(Self.tolerableDisagreement) else { return nil }
+            return overflow ? .max : difference
+        }
     }
 
     static func parse(key: String, bytes: [UInt8]) throws(TransformError) -> ParsedObject {
@@ -220,23 +249,25 @@ public struct Transformer: Sendable {
                 } catch {
                     throw TransformError("\(error)")
                 }
-                guard envelope.symbol == name.symbol, envelope.type == name.type, envelope.capturedAt == name.capturedAt else {
+                // Symbol and type must agree with the name; the capture time is the name's (the envelope's may be
+                // another clock's, as the original system wrote it).
+                guard envelope.symbol == name.symbol, envelope.type == name.type else {
                     throw TransformError(
-                        "envelope (\(envelope.symbol), \(envelope.type.rawValue), \(envelope.capturedAt)) does not match the object name")
+                        "envelope (\(envelope.symbol), \(envelope.type.rawValue)) does not match the object name (\(name.symbol), \(name.type.rawValue))"
+                    )
                 }
+                var named = envelope
+                named.capturedAt = name.capturedAt
                 var scanner = JSONScanner(
                     UnsafeBufferPointer(rebasing: buffer[..<envelope.dataRange.upperBound]), position: envelope.dataRange.lowerBound)
                 do {
+                    let content: ParsedObject.Content
                     switch envelope.type {
-                    case .klines:
-                        let klines = try BinanceCodec.decodeKlines(&scanner)
-                        try scanner.expectEnd()
-                        return .klines(envelope, klines)
-                    case .depth:
-                        let book = try BinanceCodec.decodeDepth(&scanner)
-                        try scanner.expectEnd()
-                        return .depth(envelope, book)
+                    case .klines: content = .klines(try BinanceCodec.decodeKlines(&scanner))
+                    case .depth: content = .depth(try BinanceCodec.decodeDepth(&scanner))
                     }
+                    try scanner.expectEnd()
+                    return ParsedObject(envelope: named, declaredCapturedAt: envelope.capturedAt, content: content)
                 } catch {
                     throw TransformError("data: \(error)")
                 }

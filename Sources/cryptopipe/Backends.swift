@@ -97,7 +97,13 @@ struct Backends {
             } catch {
                 throw CLIError("cannot create lake folder '\(root)': \(error.localizedDescription) (check --lake / CRYPTOPIPE_LAKE)")
             }
-            return (LocalObjectStore(root: root), LakeLayout())
+            let layout = LakeLayout.of(localFolder: root)
+            if layout == .originalLocal {
+                logger.info(
+                    "the lake folder has the original system's layout: raw/ is read and written as crypto-raw, archive/ as crypto-archive",
+                    metadata: ["lake.root": "\(root)"])
+            }
+            return (LocalObjectStore(root: root), layout)
         case .s3(let bucket):
             let s3 = try configuration.s3.configuration(requestTimeoutSeconds: configuration.requestTimeoutSeconds)
             var s3Logger = logger
