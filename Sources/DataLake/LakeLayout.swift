@@ -48,7 +48,9 @@ public struct LakeLayout: Sendable, Hashable {
         guard parts.count == 2, let day = CivilDate(isoString: parts[0]), parts[1].hasSuffix(".json") else { return nil }
         let fields = parts[1].dropLast(5).split(separator: "_")
         guard fields.count == 3, let symbol = try? Symbol(String(fields[0])), let type = RawDataType(rawValue: String(fields[1])),
-            let capturedAt = Int64(fields[2]), capturedAt >= 0
+            let capturedAt = Int64(fields[2]), (0...UTCTime.latest).contains(capturedAt),
+            // Canonical digits only ("+5" or "05" would name the same capture as "5" under another key).
+            String(capturedAt) == fields[2]
         else { return nil }
         // The day of the capture, of a day earlier and of a day later (no arithmetic that can overflow on a name).
         let days = [Int64(0), -86_400_000, 86_400_000].compactMap { shift -> CivilDate? in

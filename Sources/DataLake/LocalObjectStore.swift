@@ -216,17 +216,20 @@ enum ExtendedAttributes {
 #endif
 
 extension LakeLayout {
-    /// The layout of a lake folder: the original system's (`raw/`, `archive/`) when it has those folders and none of
-    /// ours, so pointing `--lake` or `lake migrate --from` at its `data_lake/` reads it where it is; ours otherwise.
-    public static func of(localFolder root: String) -> LakeLayout {
-        let ours = LakeLayout()
+    /// The layouts a lake folder holds objects in: ours (`crypto-raw/`, `crypto-archive/`) and the original system's
+    /// (`raw/`, `archive/`), each when one of its folders exists.
+    public static func layouts(inLocalFolder root: String) -> [LakeLayout] {
         func isFolder(_ name: String) -> Bool {
             var directory: ObjCBool = false
             return FileManager.default.fileExists(atPath: "\(root)/\(name)", isDirectory: &directory) && directory.boolValue
         }
-        guard !isFolder(ours.rawBucket), !isFolder(ours.archiveBucket),
-            isFolder(originalLocal.rawBucket) || isFolder(originalLocal.archiveBucket)
-        else { return ours }
-        return originalLocal
+        return [LakeLayout(), originalLocal].filter { isFolder($0.rawBucket) || isFolder($0.archiveBucket) }
+    }
+
+    /// The layout a lake folder is read and written in: the original system's when it holds only that one, so
+    /// pointing `--lake` at its `data_lake/` works where it is; ours otherwise (a new folder, or one with both, whose
+    /// `raw/` and `archive/` are then copied in with `lake migrate`).
+    public static func of(localFolder root: String) -> LakeLayout {
+        layouts(inLocalFolder: root) == [originalLocal] ? originalLocal : LakeLayout()
     }
 }

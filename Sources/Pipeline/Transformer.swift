@@ -90,14 +90,15 @@ public struct Transformer: Sendable {
             logger.error("roll-up left pending", metadata: ["reason": "\(failure)"])
         }
         // Extraction writes into the folder of the capture day, so once a pass has loaded everything,
-        // older days stay done; an hour of slack covers writes that straddle midnight.
+        // older days stay done; an hour of slack covers writes that straddle midnight, and a day more the original
+        // system's writers, which name folders by their local date (up to a day before the capture's UTC date).
         // A day still holding an unreadable object is kept, or its retry would never be listed again.
         // Objects are named by the exchange's clock, which need not be ours (a collector rehearsing on a replay years
         // in the past): the hour of slack is taken before the newest capture listed as well as before our "now", so
         // neither a clock running ahead of the names nor an object named in the far future moves the position past
         // days still being written. Without any object nothing advances.
         let caughtUp = newestCapture.map { newest in
-            CivilDate(epochMilliseconds: min(clock.now(), newest) - 3_600_000).isoString + "/"
+            CivilDate(epochMilliseconds: min(clock.now(), newest) - 3_600_000 - 86_400_000).isoString + "/"
         }
         let next = caughtUp.map { caughtUp in unreadable.earliestDay.map { min($0, caughtUp) } ?? caughtUp }
         if let next, cursor.advance(to: next) {
@@ -110,6 +111,7 @@ public struct Transformer: Sendable {
                 metadata: [
                     "objects": "\(report.objects)", "rows.written": "\(report.rowsWritten)", "rows.unchanged": "\(report.rowsUnchanged)",
                     "rejected": "\(report.rejected)", "unreadable": "\(report.unreadable)", "deferred": "\(report.deferred)",
+                    "captures_far_from_name": "\(report.capturesFarFromName)",
                 ])
         }
         return report
@@ -186,22 +188,40 @@ public struct Transformer: Sendable {
         let object = ProcessedObject(bucket: layout.rawBucket, key: key, processedAt: clock.now())
         let envelope = parsed.envelope
         if let disagreement = parsed.captureDisagreement {
-            logger.warning(
-                "raw object's captured_at is more than a day from the time in its name; the name's is used",
-                metadata: [
-                    "lake.object": "\(key)", "captured_at_ms": "\(parsed.declaredCapturedAt)",
-                    "difference_ms": "\(disagreement)",
-                ])
+            // Once per pass: a writer whose clock is a day off would otherwise log every object.
+            if report.capturesFarFromName == 0 {
+                logger.warning(
+                    "raw object's captured_at is more than a day from the time in its name; the name's is used",
+                    metadata: [
+                        "lake.object": "\(key)", "captured_at_ms": "\(parsed.declaredCapturedAt)", "difference_ms": "\(disagreement)",
+                        "note": "further objects of this pass like it are counted in its 'transformed' line",
+                    ])
+            }
+            report.capturesFarFromName += 1
         }
         let result: LoadResult
         switch parsed.content {
         case .klines(let klines):
+            // An object another system wrote (its envelope's time is not its name's) was named by a clock that need
+            // not be the exchange's: its newest candle is never taken as final on that clock's word.
+            var capturedAt = envelope.capturedAt
+            if parsed.declaredCapturedAt != envelope.capturedAt, let last = klines.last {
+                let (margin, overflow) = last.closeTime.addingReportingOverflow(Kline.finalityMarginMilliseconds)
+                if !overflow { capturedAt = min(capturedAt, margin) }
+            }
             result = try await wrap { () throws(WarehouseError) in
                 try await warehouse.loadKlines(
-                    klines, symbol: envelope.symbol, interval: envelope.interval ?? .oneMinute, capturedAt: envelope.capturedAt,
-                    object: object)
+                    klines, symbol: envelope.symbol, interval: envelope.interval ?? .oneMinute, capturedAt: capturedAt, object: object)
             }
         case .depth(let book):
+            // The same capture of a book may be named in two neighbouring day folders; loading both would merge two
+            // books into one snapshot.
+            if let twin = try await loadedTwin(of: key, envelope: envelope) {
+                try await reject(key, reason: "the order book captured at \(envelope.capturedAt) is already loaded from \(twin)")
+                unreadable.forget(key)
+                report.rejected += 1
+                return
+            }
             result = try await wrap { () throws(WarehouseError) in
                 try await warehouse.loadOrderBook(book, symbol: envelope.symbol, capturedAt: envelope.capturedAt, object: object)
             }
@@ -276,6 +296,21 @@ public struct Transformer: Sendable {
         return try outcome.get()
     }
 
+    /// Another key of the same capture already in the ledger: the name in the folder a day before or after.
+    private func loadedTwin(of key: String, envelope: RawEnvelope) async throws(PipelineError) -> String? {
+        for shift: Int64 in [-86_400_000, 0, 86_400_000] {
+            let (time, overflow) = envelope.capturedAt.addingReportingOverflow(shift)
+            guard !overflow else { continue }
+            let twin =
+                "\(CivilDate(epochMilliseconds: time).isoString)/\(envelope.symbol.rawValue)_\(envelope.type.rawValue)_\(envelope.capturedAt).json"
+            guard twin != key else { continue }
+            if try await wrap({ () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: twin) }).contains(twin) {
+                return twin
+            }
+        }
+        return nil
+    }
+
     private func reject(_ key: String, reason: String) async throws(PipelineError) {
         let destination = LakeLayout.rejectedPrefix + key
         logger.warning("rejected raw object", metadata: ["lake.object": "\(key)", "reason": "\(reason)"])
@@ -300,6 +335,8 @@ public struct TransformReport: Sendable, Hashable {
     public var unreadable = 0
     /// Objects skipped because they are backing off after failed reads.
     public var deferred = 0
+    /// Objects whose envelope's `captured_at` is more than a day from the time in their name (loaded by the name's).
+    public var capturesFarFromName = 0
     /// Hourly and daily candles recomputed after the load.
     public var hoursRolledUp = 0
     public var daysRolledUp = 0

@@ -102,6 +102,13 @@ struct Backends {
                 logger.info(
                     "the lake folder has the original system's layout: raw/ is read and written as crypto-raw, archive/ as crypto-archive",
                     metadata: ["lake.root": "\(root)"])
+            } else if LakeLayout.layouts(inLocalFolder: root).count > 1 {
+                logger.warning(
+                    "the lake folder holds both the original system's raw/ and archive/ and crypto-raw/ and crypto-archive/; only the latter are used",
+                    metadata: [
+                        "lake.root": "\(root)",
+                        "hint": "copy the original objects in: cryptopipe lake migrate --from \(root) --to <another folder or s3://bucket>",
+                    ])
             }
             return (LocalObjectStore(root: root), layout)
         case .s3(let bucket):

@@ -40,9 +40,22 @@ struct LakeMigrate: AsyncParsableCommand {
             let logger = Logger(label: "cryptopipe")
             let (sourceStore, sourceLayout) = try Backends.openLake(source, configuration: configuration, logger: logger)
             let (destinationStore, destinationLayout) = try Backends.openLake(destination, configuration: configuration, logger: logger)
-            let report = try await LakeMigration(
-                from: sourceStore, layout: sourceLayout, to: destinationStore, layout: destinationLayout
-            ).run()
+            // A folder may hold objects in both layouts (the original system's raw/ and ours): all of them are copied.
+            var sourceLayouts = [sourceLayout]
+            if case .local(let root) = source {
+                sourceLayouts = LakeLayout.layouts(inLocalFolder: root)
+                if sourceLayouts.isEmpty { sourceLayouts = [sourceLayout] }
+            }
+            var report = LakeMigration.Report()
+            for layout in sourceLayouts {
+                let part = try await LakeMigration(
+                    from: sourceStore, layout: layout, to: destinationStore, layout: destinationLayout
+                ).run()
+                report.copied += part.copied
+                report.copiedBytes += part.copiedBytes
+                report.skipped += part.skipped
+                report.failures += part.failures
+            }
             Console.print(
                 "copied \(report.copied) objects (\(report.copiedBytes) bytes) from \(source.description) to \(destination.description); "
                     + "\(report.skipped) already there and identical")

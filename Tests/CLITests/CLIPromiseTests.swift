@@ -68,6 +68,29 @@ struct LakeMigratePromiseTests {
         #expect(again.stdout == Self.summary(copied: 0, bytes: 0, from: "source", to: "copy", skipped: 4))
     }
 
+    /// The original system's local lake (`raw/`, `archive/`), alone or beside objects of ours in the same folder: every
+    /// object reaches the buckets.
+    @Test func theOriginalLocalLayoutIsCopiedIntoTheBucketsAlsoBesideOurs() async throws {
+        let folder = try TemporaryDirectory("cli-migrate-original")
+        defer { folder.remove() }
+        let original = [
+            ("raw/2024-01-01/BTCUSDT_klines_1704067260000.json", #"{"captured_at": "2023-12-31T16:01:00.123456", "data": []}"#),
+            ("archive/2023-12-01/BTCUSDT_depth_1701388800000.json", #"{"captured_at": "2023-11-30T16:00:00", "data": {}}"#),
+        ]
+        for (path, text) in original { try Self.write(text, to: folder.path + "/data_lake/" + path) }
+        let alone = try await CLITests.run(["lake", "migrate", "--from", "data_lake", "--to", "copy"], in: folder)
+        #expect(alone.status == 0, "\(alone.stderr)")
+        #expect(
+            try Self.files(under: folder.path + "/copy").keys.sorted() == [
+                "crypto-archive/2023-12-01/BTCUSDT_depth_1701388800000.json", "crypto-raw/2024-01-01/BTCUSDT_klines_1704067260000.json",
+            ])
+        // A run of ours pointed at the folder wrote crypto-raw/ beside raw/: both are copied.
+        try Self.write(Self.objects[0].text, to: folder.path + "/data_lake/crypto-raw/2024-01-02/BTCUSDT_klines_1704153600000.json")
+        let both = try await CLITests.run(["lake", "migrate", "--from", "data_lake", "--to", "both"], in: folder)
+        #expect(both.status == 0, "\(both.stderr)")
+        #expect(try Self.files(under: folder.path + "/both").count == 3)
+    }
+
     @Test func objectsChangedAtTheDestinationOrTheSourceAreCopiedAgainAndIdenticalOnesSkipped() async throws {
         let folder = try TemporaryDirectory("cli-migrate")
         defer { folder.remove() }

@@ -42,7 +42,8 @@ struct LakeLayoutTests {
         // two days away is not.
         #expect(LakeLayout.parse(key: "2024-01-02/BTCUSDT_klines_1704153599999.json")?.capturedAt == 1_704_153_599_999)
         for bad in [
-            "2024-01-03/BTCUSDT_klines_1704153599999.json", "2023-12-30/BTCUSDT_klines_1704153599999.json", "BTCUSDT_klines_1.json", "2024-01-01/BTCUSDT_trades_1704153599999.json",
+            "2024-01-03/BTCUSDT_klines_1704153599999.json", "2023-12-30/BTCUSDT_klines_1704153599999.json", "BTCUSDT_klines_1.json",
+            "2024-01-01/BTCUSDT_trades_1704153599999.json",
             "2024-01-01/btc_klines_1704153599999.json", "2024-01-01/BTCUSDT_klines_x.json",
             "_rejected/2024-01-01/BTCUSDT_klines_1704153599999.json",
         ] {

@@ -146,6 +146,58 @@ struct OriginalLakeTests {
         #expect(stored.map(\.kline.openTime) == [Self.firstOpen, Self.firstOpen + 60_000])
     }
 
+    @Test func anObjectLandingInTheDayBeforeAfterAPassIsStillFound() async throws {
+        let folder = try TemporaryDirectory("original-late")
+        defer { folder.remove() }
+        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+        try await warehouse.migrate()
+        let lake = InMemoryObjectStore()
+        let transformer = Transformer(
+            lake: lake, warehouse: warehouse, clock: PipelineClock(now: ManualClock(Self.captured + 3_600_000).reader),
+            logger: Logger(label: "test"))
+        try await lake.put(bucket: "crypto-raw", key: Self.objects[0].key, bytes: Self.objects[0].bytes)
+        #expect(try await transformer.transformPending().objects == 1)
+        // The original writer, a time zone behind, still writes into its local date's folder.
+        try await lake.put(bucket: "crypto-raw", key: Self.objects[2].key, bytes: Self.objects[2].bytes)
+        #expect(try await transformer.transformPending().objects == 1)
+    }
+
+    @Test func oneCaptureNamedInTwoFoldersLoadsOnce() async throws {
+        let folder = try TemporaryDirectory("original-twin")
+        defer { folder.remove() }
+        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+        try await warehouse.migrate()
+        let lake = InMemoryObjectStore()
+        let time = Self.lateEvening
+        try await lake.put(bucket: "crypto-raw", key: "2026-01-09/BTCUSDT_depth_\(time).json", bytes: Self.depthObject(capturedAtText: "2026-01-08T18:00:00.000001"))
+        try await lake.put(bucket: "crypto-raw", key: "2026-01-08/BTCUSDT_depth_\(time).json", bytes: Self.depthObject(capturedAtText: "2026-01-08T18:00:00.000001"))
+        let logs = LogRecorder()
+        let transformer = Transformer(
+            lake: lake, warehouse: warehouse, clock: PipelineClock(now: ManualClock(Self.captured).reader), logger: logs.logger())
+        let report = try await transformer.transformPending()
+        #expect(report.objects == 1 && report.rejected == 1, "\(report) \(logs.all)")
+        #expect(logs.all.contains { $0.contains("is already loaded from") })
+        #expect(try await warehouse.latestOrderBook(symbol: Self.btc, levels: 10)?.bids.count == 2)
+    }
+
+    @Test func anotherSystemsClockNeverMakesTheNewestCandleFinal() async throws {
+        let folder = try TemporaryDirectory("original-final")
+        defer { folder.remove() }
+        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+        try await warehouse.migrate()
+        let lake = InMemoryObjectStore()
+        // Named 10 s after the third candle closed, by a clock that need not be the exchange's.
+        let named = Self.firstOpen + 3 * 60_000 + 10_000
+        try await lake.put(
+            bucket: "crypto-raw", key: "2026-01-09/BTCUSDT_klines_\(named).json",
+            bytes: Self.klinesObject(capturedAtText: "2026-01-09T06:30:10.000001", open: Self.firstOpen))
+        let transformer = Transformer(
+            lake: lake, warehouse: warehouse, clock: PipelineClock(now: ManualClock(named).reader), logger: Logger(label: "test"))
+        #expect(try await transformer.transformPending().objects == 1)
+        let stored = try await warehouse.recentKlines(symbol: Self.btc, interval: .oneMinute, endingAt: .max, includeOpen: true, limit: 10)
+        #expect(stored.map(\.isFinal) == [true, true, false])
+    }
+
     @Test func folderDaysMayBeTheWritersLocalDate() {
         let name = "BTCUSDT_klines_\(Self.lateEvening).json"  // 2026-01-09T02:00Z
         for (day, accepted) in [
@@ -156,5 +208,9 @@ struct OriginalLakeTests {
         #expect(LakeLayout.parse(key: "1969-12-31/BTCUSDT_klines_-1.json") == nil)
         #expect(LakeLayout.parse(key: "9999-12-31/BTCUSDT_klines_\(Int64.max).json") == nil)
         #expect(LakeLayout.parse(key: "1970-01-01/BTCUSDT_klines_\(Int64.min).json") == nil)
+        // One capture has one name: no sign, no leading zeros, nothing past 9999.
+        for time in ["+\(Self.lateEvening)", "0\(Self.lateEvening)", "\(UTCTime.latest + 1)"] {
+            #expect(LakeLayout.parse(key: "2026-01-09/BTCUSDT_klines_\(time).json") == nil, "\(time)")
+        }
     }
 }

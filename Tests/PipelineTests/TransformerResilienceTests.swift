@@ -43,8 +43,8 @@ struct TransformerResilienceTests {
             logs.all.contains {
                 $0.hasPrefix("warning cannot read raw object") && $0.contains(keys[1]) && $0.contains("injected read fault")
             })
-        // The scan position stays on the day that still holds it, here and for a new process.
-        #expect(try await warehouse.setting(Transformer.resumeSetting) == "2026-01-02/")
+        // The scan position stays at or before the day that still holds it, here and for a new process.
+        #expect(try await warehouse.setting(Transformer.resumeSetting) == "2026-01-01/")
         #expect(await store.readCount(keys[1]) == 1)
 
         // Within the 30 s backoff the object is not read again.
@@ -59,12 +59,12 @@ struct TransformerResilienceTests {
         let third = try await transformer.transformPending()
         #expect(third.objects == 1 && third.unreadable == 0 && third.deferred == 0)
         #expect(try await warehouse.processedObjectKeys(withPrefix: "").count == 3)
-        // It would move on to the day of "now − 1 h", but never past the newest day folder there is.
-        #expect(try await warehouse.setting(Transformer.resumeSetting) == "2026-01-02/")
+        // It would move on to the day before "now − 1 h", but never past the day before the newest capture.
+        #expect(try await warehouse.setting(Transformer.resumeSetting) == "2026-01-01/")
         _ = try await Self.put(store, capturedAt: Self.noon)
         let fourth = try await transformer.transformPending()
         #expect(fourth.objects == 1)
-        #expect(try await warehouse.setting(Transformer.resumeSetting) == "2026-01-03/")
+        #expect(try await warehouse.setting(Transformer.resumeSetting) == "2026-01-02/")
     }
 
     @Test func repeatedFailuresBackOffExponentiallyUpToAnHour() async throws {
