@@ -169,8 +169,10 @@ struct OriginalLakeTests {
         try await warehouse.migrate()
         let lake = InMemoryObjectStore()
         let time = Self.lateEvening
-        try await lake.put(bucket: "crypto-raw", key: "2026-01-09/BTCUSDT_depth_\(time).json", bytes: Self.depthObject(capturedAtText: "2026-01-08T18:00:00.000001"))
-        try await lake.put(bucket: "crypto-raw", key: "2026-01-08/BTCUSDT_depth_\(time).json", bytes: Self.depthObject(capturedAtText: "2026-01-08T18:00:00.000001"))
+        let book = Self.depthObject(capturedAtText: "2026-01-08T18:00:00.000001")
+        for day in ["2026-01-09", "2026-01-08"] {
+            try await lake.put(bucket: "crypto-raw", key: "\(day)/BTCUSDT_depth_\(time).json", bytes: book)
+        }
         let logs = LogRecorder()
         let transformer = Transformer(
             lake: lake, warehouse: warehouse, clock: PipelineClock(now: ManualClock(Self.captured).reader), logger: logs.logger())
