@@ -11,6 +11,7 @@ times (figures, not pass/fail: the performance targets live in benchmarks). With
 screenshots the documentation shows.
 """
 
+import datetime
 import json
 import re
 import statistics
@@ -233,6 +234,11 @@ with sync_playwright() as playwright:
     check(zoomed["count"] < first_view["count"], f"the wheel zooms in: {first_view['count']} -> {zoomed['count']} candles")
     check(before == after, f"the candle under the pointer stays there ({before!r} -> {after!r})")
     check("from=" in page.url and "to=" in page.url, "the URL names the zoomed window")
+    minute = lambda t: datetime.datetime.fromtimestamp(t / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    check(
+        page.input_value("input[name=from]") == minute(zoomed["times"][0]) and page.input_value("input[name=to]") == minute(zoomed["times"][-1]),
+        "and so does the from/to form",
+    )
     chart_screenshot(page, f"{shots}/analytics-zoomed-in.png")
     aligned(page, "zoomed in")
     # A bookmark of the zoomed view reproduces it, with and without the script.

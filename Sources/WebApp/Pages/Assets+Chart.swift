@@ -507,6 +507,11 @@ extension Assets {
               var atPresent = last === candles.length - 1 && reachesNewest;
               history.replaceState(null, "", "/analytics?" + query + (atPresent ? "&limit=" + (last - first + 1) :
                 "&from=" + iso(candles[first].t) + "&to=" + iso(candles[last].t)));
+              // The form's from/to show the window too (blank at the present), so changing the symbol keeps it.
+              [["from", candles[first].t], ["to", candles[last].t]].forEach(function (field) {
+                var input = document.querySelector("form.controls input[name=" + field[0] + "]");
+                if (input) input.value = atPresent ? "" : iso(field[1]).slice(0, 16);
+              });
               updateLinks(query, first, last);
             }
             loadAround();
