@@ -1,4 +1,5 @@
-// Fuzz target `envelope`: RawEnvelope.decode, and encode → decode of whatever it accepts.
+// Fuzz target `envelope`: RawEnvelope.decode, and encode → decode of whatever it accepts; LakeLayout.parse of the same
+// bytes as an object name, and objectKey → parse of whatever it accepts.
 // Built with Sources/MarketData/*.swift, Sources/DataLake/RawEnvelope.swift and LakeLayout.swift.
 
 /// Where iso8601 prints a four-digit year, so `captured_at` reads back exactly.
@@ -7,6 +8,13 @@ let fourDigitYears: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_9
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
     let buffer = UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt8.self), count: count)
+    if let name = LakeLayout.parse(key: String(decoding: buffer, as: UTF8.self)) {
+        // A name's capture is a real time, its folder within a day of it, and our own name for it reads back the same.
+        precondition((0...UTCTime.latest).contains(name.capturedAt))
+        let ours = LakeLayout.objectKey(symbol: name.symbol, type: name.type, capturedAt: name.capturedAt)
+        let again = LakeLayout.parse(key: ours)
+        precondition(again?.capturedAt == name.capturedAt && again?.symbol == name.symbol && again?.type == name.type, ours)
+    }
     guard let envelope = try? RawEnvelope.decode(buffer) else { return 0 }
     precondition(envelope.dataRange.lowerBound >= 0 && envelope.dataRange.upperBound <= count)
     precondition(envelope.type != .klines || envelope.interval != nil)

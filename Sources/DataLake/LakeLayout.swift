@@ -52,13 +52,16 @@ public struct LakeLayout: Sendable, Hashable {
             // Canonical digits only ("+5" or "05" would name the same capture as "5" under another key).
             String(capturedAt) == fields[2]
         else { return nil }
-        // The day of the capture, of a day earlier and of a day later (no arithmetic that can overflow on a name).
-        let days = [Int64(0), -86_400_000, 86_400_000].compactMap { shift -> CivilDate? in
-            let (moved, overflow) = capturedAt.addingReportingOverflow(shift)
-            return overflow ? nil : CivilDate(epochMilliseconds: moved)
-        }
-        guard days.contains(day) else { return nil }
+        guard (CivilDate(epochMilliseconds: capturedAt).daysSinceEpoch - day.daysSinceEpoch).magnitude <= 1 else { return nil }
         return ParsedKey(day: day, symbol: symbol, type: type, capturedAt: capturedAt)
+    }
+
+    /// Every name `parse` reads as this capture: in the folder of its UTC day, and of the day before and after.
+    public static func objectKeys(symbol: Symbol, type: RawDataType, capturedAt: Int64) -> [String] {
+        let ours = objectKey(symbol: symbol, type: type, capturedAt: capturedAt)
+        let name = ours.drop { $0 != "/" }
+        let day = CivilDate(epochMilliseconds: capturedAt).daysSinceEpoch
+        return [ours] + [day - 1, day + 1].map { CivilDate(epochMilliseconds: $0 * 86_400_000).isoString + name }
     }
 
     /// The original system's local lake: `data_lake/raw/{date}/…` and `data_lake/archive/{date}/…`.

@@ -154,7 +154,7 @@ public struct BinanceClient: MarketDataSource {
     /// One read with retries (by default the configured ones) and the budget; the body, its decoded value and the
     /// local times of the attempt that succeeded.
     private func fetch<Value: Sendable>(
-        _ path: String, query: [(String, String)], weight: Int, retry: RetryPolicy? = nil, timeout: Duration? = nil,
+        _ path: String, query: [(String, String)], weight: Int, retry: RetryPolicy? = nil,
         decode: ([UInt8]) throws(ExchangeError) -> Value
     ) async throws(ExchangeError) -> (value: Value, arrival: Arrival) {
         let retry = retry ?? configuration.retry
@@ -165,7 +165,7 @@ public struct BinanceClient: MarketDataSource {
         while true {
             do {
                 try await configuration.budget?.acquire(weight: weight, endpoint: endpoint)
-                let arrival = try await send(endpoint, timeout: timeout ?? configuration.requestTimeout)
+                let arrival = try await send(endpoint, timeout: configuration.requestTimeout)
                 return (try decode(arrival.body), arrival)
             } catch {
                 // With a budget, a 429 pauses every request and this one is tried again after the pause.

@@ -82,11 +82,6 @@ public final class ExchangeClock: Sendable {
         return Self.adding(offset, to: time)
     }
 
-    /// The earliest the exchange's time can have been at local time `time` (the local time before any measurement).
-    public func earliestExchangeTime(atLocal time: Int64) -> Int64 {
-        reading?.earliestExchangeTime(atLocal: time) ?? time
-    }
-
     static func adding(_ offset: Int64, to time: Int64) -> Int64 {
         let (sum, overflow) = time.addingReportingOverflow(offset)
         return overflow ? (offset < 0 ? .min : .max) : sum

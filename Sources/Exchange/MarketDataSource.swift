@@ -34,12 +34,6 @@ public struct ServerTimeSample: Sendable, Hashable {
         guard (0...UTCTime.latest).contains(dateHeader) else { return false }
         return serverTime >= dateHeader - 1_000 && serverTime <= dateHeader + 1_999
     }
-
-    /// `receivedAt - sentAt`, saturating: the smaller, the more exact the offset.
-    public var roundTrip: Int64 {
-        let (difference, overflow) = receivedAt.subtractingReportingOverflow(sentAt)
-        return overflow ? (sentAt > receivedAt ? .min : .max) : difference
-    }
 }
 
 /// Parameters of `/api/v3/klines`; times are inclusive bounds on the candles' open time.

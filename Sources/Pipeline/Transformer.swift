@@ -63,9 +63,10 @@ public struct Transformer: Sendable {
         var newestCapture: Int64?
         for day in days {
             let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
-            // Each name parsed once: for the capture order, and on the newest day for the newest capture.
+            // Each name parsed once: for the capture order and for the newest capture (over every listed day, so an
+            // emptied newest folder, everything in it rejected or moved, holds nothing back).
             let named = objects.map { (key: $0.key, capturedAt: LakeLayout.parse(key: $0.key)?.capturedAt) }
-            if day == days.last { newestCapture = named.compactMap(\.capturedAt).max() }
+            newestCapture = (named.compactMap(\.capturedAt) + [newestCapture].compactMap { $0 }).max()
             let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
             // Capture order; names that do not parse sort first and are rejected when loaded.
             let dayPending = named.filter { !processed.contains($0.key) }
@@ -298,12 +299,8 @@ public struct Transformer: Sendable {
 
     /// Another key of the same capture already in the ledger: the name in the folder a day before or after.
     private func loadedTwin(of key: String, envelope: RawEnvelope) async throws(PipelineError) -> String? {
-        for shift: Int64 in [-86_400_000, 0, 86_400_000] {
-            let (time, overflow) = envelope.capturedAt.addingReportingOverflow(shift)
-            guard !overflow else { continue }
-            let twin =
-                "\(CivilDate(epochMilliseconds: time).isoString)/\(envelope.symbol.rawValue)_\(envelope.type.rawValue)_\(envelope.capturedAt).json"
-            guard twin != key else { continue }
+        for twin in LakeLayout.objectKeys(symbol: envelope.symbol, type: envelope.type, capturedAt: envelope.capturedAt)
+        where twin != key {
             if try await wrap({ () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: twin) }).contains(twin) {
                 return twin
             }

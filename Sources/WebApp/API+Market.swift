@@ -52,12 +52,7 @@ extension API {
         }
         var json = JSONWriter(capacity: 128 + candles.count * 420)
         json.object { json in
-            json.key("symbol")
-            json.string(symbol.rawValue)
-            json.key("interval")
-            json.string(interval.rawValue)
-            json.key("count")
-            json.int(candles.count)
+            json.seriesHeader(symbol, interval, count: candles.count)
             json.key("candles")
             json.array { json in
                 for candle in candles { Self.write(candle, to: &json) }
@@ -259,6 +254,16 @@ extension API {
 }
 
 extension JSONWriter {
+    /// `symbol`, `interval` and `count`, as the candle series answers begin.
+    mutating func seriesHeader(_ symbol: Symbol, _ interval: Interval, count: Int) {
+        key("symbol")
+        string(symbol.rawValue)
+        key("interval")
+        string(interval.rawValue)
+        key("count")
+        int(count)
+    }
+
     /// A candle's `open`, `high`, `low`, `close` and `volume`, exact, as every candle endpoint writes them.
     mutating func prices(of kline: Kline) {
         key("open")

@@ -87,8 +87,10 @@ struct Backends {
     }
 
     /// The store and bucket names for a lake location; S3 settings and credentials come from the configuration.
+    /// `readsEveryLayout`: the caller reads a folder's original layout as well as ours (`lake migrate`), so a folder
+    /// holding both is not warned about.
     static func openLake(
-        _ location: LakeLocation, configuration: ResolvedConfiguration, logger: Logger
+        _ location: LakeLocation, configuration: ResolvedConfiguration, logger: Logger, readsEveryLayout: Bool = false
     ) throws(CLIError) -> (any ObjectStore, LakeLayout) {
         switch location {
         case .local(let root):
@@ -102,7 +104,7 @@ struct Backends {
                 logger.info(
                     "the lake folder has the original system's layout: raw/ is read and written as crypto-raw, archive/ as crypto-archive",
                     metadata: ["lake.root": "\(root)"])
-            } else if LakeLayout.layouts(inLocalFolder: root).count > 1 {
+            } else if !readsEveryLayout, LakeLayout.layouts(inLocalFolder: root).count > 1 {
                 logger.warning(
                     "the lake folder holds both the original system's raw/ and archive/ and crypto-raw/ and crypto-archive/; only the latter are used",
                     metadata: [

@@ -38,7 +38,8 @@ struct LakeMigrate: AsyncParsableCommand {
             }
             LogSetup.bootstrapOnce(level: configuration.logLevel)
             let logger = Logger(label: "cryptopipe")
-            let (sourceStore, sourceLayout) = try Backends.openLake(source, configuration: configuration, logger: logger)
+            let (sourceStore, sourceLayout) = try Backends.openLake(
+                source, configuration: configuration, logger: logger, readsEveryLayout: true)
             let (destinationStore, destinationLayout) = try Backends.openLake(destination, configuration: configuration, logger: logger)
             // A folder may hold objects in both layouts (the original system's raw/ and ours): all of them are copied.
             var sourceLayouts = [sourceLayout]

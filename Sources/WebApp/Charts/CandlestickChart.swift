@@ -145,7 +145,7 @@ struct TimeTicks: Sendable, Hashable {
     let length: Int64
 
     init(candles: Int, interval: Interval, labels: Int = 6) {
-        let length = interval.milliseconds ?? 30 * Self.day
+        let length = Self.length(of: interval)
         self.length = length
         let (span, overflow) = length.multipliedReportingOverflow(by: Int64(max(candles, 1)))
         let target = overflow ? Int64.max : span / Int64(labels)
@@ -166,6 +166,9 @@ struct TimeTicks: Sendable, Hashable {
         }
     }
 
+    /// The length the rule counts an interval's candles in: a month's as 30 days.
+    static func length(of interval: Interval) -> Int64 { interval.milliseconds ?? 30 * day }
+
     /// Indices of the candles (by open time) that get a label; the first when none would.
     func ticks(_ openTimes: [Int64]) -> [Int] {
         let ticks = openTimes.indices.filter { isTick(openTimes[$0]) }
@@ -178,9 +181,8 @@ struct TimeTicks: Sendable, Hashable {
         // 1970-01-05, day 4 of the epoch, was a Monday.
         case .week: return openTime.isMultiple(of: Self.day) && (openTime / Self.day % 7 + 7) % 7 == 4
         case .months(let months):
-            let iso = UTCTime.iso8601(openTime)  // 2024-01-01T00:00:00.000Z
-            guard iso.dropFirst(8).hasPrefix("01T00:00:00.000"), let month = Int(iso.dropFirst(5).prefix(2)) else { return false }
-            return (month - 1) % months == 0
+            let date = CivilDate(epochMilliseconds: openTime)
+            return openTime.isMultiple(of: Self.day) && date.day == 1 && (date.month - 1) % months == 0
         // Counted from the epoch, not from the first candle shown, so a label stays on its candle while the chart pans.
         case .everyNth(let every): return (openTime / length).isMultiple(of: Int64(every))
         }

@@ -41,6 +41,7 @@ struct ChartWindow: Sendable {
         let limit = min(max(request.limit, 1), maximumCandles)
         var candles: [StoredKline]
         var truncated = false
+        var readPastLimit = false
         if let from = request.from {
             let to = request.to ?? .max
             // One more than the limit tells whether the window was cut short.
@@ -48,6 +49,7 @@ struct ChartWindow: Sendable {
                 symbol: symbol, interval: request.interval, from: from, to: to, includeOpen: true, limit: limit + 1)
             if candles.count > limit {
                 candles.removeLast(candles.count - limit)
+                readPastLimit = true
                 truncated = request.to != nil
             }
         } else {
@@ -55,14 +57,15 @@ struct ChartWindow: Sendable {
                 symbol: symbol, interval: request.interval, endingAt: request.to ?? .max, includeOpen: true, limit: limit)
         }
         var warmUp: [StoredKline] = []
-        var reachesNewest = true
+        // Known without asking: the newest candles were read (no `to`), or the read from `from` on held no more.
+        var reachesNewest = request.to == nil && (request.from == nil || !readPastLimit)
         if let first = candles.first?.kline.openTime, let last = candles.last?.kline.openTime {
             // Open times come from the warehouse (years 1970 to 9999), so neither step can overflow; checked all the same.
             if first > 0 {
                 warmUp = try await reader.recentKlines(
                     symbol: symbol, interval: request.interval, endingAt: first - 1, includeOpen: true, limit: API.indicatorWarmUp)
             }
-            if last < .max {
+            if request.to != nil, !truncated, last < .max {
                 reachesNewest = try await reader.klines(
                     symbol: symbol, interval: request.interval, from: last + 1, to: .max, includeOpen: true, limit: 1
                 ).isEmpty
@@ -91,12 +94,7 @@ struct ChartWindow: Sendable {
     /// The window as JSON: what `/api/chart/{symbol}` answers and what the Analytics page embeds for its script.
     func write(to json: inout JSONWriter) {
         json.object { json in
-            json.key("symbol")
-            json.string(symbol.rawValue)
-            json.key("interval")
-            json.string(interval.rawValue)
-            json.key("count")
-            json.int(candles.count)
+            json.seriesHeader(symbol, interval, count: candles.count)
             json.key("reaches_oldest")
             json.bool(reachesOldest)
             json.key("reaches_newest")

@@ -20,7 +20,8 @@ extension Assets {
           var svgs = { candles: view.querySelector("svg.candles"), rsi: view.querySelector("svg.rsi"), macd: view.querySelector("svg.macd") };
           var readout = document.getElementById(view.getAttribute("data-readout"));
           var symbol = initial.symbol, interval = initial.interval;
-          var MIN = 20, MAX = 1000, KEEP = 20000;
+          // The zoom's bounds (ChartView.minimumCandles, ChartWindow.maximumCandles) come from the page; KEEP caps memory.
+          var bounds = view.getAttribute("data-candles").split(" ").map(Number), MIN = bounds[0], MAX = bounds[1], KEEP = 20000;
           function prepare(c) {
             return { t: c.open_time, o: c.open, h: c.high, l: c.low, c: c.close, v: c.volume, closed: c.closed,
               open: +c.open, high: +c.high, low: +c.low, close: +c.close, volume: +c.volume, rsi: c.rsi, macd: c.macd,
@@ -85,12 +86,10 @@ extension Assets {
           }
           function iso(t) { return new Date(t).toISOString(); }
           var MINUTE = 60000, HOUR = 3600000, DAY = 86400000;
-          var LENGTHS = { "1s": 1000, "1m": MINUTE, "3m": 3 * MINUTE, "5m": 5 * MINUTE, "15m": 15 * MINUTE, "30m": 30 * MINUTE,
-            "1h": HOUR, "2h": 2 * HOUR, "4h": 4 * HOUR, "6h": 6 * HOUR, "8h": 8 * HOUR, "12h": 12 * HOUR, "1d": DAY, "3d": 3 * DAY,
-            "1w": 7 * DAY, "1M": 30 * DAY };
           var FIXED = [1, 2, 5, 10, 15, 30].map(function (m) { return m * MINUTE; })
             .concat([1, 2, 3, 6, 12].map(function (h) { return h * HOUR; }), [DAY, 2 * DAY]);
-          var length = LENGTHS[interval] || MINUTE;
+          // The interval's length as the server's TimeTicks counts it (a month as 30 days).
+          var length = Number(view.getAttribute("data-interval-ms")) || MINUTE;
           // Labels on candles opening at round UTC times, about six across: the rule of the server's `TimeTicks`.
           function tickRule() {
             var candlesAcross = Math.max(Math.round(count), 1), target = Math.floor(length * candlesAcross / 6);

@@ -139,6 +139,8 @@ extension Pages {
         ].map(SVG.number).joined(separator: " ")
         html.raw(
             "<div class=\"chart-view\" id=\"chart-view\" role=\"group\" data-readout=\"readout\" data-frame=\"\(geometry)\" "
+                + "data-candles=\"\(ChartView.minimumCandles) \(ChartWindow.maximumCandles)\" "
+                + "data-interval-ms=\"\(TimeTicks.length(of: interval))\" "
                 + "aria-label=\"\(symbol) \(interval.rawValue) chart\">")
         html.raw(
             layout.svg(
