@@ -81,10 +81,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .systemLibrary(
+        // MariaDB Connector/C, loaded at run time: building needs neither its headers nor its library.
+        .target(
             name: "CMariaDB",
-            pkgConfig: "libmariadb",
-            providers: [.apt(["libmariadb-dev"]), .brew(["mariadb-connector-c"])]
+            linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
         ),
         .target(
             name: "WarehouseMySQL",
@@ -227,10 +227,12 @@ let package = Package(
             dependencies: ["Warehouse", "PipelineTesting", "MarketData"],
             swiftSettings: swiftSettings
         ),
+        // MariaDB's installed headers' layouts, compared with CMariaDB's declarations by WarehouseMySQLTests.
+        .target(name: "CMariaDBReference", path: "Tests/CMariaDBReference"),
         .testTarget(
             name: "WarehouseMySQLTests",
             dependencies: [
-                "WarehouseMySQL", "Warehouse", "PipelineTesting", "PipelineTestingMySQL", "MarketData", "Pipeline", "DataLake", "Exchange",
+                "CMariaDB", "CMariaDBReference", "WarehouseMySQL", "Warehouse", "PipelineTesting", "PipelineTestingMySQL", "MarketData", "Pipeline", "DataLake", "Exchange",
                 "ExchangeSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

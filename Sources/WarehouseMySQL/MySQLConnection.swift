@@ -6,17 +6,15 @@ import CMariaDB
 /// hands a connection to exactly one job and takes it back when the job ends. That checkout is what makes the
 /// `@unchecked Sendable` sound.
 public final class MySQLConnection: @unchecked Sendable {
-    private let handle: UnsafeMutablePointer<MYSQL>
+    private let handle: OpaquePointer
     private var statements: [String: MySQLStatement] = [:]
-
-    /// `mysql_library_init` (`mysql_server_init`) must run once before any thread uses the library.
-    private static let libraryReady: Bool = mysql_server_init(0, nil, nil) == 0
 
     /// Connects and sets the session up (UTF-8, strict SQL mode, UTC, READ COMMITTED).
     public init(_ configuration: MySQLConfiguration) throws(MySQLError) {
         let operation = "connect to \(configuration)"
-        guard Self.libraryReady, let handle = mysql_init(nil) else {
-            throw .ours("the MariaDB client library could not be initialised", operation: operation)
+        try MariaDBClientLibrary.load()
+        guard let handle = mysql_init(nil) else {
+            throw .ours("the MariaDB client library could not allocate a connection", operation: operation)
         }
         var connectTimeout = UInt32(configuration.connectTimeoutSeconds)
         // Bounded reads and writes: a server that vanishes without closing the socket is noticed, not waited on forever.

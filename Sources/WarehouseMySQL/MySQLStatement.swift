@@ -2,11 +2,11 @@ import CMariaDB
 
 /// A server-side prepared statement (binary protocol): parameters are bound, never spliced into SQL text.
 public final class MySQLStatement {
-    let handle: UnsafeMutablePointer<MYSQL_STMT>
+    let handle: OpaquePointer
     let sql: String
     let parameterCount: Int
 
-    init(connection: UnsafeMutablePointer<MYSQL>, sql: String) throws(MySQLError) {
+    init(connection: OpaquePointer, sql: String) throws(MySQLError) {
         let operation = "prepare \(MySQLConnection.summary(sql))"
         guard let handle = mysql_stmt_init(connection) else {
             throw MySQLError(
@@ -28,7 +28,7 @@ public final class MySQLStatement {
 
     deinit { mysql_stmt_close(handle) }
 
-    static func error(_ handle: UnsafeMutablePointer<MYSQL_STMT>, _ operation: String) -> MySQLError {
+    static func error(_ handle: OpaquePointer, _ operation: String) -> MySQLError {
         MySQLError(
             code: mysql_stmt_errno(handle), sqlState: String(cString: mysql_stmt_sqlstate(handle)),
             message: String(cString: mysql_stmt_error(handle)), operation: operation)

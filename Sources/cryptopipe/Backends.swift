@@ -65,6 +65,11 @@ struct Backends {
             warehouse = sqlite
             sessions = sqlite
         case .mysql(let mysqlConfiguration):
+            do {
+                try MariaDBClientLibrary.load()
+            } catch {
+                throw CLIError(error.message)
+            }
             var mysqlLogger = logger
             mysqlLogger[metadataKey: "mysql.server"] = "\(mysqlConfiguration.host):\(mysqlConfiguration.port)"
             let mysql = MySQLWarehouse(configuration: mysqlConfiguration, logger: mysqlLogger)
