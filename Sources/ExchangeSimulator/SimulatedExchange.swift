@@ -1,3 +1,4 @@
+import Foundation
 import MarketData
 import Synchronization
 
@@ -100,24 +101,36 @@ public final class SimulatedExchange: Sendable {
 
     // MARK: Endpoints
 
+    /// Every listed symbol, or those `symbol` or `symbols` (a JSON array, as Binance takes it) name.
     private func exchangeInfo(_ query: [String: String]) -> Reply {
         var listed = configuration.symbols
-        if let one = query["symbol"] {
-            guard let symbol = listed.first(where: { $0.rawValue == one }) else { return error(400, -1121, "Invalid symbol.") }
-            listed = [symbol]
+        if query["symbol"] != nil, query["symbols"] != nil {
+            return error(400, -1_101, "Only one of 'symbol' and 'symbols' may be sent.")
         }
-        let info = ExchangeInfo(
-            serverTime: now,
-            rateLimits: [
-                .init(rateLimitType: "REQUEST_WEIGHT", interval: "MINUTE", intervalNum: 1, limit: configuration.weightLimitPerMinute),
-                .init(rateLimitType: "ORDERS", interval: "SECOND", intervalNum: 10, limit: 100),
-                .init(rateLimitType: "RAW_REQUESTS", interval: "MINUTE", intervalNum: 5, limit: 61_000),
-            ],
-            symbols: listed.map { symbol in
+        if let one = query["symbol"] {
+            guard let symbol = listed.first(where: { $0.rawValue == one }) else { return error(400, -1_121, "Invalid symbol.") }
+            listed = [symbol]
+        } else if let list = query["symbols"] {
+            let names: [String]
+            do {
+                names = try JSONDecoder().decode([String].self, from: Data(list.utf8))
+            } catch {
+                return self.error(400, -1_100, "Illegal characters found in parameter 'symbols'; send a JSON array of symbols.")
+            }
+            var chosen: [Symbol] = []
+            for name in names {
+                guard let symbol = listed.first(where: { $0.rawValue == name }) else { return error(400, -1_121, "Invalid symbol.") }
+                if !chosen.contains(symbol) { chosen.append(symbol) }
+            }
+            listed = chosen
+        }
+        let document = ExchangeInfoDocument(
+            serverTime: now, weightLimitPerMinute: configuration.weightLimitPerMinute,
+            listings: listed.map { symbol in
                 let (base, quote) = Self.splitAssets(symbol.rawValue)
-                return .init(symbol: symbol.rawValue, status: "TRADING", baseAsset: base, quoteAsset: quote)
+                return .init(symbol: symbol, baseAsset: base, quoteAsset: quote, rules: market.tradingRules(symbol))
             })
-        return reply(weight: BinanceWeights.exchangeInfo, body: Array(BinanceCodec.encodeExchangeInfo(info)))
+        return reply(weight: BinanceWeights.exchangeInfo, body: document.encoded())
     }
 
     private func klines(_ query: [String: String]) -> Reply {

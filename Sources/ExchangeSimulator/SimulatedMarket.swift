@@ -13,6 +13,8 @@ public protocol SimulatedMarket: Sendable {
     func orderBook(_ symbol: Symbol, now: Int64, limit: Int) -> OrderBookSnapshot
     /// The final 1m candle opening at `minuteOpen`, `nil` where the market has none.
     func minuteCandle(_ symbol: Symbol, minuteOpen: Int64) -> Kline?
+    /// The tick and step sizes exchangeInfo states for `symbol`, which every price and quantity served respects.
+    func tradingRules(_ symbol: Symbol) -> TradingRules
 }
 
 extension SyntheticMarket: SimulatedMarket {
