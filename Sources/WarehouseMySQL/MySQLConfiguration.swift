@@ -26,6 +26,9 @@ public struct MySQLConfiguration: Sendable, Hashable, CustomStringConvertible {
     /// How long an operation keeps retrying while the server cannot be reached (restart, failover) before it fails.
     public var reconnectWindow: Duration
     public var connectTimeoutSeconds: Int
+    /// A database kept holding read-only views with the original system's table and column names (``OriginalViews``),
+    /// created and replaced by every migration; `nil`: none.
+    public var originalViewsDatabase: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 3306, user: String, password: String? = nil, database: String,

@@ -190,7 +190,8 @@ enum MySQLSchema {
 
     /// Applies the migrations not yet recorded in `schema_migrations`, under a server-wide lock so two processes
     /// starting together do not both migrate.
-    static func migrate(_ connection: MySQLConnection) throws(MySQLError) {
+    /// With `originalViews`, also creates or replaces the original design's views in that database (``OriginalViews``).
+    static func migrate(_ connection: MySQLConnection, originalViews: String? = nil, warehouse: String = "") throws(MySQLError) {
         let locked = try connection.query("SELECT GET_LOCK('cryptopipe.migrate', 60)").first?.int64(0)
         guard locked == 1 else {
             throw .ours("another process held the migration lock for 60 s", operation: "migrate the schema")
@@ -210,6 +211,25 @@ enum MySQLSchema {
             let parameters = MySQLParameters(migration.id)
             try connection.run(
                 "INSERT INTO schema_migrations (id, applied_at) VALUES (?, UNIX_TIMESTAMP() * 1000)", parameters)
+        }
+        // Replaced on every start, so the views always match this version's tables.
+        if let originalViews {
+            guard OriginalViews.isValidName(originalViews), originalViews != warehouse else {
+                throw .ours(
+                    "'\(originalViews)' cannot hold the original design's views: use another database name of letters, digits and _",
+                    operation: "create the original design's views")
+            }
+            for statement in OriginalViews.statements(views: originalViews, warehouse: warehouse) {
+                do {
+                    try connection.execute(statement)
+                } catch {
+                    throw .init(
+                        code: error.code, sqlState: error.sqlState,
+                        message: "\(error.message); the user needs CREATE, CREATE VIEW and DROP on database `\(originalViews)` "
+                            + "(or create it first and grant CREATE VIEW and DROP on it)",
+                        operation: "create the original design's views in `\(originalViews)`")
+                }
+            }
         }
     }
 }

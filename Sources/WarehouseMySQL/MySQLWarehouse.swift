@@ -28,8 +28,9 @@ public final class MySQLWarehouse: Warehouse {
     public var retryService: some Service { RetryStopper(pool: pool) }
 
     public func migrate() async throws(WarehouseError) {
+        let (views, database) = (configuration.originalViewsDatabase, configuration.database)
         try await run("migrate the schema of \(configuration)") { connection throws(MySQLError) in
-            try MySQLSchema.migrate(connection)
+            try MySQLSchema.migrate(connection, originalViews: views, warehouse: database)
         }
     }
 

@@ -42,6 +42,14 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical (env CRYPTOPIPE_LOG_LEVEL, default info).")
     var logLevel: String?
 
+    @Option(
+        name: .long,
+        help: """
+            MySQL/MariaDB only: a database to keep read-only views with the original Python system's table and column \
+            names in, for queries written against that schema (env CRYPTOPIPE_ORIGINAL_VIEWS, default none).
+            """)
+    var originalViews: String?
+
     /// Everything resolved and validated; no I/O.
     func resolve(_ settings: Settings = Settings()) throws(CLIError) -> ResolvedConfiguration {
         let dataDir = settings.text(dataDir, env: "CRYPTOPIPE_DATA_DIR", default: "./data")
@@ -73,14 +81,31 @@ struct GlobalOptions: ParsableArguments {
             flag != nil ? "flag" : (settings.environment[env].map { !$0.isEmpty } ?? false) ? "environment" : "default"
         }
         let exchange = try Self.validateExchangeURL(exchangeText)
-        let warehouseLocation = try WarehouseLocation(
+        var warehouseLocation = try WarehouseLocation(
             parsing: warehouseText, mysqlPassword: settings.environment["CRYPTOPIPE_MYSQL_PASSWORD"])
+        let originalViewsText = settings.text(originalViews, env: "CRYPTOPIPE_ORIGINAL_VIEWS", default: "")
+        if !originalViewsText.isEmpty {
+            guard case .mysql(var mysql) = warehouseLocation else {
+                throw .usage(
+                    "--original-views needs a MySQL or MariaDB warehouse (--warehouse mysql://…); unset it or CRYPTOPIPE_ORIGINAL_VIEWS")
+            }
+            guard MySQLConfiguration.isValidDatabaseName(originalViewsText), originalViewsText != mysql.database else {
+                throw .usage(
+                    "--original-views '\(MySQLConfiguration.redacted(originalViewsText))' must name a database other than the "
+                        + "warehouse's, of letters, digits and _ (at most 64)")
+            }
+            mysql.originalViewsDatabase = originalViewsText
+            warehouseLocation = .mysql(mysql)
+        }
         let lakeLocation = try LakeLocation(parsing: lakeText)
         let s3Settings = try s3.resolve(settings)
         var entries = [
             ConfigurationEntry(name: "data_dir", value: dataDir, source: source(self.dataDir, "CRYPTOPIPE_DATA_DIR")),
             ConfigurationEntry(name: "warehouse", value: warehouseLocation.description, source: source(warehouse, "CRYPTOPIPE_WAREHOUSE")),
             ConfigurationEntry(name: "lake", value: lakeLocation.description, source: source(lake, "CRYPTOPIPE_LAKE")),
+            ConfigurationEntry(
+                name: "original_views", value: originalViewsText.isEmpty ? "none" : originalViewsText,
+                source: source(originalViews, "CRYPTOPIPE_ORIGINAL_VIEWS")),
             ConfigurationEntry(
                 name: "exchange_url", value: Self.redactingCredentials(exchange), source: source(exchangeURL, "CRYPTOPIPE_EXCHANGE_URL")),
             ConfigurationEntry(

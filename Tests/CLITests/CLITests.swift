@@ -208,6 +208,19 @@ struct CLITests {
         Self.expectOneLineError(flagWins, status: 1, containing: "BTCUSDT: cannot reach the exchange")
     }
 
+    @Test func originalViewsNeedAMySQLWarehouseAndADatabaseName() async throws {
+        let folder = try TemporaryDirectory("cli")
+        defer { folder.remove() }
+        let onSQLite = try await Self.run(["status", "--original-views", "legacy"], in: folder)
+        Self.expectOneLineError(onSQLite, status: 64, containing: "--original-views needs a MySQL or MariaDB warehouse")
+        let fromEnvironment = try await Self.run(
+            ["status", "--warehouse", "mysql://u@127.0.0.1:1/market"], environment: ["CRYPTOPIPE_ORIGINAL_VIEWS": "legacy`; DROP"],
+            in: folder)
+        Self.expectOneLineError(fromEnvironment, status: 64, containing: "must name a database other than the warehouse's")
+        let same = try await Self.run(["status", "--warehouse", "mysql://u@127.0.0.1:1/market", "--original-views", "market"], in: folder)
+        Self.expectOneLineError(same, status: 64, containing: "must name a database other than the warehouse's")
+    }
+
     @Test func aMisspeltSymbolIsRefusedWithCloseMatches() async throws {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
