@@ -265,7 +265,8 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "cryptopipe", "PipelineTesting", "PipelineTestingMySQL", "ExchangeSimulator", "MarketData", "WarehouseMySQL", "DataLake",
+                "cryptopipe", "PipelineTesting", "PipelineTestingMySQL", "ExchangeSimulator", "MarketData", "Warehouse", "WarehouseMySQL",
+                "DataLake",
             ],
             swiftSettings: swiftSettings
         ),

@@ -13,7 +13,7 @@ struct CryptoPipe: AsyncParsableCommand {
             """,
         subcommands: [
             Extract.self, Transform.self, Aggregate.self, Import.self, Backfill.self, Gaps.self, Maintain.self, Run.self, Serve.self,
-            Demo.self,
+            Demo.self, Adopt.self,
             Export.self, Lake.self, Status.self, SimulateExchange.self,
         ]
     )

@@ -1,0 +1,124 @@
+import MarketData
+import Pipeline
+import WarehouseMySQL
+
+/// The original Python system's MySQL database as `adopt` reads it (its DDL: `../shared/original-design.md`).
+struct OriginalMySQLDatabase: OriginalDatabase {
+    let reader: MySQLReader
+
+    var identity: String { "\(reader.configuration.host):\(reader.configuration.port)/\(reader.configuration.database)" }
+
+    private func query(
+        _ what: String, _ sql: String, _ parameters: MySQLParameters = MySQLParameters()
+    ) async throws(AdoptionError)
+        -> MySQLRows
+    {
+        do {
+            return try await reader.query(sql, parameters)
+        } catch {
+            throw AdoptionError(
+                operation: "read \(what) from \(reader.configuration)", detail: "\(error.message) (MySQL error \(error.code))")
+        }
+    }
+
+    func counts(
+        minutesAfter: OriginalCursor?, snapshotsAfter: OriginalCursor?
+    ) async throws(AdoptionError) -> (
+        minutes: Int, snapshots: Int, otherIntervals: Int
+    ) {
+        var parameters = MySQLParameters()
+        let minutes = Self.after(minutesAfter, symbol: "symbol", time: "open_time", into: &parameters)
+        let snapshots = Self.after(snapshotsAfter, symbol: "symbol", time: "captured_at", into: &parameters)
+        let row = try await query(
+            "the row counts",
+            """
+            SELECT (SELECT COUNT(*) FROM fact_klines WHERE interval_code = '1m' AND \(minutes)),
+                (SELECT COUNT(*) FROM (SELECT 1 FROM fact_orderbook WHERE \(snapshots) GROUP BY symbol, captured_at) AS snapshots),
+                (SELECT COUNT(*) FROM fact_klines WHERE interval_code <> '1m')
+            """, parameters
+        ).first
+        return (Int(row?.int64(0) ?? 0), Int(row?.int64(1) ?? 0), Int(row?.int64(2) ?? 0))
+    }
+
+    /// `(symbol, time) > cursor` written so the primary key serves it.
+    private static func after(_ cursor: OriginalCursor?, symbol: String, time: String, into parameters: inout MySQLParameters) -> String {
+        guard let cursor else { return "TRUE" }
+        parameters.append(cursor.symbol)
+        parameters.append(cursor.symbol)
+        parameters.append(cursor.time)
+        return "(\(symbol) > ? OR (\(symbol) = ? AND \(time) > ?))"
+    }
+
+    func minutes(after cursor: OriginalCursor?, limit: Int) async throws(AdoptionError) -> [OriginalMinuteRow] {
+        var parameters = MySQLParameters()
+        let condition = Self.after(cursor, symbol: "symbol", time: "open_time", into: &parameters)
+        parameters.append(limit)
+        let rows = try await query(
+            "fact_klines",
+            """
+            SELECT symbol, open_time, open_price, high_price, low_price, close_price, volume, quote_volume, trade_count,
+                taker_buy_volume, taker_buy_quote_volume, created_at
+            FROM fact_klines WHERE interval_code = '1m' AND \(condition) ORDER BY symbol, open_time LIMIT ?
+            """, parameters)
+        return rows.all.map { row in
+            OriginalMinuteRow(
+                symbol: row.string(0) ?? "", openTime: row.string(1) ?? "", open: row.string(2), high: row.string(3),
+                low: row.string(4), close: row.string(5), volume: row.string(6), quoteVolume: row.string(7), tradeCount: row.int64(8),
+                takerBuyVolume: row.string(9), takerBuyQuoteVolume: row.string(10), createdAt: row.string(11))
+        }
+    }
+
+    func snapshots(after cursor: OriginalCursor?, limit: Int) async throws(AdoptionError) -> [OriginalBookRow] {
+        var parameters = MySQLParameters()
+        let condition = Self.after(cursor, symbol: "symbol", time: "captured_at", into: &parameters)
+        parameters.append(limit)
+        let rows = try await query(
+            "fact_orderbook",
+            """
+            SELECT o.symbol, o.captured_at, o.side, o.price, o.quantity FROM fact_orderbook AS o
+            JOIN (
+                SELECT symbol, captured_at FROM fact_orderbook WHERE \(condition)
+                GROUP BY symbol, captured_at ORDER BY symbol, captured_at LIMIT ?
+            ) AS page ON o.symbol = page.symbol AND o.captured_at = page.captured_at
+            ORDER BY o.symbol, o.captured_at, o.side, o.price
+            """, parameters)
+        return rows.all.map { row in
+            OriginalBookRow(
+                symbol: row.string(0) ?? "", capturedAt: row.string(1) ?? "", side: row.string(2) ?? "", price: row.string(3) ?? "",
+                quantity: row.string(4))
+        }
+    }
+
+    func extractionMetadata() async throws(AdoptionError) -> [OriginalExtractionRow] {
+        let rows = try await query(
+            "extraction_metadata",
+            "SELECT symbol, data_type, last_fetch_time, last_open_time, record_count FROM extraction_metadata ORDER BY symbol, data_type")
+        return rows.all.map { row in
+            OriginalExtractionRow(
+                symbol: row.string(0) ?? "", dataType: row.string(1) ?? "", lastFetchTime: row.string(2), lastOpenTime: row.string(3),
+                recordCount: row.int64(4))
+        }
+    }
+
+    func aggregatesWithoutMinutes() async throws(AdoptionError) -> [OriginalPeriodsWithoutMinutes] {
+        var result: [OriginalPeriodsWithoutMinutes] = []
+        for (table, start, length) in [("hourly_klines", "hour_start", "1 HOUR"), ("daily_klines", "`date`", "1 DAY")] {
+            let rows = try await query(
+                table,
+                """
+                SELECT a.symbol, COUNT(*), MIN(a.\(start)), MAX(a.\(start)) FROM \(table) AS a
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM fact_klines AS f WHERE f.symbol = a.symbol AND f.interval_code = '1m'
+                        AND f.open_time >= a.\(start) AND f.open_time < a.\(start) + INTERVAL \(length))
+                GROUP BY a.symbol ORDER BY a.symbol
+                """)
+            for row in rows.all {
+                result.append(
+                    OriginalPeriodsWithoutMinutes(
+                        table: table, symbol: row.string(0) ?? "", count: Int(row.int64(1) ?? 0), first: row.string(2) ?? "",
+                        last: row.string(3) ?? ""))
+            }
+        }
+        return result
+    }
+}

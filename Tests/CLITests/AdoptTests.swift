@@ -1,0 +1,189 @@
+import ExchangeSimulator
+import Foundation
+import MarketData
+import PipelineTesting
+import PipelineTestingMySQL
+import Testing
+import Warehouse
+import WarehouseMySQL
+
+/// `cryptopipe adopt --from mysql://…` against a MariaDB database created from the original design's DDL and filled
+/// with candles whose values are known (the synthetic market's), order books and extraction state.
+@Suite(.enabled(if: MySQLTestServer.isAvailable, Comment(rawValue: MySQLTestServer.skipReason)))
+struct AdoptTests {
+    static let btc = try! Symbol("BTCUSDT")
+    static let eth = try! Symbol("ETHUSDT")
+    /// 2026-03-01T00:00:00Z: three hours of minutes from here, on the original's tables.
+    static let start: Int64 = 1_772_323_200_000
+    static let market = SyntheticMarket(seed: 9, symbols: [btc, eth])
+
+    static func minutes(_ symbol: Symbol) -> [Kline] {
+        (0..<180).compactMap { market.minuteCandle(symbol, minuteOpen: start + Int64($0) * 60_000) }
+    }
+
+    static func dateTime(_ time: Int64) -> String {
+        "'" + String(UTCTime.iso8601(time / 1_000 * 1_000).prefix(19)).replacingOccurrences(of: "T", with: " ") + "'"
+    }
+
+    /// The original design's tables (its DDL, as `../shared/original-design.md` gives it).
+    static let schema = [
+        """
+        CREATE TABLE fact_klines (
+            symbol VARCHAR(20) NOT NULL, open_time DATETIME NOT NULL, interval_code VARCHAR(10) NOT NULL DEFAULT '1m',
+            open_price DECIMAL(20, 8), high_price DECIMAL(20, 8), low_price DECIMAL(20, 8), close_price DECIMAL(20, 8),
+            volume DECIMAL(30, 8), close_time DATETIME, quote_volume DECIMAL(30, 8), trade_count INT,
+            taker_buy_volume DECIMAL(30, 8), taker_buy_quote_volume DECIMAL(30, 8), created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+            PRIMARY KEY (symbol, open_time, interval_code), INDEX idx_symbol_time (symbol, open_time))
+        """,
+        """
+        CREATE TABLE fact_orderbook (
+            symbol VARCHAR(20) NOT NULL, captured_at DATETIME NOT NULL, side ENUM('bid', 'ask') NOT NULL,
+            price DECIMAL(20, 8) NOT NULL, quantity DECIMAL(30, 8), created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+            PRIMARY KEY (symbol, captured_at, side, price), INDEX idx_symbol_time (symbol, captured_at))
+        """,
+        """
+        CREATE TABLE hourly_klines (
+            id INT AUTO_INCREMENT PRIMARY KEY, symbol VARCHAR(20) NOT NULL, hour_start DATETIME NOT NULL,
+            open_price DECIMAL(20, 8), high_price DECIMAL(20, 8), low_price DECIMAL(20, 8), close_price DECIMAL(20, 8),
+            volume DECIMAL(30, 8), trade_count INT, created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+            UNIQUE KEY unique_symbol_hour (symbol, hour_start), INDEX idx_hour (hour_start))
+        """,
+        """
+        CREATE TABLE daily_klines (
+            id INT AUTO_INCREMENT PRIMARY KEY, symbol VARCHAR(20) NOT NULL, date DATE NOT NULL,
+            open_price DECIMAL(20, 8), high_price DECIMAL(20, 8), low_price DECIMAL(20, 8), close_price DECIMAL(20, 8),
+            volume DECIMAL(30, 8), trade_count INT, created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
+            UNIQUE KEY unique_symbol_date (symbol, date), INDEX idx_date (date))
+        """,
+        """
+        CREATE TABLE extraction_metadata (
+            id INT AUTO_INCREMENT PRIMARY KEY, symbol VARCHAR(20) NOT NULL, data_type VARCHAR(20) NOT NULL,
+            last_fetch_time DATETIME, last_open_time DATETIME, record_count INT DEFAULT 0,
+            UNIQUE KEY unique_symbol_type (symbol, data_type))
+        """,
+    ]
+
+    /// Rows as the original wrote them: each minute stored five seconds after it closed, except each symbol's last,
+    /// stored half-way through (its fetch's open candle, never fetched again).
+    static func rows() -> [String] {
+        var statements: [String] = []
+        for symbol in [btc, eth] {
+            let minutes = minutes(symbol)
+            let values = minutes.enumerated().map { index, k in
+                let created = index == minutes.count - 1 ? k.openTime + 30_000 : k.closeTime + 5_001
+                return "('\(symbol)', \(dateTime(k.openTime)), '1m', \(k.open), \(k.high), \(k.low), \(k.close), \(k.volume), "
+                    + "\(dateTime(k.closeTime)), \(k.quoteVolume), \(k.tradeCount), \(k.takerBuyBaseVolume), \(k.takerBuyQuoteVolume), "
+                    + "\(dateTime(created)))"
+            }
+            statements.append(
+                "INSERT INTO fact_klines (symbol, open_time, interval_code, open_price, high_price, low_price, close_price, volume, "
+                    + "close_time, quote_volume, trade_count, taker_buy_volume, taker_buy_quote_volume, created_at) VALUES "
+                    + values.joined(separator: ", "))
+            for snapshot in 0..<2 {
+                let at = dateTime(start + Int64(snapshot) * 60_000 + 1_500)
+                statements.append(
+                    "INSERT INTO fact_orderbook (symbol, captured_at, side, price, quantity) VALUES "
+                        + "('\(symbol)', \(at), 'bid', 100.5, 1.25), ('\(symbol)', \(at), 'bid', 100.25, 3), "
+                        + "('\(symbol)', \(at), 'ask', 100.75, 0.5), ('\(symbol)', \(at), 'ask', 101, \(snapshot + 1))")
+            }
+            statements.append(
+                "INSERT INTO extraction_metadata (symbol, data_type, last_fetch_time, last_open_time, record_count) VALUES "
+                    + "('\(symbol)', 'klines', \(dateTime(start + 179 * 60_000 + 30_000)), \(dateTime(start + 179 * 60_000)), 180), "
+                    + "('\(symbol)', 'depth', \(dateTime(start + 61_500)), NULL, 8)")
+            // Its own hours, with its row-count trade_count: those with minutes are not taken…
+            statements.append(
+                "INSERT INTO hourly_klines (symbol, hour_start, open_price, high_price, low_price, close_price, volume, trade_count) "
+                    + "VALUES ('\(symbol)', \(dateTime(start)), 1, 1, 1, 1, 1, 60), "
+                    // …and those older than every minute are listed as not adopted.
+                    + "('\(symbol)', \(dateTime(start - 7_200_000)), 2, 2, 2, 2, 2, 60), ('\(symbol)', \(dateTime(start - 3_600_000)), 2, 2, 2, 2, 2, 60)"
+            )
+        }
+        statements.append(
+            "INSERT INTO daily_klines (symbol, date, open_price, high_price, low_price, close_price, volume, trade_count) "
+                + "VALUES ('BTCUSDT', '2026-02-27', 3, 3, 3, 3, 3, 24)")
+        // A row of another interval, and a minute without a close price: neither is a candle we can take.
+        statements.append(
+            "INSERT INTO fact_klines (symbol, open_time, interval_code, open_price, high_price, low_price, close_price, volume, "
+                + "trade_count) VALUES ('BTCUSDT', \(dateTime(start)), '5m', 1, 1, 1, 1, 1, 1), "
+                + "('SOLUSDT', \(dateTime(start)), '1m', 1, 1, 1, NULL, 1, 1)")
+        return statements
+    }
+
+    @Test func theOriginalDatabaseIsCopiedExactlyAndAgainWritesNothing() async throws {
+        let server = try #require(MySQLTestServer.configuration)
+        let legacy = "legacy_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+        let admin = MySQLWarehouse(configuration: server)
+        try await admin.execute("CREATE DATABASE \(legacy)")
+        do {
+            try await Self.adopt(server: server, legacy: String(legacy), admin: admin)
+        } catch {
+            try? await admin.execute("DROP DATABASE \(legacy)")
+            await admin.shutdown()
+            throw error
+        }
+        try await admin.execute("DROP DATABASE \(legacy)")
+        await admin.shutdown()
+    }
+
+    static func adopt(server: MySQLConfiguration, legacy: String, admin: MySQLWarehouse) async throws {
+        for statement in schema {
+            try await admin.execute(statement.replacingOccurrences(of: "CREATE TABLE ", with: "CREATE TABLE \(legacy)."))
+        }
+        for statement in rows() {
+            try await admin.execute(statement.replacingOccurrences(of: "INSERT INTO ", with: "INSERT INTO \(legacy)."))
+        }
+        let checksum =
+            "CHECKSUM TABLE \(legacy).fact_klines, \(legacy).fact_orderbook, \(legacy).extraction_metadata, \(legacy).hourly_klines"
+        var reader = server
+        reader.database = legacy
+        let source = MySQLReader(configuration: reader, logger: .init(label: "test"))
+        let before = try await source.query(checksum).all.map { "\($0.string(0) ?? "") \($0.string(1) ?? "")" }
+
+        let folder = try TemporaryDirectory("cli-adopt")
+        defer { folder.remove() }
+        var url = reader
+        url.password = nil
+        let environment = ["CRYPTOPIPE_ADOPT_PASSWORD": server.password ?? "", "CRYPTOPIPE_LOG_LEVEL": "warning"]
+        let first = try await CLITests.run(["adopt", "--from", url.description], environment: environment, in: folder)
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        #expect(
+            first.stdout.contains("adopted 361 minutes (360 rows written) and 4 order-book snapshots (4 new) of 2 symbols"),
+            "\(first.stdout)")
+        #expect(first.stdout.contains("extraction state: 4 taken, 0 kept"), "\(first.stdout)")
+        #expect(first.stdout.contains("2 minutes were stored by the original before they closed"), "\(first.stdout)")
+        #expect(first.stdout.contains("not adopted: 2 hourly_klines rows of BTCUSDT from 2026-02-28 22:00:00 to 2026-02-28 23:00:00"))
+        #expect(first.stdout.contains("not adopted: 1 daily_klines rows of BTCUSDT from 2026-02-27 to 2026-02-27"), "\(first.stdout)")
+        #expect(first.stdout.contains("not adopted: 1 fact_klines rows of intervals other than 1m"), "\(first.stdout)")
+        #expect(first.stderr.contains("refused 1 rows") && first.stderr.contains("SOLUSDT") && first.stderr.contains("close_price is NULL"))
+        #expect(first.stdout.contains("cryptopipe run --symbols BTCUSDT,ETHUSDT"), "\(first.stdout)")
+
+        let warehouse = try SQLiteWarehouse(path: folder.path + "/data/warehouse.sqlite")
+        for symbol in [btc, eth] {
+            let expected = minutes(symbol)
+            let stored = try await warehouse.klines(symbol: symbol, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
+            #expect(stored.map(\.kline) == expected, "\(symbol)")
+            #expect(stored.filter { !$0.isFinal }.map(\.kline.openTime) == [start + 179 * 60_000], "\(symbol)")
+            // Hours from the minutes, by Binance's rule: the synthetic market's own hours; the original's are not taken.
+            let hours = try await warehouse.klines(symbol: symbol, interval: .oneHour, from: 0, to: .max, includeOpen: false, limit: nil)
+            let exchangeHours = market.klines(
+                symbol, interval: .oneHour, startTime: start, endTime: start + 3_600_000, now: .max, limit: 10)
+            #expect(hours.map(\.kline) == exchangeHours, "\(symbol)")
+            // The original kept whole seconds.
+            let book = try #require(try await warehouse.latestOrderBook(symbol: symbol, levels: 10))
+            #expect(book.capturedAt == start + 61_000 && book.bids.map(\.price.description) == ["100.50000000", "100.25000000"])
+            #expect(book.asks.map(\.quantity.description) == ["0.50000000", "2.00000000"])
+            let state = try #require(try await warehouse.extractionState(symbol: symbol, type: .klines))
+            #expect(state.recordCount == 180 && state.lastFetchTime == start + 179 * 60_000 + 30_000)
+            // The original's last open time was its open candle; ours is the newest closed one.
+            #expect(state.lastOpenTime == start + 178 * 60_000)
+        }
+
+        let again = try await CLITests.run(["adopt", "--from", url.description], environment: environment, in: folder)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("(0 rows written)") && again.stdout.contains("(0 new)"), "\(again.stdout)")
+        #expect(again.stdout.contains("extraction state: 0 taken, 4 kept"), "\(again.stdout)")
+        let after = try await source.query(checksum).all.map { "\($0.string(0) ?? "") \($0.string(1) ?? "")" }
+        #expect(before == after && before.count == 4)
+        await source.shutdown()
+    }
+}
