@@ -15,7 +15,10 @@ static const char *const candidates[] = {
 #if defined(__APPLE__)
     "libmariadb.3.dylib",
     "/opt/homebrew/lib/mariadb/libmariadb.3.dylib",
+    "/opt/homebrew/lib/libmariadb.3.dylib",
+    "/opt/homebrew/opt/mariadb-connector-c/lib/mariadb/libmariadb.3.dylib",
     "/usr/local/lib/mariadb/libmariadb.3.dylib",
+    "/usr/local/lib/libmariadb.3.dylib",
 #else
     "libmariadb.so.3",
 #endif
@@ -41,9 +44,9 @@ static void load(void) {
     }
     if (library == NULL) {
         snprintf(failure_text, sizeof failure_text,
-                 "the MySQL warehouse needs MariaDB's client library " CRYPTOPIPE_LIBRARY_NAME
+                 "MySQL and MariaDB support needs MariaDB's client library " CRYPTOPIPE_LIBRARY_NAME
                  ", which could not be loaded (%s): install it (" CRYPTOPIPE_INSTALL_HINT
-                 ") or use a SQLite warehouse",
+                 "); a SQLite warehouse needs nothing",
                  reason);
         return;
     }
@@ -59,15 +62,8 @@ static void load(void) {
     CRYPTOPIPE_RESOLVE(void, mysql_free_result, , )
     CRYPTOPIPE_RESOLVE(void, mysql_close, , )
 #undef CRYPTOPIPE_RESOLVE
-    // The declarations in CMariaDB.h are Connector/C 3's layouts; another major version may differ.
-    unsigned long version = cryptopipe_mariadb.mysql_get_client_version();
-    if (version < 30000 || version >= 40000) {
-        snprintf(failure_text, sizeof failure_text,
-                 "MariaDB's client library " CRYPTOPIPE_LIBRARY_NAME
-                 " reports version %lu; CryptoPipe needs Connector/C 3.x (" CRYPTOPIPE_INSTALL_HINT ")",
-                 version);
-        return;
-    }
+    // No version check beyond the soname: before Connector/C 3.2, mysql_get_client_version() reported the server
+    // suite's number (100520 for 3.1), and libmariadb.so.3 already pins Connector/C 3's ABI.
     // mysql_library_init: once, before any thread uses the library.
     if (cryptopipe_mariadb.mysql_server_init(0, NULL, NULL) != 0) {
         snprintf(failure_text, sizeof failure_text, "MariaDB's client library could not be initialised");

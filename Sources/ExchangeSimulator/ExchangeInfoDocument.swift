@@ -128,7 +128,8 @@ struct ExchangeInfoDocument {
         let magnitude = value.units.magnitude
         let whole = magnitude / UInt128(ExactDecimal.unitsPerOne)
         let fraction = String(magnitude % UInt128(ExactDecimal.unitsPerOne))
-        return (value.units < 0 ? "-" : "") + "\(whole)." + String(repeating: "0", count: 8 - fraction.count) + fraction
+        return (value.units < 0 ? "-" : "") + "\(whole)." + String(repeating: "0", count: max(0, ExactDecimal.scale - fraction.count))
+            + fraction
     }
 }
 

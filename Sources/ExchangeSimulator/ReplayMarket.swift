@@ -10,6 +10,8 @@ public struct ReplayMarket: SimulatedMarket {
     public let symbols: [Symbol]
     /// Per symbol, 1m candles by ascending open time.
     let candles: [Symbol: [Kline]]
+    /// Per symbol, exchangeInfo's tick and step for these candles.
+    let rules: [Symbol: TradingRules]
 
     /// `candles` per symbol, in any order; repeats of an open time keep the last.
     public init(candles: [Symbol: [Kline]]) {
@@ -20,6 +22,7 @@ public struct ReplayMarket: SimulatedMarket {
             sorted[symbol] = byOpen.values.sorted { $0.openTime < $1.openTime }
         }
         self.candles = sorted
+        self.rules = sorted.mapValues(Self.rules(for:))
         self.symbols = sorted.filter { !$0.value.isEmpty }.keys.sorted()
     }
 

@@ -44,12 +44,22 @@ extension SyntheticMarket {
 }
 
 extension ReplayMarket {
-    /// From the replayed candles: the tick is the finest decimal place their prices use (the made-up order book steps
-    /// by a multiple of it); quantities are served to the eighth decimal.
+    /// From the replayed candles (worked out once, when the market is made): the tick is the finest decimal place their
+    /// prices use (the made-up order book steps by a multiple of it); quantities are served to the eighth decimal.
     public func tradingRules(_ symbol: Symbol) -> TradingRules {
-        let list = candles[symbol] ?? []
-        let tick = TradingRules.commonPower(of: list.lazy.flatMap { [$0.open, $0.high, $0.low, $0.close] })
+        rules[symbol] ?? Self.rules(for: [])
+    }
+
+    static func rules(for candles: [Kline]) -> TradingRules {
+        var prices: [ExactDecimal] = []
+        prices.reserveCapacity(candles.count * 4)
+        for candle in candles { prices += [candle.open, candle.high, candle.low, candle.close] }
+        // The highest price rounded up to a power of ten, at least 10,000,000: the filter admits every served price.
+        var maxPrice = ExactDecimal(10_000_000)
+        let highest = prices.max() ?? .zero
+        while maxPrice < highest, maxPrice.units <= Int128.max / 10 { maxPrice = ExactDecimal(units: maxPrice.units * 10) }
         return TradingRules(
-            tickSize: tick, stepSize: ExactDecimal(units: 1), maxPrice: ExactDecimal(10_000_000), maxQuantity: ExactDecimal(90_000_000))
+            tickSize: TradingRules.commonPower(of: prices), stepSize: ExactDecimal(units: 1), maxPrice: maxPrice,
+            maxQuantity: ExactDecimal(90_000_000))
     }
 }

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 public import Logging
 public import MarketData
 public import Warehouse
@@ -72,8 +74,11 @@ public struct OriginalPeriodsWithoutMinutes: Sendable, Hashable {
     public var count: Int
     public var first: String
     public var last: String
+    /// Some minutes of these periods remain (ours are computed from them); the original's rows covered more.
+    public var partly: Bool
 
-    public init(table: String, symbol: String, count: Int, first: String, last: String) {
+    public init(table: String, symbol: String, count: Int, first: String, last: String, partly: Bool = false) {
+        self.partly = partly
         self.table = table
         self.symbol = symbol
         self.count = count
@@ -95,10 +100,10 @@ public struct OriginalCursor: Sendable, Hashable {
     /// `SYMBOL|time`, as saved in the warehouse's settings.
     var saved: String { "\(symbol)|\(time)" }
 
+    /// Split at the last `|`: a time never holds one, a symbol read from the source might.
     init?(saved: String) {
-        let parts = saved.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2 else { return nil }
-        self.init(symbol: String(parts[0]), time: String(parts[1]))
+        guard let bar = saved.lastIndex(of: "|") else { return nil }
+        self.init(symbol: String(saved[..<bar]), time: String(saved[saved.index(after: bar)...]))
     }
 }
 
@@ -131,6 +136,11 @@ public protocol OriginalDatabase: Sendable {
     /// The levels of up to `limit` whole snapshots after `cursor`, by symbol, capture time, side and price.
     func snapshots(after cursor: OriginalCursor?, limit: Int) async throws(AdoptionError) -> [OriginalBookRow]
     func extractionMetadata() async throws(AdoptionError) -> [OriginalExtractionRow]
+    /// When the original fetched k-lines of `symbol`: the times in its `processed_files` names
+    /// (`SYMBOL_klines_<epoch ms>.json`), ascending; empty when it has none.
+    func klineFetchTimes(symbol: String) async throws(AdoptionError) -> [Int64]
+    /// Its hourly and daily rows it cannot have computed from the minutes it still holds: periods without any minute,
+    /// and hours whose `trade_count` (its count of minutes) exceeds the minutes left (retention cut through them).
     func aggregatesWithoutMinutes() async throws(AdoptionError) -> [OriginalPeriodsWithoutMinutes]
 }
 
@@ -141,6 +151,9 @@ public struct AdoptionReport: Sendable, Hashable {
     /// Stored by the original before they closed (it never fetched them again): adopted as open, so the next gap fill
     /// fetches them whole.
     public var minutesOpen = 0
+    /// Symbols whose fetch times the original's `processed_files` does not give: their minutes count as closed when
+    /// `created_at` is after their end (which takes an open candle the original wrote late for a closed one).
+    public var finalityFromCreatedAt: Set<Symbol> = []
     public var snapshotsRead = 0
     public var snapshotsWritten = 0
     /// Rows that could not be adopted, and the first few reasons.
@@ -202,13 +215,20 @@ public struct Adopter: Sendable {
         self.snapshotsPerPage = max(1, snapshotsPerPage)
     }
 
-    var minutesKey: String { "adopt.\(source.identity).fact_klines" }
-    var snapshotsKey: String { "adopt.\(source.identity).fact_orderbook" }
+    /// Settings keys of the positions: named by a hash of the source, whose name may be longer than a key can be.
+    var sourceKey: String {
+        "adopt." + SHA256.hash(data: Array(source.identity.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+    var minutesKey: String { sourceKey + ".fact_klines" }
+    var snapshotsKey: String { sourceKey + ".fact_orderbook" }
+    /// Levels one snapshot may have (Binance sends at most 5,000); a source's larger "snapshot" is refused.
+    public static let maxLevels = 10_000
 
     public func run(
         progress: (AdoptionProgress) -> Void = { _ in }, isCancelled: () -> Bool = { false }
     ) async throws -> AdoptionReport {
         var report = AdoptionReport()
+        var fetchTimes: [Symbol: [Int64]] = [:]
         var cursor = try await savedCursor(minutesKey)
         var bookCursor = try await savedCursor(snapshotsKey)
         report.resumed = cursor != nil || bookCursor != nil
@@ -224,7 +244,7 @@ public struct Adopter: Sendable {
             }
             let rows = try await source.minutes(after: cursor, limit: minutesPerPage)
             guard let last = rows.last else { break }
-            try await adopt(rows, report: &report)
+            try await adopt(rows, fetchTimes: &fetchTimes, report: &report)
             cursor = OriginalCursor(symbol: last.symbol, time: last.openTime)
             try await warehouse.saveSetting(minutesKey, value: cursor?.saved ?? "", at: clock.now())
             done += rows.count
@@ -251,6 +271,10 @@ public struct Adopter: Sendable {
         report.hoursRolledUp = rollup.hours
         report.daysRolledUp = rollup.days
         report.notAdopted = try await source.aggregatesWithoutMinutes()
+        // Done: the next run reads the source whole again (the upserts keep what is stored), so rows the original wrote
+        // meanwhile anywhere, not only after the last position, are taken.
+        try await warehouse.saveSetting(minutesKey, value: "", at: clock.now())
+        try await warehouse.saveSetting(snapshotsKey, value: "", at: clock.now())
         return report
     }
 
@@ -261,11 +285,27 @@ public struct Adopter: Sendable {
 
     /// The source's time text as epoch milliseconds (its `DATETIME`s are UTC).
     static func time(_ text: String?) -> Int64? {
-        guard let text, !text.isEmpty, text.utf8.contains(UInt8(ascii: "-")) else { return nil }
-        return UTCTime.parse(text)
+        guard let text, !text.isEmpty, text.utf8.contains(UInt8(ascii: "-")), let time = UTCTime.parse(text),
+            (0...UTCTime.latest).contains(time)
+        else { return nil }
+        return time
     }
 
-    private func adopt(_ rows: [OriginalMinuteRow], report: inout AdoptionReport) async throws {
+    /// Whether the original fetched during the minute opening at `openTime` (or within the finality margin after it):
+    /// it then stored the minute before it closed, and never fetched it again.
+    static func fetchedWhileOpen(_ openTime: Int64, fetchTimes: [Int64]) -> Bool {
+        var low = 0
+        var high = fetchTimes.count
+        while low < high {
+            let middle = (low + high) / 2
+            if fetchTimes[middle] < openTime { low = middle + 1 } else { high = middle }
+        }
+        return low < fetchTimes.count && fetchTimes[low] < openTime + 60_000 + Kline.finalityMarginMilliseconds
+    }
+
+    private func adopt(
+        _ rows: [OriginalMinuteRow], fetchTimes: inout [Symbol: [Int64]], report: inout AdoptionReport
+    ) async throws {
         var bySymbol: [Symbol: (closed: [Kline], closedAt: Int64, open: [Kline], openAt: Int64)] = [:]
         for row in rows {
             report.minutesRead += 1
@@ -277,14 +317,28 @@ public struct Adopter: Sendable {
                 report.refuse("\(row.symbol) \(row.openTime): \(error.reason)")
                 continue
             }
+            if fetchTimes[symbol] == nil {
+                let times = try await source.klineFetchTimes(symbol: symbol.rawValue)
+                fetchTimes[symbol] = times
+                if times.isEmpty { report.finalityFromCreatedAt.insert(symbol) }
+            }
             var entry = bySymbol[symbol] ?? ([], Int64.min, [], Int64.max)
-            // Final when the original stored it after it closed; otherwise it holds what the minute had traded by then.
-            if let created = Self.time(row.createdAt), kline.isClosed(at: created) {
+            // The original fetched from the minute after its newest stored one, so the candle a fetch caught open was
+            // never fetched again: it holds what that minute had traded by then. Its fetch times say which those are;
+            // without them, a row written before its minute ended is one.
+            let times = fetchTimes[symbol] ?? []
+            let created = Self.time(row.createdAt)
+            let closed =
+                times.isEmpty
+                ? created.map { kline.isClosed(at: $0) } ?? false
+                : !Self.fetchedWhileOpen(kline.openTime, fetchTimes: times)
+            if closed {
                 entry.closed.append(kline)
-                entry.closedAt = max(entry.closedAt, created)
+                // Our capture time: after its end, and the original's write time where that is later.
+                entry.closedAt = max(entry.closedAt, created ?? 0, kline.closeTime + Kline.finalityMarginMilliseconds + 1)
             } else {
                 entry.open.append(kline)
-                entry.openAt = min(entry.openAt, Self.time(row.createdAt) ?? kline.openTime)
+                entry.openAt = min(entry.openAt, kline.openTime)
                 report.minutesOpen += 1
             }
             bySymbol[symbol] = entry
@@ -360,21 +414,31 @@ public struct Adopter: Sendable {
                 report.refuse("order book \(snapshot.symbol) \(snapshot.time): not a symbol and time")
                 continue
             }
+            guard snapshot.rows.count <= Self.maxLevels else {
+                report.refuse("order book \(snapshot.symbol) \(snapshot.time): \(snapshot.rows.count) levels, more than a book has")
+                continue
+            }
             var bids: [PriceLevel] = []
             var asks: [PriceLevel] = []
+            var refused: String?
             for row in snapshot.rows {
                 guard let price = try? ExactDecimal(parsing: row.price), let text = row.quantity,
                     let quantity = try? ExactDecimal(parsing: text), price.units > 0, quantity.units >= 0,
                     row.side == "bid" || row.side == "ask"
                 else {
-                    report.refuse("order book \(snapshot.symbol) \(snapshot.time) \(row.side) \(row.price.prefix(40)): not a level")
-                    continue
+                    refused = "\(row.side.prefix(10)) \(row.price.prefix(40)) is not a level (a NULL or negative quantity?)"
+                    break
                 }
                 if row.side == "bid" {
                     bids.append(PriceLevel(price: price, quantity: quantity))
                 } else {
                     asks.append(PriceLevel(price: price, quantity: quantity))
                 }
+            }
+            // A book is taken whole or not at all.
+            if let refused {
+                report.refuse("order book \(snapshot.symbol) \(snapshot.time): \(refused)")
+                continue
             }
             guard !bids.isEmpty || !asks.isEmpty else { continue }
             bids.sort { $0.price > $1.price }

@@ -212,13 +212,25 @@ enum MySQLSchema {
             try connection.run(
                 "INSERT INTO schema_migrations (id, applied_at) VALUES (?, UNIX_TIMESTAMP() * 1000)", parameters)
         }
-        // Replaced on every start, so the views always match this version's tables.
         if let originalViews {
             guard OriginalViews.isValidName(originalViews), originalViews != warehouse else {
                 throw .ours(
                     "'\(originalViews)' cannot hold the original design's views: use another database name of letters, digits and _",
                     operation: "create the original design's views")
             }
+            // Made once per version of their definition (and again when one is missing): replacing a view waits for
+            // every query reading it, so doing it on every start could hold a start behind a dashboard's long query.
+            let made = try connection.query(
+                "SELECT value FROM settings WHERE `key` = ?", MySQLParameters(OriginalViews.versionSetting)
+            ).first?.string(0)
+            let present = try connection.query(
+                "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?", MySQLParameters(originalViews)
+            ).first?.int64(0)
+            let marker = "\(OriginalViews.version) \(originalViews)"
+            guard made != marker || present != Int64(OriginalViews.names.count) else { return }
+            // And when it must wait, it gives up after a while with the server's own error rather than hang the start.
+            try connection.execute("SET SESSION lock_wait_timeout = 30")
+            defer { try? connection.execute("SET SESSION lock_wait_timeout = DEFAULT") }
             for statement in OriginalViews.statements(views: originalViews, warehouse: warehouse) {
                 do {
                     try connection.execute(statement)
@@ -230,6 +242,11 @@ enum MySQLSchema {
                         operation: "create the original design's views in `\(originalViews)`")
                 }
             }
+            var parameters = MySQLParameters(OriginalViews.versionSetting)
+            parameters.append(marker)
+            try connection.run(
+                "INSERT INTO settings (`key`, value, updated_at) VALUES (?, ?, UNIX_TIMESTAMP() * 1000) "
+                    + "ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)", parameters)
         }
     }
 }

@@ -101,6 +101,8 @@ public struct MySQLRow: Sendable {
         return String(decoding: rows.bytes[start..<start + length], as: UTF8.self)
     }
 
+    /// The column as an integer; `nil` for NULL, for text that is not one, and for a value outside `Int64` (a
+    /// server of another's may hold anything).
     public func int64(_ column: Int) -> Int64? {
         let (start, length) = span(column)
         guard length > 0 else { return nil }
@@ -113,9 +115,16 @@ public struct MySQLRow: Sendable {
                 continue
             }
             guard byte >= 48, byte <= 57 else { return nil }
-            value = value &* 10 &+ Int64(byte - 48)
+            // Accumulated negatively, so Int64.min fits too.
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflow2) = shifted.subtractingReportingOverflow(Int64(byte - 48))
+            guard !overflow, !overflow2 else { return nil }
+            value = next
         }
-        return negative ? -value : value
+        guard length > (negative ? 1 : 0) else { return nil }
+        if negative { return value }
+        let (positive, overflow) = Int64(0).subtractingReportingOverflow(value)
+        return overflow ? nil : positive
     }
 
     public func decimal(_ column: Int) throws(DecimalParseError) -> ExactDecimal? {

@@ -10,6 +10,12 @@
 enum OriginalViews {
     static func isValidName(_ name: String) -> Bool { MySQLConfiguration.isValidDatabaseName(name) }
 
+    /// The definitions' version: raise it when a statement below changes, and every warehouse remakes its views.
+    static let version = "v1"
+    /// Where the version and database of the views last made are kept.
+    static let versionSetting = "original_views.made"
+    static let names = ["fact_klines", "fact_orderbook", "hourly_klines", "daily_klines", "extraction_metadata", "processed_files"]
+
     /// An identifier in backticks, a backtick inside doubled.
     static func quoted(_ identifier: String) -> String {
         "`" + identifier.split(separator: "`", omittingEmptySubsequences: false).joined(separator: "``") + "`"

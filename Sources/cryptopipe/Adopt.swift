@@ -21,6 +21,10 @@ struct Adopt: AsyncParsableCommand {
     @Option(name: .long, help: "The original system's database: mysql://user[:password]@host[:port]/database.")
     var from: String
 
+    /// Page sizes (minutes, snapshots), for tests that make the paging visible.
+    @Option(name: .long, help: .hidden)
+    var pageRows: Int?
+
     func run() async throws {
         try await guarded {
             let settings = Settings()
@@ -46,19 +50,19 @@ struct Adopt: AsyncParsableCommand {
             defer { Task { await reader.shutdown() } }
             Console.print("adopting \(source) into \(configuration.warehouse.description)")
             let adopter = Adopter(
-                source: OriginalMySQLDatabase(reader: reader), warehouse: backends.warehouse, clock: .system, logger: backends.logger)
+                source: OriginalMySQLDatabase(reader: reader), warehouse: backends.warehouse, clock: .system, logger: backends.logger,
+                minutesPerPage: pageRows ?? 5_000, snapshotsPerPage: pageRows ?? 200)
             let stop = InterruptFlag()
             let meter = ProgressMeter(label: "adopt", terminal: isatty(STDERR_FILENO) == 1)
             let started = ContinuousClock.now
             let report: AdoptionReport
             do {
+                defer { meter.finish() }
                 report = try await adopter.run(
                     progress: { meter.update(AdoptionMeter(progress: $0, started: started)) }, isCancelled: { stop.isSet })
             } catch let error as AdoptionError {
-                meter.finish()
                 throw CLIError("\(error.description) (check --from and CRYPTOPIPE_ADOPT_PASSWORD)")
             }
-            meter.finish()
             Self.print(report)
             if report.interrupted {
                 throw CLIError("interrupted; every page adopted so far is complete — run the same command again to continue")
@@ -80,7 +84,18 @@ struct Adopt: AsyncParsableCommand {
                 "\(report.minutesOpen) minutes were stored by the original before they closed and never fetched again: adopted as "
                     + "open; `cryptopipe gaps` fetches them whole")
         }
-        for periods in report.notAdopted {
+        if !report.finalityFromCreatedAt.isEmpty {
+            Console.print(
+                "the original's processed_files names no k-line fetches of "
+                    + report.finalityFromCreatedAt.sorted().map(\.rawValue).joined(separator: ",")
+                    + ": their minutes count as closed when created_at is after the minute ended")
+        }
+        for periods in report.notAdopted where periods.partly {
+            Console.print(
+                "partly adopted: \(periods.count) \(periods.table) rows of \(periods.symbol) from \(periods.first) to \(periods.last) "
+                    + "cover more minutes than it still holds (retention cut through them); ours are computed from those left")
+        }
+        for periods in report.notAdopted where !periods.partly {
             Console.print(
                 "not adopted: \(periods.count) \(periods.table) rows of \(periods.symbol) from \(periods.first) to \(periods.last) "
                     + "(no minutes to compute ours from; its trade_count counts minutes, and it has no quote or taker volumes)")
@@ -110,7 +125,7 @@ struct AdoptionMeter: ProgressSnapshot {
     var summary: String {
         let elapsed = Double((ContinuousClock.now - started).components.seconds) + 0.001
         let rate = Double(progress.done) / elapsed
-        let eta = rate > 0 ? ProgressMeter.clock(Int(Double(progress.total - progress.done) / rate)) : "--:--"
+        let eta = rate > 0 ? ProgressMeter.clock(Int(Double(max(0, progress.total - progress.done)) / rate)) : "--:--"
         return "\(progress.done)/\(progress.total) rows, \(Int(rate)) rows/s, ETA \(eta)"
     }
 }

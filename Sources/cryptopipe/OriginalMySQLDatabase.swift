@@ -1,3 +1,4 @@
+import Foundation
 import MarketData
 import Pipeline
 import WarehouseMySQL
@@ -72,6 +73,9 @@ struct OriginalMySQLDatabase: OriginalDatabase {
         var parameters = MySQLParameters()
         let condition = Self.after(cursor, symbol: "symbol", time: "captured_at", into: &parameters)
         parameters.append(limit)
+        // Bounds the page's memory whatever the source holds: a page larger than its snapshots could be is refused.
+        let maxRows = limit * (Adopter.maxLevels + 1)
+        parameters.append(maxRows + 1)
         let rows = try await query(
             "fact_orderbook",
             """
@@ -81,7 +85,13 @@ struct OriginalMySQLDatabase: OriginalDatabase {
                 GROUP BY symbol, captured_at ORDER BY symbol, captured_at LIMIT ?
             ) AS page ON o.symbol = page.symbol AND o.captured_at = page.captured_at
             ORDER BY o.symbol, o.captured_at, o.side, o.price
+            LIMIT ?
             """, parameters)
+        guard rows.count <= maxRows else {
+            throw AdoptionError(
+                operation: "read fact_orderbook from \(reader.configuration)",
+                detail: "\(limit) snapshots hold more than \(maxRows) levels; this is not the original system's order book")
+        }
         return rows.all.map { row in
             OriginalBookRow(
                 symbol: row.string(0) ?? "", capturedAt: row.string(1) ?? "", side: row.string(2) ?? "", price: row.string(3) ?? "",
@@ -98,6 +108,32 @@ struct OriginalMySQLDatabase: OriginalDatabase {
                 symbol: row.string(0) ?? "", dataType: row.string(1) ?? "", lastFetchTime: row.string(2), lastOpenTime: row.string(3),
                 recordCount: row.int64(4))
         }
+    }
+
+    func klineFetchTimes(symbol: String) async throws(AdoptionError) -> [Int64] {
+        let escaped = symbol.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_")
+        let rows = try await query(
+            "processed_files",
+            "SELECT filename FROM processed_files WHERE filename LIKE ? LIMIT 20000001",
+            MySQLParameters("%" + escaped + "\\_klines\\_%.json"))
+        guard rows.count <= 20_000_000 else {
+            throw AdoptionError(
+                operation: "read processed_files from \(reader.configuration)", detail: "more than 20,000,000 k-line files of \(symbol)")
+        }
+        return rows.all.compactMap { row in row.string(0).flatMap { Self.fetchTime(fileName: $0, symbol: symbol) } }.sorted()
+    }
+
+    /// The epoch milliseconds of `…/SYMBOL_klines_<ms>.json`; `nil` for any other name.
+    static func fetchTime(fileName: String, symbol: String) -> Int64? {
+        let base = fileName.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? fileName
+        let prefix = symbol + "_klines_"
+        guard base.hasPrefix(prefix), base.hasSuffix(".json") else { return nil }
+        let digits = base.dropFirst(prefix.count).dropLast(".json".count)
+        guard (1...15).contains(digits.utf8.count), digits.utf8.allSatisfy({ (48...57).contains($0) }), let time = Int64(digits),
+            time <= UTCTime.latest
+        else { return nil }
+        return time
     }
 
     func aggregatesWithoutMinutes() async throws(AdoptionError) -> [OriginalPeriodsWithoutMinutes] {
@@ -118,6 +154,25 @@ struct OriginalMySQLDatabase: OriginalDatabase {
                         table: table, symbol: row.string(0) ?? "", count: Int(row.int64(1) ?? 0), first: row.string(2) ?? "",
                         last: row.string(3) ?? ""))
             }
+        }
+        // Hours the original computed from more minutes than it still holds: its trade_count counted them.
+        let partly = try await query(
+            "hourly_klines",
+            """
+            SELECT symbol, COUNT(*), MIN(hour_start), MAX(hour_start) FROM (
+                SELECT a.symbol, a.hour_start, a.trade_count, (
+                    SELECT COUNT(*) FROM fact_klines AS f WHERE f.symbol = a.symbol AND f.interval_code = '1m'
+                        AND f.open_time >= a.hour_start AND f.open_time < a.hour_start + INTERVAL 1 HOUR) AS minutes
+                FROM hourly_klines AS a
+            ) AS hours
+            WHERE minutes > 0 AND trade_count > minutes
+            GROUP BY symbol ORDER BY symbol
+            """)
+        for row in partly.all {
+            result.append(
+                OriginalPeriodsWithoutMinutes(
+                    table: "hourly_klines", symbol: row.string(0) ?? "", count: Int(row.int64(1) ?? 0), first: row.string(2) ?? "",
+                    last: row.string(3) ?? "", partly: true))
         }
         return result
     }

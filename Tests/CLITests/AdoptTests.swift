@@ -17,9 +17,15 @@ struct AdoptTests {
     static let start: Int64 = 1_772_323_200_000
     static let market = SyntheticMarket(seed: 9, symbols: [btc, eth])
 
+    /// ETH's first five minutes are gone from the original's tables (its retention cut through that hour).
     static func minutes(_ symbol: Symbol) -> [Kline] {
-        (0..<180).compactMap { market.minuteCandle(symbol, minuteOpen: start + Int64($0) * 60_000) }
+        (symbol == eth ? 5..<180 : 0..<180).compactMap { market.minuteCandle(symbol, minuteOpen: start + Int64($0) * 60_000) }
     }
+
+    /// When the original fetched BTC's k-lines (its processed_files names them): three seconds into every tenth minute,
+    /// and half-way through the last. Each catches that minute open. ETH's fetches are not in its ledger.
+    static let btcFetches = (1...17).map { start + Int64($0) * 600_000 + 3_000 } + [start + 179 * 60_000 + 30_000]
+    static let btcOpenMinutes = (1...17).map { start + Int64($0) * 600_000 } + [start + 179 * 60_000]
 
     static func dateTime(_ time: Int64) -> String {
         "'" + String(UTCTime.iso8601(time / 1_000 * 1_000).prefix(19)).replacingOccurrences(of: "T", with: " ") + "'"
@@ -56,6 +62,10 @@ struct AdoptTests {
             UNIQUE KEY unique_symbol_date (symbol, date), INDEX idx_date (date))
         """,
         """
+        CREATE TABLE processed_files (
+            id INT AUTO_INCREMENT PRIMARY KEY, filename VARCHAR(500) NOT NULL UNIQUE, processed_at DATETIME DEFAULT CURRENT_TIMESTAMP)
+        """,
+        """
         CREATE TABLE extraction_metadata (
             id INT AUTO_INCREMENT PRIMARY KEY, symbol VARCHAR(20) NOT NULL, data_type VARCHAR(20) NOT NULL,
             last_fetch_time DATETIME, last_open_time DATETIME, record_count INT DEFAULT 0,
@@ -66,7 +76,11 @@ struct AdoptTests {
     /// Rows as the original wrote them: each minute stored five seconds after it closed, except each symbol's last,
     /// stored half-way through (its fetch's open candle, never fetched again).
     static func rows() -> [String] {
-        var statements: [String] = []
+        var statements: [String] = [
+            "INSERT INTO processed_files (filename) VALUES "
+                + btcFetches.map { "('data_lake/raw/2026-03-01/BTCUSDT_klines_\($0).json')" }.joined(separator: ", ")
+                + ", ('data_lake/raw/2026-03-01/BTCUSDT_depth_\(start + 100_000).json'), ('notes.txt')"
+        ]
         for symbol in [btc, eth] {
             let minutes = minutes(symbol)
             let values = minutes.enumerated().map { index, k in
@@ -101,11 +115,15 @@ struct AdoptTests {
         statements.append(
             "INSERT INTO daily_klines (symbol, date, open_price, high_price, low_price, close_price, volume, trade_count) "
                 + "VALUES ('BTCUSDT', '2026-02-27', 3, 3, 3, 3, 3, 24)")
-        // A row of another interval, and a minute without a close price: neither is a candle we can take.
+        // A row of another interval, a minute without a close price and one whose symbol is not one: none is a candle.
         statements.append(
             "INSERT INTO fact_klines (symbol, open_time, interval_code, open_price, high_price, low_price, close_price, volume, "
                 + "trade_count) VALUES ('BTCUSDT', \(dateTime(start)), '5m', 1, 1, 1, 1, 1, 1), "
-                + "('SOLUSDT', \(dateTime(start)), '1m', 1, 1, 1, NULL, 1, 1)")
+                + "('SOLUSDT', \(dateTime(start)), '1m', 1, 1, 1, NULL, 1, 1), ('BAD|USDT', \(dateTime(start)), '1m', 1, 1, 1, 1, 1, 1)")
+        // A book with a NULL quantity is not taken at all.
+        statements.append(
+            "INSERT INTO fact_orderbook (symbol, captured_at, side, price, quantity) VALUES "
+                + "('ETHUSDT', \(dateTime(start + 600_000)), 'bid', 99, 1), ('ETHUSDT', \(dateTime(start + 600_000)), 'ask', 101, NULL)")
         return statements
     }
 
@@ -133,7 +151,8 @@ struct AdoptTests {
             try await admin.execute(statement.replacingOccurrences(of: "INSERT INTO ", with: "INSERT INTO \(legacy)."))
         }
         let checksum =
-            "CHECKSUM TABLE \(legacy).fact_klines, \(legacy).fact_orderbook, \(legacy).extraction_metadata, \(legacy).hourly_klines"
+            "CHECKSUM TABLE \(legacy).fact_klines, \(legacy).fact_orderbook, \(legacy).extraction_metadata, \(legacy).hourly_klines, "
+            + "\(legacy).processed_files"
         var reader = server
         reader.database = legacy
         let source = MySQLReader(configuration: reader, logger: .init(label: "test"))
@@ -144,17 +163,22 @@ struct AdoptTests {
         var url = reader
         url.password = nil
         let environment = ["CRYPTOPIPE_ADOPT_PASSWORD": server.password ?? "", "CRYPTOPIPE_LOG_LEVEL": "warning"]
-        let first = try await CLITests.run(["adopt", "--from", url.description], environment: environment, in: folder)
+        // Pages of seven rows and of one snapshot: the paging crosses symbols, hours and snapshots many times.
+        let adopt = ["adopt", "--from", url.description, "--page-rows", "7"]
+        let first = try await CLITests.run(adopt, environment: environment, in: folder)
         #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
         #expect(
-            first.stdout.contains("adopted 361 minutes (360 rows written) and 4 order-book snapshots (4 new) of 2 symbols"),
+            first.stdout.contains("adopted 357 minutes (355 rows written) and 5 order-book snapshots (4 new) of 2 symbols"),
             "\(first.stdout)")
         #expect(first.stdout.contains("extraction state: 4 taken, 0 kept"), "\(first.stdout)")
-        #expect(first.stdout.contains("2 minutes were stored by the original before they closed"), "\(first.stdout)")
+        #expect(first.stdout.contains("19 minutes were stored by the original before they closed"), "\(first.stdout)")
+        #expect(first.stdout.contains("processed_files names no k-line fetches of ETHUSDT: their minutes count as closed"))
         #expect(first.stdout.contains("not adopted: 2 hourly_klines rows of BTCUSDT from 2026-02-28 22:00:00 to 2026-02-28 23:00:00"))
+        #expect(first.stdout.contains("partly adopted: 1 hourly_klines rows of ETHUSDT from 2026-03-01 00:00:00 to 2026-03-01 00:00:00"))
         #expect(first.stdout.contains("not adopted: 1 daily_klines rows of BTCUSDT from 2026-02-27 to 2026-02-27"), "\(first.stdout)")
         #expect(first.stdout.contains("not adopted: 1 fact_klines rows of intervals other than 1m"), "\(first.stdout)")
-        #expect(first.stderr.contains("refused 1 rows") && first.stderr.contains("SOLUSDT") && first.stderr.contains("close_price is NULL"))
+        #expect(first.stderr.contains("refused 3 rows") && first.stderr.contains("close_price is NULL"), "\(first.stderr)")
+        #expect(first.stderr.contains("BAD|USDT") && first.stderr.contains("order book ETHUSDT"), "\(first.stderr)")
         #expect(first.stdout.contains("cryptopipe run --symbols BTCUSDT,ETHUSDT"), "\(first.stdout)")
 
         let warehouse = try SQLiteWarehouse(path: folder.path + "/data/warehouse.sqlite")
@@ -162,28 +186,33 @@ struct AdoptTests {
             let expected = minutes(symbol)
             let stored = try await warehouse.klines(symbol: symbol, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
             #expect(stored.map(\.kline) == expected, "\(symbol)")
-            #expect(stored.filter { !$0.isFinal }.map(\.kline.openTime) == [start + 179 * 60_000], "\(symbol)")
-            // Hours from the minutes, by Binance's rule: the synthetic market's own hours; the original's are not taken.
-            let hours = try await warehouse.klines(symbol: symbol, interval: .oneHour, from: 0, to: .max, includeOpen: false, limit: nil)
-            let exchangeHours = market.klines(
-                symbol, interval: .oneHour, startTime: start, endTime: start + 3_600_000, now: .max, limit: 10)
-            #expect(hours.map(\.kline) == exchangeHours, "\(symbol)")
+            // BTC's by its fetch times; ETH's (no fetch times) by created_at.
+            let open = symbol == btc ? btcOpenMinutes : [start + 179 * 60_000]
+            #expect(stored.filter { !$0.isFinal }.map(\.kline.openTime) == open, "\(symbol)")
+            // An hour from the minutes, by Binance's rule: the synthetic market's own (the original's are not taken). BTC's
+            // hours hold minutes adopted open (partial), which a gap fill completes; ETH's are whole.
+            let hour = start + 3_600_000
+            let hours = try await warehouse.klines(symbol: symbol, interval: .oneHour, from: hour, to: hour, includeOpen: true, limit: nil)
+            let exchangeHours = market.klines(symbol, interval: .oneHour, startTime: hour, endTime: hour, now: .max, limit: 1)
+            #expect(hours.count == 1 && exchangeHours.count == 1, "\(symbol)")
+            if symbol == eth { #expect(hours.map(\.kline) == exchangeHours) }
             // The original kept whole seconds.
             let book = try #require(try await warehouse.latestOrderBook(symbol: symbol, levels: 10))
             #expect(book.capturedAt == start + 61_000 && book.bids.map(\.price.description) == ["100.50000000", "100.25000000"])
             #expect(book.asks.map(\.quantity.description) == ["0.50000000", "2.00000000"])
             let state = try #require(try await warehouse.extractionState(symbol: symbol, type: .klines))
-            #expect(state.recordCount == 180 && state.lastFetchTime == start + 179 * 60_000 + 30_000)
+            #expect(state.recordCount == 180 && state.lastFetchTime == start + 179 * 60_000 + 30_000, "\(symbol)")
             // The original's last open time was its open candle; ours is the newest closed one.
             #expect(state.lastOpenTime == start + 178 * 60_000)
         }
 
-        let again = try await CLITests.run(["adopt", "--from", url.description], environment: environment, in: folder)
+        // Run again after it finished: it reads everything again and writes nothing.
+        let again = try await CLITests.run(adopt, environment: environment, in: folder)
         #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stdout.contains("(0 rows written)") && again.stdout.contains("(0 new)"), "\(again.stdout)")
+        #expect(again.stdout.contains("adopted 357 minutes (0 rows written) and 5 order-book snapshots (0 new)"), "\(again.stdout)")
         #expect(again.stdout.contains("extraction state: 0 taken, 4 kept"), "\(again.stdout)")
         let after = try await source.query(checksum).all.map { "\($0.string(0) ?? "") \($0.string(1) ?? "")" }
-        #expect(before == after && before.count == 4)
+        #expect(before == after && before.count == 5)
         await source.shutdown()
     }
 }

@@ -4,6 +4,14 @@
 #include <mariadb/mysql.h>
 #include <stddef.h>
 
+// Every function we declare has the installed headers' type: a difference fails the build of the tests.
+#include "../../Sources/CMariaDB/include/CMariaDBFunctions.h"
+#define CRYPTOPIPE_SAME_TYPE(result, name, parameters, arguments)                                                          \
+    _Static_assert(__builtin_types_compatible_p(__typeof__(&name), result(*) parameters), #name " differs from mysql.h");
+CRYPTOPIPE_MARIADB_FUNCTIONS(CRYPTOPIPE_SAME_TYPE)
+_Static_assert(__builtin_types_compatible_p(__typeof__(&mysql_free_result), void (*)(MYSQL_RES *)), "mysql_free_result");
+_Static_assert(__builtin_types_compatible_p(__typeof__(&mysql_close), void (*)(MYSQL *)), "mysql_close");
+
 #define SIZE(type) {"sizeof(" #type ")", (long)sizeof(type)}
 #define OFFSET(type, field) {"offsetof(" #type ", " #field ")", (long)offsetof(type, field)}
 #define CONSTANT(name) {#name, (long)(name)}
