@@ -1,3 +1,4 @@
+import Exchange
 public import Logging
 public import MarketData
 public import Warehouse
@@ -17,6 +18,25 @@ public struct GapFiller: Sendable {
         self.warehouse = warehouse
         self.clock = clock
         self.logger = logger
+    }
+
+    /// Gaps close together, fetched with one request each run: runs of gaps spanning at most a page of minutes. Many
+    /// short gaps (a minute here and there, such as the open minutes `adopt` takes over) would otherwise cost a request
+    /// each; the minutes between them are fetched again and left as they are by the upserts.
+    package static func windows(_ gaps: [MinuteRange]) -> [(range: MinuteRange, gaps: [MinuteRange])] {
+        let page = Int64(KlineRequest.maximumLimit - 1) * 60_000
+        var windows: [(range: MinuteRange, gaps: [MinuteRange])] = []
+        for gap in gaps.sorted(by: { $0.from < $1.from }) {
+            if let last = windows.last, case let (span, overflow) = gap.to.subtractingReportingOverflow(last.range.from), !overflow,
+                span <= page, gap.from > last.range.to
+            {
+                windows[windows.count - 1].range.to = gap.to
+                windows[windows.count - 1].gaps.append(gap)
+            } else {
+                windows.append((gap, [gap]))
+            }
+        }
+        return windows
     }
 
     /// Detects and records gaps of `symbols`; returns every recorded gap of them.
@@ -46,14 +66,18 @@ public struct GapFiller: Sendable {
     public func fill(_ symbols: [Symbol]) async throws(PipelineError) -> FillReport {
         var report = FillReport()
         var requested: [Symbol: [MinuteRange]] = [:]
-        for gap in try await detect(symbols) where gap.status == .open {
-            do {
-                report.candlesFetched += try await extractor.fetchRange(gap.symbol, range: gap.range)
-                requested[gap.symbol, default: []].append(gap.range)
-                report.requested += 1
-            } catch {
-                logger.error("gap fill failed", metadata: ["symbol": "\(gap.symbol)", "error": "\(error)"])
-                report.failures.append("\(gap.symbol) \(UTCTime.iso8601(gap.range.from))…\(UTCTime.iso8601(gap.range.to)): \(error)")
+        let open = try await detect(symbols).filter { $0.status == .open }
+        for (symbol, gaps) in Dictionary(grouping: open, by: \.symbol).sorted(by: { $0.key < $1.key }) {
+            for window in Self.windows(gaps.map(\.range)) {
+                do {
+                    report.candlesFetched += try await extractor.fetchRange(symbol, range: window.range)
+                    requested[symbol, default: []] += window.gaps
+                    report.requested += 1
+                } catch {
+                    logger.error("gap fill failed", metadata: ["symbol": "\(symbol)", "error": "\(error)"])
+                    report.failures.append(
+                        "\(symbol) \(UTCTime.iso8601(window.range.from))…\(UTCTime.iso8601(window.range.to)): \(error)")
+                }
             }
         }
         guard !requested.isEmpty else { return report }

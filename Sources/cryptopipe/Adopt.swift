@@ -82,7 +82,7 @@ struct Adopt: AsyncParsableCommand {
         if report.minutesOpen > 0 {
             Console.print(
                 "\(report.minutesOpen) minutes were stored by the original before they closed and never fetched again: adopted as "
-                    + "open; `cryptopipe gaps` fetches them whole")
+                    + "open; `cryptopipe gaps --fill` fetches them whole")
         }
         if !report.finalityFromCreatedAt.isEmpty {
             Console.print(

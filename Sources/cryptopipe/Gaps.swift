@@ -39,7 +39,7 @@ struct Gaps: AsyncParsableCommand {
                 let report = try await filler.fill(symbols)
                 fillFailures = report.failures.count
                 Console.print(
-                    "requested \(report.requested) gaps, fetched \(report.candlesFetched) candles; \(report.filled) filled, "
+                    "fetched \(report.candlesFetched) candles in \(report.requested) requests; \(report.filled) gaps filled, "
                         + "\(report.exchangeEmpty) ranges the exchange has no data for")
                 for failure in report.failures { Console.error(failure) }
             }

@@ -315,7 +315,7 @@ struct GapFillPromiseTests {
         let failed = try await CLITests.run(["gaps", "--fill"], environment: env, in: folder)
         #expect(failed.status == 1)
         let out = failed.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
-        #expect(failed.stdout.hasPrefix("requested 0 gaps, fetched 0 candles; 0 filled, 0 ranges the exchange has no data for\n"))
+        #expect(failed.stdout.hasPrefix("fetched 0 candles in 0 requests; 0 gaps filled, 0 ranges the exchange has no data for\n"))
         #expect(
             out.count == 3 && out[1] == ["SYMBOL", "FROM", "TO", "MINUTES", "STATUS"] && out[2] == gapRow + ["open"], "\(failed.stdout)")
         let errors = failed.stderr.split(separator: "\n").map(String.init)
@@ -336,7 +336,7 @@ struct GapFillPromiseTests {
         healthy.withLock { $0 = true }
         let filled = try await CLITests.run(["gaps", "--fill"], environment: env, in: folder)
         #expect(filled.status == 0, "\(filled.stderr)")
-        #expect(filled.stdout.hasPrefix("requested 1 gaps, fetched 60 candles; 1 filled, 0 ranges the exchange has no data for\n"))
+        #expect(filled.stdout.hasPrefix("fetched 60 candles in 1 requests; 1 gaps filled, 0 ranges the exchange has no data for\n"))
         #expect(filled.stdout.split(separator: "\n").last?.split(separator: " ").map(String.init) == gapRow + ["filled"])
         let csv = try await CLITests.run(["export", "--symbol", "BTCUSDT"], environment: env, in: folder)
         let rows = try csv.stdout.split(separator: "\n").map { row in

@@ -43,6 +43,18 @@ struct GapFillTests {
         }
     }
 
+    /// Gaps within a page of minutes of the first share a request; one further away starts the next.
+    @Test func nearbyGapsShareARequest() {
+        func minutes(_ from: Int, _ to: Int) -> MinuteRange { MinuteRange(from: Self.minute(from), to: Self.minute(to)) }
+        let windows = GapFiller.windows([
+            minutes(2_000, 2_000), minutes(5, 5), minutes(10, 12), minutes(1_004, 1_004), minutes(1_005, 1_005),
+        ])
+        #expect(windows.map(\.range) == [minutes(5, 1_004), minutes(1_005, 2_000)])
+        #expect(windows.map(\.gaps.count) == [3, 2])
+        // One gap longer than a page is one window (the fetch pages through it).
+        #expect(GapFiller.windows([minutes(0, 5_000)]).map(\.range) == [minutes(0, 5_000)])
+    }
+
     @Test func gapsAreDetectedFilledAndExchangeEmptyRangesAreNotAskedAgain() async throws {
         let folder = try TemporaryDirectory("gaps")
         defer { folder.remove() }
@@ -73,25 +85,24 @@ struct GapFillTests {
         #expect(detected.allSatisfy { $0.status == .open })
 
         let report = try await filler.fill([Self.btc])
-        #expect(report.requested == 2 && report.candlesFetched == 50 && report.filled == 1 && report.exchangeEmpty == 1)
+        // Both gaps lie within a page of minutes: one request covers them (and the 50 stored minutes between).
+        #expect(report.requested == 1 && report.candlesFetched == 100 && report.filled == 1 && report.exchangeEmpty == 1)
         let gaps = try await warehouse.gaps(symbol: Self.btc)
         #expect(gaps.map(\.status) == [.filled, .exchangeEmpty])
         let now = try await warehouse.klines(symbol: Self.btc, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: nil)
         #expect(now.map(\.kline) == all.filter { !source.outage.contains($0.openTime) })
-        // The fetched page is in the lake, like any extraction: one object with the 50 candles of the first gap (the
-        // outage's request returned nothing, so nothing was stored for it).
+        // The fetched page is in the lake, like any extraction: one object with the first gap's 50 candles and the 50
+        // after it (the exchange has nothing for the outage).
         let key = LakeLayout.objectKey(symbol: Self.btc, type: .klines, capturedAt: Self.minute(400))
         #expect(try await lake.list(bucket: "crypto-raw", prefix: "").map(\.key) == [key])
-        let page = Array(all[100..<150])
+        let page = Array(all[100..<200])
         #expect(
             try await lake.get(bucket: "crypto-raw", key: key)
                 == RawEnvelope.encode(
                     symbol: Self.btc, capturedAt: Self.minute(400), type: .klines, interval: .oneMinute,
                     data: BinanceCodec.encodeKlines(page)))
         #expect(
-            source.requests.withLock { $0.map { [$0.startTime, $0.endTime] } } == [
-                [Self.minute(100), Self.minute(149) + 59_999], [Self.minute(200), Self.minute(219) + 59_999],
-            ])
+            source.requests.withLock { $0.map { [$0.startTime, $0.endTime] } } == [[Self.minute(100), Self.minute(219) + 59_999]])
 
         // Nothing open is left: no request goes out again.
         let before = source.requests.withLock { $0.count }
