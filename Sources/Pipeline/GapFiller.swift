@@ -23,12 +23,16 @@ public struct GapFiller: Sendable {
     /// Gaps close together, fetched with one request each run: runs of gaps spanning at most a page of minutes. Many
     /// short gaps (a minute here and there, such as the open minutes `adopt` takes over) would otherwise cost a request
     /// each; the minutes between them are fetched again and left as they are by the upserts.
-    package static func windows(_ gaps: [MinuteRange]) -> [(range: MinuteRange, gaps: [MinuteRange])] {
+    /// A window never spans a range in `avoiding` (the exchange has nothing there, and it is not asked again).
+    package static func windows(
+        _ gaps: [MinuteRange], avoiding: [MinuteRange] = []
+    ) -> [(range: MinuteRange, gaps: [MinuteRange])] {
         let page = Int64(KlineRequest.maximumLimit - 1) * 60_000
         var windows: [(range: MinuteRange, gaps: [MinuteRange])] = []
         for gap in gaps.sorted(by: { $0.from < $1.from }) {
             if let last = windows.last, case let (span, overflow) = gap.to.subtractingReportingOverflow(last.range.from), !overflow,
-                span <= page, gap.from > last.range.to
+                span <= page, gap.from > last.range.to,
+                !avoiding.contains(where: { $0.overlaps(MinuteRange(from: last.range.to, to: gap.from)) })
             {
                 windows[windows.count - 1].range.to = gap.to
                 windows[windows.count - 1].gaps.append(gap)
@@ -66,9 +70,11 @@ public struct GapFiller: Sendable {
     public func fill(_ symbols: [Symbol]) async throws(PipelineError) -> FillReport {
         var report = FillReport()
         var requested: [Symbol: [MinuteRange]] = [:]
-        let open = try await detect(symbols).filter { $0.status == .open }
+        let recorded = try await detect(symbols)
+        let empty = Dictionary(grouping: recorded.filter { $0.status == .exchangeEmpty }, by: \.symbol)
+        let open = recorded.filter { $0.status == .open }
         for (symbol, gaps) in Dictionary(grouping: open, by: \.symbol).sorted(by: { $0.key < $1.key }) {
-            for window in Self.windows(gaps.map(\.range)) {
+            for window in Self.windows(gaps.map(\.range), avoiding: empty[symbol]?.map(\.range) ?? []) {
                 do {
                     report.candlesFetched += try await extractor.fetchRange(symbol, range: window.range)
                     requested[symbol, default: []] += window.gaps

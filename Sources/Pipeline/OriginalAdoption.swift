@@ -151,9 +151,12 @@ public struct AdoptionReport: Sendable, Hashable {
     /// Stored by the original before they closed (it never fetched them again): adopted as open, so the next gap fill
     /// fetches them whole.
     public var minutesOpen = 0
-    /// Symbols whose fetch times the original's `processed_files` does not give: their minutes count as closed when
-    /// `created_at` is after their end (which takes an open candle the original wrote late for a closed one).
-    public var finalityFromCreatedAt: Set<Symbol> = []
+    /// Symbols the original's `processed_files` names no k-line fetches of: with nothing to tell its minutes caught
+    /// open from closed ones, all of theirs are adopted as open.
+    public var symbolsWithoutFetchTimes: Set<Symbol> = []
+    /// Minutes older than the first fetch its `processed_files` names (its archive cleanup removed older names):
+    /// adopted as open for the same reason.
+    public var minutesBeforeFetchTimes = 0
     public var snapshotsRead = 0
     public var snapshotsWritten = 0
     /// Rows that could not be adopted, and the first few reasons.
@@ -291,16 +294,30 @@ public struct Adopter: Sendable {
         return time
     }
 
-    /// Whether the original fetched during the minute opening at `openTime` (or within the finality margin after it):
-    /// it then stored the minute before it closed, and never fetched it again.
+    /// How far the original's clock (which named its files) may have been from the exchange's.
+    static let clockSlack: Int64 = 30_000
+
+    /// Whether the original may have fetched during the minute opening at `openTime` (or within the finality margin
+    /// after it), its clock off by up to ``clockSlack`` either way: it then stored the minute before it closed, and
+    /// never fetched it again.
     static func fetchedWhileOpen(_ openTime: Int64, fetchTimes: [Int64]) -> Bool {
+        let from = openTime - clockSlack
         var low = 0
         var high = fetchTimes.count
         while low < high {
             let middle = (low + high) / 2
-            if fetchTimes[middle] < openTime { low = middle + 1 } else { high = middle }
+            if fetchTimes[middle] < from { low = middle + 1 } else { high = middle }
         }
-        return low < fetchTimes.count && fetchTimes[low] < openTime + 60_000 + Kline.finalityMarginMilliseconds
+        return low < fetchTimes.count && fetchTimes[low] < openTime + 60_000 + Kline.finalityMarginMilliseconds + clockSlack
+    }
+
+    /// Whether a minute of the original's is adopted as closed (final). Only with evidence: its fetch times cover the
+    /// minute, none fell while it was open, and it was not written before it ended. Wrongly open costs a refetch
+    /// (`gaps --fill`, 1,000 minutes a request); wrongly final would keep a partial candle for good.
+    static func isClosed(_ kline: Kline, createdAt: Int64?, fetchTimes: [Int64]) -> Bool {
+        guard let first = fetchTimes.first, kline.openTime >= first - clockSlack else { return false }
+        if let createdAt, !kline.isClosed(at: createdAt) { return false }
+        return !fetchedWhileOpen(kline.openTime, fetchTimes: fetchTimes)
     }
 
     private func adopt(
@@ -320,18 +337,15 @@ public struct Adopter: Sendable {
             if fetchTimes[symbol] == nil {
                 let times = try await source.klineFetchTimes(symbol: symbol.rawValue)
                 fetchTimes[symbol] = times
-                if times.isEmpty { report.finalityFromCreatedAt.insert(symbol) }
+                if times.isEmpty { report.symbolsWithoutFetchTimes.insert(symbol) }
             }
             var entry = bySymbol[symbol] ?? ([], Int64.min, [], Int64.max)
             // The original fetched from the minute after its newest stored one, so the candle a fetch caught open was
-            // never fetched again: it holds what that minute had traded by then. Its fetch times say which those are;
-            // without them, a row written before its minute ended is one.
+            // never fetched again: it holds what that minute had traded by then.
             let times = fetchTimes[symbol] ?? []
             let created = Self.time(row.createdAt)
-            let closed =
-                times.isEmpty
-                ? created.map { kline.isClosed(at: $0) } ?? false
-                : !Self.fetchedWhileOpen(kline.openTime, fetchTimes: times)
+            let closed = Self.isClosed(kline, createdAt: created, fetchTimes: times)
+            if !closed, let first = times.first, kline.openTime < first - Self.clockSlack { report.minutesBeforeFetchTimes += 1 }
             if closed {
                 entry.closed.append(kline)
                 // Our capture time: after its end, and the original's write time where that is later.

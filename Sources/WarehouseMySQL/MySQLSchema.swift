@@ -223,10 +223,14 @@ enum MySQLSchema {
             let made = try connection.query(
                 "SELECT value FROM settings WHERE `key` = ?", MySQLParameters(OriginalViews.versionSetting)
             ).first?.string(0)
+            var names = MySQLParameters(originalViews)
+            for name in OriginalViews.names { names.append(name) }
             let present = try connection.query(
-                "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?", MySQLParameters(originalViews)
+                "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ("
+                    + OriginalViews.names.map { _ in "?" }.joined(separator: ", ") + ")", names
             ).first?.int64(0)
-            let marker = "\(OriginalViews.version) \(originalViews)"
+            // The tables they read change with the migrations: a new one remakes them too.
+            let marker = "\(OriginalViews.version) \(migrations.last?.id ?? "") \(originalViews)"
             guard made != marker || present != Int64(OriginalViews.names.count) else { return }
             // And when it must wait, it gives up after a while with the server's own error rather than hang the start.
             try connection.execute("SET SESSION lock_wait_timeout = 30")
@@ -235,10 +239,13 @@ enum MySQLSchema {
                 do {
                     try connection.execute(statement)
                 } catch {
+                    // Access denied: say which rights; anything else (a lock wait that timed out) as the server said it.
+                    let denied = [1_044, 1_142, 1_227].contains(error.code)
                     throw .init(
                         code: error.code, sqlState: error.sqlState,
-                        message: "\(error.message); the user needs CREATE, CREATE VIEW and DROP on database `\(originalViews)` "
-                            + "(or create it first and grant CREATE VIEW and DROP on it)",
+                        message: denied
+                            ? "\(error.message); the user needs CREATE, CREATE VIEW and DROP on database `\(originalViews)` "
+                                + "(or create it first and grant CREATE VIEW and DROP on it)" : error.message,
                         operation: "create the original design's views in `\(originalViews)`")
                 }
             }

@@ -81,14 +81,19 @@ struct Adopt: AsyncParsableCommand {
                 + "rolled up \(report.hoursRolledUp) hourly and \(report.daysRolledUp) daily candles from the minutes")
         if report.minutesOpen > 0 {
             Console.print(
-                "\(report.minutesOpen) minutes were stored by the original before they closed and never fetched again: adopted as "
-                    + "open; `cryptopipe gaps --fill` fetches them whole")
+                "\(report.minutesOpen) minutes adopted as open (caught open by the original and never fetched again, or with "
+                    + "nothing to tell): `cryptopipe gaps --fill` fetches them whole, 1,000 a request")
         }
-        if !report.finalityFromCreatedAt.isEmpty {
+        if !report.symbolsWithoutFetchTimes.isEmpty {
             Console.print(
                 "the original's processed_files names no k-line fetches of "
-                    + report.finalityFromCreatedAt.sorted().map(\.rawValue).joined(separator: ",")
-                    + ": their minutes count as closed when created_at is after the minute ended")
+                    + report.symbolsWithoutFetchTimes.sorted().map(\.rawValue).joined(separator: ",")
+                    + ": nothing tells their minutes caught open from closed ones, so all were adopted as open")
+        }
+        if report.minutesBeforeFetchTimes > 0 {
+            Console.print(
+                "\(report.minutesBeforeFetchTimes) minutes are older than the first fetch its processed_files names: adopted as open "
+                    + "for the same reason")
         }
         for periods in report.notAdopted where periods.partly {
             Console.print(

@@ -115,11 +115,11 @@ struct OriginalMySQLDatabase: OriginalDatabase {
             .replacingOccurrences(of: "_", with: "\\_")
         let rows = try await query(
             "processed_files",
-            "SELECT filename FROM processed_files WHERE filename LIKE ? LIMIT 20000001",
+            "SELECT filename FROM processed_files WHERE filename LIKE ? LIMIT 2000001",
             MySQLParameters("%" + escaped + "\\_klines\\_%.json"))
-        guard rows.count <= 20_000_000 else {
+        guard rows.count <= 2_000_000 else {
             throw AdoptionError(
-                operation: "read processed_files from \(reader.configuration)", detail: "more than 20,000,000 k-line files of \(symbol)")
+                operation: "read processed_files from \(reader.configuration)", detail: "more than 2,000,000 k-line files of \(symbol)")
         }
         return rows.all.compactMap { row in row.string(0).flatMap { Self.fetchTime(fileName: $0, symbol: symbol) } }.sorted()
     }
@@ -168,6 +168,22 @@ struct OriginalMySQLDatabase: OriginalDatabase {
             WHERE minutes > 0 AND trade_count > minutes
             GROUP BY symbol ORDER BY symbol
             """)
+        // The day its retention cut through: its first minute of the symbol lies inside it, after midnight.
+        let cutDays = try await query(
+            "daily_klines",
+            """
+            SELECT a.symbol, COUNT(*), MIN(a.`date`), MAX(a.`date`) FROM daily_klines AS a
+            JOIN (SELECT symbol, MIN(open_time) AS first FROM fact_klines WHERE interval_code = '1m' GROUP BY symbol) AS f
+                ON f.symbol = a.symbol
+            WHERE a.`date` = DATE(f.first) AND f.first > a.`date`
+            GROUP BY a.symbol ORDER BY a.symbol
+            """)
+        for row in cutDays.all {
+            result.append(
+                OriginalPeriodsWithoutMinutes(
+                    table: "daily_klines", symbol: row.string(0) ?? "", count: Int(row.int64(1) ?? 0), first: row.string(2) ?? "",
+                    last: row.string(3) ?? "", partly: true))
+        }
         for row in partly.all {
             result.append(
                 OriginalPeriodsWithoutMinutes(

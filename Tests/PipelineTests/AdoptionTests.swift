@@ -46,7 +46,8 @@ struct AdoptionTests {
 
         func snapshots(after cursor: OriginalCursor?, limit: Int) async throws(AdoptionError) -> [OriginalBookRow] { [] }
         func extractionMetadata() async throws(AdoptionError) -> [OriginalExtractionRow] { [] }
-        func klineFetchTimes(symbol: String) async throws(AdoptionError) -> [Int64] { [] }
+        /// One fetch, ten minutes before the first minute: the ledger covers every minute and none was caught open.
+        func klineFetchTimes(symbol: String) async throws(AdoptionError) -> [Int64] { [AdoptionTests.start - 600_000] }
         func aggregatesWithoutMinutes() async throws(AdoptionError) -> [OriginalPeriodsWithoutMinutes] { [] }
     }
 

@@ -51,6 +51,11 @@ struct GapFillTests {
         ])
         #expect(windows.map(\.range) == [minutes(5, 1_004), minutes(1_005, 2_000)])
         #expect(windows.map(\.gaps.count) == [3, 2])
+        // Nor across a range the exchange has nothing for.
+        #expect(
+            GapFiller.windows([minutes(5, 5), minutes(20, 20)], avoiding: [minutes(10, 12)]).map(\.range) == [
+                minutes(5, 5), minutes(20, 20),
+            ])
         // One gap longer than a page is one window (the fetch pages through it).
         #expect(GapFiller.windows([minutes(0, 5_000)]).map(\.range) == [minutes(0, 5_000)])
     }
