@@ -1,5 +1,5 @@
 // Fuzz target `envelope`: RawEnvelope.decode, and encode → decode of whatever it accepts; LakeLayout.parse of the same
-// bytes as an object name, and objectKey → parse of whatever it accepts.
+// bytes as an object name and as a bare file name, and objectKey → parse of whatever it accepts.
 // Built with Sources/MarketData/*.swift, Sources/DataLake/RawEnvelope.swift and LakeLayout.swift.
 
 /// Where iso8601 prints a four-digit year, so `captured_at` reads back exactly.
@@ -8,6 +8,10 @@ let fourDigitYears: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_9
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
     let buffer = UnsafeBufferPointer(start: data.assumingMemoryBound(to: UInt8.self), count: count)
+    // A bare file name (what the original system's processed_files records) names a real time too.
+    if let name = LakeLayout.parse(name: String(decoding: buffer, as: UTF8.self)) {
+        precondition((0...UTCTime.latest).contains(name.capturedAt))
+    }
     if let name = LakeLayout.parse(key: String(decoding: buffer, as: UTF8.self)) {
         // A name's capture is a real time, its folder within a day of it, and our own name for it reads back the same.
         precondition((0...UTCTime.latest).contains(name.capturedAt))

@@ -45,15 +45,22 @@ public struct LakeLayout: Sendable, Hashable {
     /// server's local date, so near midnight its objects sit in the neighbouring day; the epoch milliseconds decide.
     public static func parse(key: String) -> ParsedKey? {
         let parts = key.split(separator: "/")
-        guard parts.count == 2, let day = CivilDate(isoString: parts[0]), parts[1].hasSuffix(".json") else { return nil }
-        let fields = parts[1].dropLast(5).split(separator: "_")
+        guard parts.count == 2, let day = CivilDate(isoString: parts[0]), let name = parse(name: parts[1]) else { return nil }
+        guard (CivilDate(epochMilliseconds: name.capturedAt).daysSinceEpoch - day.daysSinceEpoch).magnitude <= 1 else { return nil }
+        return ParsedKey(day: day, symbol: name.symbol, type: name.type, capturedAt: name.capturedAt)
+    }
+
+    /// The parts of a file name `{SYMBOL}_{klines|depth}_{epochms}.json` (also what the original system's
+    /// `processed_files` records, after any folders), or `nil`.
+    public static func parse(name: some StringProtocol) -> (symbol: Symbol, type: RawDataType, capturedAt: Int64)? {
+        guard name.hasSuffix(".json") else { return nil }
+        let fields = name.dropLast(5).split(separator: "_")
         guard fields.count == 3, let symbol = try? Symbol(String(fields[0])), let type = RawDataType(rawValue: String(fields[1])),
             let capturedAt = Int64(fields[2]), (0...UTCTime.latest).contains(capturedAt),
             // Canonical digits only ("+5" or "05" would name the same capture as "5" under another key).
             String(capturedAt) == fields[2]
         else { return nil }
-        guard (CivilDate(epochMilliseconds: capturedAt).daysSinceEpoch - day.daysSinceEpoch).magnitude <= 1 else { return nil }
-        return ParsedKey(day: day, symbol: symbol, type: type, capturedAt: capturedAt)
+        return (symbol, type, capturedAt)
     }
 
     /// Every name `parse` reads as this capture: in the folder of its UTC day, and of the day before and after.

@@ -19,185 +19,134 @@ struct ExchangeInfoDocument {
     static let selfTradePreventionModes = ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"]
 
     func encoded() -> [UInt8] {
-        var json = JSONObjectWriter()
-        json.field("timezone", string: "UTC")
-        json.field("serverTime", number: serverTime)
-        json.field("rateLimits") { array in
-            for (type, interval, count, limit) in [
-                ("REQUEST_WEIGHT", "MINUTE", 1, weightLimitPerMinute), ("ORDERS", "SECOND", 10, 100), ("ORDERS", "DAY", 1, 200_000),
-                ("RAW_REQUESTS", "MINUTE", 5, 61_000),
-            ] {
-                array.object { limitObject in
-                    limitObject.field("rateLimitType", string: type)
-                    limitObject.field("interval", string: interval)
-                    limitObject.field("intervalNum", number: Int64(count))
-                    limitObject.field("limit", number: Int64(limit))
+        var json = JSONWriter(capacity: 2_048 * max(1, listings.count))
+        json.object { json in
+            json.key("timezone")
+            json.string("UTC")
+            json.key("serverTime")
+            json.int(serverTime)
+            json.key("rateLimits")
+            json.array { json in
+                for (type, interval, count, limit) in [
+                    ("REQUEST_WEIGHT", "MINUTE", 1, weightLimitPerMinute), ("ORDERS", "SECOND", 10, 100), ("ORDERS", "DAY", 1, 200_000),
+                    ("RAW_REQUESTS", "MINUTE", 5, 61_000),
+                ] {
+                    json.object { json in
+                        json.key("rateLimitType")
+                        json.string(type)
+                        json.key("interval")
+                        json.string(interval)
+                        json.key("intervalNum")
+                        json.int(count)
+                        json.key("limit")
+                        json.int(limit)
+                    }
                 }
             }
+            json.key("exchangeFilters")
+            json.array { _ in }
+            json.key("symbols")
+            json.array { json in
+                for listing in listings { json.object { Self.write(listing, to: &$0) } }
+            }
         }
-        json.field("exchangeFilters") { _ in }
-        json.field("symbols") { array in
-            for listing in listings { array.object { Self.write(listing, to: &$0) } }
-        }
-        return json.finished()
+        return json.bytes
     }
 
-    private static func write(_ listing: Listing, to json: inout JSONObjectWriter) {
+    private static func write(_ listing: Listing, to json: inout JSONWriter) {
         let rules = listing.rules
-        json.field("symbol", string: listing.symbol.rawValue)
-        json.field("status", string: "TRADING")
-        json.field("baseAsset", string: listing.baseAsset)
-        json.field("baseAssetPrecision", number: 8)
-        json.field("quoteAsset", string: listing.quoteAsset)
-        json.field("quotePrecision", number: 8)
-        json.field("quoteAssetPrecision", number: 8)
-        json.field("baseCommissionPrecision", number: 8)
-        json.field("quoteCommissionPrecision", number: 8)
-        json.field("orderTypes") { array in for type in orderTypes { array.string(type) } }
-        for (name, value) in [
-            ("icebergAllowed", true), ("ocoAllowed", true), ("otoAllowed", true), ("opoAllowed", true),
-            ("quoteOrderQtyMarketAllowed", true),
-            ("allowTrailingStop", true), ("cancelReplaceAllowed", true), ("amendAllowed", true), ("pegInstructionsAllowed", true),
-            ("isSpotTradingAllowed", true), ("isMarginTradingAllowed", false),
-        ] {
-            json.field(name, bool: value)
+        json.key("symbol")
+        json.string(listing.symbol.rawValue)
+        json.key("status")
+        json.string("TRADING")
+        json.key("baseAsset")
+        json.string(listing.baseAsset)
+        json.key("baseAssetPrecision")
+        json.int(8)
+        json.key("quoteAsset")
+        json.string(listing.quoteAsset)
+        for name: StaticString in ["quotePrecision", "quoteAssetPrecision", "baseCommissionPrecision", "quoteCommissionPrecision"] {
+            json.key(name)
+            json.int(8)
         }
-        json.field("filters") { filters in
-            filters.object {
-                $0.field("filterType", string: "PRICE_FILTER")
-                $0.field("minPrice", string: fixed(rules.tickSize))
-                $0.field("maxPrice", string: fixed(rules.maxPrice))
-                $0.field("tickSize", string: fixed(rules.tickSize))
+        json.key("orderTypes")
+        json.array { json in for type in orderTypes { json.string(type) } }
+        let flags: KeyValuePairs<StaticString, Bool> = [
+            "icebergAllowed": true, "ocoAllowed": true, "otoAllowed": true, "opoAllowed": true, "quoteOrderQtyMarketAllowed": true,
+            "allowTrailingStop": true, "cancelReplaceAllowed": true, "amendAllowed": true, "pegInstructionsAllowed": true,
+            "isSpotTradingAllowed": true, "isMarginTradingAllowed": false,
+        ]
+        for (name, value) in flags {
+            json.key(name)
+            json.bool(value)
+        }
+        json.key("filters")
+        json.array { json in
+            filter(&json, "PRICE_FILTER", ["minPrice": rules.tickSize, "maxPrice": rules.maxPrice, "tickSize": rules.tickSize])
+            filter(&json, "LOT_SIZE", ["minQty": rules.stepSize, "maxQty": rules.maxQuantity, "stepSize": rules.stepSize])
+            filter(&json, "ICEBERG_PARTS", integers: ["limit": 10])
+            filter(&json, "MARKET_LOT_SIZE", ["minQty": .zero, "maxQty": rules.maxQuantity, "stepSize": .zero])
+            filter(
+                &json, "TRAILING_DELTA",
+                integers: [
+                    "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2_000, "minTrailingBelowDelta": 10,
+                    "maxTrailingBelowDelta": 2_000,
+                ])
+            json.object { json in
+                json.key("filterType")
+                json.string("PERCENT_PRICE_BY_SIDE")
+                for (name, value) in [
+                    ("bidMultiplierUp", "5"), ("bidMultiplierDown", "0.2"), ("askMultiplierUp", "5"), ("askMultiplierDown", "0.2"),
+                ] {
+                    json.key(dynamic: name)
+                    json.string(value)
+                }
+                json.key("avgPriceMins")
+                json.int(5)
             }
-            filters.object {
-                $0.field("filterType", string: "LOT_SIZE")
-                $0.field("minQty", string: fixed(rules.stepSize))
-                $0.field("maxQty", string: fixed(rules.maxQuantity))
-                $0.field("stepSize", string: fixed(rules.stepSize))
+            json.object { json in
+                json.key("filterType")
+                json.string("NOTIONAL")
+                json.key("minNotional")
+                json.decimal(ExactDecimal(5))
+                json.key("applyMinToMarket")
+                json.bool(true)
+                json.key("maxNotional")
+                json.decimal(ExactDecimal(9_000_000))
+                json.key("applyMaxToMarket")
+                json.bool(false)
+                json.key("avgPriceMins")
+                json.int(5)
             }
-            filters.object {
-                $0.field("filterType", string: "ICEBERG_PARTS")
-                $0.field("limit", number: 10)
+            filter(&json, "MAX_NUM_ORDERS", integers: ["maxNumOrders": 200])
+            filter(&json, "MAX_NUM_ALGO_ORDERS", integers: ["maxNumAlgoOrders": 5])
+        }
+        json.key("permissions")
+        json.array { _ in }
+        json.key("permissionSets")
+        json.array { json in json.array { $0.string("SPOT") } }
+        json.key("defaultSelfTradePreventionMode")
+        json.string("EXPIRE_MAKER")
+        json.key("allowedSelfTradePreventionModes")
+        json.array { json in for mode in selfTradePreventionModes { json.string(mode) } }
+    }
+
+    /// A filter of decimal members (Binance's eight-digit strings) or of integer members.
+    private static func filter(
+        _ json: inout JSONWriter, _ type: String, _ decimals: KeyValuePairs<StaticString, ExactDecimal> = [:],
+        integers: KeyValuePairs<StaticString, Int> = [:]
+    ) {
+        json.object { json in
+            json.key("filterType")
+            json.string(type)
+            for (name, value) in decimals {
+                json.key(name)
+                json.decimal(value)
             }
-            filters.object {
-                $0.field("filterType", string: "MARKET_LOT_SIZE")
-                $0.field("minQty", string: fixed(.zero))
-                $0.field("maxQty", string: fixed(rules.maxQuantity))
-                $0.field("stepSize", string: fixed(.zero))
-            }
-            filters.object {
-                $0.field("filterType", string: "TRAILING_DELTA")
-                $0.field("minTrailingAboveDelta", number: 10)
-                $0.field("maxTrailingAboveDelta", number: 2_000)
-                $0.field("minTrailingBelowDelta", number: 10)
-                $0.field("maxTrailingBelowDelta", number: 2_000)
-            }
-            filters.object {
-                $0.field("filterType", string: "PERCENT_PRICE_BY_SIDE")
-                $0.field("bidMultiplierUp", string: "5")
-                $0.field("bidMultiplierDown", string: "0.2")
-                $0.field("askMultiplierUp", string: "5")
-                $0.field("askMultiplierDown", string: "0.2")
-                $0.field("avgPriceMins", number: 5)
-            }
-            filters.object {
-                $0.field("filterType", string: "NOTIONAL")
-                $0.field("minNotional", string: fixed(ExactDecimal(5)))
-                $0.field("applyMinToMarket", bool: true)
-                $0.field("maxNotional", string: fixed(ExactDecimal(9_000_000)))
-                $0.field("applyMaxToMarket", bool: false)
-                $0.field("avgPriceMins", number: 5)
-            }
-            filters.object {
-                $0.field("filterType", string: "MAX_NUM_ORDERS")
-                $0.field("maxNumOrders", number: 200)
-            }
-            filters.object {
-                $0.field("filterType", string: "MAX_NUM_ALGO_ORDERS")
-                $0.field("maxNumAlgoOrders", number: 5)
+            for (name, value) in integers {
+                json.key(name)
+                json.int(value)
             }
         }
-        json.field("permissions") { _ in }
-        json.field("permissionSets") { sets in sets.array { $0.string("SPOT") } }
-        json.field("defaultSelfTradePreventionMode", string: "EXPIRE_MAKER")
-        json.field("allowedSelfTradePreventionModes") { array in for mode in selfTradePreventionModes { array.string(mode) } }
     }
-
-    /// Binance's fixed eight fraction digits: `0.01000000`, `1000000.00000000`.
-    static func fixed(_ value: ExactDecimal) -> String {
-        let magnitude = value.units.magnitude
-        let whole = magnitude / UInt128(ExactDecimal.unitsPerOne)
-        let fraction = String(magnitude % UInt128(ExactDecimal.unitsPerOne))
-        return (value.units < 0 ? "-" : "") + "\(whole)." + String(repeating: "0", count: max(0, ExactDecimal.scale - fraction.count))
-            + fraction
-    }
-}
-
-/// Writes one JSON object field by field, in the order written (Binance's order, which `JSONEncoder` would not keep).
-struct JSONObjectWriter {
-    private var bytes: [UInt8] = [UInt8(ascii: "{")]
-    private var empty = true
-
-    mutating func field(_ name: String, string: String) {
-        key(name)
-        JSONText.appendString(string, to: &bytes)
-    }
-
-    mutating func field(_ name: String, number: Int64) {
-        key(name)
-        bytes.append(contentsOf: String(number).utf8)
-    }
-
-    mutating func field(_ name: String, bool: Bool) {
-        key(name)
-        bytes.append(contentsOf: (bool ? "true" : "false").utf8)
-    }
-
-    mutating func field(_ name: String, array body: (inout JSONArrayWriter) -> Void) {
-        key(name)
-        var array = JSONArrayWriter()
-        body(&array)
-        bytes.append(contentsOf: array.finished())
-    }
-
-    private mutating func key(_ name: String) {
-        if !empty { bytes.append(UInt8(ascii: ",")) }
-        empty = false
-        JSONText.appendString(name, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-    }
-
-    func finished() -> [UInt8] { bytes + [UInt8(ascii: "}")] }
-}
-
-/// The array counterpart of ``JSONObjectWriter``.
-struct JSONArrayWriter {
-    private var bytes: [UInt8] = [UInt8(ascii: "[")]
-    private var empty = true
-
-    mutating func string(_ value: String) {
-        separate()
-        JSONText.appendString(value, to: &bytes)
-    }
-
-    mutating func object(_ body: (inout JSONObjectWriter) -> Void) {
-        separate()
-        var object = JSONObjectWriter()
-        body(&object)
-        bytes.append(contentsOf: object.finished())
-    }
-
-    mutating func array(_ body: (inout JSONArrayWriter) -> Void) {
-        separate()
-        var array = JSONArrayWriter()
-        body(&array)
-        bytes.append(contentsOf: array.finished())
-    }
-
-    private mutating func separate() {
-        if !empty { bytes.append(UInt8(ascii: ",")) }
-        empty = false
-    }
-
-    func finished() -> [UInt8] { bytes + [UInt8(ascii: "]")] }
 }

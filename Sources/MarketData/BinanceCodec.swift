@@ -191,13 +191,6 @@ public enum BinanceCodec {
         try JSONDecoder().decode(ExchangeInfo.self, from: data)
     }
 
-    public static func encodeExchangeInfo(_ info: ExchangeInfo) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        // Encoding plain strings and integers cannot fail.
-        return (try? encoder.encode(info)) ?? Data("{}".utf8)
-    }
-
     /// `{"serverTime":1499827319559}`, the answer of `/api/v3/time`; a time outside 1970–9999 is refused.
     public static func decodeServerTime(_ data: Data) throws -> Int64 {
         struct ServerTime: Decodable { var serverTime: Int64 }

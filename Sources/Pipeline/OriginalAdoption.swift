@@ -205,6 +205,7 @@ public struct Adopter: Sendable {
     /// Rows per page of minutes; snapshots per page of order books.
     let minutesPerPage: Int
     let snapshotsPerPage: Int
+    let sourceKey: String
 
     public init(
         source: any OriginalDatabase, warehouse: any Warehouse, clock: PipelineClock, logger: Logger, minutesPerPage: Int = 5_000,
@@ -215,13 +216,11 @@ public struct Adopter: Sendable {
         self.clock = clock
         self.logger = logger
         self.minutesPerPage = max(1, minutesPerPage)
+        // Settings keys of the positions are named by a hash of the source, whose name may be longer than a key can be.
+        sourceKey = "adopt." + SHA256.hash(data: Array(source.identity.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
         self.snapshotsPerPage = max(1, snapshotsPerPage)
     }
 
-    /// Settings keys of the positions: named by a hash of the source, whose name may be longer than a key can be.
-    var sourceKey: String {
-        "adopt." + SHA256.hash(data: Array(source.identity.utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
-    }
     var minutesKey: String { sourceKey + ".fact_klines" }
     var snapshotsKey: String { sourceKey + ".fact_orderbook" }
     /// Levels one snapshot may have (Binance sends at most 5,000); a source's larger "snapshot" is refused.
@@ -336,7 +335,8 @@ public struct Adopter: Sendable {
             }
             if fetchTimes[symbol] == nil {
                 let times = try await source.klineFetchTimes(symbol: symbol.rawValue)
-                fetchTimes[symbol] = times
+                // Minutes come by symbol: only the current one's fetch times are kept.
+                fetchTimes = [symbol: times]
                 if times.isEmpty { report.symbolsWithoutFetchTimes.insert(symbol) }
             }
             var entry = bySymbol[symbol] ?? ([], Int64.min, [], Int64.max)

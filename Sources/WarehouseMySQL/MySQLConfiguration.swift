@@ -95,8 +95,9 @@ public struct MySQLConfiguration: Sendable, Hashable, CustomStringConvertible {
         let hostPort = location[..<slash]
         let database = Self.string(location[(slash + 1)...])
         guard !database.isEmpty else { throw fail("names no database") }
-        guard database.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "$") }), database.count <= 64
-        else { throw fail("has database name '\(Self.shown(database))'; use letters, digits and _ only (at most 64)") }
+        guard Self.isValidDatabaseName(database) else {
+            throw fail("has database name '\(Self.shown(database))'; use letters, digits and _ only (at most 64)")
+        }
         var host: String
         var port = 3306
         if hostPort.first == UInt8(ascii: "[") {
@@ -219,4 +220,19 @@ public struct MySQLConfigurationError: Error, Sendable, Hashable, CustomStringCo
     public var description: String
 
     init(_ description: String) { self.description = description }
+}
+
+extension MySQLConfiguration {
+    /// Whether `name` is a database name we accept: letters, digits, `_` and `$`, at most 64 characters (MySQL's limit).
+    public static func isValidDatabaseName(_ name: String) -> Bool {
+        (1...64).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "_"), UInt8(ascii: "$"):
+                    true
+                default: false
+                }
+            }
+    }
 }

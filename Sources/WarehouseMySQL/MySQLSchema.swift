@@ -191,7 +191,7 @@ enum MySQLSchema {
     /// Applies the migrations not yet recorded in `schema_migrations`, under a server-wide lock so two processes
     /// starting together do not both migrate.
     /// With `originalViews`, also creates or replaces the original design's views in that database (``OriginalViews``).
-    static func migrate(_ connection: MySQLConnection, originalViews: String? = nil, warehouse: String = "") throws(MySQLError) {
+    static func migrate(_ connection: MySQLConnection, originalViews: String?, warehouse: String) throws(MySQLError) {
         let locked = try connection.query("SELECT GET_LOCK('cryptopipe.migrate', 60)").first?.int64(0)
         guard locked == 1 else {
             throw .ours("another process held the migration lock for 60 s", operation: "migrate the schema")
@@ -213,7 +213,7 @@ enum MySQLSchema {
                 "INSERT INTO schema_migrations (id, applied_at) VALUES (?, UNIX_TIMESTAMP() * 1000)", parameters)
         }
         if let originalViews {
-            guard OriginalViews.isValidName(originalViews), originalViews != warehouse else {
+            guard MySQLConfiguration.isValidDatabaseName(originalViews), originalViews != warehouse else {
                 throw .ours(
                     "'\(originalViews)' cannot hold the original design's views: use another database name of letters, digits and _",
                     operation: "create the original design's views")

@@ -102,29 +102,11 @@ public struct MySQLRow: Sendable {
     }
 
     /// The column as an integer; `nil` for NULL, for text that is not one, and for a value outside `Int64` (a
-    /// server of another's may hold anything).
+    /// server of another's may hold anything). The standard library's parser, without the `+` sign it also takes.
     public func int64(_ column: Int) -> Int64? {
         let (start, length) = span(column)
-        guard length > 0 else { return nil }
-        var value: Int64 = 0
-        var negative = false
-        for index in start..<start + length {
-            let byte = rows.bytes[index]
-            if index == start, byte == UInt8(ascii: "-") {
-                negative = true
-                continue
-            }
-            guard byte >= 48, byte <= 57 else { return nil }
-            // Accumulated negatively, so Int64.min fits too.
-            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
-            let (next, overflow2) = shifted.subtractingReportingOverflow(Int64(byte - 48))
-            guard !overflow, !overflow2 else { return nil }
-            value = next
-        }
-        guard length > (negative ? 1 : 0) else { return nil }
-        if negative { return value }
-        let (positive, overflow) = Int64(0).subtractingReportingOverflow(value)
-        return overflow ? nil : positive
+        guard length > 0, rows.bytes[start] != UInt8(ascii: "+") else { return nil }
+        return Int64(String(decoding: rows.bytes[start..<start + length], as: UTF8.self))
     }
 
     public func decimal(_ column: Int) throws(DecimalParseError) -> ExactDecimal? {

@@ -8,8 +8,6 @@
 /// view joins a one-row table (nothing can be deleted through a join view). The price: filters on a view's columns
 /// cannot use our indexes, so a query over a view reads the whole underlying table.
 enum OriginalViews {
-    static func isValidName(_ name: String) -> Bool { MySQLConfiguration.isValidDatabaseName(name) }
-
     /// The definitions' version: raise it when a statement below changes, and every warehouse remakes its views.
     static let version = "v1"
     /// Where the version and database of the views last made are kept.
@@ -105,20 +103,5 @@ enum OriginalViews {
             FROM \(w).processed_files AS k \(readOnlyJoin)
             """,
         ]
-    }
-}
-
-extension MySQLConfiguration {
-    /// Whether `name` is a database name we accept: letters, digits, `_` and `$`, at most 64 characters (MySQL's limit).
-    public static func isValidDatabaseName(_ name: String) -> Bool {
-        (1...64).contains(name.utf8.count)
-            && name.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                    UInt8(ascii: "_"), UInt8(ascii: "$"):
-                    true
-                default: false
-                }
-            }
     }
 }

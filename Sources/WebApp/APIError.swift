@@ -1,5 +1,6 @@
 public import HTTPTypes
 public import Hummingbird
+import MarketData
 import NIOCore
 
 /// An API failure answered as `{"error": {"code": "...", "message": "..."}}` with its HTTP status.

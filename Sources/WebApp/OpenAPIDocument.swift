@@ -1,3 +1,4 @@
+import MarketData
 import Pipeline
 
 /// A JSON value with ordered object members, for documents built in code.

@@ -1,3 +1,4 @@
+import DataLake
 import Foundation
 import MarketData
 import Pipeline
@@ -126,14 +127,9 @@ struct OriginalMySQLDatabase: OriginalDatabase {
 
     /// The epoch milliseconds of `…/SYMBOL_klines_<ms>.json`; `nil` for any other name.
     static func fetchTime(fileName: String, symbol: String) -> Int64? {
-        let base = fileName.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? fileName
-        let prefix = symbol + "_klines_"
-        guard base.hasPrefix(prefix), base.hasSuffix(".json") else { return nil }
-        let digits = base.dropFirst(prefix.count).dropLast(".json".count)
-        guard (1...15).contains(digits.utf8.count), digits.utf8.allSatisfy({ (48...57).contains($0) }), let time = Int64(digits),
-            time <= UTCTime.latest
-        else { return nil }
-        return time
+        let base = fileName.split(separator: "/", omittingEmptySubsequences: false).last ?? Substring(fileName)
+        guard let name = LakeLayout.parse(name: base), name.symbol.rawValue == symbol, name.type == .klines else { return nil }
+        return name.capturedAt
     }
 
     func aggregatesWithoutMinutes() async throws(AdoptionError) -> [OriginalPeriodsWithoutMinutes] {

@@ -65,7 +65,9 @@ struct CodecTests {
         let info = ExchangeInfo(
             serverTime: 5, rateLimits: [.init(rateLimitType: "REQUEST_WEIGHT", interval: "MINUTE", intervalNum: 1, limit: 6000)],
             symbols: [.init(symbol: "BTCUSDT", status: "TRADING", baseAsset: "BTC", quoteAsset: "USDT")])
-        #expect(try BinanceCodec.decodeExchangeInfo(BinanceCodec.encodeExchangeInfo(info)) == info)
+        let text =
+            #"{"timezone":"UTC","serverTime":5,"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000}],"exchangeFilters":[],"symbols":[{"symbol":"BTCUSDT","status":"TRADING","baseAsset":"BTC","baseAssetPrecision":8,"quoteAsset":"USDT","filters":[]}]}"#
+        #expect(try BinanceCodec.decodeExchangeInfo(Data(text.utf8)) == info)
         #expect(
             String(decoding: BinanceCodec.encodeError(.init(code: -1, msg: "a \"q\"\n")), as: UTF8.self)
                 == #"{"code":-1,"msg":"a \"q\"\n"}"#)

@@ -3,7 +3,6 @@
 // Only the list, no types: Tests/CMariaDBReference expands it against MariaDB's own headers to check every signature.
 // Every function the warehouse calls: return type, name, parameters, arguments.
 #define CRYPTOPIPE_MARIADB_FUNCTIONS(X)                                                                                    \
-    X(unsigned long, mysql_get_client_version, (void), ())                                                             \
     X(int, mysql_server_init, (int argc, char **argv, char **groups), (argc, argv, groups))                            \
     X(MYSQL *, mysql_init, (MYSQL * mysql), (mysql))                                                                   \
     X(int, mysql_options, (MYSQL * mysql, enum mysql_option option, const void *arg), (mysql, option, arg))            \

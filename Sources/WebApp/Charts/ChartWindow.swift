@@ -145,21 +145,19 @@ struct ChartIndicators: Sendable, Hashable {
         lower = window(bands.lower)
     }
 
-    /// The values at `index` as members of an object, under the names both the chart and the indicators endpoint use.
+    /// The series under the names both the chart and the indicators endpoint use.
+    var named: KeyValuePairs<StaticString, [Double?]> {
+        [
+            "rsi": rsi, "macd": macd, "macd_signal": signal, "macd_histogram": histogram, "bollinger_upper": upper,
+            "bollinger_middle": middle, "bollinger_lower": lower,
+        ]
+    }
+
+    /// The values at `index` as members of an object.
     func write(at index: Int, to json: inout JSONWriter) {
-        json.key("rsi")
-        json.double(rsi[index])
-        json.key("macd")
-        json.double(macd[index])
-        json.key("macd_signal")
-        json.double(signal[index])
-        json.key("macd_histogram")
-        json.double(histogram[index])
-        json.key("bollinger_upper")
-        json.double(upper[index])
-        json.key("bollinger_middle")
-        json.double(middle[index])
-        json.key("bollinger_lower")
-        json.double(lower[index])
+        for (name, series) in named {
+            json.key(name)
+            json.double(series[index])
+        }
     }
 }

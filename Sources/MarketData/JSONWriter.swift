@@ -1,5 +1,3 @@
-public import MarketData
-
 /// Writes JSON straight into bytes: the API's responses are built with it, so decimals stay exact strings, times get
 /// both epoch ms and ISO-8601, and the hot candle endpoint allocates one buffer per response.
 public struct JSONWriter: Sendable {
