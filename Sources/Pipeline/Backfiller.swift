@@ -28,7 +28,8 @@ public struct Backfiller: Sendable {
         self.checkpointPrefix = checkpointPrefix
     }
 
-    var warehouse: any Warehouse { extractor.warehouse }
+    /// Checkpoints are settings, kept beside what the transformer loads.
+    var warehouse: any SettingsStore { transformer.warehouse }
     var clock: PipelineClock { extractor.clock }
     var logger: Logger { extractor.logger }
 

@@ -66,11 +66,11 @@ public struct ImportReport: Sendable, Hashable {
 public struct DumpImporter: Sendable {
     public static let ledgerBucket = "import"
 
-    let warehouse: any Warehouse
+    let warehouse: any CandleStore & ObjectLedger
     let clock: PipelineClock
     let logger: Logger
 
-    public init(warehouse: any Warehouse, clock: PipelineClock = .system, logger: Logger) {
+    public init(warehouse: any CandleStore & ObjectLedger, clock: PipelineClock = .system, logger: Logger) {
         self.warehouse = warehouse
         self.clock = clock
         self.logger = logger

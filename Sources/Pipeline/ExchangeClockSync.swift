@@ -19,7 +19,7 @@ public actor ExchangeClockSync {
 
     public nonisolated let clock: ExchangeClock
     let source: any MarketDataSource
-    let warehouse: any Warehouse
+    let warehouse: any SettingsStore
     let logger: Logger
     /// Whether a measurement is under way: a concurrent caller goes on with the offset there is (its responses are
     /// cross-checked all the same) rather than waiting.
@@ -33,7 +33,7 @@ public actor ExchangeClockSync {
     /// How long after a failed measurement the next is tried.
     public static let retryAfterFailure: Int64 = 30_000
 
-    public init(clock: ExchangeClock, source: any MarketDataSource, warehouse: any Warehouse, logger: Logger) {
+    public init(clock: ExchangeClock, source: any MarketDataSource, warehouse: any SettingsStore, logger: Logger) {
         self.clock = clock
         self.source = source
         self.warehouse = warehouse
@@ -172,14 +172,14 @@ public actor ExchangeClockSync {
     }
 
     /// The reading the collector stored last, for a process that does not measure itself.
-    public nonisolated static func stored(in warehouse: any Warehouse) async throws(WarehouseError) -> ExchangeClock.Reading? {
+    public nonisolated static func stored(in warehouse: any SettingsStore) async throws(WarehouseError) -> ExchangeClock.Reading? {
         try await warehouse.setting(settingKey).flatMap(decode)
     }
 }
 
 extension ExchangeClock {
     /// The offset this process measured, or else the one the collector stored in the warehouse.
-    public func currentReading(from warehouse: any Warehouse) async throws(WarehouseError) -> Reading? {
+    public func currentReading(from warehouse: any SettingsStore) async throws(WarehouseError) -> Reading? {
         if measuresItself { return reading }
         if let stored = try await ExchangeClockSync.stored(in: warehouse) { adopt(stored) }
         return reading

@@ -36,7 +36,7 @@ public struct Extractor: Sendable {
     let source: any MarketDataSource
     let lake: any ObjectStore
     let layout: LakeLayout
-    let warehouse: any Warehouse
+    let warehouse: any ExtractionLedger
     /// The exchange's "now": where a first fetch starts. Capture times (and with them finality) come from the
     /// source's responses, stamped on the exchange's clock.
     let clock: PipelineClock
@@ -47,7 +47,7 @@ public struct Extractor: Sendable {
 
     public init(
         configuration: Configuration, source: any MarketDataSource, lake: any ObjectStore, layout: LakeLayout = LakeLayout(),
-        warehouse: any Warehouse, clock: PipelineClock = .system, clockSync: ExchangeClockSync? = nil, logger: Logger
+        warehouse: any ExtractionLedger, clock: PipelineClock = .system, clockSync: ExchangeClockSync? = nil, logger: Logger
     ) {
         self.configuration = configuration
         self.source = source

@@ -41,7 +41,7 @@ public struct Freshness: Sendable, Hashable {
     /// Reads a symbol's freshness from the warehouse: two indexed lookups, one without `books` (the order book's
     /// capture time is then `nil`).
     public static func read(
-        _ symbol: Symbol, from warehouse: any Warehouse, at now: Int64, books: Bool = true
+        _ symbol: Symbol, from warehouse: any StoredCandles & OrderBookStore, at now: Int64, books: Bool = true
     ) async throws(WarehouseError) -> Freshness {
         let newest = try await warehouse.recentKlines(
             symbol: symbol, interval: .oneMinute, endingAt: .max, includeOpen: false, limit: 1

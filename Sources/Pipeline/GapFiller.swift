@@ -8,11 +8,11 @@ public import Warehouse
 public struct GapFiller: Sendable {
     let extractor: Extractor
     let transformer: Transformer
-    let warehouse: any Warehouse
+    let warehouse: any GapStore
     let clock: PipelineClock
     let logger: Logger
 
-    public init(extractor: Extractor, transformer: Transformer, warehouse: any Warehouse, clock: PipelineClock = .system, logger: Logger) {
+    public init(extractor: Extractor, transformer: Transformer, warehouse: any GapStore, clock: PipelineClock = .system, logger: Logger) {
         self.extractor = extractor
         self.transformer = transformer
         self.warehouse = warehouse

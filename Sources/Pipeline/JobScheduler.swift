@@ -5,14 +5,14 @@ public import Warehouse
 
 /// A job the scheduler runs: its name, default schedule, and the work (which reports what it did).
 public struct ScheduledJob: Sendable {
-    public var name: String
+    public var name: JobName
     public var defaultSchedule: JobSchedule
     public var enabledByDefault: Bool
     /// Does the work; throwing marks the run failed with the error's description.
     public var work: @Sendable () async throws -> JobRunOutcome
 
     public init(
-        name: String, defaultSchedule: JobSchedule, enabledByDefault: Bool = true,
+        name: JobName, defaultSchedule: JobSchedule, enabledByDefault: Bool = true,
         work: @escaping @Sendable () async throws -> JobRunOutcome
     ) {
         self.name = name
@@ -24,7 +24,7 @@ public struct ScheduledJob: Sendable {
 
 /// A job as the API shows it.
 public struct JobState: Sendable, Hashable {
-    public var name: String
+    public var name: JobName
     public var schedule: JobSchedule
     public var enabled: Bool
     public var running: Bool
@@ -47,9 +47,9 @@ public struct SchedulerError: Error, Sendable, Hashable, CustomStringConvertible
     }
 
     public var kind: Kind
-    public var job: String
+    public var job: JobName
 
-    public init(_ kind: Kind, job: String) {
+    public init(_ kind: Kind, job: JobName) {
         self.kind = kind
         self.job = job
     }
@@ -78,9 +78,9 @@ public actor JobScheduler: Service {
         /// How often due jobs are checked.
         public var tick: Duration
         /// Stop after this job finished this many runs (for `run --cycles`).
-        public var stopAfter: (job: String, runs: Int)?
+        public var stopAfter: (job: JobName, runs: Int)?
 
-        public init(tick: Duration = .seconds(1), stopAfter: (job: String, runs: Int)? = nil) {
+        public init(tick: Duration = .seconds(1), stopAfter: (job: JobName, runs: Int)? = nil) {
             self.tick = tick
             self.stopAfter = stopAfter
         }
@@ -100,23 +100,23 @@ public actor JobScheduler: Service {
     }
 
     private let configuration: Configuration
-    private let warehouse: any Warehouse
+    private let warehouse: any JobRunStore
     private let clock: any SchedulerClock
     private let logger: Logger
-    private var entries: [String: Entry] = [:]
-    private let order: [String]
+    private var entries: [JobName: Entry] = [:]
+    private let order: [JobName]
     private var prepared = false
     /// Schedule changes one at a time (see ``update(_:_:)``).
     private let changes = ChangeLock()
     private var wakeUp: AsyncStream<Void>.Continuation?
-    private var completedRuns: [String: Int] = [:]
+    private var completedRuns: [JobName: Int] = [:]
     /// The clock time of the latest pass over due jobs, recorded once that pass decided what to start (`nil` before the
     /// first pass). A test hook: after moving a manual clock, a test waits for a pass at or after the new time before
     /// checking that a job did *not* start, so the scheduler provably had the chance.
     public private(set) var lastPassAt: Int64?
 
     public init(
-        jobs: [ScheduledJob], warehouse: any Warehouse, clock: any SchedulerClock = SystemSchedulerClock(),
+        jobs: [ScheduledJob], warehouse: any JobRunStore, clock: any SchedulerClock = SystemSchedulerClock(),
         configuration: Configuration = Configuration(), metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger
     ) {
         self.configuration = configuration
@@ -125,7 +125,7 @@ public actor JobScheduler: Service {
         self.logger = logger
         self.order = jobs.map(\.name)
         for job in jobs {
-            let dimensions = [("job", job.name)]
+            let dimensions = [("job", job.name.rawValue)]
             entries[job.name] = Entry(
                 job: job, schedule: job.defaultSchedule, enabled: job.enabledByDefault, updatedAt: 0,
                 duration: CoreMetrics.Timer(label: "cryptopipe_job_duration_seconds", dimensions: dimensions, factory: metrics),
@@ -156,7 +156,7 @@ public actor JobScheduler: Service {
                 entries[name] = entry
             }
         } catch {
-            throw SchedulerError(.storage(error.description), job: "*")
+            throw SchedulerError(.storage(error.description), job: JobName(rawValue: "*"))
         }
         prepared = true
     }
@@ -179,7 +179,7 @@ public actor JobScheduler: Service {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeUp = continuation
         defer { wakeUp = nil }
-        logger.info("scheduler started", metadata: ["jobs": "\(order.joined(separator: ","))"])
+        logger.info("scheduler started", metadata: ["jobs": "\(order.map(\.rawValue).joined(separator: ","))"])
         let clock = self.clock
         let tick = configuration.tick
         await withTaskGroup(of: Void.self) { ticker in
@@ -209,7 +209,7 @@ public actor JobScheduler: Service {
     /// Runs the job now (even when disabled), or as soon as the running job finishes; refused while it runs or waits.
     /// Returns whether it had to wait for another job.
     @discardableResult
-    public func trigger(_ name: String) throws(SchedulerError) -> TriggerResult {
+    public func trigger(_ name: JobName) throws(SchedulerError) -> TriggerResult {
         guard var entry = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
         guard let wakeUp else { throw SchedulerError(.notRunning, job: name) }
         guard !entry.running, !entry.manualRequested else { throw SchedulerError(.alreadyRunning, job: name) }
@@ -225,12 +225,12 @@ public actor JobScheduler: Service {
         case queued
     }
 
-    public func setEnabled(_ name: String, _ enabled: Bool) async throws(SchedulerError) -> JobState {
+    public func setEnabled(_ name: JobName, _ enabled: Bool) async throws(SchedulerError) -> JobState {
         guard entries[name] != nil else { throw SchedulerError(.unknownJob, job: name) }
         return try await update(name) { entry in (entry.schedule, enabled) }
     }
 
-    public func setSchedule(_ name: String, _ schedule: JobSchedule) async throws(SchedulerError) -> JobState {
+    public func setSchedule(_ name: JobName, _ schedule: JobSchedule) async throws(SchedulerError) -> JobState {
         guard let entry = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
         guard schedule.kind == entry.job.defaultSchedule.kind else {
             throw SchedulerError(.wrongScheduleKind(expected: entry.job.defaultSchedule.kind), job: name)
@@ -256,12 +256,12 @@ public actor JobScheduler: Service {
         order.compactMap { name in entries[name].map { state(of: $0) } }
     }
 
-    public func state(_ name: String) throws(SchedulerError) -> JobState {
+    public func state(_ name: JobName) throws(SchedulerError) -> JobState {
         guard let entry = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
         return state(of: entry)
     }
 
-    public var jobNames: [String] { order }
+    public var jobNames: [JobName] { order }
 
     /// Whether this scheduler runs jobs (as opposed to only showing and editing their schedules).
     public var isRunning: Bool { wakeUp != nil }
@@ -272,7 +272,7 @@ public actor JobScheduler: Service {
     /// and each reads the entry only after the previous one was saved, so concurrent changes to different fields of
     /// one job all take effect.
     private func update(
-        _ name: String, _ change: (Entry) -> (schedule: JobSchedule, enabled: Bool)
+        _ name: JobName, _ change: (Entry) -> (schedule: JobSchedule, enabled: Bool)
     ) async throws(SchedulerError) -> JobState {
         await changes.acquire()
         defer { changes.release() }
@@ -307,12 +307,12 @@ public actor JobScheduler: Service {
     ///
     /// Jobs run one at a time: they share the lake and the warehouse (two transforms at once would race for the same
     /// objects), and none is so long that the others cannot wait for it.
-    private func takeDueJobs() -> [(String, String)] {
+    private func takeDueJobs() -> [(JobName, JobTrigger)] {
         let now = clock.now
         defer { lastPassAt = now }
         guard !entries.values.contains(where: \.running) else { return [] }
         let manual = order.first { entries[$0]?.manualRequested == true }
-        let due = order.enumerated().compactMap { index, name -> (dueAt: Int64, index: Int, name: String)? in
+        let due = order.enumerated().compactMap { index, name -> (dueAt: Int64, index: Int, name: JobName)? in
             guard let entry = entries[name], entry.enabled else { return nil }
             let dueAt = entry.schedule.nextRun(lastRunStart: entry.lastRun?.startedAt, anchor: entry.updatedAt)
             return dueAt <= now ? (dueAt, index, name) : nil
@@ -322,10 +322,10 @@ public actor JobScheduler: Service {
         entry.running = true
         entry.manualRequested = false
         entries[name] = entry
-        return [(name, manual != nil ? "manual" : "schedule")]
+        return [(name, manual != nil ? JobTrigger.manual : .schedule)]
     }
 
-    private func execute(_ name: String, trigger: String) async {
+    private func execute(_ name: JobName, trigger: JobTrigger) async {
         guard let entry = entries[name] else { return }
         let started = clock.now
         let startInstant = ContinuousClock.now
@@ -382,7 +382,7 @@ public actor JobScheduler: Service {
         return nil
     }
 
-    static func stored(_ job: String, _ schedule: JobSchedule, enabled: Bool, at time: Int64) -> StoredJobSchedule {
+    static func stored(_ job: JobName, _ schedule: JobSchedule, enabled: Bool, at time: Int64) -> StoredJobSchedule {
         switch schedule {
         case .every(let seconds):
             StoredJobSchedule(job: job, enabled: enabled, intervalSeconds: seconds, weekday: nil, minuteOfDay: nil, updatedAt: time)

@@ -34,10 +34,10 @@ public struct LakeArchiver: Sendable {
     public let configuration: Configuration
     let lake: any ObjectStore
     let layout: LakeLayout
-    let warehouse: any Warehouse
+    let warehouse: any ObjectLedger
     let logger: Logger
 
-    public init(configuration: Configuration, lake: any ObjectStore, layout: LakeLayout, warehouse: any Warehouse, logger: Logger) {
+    public init(configuration: Configuration, lake: any ObjectStore, layout: LakeLayout, warehouse: any ObjectLedger, logger: Logger) {
         self.configuration = configuration
         self.lake = lake
         self.layout = layout

@@ -19,12 +19,13 @@ public struct Maintenance: Sendable {
     }
 
     public let configuration: Configuration
-    let warehouse: any Warehouse
+    let warehouse: any WarehouseMaintenance & ObjectLedger
     let archiver: LakeArchiver
     let clock: PipelineClock
 
     public init(
-        configuration: Configuration, warehouse: any Warehouse, lake: any ObjectStore, layout: LakeLayout = LakeLayout(),
+        configuration: Configuration, warehouse: any WarehouseMaintenance & ObjectLedger, lake: any ObjectStore,
+        layout: LakeLayout = LakeLayout(),
         clock: PipelineClock = .system, logger: Logger
     ) {
         self.configuration = configuration

@@ -198,8 +198,11 @@ public struct AdoptionProgress: Sendable {
 /// source, and the position after each committed page is saved in the warehouse's settings, so a stopped adoption
 /// continues where it stopped and a repeated one writes nothing. The source is only read.
 public struct Adopter: Sendable {
+    /// What adoption writes: candles, books, extraction state, and its position (a setting).
+    public typealias Storage = CandleStore & OrderBookStore & ExtractionLedger & SettingsStore
+
     let source: any OriginalDatabase
-    let warehouse: any Warehouse
+    let warehouse: any Adopter.Storage
     let logger: Logger
     let clock: PipelineClock
     /// Rows per page of minutes; snapshots per page of order books.
@@ -208,7 +211,7 @@ public struct Adopter: Sendable {
     let sourceKey: String
 
     public init(
-        source: any OriginalDatabase, warehouse: any Warehouse, clock: PipelineClock, logger: Logger, minutesPerPage: Int = 5_000,
+        source: any OriginalDatabase, warehouse: any Adopter.Storage, clock: PipelineClock, logger: Logger, minutesPerPage: Int = 5_000,
         snapshotsPerPage: Int = 200
     ) {
         self.source = source

@@ -3,9 +3,9 @@ public import Warehouse
 
 /// The scheduler's three jobs, built from the pipeline's parts: `extract-transform`, `gap-fill` and `maintenance`.
 public enum PipelineJobs {
-    public static let extractTransform = "extract-transform"
-    public static let gapFill = "gap-fill"
-    public static let maintenance = "maintenance"
+    public static let extractTransform: JobName = "extract-transform"
+    public static let gapFill: JobName = "gap-fill"
+    public static let maintenance: JobName = "maintenance"
 
     public struct Defaults: Sendable {
         public var extractTransformSeconds: Int

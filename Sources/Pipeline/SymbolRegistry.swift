@@ -7,7 +7,7 @@ public import Warehouse
 public actor SymbolRegistry {
     public static let settingKey = "symbols"
 
-    let warehouse: any Warehouse
+    let warehouse: any SettingsStore
     let clock: PipelineClock
     private var current: [Symbol]?
     private let seed: [Symbol]
@@ -15,7 +15,7 @@ public actor SymbolRegistry {
     /// Additions and removals one at a time, so concurrent ones end like some sequence of them.
     private let changes = ChangeLock()
 
-    public init(warehouse: any Warehouse, seed: [Symbol], clock: PipelineClock = .system) {
+    public init(warehouse: any SettingsStore, seed: [Symbol], clock: PipelineClock = .system) {
         self.warehouse = warehouse
         self.seed = seed
         self.clock = clock

@@ -20,9 +20,12 @@ public import Warehouse
 /// backoff (``unreadableRetryDelay(afterFailures:)``); while it backs off it is skipped. Its day folder holds the scan
 /// position back until it loads (or disappears), so the retry is never scanned past — also not by a new process.
 public struct Transformer: Sendable {
+    /// What the transformer writes: candles, books and the ledger of objects, and its scan position (a setting).
+    public typealias Storage = CandleStore & OrderBookStore & ObjectLedger & SettingsStore
+
     let lake: any ObjectStore
     let layout: LakeLayout
-    let warehouse: any Warehouse
+    let warehouse: any Transformer.Storage
     let clock: PipelineClock
     let logger: Logger
     /// Where the next pass may start; shared by copies of this transformer, loaded from the warehouse by the first pass.
@@ -35,7 +38,7 @@ public struct Transformer: Sendable {
     public static let resumeSetting = "transform.resume_from"
 
     public init(
-        lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Warehouse, clock: PipelineClock = .system,
+        lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Transformer.Storage, clock: PipelineClock = .system,
         rescan: Bool = false, logger: Logger
     ) {
         self.rescan = rescan

@@ -50,7 +50,7 @@ public enum WarehouseConformance {
             try await warehouse.markArchived(keys: ["2024-01-01/d.json"], bucket: "crypto-archive")
             try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 5, lastOpenTime: hour, records: 90))
             try await warehouse.recordGaps(symbol: eth, missing: [MinuteRange(from: hour, to: hour + 60_000)], at: 6)
-            let run = try await warehouse.startJobRun(job: "maintenance", trigger: "manual", at: 7)
+            let run = try await warehouse.startJobRun(job: "maintenance", trigger: .manual, at: 7)
             try await warehouse.finishJobRun(id: run, at: 8, outcome: JobRunOutcome(status: .succeeded, files: 1, rows: 2))
             try await warehouse.saveJobSchedule(
                 StoredJobSchedule(job: "gap-fill", enabled: false, intervalSeconds: 600, weekday: nil, minuteOfDay: nil, updatedAt: 9))
@@ -411,19 +411,19 @@ public enum WarehouseConformance {
                 "summary \(summary)")
         },
         ConformanceCheck("job runs are logged, paged newest first, filtered and closed after a crash") { warehouse in
-            let first = try await warehouse.startJobRun(job: "extract-transform", trigger: "schedule", at: 1_000)
+            let first = try await warehouse.startJobRun(job: "extract-transform", trigger: .schedule, at: 1_000)
             try await warehouse.finishJobRun(
                 id: first, at: 1_500, outcome: JobRunOutcome(status: .succeeded, files: 4, rows: 120, error: nil))
-            let second = try await warehouse.startJobRun(job: "maintenance", trigger: "manual", at: 2_000)
+            let second = try await warehouse.startJobRun(job: "maintenance", trigger: .manual, at: 2_000)
             try await warehouse.finishJobRun(id: second, at: 2_100, outcome: JobRunOutcome(status: .failed, error: "disk full"))
-            let third = try await warehouse.startJobRun(job: "extract-transform", trigger: "schedule", at: 3_000)
+            let third = try await warehouse.startJobRun(job: "extract-transform", trigger: .schedule, at: 3_000)
             let all = try await warehouse.jobRuns(JobRunQuery(page: 1, pageSize: 2))
             try require(all.total == 3 && all.runs.map(\.id) == [third, second], "first page \(all)")
             try require(all.runs[0].status == .running && all.runs[0].finishedAt == nil, "running run")
             try require(
                 all.runs[1]
                     == JobRun(
-                        id: second, job: "maintenance", trigger: "manual", startedAt: 2_000, finishedAt: 2_100, status: .failed, files: 0,
+                        id: second, job: "maintenance", trigger: .manual, startedAt: 2_000, finishedAt: 2_100, status: .failed, files: 0,
                         rows: 0, error: "disk full"), "failed run \(all.runs[1])")
             let page2 = try await warehouse.jobRuns(JobRunQuery(page: 2, pageSize: 2))
             try require(page2.runs.map(\.id) == [first] && page2.runs[0].files == 4 && page2.runs[0].rows == 120, "second page")

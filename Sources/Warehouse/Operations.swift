@@ -1,5 +1,25 @@
 public import MarketData
 
+/// A scheduled job's name, as its runs and schedule are stored (`extract-transform`, `gap-fill`, `maintenance`): a
+/// type of its own, so a trigger, a status or a symbol cannot be passed where a job is meant.
+public struct JobName: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public var rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+
+    public var description: String { rawValue }
+    public static func < (lhs: JobName, rhs: JobName) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// What started a job run.
+public enum JobTrigger: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Its schedule came due.
+    case schedule
+    /// Someone asked for it (the API, the Scheduler page).
+    case manual
+}
+
 /// How a scheduled job's run ended; `running` until it does.
 public enum JobRunStatus: String, Sendable, Hashable, CaseIterable, Codable {
     case running
@@ -12,9 +32,8 @@ public enum JobRunStatus: String, Sendable, Hashable, CaseIterable, Codable {
 /// One run of a scheduled job: the ingestion log.
 public struct JobRun: Sendable, Hashable {
     public var id: Int64
-    public var job: String
-    /// `schedule` or `manual`.
-    public var trigger: String
+    public var job: JobName
+    public var trigger: JobTrigger
     public var startedAt: Int64
     public var finishedAt: Int64?
     public var status: JobRunStatus
@@ -25,7 +44,7 @@ public struct JobRun: Sendable, Hashable {
     public var error: String?
 
     public init(
-        id: Int64, job: String, trigger: String, startedAt: Int64, finishedAt: Int64?, status: JobRunStatus, files: Int, rows: Int,
+        id: Int64, job: JobName, trigger: JobTrigger, startedAt: Int64, finishedAt: Int64?, status: JobRunStatus, files: Int, rows: Int,
         error: String?
     ) {
         self.id = id
@@ -60,10 +79,10 @@ public struct JobRunQuery: Sendable, Hashable {
     /// 1-based.
     public var page: Int
     public var pageSize: Int
-    public var job: String?
+    public var job: JobName?
     public var status: JobRunStatus?
 
-    public init(page: Int = 1, pageSize: Int = 50, job: String? = nil, status: JobRunStatus? = nil) {
+    public init(page: Int = 1, pageSize: Int = 50, job: JobName? = nil, status: JobRunStatus? = nil) {
         self.page = page
         self.pageSize = pageSize
         self.job = job
@@ -84,14 +103,14 @@ public struct JobRunPage: Sendable, Hashable {
 
 /// A job's persisted schedule: either every `intervalSeconds`, or weekly at `weekday` (0 = Sunday) and `minuteOfDay` UTC.
 public struct StoredJobSchedule: Sendable, Hashable {
-    public var job: String
+    public var job: JobName
     public var enabled: Bool
     public var intervalSeconds: Int?
     public var weekday: Int?
     public var minuteOfDay: Int?
     public var updatedAt: Int64
 
-    public init(job: String, enabled: Bool, intervalSeconds: Int?, weekday: Int?, minuteOfDay: Int?, updatedAt: Int64) {
+    public init(job: JobName, enabled: Bool, intervalSeconds: Int?, weekday: Int?, minuteOfDay: Int?, updatedAt: Int64) {
         self.job = job
         self.enabled = enabled
         self.intervalSeconds = intervalSeconds

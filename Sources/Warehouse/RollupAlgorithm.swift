@@ -3,10 +3,10 @@ package import MarketData
 /// The storage steps incremental roll-ups need, all inside one write transaction. Each SQL backend implements
 /// these few statements; the algorithm (``RollupAlgorithm``) is written once, so both compute identical candles.
 package protocol RollupStore {
-    /// Pending marks of a period (`1h` or `1d`), ordered by symbol and open time.
-    func pending(period: String) throws -> [(symbol: String, openTime: Int64)]
-    func clearPending(period: String) throws
-    func markPending(symbol: Symbol, period: String, openTimes: Set<Int64>) throws
+    /// Pending marks of a period, ordered by symbol and open time.
+    func pending(period: RollupPeriod) throws -> [(symbol: String, openTime: Int64)]
+    func clearPending(period: RollupPeriod) throws
+    func markPending(symbol: Symbol, period: RollupPeriod, openTimes: Set<Int64>) throws
     /// Open time of the symbol's newest final 1m candle, `.min` when it has none.
     func newestFinalMinute(_ symbol: String) throws -> Int64
     /// Candles of `interval` (1m final only; 1h all) with open time in `[from, to]`, ascending.
@@ -38,6 +38,12 @@ extension RollupStore {
     }
 }
 
+/// The periods roll-ups are kept for, as `rollup_pending.period` stores them.
+package enum RollupPeriod: String, Sendable, Hashable {
+    case hour = "1h"
+    case day = "1d"
+}
+
 package enum RollupTable: String, Sendable {
     case hourly = "hourly_klines"
     case daily = "daily_klines"
@@ -67,7 +73,7 @@ package enum RollupAlgorithm {
         var touchedDays: [String: Set<Int64>] = [:]
         var failedHours: [String: Set<Int64>] = [:]
         var blockedDays: [String: Set<Int64>] = [:]
-        let pendingHours = try store.pending(period: "1h")
+        let pendingHours = try store.pending(period: .hour)
         let hoursBySymbol = Dictionary(grouping: pendingHours, by: \.symbol).mapValues { $0.map(\.openTime) }
         for (symbolText, hours) in hoursBySymbol.sorted(by: { $0.key < $1.key }) {
             guard let symbol = try? Symbol(symbolText) else { continue }
@@ -98,7 +104,7 @@ package enum RollupAlgorithm {
                             store, .hourly, symbol: symbol, open: hour, length: 3_600_000, parts: parts,
                             minuteCount: Int64(parts.count), isFinal: isFinal(newest, period: hour, lastPartOffset: 3_540_000))
                     } catch let reason as RollupFailure.Reason {
-                        failures.append(RollupFailure(symbol: symbolText, period: "1h", openTime: hour, reason: reason))
+                        failures.append(RollupFailure(symbol: symbolText, period: .hour, openTime: hour, reason: reason))
                         failedHours[symbolText, default: []].insert(hour)
                         blockedDays[symbolText, default: []].insert(day)
                         continue
@@ -108,23 +114,23 @@ package enum RollupAlgorithm {
                 }
             }
         }
-        try store.clearPending(period: "1h")
+        try store.clearPending(period: .hour)
         for (symbolText, hours) in failedHours {
             guard let symbol = try? Symbol(symbolText) else { continue }
-            try store.markPending(symbol: symbol, period: "1h", openTimes: hours)
+            try store.markPending(symbol: symbol, period: .hour, openTimes: hours)
         }
         for (symbolText, days) in touchedDays {
             guard let symbol = try? Symbol(symbolText) else { continue }
-            try store.markPending(symbol: symbol, period: "1d", openTimes: days)
+            try store.markPending(symbol: symbol, period: .day, openTimes: days)
         }
         var failedDays: [String: Set<Int64>] = blockedDays
-        for (symbolText, day) in try store.pending(period: "1d") {
+        for (symbolText, day) in try store.pending(period: .day) {
             guard let symbol = try? Symbol(symbolText) else { continue }
             // A day holding an hour that could not be computed waits for it, rather than being summed without it.
             if blockedDays[symbolText]?.contains(day) == true { continue }
             let (dayEnd, dayEndOverflows) = day.addingReportingOverflow(86_399_999)
             guard !dayEndOverflows else {
-                failures.append(RollupFailure(symbol: symbolText, period: "1d", openTime: day, reason: .periodOutOfRange))
+                failures.append(RollupFailure(symbol: symbolText, period: .day, openTime: day, reason: .periodOutOfRange))
                 failedDays[symbolText, default: []].insert(day)
                 continue
             }
@@ -139,16 +145,16 @@ package enum RollupAlgorithm {
                     store, .daily, symbol: symbol, open: day, length: 86_400_000, parts: hours, minuteCount: minuteCount,
                     isFinal: isFinal(newest, period: day, lastPartOffset: 86_340_000))
             } catch let reason as RollupFailure.Reason {
-                failures.append(RollupFailure(symbol: symbolText, period: "1d", openTime: day, reason: reason))
+                failures.append(RollupFailure(symbol: symbolText, period: .day, openTime: day, reason: reason))
                 failedDays[symbolText, default: []].insert(day)
                 continue
             }
             report.days += 1
         }
-        try store.clearPending(period: "1d")
+        try store.clearPending(period: .day)
         for (symbolText, days) in failedDays {
             guard let symbol = try? Symbol(symbolText) else { continue }
-            try store.markPending(symbol: symbol, period: "1d", openTimes: days)
+            try store.markPending(symbol: symbol, period: .day, openTimes: days)
         }
         return report
     }
@@ -270,10 +276,9 @@ package struct RollupFailure: Sendable, Hashable, CustomStringConvertible {
     }
 
     package var symbol: String
-    /// `1h` or `1d`.
-    package var period: String
+    package var period: RollupPeriod
     package var openTime: Int64
     package var reason: Reason
 
-    package var description: String { "cannot roll up the \(period) candle of \(symbol) opening at \(openTime): \(reason)" }
+    package var description: String { "cannot roll up the \(period.rawValue) candle of \(symbol) opening at \(openTime): \(reason)" }
 }

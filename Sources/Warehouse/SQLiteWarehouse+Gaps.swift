@@ -21,38 +21,25 @@ extension SQLiteWarehouse {
 
     public func recordGaps(symbol: Symbol, missing: [MinuteRange], at time: Int64) async throws(WarehouseError) {
         try await write("record gaps of \(symbol)") { db in
-            let known = try Self.fetchGaps(db, symbol: symbol)
-            let empty = known.filter { $0.status == .exchangeEmpty }.map(\.range)
-            var stillMissing = Set<Int64>()
-            for range in missing where !empty.contains(where: { $0.contains(range) }) {
-                stillMissing.insert(range.from)
-                try db.execute(
-                    sql: """
-                        INSERT INTO kline_gaps (symbol, from_time, to_time, status, detected_at, updated_at) VALUES (?, ?, ?, 'open', ?, ?)
-                        ON CONFLICT (symbol, from_time) DO UPDATE SET to_time = excluded.to_time, status = 'open',
-                            updated_at = excluded.updated_at
-                        WHERE kline_gaps.status <> 'exchange-empty' AND (kline_gaps.to_time <> excluded.to_time OR kline_gaps.status <> 'open')
-                        """,
-                    arguments: [symbol.rawValue, range.from, range.to, time, time])
-            }
-            for gap in known where gap.status == .open && !stillMissing.contains(gap.range.from) {
-                try db.execute(
-                    sql: "UPDATE kline_gaps SET status = 'filled', updated_at = ? WHERE symbol = ? AND from_time = ?",
-                    arguments: [time, symbol.rawValue, gap.range.from])
+            for change in GapReconciliation.changes(known: try Self.fetchGaps(db, symbol: symbol), missing: missing) {
+                try Self.storeGap(db, symbol: symbol, range: change.range, status: change.status, at: time)
             }
         }
     }
 
     public func setGap(symbol: Symbol, range: MinuteRange, status: GapStatus, at time: Int64) async throws(WarehouseError) {
-        try await write("record gap of \(symbol)") { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO kline_gaps (symbol, from_time, to_time, status, detected_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (symbol, from_time) DO UPDATE SET to_time = excluded.to_time, status = excluded.status,
-                        updated_at = excluded.updated_at
-                    """,
-                arguments: [symbol.rawValue, range.from, range.to, status.rawValue, time, time])
-        }
+        try await write("record gap of \(symbol)") { db in try Self.storeGap(db, symbol: symbol, range: range, status: status, at: time) }
+    }
+
+    /// Inserts the gap, or updates its end, status and update time (its detection time stays).
+    static func storeGap(_ db: Database, symbol: Symbol, range: MinuteRange, status: GapStatus, at time: Int64) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO kline_gaps (symbol, from_time, to_time, status, detected_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (symbol, from_time) DO UPDATE SET to_time = excluded.to_time, status = excluded.status,
+                    updated_at = excluded.updated_at
+                """,
+            arguments: [symbol.rawValue, range.from, range.to, status.rawValue, time, time])
     }
 
     public func gaps(symbol: Symbol?) async throws(WarehouseError) -> [KlineGap] {

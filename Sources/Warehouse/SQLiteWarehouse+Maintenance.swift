@@ -17,21 +17,6 @@ extension SQLiteWarehouse {
         }
     }
 
-    public func markArchived(keys: [String], bucket: String) async throws(WarehouseError) {
-        guard !keys.isEmpty else { return }
-        try await write("mark \(keys.count) files archived") { db in
-            let statement = try db.makeStatement(sql: "UPDATE processed_files SET bucket = ?, archived = 1 WHERE object_key = ?")
-            for key in keys { try statement.execute(arguments: [bucket, key]) }
-        }
-    }
-
-    public func forgetArchivedFiles(before keyBound: String) async throws(WarehouseError) -> Int {
-        try await write("forget archived files before \(keyBound)") { db in
-            try db.execute(sql: "DELETE FROM processed_files WHERE archived = 1 AND object_key < ?", arguments: [keyBound])
-            return db.changesCount
-        }
-    }
-
     public func optimize() async throws(WarehouseError) {
         do {
             try await pool.write { db in

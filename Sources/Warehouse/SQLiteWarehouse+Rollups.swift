@@ -6,7 +6,7 @@ public import MarketData
 /// shared ``RollupAlgorithm`` over SQLite statements.
 extension SQLiteWarehouse {
     public func rollUpPending() async throws(WarehouseError) -> RollupReport {
-        try await write("roll up hours and days") { db in try RollupAlgorithm.rollUpPending(SQLiteRollupStore(db: db)) }
+        try await write("roll up hours and days") { db in try RollupAlgorithm.rollUpPending(SQLiteCandleStore(db: db)) }
     }
 
     public func markAllForRollup(symbol: Symbol?) async throws(WarehouseError) {
@@ -23,30 +23,51 @@ extension SQLiteWarehouse {
             try db.execute(sql: sql, arguments: arguments)
         }
     }
-
-    static func markPending(_ db: Database, symbol: Symbol, period: String, openTimes: Set<Int64>) throws {
-        try SQLiteRollupStore(db: db).markPending(symbol: symbol, period: period, openTimes: openTimes)
-    }
 }
 
-/// The roll-up algorithm's statements on one SQLite write transaction.
-struct SQLiteRollupStore: RollupStore {
+/// The storage steps of ``CandleLoading`` and ``RollupAlgorithm`` on one SQLite write transaction.
+struct SQLiteCandleStore: CandleLoadStore {
     let db: Database
 
-    func pending(period: String) throws -> [(symbol: String, openTime: Int64)] {
+    func storedCandles(symbol: Symbol, interval: Interval, from: Int64, to: Int64) throws -> [Int64: StoredCandleState] {
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(
+                sql:
+                    "SELECT open_time, is_final, captured_at FROM fact_klines WHERE symbol = ? AND interval = ? AND open_time BETWEEN ? AND ?"
+            ),
+            arguments: [symbol.rawValue, interval.rawValue, from, to])
+        var states: [Int64: StoredCandleState] = [:]
+        while let row = try rows.next() { states[row[0]] = StoredCandleState(isFinal: row[1], capturedAt: row[2]) }
+        return states
+    }
+
+    func insertIntoEmptyRange(_ batch: KlineBatch, symbol: Symbol, capturedAt: Int64) throws {
+        try SQLiteWarehouse.insertBatch(db, batch, symbol: symbol, capturedAt: capturedAt)
+    }
+
+    func write(_ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64) throws {
+        try SQLiteWarehouse.writeKlines(db, klines, symbol: symbol, interval: interval, capturedAt: capturedAt)
+    }
+
+    func recordProcessed(_ object: ProcessedObject, rows: Int, unchanged: Int) throws {
+        try SQLiteWarehouse.recordProcessed(db, object, rows: rows, unchanged: unchanged)
+    }
+
+    func pending(period: RollupPeriod) throws -> [(symbol: String, openTime: Int64)] {
         try Row.fetchAll(
-            db, sql: "SELECT symbol, open_time FROM rollup_pending WHERE period = ? ORDER BY symbol, open_time", arguments: [period]
+            db, sql: "SELECT symbol, open_time FROM rollup_pending WHERE period = ? ORDER BY symbol, open_time",
+            arguments: [period.rawValue]
         ).map { ($0[0], $0[1]) }
     }
 
-    func clearPending(period: String) throws {
-        try db.execute(sql: "DELETE FROM rollup_pending WHERE period = ?", arguments: [period])
+    func clearPending(period: RollupPeriod) throws {
+        try db.execute(sql: "DELETE FROM rollup_pending WHERE period = ?", arguments: [period.rawValue])
     }
 
-    func markPending(symbol: Symbol, period: String, openTimes: Set<Int64>) throws {
+    func markPending(symbol: Symbol, period: RollupPeriod, openTimes: Set<Int64>) throws {
         guard !openTimes.isEmpty else { return }
         let statement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO rollup_pending (symbol, period, open_time) VALUES (?, ?, ?)")
-        for openTime in openTimes.sorted() { try statement.execute(arguments: [symbol.rawValue, period, openTime]) }
+        for openTime in openTimes.sorted() { try statement.execute(arguments: [symbol.rawValue, period.rawValue, openTime]) }
     }
 
     func newestFinalMinute(_ symbol: String) throws -> Int64 {

@@ -1,13 +1,21 @@
 public import MarketData
 
-/// The SQL warehouse: facts, roll-ups and the pipeline's bookkeeping.
+/// The SQL warehouse: facts, roll-ups and the pipeline's bookkeeping, as the composition of the roles below.
+///
+/// Each part of the pipeline depends only on the roles it uses (the extractor on ``ExtractionLedger``, the gap filler
+/// on ``GapStore``, …), so a new backend, or a test double, is written role by role and a reader of a user sees what it
+/// can touch. What is stored is decided once, in shared rules (``CandleLoading``, ``GapReconciliation``,
+/// ``RollupAlgorithm``, ``WarehouseOverviewRules``); a backend supplies storage steps.
 ///
 /// Every load is idempotent: rows are upserted on their natural keys and each raw object is recorded
 /// in `processed_files` in the same transaction as its rows, so a crash leaves either both or neither.
-public protocol Warehouse: StoredCandles {
-    /// Creates or upgrades the schema to the newest version.
-    func migrate() async throws(WarehouseError)
+public protocol Warehouse:
+    CandleStore, OrderBookStore, ObjectLedger, ExtractionLedger, GapStore, JobRunStore, SettingsStore, WarehouseMaintenance,
+    WarehouseOverview
+{}
 
+/// 1m candles and their hourly and daily roll-ups: loads, and the reads of ``StoredCandles``.
+public protocol CandleStore: StoredCandles {
     /// Upserts one raw object's k-lines and records the object as processed, in one transaction.
     func loadKlines(
         _ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject
@@ -18,27 +26,50 @@ public protocol Warehouse: StoredCandles {
     /// range held no rows before, its complete hours are stored from the batch's own roll-ups; every other touched
     /// hour, and every touched day, is left pending for ``rollUpPending()``.
     func importKlines(_ files: [KlineImport]) async throws(WarehouseError) -> [LoadResult]
-    /// Inserts one order-book snapshot and records the object as processed, in one transaction.
-    func loadOrderBook(
-        _ book: OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject
-    )
-        async throws(WarehouseError) -> LoadResult
-
-    /// Keys of processed objects that start with `prefix` (e.g. a day folder `2024-01-01/`).
-    func processedObjectKeys(withPrefix prefix: String) async throws(WarehouseError) -> Set<String>
-    /// Records that a raw object could not be loaded and was moved aside.
-    func recordRejected(objectKey: String, movedTo: String, reason: String, at time: Int64) async throws(WarehouseError)
-
-    func extractionState(symbol: Symbol, type: ExtractionDataType) async throws(WarehouseError) -> ExtractionState?
-    /// Advances the extraction metadata after a response reached the lake.
-    func recordExtraction(_ update: ExtractionUpdate) async throws(WarehouseError)
-
     /// Recomputes the hourly and daily candles whose minutes changed since the last call (loads mark them),
     /// so a cycle's cost follows what changed, not the history kept.
     func rollUpPending() async throws(WarehouseError) -> RollupReport
     /// Marks every hour with final minutes (of one symbol, or all) for recomputation: `aggregate --rebuild`.
     func markAllForRollup(symbol: Symbol?) async throws(WarehouseError)
+}
 
+/// Order-book snapshots.
+public protocol OrderBookStore: Sendable {
+    /// Inserts one order-book snapshot and records the object as processed, in one transaction.
+    func loadOrderBook(
+        _ book: OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject
+    )
+        async throws(WarehouseError) -> LoadResult
+    /// The newest order-book snapshot of `symbol`, at most `levels` per side; `nil` when none is stored.
+    func latestOrderBook(symbol: Symbol, levels: Int) async throws(WarehouseError) -> StoredOrderBook?
+}
+
+/// Which lake objects were loaded, rejected or archived: `processed_files` and `rejected_files`.
+public protocol ObjectLedger: Sendable {
+    /// Keys of processed objects that start with `prefix` (e.g. a day folder `2024-01-01/`).
+    func processedObjectKeys(withPrefix prefix: String) async throws(WarehouseError) -> Set<String>
+    /// Records that a raw object could not be loaded and was moved aside.
+    func recordRejected(objectKey: String, movedTo: String, reason: String, at time: Int64) async throws(WarehouseError)
+    /// Records that processed objects now live in `bucket` (the archive): the ledger row's bucket changes and
+    /// `archived` is set. Keys not in the ledger are ignored.
+    func markArchived(keys: [String], bucket: String) async throws(WarehouseError)
+    /// Deletes the ledger rows of archived objects whose key sorts before `keyBound` (a day folder such as
+    /// `2024-01-01/`), after the objects themselves were deleted; returns how many.
+    func forgetArchivedFiles(before keyBound: String) async throws(WarehouseError) -> Int
+    /// Totals of the processed and rejected files ledgers.
+    func ledgerSummary() async throws(WarehouseError) -> LedgerSummary
+}
+
+/// Where extraction stands per symbol and data type: `extraction_metadata`.
+public protocol ExtractionLedger: Sendable {
+    func extractionState(symbol: Symbol, type: ExtractionDataType) async throws(WarehouseError) -> ExtractionState?
+    /// Advances the extraction metadata after a response reached the lake.
+    func recordExtraction(_ update: ExtractionUpdate) async throws(WarehouseError)
+}
+
+/// Missing minutes and the `kline_gaps` ledger. How detection results change the ledger is decided by
+/// ``GapReconciliation``.
+public protocol GapStore: Sendable {
     /// Runs of missing minutes between the symbol's first and last final 1m candle, ascending.
     func missingMinutes(symbol: Symbol) async throws(WarehouseError) -> [MinuteRange]
     /// Records what detection found: new ranges become `open` gaps (unless an `exchange-empty` gap covers them),
@@ -48,54 +79,53 @@ public protocol Warehouse: StoredCandles {
     func setGap(symbol: Symbol, range: MinuteRange, status: GapStatus, at time: Int64) async throws(WarehouseError)
     /// Recorded gaps, of one symbol or all, ascending.
     func gaps(symbol: Symbol?) async throws(WarehouseError) -> [KlineGap]
+}
 
-    /// Retention: deletes 1m candles opening before `cutoff` and order-book snapshots captured before it. Pending
-    /// roll-ups are brought up to date first, and hourly and daily candles are never changed: they are kept forever.
-    func deleteMinuteData(before cutoff: Int64) async throws(WarehouseError) -> RetentionReport
-    /// Refreshes the query planner's statistics and tidies storage where the backend has such a thing.
-    func optimize() async throws(WarehouseError)
-    /// Records that processed objects now live in `bucket` (the archive): the ledger row's bucket changes and
-    /// `archived` is set. Keys not in the ledger are ignored.
-    func markArchived(keys: [String], bucket: String) async throws(WarehouseError)
-    /// Deletes the ledger rows of archived objects whose key sorts before `keyBound` (a day folder such as
-    /// `2024-01-01/`), after the objects themselves were deleted; returns how many.
-    func forgetArchivedFiles(before keyBound: String) async throws(WarehouseError) -> Int
-
-    // Stored candles (`klines`, `recentKlines`): see ``StoredCandles``; every other interval through ``CandleReader``.
-    /// Rows and time span per symbol and data type, for `status`.
-    func dataSummary() async throws(WarehouseError) -> [DataSummary]
-    /// Row counts per table.
-    func tableCounts() async throws(WarehouseError) -> [String: Int]
-
-    // MARK: Serving
-
-    /// A cheap round trip, for health checks.
-    func ping() async throws(WarehouseError)
-    /// A number that changes whenever committed data changes, whichever process committed it: equal numbers mean the
-    /// data read in between was the same, so responses computed from it can be reused. It may change spuriously.
-    func dataVersion() async throws(WarehouseError) -> Int64
-    /// The newest order-book snapshot of `symbol`, at most `levels` per side; `nil` when none is stored.
-    func latestOrderBook(symbol: Symbol, levels: Int) async throws(WarehouseError) -> StoredOrderBook?
-    /// Totals of the processed and rejected files ledgers.
-    func ledgerSummary() async throws(WarehouseError) -> LedgerSummary
-
-    // MARK: Operations: job runs, schedules, settings
-
+/// The scheduler's ingestion log and persisted schedules: `job_runs` and `job_schedules`.
+public protocol JobRunStore: Sendable {
     /// Records that a run started (status `running`) and returns its id.
-    func startJobRun(job: String, trigger: String, at time: Int64) async throws(WarehouseError) -> Int64
+    func startJobRun(job: JobName, trigger: JobTrigger, at time: Int64) async throws(WarehouseError) -> Int64
     func finishJobRun(id: Int64, at time: Int64, outcome: JobRunOutcome) async throws(WarehouseError)
     /// Marks runs still `running` (their process stopped) as failed with `reason`; returns how many.
     func abandonRunningJobRuns(at time: Int64, reason: String) async throws(WarehouseError) -> Int
     /// The ingestion log, newest first.
     func jobRuns(_ query: JobRunQuery) async throws(WarehouseError) -> JobRunPage
     /// The newest run of each job.
-    func latestJobRuns() async throws(WarehouseError) -> [String: JobRun]
+    func latestJobRuns() async throws(WarehouseError) -> [JobName: JobRun]
     func jobSchedules() async throws(WarehouseError) -> [StoredJobSchedule]
     /// Inserts or replaces the job's schedule.
     func saveJobSchedule(_ schedule: StoredJobSchedule) async throws(WarehouseError)
-    /// A persisted setting (e.g. the tracked symbols), `nil` when never saved.
+}
+
+/// Persisted settings (the tracked symbols, checkpoints, the exchange clock's offset): `settings`.
+public protocol SettingsStore: Sendable {
+    /// A persisted setting, `nil` when never saved.
     func setting(_ key: String) async throws(WarehouseError) -> String?
     func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError)
+}
+
+/// Schema upgrades, retention and housekeeping.
+public protocol WarehouseMaintenance: Sendable {
+    /// Creates or upgrades the schema to the newest version.
+    func migrate() async throws(WarehouseError)
+    /// Retention: deletes 1m candles opening before `cutoff` and order-book snapshots captured before it. Pending
+    /// roll-ups are brought up to date first, and hourly and daily candles are never changed: they are kept forever.
+    func deleteMinuteData(before cutoff: Int64) async throws(WarehouseError) -> RetentionReport
+    /// Refreshes the query planner's statistics and tidies storage where the backend has such a thing.
+    func optimize() async throws(WarehouseError)
+}
+
+/// What `status`, health checks and response caches read about the warehouse as a whole.
+public protocol WarehouseOverview: Sendable {
+    /// A cheap round trip, for health checks.
+    func ping() async throws(WarehouseError)
+    /// A number that changes whenever committed data changes, whichever process committed it: equal numbers mean the
+    /// data read in between was the same, so responses computed from it can be reused. It may change spuriously.
+    func dataVersion() async throws(WarehouseError) -> Int64
+    /// Rows and time span per symbol and data type, for `status`; formed by ``WarehouseOverviewRules/summaries``.
+    func dataSummary() async throws(WarehouseError) -> [DataSummary]
+    /// Row counts of ``WarehouseOverviewRules/countedTables``.
+    func tableCounts() async throws(WarehouseError) -> [String: Int]
 }
 
 /// Open times of the first and last missing minute, inclusive.

@@ -30,7 +30,7 @@ extension API {
     static func write(_ state: JobState, to json: inout JSONWriter) {
         json.object { json in
             json.key("name")
-            json.string(state.name)
+            json.string(state.name.rawValue)
             json.key("enabled")
             json.bool(state.enabled)
             json.key("running")
@@ -59,11 +59,11 @@ extension API {
         }
     }
 
-    private func jobName(_ context: some RequestContext) async throws -> String {
-        let name = context.parameters.get("job") ?? ""
+    private func jobName(_ context: some RequestContext) async throws -> JobName {
+        let name = JobName(rawValue: context.parameters.get("job") ?? "")
         let names = await services.scheduler.jobNames
         guard names.contains(name) else {
-            throw APIError.notFound("unknown_job", "no job named '\(name)'; jobs are \(names.joined(separator: ", "))")
+            throw APIError.notFound("unknown_job", "no job named '\(name)'; jobs are \(names.map(\.rawValue).joined(separator: ", "))")
         }
         return name
     }
@@ -82,7 +82,7 @@ extension API {
         return Response.json(status: .accepted) { json in
             json.object { json in
                 json.key("job")
-                json.string(name)
+                json.string(name.rawValue)
                 json.key("status")
                 json.string(result.rawValue)
                 json.key("message")

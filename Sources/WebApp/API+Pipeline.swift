@@ -243,22 +243,7 @@ extension API {
         let query = request.query
         let page = try query.integer("page", in: 1...1_000_000, default: 1)
         let pageSize = try query.integer("page_size", in: 1...500, default: 50)
-        let jobs = await services.scheduler.jobNames
-        var job: String?
-        if let text = query.string("job") {
-            guard jobs.contains(text) else {
-                throw APIError.badRequest("invalid_job", "job must be one of \(jobs.joined(separator: ", ")), not '\(text)'")
-            }
-            job = text
-        }
-        var status: JobRunStatus?
-        if let text = query.string("status") {
-            guard let value = JobRunStatus(rawValue: text) else {
-                let names = JobRunStatus.allCases.map(\.rawValue).joined(separator: ", ")
-                throw APIError.badRequest("invalid_status", "status must be one of \(names), not '\(text)'")
-            }
-            status = value
-        }
+        let (job, status) = try query.jobRunFilter(jobs: await services.scheduler.jobNames)
         let result = try await services.warehouse.jobRuns(JobRunQuery(page: page, pageSize: pageSize, job: job, status: status))
         return Response.json { json in
             json.object { json in
@@ -283,9 +268,9 @@ extension API {
             json.key("id")
             json.int(run.id)
             json.key("job")
-            json.string(run.job)
+            json.string(run.job.rawValue)
             json.key("trigger")
-            json.string(run.trigger)
+            json.string(run.trigger.rawValue)
             json.key("status")
             json.string(run.status.rawValue)
             json.time("started_at", "started_at_iso", run.startedAt)

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import MarketData
+import Warehouse
 
 /// Reads and validates query and path parameters; every bad value is a 400 naming the parameter and what is expected.
 struct QueryReader {
@@ -41,6 +42,28 @@ struct QueryReader {
                 "interval must be one of \(QueryValue.servedIntervals.map(\.rawValue).joined(separator: ", ")), not '\(shown(text))'")
         }
         return interval
+    }
+
+    /// The ingestion log's filters, as the API and the Pipeline page take them: `job` (one of `jobs`) and `status`; a
+    /// blank value (the page's "all") means no filter.
+    func jobRunFilter(jobs: [JobName]) throws(APIError) -> (job: JobName?, status: JobRunStatus?) {
+        var job: JobName?
+        if let text = string("job"), !text.isEmpty {
+            guard jobs.contains(JobName(rawValue: text)) else {
+                throw .badRequest(
+                    "invalid_job", "job must be one of \(jobs.map(\.rawValue).joined(separator: ", ")), not '\(shown(text))'")
+            }
+            job = JobName(rawValue: text)
+        }
+        var status: JobRunStatus?
+        if let text = string("status"), !text.isEmpty {
+            guard let value = JobRunStatus(rawValue: text) else {
+                let names = JobRunStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                throw .badRequest("invalid_status", "status must be one of \(names), not '\(shown(text))'")
+            }
+            status = value
+        }
+        return (job, status)
     }
 
     static let servedIntervals: [Interval] = QueryValue.servedIntervals

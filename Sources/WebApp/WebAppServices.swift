@@ -6,9 +6,13 @@ public import Pipeline
 public import Prometheus
 public import Warehouse
 
+/// The warehouse roles the API and the pages read (and Settings writes: the tracked symbols).
+public typealias WebWarehouse =
+    StoredCandles & OrderBookStore & ObjectLedger & ExtractionLedger & GapStore & JobRunStore & SettingsStore & WarehouseOverview
+
 /// Everything the API and the pages read and steer: the same objects the pipeline uses, not HTTP loopbacks.
 public struct WebAppServices: Sendable {
-    public var warehouse: any Warehouse
+    public var warehouse: any WebWarehouse
     public var lake: any ObjectStore
     public var layout: LakeLayout
     public var scheduler: JobScheduler
@@ -36,7 +40,7 @@ public struct WebAppServices: Sendable {
     public var logger: Logger
 
     public init(
-        warehouse: any Warehouse, lake: any ObjectStore, layout: LakeLayout, scheduler: JobScheduler, symbols: SymbolRegistry,
+        warehouse: any WebWarehouse, lake: any ObjectStore, layout: LakeLayout, scheduler: JobScheduler, symbols: SymbolRegistry,
         exchange: any MarketDataSource, exchangeUsage: ExchangeUsageMonitor, configuration: [ConfigurationEntry], adminToken: String?,
         sessions: any SessionStore, publicURL: String? = nil, signInLinks: Bool = false, clock: PipelineClock = .system,
         exchangeClock: ExchangeClock? = nil, metrics: PrometheusCollectorRegistry, logger: Logger

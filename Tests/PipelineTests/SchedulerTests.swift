@@ -48,10 +48,10 @@ struct SchedulerTests {
 
         var count: Int { runs.withLock { $0 } }
 
-        func job(_ name: String, _ schedule: JobSchedule) -> ScheduledJob {
+        func job(_ name: JobName, _ schedule: JobSchedule) -> ScheduledJob {
             ScheduledJob(name: name, defaultSchedule: schedule) {
                 self.runs.withLock { $0 += 1 }
-                self.order?.names.withLock { $0.append(name) }
+                self.order?.names.withLock { $0.append(name.rawValue) }
                 while self.hold.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
                 if self.fail.withLock({ $0 }) { throw ProbeError() }
                 return JobRunOutcome(status: .succeeded, files: 2, rows: 10)
@@ -78,7 +78,7 @@ struct SchedulerTests {
             try await warehouse.migrate()
         }
 
-        func scheduler(_ jobs: [ScheduledJob], stopAfter: (job: String, runs: Int)? = nil) -> JobScheduler {
+        func scheduler(_ jobs: [ScheduledJob], stopAfter: (job: JobName, runs: Int)? = nil) -> JobScheduler {
             JobScheduler(
                 jobs: jobs, warehouse: warehouse, clock: clock, configuration: .init(stopAfter: stopAfter), logger: Logger(label: "test"))
         }
@@ -130,7 +130,7 @@ struct SchedulerTests {
         }
         let log = try await fixture.warehouse.jobRuns(JobRunQuery())
         #expect(
-            log.total == 2 && log.runs.allSatisfy { $0.status == .succeeded && $0.files == 2 && $0.rows == 10 && $0.trigger == "schedule" })
+            log.total == 2 && log.runs.allSatisfy { $0.status == .succeeded && $0.files == 2 && $0.rows == 10 && $0.trigger == .schedule })
         #expect(log.runs[0].startedAt == Self.wednesday + 60_000)
     }
 
@@ -208,7 +208,7 @@ struct SchedulerTests {
         let states = await second.states()
         #expect(states[0].enabled == false && states[0].nextRunAt == nil)
         #expect(states[1].schedule == .weekly(weekday: 3, minuteOfDay: 600) && states[1].enabled)
-        #expect(states[1].lastRun?.trigger == "manual" && states[1].lastRun?.status == .succeeded)
+        #expect(states[1].lastRun?.trigger == .manual && states[1].lastRun?.status == .succeeded)
         // Changed on Wednesday 09:00, so next Wednesday 10:00 is … today at 10:00.
         #expect(states[1].nextRunAt == Self.wednesday + 3_600_000)
         await #expect(throws: SchedulerError(.notRunning, job: "maintenance")) { try await second.trigger("maintenance") }
@@ -238,7 +238,7 @@ struct SchedulerTests {
     @Test func stopsAfterTheRequestedRunsAndClosesRunsLeftByACrash() async throws {
         let fixture = try await Fixture()
         defer { fixture.folder.remove() }
-        let crashed = try await fixture.warehouse.startJobRun(job: "extract-transform", trigger: "schedule", at: 1)
+        let crashed = try await fixture.warehouse.startJobRun(job: "extract-transform", trigger: .schedule, at: 1)
         let probe = Probe()
         let scheduler = fixture.scheduler([probe.job("extract-transform", .every(seconds: 10))], stopAfter: ("extract-transform", 2))
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -21,19 +21,19 @@ struct RollupOverflowTests {
     /// The roll-up's storage steps over arrays, for one symbol.
     final class MemoryRollupStore: RollupStore {
         struct Mark: Hashable, Comparable {
-            var period: String
+            var period: RollupPeriod
             var openTime: Int64
-            static func < (a: Mark, b: Mark) -> Bool { (a.period, a.openTime) < (b.period, b.openTime) }
+            static func < (a: Mark, b: Mark) -> Bool { (a.period.rawValue, a.openTime) < (b.period.rawValue, b.openTime) }
         }
         var marks: Set<Mark> = []
         var minutes: [Kline] = []
         var rows: [RollupTable: [Int64: (candle: Kline, minuteCount: Int64, isFinal: Bool)]] = [:]
 
-        func pending(period: String) throws -> [(symbol: String, openTime: Int64)] {
+        func pending(period: RollupPeriod) throws -> [(symbol: String, openTime: Int64)] {
             marks.filter { $0.period == period }.sorted().map { ("BTCUSDT", $0.openTime) }
         }
-        func clearPending(period: String) throws { marks = marks.filter { $0.period != period } }
-        func markPending(symbol: Symbol, period: String, openTimes: Set<Int64>) throws {
+        func clearPending(period: RollupPeriod) throws { marks = marks.filter { $0.period != period } }
+        func markPending(symbol: Symbol, period: RollupPeriod, openTimes: Set<Int64>) throws {
             for time in openTimes { marks.insert(Mark(period: period, openTime: time)) }
         }
         func newestFinalMinute(_ symbol: String) throws -> Int64 { minutes.map(\.openTime).max() ?? .min }
@@ -62,16 +62,16 @@ struct RollupOverflowTests {
         store.minutes =
             (0..<60).map { Self.minute(first + Int64($0) * 60_000) }
             + (0..<60).map { Self.minute(second + Int64($0) * 60_000, volume: $0 < 20 ? Self.hugeVolume : ExactDecimal(1)) }
-        try store.markPending(symbol: Self.btc, period: "1h", openTimes: [first, second])
+        try store.markPending(symbol: Self.btc, period: .hour, openTimes: [first, second])
 
         var failures: [RollupFailure] = []
         let report = try RollupAlgorithm.rollUpPending(store, failures: &failures)
         #expect(report == RollupReport(hours: 1, days: 0))
-        #expect(failures.map(\.openTime) == [second] && failures.first?.period == "1h")
+        #expect(failures.map(\.openTime) == [second] && failures.first?.period == .hour)
         #expect(failures.first?.description.contains("volume of the candle opening at \(second) overflows") == true)
         #expect(store.rows[.hourly]?.keys.sorted() == [first] && store.rows[.daily] == nil)
         // The hour and its day wait for a roll-up that can compute them.
-        #expect(store.marks == [.init(period: "1h", openTime: second), .init(period: "1d", openTime: Self.day)])
+        #expect(store.marks == [.init(period: .hour, openTime: second), .init(period: .day, openTime: Self.day)])
 
         // Once the minutes are corrected (a reload upserts them), both are rolled up.
         store.minutes = store.minutes.map { Self.minute($0.openTime) }
@@ -85,12 +85,12 @@ struct RollupOverflowTests {
         let store = MemoryRollupStore()
         let last = Interval.oneHour.openTime(containing: .max)
         store.minutes = [Self.minute(last, closeTime: .max), Self.minute(Self.day)]
-        try store.markPending(symbol: Self.btc, period: "1h", openTimes: [Self.day, last])
+        try store.markPending(symbol: Self.btc, period: .hour, openTimes: [Self.day, last])
         var failures: [RollupFailure] = []
         let report = try RollupAlgorithm.rollUpPending(store, failures: &failures)
         #expect(report.hours == 1 && report.days == 1)
         #expect(failures.map(\.openTime) == [last] && failures.first?.reason == .periodOutOfRange)
-        #expect(store.marks.contains(.init(period: "1h", openTime: last)))
+        #expect(store.marks.contains(.init(period: .hour, openTime: last)))
         #expect(RollupAlgorithm.runs(of: [.min, 0, .max], maximumGap: 3_600_000) == [[.min], [0], [.max]])
     }
 

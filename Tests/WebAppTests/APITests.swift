@@ -184,7 +184,7 @@ struct APITests {
         try await fixture.warehouse.recordExtraction(
             ExtractionUpdate(symbol: Fixture.btc, type: .klines, fetchTime: fixture.clock.now - 30_000, lastOpenTime: nil, records: 1_500))
         for index in 0..<3 {
-            let id = try await fixture.warehouse.startJobRun(job: "extract-transform", trigger: "schedule", at: Int64(index) * 60_000)
+            let id = try await fixture.warehouse.startJobRun(job: "extract-transform", trigger: .schedule, at: Int64(index) * 60_000)
             try await fixture.warehouse.finishJobRun(
                 id: id, at: Int64(index) * 60_000 + 500,
                 outcome: JobRunOutcome(status: index == 1 ? .failed : .succeeded, files: 4, rows: 100, error: index == 1 ? "boom" : nil))

@@ -10,15 +10,7 @@ extension Pages {
             let query = request.query
             let page = try query.integer("page", in: 1...1_000_000, default: 1)
             let jobs = await services.scheduler.jobNames
-            let job = query.string("job").flatMap { $0.isEmpty ? nil : $0 }
-            if let job, !jobs.contains(job) { throw APIError.badRequest("invalid_job", "no job named '\(shown(job))'") }
-            let statusText = query.string("status").flatMap { $0.isEmpty ? nil : $0 }
-            let status = try statusText.map { text in
-                guard let value = JobRunStatus(rawValue: text) else {
-                    throw APIError.badRequest("invalid_status", "no run status '\(shown(text))'")
-                }
-                return value
-            }
+            let (job, status) = try query.jobRunFilter(jobs: jobs)
             let now = api.now
             let exchange = try await api.exchangeTime()
             let symbols = try await services.symbols.symbols()
@@ -132,7 +124,7 @@ extension Pages {
             let runs = try await services.warehouse.jobRuns(JobRunQuery(page: page, pageSize: pageSize, job: job, status: status))
             html.raw("<div class=\"panel\"><h2>Ingestion log</h2><form class=\"controls\" method=\"get\" action=\"/pipeline\">")
             html.raw("<label>Job <select name=\"job\"><option value=\"\">all</option>")
-            for name in jobs { html.raw("<option\(name == job ? " selected" : "")>\(HTML.escape(name))</option>") }
+            for name in jobs { html.raw("<option\(name == job ? " selected" : "")>\(HTML.escape(name.rawValue))</option>") }
             html.raw("</select></label><label>Status <select name=\"status\"><option value=\"\">all</option>")
             for option in JobRunStatus.allCases {
                 html.raw("<option\(option == status ? " selected" : "")>\(option.rawValue)</option>")
@@ -148,8 +140,8 @@ extension Pages {
                 for run in runs.runs {
                     html.raw("<tr>")
                     html.element("td", "", Display.time(run.startedAt))
-                    html.element("td", "", run.job)
-                    html.element("td", "", run.trigger)
+                    html.element("td", "", run.job.rawValue)
+                    html.element("td", "", run.trigger.rawValue)
                     html.raw("<td><span class=\"badge \(run.status.rawValue)\">\(run.status.rawValue)</span></td>")
                     html.element("td", "class=\"num\"", run.finishedAt.map { "\($0 - run.startedAt) ms" } ?? "running")
                     html.element("td", "class=\"num\"", String(run.files))
@@ -162,7 +154,7 @@ extension Pages {
             let pages = max(1, (runs.total + pageSize - 1) / pageSize)
             func link(_ target: Int) -> String {
                 var query = "page=\(target)"
-                if let job { query += "&job=\(FormData.escapeQuery(job))" }
+                if let job { query += "&job=\(FormData.escapeQuery(job.rawValue))" }
                 if let status { query += "&status=\(status.rawValue)" }
                 return "/pipeline?\(query)"
             }
@@ -194,7 +186,7 @@ extension Pages {
             )
             for state in states {
                 let disabled = blocker == nil ? "" : " disabled"
-                html.raw("<tr><td><strong>\(HTML.escape(state.name))</strong></td><td>")
+                html.raw("<tr><td><strong>\(HTML.escape(state.name.rawValue))</strong></td><td>")
                 html.raw("<form class=\"inline\" method=\"post\" action=\"/scheduler/\(state.name)/schedule\">\(visitor.csrfField)")
                 switch state.schedule {
                 case .every(let seconds):
@@ -280,7 +272,7 @@ extension Pages {
 
     func jobAction(_ request: Request, _ context: some RequestContext, _ action: String) async throws -> Response {
         try await formAction(request, back: "/scheduler", page: { await scheduler($0, error: $1) }) { form in
-            let name = context.parameters.get("job") ?? ""
+            let name = JobName(rawValue: context.parameters.get("job") ?? "")
             let scheduler = services.scheduler
             switch action {
             case "enable", "disable":

@@ -1,0 +1,88 @@
+package import MarketData
+
+/// What a backend knows of a stored candle when deciding whether a load replaces it.
+package struct StoredCandleState: Sendable, Hashable {
+    package var isFinal: Bool
+    package var capturedAt: Int64
+
+    package init(isFinal: Bool, capturedAt: Int64) {
+        self.isFinal = isFinal
+        self.capturedAt = capturedAt
+    }
+}
+
+/// The storage steps a load of candles needs, all inside one write transaction. The decisions (which rows are
+/// written, which hours and days become pending, when a batch's own roll-ups may be stored) are ``CandleLoading``'s.
+package protocol CandleLoadStore: RollupStore {
+    /// The stored candles of `interval` opening in `[from, to]`, by open time; a backend with concurrent writers locks
+    /// them until commit.
+    func storedCandles(symbol: Symbol, interval: Interval, from: Int64, to: Int64) throws -> [Int64: StoredCandleState]
+    /// Inserts a dump file's 1m candles into a range that holds none: the fast path, which may bind the batch's text.
+    func insertIntoEmptyRange(_ batch: KlineBatch, symbol: Symbol, capturedAt: Int64) throws
+    /// Inserts or overwrites these candles (the rows ``CandleLoading`` chose), `is_final` from `capturedAt`.
+    func write(_ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64) throws
+    /// Inserts or updates the object's `processed_files` row.
+    func recordProcessed(_ object: ProcessedObject, rows: Int, unchanged: Int) throws
+}
+
+/// Loads of candles, written once for every backend.
+///
+/// The rule: a new candle is stored; a stored candle that was still open when captured is replaced by a final capture
+/// or a later one; a final candle is never rewritten (a re-fetch, a replayed object or an old dump cannot change what
+/// the exchange closed). Hours whose final minutes changed are marked for ``RollupAlgorithm``.
+package enum CandleLoading {
+    /// Whether a candle captured at `capturedAt` (final or not) replaces the stored row.
+    package static func replaces(_ stored: StoredCandleState?, isFinal: Bool, capturedAt: Int64) -> Bool {
+        guard let stored else { return true }
+        return !stored.isFinal && (isFinal || capturedAt > stored.capturedAt)
+    }
+
+    /// One object's candles and its ledger row. With `batch` (an import) into a range that held nothing, the batch is
+    /// inserted as it is and its complete hours are stored from its own roll-ups, so they are not read back from the
+    /// minutes; the rest of its hours and its days are left pending.
+    ///
+    /// Returns the result, and for a plain load of ascending minutes into an empty range its complete hours, which a
+    /// backend may remember (``RollupStore/knownCompleteHours(symbol:openTimes:)``) once committed.
+    package static func load(
+        _ store: some CandleLoadStore, _ klines: [Kline], batch: KlineBatch? = nil, symbol: Symbol, interval: Interval,
+        capturedAt: Int64, object: ProcessedObject
+    ) throws -> (result: LoadResult, completeHours: [KlineBatch.HourRollup]) {
+        guard let first = klines.map(\.openTime).min(), let last = klines.map(\.openTime).max() else {
+            try store.recordProcessed(object, rows: 0, unchanged: 0)
+            return (LoadResult(rowsWritten: 0, rowsUnchanged: 0), [])
+        }
+        let stored = try store.storedCandles(symbol: symbol, interval: interval, from: first, to: last)
+        if stored.isEmpty, let batch, interval == .oneMinute {
+            try store.insertIntoEmptyRange(batch, symbol: symbol, capturedAt: capturedAt)
+            let plan = RollupAlgorithm.importPlan(klines, hours: batch.hours, capturedAt: capturedAt)
+            try store.storeHours(plan.complete.map { ($0.candle, Int64($0.minuteCount), true) }, symbol: symbol)
+            try store.markPending(symbol: symbol, period: .hour, openTimes: plan.pendingHours)
+            try store.markPending(symbol: symbol, period: .day, openTimes: plan.days)
+            try store.recordProcessed(object, rows: klines.count, unchanged: 0)
+            return (LoadResult(rowsWritten: klines.count, rowsUnchanged: 0), [])
+        }
+        // Applied candle by candle, so a page that repeats a candle (a hostile object) keeps its first copy: the second
+        // was captured no later.
+        var states = stored
+        var chosen: [Int64: Kline] = [:]
+        for kline in klines {
+            let isFinal = kline.isClosed(at: capturedAt)
+            guard replaces(states[kline.openTime], isFinal: isFinal, capturedAt: capturedAt) else { continue }
+            states[kline.openTime] = StoredCandleState(isFinal: isFinal, capturedAt: capturedAt)
+            chosen[kline.openTime] = kline
+        }
+        let changed = chosen.values.sorted { $0.openTime < $1.openTime }
+        try store.write(changed, symbol: symbol, interval: interval, capturedAt: capturedAt)
+        if interval == .oneMinute {
+            let touchedHours = Set(
+                changed.filter { $0.isClosed(at: capturedAt) }.map { Interval.oneHour.openTime(containing: $0.openTime) })
+            try store.markPending(symbol: symbol, period: .hour, openTimes: touchedHours)
+        }
+        try store.recordProcessed(object, rows: klines.count, unchanged: klines.count - changed.count)
+        var complete: [KlineBatch.HourRollup] = []
+        if stored.isEmpty, interval == .oneMinute, zip(klines, klines.dropFirst()).allSatisfy({ $0.openTime < $1.openTime }) {
+            complete = RollupAlgorithm.importPlan(klines, hours: KlineBatch.hourRollups(klines), capturedAt: capturedAt).complete
+        }
+        return (LoadResult(rowsWritten: changed.count, rowsUnchanged: klines.count - changed.count), complete)
+    }
+}

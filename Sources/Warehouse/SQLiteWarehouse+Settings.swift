@@ -1,0 +1,19 @@
+import GRDB
+import GRDBSQLite
+public import MarketData
+
+/// ``SettingsStore``: `settings`.
+extension SQLiteWarehouse {
+    public func setting(_ key: String) async throws(WarehouseError) -> String? {
+        try await read("read setting \(key)") { db in
+            try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key])
+        }
+    }
+
+    public func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError) {
+        try await write("save setting \(key)") { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, ?)", arguments: [key, value, time])
+        }
+    }
+}
