@@ -88,29 +88,84 @@ public enum ObjectKeyRules {
     }
 }
 
-public enum ObjectStoreError: Error, Sendable, Hashable, CustomStringConvertible {
-    case notFound(bucket: String, key: String)
-    case invalidKey(String, reason: String)
-    /// The store could not be reached or the local file system failed.
-    case io(operation: String, location: ObjectLocation, detail: String)
-    /// The storage service refused the request: S3's error code (`SignatureDoesNotMatch`, `AccessDenied`,
-    /// `NoSuchBucket`…), its message, and the HTTP status.
-    case service(operation: String, location: ObjectLocation, status: Int, code: String, message: String)
-
-    public var description: String {
-        switch self {
-        case .notFound(let bucket, let key): "object \(bucket)/\(key) does not exist"
-        case .invalidKey(let key, let reason): "invalid object key '\(key)': \(reason)"
-        case .io(let operation, let location, let detail): "cannot \(operation) \(location): \(detail)"
-        case .service(let operation, let location, let status, let code, let message):
-            "cannot \(operation) \(location): S3 \(code) (HTTP \(status))\(message.isEmpty ? "" : ": \(message)")\(Self.hint(code))"
+/// A lake operation that failed: what kind of failure (``code``), and its context.
+///
+/// A struct over a private set of kinds (the pattern of Hummingbird's `HTTPError` and postgres-nio's `PSQLError`), so
+/// a new kind does not break callers that switch over the old ones.
+public struct ObjectStoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable, Hashable {
+            case notFound = "not found"
+            case invalidKey = "invalid key"
+            case io = "storage failure"
+            case service = "refused by the storage service"
         }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The object does not exist.
+        public static let notFound = Code(.notFound)
+        /// The key is not one the lake accepts.
+        public static let invalidKey = Code(.invalidKey)
+        /// The store could not be reached or the local file system failed.
+        public static let io = Code(.io)
+        /// The storage service refused the request (S3's error code in ``ObjectStoreError/serviceCode``).
+        public static let service = Code(.service)
+
+        public var description: String { base.rawValue }
     }
 
-    /// S3's error code, for `.service` errors.
-    public var serviceCode: String? {
-        if case .service(_, _, _, let code, _) = self { return code }
-        return nil
+    public let code: Code
+    /// What was being done (`get`, `list` …), when known.
+    public let operation: String?
+    public let location: ObjectLocation
+    /// The reason (an invalid key), the file system's message (I/O) or the service's message.
+    public let detail: String
+    /// S3's error code (`SignatureDoesNotMatch`, `AccessDenied`, `NoSuchBucket` …), for ``Code/service``.
+    public let serviceCode: String?
+    /// The HTTP status of a ``Code/service`` failure.
+    public let httpStatus: Int?
+
+    private init(
+        _ code: Code, operation: String?, location: ObjectLocation, detail: String, serviceCode: String? = nil, httpStatus: Int? = nil
+    ) {
+        self.code = code
+        self.operation = operation
+        self.location = location
+        self.detail = detail
+        self.serviceCode = serviceCode
+        self.httpStatus = httpStatus
+    }
+
+    public static func notFound(bucket: String, key: String) -> ObjectStoreError {
+        ObjectStoreError(.notFound, operation: nil, location: ObjectLocation(bucket: bucket, key: key), detail: "")
+    }
+
+    public static func invalidKey(_ key: String, reason: String) -> ObjectStoreError {
+        ObjectStoreError(.invalidKey, operation: nil, location: ObjectLocation(bucket: "", key: key), detail: reason)
+    }
+
+    public static func io(operation: String, location: ObjectLocation, detail: String) -> ObjectStoreError {
+        ObjectStoreError(.io, operation: operation, location: location, detail: detail)
+    }
+
+    public static func service(operation: String, location: ObjectLocation, status: Int, code: String, message: String) -> ObjectStoreError
+    {
+        ObjectStoreError(.service, operation: operation, location: location, detail: message, serviceCode: code, httpStatus: status)
+    }
+
+    public var description: String {
+        let operation = operation ?? ""
+        switch code {
+        case .notFound: return "object \(location.bucket)/\(location.key) does not exist"
+        case .invalidKey: return "invalid object key '\(location.key)': \(detail)"
+        case .service:
+            let status = httpStatus.map(String.init) ?? "?"
+            let code = serviceCode ?? ""
+            return "cannot \(operation) \(location): S3 \(code) (HTTP \(status))\(detail.isEmpty ? "" : ": \(detail)")\(Self.hint(code))"
+        default: return "cannot \(operation) \(location): \(detail)"
+        }
     }
 
     static func hint(_ code: String) -> String {

@@ -198,12 +198,13 @@ public struct BinanceClient: MarketDataSource {
             configuration.usage.recordFailure(error, usedWeight: usedWeight, at: now)
             if let budget = configuration.budget {
                 if let usedWeight { await budget.observe(usedWeight: usedWeight, at: now) }
-                switch error.kind {
-                case .rateLimited(let seconds):
+                let seconds = error.kind.retryAfterSeconds
+                switch error.kind.code {
+                case .rateLimited:
                     await budget.rateLimited(retryAfterSeconds: seconds, at: now)
                     logger.warning(
                         "rate limited by the exchange (429); pausing all requests", metadata: ["retry_after_s": "\(seconds ?? 60)"])
-                case .banned(let seconds):
+                case .banned:
                     await budget.banned(retryAfterSeconds: seconds, at: now)
                     logger.critical(
                         "IP BANNED by the exchange (418); no request is sent until the ban ends",

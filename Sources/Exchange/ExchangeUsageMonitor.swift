@@ -71,9 +71,10 @@ public final class ExchangeUsageMonitor: Sendable {
                 usage.usedWeight = usedWeight
                 usage.usedWeightAt = time
             }
-            switch error.kind {
-            case .rateLimited(let seconds): usage.rateLimitedUntil = time + Int64(seconds ?? 60) * 1_000
-            case .banned(let seconds): usage.bannedUntil = time + Int64(seconds ?? 120) * 1_000
+            let seconds = error.kind.retryAfterSeconds
+            switch error.kind.code {
+            case .rateLimited: usage.rateLimitedUntil = time + Int64(seconds ?? 60) * 1_000
+            case .banned: usage.bannedUntil = time + Int64(seconds ?? 120) * 1_000
             default: break
             }
         }

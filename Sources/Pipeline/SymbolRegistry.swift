@@ -41,7 +41,9 @@ public actor SymbolRegistry {
                 return parsed
             } catch {
                 throw .warehouse(
-                    WarehouseError(operation: "read the tracked symbols", detail: "setting '\(Self.settingKey)' holds '\(saved)': \(error)")
+                    WarehouseError(
+                        .invalidData, operation: "read the tracked symbols",
+                        detail: "setting '\(Self.settingKey)' holds '\(saved)': \(error)")
                 )
             }
         }
@@ -134,22 +136,62 @@ public actor SymbolRegistry {
     }
 }
 
-public enum SymbolRegistryError: Error, Sendable, Hashable, CustomStringConvertible {
-    case notListed(Symbol, closeMatches: [String])
-    case notTrading(Symbol, status: String)
-    case notTracked(Symbol)
-    case exchangeUnavailable(String)
-    case storage(String)
+/// Why the tracked symbols could not be changed or read: a struct over a private set of kinds, so adding one does not
+/// break callers.
+public struct SymbolRegistryError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable {
+        private enum Base: Sendable, Hashable { case notListed, notTrading, notTracked, exchangeUnavailable, storage }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The exchange does not list the symbol.
+        public static let notListed = Code(.notListed)
+        /// Listed, but its status is not `TRADING`.
+        public static let notTrading = Code(.notTrading)
+        /// Removing a symbol that is not tracked.
+        public static let notTracked = Code(.notTracked)
+        /// The exchange could not be asked.
+        public static let exchangeUnavailable = Code(.exchangeUnavailable)
+        /// The warehouse could not read or save the list.
+        public static let storage = Code(.storage)
+    }
+
+    public let code: Code
+    public let symbol: Symbol?
+    /// Listed symbols spelled like the one asked for (``Code/notListed``).
+    public let closeMatches: [String]
+    /// The exchange's status (``Code/notTrading``) or the failure's detail.
+    public let detail: String
+
+    private init(_ code: Code, symbol: Symbol? = nil, closeMatches: [String] = [], detail: String = "") {
+        self.code = code
+        self.symbol = symbol
+        self.closeMatches = closeMatches
+        self.detail = detail
+    }
+
+    public static func notListed(_ symbol: Symbol, closeMatches: [String]) -> SymbolRegistryError {
+        SymbolRegistryError(.notListed, symbol: symbol, closeMatches: closeMatches)
+    }
+    public static func notTrading(_ symbol: Symbol, status: String) -> SymbolRegistryError {
+        SymbolRegistryError(.notTrading, symbol: symbol, detail: status)
+    }
+    public static func notTracked(_ symbol: Symbol) -> SymbolRegistryError { SymbolRegistryError(.notTracked, symbol: symbol) }
+    public static func exchangeUnavailable(_ detail: String) -> SymbolRegistryError {
+        SymbolRegistryError(.exchangeUnavailable, detail: detail)
+    }
+    public static func storage(_ detail: String) -> SymbolRegistryError { SymbolRegistryError(.storage, detail: detail) }
 
     public var description: String {
-        switch self {
-        case .notListed(let symbol, let matches):
-            "\(symbol) is not listed on the exchange; "
-                + (matches.isEmpty ? "check the spelling (e.g. BTCUSDT)" : "did you mean \(matches.joined(separator: ", "))?")
-        case .notTrading(let symbol, let status): "\(symbol) is listed but not trading (status \(status))"
-        case .notTracked(let symbol): "\(symbol) is not tracked"
-        case .exchangeUnavailable(let detail): "cannot check the symbol with the exchange: \(detail)"
-        case .storage(let detail): "cannot save the symbols: \(detail)"
+        let symbol = symbol.map(\.rawValue) ?? "?"
+        switch code {
+        case .notListed:
+            return "\(symbol) is not listed on the exchange; "
+                + (closeMatches.isEmpty ? "check the spelling (e.g. BTCUSDT)" : "did you mean \(closeMatches.joined(separator: ", "))?")
+        case .notTrading: return "\(symbol) is listed but not trading (status \(detail))"
+        case .notTracked: return "\(symbol) is not tracked"
+        case .exchangeUnavailable: return "cannot check the symbol with the exchange: \(detail)"
+        default: return "cannot save the symbols: \(detail)"
         }
     }
 }

@@ -146,7 +146,7 @@ public struct Transformer: Sendable {
         let bytes: [UInt8]
         do {
             bytes = try await lake.get(bucket: layout.rawBucket, key: key)
-        } catch .notFound {
+        } catch  where error.code == .notFound {
             // Moved or deleted since the listing (e.g. by a concurrent transform): nothing to do.
             return .vanished(key: key)
         } catch {

@@ -37,8 +37,10 @@ public enum ObjectStoreConformance {
             do {
                 _ = try await store.get(bucket: subject.bucket("b"), key: "2024-01-01/missing.json")
                 throw ConformanceFailure("no error")
-            } catch ObjectStoreError.notFound(let bucket, let key) {
-                try require(bucket == subject.bucket("b") && key == "2024-01-01/missing.json", "wrong location in error")
+            } catch let error as ObjectStoreError where error.code == .notFound {
+                try require(
+                    error.location == ObjectLocation(bucket: subject.bucket("b"), key: "2024-01-01/missing.json"), "wrong location in error"
+                )
             }
         },
         ConformanceCheck("head reports size, or nil when missing") { subject in
@@ -150,7 +152,7 @@ public enum ObjectStoreConformance {
                 do {
                     try await store.put(bucket: subject.bucket("b"), key: key, bytes: [1])
                     throw ConformanceFailure("accepted key '\(key)'")
-                } catch ObjectStoreError.invalidKey {
+                } catch let error as ObjectStoreError where error.code == .invalidKey {
                     continue
                 }
             }

@@ -208,7 +208,7 @@ public struct CandleReader: Sendable {
                 candle = try KlineRollup.combineChecked(
                     group.lazy.map(\.kline), openTime: open, closeTime: next - 1, partDuration: source.milliseconds)
             } catch {
-                throw WarehouseError(operation: "form the \(interval) candles of \(symbol)", detail: error.description)
+                throw WarehouseError(.invalidData, operation: "form the \(interval) candles of \(symbol)", detail: error.description)
             }
             if let candle { candles.append(StoredKline(kline: candle, isFinal: isFinal)) }
         }

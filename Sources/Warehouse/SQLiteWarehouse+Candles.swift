@@ -185,40 +185,23 @@ extension SQLiteWarehouse {
         }
     }
 
-    static let valueColumns = """
-        open_time, open, high, low, close, volume, close_time, quote_volume, trade_count, taker_buy_base_volume, taker_buy_quote_volume
-        """
-
     /// Candles of one interval: 1m from `fact_klines`, 1h and 1d from the roll-up tables.
     static func fetchKlines(
         _ db: Database, symbol: Symbol, interval: Interval, from: Int64, to: Int64, finalOnly: Bool, limit: Int?,
         newestFirst: Bool = false
     ) throws -> [StoredKline] {
-        let table: String
-        var arguments: StatementArguments = [symbol.rawValue]
-        var sql: String
-        switch interval {
-        case .oneHour: table = "hourly_klines"
-        case .oneDay: table = "daily_klines"
-        default: table = "fact_klines"
-        }
-        if table == "fact_klines" {
-            sql = "SELECT \(valueColumns), ignore, is_final FROM fact_klines WHERE symbol = ? AND interval = ?"
-            arguments += [interval.rawValue]
-        } else {
-            sql = "SELECT \(valueColumns), '0', is_final FROM \(table) WHERE symbol = ?"
-        }
-        sql += " AND open_time BETWEEN ? AND ?"
-        arguments += [from, to]
-        if finalOnly { sql += " AND is_final = 1" }
-        sql += newestFirst ? " ORDER BY open_time DESC" : " ORDER BY open_time"
-        if let limit {
-            sql += " LIMIT ?"
-            arguments += [limit]
-        }
+        let query = StoredKlineQuery(
+            symbol: symbol, interval: interval, from: from, to: to, finalOnly: finalOnly, limit: limit, newestFirst: newestFirst)
+        let arguments = StatementArguments(
+            query.arguments.map { argument -> (any DatabaseValueConvertible)? in
+                switch argument {
+                case .text(let text): text
+                case .integer(let value): value
+                }
+            })
         // Read column bytes straight into exact decimals: no Row, no intermediate Strings. This is what
         // roll-ups and exports spend their time on.
-        let statement = try db.cachedStatement(sql: sql)
+        let statement = try db.cachedStatement(sql: query.sql)
         try statement.setArguments(arguments)
         let handle = statement.sqliteStatement
         defer { sqlite3_reset(handle) }

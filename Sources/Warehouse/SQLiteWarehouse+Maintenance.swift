@@ -26,7 +26,7 @@ extension SQLiteWarehouse {
             // Outside a transaction: return the WAL's space to the file system after a large delete.
             try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         } catch {
-            throw WarehouseError(operation: "optimize \(path)", detail: Self.describe(error))
+            throw Self.failure("optimize \(path)", error)
         }
     }
 }

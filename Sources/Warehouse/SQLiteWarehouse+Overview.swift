@@ -12,7 +12,7 @@ extension SQLiteWarehouse {
         do {
             return try await versionConnection.read { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
         } catch {
-            throw WarehouseError(operation: "read the data version", detail: Self.describe(error))
+            throw Self.failure("read the data version", error)
         }
     }
 

@@ -120,7 +120,7 @@ struct SQLiteCandleStore: CandleLoadStore {
         guard !rows.isEmpty else { return }
         let statement = try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO \(table.rawValue) (symbol, \(SQLiteWarehouse.valueColumns), minute_count, is_final)
+                INSERT OR REPLACE INTO \(table.rawValue) (symbol, \(StoredKlineQuery.valueColumns), minute_count, is_final)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         let handle = statement.sqliteStatement

@@ -34,7 +34,7 @@ public final class SQLiteWarehouse: Warehouse {
             versionConfiguration.busyMode = .timeout(10)
             versionConnection = try DatabaseQueue(path: path, configuration: versionConfiguration)
         } catch {
-            throw WarehouseError(operation: "open SQLite database at \(path)", detail: Self.describe(error))
+            throw Self.failure("open SQLite database at \(path)", error)
         }
         self.path = path
     }
@@ -43,7 +43,7 @@ public final class SQLiteWarehouse: Warehouse {
         do {
             try SQLiteSchema.migrator.migrate(pool)
         } catch {
-            throw WarehouseError(operation: "migrate schema of \(path)", detail: Self.describe(error))
+            throw Self.failure("migrate schema of \(path)", error)
         }
     }
 
@@ -55,7 +55,7 @@ public final class SQLiteWarehouse: Warehouse {
         do {
             return try await pool.write(body)
         } catch {
-            throw WarehouseError(operation: operation, detail: Self.describe(error))
+            throw Self.failure(operation, error)
         }
     }
 
@@ -65,13 +65,24 @@ public final class SQLiteWarehouse: Warehouse {
         do {
             return try await pool.read(body)
         } catch {
-            throw WarehouseError(operation: operation, detail: Self.describe(error))
+            throw Self.failure(operation, error)
         }
     }
 
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? DatabaseError { return error.message ?? "\(error.resultCode)" }
-        return "\(error)"
+    /// `error` as a ``WarehouseError`` of the kind its cause says: busy, locked, I/O and open failures mean the database
+    /// is unavailable; data that does not parse is invalid; any other SQLite error is a failed statement.
+    static func failure(_ operation: String, _ error: any Error) -> WarehouseError {
+        guard let error = error as? DatabaseError else {
+            let invalid = error is DecimalParseError || error is SymbolError
+            return WarehouseError(invalid ? .invalidData : .failed, operation: operation, detail: "\(error)")
+        }
+        let code: WarehouseError.Code =
+            switch error.resultCode.primaryResultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_FULL, .SQLITE_NOMEM, .SQLITE_PROTOCOL: .unavailable
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_MISMATCH, .SQLITE_RANGE: .invalidData
+            default: .failed
+            }
+        return WarehouseError(code, operation: operation, detail: error.message ?? "\(error.resultCode)")
     }
 
     /// Direct SQL access for tests and maintenance commands.

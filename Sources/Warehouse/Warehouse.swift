@@ -305,12 +305,38 @@ public struct DataSummary: Sendable, Hashable {
     }
 }
 
-/// A warehouse operation that failed.
+/// A warehouse operation that failed: what kind of failure (``code``), what was being done and the backend's detail.
+///
+/// A struct over a private set of kinds (the pattern of Hummingbird's `HTTPError` and postgres-nio's `PSQLError`): the
+/// web layer answers by kind (``Code/unavailable`` is a 503 to retry later, ``Code/invalidData`` a 500) and keeps the
+/// detail, which may name a server or a path, in the log.
 public struct WarehouseError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable, Hashable {
+            case unavailable = "unavailable"
+            case failed = "failed"
+            case invalidData = "invalid data"
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The database could not be reached, was busy or locked, or its storage failed: trying later may work.
+        public static let unavailable = Code(.unavailable)
+        /// A statement failed.
+        public static let failed = Code(.failed)
+        /// Stored data could not be read as what it should be (a decimal, a symbol), or a figure formed from it does not
+        /// fit.
+        public static let invalidData = Code(.invalidData)
+
+        public var description: String { base.rawValue }
+    }
+
+    public var code: Code
     public var operation: String
     public var detail: String
 
-    public init(operation: String, detail: String) {
+    public init(_ code: Code = .failed, operation: String, detail: String) {
+        self.code = code
         self.operation = operation
         self.detail = detail
     }

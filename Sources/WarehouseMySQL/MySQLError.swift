@@ -38,4 +38,13 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
     static func ours(_ message: String, operation: String) -> MySQLError {
         MySQLError(code: 0, message: message, operation: operation)
     }
+
+    /// A stored value that is not what its column should hold, found on our side: SQLSTATE class 22, "data exception",
+    /// as the server reports its own.
+    static func invalidData(_ message: String, operation: String) -> MySQLError {
+        MySQLError(code: 0, sqlState: "22000", message: message, operation: operation)
+    }
+
+    /// The value read or written is not valid for its column (SQLSTATE class 22).
+    public var isDataException: Bool { sqlState.hasPrefix("22") }
 }

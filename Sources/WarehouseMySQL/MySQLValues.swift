@@ -120,13 +120,14 @@ public struct MySQLRow: Sendable {
     /// The column as an integer; a NULL or non-integer is an error.
     public func requiredInt(_ column: Int) throws(MySQLError) -> Int64 {
         guard let value = int64(column) else {
-            throw .ours("column \(column) holds \(string(column).map { "'\($0)'" } ?? "NULL"), not an integer", operation: "read a row")
+            throw .invalidData(
+                "column \(column) holds \(string(column).map { "'\($0)'" } ?? "NULL"), not an integer", operation: "read a row")
         }
         return value
     }
 
     public func requiredText(_ column: Int) throws(MySQLError) -> String {
-        guard let value = string(column) else { throw .ours("column \(column) is NULL", operation: "read a row") }
+        guard let value = string(column) else { throw .invalidData("column \(column) is NULL", operation: "read a row") }
         return value
     }
 
@@ -135,9 +136,9 @@ public struct MySQLRow: Sendable {
         do {
             parsed = try decimal(column)
         } catch {
-            throw .ours("column \(column): \(error)", operation: "read a row")
+            throw .invalidData("column \(column): \(error)", operation: "read a row")
         }
-        guard let parsed else { throw .ours("column \(column) is NULL", operation: "read a row") }
+        guard let parsed else { throw .invalidData("column \(column) is NULL", operation: "read a row") }
         return parsed
     }
 }

@@ -116,35 +116,21 @@ extension MySQLWarehouse {
         }
     }
 
-    static let valueColumns = """
-        open_time, open, high, low, close, volume, close_time, quote_volume, trade_count, taker_buy_base_volume, taker_buy_quote_volume
-        """
-
     /// Candles of one interval: 1m from `fact_klines`, 1h and 1d from the roll-up tables.
     static func fetchKlines(
         _ connection: MySQLConnection, symbol: Symbol, interval: Interval, from: Int64, to: Int64, finalOnly: Bool, limit: Int?,
         newestFirst: Bool = false
     ) throws(MySQLError) -> [StoredKline] {
-        var parameters = MySQLParameters(symbol.rawValue)
-        var sql: String
-        switch interval {
-        case .oneHour, .oneDay:
-            let table = interval == .oneHour ? "hourly_klines" : "daily_klines"
-            sql = "SELECT \(valueColumns), '0', is_final FROM \(table) WHERE symbol = ?"
-        default:
-            sql = "SELECT \(valueColumns), `ignore`, is_final FROM fact_klines WHERE symbol = ? AND `interval` = ?"
-            parameters.append(interval.rawValue)
+        let query = StoredKlineQuery(
+            symbol: symbol, interval: interval, from: from, to: to, finalOnly: finalOnly, limit: limit, newestFirst: newestFirst)
+        var parameters = MySQLParameters(capacity: query.arguments.count)
+        for argument in query.arguments {
+            switch argument {
+            case .text(let text): parameters.append(text)
+            case .integer(let value): parameters.append(value)
+            }
         }
-        sql += " AND open_time BETWEEN ? AND ?"
-        parameters.append(from)
-        parameters.append(to)
-        if finalOnly { sql += " AND is_final = 1" }
-        sql += newestFirst ? " ORDER BY open_time DESC" : " ORDER BY open_time"
-        if let limit {
-            sql += " LIMIT ?"
-            parameters.append(limit)
-        }
-        let rows = try connection.query(sql, parameters)
+        let rows = try connection.query(query.sql, parameters)
         var result: [StoredKline] = []
         result.reserveCapacity(rows.count)
         for index in 0..<rows.count {

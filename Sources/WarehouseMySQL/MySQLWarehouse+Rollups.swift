@@ -185,7 +185,7 @@ final class MySQLCandleStore: CandleLoadStore {
             let row = "(" + Array(repeating: "?", count: 14).joined(separator: ", ") + ")"
             try connection.run(
                 """
-                INSERT INTO \(table.rawValue) (symbol, \(MySQLWarehouse.valueColumns), minute_count, is_final)
+                INSERT INTO \(table.rawValue) (symbol, \(StoredKlineQuery.valueColumns), minute_count, is_final)
                 VALUES \(Array(repeating: row, count: chunk.count).joined(separator: ", "))
                 ON DUPLICATE KEY UPDATE open = VALUES(open), high = VALUES(high), low = VALUES(low), close = VALUES(close),
                 volume = VALUES(volume), close_time = VALUES(close_time), quote_volume = VALUES(quote_volume),

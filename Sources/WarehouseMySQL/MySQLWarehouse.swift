@@ -62,7 +62,9 @@ public final class MySQLWarehouse: Warehouse {
         do {
             return try await pool.run(operation, body)
         } catch {
-            throw WarehouseError(operation: operation, detail: error.description)
+            let code: WarehouseError.Code =
+                error.isConnectionFailure || error.isTransientConflict ? .unavailable : error.isDataException ? .invalidData : .failed
+            throw WarehouseError(code, operation: operation, detail: error.description)
         }
     }
 
@@ -72,6 +74,10 @@ public final class MySQLWarehouse: Warehouse {
             return try body()
         } catch let error as MySQLError {
             throw error
+        } catch let error as DecimalParseError {
+            throw .invalidData("\(error)", operation: operation)
+        } catch let error as SymbolError {
+            throw .invalidData("\(error)", operation: operation)
         } catch {
             throw .ours("\(error)", operation: operation)
         }

@@ -101,7 +101,7 @@ extension API {
         try requireAdmin(request, context)
         let name = try await jobName(context)
         let expected = "{\"interval_seconds\": 60} for interval jobs or {\"weekday\": \"sunday\", \"time\": \"02:00\"} for weekly ones"
-        let change = try await decodeBody(ScheduleChange.self, from: request, expected: expected)
+        let change = try await request.decodeJSON(ScheduleChange.self, context: context, expected: expected)
         let schedule: JobSchedule
         switch (change.interval_seconds, change.weekday, change.time) {
         case (let seconds?, nil, nil):
@@ -143,7 +143,7 @@ extension API {
 
     func addSymbol(_ request: Request, _ context: WebRequestContext) async throws -> Response {
         try requireAdmin(request, context)
-        let addition = try await decodeBody(SymbolAddition.self, from: request, expected: "{\"symbol\": \"SOLUSDT\"}")
+        let addition = try await request.decodeJSON(SymbolAddition.self, context: context, expected: "{\"symbol\": \"SOLUSDT\"}")
         let symbol: Symbol
         do {
             symbol = try Symbol(asciiUppercased(addition.symbol))
@@ -155,11 +155,11 @@ extension API {
             let symbols = try await services.symbols.add(symbol, validatingWith: services.exchange)
             return Self.symbolsResponse(symbols, status: before.contains(symbol) ? .ok : .created)
         } catch {
-            switch error {
+            switch error.code {
             case .notListed, .notTrading: throw APIError.badRequest("unknown_symbol", error.description)
             case .notTracked: throw APIError.notFound("not_tracked", error.description)
             case .exchangeUnavailable: throw APIError(.badGateway, code: "exchange_unavailable", error.description)
-            case .storage: throw APIError(.serviceUnavailable, code: "warehouse_unavailable", error.description)
+            default: throw APIError(.serviceUnavailable, code: "warehouse_unavailable", error.description)
             }
         }
     }
@@ -170,7 +170,7 @@ extension API {
         do {
             return Self.symbolsResponse(try await services.symbols.remove(symbol), status: .ok)
         } catch {
-            switch error {
+            switch error.code {
             case .notTracked: throw APIError.notFound("not_tracked", "\(symbol) is not tracked")
             default: throw APIError(.serviceUnavailable, code: "warehouse_unavailable", error.description)
             }

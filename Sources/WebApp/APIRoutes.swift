@@ -43,6 +43,13 @@ public final class RouteBook: @unchecked Sendable {
         router.on(RouterPath(route.routerPath), method: method, use: handler)
     }
 
+    /// Whether a route was added for the request's method and path (HEAD as GET, which the router answers for it): a
+    /// 404 from the router for a request it does not serve means no route matched.
+    func serves(_ request: Request) -> Bool {
+        let method = request.method == .head ? .get : request.method
+        return methods(servingPath: Substring(request.uri.path)).contains(method)
+    }
+
     /// Methods served at a concrete path, for `405 Method Not Allowed` and its `Allow` header.
     func methods(servingPath path: Substring) -> [HTTPRequest.Method] {
         routes.filter { $0.matches(path: path) }.map(\.method)

@@ -39,7 +39,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError where error.status.code < 500 {
             return try error.response(from: request, context: context)
-        } catch let error as HTTPError where error.status == .notFound && context.endpointPath == "NotFound" {
+        } catch let error as HTTPError where error.status == .notFound && !routes.serves(request) {
             let methods = routes.methods(servingPath: Substring(request.uri.path))
             if !methods.isEmpty {
                 let allowed = methods.map(\.rawValue).joined(separator: ", ")
@@ -83,11 +83,13 @@ extension JSONErrorMiddleware {
     /// The status and code a server-side failure is answered with, by what failed: the warehouse, the lake or the
     /// exchange (a pipeline error says which); the detail stays in the log.
     static func failure(for error: any Error) -> APIError {
-        switch error {
+        switch (error as? PipelineError)?.underlying ?? error {
         case let error as APIError: error
-        case is WarehouseError, PipelineError.warehouse: APIError(.serviceUnavailable, code: "warehouse_unavailable", "")
-        case is ObjectStoreError, PipelineError.lake: APIError(.serviceUnavailable, code: "lake_unavailable", "")
-        case is ExchangeError, PipelineError.exchange: APIError(.badGateway, code: "exchange_unavailable", "")
+        case let error as WarehouseError where error.code == .invalidData:
+            APIError(.internalServerError, code: "warehouse_data_invalid", "")
+        case is WarehouseError: APIError(.serviceUnavailable, code: "warehouse_unavailable", "")
+        case is ObjectStoreError: APIError(.serviceUnavailable, code: "lake_unavailable", "")
+        case is ExchangeError: APIError(.badGateway, code: "exchange_unavailable", "")
         case let error as any HTTPResponseError: APIError(error.status, code: "server_error", "")
         default: APIError(.internalServerError, code: "internal_error", "")
         }
@@ -107,7 +109,8 @@ struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
-        let route = context.endpointPath ?? "NotFound"
+        // Unrouted requests are counted under one label, not their paths (which a client could vary without end).
+        let route = context.endpointPath ?? "unrouted"
         let labels = [("route", route), ("method", request.method.rawValue)]
         registry.makeCounter(
             descriptor: MetricNameDescriptor(

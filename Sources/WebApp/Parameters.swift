@@ -100,18 +100,17 @@ func shown(_ text: String) -> String {
     text.count <= 40 ? text : String(text.prefix(40)) + "…"
 }
 
-/// Decodes a small JSON request body, or answers 400 saying what was expected.
-func decodeBody<T: Decodable>(_ type: T.Type, from request: Request, expected: String) async throws -> T {
-    let buffer: ByteBuffer
-    do {
-        buffer = try await request.body.collect(upTo: 64 * 1024)
-    } catch {
-        throw APIError(.contentTooLarge, code: "body_too_large", "the request body is larger than 64 KiB")
-    }
-    do {
-        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-    } catch {
-        throw APIError.badRequest("invalid_body", "the request body must be JSON: \(expected)")
+extension Request {
+    /// The JSON body as `T`, through Hummingbird's `decode(as:context:)` (which reads at most the context's
+    /// `maxUploadSize`, 64 KiB here); anything else is a 400 saying what was expected.
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: some RequestContext, expected: String) async throws -> T {
+        do {
+            return try await decode(as: type, context: context)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw APIError(.contentTooLarge, code: "body_too_large", "the request body is larger than \(context.maxUploadSize / 1_024) KiB")
+        } catch {
+            throw APIError.badRequest("invalid_body", "the request body must be JSON: \(expected)")
+        }
     }
 }
 

@@ -40,14 +40,6 @@ enum URLEncodedForm {
         fields(text).first { $0.name == name }?.value
     }
 
-    /// The fields as a dictionary, as a posted form is read: a repeated name keeps its last value, and fields
-    /// without a name are dropped.
-    static func dictionary(_ text: some StringProtocol) -> [String: String] {
-        var result: [String: String] = [:]
-        for field in fields(text) where !field.name.isEmpty { result[field.name] = field.value }
-        return result
-    }
-
     /// One name or value: `+` → space, `%XX` → byte (kept literally when malformed), invalid UTF-8 → U+FFFD.
     static func decodeComponent(_ bytes: some Collection<UInt8>) -> String {
         guard bytes.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else {
@@ -81,38 +73,6 @@ enum URLEncodedForm {
         case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
         default: nil
         }
-    }
-}
-
-/// The value of a `Cookie:` request header: `name=value; name2=value2` (RFC 6265 §4.2).
-enum CookieHeader {
-    /// The pairs in order, name and value with surrounding spaces and tabs removed; pieces without `=`, with an
-    /// empty name or an empty value are skipped. Values are returned as sent (no percent-decoding).
-    ///
-    /// Splits on Unicode scalars, not characters: a `;` or `=` followed by a combining mark is one `Character` and
-    /// would otherwise not separate anything.
-    static func pairs(_ header: some StringProtocol) -> [(name: Substring, value: Substring)] {
-        var result: [(name: Substring, value: Substring)] = []
-        for piece in Substring(header).unicodeScalars.split(separator: ";") {
-            guard let equals = piece.firstIndex(of: "=") else { continue }
-            let name = trimmed(piece[..<equals])
-            let value = trimmed(piece[piece.index(after: equals)...])
-            if !name.isEmpty, !value.isEmpty { result.append((Substring(name), Substring(value))) }
-        }
-        return result
-    }
-
-    /// The value of the first cookie called `name` in one header value.
-    static func value(_ name: String, in header: some StringProtocol) -> String? {
-        pairs(header).first { $0.name == name }.map { String($0.value) }
-    }
-
-    private static func trimmed(_ text: Substring.UnicodeScalarView) -> Substring.UnicodeScalarView {
-        let isBlank: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" }
-        guard let first = text.firstIndex(where: { !isBlank($0) }), let last = text.lastIndex(where: { !isBlank($0) }) else {
-            return text[text.endIndex...]
-        }
-        return text[first...last]
     }
 }
 

@@ -12,6 +12,9 @@ public struct WebRequestContext: RequestContext, RemoteAddressRequestContext {
         remoteAddress = source.channel.remoteAddress
     }
 
+    /// JSON bodies (schedules, symbols) are a few bytes; 64 KiB is generous and bounds what a client can make us hold.
+    public var maxUploadSize: Int { 64 * 1_024 }
+
     /// The client's IP address (no port), or `local` when there is none (a Unix socket, a test without sockets).
     ///
     /// Behind a reverse proxy every request comes from the proxy: it then throttles all clients together (see README,

@@ -150,8 +150,8 @@ struct Backends {
         guard configuration.symbolsGiven else { return }
         do {
             try await SymbolRegistry(warehouse: warehouse, seed: configuration.symbols).validate(configuration.symbols, with: source)
-        } catch .exchangeUnavailable(let detail) {
-            logger.warning("cannot check the symbols with the exchange", metadata: ["error": "\(detail)"])
+        } catch  where error.code == .exchangeUnavailable {
+            logger.warning("cannot check the symbols with the exchange", metadata: ["error": "\(error.detail)"])
         } catch {
             throw .usage("\(error.description) (check --symbols / CRYPTOPIPE_SYMBOLS)")
         }

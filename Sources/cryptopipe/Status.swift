@@ -31,33 +31,83 @@ struct Status: AsyncParsableCommand {
                 }
             }
             if json {
-                var entries: [[String: Any]] = []
-                for summary in summaries {
-                    var entry: [String: Any] = ["symbol": summary.symbol.rawValue, "type": summary.type.rawValue, "rows": summary.rows]
-                    if let first = summary.first { entry["first"] = first }
-                    if let last = summary.last { entry["last"] = last }
-                    if let fetch = summary.lastFetchTime { entry["last_fetch"] = fetch }
-                    if let lag = lag(summary) { entry["lag_ms"] = lag }
-                    entries.append(entry)
+                // The API's writer: one JSON path for the whole program; fields without a value are left out.
+                var document = JSONWriter()
+                document.object { json in
+                    json.key("warehouse")
+                    json.string(configuration.warehouse.description)
+                    json.key("lake")
+                    json.string(configuration.lake.description)
+                    if let clockReading {
+                        json.key("exchange_clock")
+                        json.object { json in
+                            json.key("offset_ms")
+                            json.int(clockReading.offsetMilliseconds)
+                            json.key("round_trip_ms")
+                            json.int(clockReading.roundTripMilliseconds)
+                            json.key("measured_at")
+                            json.int(clockReading.measuredAt)
+                        }
+                    }
+                    json.key("symbols")
+                    json.array { json in
+                        for summary in summaries {
+                            json.object { json in
+                                json.key("symbol")
+                                json.string(summary.symbol.rawValue)
+                                json.key("type")
+                                json.string(summary.type.rawValue)
+                                json.key("rows")
+                                json.int(summary.rows)
+                                for (name, value) in [
+                                    ("first", summary.first), ("last", summary.last), ("last_fetch", summary.lastFetchTime),
+                                ]
+                                where value != nil {
+                                    json.key(dynamic: name)
+                                    json.optionalInt(value)
+                                }
+                                if let lag = lag(summary) {
+                                    json.key("lag_ms")
+                                    json.int(lag)
+                                }
+                            }
+                        }
+                    }
+                    json.key("tables")
+                    json.object { json in
+                        for table in WarehouseOverviewRules.countedTables {
+                            json.key(dynamic: table)
+                            json.int(counts[table] ?? 0)
+                        }
+                    }
+                    json.key("lake_buckets")
+                    json.array { json in
+                        for bucket in lake.buckets {
+                            json.object { json in
+                                json.key("name")
+                                json.string(bucket.name)
+                                json.key("objects")
+                                json.int(bucket.objects)
+                                json.key("bytes")
+                                json.int(bucket.bytes)
+                                json.key("folders")
+                                json.array { json in
+                                    for day in bucket.days {
+                                        json.object { json in
+                                            json.key("folder")
+                                            json.string(day.folder)
+                                            json.key("objects")
+                                            json.int(day.objects)
+                                            json.key("bytes")
+                                            json.int(day.bytes)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
-                let buckets: [[String: Any]] = lake.buckets.map { bucket in
-                    [
-                        "name": bucket.name, "objects": bucket.objects, "bytes": bucket.bytes,
-                        "folders": bucket.days.map { ["folder": $0.folder, "objects": $0.objects, "bytes": $0.bytes] },
-                    ]
-                }
-                var document: [String: Any] = [
-                    "symbols": entries, "tables": counts, "lake": configuration.lake.description, "lake_buckets": buckets,
-                    "warehouse": configuration.warehouse.description,
-                ]
-                if let clockReading {
-                    document["exchange_clock"] = [
-                        "offset_ms": clockReading.offsetMilliseconds, "round_trip_ms": clockReading.roundTripMilliseconds,
-                        "measured_at": clockReading.measuredAt,
-                    ]
-                }
-                let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .prettyPrinted])
-                Console.write(data + Data("\n".utf8))
+                Console.write(Data(document.bytes + [UInt8(ascii: "\n")]))
                 return
             }
             Console.print("warehouse \(configuration.warehouse.description), lake \(configuration.lake.description)")

@@ -125,7 +125,7 @@ struct BinanceClientTests {
             await #expect {
                 _ = try await Self.client(baseURL).klines(KlineRequest(symbol: Self.btc, interval: .oneMinute))
             } throws: { error in
-                guard case .malformedResponse = (error as? ExchangeError)?.kind else { return false }
+                guard (error as? ExchangeError)?.kind.code == .malformedResponse else { return false }
                 return true
             }
             #expect(attempts.value == 3)
@@ -167,7 +167,7 @@ struct BinanceClientTests {
         await #expect {
             _ = try await Self.client("http://127.0.0.1:1", retry: .none).klines(KlineRequest(symbol: Self.btc, interval: .oneMinute))
         } throws: { error in
-            guard case .transport = (error as? ExchangeError)?.kind else { return false }
+            guard (error as? ExchangeError)?.kind.code == .transport else { return false }
             return true
         }
     }

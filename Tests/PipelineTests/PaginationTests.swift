@@ -86,8 +86,8 @@ struct PaginationTests {
     }
 
     static func pagingError(_ error: PipelineError?) -> String? {
-        guard case .exchange(let exchange) = error, case .pagingDoesNotAdvance(let detail) = exchange.kind else { return nil }
-        return detail
+        guard let exchange = error?.exchangeError, exchange.kind.code == .pagingDoesNotAdvance else { return nil }
+        return exchange.kind.detail
     }
 
     @Test(arguments: cases)

@@ -456,14 +456,17 @@ struct FailureMappingTests {
     typealias Middleware = JSONErrorMiddleware<WebRequestContext>
 
     @Test func failuresAreNamedByTheirSource() {
-        let warehouse = WarehouseError(operation: "read", detail: "user@db.internal:3306 refused")
+        let warehouse = WarehouseError(.unavailable, operation: "read", detail: "user@db.internal:3306 refused")
+        let failedStatement = WarehouseError(.failed, operation: "write", detail: "UNIQUE constraint failed")
+        let invalidData = WarehouseError(.invalidData, operation: "read", detail: "column 3 holds 'x', not a decimal")
         let lake = ObjectStoreError.io(operation: "list", location: ObjectLocation(bucket: "crypto-raw", key: ""), detail: "/srv/lake")
         let exchange = ExchangeError(.timeout, endpoint: "/api/v3/klines")
         let cases: [(any Error, Int, String)] = [
             (warehouse, 503, "warehouse_unavailable"), (PipelineError.warehouse(warehouse), 503, "warehouse_unavailable"),
             (lake, 503, "lake_unavailable"), (PipelineError.lake(lake), 503, "lake_unavailable"),
             (exchange, 502, "exchange_unavailable"), (PipelineError.exchange(exchange), 502, "exchange_unavailable"),
-            (CancellationError(), 500, "internal_error"),
+            (failedStatement, 503, "warehouse_unavailable"), (invalidData, 500, "warehouse_data_invalid"),
+            (PipelineError.warehouse(invalidData), 500, "warehouse_data_invalid"), (CancellationError(), 500, "internal_error"),
         ]
         for (error, status, code) in cases {
             let failure = Middleware.failure(for: error)

@@ -172,7 +172,7 @@ public struct S3ObjectStore: ObjectStore {
     ) async throws(ObjectStoreError) {
         do {
             try await body()
-        } catch .service(_, _, _, "NoSuchBucket", _) where configuration.createBuckets {
+        } catch  where error.serviceCode == "NoSuchBucket" && configuration.createBuckets {
             // A concurrent write may have created the bucket after this one was refused: then only retry.
             if !knownBuckets.contains(bucket) { try await createBucket(bucket) }
             try await body()

@@ -28,9 +28,21 @@ struct HTML {
 
 /// Reading `application/x-www-form-urlencoded` bodies and cookies, which the pages' forms and sign-in use.
 enum FormData {
-    /// The fields of a form body; see ``URLEncodedForm`` for the decoding and its bounds.
-    static func decode(_ text: String) -> [String: String] {
-        URLEncodedForm.dictionary(text)
+    /// The fields of a form body, decoded by Hummingbird's `URLEncodedFormDecoder`. A key may appear once; bracketed
+    /// keys (`a[b]`, `a[]`) are refused before decoding, because our forms have none and the decoder nests one level
+    /// per bracket, which a hostile body of 64 KiB could make thousands deep.
+    static func decode(_ text: String) throws(APIError) -> [String: String] {
+        for element in text.split(separator: "&") {
+            let key = element.prefix { $0 != "=" }.lowercased()
+            guard !key.contains("["), !key.contains("]"), !key.contains("%5b"), !key.contains("%5d") else {
+                throw APIError.badRequest("invalid_form", "form field names are plain words; '\(shown(String(key)))' is not one")
+            }
+        }
+        do {
+            return try URLEncodedFormDecoder().decode([String: String].self, from: text)
+        } catch {
+            throw APIError.badRequest("invalid_form", "the form could not be read: \(shown("\(error)"))")
+        }
     }
 
     static func read(_ request: Request) async throws -> [String: String] {
@@ -40,15 +52,10 @@ enum FormData {
         } catch {
             throw APIError(.contentTooLarge, code: "body_too_large", "the form is larger than 64 KiB")
         }
-        return decode(String(buffer: buffer))
+        return try decode(String(buffer: buffer))
     }
 
-    static func cookie(_ name: String, in request: Request) -> String? {
-        for header in request.headers[values: .cookie] {
-            if let value = CookieHeader.value(name, in: header) { return value }
-        }
-        return nil
-    }
+    static func cookie(_ name: String, in request: Request) -> String? { request.cookies[name]?.value }
 
     /// `application/x-www-form-urlencoded` escaping of a query value.
     static func escapeQuery(_ value: String) -> String {

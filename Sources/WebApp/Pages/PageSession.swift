@@ -80,9 +80,7 @@ struct PageSessions: Sendable {
         try await store.createSession(
             StoredSession(idHash: Self.hash(id), formToken: Self.randomHex(bytes: 32), createdAt: now, lastSeenAt: now))
         var fields = HTTPFields()
-        fields[.setCookie] =
-            "\(Self.cookieName)=\(id); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Self.absoluteLifetime / 1_000)"
-            + (isSecure(request) ? "; Secure" : "")
+        fields[.setCookie] = sessionCookie(value: id, maxAge: Int(Self.absoluteLifetime / 1_000), request: request).description
         return fields
     }
 
@@ -90,8 +88,15 @@ struct PageSessions: Sendable {
     func signOut(_ request: Request, session: Active?) async throws(WarehouseError) -> HTTPFields {
         if let session { try await store.deleteSession(idHash: session.idHash) }
         var fields = HTTPFields()
-        fields[.setCookie] = "\(Self.cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" + (isSecure(request) ? "; Secure" : "")
+        fields[.setCookie] = sessionCookie(value: "", maxAge: 0, request: request).description
         return fields
+    }
+
+    /// The session cookie: the whole site, never readable by scripts, never sent cross-site, `Secure` over HTTPS.
+    private func sessionCookie(value: String, maxAge: Int, request: Request) -> Cookie {
+        Cookie(
+            name: Self.cookieName, value: value, maxAge: maxAge, path: "/", secure: isSecure(request), httpOnly: true,
+            sameSite: .strict)
     }
 
     /// HTTPS as the browser sees it: the public URL says so, or the TLS-terminating proxy in front says so. Adding

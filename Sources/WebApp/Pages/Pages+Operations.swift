@@ -313,11 +313,11 @@ extension Pages {
             do {
                 _ = try await services.symbols.add(symbol, validatingWith: services.exchange)
             } catch let error as SymbolRegistryError {
-                switch error {
+                switch error.code {
                 case .notListed, .notTrading, .notTracked: throw APIError.badRequest("symbol_not_added", error.description)
                 // Server-side failures go to the error middleware, which answers with a request id only.
                 case .exchangeUnavailable: throw APIError(.badGateway, code: "exchange_unavailable", error.description)
-                case .storage: throw APIError(.serviceUnavailable, code: "warehouse_unavailable", error.description)
+                default: throw APIError(.serviceUnavailable, code: "warehouse_unavailable", error.description)
                 }
             }
             return .symbolAdded
@@ -330,7 +330,7 @@ extension Pages {
             do {
                 _ = try await services.symbols.remove(symbol)
             } catch let error as SymbolRegistryError {
-                switch error {
+                switch error.code {
                 case .notTracked: throw APIError.badRequest("symbol_not_removed", error.description)
                 default: throw APIError(.serviceUnavailable, code: "warehouse_unavailable", error.description)
                 }
