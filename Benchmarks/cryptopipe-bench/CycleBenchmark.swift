@@ -53,7 +53,7 @@ struct CycleBenchmark: AsyncParsableCommand {
             for (label, warehouse) in [("empty", empty as any Warehouse), ("full", full as any Warehouse)] {
                 let lake = LocalObjectStore(root: folder + "/lake-\(label)-\(UUID().uuidString)")
                 defer { try? FileManager.default.removeItem(atPath: lake.root) }
-                let pipelineClock = PipelineClock(now: clock.reader)
+                let pipelineClock = clock.reader
                 let extractor = Extractor(
                     configuration: .init(symbols: chosen, initialCandles: 3, depthLimit: 20), source: client, lake: lake,
                     warehouse: warehouse,

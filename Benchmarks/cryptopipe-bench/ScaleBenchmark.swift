@@ -60,7 +60,7 @@ struct ScaleBenchmark: AsyncParsableCommand {
         let warehouse = try SQLiteWarehouse(path: folder + "/warehouse.sqlite")
         try await warehouse.migrate()
         let logger = Logger(label: "bench")
-        let budget = WeightBudget(configuration: .init(sharePercent: weightBudget), clock: BinanceClient.wallClock)
+        let budget = WeightBudget(configuration: .init(sharePercent: weightBudget), clock: .system)
         let planning = PipelineJobs.Planning(budgetPerMinute: budget.configuration.budgetPerMinute, cycleSeconds: 60)
         var outcome = try await SimulatorServer.withRunning(exchange) { baseURL in
             var outcome = Outcome()
@@ -73,17 +73,17 @@ struct ScaleBenchmark: AsyncParsableCommand {
             outcome.plan = plan
             var fetchedUpTo: [Symbol: Int64] = [:]
             // Like the scheduler, cycles run 60 s apart; where in the minute they fall is the phase.
-            let wall = BinanceClient.wallClock()
+            let wall = PipelineClock.system.now()
             let phaseMilliseconds = Int64(phase * 1_000) % 60_000
             var firstStart = Interval.oneMinute.openTime(containing: wall) + phaseMilliseconds
             if firstStart < wall { firstStart += 60_000 }
             try await Task.sleep(for: .milliseconds(firstStart - wall))
-            let firstMinute = Interval.oneMinute.openTime(containing: BinanceClient.wallClock())
+            let firstMinute = Interval.oneMinute.openTime(containing: PipelineClock.system.now())
             for cycle in 0...minutes {
                 let start = ContinuousClock.now
                 let extraction = await extractor.extractAll(chosen, cycle: cycle, plan: plan)
                 _ = try await transformer.transformPending()
-                let done = BinanceClient.wallClock()
+                let done = PipelineClock.system.now()
                 outcome.failures += extraction.failures.count
                 for symbol in chosen {
                     guard let last = try await warehouse.extractionState(symbol: symbol, type: .klines)?.lastOpenTime else { continue }
@@ -102,7 +102,7 @@ struct ScaleBenchmark: AsyncParsableCommand {
                 let next = start + .seconds(60)
                 if cycle < minutes { try await Task.sleep(until: next, clock: .continuous) }
             }
-            let lastMinute = Interval.oneMinute.openTime(containing: BinanceClient.wallClock())
+            let lastMinute = Interval.oneMinute.openTime(containing: PipelineClock.system.now())
             outcome.weightPerMinute = exchange.weightHistory.filter { $0.key > firstMinute && $0.key < lastMinute }.sorted {
                 $0.key < $1.key
             }

@@ -17,7 +17,7 @@ public struct BinanceClient: MarketDataSource {
         /// Largest body accepted; a klines page of 1000 is about 170 KB, a 5000-level book about 200 KB.
         public var maxBodyBytes: Int
         /// The local clock (UTC epoch ms) for the budget and the usage figures; tests inject a virtual one.
-        public var clock: @Sendable () -> Int64
+        public var clock: PipelineClock
         /// Stamps responses with their capture time on the exchange's clock and cross-checks every `Date` header;
         /// ``BinanceClient/serverTime()`` readings are recorded by its owner (the pipeline's clock synchronizer).
         public var exchangeClock: ExchangeClock
@@ -30,7 +30,7 @@ public struct BinanceClient: MarketDataSource {
         public init(
             baseURL: String = "https://api.binance.com", requestTimeout: Duration = .seconds(10), retry: RetryPolicy = RetryPolicy(),
             maxBodyBytes: Int = 16 << 20,
-            clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock, usage: ExchangeUsageMonitor = ExchangeUsageMonitor(),
+            clock: PipelineClock = .system, usage: ExchangeUsageMonitor = ExchangeUsageMonitor(),
             budget: WeightBudget? = nil, exchangeClock: ExchangeClock? = nil
         ) {
             self.budget = budget
@@ -43,8 +43,6 @@ public struct BinanceClient: MarketDataSource {
             self.usage = usage
         }
     }
-
-    @Sendable public static func wallClock() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
 
     public let configuration: Configuration
     let httpClient: HTTPClient
@@ -194,7 +192,7 @@ public struct BinanceClient: MarketDataSource {
             if let weight = arrival.usedWeight { await configuration.budget?.observe(usedWeight: weight, at: arrival.receivedAt) }
             return arrival
         } catch {
-            let now = configuration.clock()
+            let now = configuration.clock.now()
             configuration.usage.recordFailure(error, usedWeight: usedWeight, at: now)
             if let budget = configuration.budget {
                 if let usedWeight { await budget.observe(usedWeight: usedWeight, at: now) }
@@ -225,7 +223,7 @@ public struct BinanceClient: MarketDataSource {
         request.headers.add(name: "User-Agent", value: "cryptopipe")
         let deadline = NIODeadline.now() + TimeAmount.nanoseconds(timeout.nanoseconds)
         let reading = configuration.exchangeClock.reading
-        let sentAt = configuration.clock()
+        let sentAt = configuration.clock.now()
         let response: HTTPClientResponse
         let buffer: ByteBuffer
         do {
@@ -236,7 +234,7 @@ public struct BinanceClient: MarketDataSource {
         } catch {
             throw ExchangeError(.transport(Self.describe(error)), endpoint: endpoint)
         }
-        let receivedAt = configuration.clock()
+        let receivedAt = configuration.clock.now()
         let body = Array(buffer.readableBytesView)
         let usedWeight = response.headers.first(name: "X-MBX-USED-WEIGHT-1M").flatMap { Int($0) }
         weightSeen = usedWeight

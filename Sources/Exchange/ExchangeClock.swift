@@ -46,7 +46,7 @@ public final class ExchangeClock: Sendable {
     public static let driftAllowanceMilliseconds: Int64 = 500
 
     /// The local clock (UTC epoch ms).
-    public let local: @Sendable () -> Int64
+    public let local: PipelineClock
     private let state = Mutex(State())
 
     struct State {
@@ -69,12 +69,12 @@ public final class ExchangeClock: Sendable {
     /// How often a `Date` header contradicted the offset so far: a clock that keeps stepping shows here.
     public var contradictions: Int { state.withLock { $0.contradictions } }
 
-    public init(local: @escaping @Sendable () -> Int64 = BinanceClient.wallClock) {
+    public init(local: PipelineClock = .system) {
         self.local = local
     }
 
     /// The exchange's time now: the local time plus the measured offset (the local time before any measurement).
-    public func now() -> Int64 { exchangeTime(atLocal: local()) }
+    public func now() -> Int64 { exchangeTime(atLocal: local.now()) }
 
     /// The exchange's time at local time `time`, by the measured offset (saturating).
     public func exchangeTime(atLocal time: Int64) -> Int64 {
@@ -95,7 +95,7 @@ public final class ExchangeClock: Sendable {
     /// since have moved the clocks ``driftAllowanceMilliseconds`` apart (a replay running faster than real time gets
     /// measured every cycle; two quartz clocks every `interval`).
     public func isDue(every interval: Int64) -> Bool {
-        let now = local()
+        let now = local.now()
         return state.withLock { state in
             guard let reading = state.reading, state.measuredHere, !state.stale else { return true }
             let (elapsed, overflow) = now.subtractingReportingOverflow(reading.measuredAt)

@@ -32,8 +32,7 @@ public actor WeightBudget {
     }
 
     public nonisolated let configuration: Configuration
-    let clock: @Sendable () -> Int64
-    let sleep: @Sendable (Duration) async throws -> Void
+    let clock: PipelineClock
     private var minute: Int64 = .min
     private var charged = 0
     private var reported = 0
@@ -41,29 +40,25 @@ public actor WeightBudget {
     private var bannedUntil: Int64 = .min
     public private(set) var statistics = Statistics()
 
-    /// `clock` gives UTC epoch ms and `sleep` waits; tests pass a virtual clock for both.
-    public init(
-        configuration: Configuration = Configuration(), clock: @escaping @Sendable () -> Int64,
-        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
-    ) {
+    /// `clock` tells the time and waits; tests pass a manual clock.
+    public init(configuration: Configuration = Configuration(), clock: PipelineClock = .system) {
         self.configuration = configuration
         self.clock = clock
-        self.sleep = sleep
     }
 
     /// Waits until `weight` fits this minute's budget and no back-off runs, then charges it. Throws `banned` at once
     /// while a ban lasts: a ban runs for minutes to days, and callers should fail rather than hang that long.
     public func acquire(weight: Int, endpoint: String) async throws(ExchangeError) {
         var waited = false
-        let started = clock()
+        let started = clock.now()
         defer {
             if waited {
                 statistics.waits += 1
-                statistics.waitedMilliseconds += clock() - started
+                statistics.waitedMilliseconds += clock.now() - started
             }
         }
         while true {
-            let now = clock()
+            let now = clock.now()
             if bannedUntil > now {
                 statistics.refusedWhileBanned += 1
                 throw ExchangeError(.banned(retryAfterSeconds: Int((bannedUntil - now + 999) / 1_000)), endpoint: endpoint)
@@ -83,7 +78,7 @@ public actor WeightBudget {
             }
             waited = true
             do {
-                try await sleep(.milliseconds(max(1, resumeAt - now)))
+                try await clock.sleep(for: .milliseconds(max(1, resumeAt - now)))
             } catch {
                 throw ExchangeError(.transport("cancelled while waiting for the request-weight budget"), endpoint: endpoint)
             }

@@ -62,11 +62,11 @@ public final class SimulatedExchange: Sendable {
         self.configuration = configuration
         self.market = market
         self.faults = configuration.faults.map(FaultInjector.init(configuration:))
-        let startMinute = Interval.oneMinute.openTime(containing: configuration.clock())
+        let startMinute = Interval.oneMinute.openTime(containing: configuration.clock.now())
         self.listingTime = startMinute - Int64(configuration.historyMinutes) * 60_000
     }
 
-    public var now: Int64 { configuration.clock() }
+    public var now: Int64 { configuration.clock.now() }
 
     /// A simulated HTTP answer: status, JSON body and the weight used in the current minute.
     public struct Reply: Sendable {

@@ -11,7 +11,7 @@ public struct SimulatorConfiguration: Sendable {
     /// Request-weight limit per minute, as in exchangeInfo's `REQUEST_WEIGHT` rate limit.
     public var weightLimitPerMinute: Int
     /// The simulator's clock in UTC epoch milliseconds; the wall clock unless a test injects one.
-    public var clock: @Sendable () -> Int64
+    public var clock: PipelineClock
     /// Faults injected into a share of the answers; `nil` for none.
     public var faults: FaultConfiguration?
     /// Requests that arrive this soon after a 429 get another 429 rather than a ban: they were already on their way
@@ -23,7 +23,7 @@ public struct SimulatorConfiguration: Sendable {
         symbols: [Symbol],
         historyMinutes: Int = 1_440,
         weightLimitPerMinute: Int = 6_000,
-        clock: @escaping @Sendable () -> Int64 = SimulatorConfiguration.wallClock,
+        clock: PipelineClock = .system,
         faults: FaultConfiguration? = nil,
         banGraceMilliseconds: Int64 = 1_000
     ) {
@@ -36,26 +36,6 @@ public struct SimulatorConfiguration: Sendable {
         self.clock = clock
     }
 
-    /// The wall clock moved by `offset` milliseconds: an exchange whose clock runs ahead of (positive) or behind ours.
-    public static func offsetClock(
-        by offset: Int64, wall: @escaping @Sendable () -> Int64 = SimulatorConfiguration.wallClock
-    ) -> @Sendable () -> Int64 {
-        { wall() + offset }
-    }
-
-    /// A clock that starts at `start` and runs `speed` times as fast as `wall` (for replays: a day of dumps in an hour).
-    public static func virtualClock(
-        startingAt start: Int64, speed: Double, wall: @escaping @Sendable () -> Int64 = SimulatorConfiguration.wallClock
-    ) -> @Sendable () -> Int64 {
-        let origin = wall()
-        return { start + Int64((Double(wall() - origin) * speed).rounded(.down)) }
-    }
-
-    @Sendable public static func wallClock() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000 + Int64(spec.tv_nsec) / 1_000_000
-    }
 }
 
 #if canImport(Glibc)

@@ -44,7 +44,7 @@ public actor ExchangeClockSync {
     /// failed one.
     public func synchronizeIfDue() async {
         guard clock.isDue(every: Self.interval) else { return }
-        let now = clock.local()
+        let now = clock.local.now()
         if let lastFailure, now >= lastFailure.at, now - lastFailure.at < Self.retryAfterFailure { return }
         _ = await synchronize()
     }
@@ -57,7 +57,7 @@ public actor ExchangeClockSync {
         defer { measuring = false }
         let reading = await measure()
         if reading == nil {
-            lastFailure = (clock.local(), (lastFailure?.count ?? 0) + 1)
+            lastFailure = (clock.local.now(), (lastFailure?.count ?? 0) + 1)
         } else {
             lastFailure = nil
         }

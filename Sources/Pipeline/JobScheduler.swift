@@ -1,5 +1,6 @@
 public import CoreMetrics
 public import Logging
+public import MarketData
 public import ServiceLifecycle
 public import Warehouse
 
@@ -101,7 +102,7 @@ public actor JobScheduler: Service {
 
     private let configuration: Configuration
     private let warehouse: any JobRunStore
-    private let clock: any SchedulerClock
+    private let clock: PipelineClock
     private let logger: Logger
     private var entries: [JobName: Entry] = [:]
     private let order: [JobName]
@@ -116,7 +117,7 @@ public actor JobScheduler: Service {
     public private(set) var lastPassAt: Int64?
 
     public init(
-        jobs: [ScheduledJob], warehouse: any JobRunStore, clock: any SchedulerClock = SystemSchedulerClock(),
+        jobs: [ScheduledJob], warehouse: any JobRunStore, clock: PipelineClock = .system,
         configuration: Configuration = Configuration(), metrics: any MetricsFactory = MetricsSystem.factory, logger: Logger
     ) {
         self.configuration = configuration
@@ -141,7 +142,7 @@ public actor JobScheduler: Service {
             let stored = Dictionary(
                 try await warehouse.jobSchedules().map { ($0.job, $0) }, uniquingKeysWith: { $1 })
             let latest = try await warehouse.latestJobRuns()
-            let now = clock.now
+            let now = clock.now()
             for name in order {
                 guard var entry = entries[name] else { continue }
                 entry.lastRun = latest[name]
@@ -174,7 +175,8 @@ public actor JobScheduler: Service {
 
     public func run() async throws {
         try await prepare()
-        let abandoned = try await warehouse.abandonRunningJobRuns(at: clock.now, reason: "interrupted: the process stopped during the run")
+        let abandoned = try await warehouse.abandonRunningJobRuns(
+            at: clock.now(), reason: "interrupted: the process stopped during the run")
         if abandoned > 0 { logger.notice("closed job runs left running by a stopped process", metadata: ["job_runs": "\(abandoned)"]) }
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeUp = continuation
@@ -279,7 +281,7 @@ public actor JobScheduler: Service {
         try await prepare()
         guard let current = entries[name] else { throw SchedulerError(.unknownJob, job: name) }
         let (schedule, enabled) = change(current)
-        let now = clock.now
+        let now = clock.now()
         do {
             try await warehouse.saveJobSchedule(Self.stored(name, schedule, enabled: enabled, at: now))
         } catch {
@@ -308,7 +310,7 @@ public actor JobScheduler: Service {
     /// Jobs run one at a time: they share the lake and the warehouse (two transforms at once would race for the same
     /// objects), and none is so long that the others cannot wait for it.
     private func takeDueJobs() -> [(JobName, JobTrigger)] {
-        let now = clock.now
+        let now = clock.now()
         defer { lastPassAt = now }
         guard !entries.values.contains(where: \.running) else { return [] }
         let manual = order.first { entries[$0]?.manualRequested == true }
@@ -327,7 +329,7 @@ public actor JobScheduler: Service {
 
     private func execute(_ name: JobName, trigger: JobTrigger) async {
         guard let entry = entries[name] else { return }
-        let started = clock.now
+        let started = clock.now()
         let startInstant = ContinuousClock.now
         var run = JobRun(
             id: 0, job: name, trigger: trigger, startedAt: started, finishedAt: nil, status: .running, files: 0, rows: 0, error: nil)
@@ -345,7 +347,7 @@ public actor JobScheduler: Service {
         } catch {
             outcome = JobRunOutcome(status: .failed, error: "\(error)")
         }
-        let finished = clock.now
+        let finished = clock.now()
         entry.duration.recordNanoseconds((ContinuousClock.now - startInstant).nanosecondsClamped)
         entry.rows.increment(by: Int64(outcome.rows))
         if outcome.status != .succeeded { entry.failures.increment() }

@@ -1,6 +1,6 @@
 public import DataLake
 public import Logging
-import MarketData
+public import MarketData
 public import Warehouse
 
 /// Weekly upkeep: the lake ages (raw objects to the archive after 7 days, archives deleted after 30), minute candles

@@ -1,6 +1,6 @@
 public import DataLake
 public import Logging
-import MarketData
+public import MarketData
 import Synchronization
 public import Warehouse
 

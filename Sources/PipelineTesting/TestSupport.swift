@@ -1,4 +1,5 @@
 import Foundation
+public import MarketData
 public import Pipeline
 import Synchronization
 
@@ -25,7 +26,7 @@ public struct TemporaryDirectory: Sendable {
 /// A clock that moves only when told: shared by the simulator, the client, the pipeline and the scheduler in tests,
 /// so "now" is the same everywhere and runs are reproducible. Sleepers wake when ``advance(milliseconds:)`` passes
 /// their deadline.
-public final class ManualClock: SchedulerClock, Sendable {
+public final class ManualClock: Sendable {
     private struct State {
         var time: Int64
         var sleepers: [Int: (deadline: Int64, continuation: CheckedContinuation<Void, any Error>)] = [:]
@@ -90,8 +91,21 @@ public final class ManualClock: SchedulerClock, Sendable {
         }
     }
 
-    /// A closure reading this clock, for configuration structs.
-    public var reader: @Sendable () -> Int64 { { [self] in self.now } }
+    /// This clock as the program's ``PipelineClock``: what the simulator, the client, the budget, the pipeline and the
+    /// scheduler are given in tests, so their timestamps and sleeps all follow ``advance(milliseconds:)``.
+    public var reader: PipelineClock { PipelineClock(ManualEpochClock(manual: self)) }
+}
+
+/// ``ManualClock`` as a Swift `Clock` of epoch milliseconds.
+struct ManualEpochClock: EpochClock {
+    let manual: ManualClock
+
+    var now: EpochInstant { EpochInstant(epochMilliseconds: manual.now) }
+    var minimumResolution: Duration { .milliseconds(1) }
+
+    func sleep(until deadline: EpochInstant, tolerance: Duration?) async throws {
+        try await manual.sleep(for: now.duration(to: deadline))
+    }
 }
 
 /// A reproducible random number generator (SplitMix64) for tests: the same seed gives the same sequence on every
@@ -196,5 +210,22 @@ public final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// A ``ManualClock`` whose sleeps move it: for code that waits on a virtual clock nobody else moves (the weight budget
+/// in a test that runs the cycles itself), so a wait costs no real time and every reader sees the time it waited to.
+public struct AdvancingClock: EpochClock {
+    public let manual: ManualClock
+
+    public init(manual: ManualClock) { self.manual = manual }
+
+    public var now: EpochInstant { EpochInstant(epochMilliseconds: manual.now) }
+    public var minimumResolution: Duration { .milliseconds(1) }
+
+    public func sleep(until deadline: EpochInstant, tolerance: Duration?) async throws {
+        try Task.checkCancellation()
+        let wait = now.duration(to: deadline)
+        if wait > .zero { manual.advance(by: wait) }
     }
 }

@@ -59,7 +59,7 @@ public struct WebAppServices: Sendable {
         self.signInLinks = signInLinks
         self.clock = clock
         // Without a measured clock of its own, the exchange's time starts as the local one (tests' virtual clocks).
-        self.exchangeClock = exchangeClock ?? ExchangeClock(local: clock.now)
+        self.exchangeClock = exchangeClock ?? ExchangeClock(local: clock)
         self.metrics = metrics
         self.logger = logger
     }

@@ -3,6 +3,7 @@ import DataLake
 import Exchange
 import Foundation
 import Logging
+import MarketData
 import Pipeline
 import ServiceLifecycle
 import Synchronization
@@ -39,7 +40,7 @@ struct Backends {
     /// no clock reading, however wrong, makes retention or lake ageing run ahead of the local clock.
     var retentionClock: PipelineClock {
         let clock = exchangeClock
-        return PipelineClock { min(clock.now(), clock.local()) }
+        return PipelineClock { min(clock.now(), clock.local.now()) }
     }
 
     /// Opens the warehouse (migrating it) and the lake.
@@ -83,7 +84,7 @@ struct Backends {
             warehouseServices = [mysql.retryService]
             closeWarehouse = { await mysql.shutdown() }
         }
-        let budget = WeightBudget(configuration: .init(sharePercent: configuration.weightBudgetPercent), clock: BinanceClient.wallClock)
+        let budget = WeightBudget(configuration: .init(sharePercent: configuration.weightBudgetPercent), clock: .system)
         let backends = Backends(
             configuration: configuration, warehouse: warehouse, sessions: sessions, lake: lake, layout: layout, logger: logger,
             budget: budget, warehouseServices: warehouseServices, closeWarehouse: closeWarehouse)

@@ -219,7 +219,7 @@ struct SimulateExchange: AsyncParsableCommand {
     }
 
     /// The replayed market and its clock, or `nil` for the synthetic market on the wall clock.
-    func resolveReplay(_ settings: Settings) throws(CLIError) -> (market: ReplayMarket, clock: @Sendable () -> Int64, history: Int)? {
+    func resolveReplay(_ settings: Settings) throws(CLIError) -> (market: ReplayMarket, clock: PipelineClock, history: Int)? {
         let startText = try settings.time(now, option: "--now", env: "CRYPTOPIPE_REPLAY_NOW")
         let speedValue = try settings.value(
             speed, option: "--speed", env: "CRYPTOPIPE_REPLAY_SPEED", default: 1.0, expected: "a number from 0.01 to 100000"
@@ -253,7 +253,7 @@ struct SimulateExchange: AsyncParsableCommand {
             )
         }
         let history = Int((Interval.oneMinute.openTime(containing: start) - span.lowerBound) / 60_000)
-        return (market, SimulatorConfiguration.virtualClock(startingAt: start, speed: speedValue), history)
+        return (market, PipelineClock.system.scaled(startingAt: start, speed: speedValue), history)
     }
 
     /// The fault configuration, or `nil` for a well-behaved exchange.
@@ -309,7 +309,7 @@ struct SimulateExchange: AsyncParsableCommand {
                 exchange = SimulatedExchange(
                     configuration: .init(
                         seed: seed, symbols: replayed.market.symbols, historyMinutes: replayed.history,
-                        clock: SimulatorConfiguration.offsetClock(by: offset, wall: replayed.clock), faults: faultConfiguration),
+                        clock: replayed.clock.offset(by: offset), faults: faultConfiguration),
                     market: replayed.market)
                 logger.notice(
                     "replaying dumps",
@@ -320,7 +320,7 @@ struct SimulateExchange: AsyncParsableCommand {
             } else {
                 exchange = SimulatedExchange(
                     configuration: .init(
-                        seed: seed, symbols: symbolList, historyMinutes: history, clock: SimulatorConfiguration.offsetClock(by: offset),
+                        seed: seed, symbols: symbolList, historyMinutes: history, clock: PipelineClock.system.offset(by: offset),
                         faults: faultConfiguration))
             }
             if offset != 0 {

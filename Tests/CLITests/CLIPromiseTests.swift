@@ -290,7 +290,7 @@ struct GapFillPromiseTests {
         let day: Int64 = 1_704_067_200_000  // 2024-01-01
         // An exchange whose clock stands at 2024-01-02 00:00, so the whole first day is history it can serve.
         let exchange = SimulatedExchange(
-            configuration: .init(seed: 4, symbols: [symbol], historyMinutes: 2_880, clock: { day + 86_400_000 }))
+            configuration: .init(seed: 4, symbols: [symbol], historyMinutes: 2_880, clock: PipelineClock { day + 86_400_000 }))
         let candles = (0..<1_440).compactMap { exchange.market.minuteCandle(symbol, minuteOpen: day + Int64($0) * 60_000) }
         try #require(candles.count == 1_440)
         // 10:00-10:59 are missing from the dump.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MarketData
 import PipelineTesting
 import Synchronization
 import Testing
@@ -84,7 +85,7 @@ struct S3AddressingTests {
                 configuration: S3Configuration(
                     endpoint: try S3Endpoint(parsing: "http://\(endpoint)"), region: "eu-west-1", credentials: Self.credentials,
                     pathStyle: pathStyle, retry: .init(maxAttempts: 1)),
-                httpClient: client, now: { Self.now })
+                httpClient: client, clock: PipelineClock { Self.now })
             // The bucket does not exist yet: the first put creates it, then the object goes in.
             try await store.put(bucket: "crypto-raw", key: key, bytes: bytes)
             #expect(try await store.get(bucket: "crypto-raw", key: key) == bytes)
@@ -161,7 +162,7 @@ struct S3AddressingTests {
         try await Self.withProxiedClient(server) { client in
             let store = S3ObjectStore(
                 configuration: S3Configuration(region: "eu-west-1", credentials: Self.credentials, retry: .init(maxAttempts: 1)),
-                httpClient: client, now: { Self.now })
+                httpClient: client, clock: PipelineClock { Self.now })
             #expect(!store.configuration.pathStyle)
             // The proxy ends the tunnel instead of speaking TLS, so the request fails; where it was headed is recorded.
             await #expect(throws: ObjectStoreError.self) { try await store.list(bucket: "crypto-raw", prefix: "") }

@@ -73,7 +73,8 @@ struct ExchangeInfoTests {
     static let start: Int64 = 1_767_225_630_000  // 2026-01-01T00:00:30Z
 
     static func exchange(_ market: (any SimulatedMarket)? = nil) -> SimulatedExchange {
-        let configuration = SimulatorConfiguration(seed: 7, symbols: market?.symbols ?? symbols, historyMinutes: 3_000, clock: { start })
+        let configuration = SimulatorConfiguration(
+            seed: 7, symbols: market?.symbols ?? symbols, historyMinutes: 3_000, clock: PipelineClock { start })
         return market.map { SimulatedExchange(configuration: configuration, market: $0) } ?? SimulatedExchange(configuration: configuration)
     }
 

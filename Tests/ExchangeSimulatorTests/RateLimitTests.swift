@@ -19,7 +19,7 @@ struct RateLimitTests {
     @Test func overTheLimitIs429UntilTheMinuteEndsAndIgnoringItEarnsAGrowingBan() {
         let clock = Clock()
         let exchange = SimulatedExchange(
-            configuration: .init(seed: 1, symbols: [try! Symbol("BTCUSDT")], weightLimitPerMinute: 10, clock: { clock.now }))
+            configuration: .init(seed: 1, symbols: [try! Symbol("BTCUSDT")], weightLimitPerMinute: 10, clock: PipelineClock { clock.now }))
         for expected in stride(from: 2, through: 10, by: 2) {
             let reply = Self.klines(exchange)
             #expect(reply.status == 200 && reply.usedWeight == expected)
@@ -49,7 +49,7 @@ struct RateLimitTests {
     @Test func waitingOutThe429IsNotPunished() {
         let clock = Clock()
         let exchange = SimulatedExchange(
-            configuration: .init(seed: 1, symbols: [try! Symbol("BTCUSDT")], weightLimitPerMinute: 4, clock: { clock.now }))
+            configuration: .init(seed: 1, symbols: [try! Symbol("BTCUSDT")], weightLimitPerMinute: 4, clock: PipelineClock { clock.now }))
         _ = Self.klines(exchange)
         _ = Self.klines(exchange)
         let limited = Self.klines(exchange)

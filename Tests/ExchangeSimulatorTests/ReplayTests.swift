@@ -71,7 +71,7 @@ struct ReplayTests {
     @Test func theExchangeServesTheReplayOnAVirtualClock() throws {
         let wall = Mutex<Int64>(1_000_000)
         let start = Self.minute(120)
-        let clock = SimulatorConfiguration.virtualClock(startingAt: start, speed: 60) { wall.withLock { $0 } }
+        let clock = PipelineClock { wall.withLock { $0 } }.scaled(startingAt: start, speed: 60)
         let exchange = SimulatedExchange(
             configuration: .init(symbols: Self.market.symbols, historyMinutes: 120, clock: clock), market: Self.market)
         func klines(_ query: [String: String]) throws -> [Kline] {
@@ -96,9 +96,7 @@ struct ReplayTests {
         let exchange = SimulatedExchange(
             configuration: .init(
                 symbols: Self.market.symbols, historyMinutes: 120,
-                clock: SimulatorConfiguration.virtualClock(startingAt: start, speed: 1) {
-                    1_000_000
-                }), market: Self.market)
+                clock: PipelineClock { 1_000_000 }.scaled(startingAt: start, speed: 1)), market: Self.market)
         let app = Application(router: SimulatorServer.router(for: exchange))
         try await app.test(.router) { client in
             try await client.execute(uri: "/api/v3/time", method: .get) { response in

@@ -13,7 +13,7 @@ struct SimulatorTests {
     static let start: Int64 = 1_767_225_630_000  // 2026-01-01T00:00:30Z
 
     static func exchange(seed: UInt64 = 7, now: Int64 = start, history: Int = 3_000) -> SimulatedExchange {
-        SimulatedExchange(configuration: .init(seed: seed, symbols: [btc, eth], historyMinutes: history, clock: { now }))
+        SimulatedExchange(configuration: .init(seed: seed, symbols: [btc, eth], historyMinutes: history, clock: PipelineClock { now }))
     }
 
     static func get(_ exchange: SimulatedExchange, _ uri: String) async throws -> (HTTPResponse.Status, HTTPFields, [UInt8]) {

@@ -16,7 +16,7 @@ struct BinanceClientTests {
 
     static func client(
         _ baseURL: String, timeout: Duration = .seconds(30), retry: RetryPolicy = fastRetry,
-        clock: @escaping @Sendable () -> Int64 = BinanceClient.wallClock
+        clock: PipelineClock = .system
     ) -> BinanceClient {
         BinanceClient(
             configuration: .init(baseURL: baseURL, requestTimeout: timeout, retry: retry, clock: clock), httpClient: .shared,

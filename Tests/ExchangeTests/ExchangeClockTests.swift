@@ -7,20 +7,20 @@ import Testing
 struct ExchangeClockTests {
     final class Local: Sendable {
         let time = Mutex<Int64>(1_767_225_600_000)
-        var reader: @Sendable () -> Int64 { { self.time.withLock { $0 } } }
+        var reader: PipelineClock { PipelineClock { self.time.withLock { $0 } } }
         func advance(_ milliseconds: Int64) { time.withLock { $0 += milliseconds } }
     }
 
     @Test func theOffsetIsTakenHalfWayThroughTheRoundTrip() throws {
         let local = Local()
         let clock = ExchangeClock(local: local.reader)
-        #expect(clock.reading == nil && clock.now() == local.reader() && clock.isDue(every: 300_000))
-        let sent = local.reader()
+        #expect(clock.reading == nil && clock.now() == local.reader.now() && clock.isDue(every: 300_000))
+        let sent = local.reader.now()
         local.advance(40)
         // The exchange read its clock 20 ms after we asked, and it said 5 s later than ours did then.
-        let reading = try #require(clock.record(serverTime: sent + 20 + 5_000, sentAt: sent, receivedAt: local.reader()))
+        let reading = try #require(clock.record(serverTime: sent + 20 + 5_000, sentAt: sent, receivedAt: local.reader.now()))
         #expect(reading == ExchangeClock.Reading(offsetMilliseconds: 5_000, roundTripMilliseconds: 40, measuredAt: sent + 40))
-        #expect(clock.now() == local.reader() + 5_000 && clock.measuresItself)
+        #expect(clock.now() == local.reader.now() + 5_000 && clock.measuresItself)
         #expect(!clock.isDue(every: 300_000))
         local.advance(300_000)
         #expect(clock.isDue(every: 300_000))
@@ -40,7 +40,7 @@ struct ExchangeClockTests {
     @Test func aDateHeaderTheRequestCannotHaveProducedMarksTheOffsetStaleOnce() throws {
         let local = Local()
         let clock = ExchangeClock(local: local.reader)
-        let now = local.reader()
+        let now = local.reader.now()
         // Without an offset there is nothing to contradict.
         #expect(clock.crossCheck(dateHeader: 0, sentAt: now, receivedAt: now, reading: nil) == .consistent)
         let reading = try #require(clock.record(serverTime: now + 30_000, sentAt: now, receivedAt: now))
@@ -73,20 +73,20 @@ struct ExchangeClockTests {
     @Test func aDriftingClockIsMeasuredBeforeItDriftsHalfASecond() {
         let local = Local()
         let clock = ExchangeClock(local: local.reader)
-        let start = local.reader()
+        let start = local.reader.now()
         clock.record(serverTime: start, sentAt: start, receivedAt: start)
         local.advance(10_000)
         // The exchange's clock advanced 600 s in our 10 s.
-        clock.record(serverTime: start + 600_000, sentAt: local.reader(), receivedAt: local.reader())
+        clock.record(serverTime: start + 600_000, sentAt: local.reader.now(), receivedAt: local.reader.now())
         #expect(!clock.isDue(every: 300_000))
         local.advance(9)
         #expect(clock.isDue(every: 300_000))
         // Two quartz clocks 3 ms apart over 5 minutes: the interval decides.
         let quartz = ExchangeClock(local: local.reader)
-        let t = local.reader()
+        let t = local.reader.now()
         quartz.record(serverTime: t + 40, sentAt: t, receivedAt: t)
         local.advance(300_000)
-        quartz.record(serverTime: local.reader() + 43, sentAt: local.reader(), receivedAt: local.reader())
+        quartz.record(serverTime: local.reader.now() + 43, sentAt: local.reader.now(), receivedAt: local.reader.now())
         local.advance(299_999)
         #expect(!quartz.isDue(every: 300_000))
         local.advance(1)
@@ -96,7 +96,7 @@ struct ExchangeClockTests {
     @Test func theEarliestExchangeTimeAllowsForHalfTheRoundTrip() throws {
         let local = Local()
         let clock = ExchangeClock(local: local.reader)
-        let now = local.reader()
+        let now = local.reader.now()
         #expect(clock.reading == nil && clock.exchangeTime(atLocal: now) == now)
         clock.record(serverTime: now + 10_020, sentAt: now, receivedAt: now + 41)
         // Offset 10 000 (half of 41 is 20), uncertain by 21 either way.
@@ -127,17 +127,17 @@ struct ExchangeClockTests {
         let clock = ExchangeClock(local: local.reader)
         let stored = ExchangeClock.Reading(offsetMilliseconds: -157_766_400_000, roundTripMilliseconds: 3, measuredAt: 1)
         clock.adopt(stored)
-        #expect(clock.reading == stored && !clock.measuresItself && clock.now() == local.reader() - 157_766_400_000)
+        #expect(clock.reading == stored && !clock.measuresItself && clock.now() == local.reader.now() - 157_766_400_000)
         // An adopted reading may be old or another machine's: a process that talks to the exchange measures anyway.
         #expect(clock.isDue(every: 300_000))
         clock.adopt(ExchangeClock.Reading(offsetMilliseconds: 7, roundTripMilliseconds: 3, measuredAt: 2))
         #expect(clock.reading?.offsetMilliseconds == 7)
-        let now = local.reader()
+        let now = local.reader.now()
         clock.record(serverTime: now + 12, sentAt: now, receivedAt: now)
         clock.adopt(stored)
         #expect(clock.reading?.offsetMilliseconds == 12 && clock.measuresItself)
         // Saturates instead of trapping at the ends of Int64.
-        let extreme = ExchangeClock(local: { .max })
+        let extreme = ExchangeClock(local: PipelineClock { .max })
         extreme.adopt(ExchangeClock.Reading(offsetMilliseconds: 1, roundTripMilliseconds: 0, measuredAt: 0))
         #expect(extreme.now() == .max)
     }

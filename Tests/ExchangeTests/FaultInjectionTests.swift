@@ -70,7 +70,7 @@ struct FaultInjectionTests {
         let clock = ManualClock(Self.start)
         // Faults on every other request or so; the budget's waits move the virtual clock.
         let exchange = Self.exchange([.rateLimitBurst], clock: clock, rate: 0.5)
-        let budget = WeightBudget(clock: clock.reader) { clock.advance(by: $0) }
+        let budget = WeightBudget(clock: PipelineClock(AdvancingClock(manual: clock)))
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
                 configuration: .init(

@@ -55,7 +55,7 @@ struct WeightBudgetTests {
     @Test func requestsStayUnderTheShareOfTheLimitAndWaitForTheNextMinute() async throws {
         let clock = ManualClock(Self.start)
         let exchange = SimulatedExchange(configuration: .init(seed: 1, symbols: [Self.btc], weightLimitPerMinute: 100, clock: clock.reader))
-        let budget = WeightBudget(configuration: .init(limitPerMinute: 100, sharePercent: 50), clock: clock.reader, sleep: clock.sleep)
+        let budget = WeightBudget(configuration: .init(limitPerMinute: 100, sharePercent: 50), clock: clock.reader)
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = Self.client(baseURL, clock: clock, budget: budget)
             try await Self.driving(clock) { for _ in 0..<60 { try await Self.fetch(client) } }
@@ -70,7 +70,7 @@ struct WeightBudgetTests {
         let clock = ManualClock(Self.start)
         // The simulator's limit is far below what the client believes: it will answer 429.
         let exchange = SimulatedExchange(configuration: .init(seed: 1, symbols: [Self.btc], weightLimitPerMinute: 10, clock: clock.reader))
-        let budget = WeightBudget(clock: clock.reader, sleep: clock.sleep)
+        let budget = WeightBudget(clock: clock.reader)
         let usage = ExchangeUsageMonitor()
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = Self.client(baseURL, clock: clock, budget: budget, usage: usage)
@@ -91,7 +91,7 @@ struct WeightBudgetTests {
         for _ in 0..<2 { _ = exchange.handle(path: "/api/v3/klines", query: ["symbol": "BTCUSDT", "interval": "1m"]) }
         clock.advance(milliseconds: 2_000)
         _ = exchange.handle(path: "/api/v3/klines", query: ["symbol": "BTCUSDT", "interval": "1m"])
-        let budget = WeightBudget(clock: clock.reader, sleep: clock.sleep)
+        let budget = WeightBudget(clock: clock.reader)
         let usage = ExchangeUsageMonitor()
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = Self.client(baseURL, clock: clock, budget: budget, usage: usage)

@@ -54,7 +54,7 @@ struct BackfillTests {
         let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
         try await warehouse.migrate()
         let logger = Logger(label: "backfill")
-        let pipelineClock = PipelineClock(now: clock.reader)
+        let pipelineClock = clock.reader
         // 3,500 minutes per symbol: four pages each.
         let minute = Interval.oneMinute.openTime(containing: Self.now)
         let from = minute - 4_000 * 60_000

@@ -36,7 +36,8 @@ struct ChaosTests {
             return logger
         }()
         // Waiting for the budget (after a 429) is the only thing that moves virtual time besides the cycles.
-        let budget = WeightBudget(clock: clock.reader) { clock.advance(by: $0) }
+        // The budget's sleeps are the clock's: a wait moves it.
+        let budget = WeightBudget(clock: PipelineClock(AdvancingClock(manual: clock)))
 
         // The simulator's handlers and the pipeline run on a thread of their own: a request's 300 ms timeout is real
         // time, and on the shared cooperative pool (two threads here) other tests' work could hold a normal answer back
@@ -81,7 +82,7 @@ struct ChaosTests {
         _ exchange: SimulatedExchange, clock: ManualClock, budget: WeightBudget, lake: LocalObjectStore, warehouse: SQLiteWarehouse,
         logger: Logger
     ) async throws -> (failures: Int, fill: GapFiller.FillReport) {
-        let pipelineClock = PipelineClock(now: clock.reader)
+        let pipelineClock = clock.reader
         return try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
                 configuration: .init(

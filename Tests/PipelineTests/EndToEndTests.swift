@@ -39,11 +39,11 @@ struct EndToEndTests {
                 configuration: .init(baseURL: baseURL, retry: .none, clock: clock.reader), httpClient: .shared, logger: logger)
             return Extractor(
                 configuration: .init(symbols: symbols, initialCandles: initialCandles, depthLimit: 20), source: client,
-                lake: lake ?? self.lake, warehouse: warehouse, clock: PipelineClock(now: clock.reader), logger: logger)
+                lake: lake ?? self.lake, warehouse: warehouse, clock: clock.reader, logger: logger)
         }
 
         var transformer: Transformer {
-            Transformer(lake: lake, warehouse: warehouse, clock: PipelineClock(now: clock.reader), logger: logger)
+            Transformer(lake: lake, warehouse: warehouse, clock: clock.reader, logger: logger)
         }
 
         func finalKlines(_ symbol: Symbol) async throws -> [Kline] {
@@ -217,7 +217,7 @@ struct EndToEndTests {
         defer { harness.folder.remove() }
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
             let cycles = CycleLog()
-            let clock = PipelineClock(now: harness.clock.reader)
+            let clock = harness.clock.reader
             let extractor = harness.extractor(baseURL, symbols: [Self.btc], initialCandles: 5)
             let jobs = PipelineJobs.make(
                 extractor: extractor, transformer: harness.transformer,
@@ -229,7 +229,7 @@ struct EndToEndTests {
                 symbols: SymbolRegistry(warehouse: harness.warehouse, seed: [Self.btc], clock: clock), logger: harness.logger,
                 onCycle: { await cycles.append($0.number) })
             let scheduler = JobScheduler(
-                jobs: jobs, warehouse: harness.warehouse, clock: harness.clock,
+                jobs: jobs, warehouse: harness.warehouse, clock: harness.clock.reader,
                 configuration: .init(stopAfter: (job: PipelineJobs.extractTransform, runs: 3)), logger: harness.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await scheduler.run() }

@@ -26,7 +26,7 @@ struct ExchangeClockTests {
     func extractionFollowsAnExchangeClockThirtySecondsOff(offset: Int64) async throws {
         let local = ManualClock(Self.start)
         let exchange = SimulatedExchange(
-            configuration: .init(seed: 5, symbols: [Self.btc], historyMinutes: 300, clock: { local.now + offset }))
+            configuration: .init(seed: 5, symbols: [Self.btc], historyMinutes: 300, clock: PipelineClock { local.now + offset }))
         let folder = try TemporaryDirectory("exchange-clock")
         defer { folder.remove() }
         let lake = LocalObjectStore(root: folder.path + "/lake")
@@ -46,7 +46,7 @@ struct ExchangeClockTests {
                 warehouse: warehouse, clock: market,
                 clockSync: ExchangeClockSync(clock: clock, source: client, warehouse: warehouse, logger: logger), logger: logger)
             // As in `run`: the transformer's bookkeeping is on the local clock.
-            let transformer = Transformer(lake: lake, warehouse: warehouse, clock: PipelineClock(now: local.reader), logger: logger)
+            let transformer = Transformer(lake: lake, warehouse: warehouse, clock: local.reader, logger: logger)
             var firstFetchStart: Int64?
             // 57 captures: the last lands 12 s into a minute on the exchange's clock, so a capture stamped on the local
             // clock would disagree about the newest final minute in either direction.
@@ -94,7 +94,7 @@ struct ExchangeClockTests {
     @Test(arguments: [-30_000, 30_000] as [Int64])
     func theMeasuredOffsetIsWithinATenthOfASecond(offset: Int64) async throws {
         let exchange = SimulatedExchange(
-            configuration: .init(seed: 5, symbols: [Self.btc], clock: SimulatorConfiguration.offsetClock(by: offset)))
+            configuration: .init(seed: 5, symbols: [Self.btc], clock: PipelineClock.system.offset(by: offset)))
         let folder = try TemporaryDirectory("exchange-clock")
         defer { folder.remove() }
         let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
@@ -147,7 +147,7 @@ struct ExchangeClockTests {
     @Test func aLaterDateHeaderDoesNotAdvanceTheStamp() async throws {
         let local = ManualClock(Self.start)
         let exchange = SimulatedExchange(
-            configuration: .init(seed: 5, symbols: [Self.btc], historyMinutes: 300, clock: { local.now + 1_500 }))
+            configuration: .init(seed: 5, symbols: [Self.btc], historyMinutes: 300, clock: PipelineClock { local.now + 1_500 }))
         let clock = ExchangeClock(local: local.reader)
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
@@ -175,15 +175,15 @@ struct ExchangeClockTests {
                 seed: 5, symbols: [Self.btc], historyMinutes: 300,
                 faults: FaultConfiguration(rate: 1, seed: 1, kinds: [.hang], hang: .milliseconds(2_500))))
         let clock = ExchangeClock()
-        let now = clock.local()
+        let now = clock.local.now()
         clock.record(serverTime: now, sentAt: now, receivedAt: now)
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let client = BinanceClient(
                 configuration: .init(baseURL: baseURL, requestTimeout: Self.requestTimeout, retry: .none, exchangeClock: clock),
                 httpClient: .shared, logger: Logger(label: "test"))
-            let asked = clock.local()
+            let asked = clock.local.now()
             let response = try await client.klines(KlineRequest(symbol: Self.btc, interval: .oneMinute, limit: 2))
-            #expect(clock.local() - asked >= 2_500)
+            #expect(clock.local.now() - asked >= 2_500)
             #expect(response.capturedAt <= asked + 50, "stamped \(response.capturedAt - asked) ms after the request went out")
         }
     }
@@ -213,7 +213,7 @@ struct ExchangeClockTests {
             ([good, ServerTimeSample(serverTime: local + 65_010, sentAt: local, receivedAt: local + 20), nil], nil),
         ]
         for (samples, offset) in cases {
-            let clock = ExchangeClock(local: { local })
+            let clock = ExchangeClock(local: PipelineClock { local })
             let sync = ExchangeClockSync(
                 clock: clock, source: ScriptedClockSource(samples), warehouse: warehouse, logger: Logger(label: "test"))
             let reading = await sync.synchronize()
@@ -237,13 +237,13 @@ struct ExchangeClockTests {
                 return ServerTimeSample(serverTime: t + 20 * 60_000 + Int64(index) * 1_800, sentAt: sent, receivedAt: sent)
             }
         }
-        let unknown = ExchangeClock(local: { t + 20_100 })
+        let unknown = ExchangeClock(local: PipelineClock { t + 20_100 })
         let first = await ExchangeClockSync(
             clock: unknown, source: ScriptedClockSource(samples()), warehouse: warehouse, logger: Logger(label: "test")
         )
         .synchronize()
         #expect(first == nil)
-        let drifting = ExchangeClock(local: { t + 20_100 })
+        let drifting = ExchangeClock(local: PipelineClock { t + 20_100 })
         drifting.record(serverTime: t, sentAt: t, receivedAt: t)
         drifting.record(serverTime: t + 600_000, sentAt: t + 10_000, receivedAt: t + 10_000)
         let second = await ExchangeClockSync(
@@ -374,7 +374,8 @@ extension ExchangeClockTests {
             let (local, stepped) = (local, stepped)
             exchange = SimulatedExchange(
                 configuration: .init(
-                    seed: 5, symbols: [ExchangeClockTests.btc], historyMinutes: historyMinutes, clock: { local.now - stepped.now }))
+                    seed: 5, symbols: [ExchangeClockTests.btc], historyMinutes: historyMinutes,
+                    clock: PipelineClock { local.now - stepped.now }))
             folder = try TemporaryDirectory("exchange-clock")
             warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
             try await warehouse.migrate()

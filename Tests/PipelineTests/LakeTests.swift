@@ -154,13 +154,13 @@ struct S3LakeEndToEndTests {
                     let extractor = Extractor(
                         configuration: .init(symbols: Self.symbols, initialCandles: 1_200, depthLimit: 20), source: client,
                         lake: pipeline.lake, layout: pipeline.layout, warehouse: pipeline.warehouse,
-                        clock: PipelineClock(now: clock.reader),
+                        clock: clock.reader,
                         logger: logger)
                     let report = await extractor.extractAll()
                     #expect(report.failures.isEmpty, "\(report.failures)")
                     _ = try await Transformer(
                         lake: pipeline.lake, layout: pipeline.layout, warehouse: pipeline.warehouse,
-                        clock: PipelineClock(now: clock.reader),
+                        clock: clock.reader,
                         logger: logger
                     ).transformPending()
                 }
@@ -207,7 +207,7 @@ struct S3LakeOutageTests {
             let extractor = Extractor(
                 configuration: .init(symbols: [symbol], initialCandles: 50, depthLimit: 20), source: client, lake: lake,
                 warehouse: warehouse,
-                clock: PipelineClock(now: clock.reader), logger: logger)
+                clock: clock.reader, logger: logger)
             let report = await extractor.extractAll()
             #expect(report.failures.count == 1)
             #expect(report.failures.first?.message.contains("unreachable after 2 attempts") == true, "\(report.failures)")

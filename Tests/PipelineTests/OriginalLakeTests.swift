@@ -81,7 +81,7 @@ struct OriginalLakeTests {
         let logs = LogRecorder()
         let transformer = Transformer(
             lake: LocalObjectStore(root: root), layout: layout, warehouse: warehouse,
-            clock: PipelineClock(now: ManualClock(Self.captured + 3_600_000).reader), logger: logs.logger())
+            clock: ManualClock(Self.captured + 3_600_000).reader, logger: logs.logger())
         let report = try await transformer.transformPending()
         #expect(report.rejected == 0 && report.objects == 3, "\(report) \(logs.all)")
         // Every candle, at the capture time of the name (the envelope's local time is 8 hours off: no warning).
@@ -135,7 +135,7 @@ struct OriginalLakeTests {
             bucket: "crypto-raw", key: wrong, bytes: Self.klinesObject(capturedAtText: "2026-01-09T14:30:00", open: Self.firstOpen))
         let logs = LogRecorder()
         let transformer = Transformer(
-            lake: lake, warehouse: warehouse, clock: PipelineClock(now: ManualClock(Self.captured + 3_600_000).reader),
+            lake: lake, warehouse: warehouse, clock: ManualClock(Self.captured + 3_600_000).reader,
             logger: logs.logger())
         let report = try await transformer.transformPending()
         #expect(report.objects == 1 && report.rejected == 1)
@@ -153,7 +153,7 @@ struct OriginalLakeTests {
         try await warehouse.migrate()
         let lake = InMemoryObjectStore()
         let transformer = Transformer(
-            lake: lake, warehouse: warehouse, clock: PipelineClock(now: ManualClock(Self.captured + 3_600_000).reader),
+            lake: lake, warehouse: warehouse, clock: ManualClock(Self.captured + 3_600_000).reader,
             logger: Logger(label: "test"))
         try await lake.put(bucket: "crypto-raw", key: Self.objects[0].key, bytes: Self.objects[0].bytes)
         #expect(try await transformer.transformPending().objects == 1)
@@ -175,7 +175,7 @@ struct OriginalLakeTests {
         }
         let logs = LogRecorder()
         let transformer = Transformer(
-            lake: lake, warehouse: warehouse, clock: PipelineClock(now: ManualClock(Self.captured).reader), logger: logs.logger())
+            lake: lake, warehouse: warehouse, clock: ManualClock(Self.captured).reader, logger: logs.logger())
         let report = try await transformer.transformPending()
         #expect(report.objects == 1 && report.rejected == 1, "\(report) \(logs.all)")
         #expect(logs.all.contains { $0.contains("is already loaded from") })
@@ -194,7 +194,7 @@ struct OriginalLakeTests {
             bucket: "crypto-raw", key: "2026-01-09/BTCUSDT_klines_\(named).json",
             bytes: Self.klinesObject(capturedAtText: "2026-01-09T06:30:10.000001", open: Self.firstOpen))
         let transformer = Transformer(
-            lake: lake, warehouse: warehouse, clock: PipelineClock(now: ManualClock(named).reader), logger: Logger(label: "test"))
+            lake: lake, warehouse: warehouse, clock: ManualClock(named).reader, logger: Logger(label: "test"))
         #expect(try await transformer.transformPending().objects == 1)
         let stored = try await warehouse.recentKlines(symbol: Self.btc, interval: .oneMinute, endingAt: .max, includeOpen: true, limit: 10)
         #expect(stored.map(\.isFinal) == [true, true, false])

@@ -80,7 +80,8 @@ struct SchedulerTests {
 
         func scheduler(_ jobs: [ScheduledJob], stopAfter: (job: JobName, runs: Int)? = nil) -> JobScheduler {
             JobScheduler(
-                jobs: jobs, warehouse: warehouse, clock: clock, configuration: .init(stopAfter: stopAfter), logger: Logger(label: "test"))
+                jobs: jobs, warehouse: warehouse, clock: clock.reader, configuration: .init(stopAfter: stopAfter),
+                logger: Logger(label: "test"))
         }
 
         /// Advances once the scheduler's ticker sleeps, so the tick is not lost.

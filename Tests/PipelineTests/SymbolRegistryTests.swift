@@ -16,7 +16,7 @@ struct SymbolRegistryTests {
         try await warehouse.migrate()
         let clock = ManualClock(1_795_597_200_000)
         let source = ListingSource(listed: ["BTCUSDT": "TRADING", "ETHUSDT": "TRADING", "LUNAUSDT": "BREAK"])
-        let registry = SymbolRegistry(warehouse: warehouse, seed: [], clock: PipelineClock(now: clock.reader))
+        let registry = SymbolRegistry(warehouse: warehouse, seed: [], clock: clock.reader)
         let btc = try Symbol("BTCUSDT")
 
         try await registry.validate([btc, try Symbol("ETHUSDT")], with: source)

@@ -33,7 +33,7 @@ struct TransformerResilienceTests {
         await store.setUnreadable([keys[1]])
         let clock = ManualClock(Self.noon)
         let logs = LogRecorder()
-        let transformer = Transformer(lake: store, warehouse: warehouse, clock: PipelineClock(now: clock.reader), logger: logs.logger())
+        let transformer = Transformer(lake: store, warehouse: warehouse, clock: clock.reader, logger: logs.logger())
 
         // The objects before and after the unreadable one load in the same pass.
         let first = try await transformer.transformPending()
@@ -83,7 +83,7 @@ struct TransformerResilienceTests {
         await store.setUnreadable([key])
         let clock = ManualClock(Self.noon)
         let transformer = Transformer(
-            lake: store, warehouse: warehouse, clock: PipelineClock(now: clock.reader), logger: Logger(label: "test"))
+            lake: store, warehouse: warehouse, clock: clock.reader, logger: Logger(label: "test"))
         #expect(try await transformer.transformPending().unreadable == 1)
         clock.advance(milliseconds: 30_000)
         #expect(try await transformer.transformPending().unreadable == 1)

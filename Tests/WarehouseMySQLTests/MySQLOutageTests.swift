@@ -40,7 +40,7 @@ struct MySQLOutageTests {
                 configuration: .init(baseURL: baseURL, retry: .none, clock: clock.reader), httpClient: .shared, logger: logger)
             let extractor = Extractor(
                 configuration: .init(symbols: Self.symbols, initialCandles: 1_000, depthLimit: 20), source: client, lake: lake,
-                warehouse: warehouse, clock: PipelineClock(now: clock.reader), logger: logger)
+                warehouse: warehouse, clock: clock.reader, logger: logger)
             // Forty cycles' worth of raw objects in the lake, nothing transformed yet.
             for _ in 0..<40 {
                 let report = await extractor.extractAll()
@@ -57,7 +57,7 @@ struct MySQLOutageTests {
             impatient.reconnectWindow = .milliseconds(500)
             let hasty = MySQLWarehouse(configuration: impatient, logger: logger)
             let transformer: @Sendable (any Warehouse) -> Transformer = { warehouse in
-                Transformer(lake: lake, warehouse: warehouse, clock: PipelineClock(now: clock.reader), logger: logger)
+                Transformer(lake: lake, warehouse: warehouse, clock: clock.reader, logger: logger)
             }
             let failed = await failure { () async throws(PipelineError) in _ = try await transformer(hasty).transformPending() }
             #expect(failed?.description.contains("Can't connect") == true, "\(String(describing: failed))")

@@ -53,18 +53,18 @@ struct APIFixture {
                 ScheduledJob(name: "extract-transform", defaultSchedule: .every(seconds: 60), work: noop),
                 ScheduledJob(name: "gap-fill", defaultSchedule: .every(seconds: 3_600), work: noop),
                 ScheduledJob(name: "maintenance", defaultSchedule: .weekly(weekday: 0, minuteOfDay: 120), work: noop),
-            ], warehouse: warehouse, clock: clock, logger: logger)
+            ], warehouse: warehouse, clock: clock.reader, logger: logger)
         services = WebAppServices(
             warehouse: warehouse, lake: customLake ?? lake, layout: LakeLayout(),
             scheduler: scheduler,
-            symbols: SymbolRegistry(warehouse: warehouse, seed: [Self.btc, Self.eth], clock: PipelineClock(now: clock.reader)),
+            symbols: SymbolRegistry(warehouse: warehouse, seed: [Self.btc, Self.eth], clock: clock.reader),
             exchange: exchange, exchangeUsage: usage,
             configuration: [
                 ConfigurationEntry(name: "warehouse", value: "sqlite:w.sqlite", source: "default"),
                 ConfigurationEntry(name: "admin_token", value: adminToken ?? "", source: "environment", secret: true),
             ],
             adminToken: adminToken, sessions: warehouse, publicURL: publicURL, signInLinks: signInLinks,
-            clock: PipelineClock(now: clock.reader), metrics: registry,
+            clock: clock.reader, metrics: registry,
             logger: logger)
     }
 

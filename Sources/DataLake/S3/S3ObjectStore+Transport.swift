@@ -61,7 +61,7 @@ extension S3ObjectStore {
             var signable = SigV4Signer.Request(
                 method: method.rawValue, path: path, query: query.map { (name: $0.0, value: $0.1) },
                 headers: [("host", host)] + extraHeaders.map { (name: $0.0, value: $0.1) }, payloadHash: payloadHash)
-            signable.headers += signer.sign(signable, at: now())
+            signable.headers += signer.sign(signable, at: clock.now())
             var request = HTTPClientRequest(url: "\(endpoint.secure ? "https" : "http")://\(host)\(signable.encodedTarget())")
             request.method = method
             for (name, value) in signable.headers { request.headers.add(name: name, value: value) }

@@ -2,7 +2,7 @@ public import AsyncHTTPClient
 import Crypto
 import Foundation
 public import Logging
-import MarketData
+public import MarketData
 import NIOCore
 import Synchronization
 
@@ -17,7 +17,8 @@ public struct S3ObjectStore: ObjectStore {
     let signer: SigV4Signer
     let httpClient: HTTPClient
     let logger: Logger
-    let now: @Sendable () -> Int64
+    /// Signatures carry the time: the S3 server refuses requests whose time is off by more than 15 minutes.
+    let clock: PipelineClock
     /// Buckets this store created or saw, so a missing bucket is created once, not looked up per write.
     private let knownBuckets = KnownBuckets()
 
@@ -36,13 +37,13 @@ public struct S3ObjectStore: ObjectStore {
     public init(
         configuration: S3Configuration, httpClient: HTTPClient = S3ObjectStore.sharedHTTPClient,
         logger: Logger = Logger(label: "cryptopipe.s3"),
-        now: (@Sendable () -> Int64)? = nil
+        clock: PipelineClock = .system
     ) {
         self.configuration = configuration
         self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region)
         self.httpClient = httpClient
         self.logger = logger
-        self.now = now ?? { Int64(Date().timeIntervalSince1970 * 1_000) }
+        self.clock = clock
     }
 
     /// Largest object body read into memory; raw responses are far smaller.

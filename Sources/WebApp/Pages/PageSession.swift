@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+public import MarketData
 import Pipeline
 public import Warehouse
 
