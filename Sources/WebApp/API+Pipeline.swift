@@ -82,37 +82,31 @@ extension API {
 
     func pipelineStatus(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let generatedAt = now
-        let exchange = try await exchangeTime()
-        let tracked = try await services.symbols.symbols()
-        var rows: [(Symbol, ExtractionState?, ExtractionState?, Freshness)] = []
-        for symbol in tracked {
-            let klines = try await services.warehouse.extractionState(symbol: symbol, type: .klines)
-            let depth = try await services.warehouse.extractionState(symbol: symbol, type: .depth)
-            rows.append((symbol, klines, depth, try await Freshness.read(symbol, from: services.warehouse, at: exchange.now)))
-        }
+        let overview = try await pipelineOverview()
         let usage = services.exchangeUsage.snapshot
         return Response.json { json in
             json.object { json in
                 json.time("generated_at", "generated_at_iso", generatedAt)
                 json.key("symbols")
                 json.array { json in
-                    for (symbol, klines, depth, freshness) in rows {
+                    for state in overview.symbols {
                         json.object { json in
                             json.key("symbol")
-                            json.string(symbol.rawValue)
+                            json.string(state.symbol.rawValue)
                             json.key("klines")
                             json.object { json in
-                                Self.writeExtraction(klines, to: &json)
-                                json.time("newest_closed_open_time", "newest_closed_open_time_iso", freshness.newestClosedOpenTime)
+                                Self.writeExtraction(state.klines, to: &json)
+                                json.time(
+                                    "newest_closed_open_time", "newest_closed_open_time_iso", state.freshness.newestClosedOpenTime)
                                 json.key("lag_seconds")
-                                json.optionalInt(freshness.klineLagSeconds)
+                                json.optionalInt(state.freshness.klineLagSeconds)
                             }
                             json.key("depth")
                             json.object { json in
-                                Self.writeExtraction(depth, to: &json)
-                                json.time("latest_captured_at", "latest_captured_at_iso", freshness.latestBookCapturedAt)
+                                Self.writeExtraction(state.depth, to: &json)
+                                json.time("latest_captured_at", "latest_captured_at_iso", state.freshness.latestBookCapturedAt)
                                 json.key("lag_seconds")
-                                json.optionalInt(freshness.depthLagSeconds)
+                                json.optionalInt(state.freshness.depthLagSeconds)
                             }
                         }
                     }
@@ -120,7 +114,7 @@ extension API {
                 json.key("exchange")
                 Self.write(usage, at: generatedAt, to: &json)
                 json.key("exchange_clock")
-                Self.write(exchange.reading, to: &json)
+                Self.write(overview.clockReading, to: &json)
             }
         }
     }

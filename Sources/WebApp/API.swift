@@ -26,9 +26,9 @@ struct API: Sendable {
     init(services: WebAppServices) {
         self.services = services
         let clock = services.clock
-        self.lakeStatistics = LakeStatisticsCache(lake: services.lake, layout: services.layout, clock: { clock.now() })
-        self.warehouseStatistics = SingleFlight(maximumAge: 60_000, clock: { clock.now() })
-        self.dashboardFigures = SingleFlight(maximumAge: 15_000, clock: { clock.now() })
+        self.lakeStatistics = LakeStatisticsCache(lake: services.lake, layout: services.layout, clock: clock)
+        self.warehouseStatistics = SingleFlight(maximumAge: 60_000, clock: clock)
+        self.dashboardFigures = SingleFlight(maximumAge: 15_000, clock: clock)
     }
 
     struct WarehouseStatistics: Sendable {
@@ -135,7 +135,7 @@ struct LakeStatisticsCache: Sendable {
     let layout: LakeLayout
     private let listing: SingleFlight<[Bucket]>
 
-    init(lake: any ObjectStore, layout: LakeLayout, clock: @escaping @Sendable () -> Int64) {
+    init(lake: any ObjectStore, layout: LakeLayout, clock: PipelineClock) {
         self.lake = lake
         self.layout = layout
         self.listing = SingleFlight(maximumAge: 60_000, clock: clock)

@@ -1,3 +1,5 @@
+import MarketData
+
 /// A value that is expensive to compute (a listing of the whole lake, row counts of the fact tables, the dashboard's
 /// figures), computed at most once per `maximumAge` and by one caller at a time: whoever asks while it is being
 /// computed waits for that computation instead of starting its own, so a burst of requests costs one computation.
@@ -11,7 +13,7 @@ actor SingleFlight<Value: Sendable> {
     private let maximumAge: Int64
     /// When a computation finished: a value is fresh for `maximumAge` from then, so a computation slower than
     /// `maximumAge` is not repeated back to back.
-    private let clock: @Sendable () -> Int64
+    private let clock: PipelineClock
     private var latest: Stamped?
     private var running: (version: Int64, task: Task<Stamped, any Error>)?
     /// Callers that waited for a computation another caller started (for tests).
@@ -20,7 +22,7 @@ actor SingleFlight<Value: Sendable> {
     private(set) var computations = 0
 
     /// - Parameter maximumAge: milliseconds a computed value is served for (while its version is unchanged).
-    init(maximumAge: Int64, clock: @escaping @Sendable () -> Int64) {
+    init(maximumAge: Int64, clock: PipelineClock) {
         self.maximumAge = maximumAge
         self.clock = clock
     }
@@ -40,7 +42,7 @@ actor SingleFlight<Value: Sendable> {
         }
         computations += 1
         let clock = self.clock
-        let task = Task<Stamped, any Error> { Stamped(value: try await compute(), computedAt: clock(), version: version) }
+        let task = Task<Stamped, any Error> { Stamped(value: try await compute(), computedAt: clock.now(), version: version) }
         running = (version, task)
         defer { if running?.task == task { running = nil } }
         let stamped = try await task.value

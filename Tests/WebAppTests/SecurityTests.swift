@@ -354,7 +354,7 @@ struct SecurityTests {
 
     @Test func oneComputationServesEveryoneWhoAsksWhileItRuns() async throws {
         let clock = ManualClock(1_000)
-        let flight = SingleFlight<Int>(maximumAge: 60_000, clock: { clock.now })
+        let flight = SingleFlight<Int>(maximumAge: 60_000, clock: clock.reader)
         let released = Locked(false)
         let started = Counter()
         try await withThrowingTaskGroup(of: Int.self) { group in

@@ -22,6 +22,38 @@ struct HTML {
 
     static func escape(_ text: String) -> String { SVG.escape(text) }
 
+    /// A cell of ``table(_:_:row:)``: data (escaped), or markup our code wrote (a link, a badge).
+    enum Cell {
+        case text(String)
+        case markup(String)
+        /// Right-aligned data (`class="num"`).
+        case number(String)
+    }
+
+    /// A table with a heading row (`numeric` headings right-aligned) and a row of cells per element.
+    mutating func table<Element>(
+        _ headings: [(title: String, numeric: Bool)], _ elements: some Sequence<Element>, row: (Element) -> [Cell]
+    ) {
+        raw("<table><tr>")
+        for heading in headings { raw(heading.numeric ? "<th class=\"num\">\(heading.title)</th>" : "<th>\(heading.title)</th>") }
+        raw("</tr>")
+        for element in elements {
+            raw("<tr>")
+            for cell in row(element) {
+                switch cell {
+                case .text(let value): self.element("td", "", value)
+                case .number(let value): self.element("td", "class=\"num\"", value)
+                case .markup(let markup): raw("<td>\(markup)</td>")
+                }
+            }
+            raw("</tr>")
+        }
+        raw("</table>")
+    }
+
+    /// A status badge: its class and text are one of our own enumerations' raw values.
+    static func badge(_ status: String) -> String { "<span class=\"badge \(escape(status))\">\(escape(status))</span>" }
+
     /// `name="value"` with the value escaped.
     static func attribute(_ name: String, _ value: String) -> String { "\(name)=\"\(escape(value))\"" }
 }

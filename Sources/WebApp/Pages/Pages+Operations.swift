@@ -1,3 +1,4 @@
+import Exchange
 import Hummingbird
 import MarketData
 import Pipeline
@@ -10,161 +11,170 @@ extension Pages {
             let query = request.query
             let page = try query.integer("page", in: 1...1_000_000, default: 1)
             let jobs = await services.scheduler.jobNames
-            let (job, status) = try query.jobRunFilter(jobs: jobs)
+            let filter = try query.jobRunFilter(jobs: jobs)
             let now = api.now
-            let exchange = try await api.exchangeTime()
-            let symbols = try await services.symbols.symbols()
-            var html = HTML()
-
-            html.raw("<div class=\"panel\"><h2>Freshness</h2>")
-            if let warning = exchange.reading.flatMap(API.clockWarning) {
-                html.element("div", "class=\"error\" role=\"alert\"", "Clock: \(warning).")
-            }
-            if symbols.isEmpty {
-                html.raw("<div class=\"empty\">No symbols are tracked. Add one on <a href=\"/settings\">Settings</a>.</div>")
-            } else {
-                html.raw("<table><tr><th>Symbol</th><th>Newest closed candle</th><th class=\"num\">Lag</th><th>Last k-line fetch</th>")
-                html.raw("<th>Latest order book</th><th class=\"num\">Gaps open</th><th class=\"num\">Exchange-empty</th></tr>")
-                for symbol in symbols {
-                    let freshness = try await Freshness.read(symbol, from: services.warehouse, at: exchange.now)
-                    let state = try await services.warehouse.extractionState(symbol: symbol, type: .klines)
-                    let gaps = try await services.warehouse.gaps(symbol: symbol)
-                    html.raw("<tr>")
-                    html.raw("<td><a href=\"/analytics?symbol=\(symbol)\">\(symbol)</a></td>")
-                    html.element("td", "", Display.time(freshness.newestClosedOpenTime))
-                    html.element("td", "class=\"num\"", Display.age(freshness.klineLagSeconds))
-                    html.element("td", "", Display.time(state?.lastFetchTime))
-                    html.element("td", "", Display.time(freshness.latestBookCapturedAt))
-                    html.element("td", "class=\"num\"", String(gaps.filter { $0.status == .open }.count))
-                    html.element("td", "class=\"num\"", String(gaps.filter { $0.status == .exchangeEmpty }.count))
-                    html.raw("</tr>")
-                }
-                html.raw("</table>")
-            }
-            let usage = services.exchangeUsage.snapshot
-            html.raw("<p class=\"muted\">Request weight: ")
-            html.text(
-                usage.usedWeight.map { "\($0) of \(usage.weightLimit) this minute (\(Display.time(usage.usedWeightAt)))" }
-                    ?? "no request yet")
-            html.text(usage.isBanned(at: now) ? " · BANNED until \(Display.time(usage.bannedUntil))" : "")
-            html.text(usage.isRateLimited(at: now) ? " · rate limited until \(Display.time(usage.rateLimitedUntil))" : "")
-            html.text(" · \(usage.requests) requests, \(usage.failures) failed")
-            html.text(
-                exchange.reading.map { reading in
-                    " · \(ExchangeClockSync.describe(reading.offsetMilliseconds)) "
-                        + "(measured \(Display.time(reading.measuredAt)), round trip \(reading.roundTripMilliseconds) ms)"
-                } ?? " · exchange clock not measured yet")
-            html.raw("</p></div>")
-
-            var gaps: [KlineGap] = []
-            for symbol in symbols { gaps += try await services.warehouse.gaps(symbol: symbol) }
-            html.raw("<div class=\"panel\"><h2>Gaps</h2>")
-            if gaps.isEmpty {
-                html.raw("<div class=\"empty\">No gaps recorded. The gap-fill job looks for missing minutes every hour.</div>")
-            } else {
-                let newest = gaps.sorted { $0.updatedAt > $1.updatedAt }.prefix(20)
-                html.raw(
-                    "<table><tr><th>Symbol</th><th>From</th><th>To</th><th class=\"num\">Minutes</th><th>Status</th><th>Updated</th></tr>")
-                for gap in newest {
-                    html.raw("<tr>")
-                    html.element("td", "", gap.symbol.rawValue)
-                    html.element("td", "", Display.time(gap.range.from))
-                    html.element("td", "", Display.time(gap.range.to))
-                    html.element("td", "class=\"num\"", Display.count(Int(gap.range.minutes)))
-                    html.raw("<td><span class=\"badge \(gap.status.rawValue)\">\(gap.status.rawValue)</span></td>")
-                    html.element("td", "", Display.time(gap.updatedAt))
-                    html.raw("</tr>")
-                }
-                html.raw("</table>")
-                if gaps.count > newest.count {
-                    html.element(
-                        "p", "class=\"muted\"", "The 20 most recently updated of \(gaps.count) gaps; /api/gaps/{symbol} lists them all.")
-                }
-            }
-            html.raw("</div>")
-
+            let overview = try await api.pipelineOverview()
             let figures = try await api.warehouseFigures()
-            let ledger = figures.value.ledger
-            let counts = figures.value.tableCounts
-            html.raw("<div class=\"two\"><div class=\"panel\"><h2>Warehouse</h2><table><tr><th>Table</th><th class=\"num\">Rows</th></tr>")
-            for (table, count) in counts.sorted(by: { $0.key < $1.key }) {
-                html.raw("<tr>")
-                html.element("td", "", table)
-                html.element("td", "class=\"num\"", Display.count(count))
-                html.raw("</tr>")
-            }
-            html.raw("</table><p class=\"muted\">")
-            html.text("Counted \(Display.time(figures.computedAt)); recounted at most once a minute. ")
-            html.text(
-                "\(ledger.processedFiles) files processed (\(ledger.processedRows) rows read, \(ledger.duplicatesSkipped) duplicates skipped), "
-                    + "\(ledger.rejectedFiles) rejected, \(ledger.archivedFiles) archived; last load \(Display.time(ledger.lastProcessedAt))"
-            )
-            html.raw("</p></div><div class=\"panel\"><h2>Data lake</h2>")
+            let lake: LakeStatisticsCache.Snapshot?
             do {
-                let lake = try await api.lakeStatistics.snapshot(now: now)
-                html.raw(
-                    "<table><tr><th>Bucket</th><th class=\"num\">Objects</th><th class=\"num\">Bytes</th><th class=\"num\">Days</th></tr>")
-                for bucket in lake.buckets {
-                    html.raw("<tr>")
-                    html.element("td", "", bucket.name)
-                    html.element("td", "class=\"num\"", Display.count(bucket.objects))
-                    html.element("td", "class=\"num\"", Display.count(bucket.bytes))
-                    html.element("td", "class=\"num\"", String(bucket.days))
-                    html.raw("</tr>")
-                }
-                html.raw("</table>")
-                html.element("p", "class=\"muted\"", "Counted \(Display.time(lake.computedAt)); recounted at most once a minute.")
+                lake = try await api.lakeStatistics.snapshot(now: now)
             } catch {
                 services.logger.error("cannot list the data lake", metadata: ["error": "\(error)"])
-                html.element("div", "class=\"error\"", "Cannot list the lake right now; the server's log has the detail.")
+                lake = nil
             }
-            html.raw("</div></div>")
-
-            let pageSize = 25
-            let runs = try await services.warehouse.jobRuns(JobRunQuery(page: page, pageSize: pageSize, job: job, status: status))
-            html.raw("<div class=\"panel\"><h2>Ingestion log</h2><form class=\"controls\" method=\"get\" action=\"/pipeline\">")
-            html.raw("<label>Job <select name=\"job\"><option value=\"\">all</option>")
-            for name in jobs { html.raw("<option\(name == job ? " selected" : "")>\(HTML.escape(name.rawValue))</option>") }
-            html.raw("</select></label><label>Status <select name=\"status\"><option value=\"\">all</option>")
-            for option in JobRunStatus.allCases {
-                html.raw("<option\(option == status ? " selected" : "")>\(option.rawValue)</option>")
-            }
-            html.raw("</select></label><button type=\"submit\">Filter</button></form>")
-            if runs.runs.isEmpty {
-                html.raw(
-                    "<div class=\"empty\">No job runs\(job != nil || status != nil ? " match these filters" : " yet: they appear once cryptopipe run has started").</div>"
-                )
-            } else {
-                html.raw("<table><tr><th>Started</th><th>Job</th><th>Trigger</th><th>Status</th><th class=\"num\">Duration</th>")
-                html.raw("<th class=\"num\">Files</th><th class=\"num\">Rows</th><th>Error</th></tr>")
-                for run in runs.runs {
-                    html.raw("<tr>")
-                    html.element("td", "", Display.time(run.startedAt))
-                    html.element("td", "", run.job.rawValue)
-                    html.element("td", "", run.trigger.rawValue)
-                    html.raw("<td><span class=\"badge \(run.status.rawValue)\">\(run.status.rawValue)</span></td>")
-                    html.element("td", "class=\"num\"", run.finishedAt.map { "\($0 - run.startedAt) ms" } ?? "running")
-                    html.element("td", "class=\"num\"", String(run.files))
-                    html.element("td", "class=\"num\"", String(run.rows))
-                    html.element("td", "", run.error ?? "")
-                    html.raw("</tr>")
-                }
-                html.raw("</table>")
-            }
-            let pages = max(1, (runs.total + pageSize - 1) / pageSize)
-            func link(_ target: Int) -> String {
-                var query = "page=\(target)"
-                if let job { query += "&job=\(FormData.escapeQuery(job.rawValue))" }
-                if let status { query += "&status=\(status.rawValue)" }
-                return "/pipeline?\(query)"
-            }
-            html.raw("<div class=\"pager\">")
-            if page > 1 { html.raw("<a href=\"\(link(page - 1))\">← newer</a>") }
-            html.text("page \(page) of \(pages) · \(runs.total) runs")
-            if page < pages { html.raw("<a href=\"\(link(page + 1))\">older →</a>") }
-            html.raw("</div></div>")
+            let runs = try await services.warehouse.jobRuns(
+                JobRunQuery(page: page, pageSize: Self.ingestionLogPageSize, job: filter.job, status: filter.status))
+            var html = HTML()
+            Self.freshnessPanel(overview, usage: services.exchangeUsage.snapshot, now: now, to: &html)
+            Self.gapsPanel(overview.gaps, to: &html)
+            html.raw("<div class=\"two\">")
+            Self.warehousePanel(figures, to: &html)
+            Self.lakePanel(lake, to: &html)
+            html.raw("</div>")
+            Self.ingestionLogPanel(runs, jobs: jobs, filter: filter, page: page, to: &html)
             return html.text
         }
+    }
+
+    /// Per symbol: the newest closed candle and its lag, the last fetch, the latest book and the gaps; then the
+    /// exchange's weight, bans and clock.
+    static func freshnessPanel(_ overview: PipelineOverview, usage: ExchangeUsage, now: Int64, to html: inout HTML) {
+        html.raw("<div class=\"panel\"><h2>Freshness</h2>")
+        if let warning = overview.clockReading.flatMap(API.clockWarning) {
+            html.element("div", "class=\"error\" role=\"alert\"", "Clock: \(warning).")
+        }
+        if overview.symbols.isEmpty {
+            html.raw("<div class=\"empty\">No symbols are tracked. Add one on <a href=\"/settings\">Settings</a>.</div>")
+        } else {
+            html.table(
+                [
+                    ("Symbol", false), ("Newest closed candle", false), ("Lag", true), ("Last k-line fetch", false),
+                    ("Latest order book", false), ("Gaps open", true), ("Exchange-empty", true),
+                ], overview.symbols
+            ) { state in
+                [
+                    .markup("<a href=\"/analytics?symbol=\(state.symbol)\">\(state.symbol)</a>"),
+                    .text(Display.time(state.freshness.newestClosedOpenTime)), .number(Display.age(state.freshness.klineLagSeconds)),
+                    .text(Display.time(state.klines?.lastFetchTime)), .text(Display.time(state.freshness.latestBookCapturedAt)),
+                    .number(String(state.openGaps)), .number(String(state.exchangeEmptyGaps)),
+                ]
+            }
+        }
+        html.raw("<p class=\"muted\">Request weight: ")
+        html.text(
+            usage.usedWeight.map { "\($0) of \(usage.weightLimit) this minute (\(Display.time(usage.usedWeightAt)))" } ?? "no request yet")
+        html.text(usage.isBanned(at: now) ? " · BANNED until \(Display.time(usage.bannedUntil))" : "")
+        html.text(usage.isRateLimited(at: now) ? " · rate limited until \(Display.time(usage.rateLimitedUntil))" : "")
+        html.text(" · \(usage.requests) requests, \(usage.failures) failed")
+        html.text(
+            overview.clockReading.map { reading in
+                " · \(ExchangeClockSync.describe(reading.offsetMilliseconds)) "
+                    + "(measured \(Display.time(reading.measuredAt)), round trip \(reading.roundTripMilliseconds) ms)"
+            } ?? " · exchange clock not measured yet")
+        html.raw("</p></div>")
+    }
+
+    /// The 20 most recently updated gaps.
+    static func gapsPanel(_ gaps: [KlineGap], to html: inout HTML) {
+        html.raw("<div class=\"panel\"><h2>Gaps</h2>")
+        if gaps.isEmpty {
+            html.raw("<div class=\"empty\">No gaps recorded. The gap-fill job looks for missing minutes every hour.</div>")
+        } else {
+            let newest = gaps.sorted { $0.updatedAt > $1.updatedAt }.prefix(20)
+            html.table(
+                [("Symbol", false), ("From", false), ("To", false), ("Minutes", true), ("Status", false), ("Updated", false)], newest
+            ) { gap in
+                [
+                    .text(gap.symbol.rawValue), .text(Display.time(gap.range.from)), .text(Display.time(gap.range.to)),
+                    .number(Display.count(Int(gap.range.minutes))), .markup(HTML.badge(gap.status.rawValue)),
+                    .text(Display.time(gap.updatedAt)),
+                ]
+            }
+            if gaps.count > newest.count {
+                html.element(
+                    "p", "class=\"muted\"", "The 20 most recently updated of \(gaps.count) gaps; /api/gaps/{symbol} lists them all.")
+            }
+        }
+        html.raw("</div>")
+    }
+
+    /// Rows per table and the file ledgers, counted at most once a minute.
+    static func warehousePanel(_ figures: SingleFlight<API.WarehouseStatistics>.Stamped, to html: inout HTML) {
+        let ledger = figures.value.ledger
+        html.raw("<div class=\"panel\"><h2>Warehouse</h2>")
+        html.table([("Table", false), ("Rows", true)], figures.value.tableCounts.sorted { $0.key < $1.key }) { table in
+            [.text(table.key), .number(Display.count(table.value))]
+        }
+        html.raw("<p class=\"muted\">")
+        html.text("Counted \(Display.time(figures.computedAt)); recounted at most once a minute. ")
+        html.text(
+            "\(ledger.processedFiles) files processed (\(ledger.processedRows) rows read, \(ledger.duplicatesSkipped) duplicates skipped), "
+                + "\(ledger.rejectedFiles) rejected, \(ledger.archivedFiles) archived; last load \(Display.time(ledger.lastProcessedAt))")
+        html.raw("</p></div>")
+    }
+
+    /// Objects, bytes and days per bucket; `nil` when the lake could not be listed (the log has why).
+    static func lakePanel(_ lake: LakeStatisticsCache.Snapshot?, to html: inout HTML) {
+        html.raw("<div class=\"panel\"><h2>Data lake</h2>")
+        if let lake {
+            html.table([("Bucket", false), ("Objects", true), ("Bytes", true), ("Days", true)], lake.buckets) { bucket in
+                [
+                    .text(bucket.name), .number(Display.count(bucket.objects)), .number(Display.count(bucket.bytes)),
+                    .number(String(bucket.days)),
+                ]
+            }
+            html.element("p", "class=\"muted\"", "Counted \(Display.time(lake.computedAt)); recounted at most once a minute.")
+        } else {
+            html.element("div", "class=\"error\"", "Cannot list the lake right now; the server's log has the detail.")
+        }
+        html.raw("</div>")
+    }
+
+    static let ingestionLogPageSize = 25
+
+    /// One page of job runs, with the job and status filters and links to the neighbouring pages.
+    static func ingestionLogPanel(
+        _ runs: JobRunPage, jobs: [JobName], filter: (job: JobName?, status: JobRunStatus?), page: Int, to html: inout HTML
+    ) {
+        html.raw("<div class=\"panel\"><h2>Ingestion log</h2><form class=\"controls\" method=\"get\" action=\"/pipeline\">")
+        html.raw("<label>Job <select name=\"job\"><option value=\"\">all</option>")
+        for name in jobs { html.raw("<option\(name == filter.job ? " selected" : "")>\(HTML.escape(name.rawValue))</option>") }
+        html.raw("</select></label><label>Status <select name=\"status\"><option value=\"\">all</option>")
+        for option in JobRunStatus.allCases {
+            html.raw("<option\(option == filter.status ? " selected" : "")>\(option.rawValue)</option>")
+        }
+        html.raw("</select></label><button type=\"submit\">Filter</button></form>")
+        if runs.runs.isEmpty {
+            let filtered = filter.job != nil || filter.status != nil
+            html.raw(
+                "<div class=\"empty\">No job runs\(filtered ? " match these filters" : " yet: they appear once cryptopipe run has started").</div>"
+            )
+        } else {
+            html.table(
+                [
+                    ("Started", false), ("Job", false), ("Trigger", false), ("Status", false), ("Duration", true), ("Files", true),
+                    ("Rows", true), ("Error", false),
+                ], runs.runs
+            ) { run in
+                [
+                    .text(Display.time(run.startedAt)), .text(run.job.rawValue), .text(run.trigger.rawValue),
+                    .markup(HTML.badge(run.status.rawValue)), .number(run.finishedAt.map { "\($0 - run.startedAt) ms" } ?? "running"),
+                    .number(String(run.files)), .number(String(run.rows)), .text(run.error ?? ""),
+                ]
+            }
+        }
+        let pages = max(1, (runs.total + ingestionLogPageSize - 1) / ingestionLogPageSize)
+        func link(_ target: Int) -> String {
+            var query = "page=\(target)"
+            if let job = filter.job { query += "&job=\(FormData.escapeQuery(job.rawValue))" }
+            if let status = filter.status { query += "&status=\(status.rawValue)" }
+            return "/pipeline?\(query)"
+        }
+        html.raw("<div class=\"pager\">")
+        if page > 1 { html.raw("<a href=\"\(link(page - 1))\">← newer</a>") }
+        html.text("page \(page) of \(pages) · \(runs.total) runs")
+        if page < pages { html.raw("<a href=\"\(link(page + 1))\">older →</a>") }
+        html.raw("</div></div>")
     }
 
     func scheduler(_ request: Request, error: String? = nil) async -> Response {
