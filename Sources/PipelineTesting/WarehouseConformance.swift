@@ -34,39 +34,20 @@ public enum WarehouseConformance {
 
     static func object(_ key: String) -> ProcessedObject { ProcessedObject(bucket: "crypto-raw", key: key, processedAt: 1) }
 
-    public static let checks: [ConformanceCheck<any Warehouse>] = storageChecks + intervalChecks
+    /// The suite by role: a backend (or a double of one role) runs the parts of the roles it implements.
+    public static let roles: [(role: String, checks: [ConformanceCheck<any Warehouse>])] = [
+        ("CandleStore", candleChecks + intervalChecks), ("OrderBookStore", orderBookChecks), ("ObjectLedger", objectLedgerChecks),
+        ("ExtractionLedger", extractionLedgerChecks), ("GapStore", gapStoreChecks), ("JobRunStore", jobRunStoreChecks),
+        ("WarehouseMaintenance", maintenanceChecks), ("WarehouseOverview", overviewChecks),
+    ]
 
-    static let storageChecks: [ConformanceCheck<any Warehouse>] = [
-        ConformanceCheck("migrating again keeps every row, the ledger and the settings") { warehouse in
-            let hour: Int64 = 1_704_067_200_000
-            let candles = (0..<90).map { kline(hour + Int64($0) * 60_000, variant: $0 % 10) }
-            _ = try await warehouse.loadKlines(
-                candles, symbol: btc, interval: .oneMinute, capturedAt: hour + 90 * 60_000 + 30_000, object: object("2024-01-01/k.json"))
-            let book = OrderBookSnapshot(
-                lastUpdateId: 9, bids: [PriceLevel(price: .init(units: 100), quantity: .init(units: 2))],
-                asks: [PriceLevel(price: .init(units: 101), quantity: .init(units: 3))])
-            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: hour + 1_000, object: object("2024-01-01/d.json"))
-            try await warehouse.recordRejected(objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/x.json", reason: "r", at: 3)
-            try await warehouse.markArchived(keys: ["2024-01-01/d.json"], bucket: "crypto-archive")
-            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 5, lastOpenTime: hour, records: 90))
-            try await warehouse.recordGaps(symbol: eth, missing: [MinuteRange(from: hour, to: hour + 60_000)], at: 6)
-            let run = try await warehouse.startJobRun(job: "maintenance", trigger: .manual, at: 7)
-            try await warehouse.finishJobRun(id: run, at: 8, outcome: JobRunOutcome(status: .succeeded, files: 1, rows: 2))
-            try await warehouse.saveJobSchedule(
-                StoredJobSchedule(job: "gap-fill", enabled: false, intervalSeconds: 600, weekday: nil, minuteOfDay: nil, updatedAt: 9))
-            try await warehouse.saveSetting("symbols", value: "BTCUSDT", at: 10)
-            try require(try await warehouse.rollUpPending() == RollupReport(hours: 2, days: 1), "roll-up before migrating")
-            let before = try await contents(of: warehouse)
-            let loaded = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
-            try require(loaded.map(\.kline) == candles, "the loaded candles are not there")
-            try await warehouse.migrate()
-            try await warehouse.migrate()
-            let after = try await contents(of: warehouse)
-            for (old, new) in zip(before, after) where old.value != new.value {
-                throw ConformanceFailure("migrating again changed \(old.name): \(old.value.prefix(300)) → \(new.value.prefix(300))")
-            }
-            try require(try await warehouse.rollUpPending() == RollupReport(), "migrating again left roll-up work")
-        },
+    /// Every role's checks, each named after its role.
+    public static let checks: [ConformanceCheck<any Warehouse>] = roles.flatMap { role, checks in
+        checks.map { check in ConformanceCheck("\(role): \(check.name)") { try await check.run($0) } }
+    }
+
+    /// CandleStore: loads, imports, roll-ups and reads of candles.
+    static let candleChecks: [ConformanceCheck<any Warehouse>] = [
         ConformanceCheck("k-lines round-trip exactly") { warehouse in
             let candles = (0..<5).map { kline(1_704_067_200_000 + Int64($0) * 60_000, variant: $0) }
             let result = try await warehouse.loadKlines(
@@ -129,56 +110,23 @@ public enum WarehouseConformance {
                 try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil).isEmpty,
                 "interval filter")
         },
-        ConformanceCheck("processed objects are listed by prefix") { warehouse in
+        ConformanceCheck("recent candles are the newest ones, ascending, open ones only when asked") { warehouse in
+            let start = 1_704_067_200_000 as Int64
+            let candles = (0..<10).map { kline(start + Int64($0) * 60_000, variant: $0 % 10) }
+            // Captured during the last minute: that one is still open.
             _ = try await warehouse.loadKlines(
-                [], symbol: btc, interval: .oneMinute, capturedAt: 1, object: object("2024-01-01/BTCUSDT_klines_1.json"))
-            _ = try await warehouse.loadOrderBook(
-                OrderBookSnapshot(lastUpdateId: 1, bids: [], asks: []), symbol: btc, capturedAt: 2,
-                object: object("2024-01-02/BTCUSDT_depth_2.json"))
-            try require(
-                try await warehouse.processedObjectKeys(withPrefix: "2024-01-01/") == ["2024-01-01/BTCUSDT_klines_1.json"], "day prefix")
-            try require(try await warehouse.processedObjectKeys(withPrefix: "").count == 2, "all")
-            try require(try await warehouse.processedObjectKeys(withPrefix: "2024-01-03/").isEmpty, "other day")
-        },
-        ConformanceCheck("archived files are marked, still count as processed, and are forgotten by age") { warehouse in
-            for key in ["2024-01-01/BTCUSDT_klines_1.json", "2024-01-05/BTCUSDT_klines_2.json", "2024-01-09/BTCUSDT_klines_3.json"] {
-                _ = try await warehouse.loadKlines([], symbol: btc, interval: .oneMinute, capturedAt: 1, object: object(key))
-            }
-            try await warehouse.markArchived(
-                keys: ["2024-01-01/BTCUSDT_klines_1.json", "2024-01-05/BTCUSDT_klines_2.json", "2024-01-07/unknown.json"],
-                bucket: "crypto-archive")
-            try require(try await warehouse.ledgerSummary().archivedFiles == 2, "archived count")
-            try require(try await warehouse.processedObjectKeys(withPrefix: "2024-01-01/").count == 1, "archived still processed")
-            try require(try await warehouse.forgetArchivedFiles(before: "2024-01-03/") == 1, "forgot one")
-            try require(
-                try await warehouse.processedObjectKeys(withPrefix: "")
-                    == ["2024-01-05/BTCUSDT_klines_2.json", "2024-01-09/BTCUSDT_klines_3.json"], "left in the ledger")
-            // Unarchived rows are never forgotten, whatever their age.
-            try require(try await warehouse.forgetArchivedFiles(before: "2024-01-10/") == 1, "only archived rows")
-            try require(try await warehouse.processedObjectKeys(withPrefix: "") == ["2024-01-09/BTCUSDT_klines_3.json"], "raw kept")
-        },
-        ConformanceCheck("order books load exactly and idempotently") { warehouse in
-            func d(_ text: String) -> ExactDecimal { try! ExactDecimal(parsing: text) }
-            let book = OrderBookSnapshot(
-                lastUpdateId: 99, bids: [.init(price: d("100.5"), quantity: d("0.00000001")), .init(price: d("100.4"), quantity: d("3"))],
-                asks: [.init(price: d("100.6"), quantity: d("99999999999.99999999"))])
-            let first = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: 5, object: object("2024-01-01/d.json"))
-            try require(first == LoadResult(rowsWritten: 3, rowsUnchanged: 0), "first \(first)")
-            let second = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: 5, object: object("2024-01-01/d.json"))
-            try require(second == LoadResult(rowsWritten: 0, rowsUnchanged: 3), "second \(second)")
-            let summary = try await warehouse.dataSummary().first { $0.type == .depth }
-            try require(summary?.rows == 1 && summary?.last == 5, "depth summary \(String(describing: summary))")
-        },
-        ConformanceCheck("extraction metadata only moves forward and counts records") { warehouse in
-            try require(try await warehouse.extractionState(symbol: btc, type: .klines) == nil, "state before any fetch")
-            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 100, lastOpenTime: 60_000, records: 10))
-            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 200, lastOpenTime: nil, records: 1))
-            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 150, lastOpenTime: 0, records: 2))
-            let state = try await warehouse.extractionState(symbol: btc, type: .klines)
-            try require(
-                state == ExtractionState(symbol: btc, type: .klines, lastFetchTime: 200, lastOpenTime: 60_000, recordCount: 13),
-                "state \(String(describing: state))")
-            try require(try await warehouse.extractionState(symbol: btc, type: .depth) == nil, "depth state leaked")
+                candles, symbol: btc, interval: .oneMinute, capturedAt: start + 9 * 60_000 + 30_000, object: object("r"))
+            let closed = try await warehouse.recentKlines(
+                symbol: btc, interval: .oneMinute, endingAt: .max, includeOpen: false, limit: 3)
+            try require(closed.map(\.kline) == Array(candles[6..<9]), "newest closed \(closed.map(\.kline.openTime))")
+            let withOpen = try await warehouse.recentKlines(
+                symbol: btc, interval: .oneMinute, endingAt: .max, includeOpen: true, limit: 2)
+            try require(withOpen.map(\.kline.openTime) == [candles[8].openTime, candles[9].openTime], "with open")
+            try require(withOpen.map(\.isFinal) == [true, false], "finality")
+            let earlier = try await warehouse.recentKlines(
+                symbol: btc, interval: .oneMinute, endingAt: start + 60_000, includeOpen: false, limit: 5)
+            try require(earlier.map(\.kline) == Array(candles[0..<2]), "ending at")
+            try await warehouse.ping()
         },
         ConformanceCheck("hourly and daily roll-ups follow Binance's rule and are incremental") { warehouse in
             let hour: Int64 = 1_704_067_200_000  // 2024-01-01T00:00Z
@@ -267,47 +215,121 @@ public enum WarehouseConformance {
             try require(again == [LoadResult(rowsWritten: 0, rowsUnchanged: 150)], "re-import \(again)")
             try require((try await warehouse.rollUpPending()) == RollupReport(), "re-import left work")
         },
-        ConformanceCheck("retention deletes old minutes and books but never changes hours or days") { warehouse in
-            let day: Int64 = 1_704_067_200_000
-            let minutes = (0..<(3 * 1_440)).map { kline(day + Int64($0) * 60_000, variant: $0 % 7, trades: Int64($0 % 3)) }
-            _ = try await warehouse.loadKlines(
-                minutes, symbol: btc, interval: .oneMinute, capturedAt: day + 4 * 86_400_000, object: object("m"))
+    ]
+    /// OrderBookStore.
+    static let orderBookChecks: [ConformanceCheck<any Warehouse>] = [
+        ConformanceCheck("order books load exactly and idempotently") { warehouse in
+            func d(_ text: String) -> ExactDecimal { try! ExactDecimal(parsing: text) }
             let book = OrderBookSnapshot(
-                lastUpdateId: 1, bids: [PriceLevel(price: .init(units: 100), quantity: .init(units: 1))],
-                asks: [PriceLevel(price: .init(units: 200), quantity: .init(units: 1))])
-            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: day + 1_000, object: object("b1"))
-            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: day + 2 * 86_400_000, object: object("b2"))
-            // Hours still pending when retention runs are computed before their minutes go.
-            let hoursBefore = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
-            try require(hoursBefore.isEmpty, "roll-ups ran early")
-            let report = try await warehouse.deleteMinuteData(before: day + 2 * 86_400_000)
-            try require(report == RetentionReport(klineRows: 2 * 1_440, orderBookRows: 2), "retention report \(report)")
-            let hours = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
-            let days = try await warehouse.klines(symbol: btc, interval: .oneDay, from: 0, to: .max, includeOpen: true, limit: nil)
-            try require(hours.count == 72 && days.count == 3, "roll-ups lost: \(hours.count) hours, \(days.count) days")
-            try await warehouse.optimize()
-            // Rebuilding, or a late minute in an old hour, leaves the old hours and days as they were.
-            try await warehouse.markAllForRollup(symbol: nil)
-            _ = try await warehouse.loadKlines(
-                [kline(day + 3_600_000 + 60_000, variant: 1)], symbol: btc, interval: .oneMinute, capturedAt: day + 4 * 86_400_000,
-                object: object("late"))
-            // A bulk import of an old hour with minutes missing (its range now empty, so the fast insert path) keeps
-            // the stored hour too.
-            let partialHour = (0..<60).filter { !(20..<30).contains($0) }.map {
-                kline(day + 5 * 3_600_000 + Int64($0) * 60_000, variant: 2)
-            }
-            _ = try await warehouse.importKlines([
-                KlineImport(
-                    batch: KlineBatch(partialHour), symbol: btc, capturedAt: day + 4 * 86_400_000,
-                    object: ProcessedObject(bucket: "import", key: "import/BTCUSDT/old.zip#1", processedAt: 3))
-            ])
-            _ = try await warehouse.rollUpPending()
-            let hoursAfter = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
-            let daysAfter = try await warehouse.klines(symbol: btc, interval: .oneDay, from: 0, to: .max, includeOpen: true, limit: nil)
-            try require(hoursAfter == hours && daysAfter == days, "retention changed roll-ups")
-            let remaining = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
-            try require(remaining.count == 1_441 + 50, "\(remaining.count) minutes left")
+                lastUpdateId: 99, bids: [.init(price: d("100.5"), quantity: d("0.00000001")), .init(price: d("100.4"), quantity: d("3"))],
+                asks: [.init(price: d("100.6"), quantity: d("99999999999.99999999"))])
+            let first = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: 5, object: object("2024-01-01/d.json"))
+            try require(first == LoadResult(rowsWritten: 3, rowsUnchanged: 0), "first \(first)")
+            let second = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: 5, object: object("2024-01-01/d.json"))
+            try require(second == LoadResult(rowsWritten: 0, rowsUnchanged: 3), "second \(second)")
+            let summary = try await warehouse.dataSummary().first { $0.type == .depth }
+            try require(summary?.rows == 1 && summary?.last == 5, "depth summary \(String(describing: summary))")
         },
+        ConformanceCheck("the latest order book comes back best first, exactly") { warehouse in
+            func level(_ price: String, _ quantity: String) -> PriceLevel {
+                PriceLevel(price: try! ExactDecimal(parsing: price), quantity: try! ExactDecimal(parsing: quantity))
+            }
+            try require(try await warehouse.latestOrderBook(symbol: btc, levels: 20) == nil, "book before any load")
+            let older = OrderBookSnapshot(lastUpdateId: 1, bids: [level("1", "1")], asks: [level("2", "1")])
+            let newer = OrderBookSnapshot(
+                lastUpdateId: 7, bids: [level("43000.01", "0.5"), level("42999.99", "1.25"), level("42990", "3")],
+                asks: [level("43000.02", "0.00000001"), level("43001", "2")])
+            let loaded = try await warehouse.loadOrderBook(older, symbol: btc, capturedAt: 1_000, object: object("b1"))
+            try require(loaded == LoadResult(rowsWritten: 2, rowsUnchanged: 0), "book load \(loaded)")
+            _ = try await warehouse.loadOrderBook(newer, symbol: btc, capturedAt: 2_000, object: object("b2"))
+            let book = try await warehouse.latestOrderBook(symbol: btc, levels: 2)
+            try require(
+                book
+                    == StoredOrderBook(
+                        symbol: btc, capturedAt: 2_000, lastUpdateId: 7, bids: Array(newer.bids.prefix(2)), asks: newer.asks),
+                "latest book \(String(describing: book))")
+            try require(try await warehouse.latestOrderBook(symbol: eth, levels: 20) == nil, "another symbol's book")
+        },
+    ]
+    /// ObjectLedger.
+    static let objectLedgerChecks: [ConformanceCheck<any Warehouse>] = [
+        ConformanceCheck("processed objects are listed by prefix") { warehouse in
+            _ = try await warehouse.loadKlines(
+                [], symbol: btc, interval: .oneMinute, capturedAt: 1, object: object("2024-01-01/BTCUSDT_klines_1.json"))
+            _ = try await warehouse.loadOrderBook(
+                OrderBookSnapshot(lastUpdateId: 1, bids: [], asks: []), symbol: btc, capturedAt: 2,
+                object: object("2024-01-02/BTCUSDT_depth_2.json"))
+            try require(
+                try await warehouse.processedObjectKeys(withPrefix: "2024-01-01/") == ["2024-01-01/BTCUSDT_klines_1.json"], "day prefix")
+            try require(try await warehouse.processedObjectKeys(withPrefix: "").count == 2, "all")
+            try require(try await warehouse.processedObjectKeys(withPrefix: "2024-01-03/").isEmpty, "other day")
+        },
+        ConformanceCheck("archived files are marked, still count as processed, and are forgotten by age") { warehouse in
+            for key in ["2024-01-01/BTCUSDT_klines_1.json", "2024-01-05/BTCUSDT_klines_2.json", "2024-01-09/BTCUSDT_klines_3.json"] {
+                _ = try await warehouse.loadKlines([], symbol: btc, interval: .oneMinute, capturedAt: 1, object: object(key))
+            }
+            try await warehouse.markArchived(
+                keys: ["2024-01-01/BTCUSDT_klines_1.json", "2024-01-05/BTCUSDT_klines_2.json", "2024-01-07/unknown.json"],
+                bucket: "crypto-archive")
+            try require(try await warehouse.ledgerSummary().archivedFiles == 2, "archived count")
+            try require(try await warehouse.processedObjectKeys(withPrefix: "2024-01-01/").count == 1, "archived still processed")
+            try require(try await warehouse.forgetArchivedFiles(before: "2024-01-03/") == 1, "forgot one")
+            try require(
+                try await warehouse.processedObjectKeys(withPrefix: "")
+                    == ["2024-01-05/BTCUSDT_klines_2.json", "2024-01-09/BTCUSDT_klines_3.json"], "left in the ledger")
+            // Unarchived rows are never forgotten, whatever their age.
+            try require(try await warehouse.forgetArchivedFiles(before: "2024-01-10/") == 1, "only archived rows")
+            try require(try await warehouse.processedObjectKeys(withPrefix: "") == ["2024-01-09/BTCUSDT_klines_3.json"], "raw kept")
+        },
+        ConformanceCheck("rejections are recorded with their destination and reason, the latest one per object") { warehouse in
+            try await warehouse.recordRejected(
+                objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad", at: 1)
+            try await warehouse.recordRejected(
+                objectKey: "2024-01-01/y.json", movedTo: "crypto-raw/_rejected/2024-01-01/y.json", reason: "not JSON: line 1", at: 1)
+            try await warehouse.recordRejected(
+                objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/again/2024-01-01/x.json", reason: "bad again", at: 2)
+            try require((try await warehouse.tableCounts())["rejected_files"] == 2, "rejected count")
+            try require(try await warehouse.ledgerSummary().rejectedFiles == 2, "ledger summary's rejected count")
+            let x = try await rejection(of: "2024-01-01/x.json", in: warehouse)
+            try require(
+                x == RejectedRow(movedTo: "crypto-raw/_rejected/again/2024-01-01/x.json", reason: "bad again", rejectedAt: 2),
+                "the second rejection of x did not replace the first: \(String(describing: x))")
+            let y = try await rejection(of: "2024-01-01/y.json", in: warehouse)
+            try require(
+                y == RejectedRow(movedTo: "crypto-raw/_rejected/2024-01-01/y.json", reason: "not JSON: line 1", rejectedAt: 1),
+                "y: \(String(describing: y))")
+        },
+        ConformanceCheck("the ledger summary counts files, rows and duplicates skipped") { warehouse in
+            let candles = (0..<4).map { kline(1_704_067_200_000 + Int64($0) * 60_000) }
+            _ = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: .max / 2, object: object("l1"))
+            _ = try await warehouse.loadKlines(
+                Array(candles[2...]) + [kline(1_704_067_200_000 + 4 * 60_000)], symbol: btc, interval: .oneMinute, capturedAt: .max / 2,
+                object: ProcessedObject(bucket: "crypto-raw", key: "l2", processedAt: 5))
+            try await warehouse.recordRejected(objectKey: "bad", movedTo: "x", reason: "r", at: 1)
+            let summary = try await warehouse.ledgerSummary()
+            try require(
+                summary
+                    == LedgerSummary(
+                        processedFiles: 2, processedRows: 7, duplicatesSkipped: 2, archivedFiles: 0, rejectedFiles: 1, lastProcessedAt: 5),
+                "summary \(summary)")
+        },
+    ]
+    /// ExtractionLedger.
+    static let extractionLedgerChecks: [ConformanceCheck<any Warehouse>] = [
+        ConformanceCheck("extraction metadata only moves forward and counts records") { warehouse in
+            try require(try await warehouse.extractionState(symbol: btc, type: .klines) == nil, "state before any fetch")
+            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 100, lastOpenTime: 60_000, records: 10))
+            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 200, lastOpenTime: nil, records: 1))
+            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 150, lastOpenTime: 0, records: 2))
+            let state = try await warehouse.extractionState(symbol: btc, type: .klines)
+            try require(
+                state == ExtractionState(symbol: btc, type: .klines, lastFetchTime: 200, lastOpenTime: 60_000, recordCount: 13),
+                "state \(String(describing: state))")
+            try require(try await warehouse.extractionState(symbol: btc, type: .depth) == nil, "depth state leaked")
+        }
+    ]
+    /// GapStore.
+    static let gapStoreChecks: [ConformanceCheck<any Warehouse>] = [
         ConformanceCheck("missing minutes are found and the gap ledger keeps exchange-empty ranges closed") { warehouse in
             let day: Int64 = 1_704_067_200_000
             let present = (0..<100).filter { !(10..<13).contains($0) && $0 != 50 }
@@ -330,86 +352,10 @@ public enum WarehouseConformance {
             let gaps = try await warehouse.gaps(symbol: nil)
             try require(gaps.map(\.status) == [.filled, .exchangeEmpty], "statuses \(gaps.map(\.status))")
             try require(gaps.map(\.range) == expected && gaps[0].detectedAt == 1 && gaps[0].updatedAt == 3, "ledger \(gaps)")
-        },
-        ConformanceCheck("rejections are recorded with their destination and reason, the latest one per object") { warehouse in
-            try await warehouse.recordRejected(
-                objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/2024-01-01/x.json", reason: "bad", at: 1)
-            try await warehouse.recordRejected(
-                objectKey: "2024-01-01/y.json", movedTo: "crypto-raw/_rejected/2024-01-01/y.json", reason: "not JSON: line 1", at: 1)
-            try await warehouse.recordRejected(
-                objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/again/2024-01-01/x.json", reason: "bad again", at: 2)
-            try require((try await warehouse.tableCounts())["rejected_files"] == 2, "rejected count")
-            try require(try await warehouse.ledgerSummary().rejectedFiles == 2, "ledger summary's rejected count")
-            let x = try await rejection(of: "2024-01-01/x.json", in: warehouse)
-            try require(
-                x == RejectedRow(movedTo: "crypto-raw/_rejected/again/2024-01-01/x.json", reason: "bad again", rejectedAt: 2),
-                "the second rejection of x did not replace the first: \(String(describing: x))")
-            let y = try await rejection(of: "2024-01-01/y.json", in: warehouse)
-            try require(
-                y == RejectedRow(movedTo: "crypto-raw/_rejected/2024-01-01/y.json", reason: "not JSON: line 1", rejectedAt: 1),
-                "y: \(String(describing: y))")
-        },
-        ConformanceCheck("recent candles are the newest ones, ascending, open ones only when asked") { warehouse in
-            let start = 1_704_067_200_000 as Int64
-            let candles = (0..<10).map { kline(start + Int64($0) * 60_000, variant: $0 % 10) }
-            // Captured during the last minute: that one is still open.
-            _ = try await warehouse.loadKlines(
-                candles, symbol: btc, interval: .oneMinute, capturedAt: start + 9 * 60_000 + 30_000, object: object("r"))
-            let closed = try await warehouse.recentKlines(
-                symbol: btc, interval: .oneMinute, endingAt: .max, includeOpen: false, limit: 3)
-            try require(closed.map(\.kline) == Array(candles[6..<9]), "newest closed \(closed.map(\.kline.openTime))")
-            let withOpen = try await warehouse.recentKlines(
-                symbol: btc, interval: .oneMinute, endingAt: .max, includeOpen: true, limit: 2)
-            try require(withOpen.map(\.kline.openTime) == [candles[8].openTime, candles[9].openTime], "with open")
-            try require(withOpen.map(\.isFinal) == [true, false], "finality")
-            let earlier = try await warehouse.recentKlines(
-                symbol: btc, interval: .oneMinute, endingAt: start + 60_000, includeOpen: false, limit: 5)
-            try require(earlier.map(\.kline) == Array(candles[0..<2]), "ending at")
-            try await warehouse.ping()
-        },
-        ConformanceCheck("the data version changes with every committed change") { warehouse in
-            let before = try await warehouse.dataVersion()
-            _ = try await warehouse.loadKlines(
-                [kline(1_704_067_200_000)], symbol: btc, interval: .oneMinute, capturedAt: .max / 2, object: object("v1"))
-            let afterLoad = try await warehouse.dataVersion()
-            try require(afterLoad != before, "a load left the data version at \(before)")
-            try await warehouse.saveSetting("symbols", value: "BTCUSDT", at: 1)
-            try require(try await warehouse.dataVersion() != afterLoad, "a setting left the data version unchanged")
-        },
-        ConformanceCheck("the latest order book comes back best first, exactly") { warehouse in
-            func level(_ price: String, _ quantity: String) -> PriceLevel {
-                PriceLevel(price: try! ExactDecimal(parsing: price), quantity: try! ExactDecimal(parsing: quantity))
-            }
-            try require(try await warehouse.latestOrderBook(symbol: btc, levels: 20) == nil, "book before any load")
-            let older = OrderBookSnapshot(lastUpdateId: 1, bids: [level("1", "1")], asks: [level("2", "1")])
-            let newer = OrderBookSnapshot(
-                lastUpdateId: 7, bids: [level("43000.01", "0.5"), level("42999.99", "1.25"), level("42990", "3")],
-                asks: [level("43000.02", "0.00000001"), level("43001", "2")])
-            let loaded = try await warehouse.loadOrderBook(older, symbol: btc, capturedAt: 1_000, object: object("b1"))
-            try require(loaded == LoadResult(rowsWritten: 2, rowsUnchanged: 0), "book load \(loaded)")
-            _ = try await warehouse.loadOrderBook(newer, symbol: btc, capturedAt: 2_000, object: object("b2"))
-            let book = try await warehouse.latestOrderBook(symbol: btc, levels: 2)
-            try require(
-                book
-                    == StoredOrderBook(
-                        symbol: btc, capturedAt: 2_000, lastUpdateId: 7, bids: Array(newer.bids.prefix(2)), asks: newer.asks),
-                "latest book \(String(describing: book))")
-            try require(try await warehouse.latestOrderBook(symbol: eth, levels: 20) == nil, "another symbol's book")
-        },
-        ConformanceCheck("the ledger summary counts files, rows and duplicates skipped") { warehouse in
-            let candles = (0..<4).map { kline(1_704_067_200_000 + Int64($0) * 60_000) }
-            _ = try await warehouse.loadKlines(candles, symbol: btc, interval: .oneMinute, capturedAt: .max / 2, object: object("l1"))
-            _ = try await warehouse.loadKlines(
-                Array(candles[2...]) + [kline(1_704_067_200_000 + 4 * 60_000)], symbol: btc, interval: .oneMinute, capturedAt: .max / 2,
-                object: ProcessedObject(bucket: "crypto-raw", key: "l2", processedAt: 5))
-            try await warehouse.recordRejected(objectKey: "bad", movedTo: "x", reason: "r", at: 1)
-            let summary = try await warehouse.ledgerSummary()
-            try require(
-                summary
-                    == LedgerSummary(
-                        processedFiles: 2, processedRows: 7, duplicatesSkipped: 2, archivedFiles: 0, rejectedFiles: 1, lastProcessedAt: 5),
-                "summary \(summary)")
-        },
+        }
+    ]
+    /// JobRunStore and SettingsStore.
+    static let jobRunStoreChecks: [ConformanceCheck<any Warehouse>] = [
         ConformanceCheck("job runs are logged, paged newest first, filtered and closed after a crash") { warehouse in
             let first = try await warehouse.startJobRun(job: "extract-transform", trigger: .schedule, at: 1_000)
             try await warehouse.finishJobRun(
@@ -453,6 +399,121 @@ public enum WarehouseConformance {
             try await warehouse.saveSetting("symbols", value: "BTCUSDT", at: 1)
             try await warehouse.saveSetting("symbols", value: "BTCUSDT,ETHUSDT", at: 2)
             try require(try await warehouse.setting("symbols") == "BTCUSDT,ETHUSDT", "setting")
+        },
+    ]
+    /// WarehouseMaintenance.
+    static let maintenanceChecks: [ConformanceCheck<any Warehouse>] = [
+        ConformanceCheck("migrating again keeps every row, the ledger and the settings") { warehouse in
+            let hour: Int64 = 1_704_067_200_000
+            let candles = (0..<90).map { kline(hour + Int64($0) * 60_000, variant: $0 % 10) }
+            _ = try await warehouse.loadKlines(
+                candles, symbol: btc, interval: .oneMinute, capturedAt: hour + 90 * 60_000 + 30_000, object: object("2024-01-01/k.json"))
+            let book = OrderBookSnapshot(
+                lastUpdateId: 9, bids: [PriceLevel(price: .init(units: 100), quantity: .init(units: 2))],
+                asks: [PriceLevel(price: .init(units: 101), quantity: .init(units: 3))])
+            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: hour + 1_000, object: object("2024-01-01/d.json"))
+            try await warehouse.recordRejected(objectKey: "2024-01-01/x.json", movedTo: "crypto-raw/_rejected/x.json", reason: "r", at: 3)
+            try await warehouse.markArchived(keys: ["2024-01-01/d.json"], bucket: "crypto-archive")
+            try await warehouse.recordExtraction(.init(symbol: btc, type: .klines, fetchTime: 5, lastOpenTime: hour, records: 90))
+            try await warehouse.recordGaps(symbol: eth, missing: [MinuteRange(from: hour, to: hour + 60_000)], at: 6)
+            let run = try await warehouse.startJobRun(job: "maintenance", trigger: .manual, at: 7)
+            try await warehouse.finishJobRun(id: run, at: 8, outcome: JobRunOutcome(status: .succeeded, files: 1, rows: 2))
+            try await warehouse.saveJobSchedule(
+                StoredJobSchedule(job: "gap-fill", enabled: false, intervalSeconds: 600, weekday: nil, minuteOfDay: nil, updatedAt: 9))
+            try await warehouse.saveSetting("symbols", value: "BTCUSDT", at: 10)
+            try require(try await warehouse.rollUpPending() == RollupReport(hours: 2, days: 1), "roll-up before migrating")
+            let before = try await contents(of: warehouse)
+            let loaded = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(loaded.map(\.kline) == candles, "the loaded candles are not there")
+            try await warehouse.migrate()
+            try await warehouse.migrate()
+            let after = try await contents(of: warehouse)
+            for (old, new) in zip(before, after) where old.value != new.value {
+                throw ConformanceFailure("migrating again changed \(old.name): \(old.value.prefix(300)) → \(new.value.prefix(300))")
+            }
+            try require(try await warehouse.rollUpPending() == RollupReport(), "migrating again left roll-up work")
+        },
+        ConformanceCheck("retention deletes old minutes and books but never changes hours or days") { warehouse in
+            let day: Int64 = 1_704_067_200_000
+            let minutes = (0..<(3 * 1_440)).map { kline(day + Int64($0) * 60_000, variant: $0 % 7, trades: Int64($0 % 3)) }
+            _ = try await warehouse.loadKlines(
+                minutes, symbol: btc, interval: .oneMinute, capturedAt: day + 4 * 86_400_000, object: object("m"))
+            let book = OrderBookSnapshot(
+                lastUpdateId: 1, bids: [PriceLevel(price: .init(units: 100), quantity: .init(units: 1))],
+                asks: [PriceLevel(price: .init(units: 200), quantity: .init(units: 1))])
+            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: day + 1_000, object: object("b1"))
+            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: day + 2 * 86_400_000, object: object("b2"))
+            // Hours still pending when retention runs are computed before their minutes go.
+            let hoursBefore = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(hoursBefore.isEmpty, "roll-ups ran early")
+            let report = try await warehouse.deleteMinuteData(before: day + 2 * 86_400_000)
+            try require(report == RetentionReport(klineRows: 2 * 1_440, orderBookRows: 2), "retention report \(report)")
+            let hours = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+            let days = try await warehouse.klines(symbol: btc, interval: .oneDay, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(hours.count == 72 && days.count == 3, "roll-ups lost: \(hours.count) hours, \(days.count) days")
+            try await warehouse.optimize()
+            // Rebuilding, or a late minute in an old hour, leaves the old hours and days as they were.
+            try await warehouse.markAllForRollup(symbol: nil)
+            _ = try await warehouse.loadKlines(
+                [kline(day + 3_600_000 + 60_000, variant: 1)], symbol: btc, interval: .oneMinute, capturedAt: day + 4 * 86_400_000,
+                object: object("late"))
+            // A bulk import of an old hour with minutes missing (its range now empty, so the fast insert path) keeps
+            // the stored hour too.
+            let partialHour = (0..<60).filter { !(20..<30).contains($0) }.map {
+                kline(day + 5 * 3_600_000 + Int64($0) * 60_000, variant: 2)
+            }
+            _ = try await warehouse.importKlines([
+                KlineImport(
+                    batch: KlineBatch(partialHour), symbol: btc, capturedAt: day + 4 * 86_400_000,
+                    object: ProcessedObject(bucket: "import", key: "import/BTCUSDT/old.zip#1", processedAt: 3))
+            ])
+            _ = try await warehouse.rollUpPending()
+            let hoursAfter = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+            let daysAfter = try await warehouse.klines(symbol: btc, interval: .oneDay, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(hoursAfter == hours && daysAfter == days, "retention changed roll-ups")
+            let remaining = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(remaining.count == 1_441 + 50, "\(remaining.count) minutes left")
+        },
+    ]
+    /// WarehouseOverview.
+    static let overviewChecks: [ConformanceCheck<any Warehouse>] = [
+        ConformanceCheck("the data version changes with every committed change") { warehouse in
+            let before = try await warehouse.dataVersion()
+            _ = try await warehouse.loadKlines(
+                [kline(1_704_067_200_000)], symbol: btc, interval: .oneMinute, capturedAt: .max / 2, object: object("v1"))
+            let afterLoad = try await warehouse.dataVersion()
+            try require(afterLoad != before, "a load left the data version at \(before)")
+            try await warehouse.saveSetting("symbols", value: "BTCUSDT", at: 1)
+            try require(try await warehouse.dataVersion() != afterLoad, "a setting left the data version unchanged")
+        },
+        ConformanceCheck("status's summary has a line per symbol and data type, and every counted table") { warehouse in
+            let minute: Int64 = 1_704_067_200_000
+            _ = try await warehouse.loadKlines(
+                [kline(minute), kline(minute + 60_000)], symbol: eth, interval: .oneMinute, capturedAt: minute + 90_000,
+                object: object("s1"))
+            let book = OrderBookSnapshot(
+                lastUpdateId: 3, bids: [PriceLevel(price: .zero, quantity: .zero)], asks: [PriceLevel(price: .zero, quantity: .zero)])
+            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: minute, object: object("s2"))
+            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: minute + 5_000, object: object("s3"))
+            let sol = try Symbol("SOLUSDT")
+            try await warehouse.recordExtraction(
+                ExtractionUpdate(symbol: sol, type: .klines, fetchTime: minute + 7, lastOpenTime: nil, records: 0))
+            try await warehouse.recordExtraction(
+                ExtractionUpdate(symbol: eth, type: .klines, fetchTime: minute + 90_000, lastOpenTime: minute, records: 2))
+            let summaries = try await warehouse.dataSummary()
+            try require(
+                summaries == [
+                    DataSummary(symbol: btc, type: .depth, rows: 2, first: minute, last: minute + 5_000, lastFetchTime: nil),
+                    DataSummary(
+                        symbol: eth, type: .klines, rows: 2, first: minute, last: minute + 60_000, lastFinal: minute,
+                        lastFetchTime: minute + 90_000),
+                    DataSummary(symbol: sol, type: .klines, rows: 0, first: nil, last: nil, lastFetchTime: minute + 7),
+                ], "summaries \(summaries)")
+            let counts = try await warehouse.tableCounts()
+            try require(
+                counts.keys.sorted() == WarehouseOverviewRules.countedTables.sorted() && counts["fact_klines"] == 2
+                    && counts["fact_orderbook"] == 4 && counts["processed_files"] == 3 && counts["extraction_metadata"] == 2,
+                "counts \(counts)")
         },
     ]
 
