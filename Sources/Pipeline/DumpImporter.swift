@@ -162,35 +162,7 @@ public struct DumpImporter: Sendable {
                     elapsedSeconds: elapsed()))
         }
         reportProgress(0)
-        // Read, verify, unzip and parse files ahead of the writer, on as many threads as leave the writer a core of its
-        // own (one on two cores): a parse competing with the writer for its core slows the import more than it helps.
-        // Several files go into one transaction (each with its ledger entry), which saves rewriting the B-tree's edge
-        // pages per file, so the parse runs about two transactions ahead.
-        let parallelism = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
-        var pending: [PreparationTask] = []
-        var pendingBytes: Int64 = 0
-        var chainTails: [PreparationTask?] = Array(repeating: nil, count: parallelism)
-        var nextToStart = 0
-        func fill() {
-            while nextToStart < files.count,
-                pending.isEmpty || (pending.count < Self.maximumFilesAhead && pendingBytes < Self.maximumBytesAhead)
-            {
-                let file = files[nextToStart]
-                // Each chain parses its files one after another.
-                let previous = chainTails[nextToStart % parallelism]
-                let task = PreparationTask {
-                    _ = await previous?.value
-                    // An import stopped early has no use for the files still queued.
-                    guard !Task.isCancelled else { return .failure(ImportError(file: file.path, message: "not read: import stopped")) }
-                    return Self.prepare(file)
-                }
-                chainTails[nextToStart % parallelism] = task
-                pending.append(task)
-                pendingBytes += file.size
-                nextToStart += 1
-            }
-        }
-        fill()
+        var readAhead = ReadAhead(files: files)
         var index = 0
         while index < files.count {
             if isCancelled() {
@@ -199,12 +171,9 @@ public struct DumpImporter: Sendable {
             }
             var group: [(file: DumpFile, dump: PreparedDump)] = []
             var rows = 0
-            while index < files.count, rows < Self.rowsPerTransaction, !pending.isEmpty {
+            while index < files.count, rows < Self.rowsPerTransaction, let prepared = await readAhead.next() {
                 let file = files[index]
-                let prepared = await pending.removeFirst().value
-                pendingBytes -= file.size
                 index += 1
-                fill()
                 bytesDone += file.size
                 switch prepared {
                 case .failure(let error):
@@ -219,28 +188,10 @@ public struct DumpImporter: Sendable {
                     }
                 }
             }
-            guard !group.isEmpty else {
-                reportProgress(index)
-                continue
-            }
-            let now = clock.now()
-            let imports = group.map { item in
-                KlineImport(
-                    batch: item.dump.batch, symbol: item.file.symbol, capturedAt: now,
-                    object: ProcessedObject(bucket: Self.ledgerBucket, key: ledgerKey(item.file, item.dump), processedAt: now))
-            }
-            do throws(WarehouseError) {
-                let results = try await warehouse.importKlines(imports)
-                report.filesImported += group.count
-                report.klines += rows
-                report.rowsWritten += results.reduce(0) { $0 + $1.rowsWritten }
-            } catch {
-                // The transaction rolled back as a whole; name every file in it.
-                for item in group { report.failures.append(ImportError(file: item.file.path, message: error.description)) }
-            }
+            if !group.isEmpty { await importGroup(group, rows: rows, into: &report) }
             reportProgress(index)
         }
-        for task in pending { task.cancel() }
+        readAhead.cancel()
         do {
             // Hours at file edges and every touched day; interrupted imports leave their marks for the next run.
             let rollups = try await warehouse.rollUpPending()
@@ -251,6 +202,77 @@ public struct DumpImporter: Sendable {
         }
         report.elapsedSeconds = elapsed()
         return report
+    }
+
+    /// One transaction: the group's candles and ledger entries, or, when it rolls back, a failure for every file in it.
+    private func importGroup(_ group: [(file: DumpFile, dump: PreparedDump)], rows: Int, into report: inout ImportReport) async {
+        let now = clock.now()
+        let imports = group.map { item in
+            KlineImport(
+                batch: item.dump.batch, symbol: item.file.symbol, capturedAt: now,
+                object: ProcessedObject(bucket: Self.ledgerBucket, key: ledgerKey(item.file, item.dump), processedAt: now))
+        }
+        do throws(WarehouseError) {
+            let results = try await warehouse.importKlines(imports)
+            report.filesImported += group.count
+            report.klines += rows
+            report.rowsWritten += results.reduce(0) { $0 + $1.rowsWritten }
+        } catch {
+            for item in group { report.failures.append(ImportError(file: item.file.path, message: error.description)) }
+        }
+    }
+
+    /// Reads, verifies, unzips and parses files ahead of the writer, in order, on as many threads as leave the writer a
+    /// core of its own (one on two cores): a parse competing with the writer for its core slows the import more than it
+    /// helps. Several files go into one transaction (each with its ledger entry), which saves rewriting the B-tree's
+    /// edge pages per file, so the parse runs about two transactions ahead, within ``maximumFilesAhead`` and
+    /// ``maximumBytesAhead``.
+    struct ReadAhead {
+        let files: [DumpFile]
+        let parallelism = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+        private var pending: [PreparationTask] = []
+        private var pendingBytes: Int64 = 0
+        private var chainTails: [PreparationTask?]
+        private var nextToStart = 0
+        private var nextToTake = 0
+
+        init(files: [DumpFile]) {
+            self.files = files
+            chainTails = Array(repeating: nil, count: parallelism)
+            fill()
+        }
+
+        /// The next file's parse, in order; `nil` after the last.
+        mutating func next() async -> Result<PreparedDump, ImportError>? {
+            guard !pending.isEmpty else { return nil }
+            let prepared = await pending.removeFirst().value
+            pendingBytes -= files[nextToTake].size
+            nextToTake += 1
+            fill()
+            return prepared
+        }
+
+        /// Stops the parses still queued: an import stopped early has no use for them.
+        func cancel() { for task in pending { task.cancel() } }
+
+        private mutating func fill() {
+            while nextToStart < files.count,
+                pending.isEmpty || (pending.count < DumpImporter.maximumFilesAhead && pendingBytes < DumpImporter.maximumBytesAhead)
+            {
+                let file = files[nextToStart]
+                // Each chain parses its files one after another.
+                let previous = chainTails[nextToStart % parallelism]
+                let task = PreparationTask {
+                    _ = await previous?.value
+                    guard !Task.isCancelled else { return .failure(ImportError(file: file.path, message: "not read: import stopped")) }
+                    return DumpImporter.prepare(file)
+                }
+                chainTails[nextToStart % parallelism] = task
+                pending.append(task)
+                pendingBytes += file.size
+                nextToStart += 1
+            }
+        }
     }
 
     /// Files are grouped into transactions of about this many candles (five weeks of daily files): fewer, larger

@@ -68,24 +68,37 @@ package enum RollupAlgorithm {
     /// ``rollUpPending(_:)``, appending each period left pending because it cannot be computed to `failures`, for the
     /// caller to log.
     package static func rollUpPending(_ store: some RollupStore, failures: inout [RollupFailure]) throws -> RollupReport {
+        var pass = Pass()
+        try rollUpHours(store, &pass, failures: &failures)
+        try rollUpDays(store, &pass, failures: &failures)
+        return pass.report
+    }
+
+    /// What one roll-up learns on the way from hours to days, per symbol.
+    struct Pass {
         var report = RollupReport()
         var newestFinalMinute: [String: Int64] = [:]
+        /// Days holding an hour that was computed: they are recomputed after the hours.
         var touchedDays: [String: Set<Int64>] = [:]
-        var failedHours: [String: Set<Int64>] = [:]
+        /// Days holding an hour that could not be computed: they wait for it rather than being summed without it.
         var blockedDays: [String: Set<Int64>] = [:]
-        let pendingHours = try store.pending(period: .hour)
-        let hoursBySymbol = Dictionary(grouping: pendingHours, by: \.symbol).mapValues { $0.map(\.openTime) }
+    }
+
+    /// Computes every pending hour, leaving pending those that cannot be computed, and marks their days.
+    static func rollUpHours(_ store: some RollupStore, _ pass: inout Pass, failures: inout [RollupFailure]) throws {
+        var failedHours: [String: Set<Int64>] = [:]
+        let hoursBySymbol = Dictionary(grouping: try store.pending(period: .hour), by: \.symbol).mapValues { $0.map(\.openTime) }
         for (symbolText, hours) in hoursBySymbol.sorted(by: { $0.key < $1.key }) {
             guard let symbol = try? Symbol(symbolText) else { continue }
             let newest = try store.newestFinalMinute(symbolText)
-            newestFinalMinute[symbolText] = newest
+            pass.newestFinalMinute[symbolText] = newest
             let known = store.knownCompleteHours(symbol: symbol, openTimes: hours)
             try store.storeHours(
                 known.sorted(by: { $0.key < $1.key }).map { hour, rollup in
                     (rollup.candle, Int64(rollup.minuteCount), isFinal(newest, period: hour, lastPartOffset: 3_540_000))
                 }, symbol: symbol)
-            for hour in known.keys { touchedDays[symbolText, default: []].insert(Interval.oneDay.openTime(containing: hour)) }
-            report.hours += known.count
+            for hour in known.keys { pass.touchedDays[symbolText, default: []].insert(Interval.oneDay.openTime(containing: hour)) }
+            pass.report.hours += known.count
             // Pending hours come in runs (a cycle touches the latest hour or two; a rebuild touches all): one range
             // query per run of consecutive hours, so hours far apart (the edges of many loads) never read the minutes
             // between them.
@@ -106,11 +119,11 @@ package enum RollupAlgorithm {
                     } catch let reason as RollupFailure.Reason {
                         failures.append(RollupFailure(symbol: symbolText, period: .hour, openTime: hour, reason: reason))
                         failedHours[symbolText, default: []].insert(hour)
-                        blockedDays[symbolText, default: []].insert(day)
+                        pass.blockedDays[symbolText, default: []].insert(day)
                         continue
                     }
-                    touchedDays[symbolText, default: []].insert(day)
-                    report.hours += 1
+                    pass.touchedDays[symbolText, default: []].insert(day)
+                    pass.report.hours += 1
                 }
             }
         }
@@ -119,15 +132,19 @@ package enum RollupAlgorithm {
             guard let symbol = try? Symbol(symbolText) else { continue }
             try store.markPending(symbol: symbol, period: .hour, openTimes: hours)
         }
-        for (symbolText, days) in touchedDays {
+        for (symbolText, days) in pass.touchedDays {
             guard let symbol = try? Symbol(symbolText) else { continue }
             try store.markPending(symbol: symbol, period: .day, openTimes: days)
         }
-        var failedDays: [String: Set<Int64>] = blockedDays
+    }
+
+    /// Computes every pending day from its hours, except days still waiting for an hour; days that cannot be computed
+    /// stay pending.
+    static func rollUpDays(_ store: some RollupStore, _ pass: inout Pass, failures: inout [RollupFailure]) throws {
+        var failedDays: [String: Set<Int64>] = pass.blockedDays
         for (symbolText, day) in try store.pending(period: .day) {
             guard let symbol = try? Symbol(symbolText) else { continue }
-            // A day holding an hour that could not be computed waits for it, rather than being summed without it.
-            if blockedDays[symbolText]?.contains(day) == true { continue }
+            if pass.blockedDays[symbolText]?.contains(day) == true { continue }
             let (dayEnd, dayEndOverflows) = day.addingReportingOverflow(86_399_999)
             guard !dayEndOverflows else {
                 failures.append(RollupFailure(symbol: symbolText, period: .day, openTime: day, reason: .periodOutOfRange))
@@ -138,8 +155,8 @@ package enum RollupAlgorithm {
             let minuteCount = try store.minuteCount(symbol: symbol, from: day, to: dayEnd)
             // A day is final once its last minute is. Imports mark days without pending hours, so the symbol's
             // newest final minute may not be known yet.
-            let newest = try newestFinalMinute[symbolText] ?? store.newestFinalMinute(symbolText)
-            newestFinalMinute[symbolText] = newest
+            let newest = try pass.newestFinalMinute[symbolText] ?? store.newestFinalMinute(symbolText)
+            pass.newestFinalMinute[symbolText] = newest
             do {
                 try storeRollup(
                     store, .daily, symbol: symbol, open: day, length: 86_400_000, parts: hours, minuteCount: minuteCount,
@@ -149,14 +166,13 @@ package enum RollupAlgorithm {
                 failedDays[symbolText, default: []].insert(day)
                 continue
             }
-            report.days += 1
+            pass.report.days += 1
         }
         try store.clearPending(period: .day)
         for (symbolText, days) in failedDays {
             guard let symbol = try? Symbol(symbolText) else { continue }
             try store.markPending(symbol: symbol, period: .day, openTimes: days)
         }
-        return report
     }
 
     /// Whether a period is final: its last part (opening `lastPartOffset` after it) is a final minute. A period whose

@@ -31,83 +31,11 @@ struct Status: AsyncParsableCommand {
                 }
             }
             if json {
-                // The API's writer: one JSON path for the whole program; fields without a value are left out.
-                var document = JSONWriter()
-                document.object { json in
-                    json.key("warehouse")
-                    json.string(configuration.warehouse.description)
-                    json.key("lake")
-                    json.string(configuration.lake.description)
-                    if let clockReading {
-                        json.key("exchange_clock")
-                        json.object { json in
-                            json.key("offset_ms")
-                            json.int(clockReading.offsetMilliseconds)
-                            json.key("round_trip_ms")
-                            json.int(clockReading.roundTripMilliseconds)
-                            json.key("measured_at")
-                            json.int(clockReading.measuredAt)
-                        }
-                    }
-                    json.key("symbols")
-                    json.array { json in
-                        for summary in summaries {
-                            json.object { json in
-                                json.key("symbol")
-                                json.string(summary.symbol.rawValue)
-                                json.key("type")
-                                json.string(summary.type.rawValue)
-                                json.key("rows")
-                                json.int(summary.rows)
-                                for (name, value) in [
-                                    ("first", summary.first), ("last", summary.last), ("last_fetch", summary.lastFetchTime),
-                                ]
-                                where value != nil {
-                                    json.key(dynamic: name)
-                                    json.optionalInt(value)
-                                }
-                                if let lag = lag(summary) {
-                                    json.key("lag_ms")
-                                    json.int(lag)
-                                }
-                            }
-                        }
-                    }
-                    json.key("tables")
-                    json.object { json in
-                        for table in WarehouseOverviewRules.countedTables {
-                            json.key(dynamic: table)
-                            json.int(counts[table] ?? 0)
-                        }
-                    }
-                    json.key("lake_buckets")
-                    json.array { json in
-                        for bucket in lake.buckets {
-                            json.object { json in
-                                json.key("name")
-                                json.string(bucket.name)
-                                json.key("objects")
-                                json.int(bucket.objects)
-                                json.key("bytes")
-                                json.int(bucket.bytes)
-                                json.key("folders")
-                                json.array { json in
-                                    for day in bucket.days {
-                                        json.object { json in
-                                            json.key("folder")
-                                            json.string(day.folder)
-                                            json.key("objects")
-                                            json.int(day.objects)
-                                            json.key("bytes")
-                                            json.int(day.bytes)
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                Console.write(Data(document.bytes + [UInt8(ascii: "\n")]))
+                Console.write(
+                    Data(
+                        Self.document(
+                            configuration, summaries: summaries, counts: counts, lake: lake, clockReading: clockReading, lag: lag)
+                            + [UInt8(ascii: "\n")]))
                 return
             }
             Console.print("warehouse \(configuration.warehouse.description), lake \(configuration.lake.description)")
@@ -138,6 +66,88 @@ struct Status: AsyncParsableCommand {
             Console.print(
                 "processed files: \(counts["processed_files"] ?? 0), rejected files: \(counts["rejected_files"] ?? 0), k-line rows: \(counts["fact_klines"] ?? 0), order-book rows: \(counts["fact_orderbook"] ?? 0)"
             )
+        }
+    }
+
+    /// `status --json`, written by the API's writer (one JSON path for the whole program); fields without a value are
+    /// left out.
+    static func document(
+        _ configuration: ResolvedConfiguration, summaries: [DataSummary], counts: [String: Int], lake: LakeStatistics,
+        clockReading: ExchangeClock.Reading?, lag: (DataSummary) -> Int64?
+    ) -> [UInt8] {
+        var document = JSONWriter()
+        document.object { json in
+            json.key("warehouse")
+            json.string(configuration.warehouse.description)
+            json.key("lake")
+            json.string(configuration.lake.description)
+            if let clockReading {
+                json.key("exchange_clock")
+                json.object { json in
+                    json.key("offset_ms")
+                    json.int(clockReading.offsetMilliseconds)
+                    json.key("round_trip_ms")
+                    json.int(clockReading.roundTripMilliseconds)
+                    json.key("measured_at")
+                    json.int(clockReading.measuredAt)
+                }
+            }
+            json.key("symbols")
+            json.array { json in
+                for summary in summaries { write(summary, lag: lag(summary), to: &json) }
+            }
+            json.key("tables")
+            json.object { json in
+                for table in WarehouseOverviewRules.countedTables {
+                    json.key(dynamic: table)
+                    json.int(counts[table] ?? 0)
+                }
+            }
+            json.key("lake_buckets")
+            json.array { json in
+                for bucket in lake.buckets { write(bucket, to: &json) }
+            }
+        }
+        return document.bytes
+    }
+
+    static func write(_ summary: DataSummary, lag: Int64?, to json: inout JSONWriter) {
+        json.object { json in
+            json.key("symbol")
+            json.string(summary.symbol.rawValue)
+            json.key("type")
+            json.string(summary.type.rawValue)
+            json.key("rows")
+            json.int(summary.rows)
+            for (name, value) in [("first", summary.first), ("last", summary.last), ("last_fetch", summary.lastFetchTime), ("lag_ms", lag)]
+            where value != nil {
+                json.key(dynamic: name)
+                json.optionalInt(value)
+            }
+        }
+    }
+
+    static func write(_ bucket: LakeStatistics.Bucket, to json: inout JSONWriter) {
+        json.object { json in
+            json.key("name")
+            json.string(bucket.name)
+            json.key("objects")
+            json.int(bucket.objects)
+            json.key("bytes")
+            json.int(bucket.bytes)
+            json.key("folders")
+            json.array { json in
+                for day in bucket.days {
+                    json.object { json in
+                        json.key("folder")
+                        json.string(day.folder)
+                        json.key("objects")
+                        json.int(day.objects)
+                        json.key("bytes")
+                        json.int(day.bytes)
+                    }
+                }
+            }
         }
     }
 }
