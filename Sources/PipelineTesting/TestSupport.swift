@@ -66,7 +66,16 @@ public final class ManualClock: Sendable {
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
     public func sleep(for duration: Duration) async throws {
-        let milliseconds = Self.milliseconds(duration)
+        try await sleep(until: nil, orFor: Self.milliseconds(duration))
+    }
+
+    /// Sleeps until the clock reads `deadline` (at once when it already does).
+    public func sleep(until deadline: Int64) async throws {
+        try await sleep(until: deadline, orFor: 0)
+    }
+
+    /// Sleeps until `deadline`, or, without one, `milliseconds` after the time read when the sleeper registers.
+    private func sleep(until deadline: Int64?, orFor milliseconds: Int64) async throws {
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID
@@ -75,8 +84,10 @@ public final class ManualClock: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let resumeNow: Result<Void, any Error>? = state.withLock { state in
                     if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
-                    if milliseconds <= 0 { return .success(()) }
-                    state.sleepers[id] = (state.time + milliseconds, continuation)
+                    let later = state.time.addingReportingOverflow(milliseconds)
+                    let wakeAt = deadline ?? (later.overflow ? .max : later.partialValue)
+                    if wakeAt <= state.time { return .success(()) }
+                    state.sleepers[id] = (wakeAt, continuation)
                     return nil
                 }
                 if let resumeNow { continuation.resume(with: resumeNow) }
@@ -104,7 +115,7 @@ struct ManualEpochClock: EpochClock {
     var minimumResolution: Duration { .milliseconds(1) }
 
     func sleep(until deadline: EpochInstant, tolerance: Duration?) async throws {
-        try await manual.sleep(for: now.duration(to: deadline))
+        try await manual.sleep(until: deadline.epochMilliseconds)
     }
 }
 

@@ -95,6 +95,29 @@ public enum WarehouseConformance {
             stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: open, to: open, includeOpen: false, limit: nil)
             try require(stored.map(\.kline) == [kline(open, variant: 3)] && stored[0].isFinal, "final candle not kept")
         },
+        ConformanceCheck("a page whose candles lie years apart is loaded by key, with the same rule") { warehouse in
+            let early: Int64 = 1_577_836_800_000
+            let late = early + 3 * 365 * 86_400_000
+            let open = try await warehouse.loadKlines(
+                [kline(early), kline(late)], symbol: btc, interval: .oneMinute, capturedAt: early + 30_000, object: object("far1"))
+            try require(open == LoadResult(rowsWritten: 2, rowsUnchanged: 0), "first load \(open)")
+            // The early candle becomes final; the late one is captured later but still open, so it is replaced too.
+            let later = try await warehouse.loadKlines(
+                [kline(early, variant: 1), kline(late, variant: 1)], symbol: btc, interval: .oneMinute, capturedAt: early + 90_000,
+                object: object("far2"))
+            try require(later == LoadResult(rowsWritten: 2, rowsUnchanged: 0), "second load \(later)")
+            let again = try await warehouse.loadKlines(
+                [kline(early, variant: 2), kline(late, variant: 2)], symbol: btc, interval: .oneMinute, capturedAt: early + 60_000,
+                object: object("far3"))
+            try require(again == LoadResult(rowsWritten: 0, rowsUnchanged: 2), "an earlier capture replaced something \(again)")
+            let rows = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(
+                rows == [
+                    StoredKline(kline: kline(early, variant: 1), isFinal: true),
+                    StoredKline(kline: kline(late, variant: 1), isFinal: false),
+                ],
+                "rows \(rows)")
+        },
         ConformanceCheck("queries filter by symbol, interval, range and limit") { warehouse in
             let candles = (0..<10).map { kline(1_704_067_200_000 + Int64($0) * 60_000) }
             _ = try await warehouse.loadKlines(

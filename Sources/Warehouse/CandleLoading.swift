@@ -14,15 +14,23 @@ package struct StoredCandleState: Sendable, Hashable {
 /// The storage steps a load of candles needs, all inside one write transaction. The decisions (which rows are
 /// written, which hours and days become pending, when a batch's own roll-ups may be stored) are ``CandleLoading``'s.
 package protocol CandleLoadStore: RollupStore {
-    /// The stored candles of `interval` opening in `[from, to]`, by open time; a backend with concurrent writers locks
-    /// them until commit.
-    func storedCandles(symbol: Symbol, interval: Interval, from: Int64, to: Int64) throws -> [Int64: StoredCandleState]
+    /// The stored candles of `interval` opening at `openTimes` (ascending, distinct), by open time; a backend with
+    /// concurrent writers locks them until commit. Read as one range when ``CandleLoading/isDense(_:)`` says so, else
+    /// by key, so a page whose candles lie years apart does not read the years between.
+    func storedCandles(symbol: Symbol, interval: Interval, openTimes: [Int64]) throws -> [Int64: StoredCandleState]
     /// Inserts a dump file's 1m candles into a range that holds none: the fast path, which may bind the batch's text.
     func insertIntoEmptyRange(_ batch: KlineBatch, symbol: Symbol, capturedAt: Int64) throws
     /// Inserts or overwrites these candles (the rows ``CandleLoading`` chose), `is_final` from `capturedAt`.
     func write(_ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64) throws
     /// Inserts or updates the object's `processed_files` row.
     func recordProcessed(_ object: ProcessedObject, rows: Int, unchanged: Int) throws
+    /// Whether the backend keeps the complete hours a load brings (``RollupStore/knownCompleteHours(symbol:openTimes:)``),
+    /// so ``CandleLoading/load(_:_:batch:symbol:interval:capturedAt:object:)`` computes them. The default keeps none.
+    var remembersCompleteHours: Bool { get }
+}
+
+extension CandleLoadStore {
+    package var remembersCompleteHours: Bool { false }
 }
 
 /// Loads of candles, written once for every backend.
@@ -31,6 +39,14 @@ package protocol CandleLoadStore: RollupStore {
 /// or a later one; a final candle is never rewritten (a re-fetch, a replayed object or an old dump cannot change what
 /// the exchange closed). Hours whose final minutes changed are marked for ``RollupAlgorithm``.
 package enum CandleLoading {
+    /// Whether the stored rows of `openTimes` (ascending) are cheaper to read as one range than one by one: the range
+    /// holds at most two minutes per candle asked for.
+    package static func isDense(_ openTimes: [Int64]) -> Bool {
+        guard let first = openTimes.first, let last = openTimes.last else { return true }
+        let (span, overflow) = last.subtractingReportingOverflow(first)
+        return !overflow && span / 60_000 < 2 * Int64(openTimes.count)
+    }
+
     /// Whether a candle captured at `capturedAt` (final or not) replaces the stored row.
     package static func replaces(_ stored: StoredCandleState?, isFinal: Bool, capturedAt: Int64) -> Bool {
         guard let stored else { return true }
@@ -47,11 +63,12 @@ package enum CandleLoading {
         _ store: some CandleLoadStore, _ klines: [Kline], batch: KlineBatch? = nil, symbol: Symbol, interval: Interval,
         capturedAt: Int64, object: ProcessedObject
     ) throws -> (result: LoadResult, completeHours: [KlineBatch.HourRollup]) {
-        guard let first = klines.map(\.openTime).min(), let last = klines.map(\.openTime).max() else {
+        guard !klines.isEmpty else {
             try store.recordProcessed(object, rows: 0, unchanged: 0)
             return (LoadResult(rowsWritten: 0, rowsUnchanged: 0), [])
         }
-        let stored = try store.storedCandles(symbol: symbol, interval: interval, from: first, to: last)
+        let openTimes = Set(klines.map(\.openTime)).sorted()
+        let stored = try store.storedCandles(symbol: symbol, interval: interval, openTimes: openTimes)
         if stored.isEmpty, let batch, interval == .oneMinute {
             try store.insertIntoEmptyRange(batch, symbol: symbol, capturedAt: capturedAt)
             let plan = RollupAlgorithm.importPlan(klines, hours: batch.hours, capturedAt: capturedAt)
@@ -80,7 +97,9 @@ package enum CandleLoading {
         }
         try store.recordProcessed(object, rows: klines.count, unchanged: klines.count - changed.count)
         var complete: [KlineBatch.HourRollup] = []
-        if stored.isEmpty, interval == .oneMinute, zip(klines, klines.dropFirst()).allSatisfy({ $0.openTime < $1.openTime }) {
+        if store.remembersCompleteHours, stored.isEmpty, interval == .oneMinute,
+            zip(klines, klines.dropFirst()).allSatisfy({ $0.openTime < $1.openTime })
+        {
             complete = RollupAlgorithm.importPlan(klines, hours: KlineBatch.hourRollups(klines), capturedAt: capturedAt).complete
         }
         return (LoadResult(rowsWritten: changed.count, rowsUnchanged: klines.count - changed.count), complete)

@@ -29,15 +29,26 @@ extension SQLiteWarehouse {
 struct SQLiteCandleStore: CandleLoadStore {
     let db: Database
 
-    func storedCandles(symbol: Symbol, interval: Interval, from: Int64, to: Int64) throws -> [Int64: StoredCandleState] {
-        let rows = try Row.fetchCursor(
-            db.cachedStatement(
-                sql:
-                    "SELECT open_time, is_final, captured_at FROM fact_klines WHERE symbol = ? AND interval = ? AND open_time BETWEEN ? AND ?"
-            ),
-            arguments: [symbol.rawValue, interval.rawValue, from, to])
+    func storedCandles(symbol: Symbol, interval: Interval, openTimes: [Int64]) throws -> [Int64: StoredCandleState] {
+        guard let first = openTimes.first, let last = openTimes.last else { return [:] }
         var states: [Int64: StoredCandleState] = [:]
-        while let row = try rows.next() { states[row[0]] = StoredCandleState(isFinal: row[1], capturedAt: row[2]) }
+        if CandleLoading.isDense(openTimes) {
+            let rows = try Row.fetchCursor(
+                db.cachedStatement(
+                    sql:
+                        "SELECT open_time, is_final, captured_at FROM fact_klines WHERE symbol = ? AND interval = ? AND open_time BETWEEN ? AND ?"
+                ),
+                arguments: [symbol.rawValue, interval.rawValue, first, last])
+            while let row = try rows.next() { states[row[0]] = StoredCandleState(isFinal: row[1], capturedAt: row[2]) }
+        } else {
+            let statement = try db.cachedStatement(
+                sql: "SELECT is_final, captured_at FROM fact_klines WHERE symbol = ? AND interval = ? AND open_time = ?")
+            for openTime in openTimes {
+                if let row = try Row.fetchOne(statement, arguments: [symbol.rawValue, interval.rawValue, openTime]) {
+                    states[openTime] = StoredCandleState(isFinal: row[0], capturedAt: row[1])
+                }
+            }
+        }
         return states
     }
 

@@ -79,7 +79,7 @@ public final class SQLiteWarehouse: Warehouse {
         let code: WarehouseError.Code =
             switch error.resultCode.primaryResultCode {
             case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_FULL, .SQLITE_NOMEM, .SQLITE_PROTOCOL: .unavailable
-            case .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_MISMATCH, .SQLITE_RANGE: .invalidData
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: .invalidData
             default: .failed
             }
         return WarehouseError(code, operation: operation, detail: error.message ?? "\(error.resultCode)")

@@ -53,17 +53,28 @@ final class MySQLCandleStore: CandleLoadStore {
         return known
     }
 
+    var remembersCompleteHours: Bool { true }
+
     /// Locked until commit (`FOR UPDATE`), so a concurrent load of the same range waits and then sees these rows.
-    func storedCandles(symbol: Symbol, interval: Interval, from: Int64, to: Int64) throws -> [Int64: StoredCandleState] {
-        let parameters = MySQLParameters(symbol.rawValue, interval.rawValue, from, to)
-        let stored = try connection.query(
-            """
-            SELECT open_time, is_final, captured_at FROM fact_klines
-            WHERE symbol = ? AND `interval` = ? AND open_time BETWEEN ? AND ? FOR UPDATE
-            """, parameters)
+    func storedCandles(symbol: Symbol, interval: Interval, openTimes: [Int64]) throws -> [Int64: StoredCandleState] {
+        guard let first = openTimes.first, let last = openTimes.last else { return [:] }
+        var batches: [(sql: String, parameters: MySQLParameters)] = []
+        let select = "SELECT open_time, is_final, captured_at FROM fact_klines WHERE symbol = ? AND `interval` = ? AND open_time"
+        if CandleLoading.isDense(openTimes) {
+            batches.append(("\(select) BETWEEN ? AND ? FOR UPDATE", MySQLParameters(symbol.rawValue, interval.rawValue, first, last)))
+        } else {
+            for chunk in MySQLWarehouse.statementChunks(openTimes) {
+                var parameters = MySQLParameters(symbol.rawValue, interval.rawValue)
+                for openTime in chunk { parameters.append(openTime) }
+                let list = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                batches.append(("\(select) IN (\(list)) FOR UPDATE", parameters))
+            }
+        }
         var states: [Int64: StoredCandleState] = [:]
-        for row in stored.all {
-            states[try row.requiredInt(0)] = StoredCandleState(isFinal: try row.requiredInt(1) == 1, capturedAt: try row.requiredInt(2))
+        for batch in batches {
+            for row in try connection.query(batch.sql, batch.parameters).all {
+                states[try row.requiredInt(0)] = StoredCandleState(isFinal: try row.requiredInt(1) == 1, capturedAt: try row.requiredInt(2))
+            }
         }
         return states
     }

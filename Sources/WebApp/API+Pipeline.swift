@@ -82,7 +82,7 @@ extension API {
 
     func pipelineStatus(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let generatedAt = now
-        let overview = try await pipelineOverview()
+        let overview = try await pipelineOverview(gaps: false)
         let usage = services.exchangeUsage.snapshot
         return Response.json { json in
             json.object { json in

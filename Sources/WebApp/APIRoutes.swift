@@ -43,11 +43,10 @@ public final class RouteBook: @unchecked Sendable {
         router.on(RouterPath(route.routerPath), method: method, use: handler)
     }
 
-    /// Whether a route was added for the request's method and path (HEAD as GET, which the router answers for it): a
-    /// 404 from the router for a request it does not serve means no route matched.
+    /// Whether a route was added for the request's method and path: a 404 from the router for a request it does not
+    /// serve means no route matched. (HEAD is served only where a route says so: the router does not add HEAD routes.)
     func serves(_ request: Request) -> Bool {
-        let method = request.method == .head ? .get : request.method
-        return methods(servingPath: Substring(request.uri.path)).contains(method)
+        methods(servingPath: Substring(request.uri.path)).contains(request.method)
     }
 
     /// Methods served at a concrete path, for `405 Method Not Allowed` and its `Allow` header.

@@ -109,8 +109,9 @@ struct HTTPMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
-        // Unrouted requests are counted under one label, not their paths (which a client could vary without end).
-        let route = context.endpointPath ?? "unrouted"
+        // Unrouted requests are counted under one label (Hummingbird's not-found responder names them "NotFound"), not
+        // under their paths, which a client could vary without end.
+        let route = context.endpointPath ?? "NotFound"
         let labels = [("route", route), ("method", request.method.rawValue)]
         registry.makeCounter(
             descriptor: MetricNameDescriptor(

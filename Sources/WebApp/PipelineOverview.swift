@@ -26,8 +26,9 @@ struct PipelineOverview: Sendable {
     /// Every symbol's gaps.
     var gaps: [KlineGap] { symbols.flatMap(\.gaps) }
 
+    /// Reads the overview; `gaps: false` leaves every symbol's gaps empty, for readers that do not show them.
     static func read(
-        symbols: [Symbol], from warehouse: any WebWarehouse, exchangeNow: Int64, clockReading: ExchangeClock.Reading?
+        symbols: [Symbol], from warehouse: any WebWarehouse, exchangeNow: Int64, clockReading: ExchangeClock.Reading?, gaps: Bool
     ) async throws(WarehouseError) -> PipelineOverview {
         var states: [SymbolState] = []
         for symbol in symbols {
@@ -36,7 +37,7 @@ struct PipelineOverview: Sendable {
                     symbol: symbol, klines: try await warehouse.extractionState(symbol: symbol, type: .klines),
                     depth: try await warehouse.extractionState(symbol: symbol, type: .depth),
                     freshness: try await Freshness.read(symbol, from: warehouse, at: exchangeNow),
-                    gaps: try await warehouse.gaps(symbol: symbol)))
+                    gaps: gaps ? try await warehouse.gaps(symbol: symbol) : []))
         }
         return PipelineOverview(symbols: states, exchangeNow: exchangeNow, clockReading: clockReading)
     }
@@ -44,10 +45,10 @@ struct PipelineOverview: Sendable {
 
 extension API {
     /// The tracked symbols' ``PipelineOverview``, lags on the exchange's clock.
-    func pipelineOverview() async throws -> PipelineOverview {
+    func pipelineOverview(gaps: Bool) async throws -> PipelineOverview {
         let exchange = try await exchangeTime()
         return try await PipelineOverview.read(
             symbols: try await services.symbols.symbols(), from: services.warehouse, exchangeNow: exchange.now,
-            clockReading: exchange.reading)
+            clockReading: exchange.reading, gaps: gaps)
     }
 }

@@ -93,6 +93,11 @@ struct APITests {
             #expect(reply.headers[.allow] == "GET")
             let symbols = try await client.send(.put, "/api/config/symbols")
             #expect(symbols.headers[.allow] == "GET, POST")
+            // No HEAD routes are registered: HEAD is another method, not an unknown path.
+            let head = try await client.send(.head, "/api/health")
+            #expect(head.status == .methodNotAllowed && head.headers[.allow] == "GET")
+            let unknown = try await client.send(.get, "/api/nothing-here")
+            #expect(unknown.status == .notFound && unknown.errorCode == "not_found")
         }
     }
 

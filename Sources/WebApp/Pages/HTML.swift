@@ -60,11 +60,15 @@ struct HTML {
 
 /// Reading `application/x-www-form-urlencoded` bodies and cookies, which the pages' forms and sign-in use.
 enum FormData {
-    /// The fields of a form body, decoded by Hummingbird's `URLEncodedFormDecoder`. A key may appear once; bracketed
-    /// keys (`a[b]`, `a[]`) are refused before decoding, because our forms have none and the decoder nests one level
-    /// per bracket, which a hostile body of 64 KiB could make thousands deep.
+    /// The fields of a form body, decoded by Hummingbird's `URLEncodedFormDecoder` (a field named twice, or a malformed
+    /// percent escape, is an error). Our forms have a few flat fields, so more than ``maximumFields`` fields, or
+    /// bracketed names (`a[b]`, `a[]`, which the decoder would nest into dictionaries and arrays), are refused first.
     static func decode(_ text: String) throws(APIError) -> [String: String] {
-        for element in text.split(separator: "&") {
+        let elements = text.split(separator: "&")
+        guard elements.count <= maximumFields else {
+            throw APIError.badRequest("invalid_form", "a form has at most \(maximumFields) fields")
+        }
+        for element in elements {
             let key = element.prefix { $0 != "=" }.lowercased()
             guard !key.contains("["), !key.contains("]"), !key.contains("%5b"), !key.contains("%5d") else {
                 throw APIError.badRequest("invalid_form", "form field names are plain words; '\(shown(String(key)))' is not one")
@@ -76,6 +80,8 @@ enum FormData {
             throw APIError.badRequest("invalid_form", "the form could not be read: \(shown("\(error)"))")
         }
     }
+
+    static let maximumFields = 100
 
     static func read(_ request: Request) async throws -> [String: String] {
         let buffer: ByteBuffer

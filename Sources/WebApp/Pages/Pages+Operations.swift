@@ -13,7 +13,7 @@ extension Pages {
             let jobs = await services.scheduler.jobNames
             let filter = try query.jobRunFilter(jobs: jobs)
             let now = api.now
-            let overview = try await api.pipelineOverview()
+            let overview = try await api.pipelineOverview(gaps: true)
             let figures = try await api.warehouseFigures()
             let lake: LakeStatisticsCache.Snapshot?
             do {

@@ -98,7 +98,8 @@ struct Pages: Sendable {
             return response
         } catch {
             let requestID = requestID(of: request)
-            let failure = (error as? APIError) ?? APIError(.serviceUnavailable, code: "unavailable", "")
+            // The API's answer to the same failure: its status, by what failed.
+            let failure = JSONErrorMiddleware<WebRequestContext>.failure(for: error)
             if failure.status.code >= 500 {
                 services.logger.error(
                     "page failed", metadata: ["http.path": "\(request.uri.path)", "http.request_id": "\(requestID)", "error": "\(error)"])
