@@ -81,46 +81,7 @@ struct ExchangeInfoDocument {
             json.bool(value)
         }
         json.key("filters")
-        json.array { json in
-            filter(&json, "PRICE_FILTER", ["minPrice": rules.tickSize, "maxPrice": rules.maxPrice, "tickSize": rules.tickSize])
-            filter(&json, "LOT_SIZE", ["minQty": rules.stepSize, "maxQty": rules.maxQuantity, "stepSize": rules.stepSize])
-            filter(&json, "ICEBERG_PARTS", integers: ["limit": 10])
-            filter(&json, "MARKET_LOT_SIZE", ["minQty": .zero, "maxQty": rules.maxQuantity, "stepSize": .zero])
-            filter(
-                &json, "TRAILING_DELTA",
-                integers: [
-                    "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2_000, "minTrailingBelowDelta": 10,
-                    "maxTrailingBelowDelta": 2_000,
-                ])
-            json.object { json in
-                json.key("filterType")
-                json.string("PERCENT_PRICE_BY_SIDE")
-                for (name, value) in [
-                    ("bidMultiplierUp", "5"), ("bidMultiplierDown", "0.2"), ("askMultiplierUp", "5"), ("askMultiplierDown", "0.2"),
-                ] {
-                    json.key(dynamic: name)
-                    json.string(value)
-                }
-                json.key("avgPriceMins")
-                json.int(5)
-            }
-            json.object { json in
-                json.key("filterType")
-                json.string("NOTIONAL")
-                json.key("minNotional")
-                json.decimal(ExactDecimal(5))
-                json.key("applyMinToMarket")
-                json.bool(true)
-                json.key("maxNotional")
-                json.decimal(ExactDecimal(9_000_000))
-                json.key("applyMaxToMarket")
-                json.bool(false)
-                json.key("avgPriceMins")
-                json.int(5)
-            }
-            filter(&json, "MAX_NUM_ORDERS", integers: ["maxNumOrders": 200])
-            filter(&json, "MAX_NUM_ALGO_ORDERS", integers: ["maxNumAlgoOrders": 5])
-        }
+        json.array { json in writeFilters(rules, to: &json) }
         json.key("permissions")
         json.array { _ in }
         json.key("permissionSets")
@@ -129,6 +90,48 @@ struct ExchangeInfoDocument {
         json.string("EXPIRE_MAKER")
         json.key("allowedSelfTradePreventionModes")
         json.array { json in for mode in selfTradePreventionModes { json.string(mode) } }
+    }
+
+    /// Binance's symbol filters, with the price and quantity steps of `rules`.
+    private static func writeFilters(_ rules: TradingRules, to json: inout JSONWriter) {
+        filter(&json, "PRICE_FILTER", ["minPrice": rules.tickSize, "maxPrice": rules.maxPrice, "tickSize": rules.tickSize])
+        filter(&json, "LOT_SIZE", ["minQty": rules.stepSize, "maxQty": rules.maxQuantity, "stepSize": rules.stepSize])
+        filter(&json, "ICEBERG_PARTS", integers: ["limit": 10])
+        filter(&json, "MARKET_LOT_SIZE", ["minQty": .zero, "maxQty": rules.maxQuantity, "stepSize": .zero])
+        filter(
+            &json, "TRAILING_DELTA",
+            integers: [
+                "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2_000, "minTrailingBelowDelta": 10,
+                "maxTrailingBelowDelta": 2_000,
+            ])
+        json.object { json in
+            json.key("filterType")
+            json.string("PERCENT_PRICE_BY_SIDE")
+            for (name, value) in [
+                ("bidMultiplierUp", "5"), ("bidMultiplierDown", "0.2"), ("askMultiplierUp", "5"), ("askMultiplierDown", "0.2"),
+            ] {
+                json.key(dynamic: name)
+                json.string(value)
+            }
+            json.key("avgPriceMins")
+            json.int(5)
+        }
+        json.object { json in
+            json.key("filterType")
+            json.string("NOTIONAL")
+            json.key("minNotional")
+            json.decimal(ExactDecimal(5))
+            json.key("applyMinToMarket")
+            json.bool(true)
+            json.key("maxNotional")
+            json.decimal(ExactDecimal(9_000_000))
+            json.key("applyMaxToMarket")
+            json.bool(false)
+            json.key("avgPriceMins")
+            json.int(5)
+        }
+        filter(&json, "MAX_NUM_ORDERS", integers: ["maxNumOrders": 200])
+        filter(&json, "MAX_NUM_ALGO_ORDERS", integers: ["maxNumAlgoOrders": 5])
     }
 
     /// A filter of decimal members (Binance's eight-digit strings) or of integer members.

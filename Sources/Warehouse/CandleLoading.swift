@@ -67,7 +67,9 @@ package enum CandleLoading {
             try store.recordProcessed(object, rows: 0, unchanged: 0)
             return (LoadResult(rowsWritten: 0, rowsUnchanged: 0), [])
         }
-        let openTimes = Set(klines.map(\.openTime)).sorted()
+        // Pages come ascending; a hostile or hand-made one may not, or may repeat a candle.
+        let ascending = zip(klines, klines.dropFirst()).allSatisfy { $0.openTime < $1.openTime }
+        let openTimes = ascending ? klines.map(\.openTime) : Set(klines.map(\.openTime)).sorted()
         let stored = try store.storedCandles(symbol: symbol, interval: interval, openTimes: openTimes)
         if stored.isEmpty, let batch, interval == .oneMinute {
             try store.insertIntoEmptyRange(batch, symbol: symbol, capturedAt: capturedAt)
@@ -80,26 +82,25 @@ package enum CandleLoading {
         }
         // Applied candle by candle, so a page that repeats a candle (a hostile object) keeps its first copy: the second
         // was captured no later.
+        let repeats = openTimes.count < klines.count
         var states = stored
-        var chosen: [Int64: Kline] = [:]
-        for kline in klines {
+        var kept: [Int] = []
+        kept.reserveCapacity(klines.count)
+        var touchedHours = Set<Int64>()
+        for (index, kline) in klines.enumerated() {
             let isFinal = kline.isClosed(at: capturedAt)
             guard replaces(states[kline.openTime], isFinal: isFinal, capturedAt: capturedAt) else { continue }
-            states[kline.openTime] = StoredCandleState(isFinal: isFinal, capturedAt: capturedAt)
-            chosen[kline.openTime] = kline
+            if repeats { states[kline.openTime] = StoredCandleState(isFinal: isFinal, capturedAt: capturedAt) }
+            if isFinal { touchedHours.insert(Interval.oneHour.openTime(containing: kline.openTime)) }
+            kept.append(index)
         }
-        let changed = chosen.values.sorted { $0.openTime < $1.openTime }
+        // A page of new candles (the usual case) is written as it came, without a copy.
+        let changed = kept.count == klines.count ? klines : kept.map { klines[$0] }
         try store.write(changed, symbol: symbol, interval: interval, capturedAt: capturedAt)
-        if interval == .oneMinute {
-            let touchedHours = Set(
-                changed.filter { $0.isClosed(at: capturedAt) }.map { Interval.oneHour.openTime(containing: $0.openTime) })
-            try store.markPending(symbol: symbol, period: .hour, openTimes: touchedHours)
-        }
+        if interval == .oneMinute { try store.markPending(symbol: symbol, period: .hour, openTimes: touchedHours) }
         try store.recordProcessed(object, rows: klines.count, unchanged: klines.count - changed.count)
         var complete: [KlineBatch.HourRollup] = []
-        if store.remembersCompleteHours, stored.isEmpty, interval == .oneMinute,
-            zip(klines, klines.dropFirst()).allSatisfy({ $0.openTime < $1.openTime })
-        {
+        if store.remembersCompleteHours, stored.isEmpty, interval == .oneMinute, ascending {
             complete = RollupAlgorithm.importPlan(klines, hours: KlineBatch.hourRollups(klines), capturedAt: capturedAt).complete
         }
         return (LoadResult(rowsWritten: changed.count, rowsUnchanged: klines.count - changed.count), complete)

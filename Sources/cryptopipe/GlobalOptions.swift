@@ -81,22 +81,10 @@ struct GlobalOptions: ParsableArguments {
             flag != nil ? "flag" : (settings.environment[env].map { !$0.isEmpty } ?? false) ? "environment" : "default"
         }
         let exchange = try Self.validateExchangeURL(exchangeText)
-        var warehouseLocation = try WarehouseLocation(
-            parsing: warehouseText, mysqlPassword: settings.environment["CRYPTOPIPE_MYSQL_PASSWORD"])
         let originalViewsText = settings.text(originalViews, env: "CRYPTOPIPE_ORIGINAL_VIEWS", default: "")
-        if !originalViewsText.isEmpty {
-            guard case .mysql(var mysql) = warehouseLocation else {
-                throw .usage(
-                    "--original-views needs a MySQL or MariaDB warehouse (--warehouse mysql://…); unset it or CRYPTOPIPE_ORIGINAL_VIEWS")
-            }
-            guard MySQLConfiguration.isValidDatabaseName(originalViewsText), originalViewsText != mysql.database else {
-                throw .usage(
-                    "--original-views '\(MySQLConfiguration.redacted(originalViewsText))' must name a database other than the "
-                        + "warehouse's, of letters, digits and _ (at most 64)")
-            }
-            mysql.originalViewsDatabase = originalViewsText
-            warehouseLocation = .mysql(mysql)
-        }
+        let warehouseLocation = try Self.withOriginalViews(
+            originalViewsText,
+            in: try WarehouseLocation(parsing: warehouseText, mysqlPassword: settings.environment["CRYPTOPIPE_MYSQL_PASSWORD"]))
         let lakeLocation = try LakeLocation(parsing: lakeText)
         let s3Settings = try s3.resolve(settings)
         var entries = [
@@ -130,6 +118,23 @@ struct GlobalOptions: ParsableArguments {
             weightBudgetPercent: weightBudgetPercent, retentionDays: retentionDays, archiveAfterDays: archiveAfterDays,
             deleteArchiveAfterDays: deleteArchiveAfterDays,
             s3: s3Settings, entries: entries)
+    }
+
+    /// `location` with `--original-views` set (a MySQL warehouse only, another database of a valid name); unchanged
+    /// when `database` is empty.
+    static func withOriginalViews(_ database: String, in location: WarehouseLocation) throws(CLIError) -> WarehouseLocation {
+        guard !database.isEmpty else { return location }
+        guard case .mysql(var mysql) = location else {
+            throw .usage(
+                "--original-views needs a MySQL or MariaDB warehouse (--warehouse mysql://…); unset it or CRYPTOPIPE_ORIGINAL_VIEWS")
+        }
+        guard MySQLConfiguration.isValidDatabaseName(database), database != mysql.database else {
+            throw .usage(
+                "--original-views '\(MySQLConfiguration.redacted(database))' must name a database other than the "
+                    + "warehouse's, of letters, digits and _ (at most 64)")
+        }
+        mysql.originalViewsDatabase = database
+        return .mysql(mysql)
     }
 
     /// The URL without `user:password@`, for display.
