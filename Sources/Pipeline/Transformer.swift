@@ -37,10 +37,18 @@ public struct Transformer: Sendable {
     /// The warehouse setting that keeps the scan position across processes.
     public static let resumeSetting = "transform.resume_from"
 
+    /// Objects read from the lake ahead of the one being loaded. S3 answers each GET after a round trip, so reads
+    /// overlap; parsing stays one object ahead of the writer.
+    public let readAhead: Int
+    /// What the listed sizes of the objects being read ahead may add up to (at least one object is always read), so a
+    /// lake of large (or hostile) objects cannot make the read-ahead hold more than this.
+    static let readAheadBytes = 64 << 20
+
     public init(
         lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Transformer.Storage, clock: PipelineClock = .system,
-        rescan: Bool = false, logger: Logger
+        rescan: Bool = false, readAhead: Int = 16, logger: Logger
     ) {
+        self.readAhead = max(1, readAhead)
         self.rescan = rescan
         self.lake = lake
         self.layout = layout
@@ -62,6 +70,7 @@ public struct Transformer: Sendable {
         }
         var report = TransformReport()
         var pending: [String] = []
+        var sizes: [String: Int] = [:]
         var listed: Set<String> = []
         var newestCapture: Int64?
         for day in days {
@@ -76,6 +85,7 @@ public struct Transformer: Sendable {
                 .map { (capturedAt: $0.capturedAt ?? 0, key: $0.key) }
                 .sorted { ($0.capturedAt, $0.key) < ($1.capturedAt, $1.key) }
             pending.append(contentsOf: dayPending.map(\.key))
+            for object in objects where !processed.contains(object.key) { sizes[object.key] = object.size }
             listed.insert(day)
         }
         // Unreadable objects that were loaded meanwhile (by a concurrent transformer), moved or deleted no longer hold
@@ -85,7 +95,7 @@ public struct Transformer: Sendable {
         let due = pending.filter { unreadable.isDue($0, at: now) }
         report.deferred = pending.count - due.count
         // One pipelined load over all days keeps the parse-ahead running across day boundaries.
-        try await load(due, into: &report)
+        try await load(due, sizes: sizes, into: &report)
         // Hours and days whose minutes changed are recomputed now, so roll-ups never lag the facts.
         let rollups = try await wrap { () throws(WarehouseError) in try await warehouse.rollUpPending() }
         report.hoursRolledUp = rollups.hours
@@ -121,42 +131,118 @@ public struct Transformer: Sendable {
         return report
     }
 
-    /// Loads objects in order while the next one is read and parsed concurrently: parsing and the
-    /// warehouse write then use both cores instead of taking turns.
-    func load(_ keys: [String], into report: inout TransformReport) async throws(PipelineError) {
-        guard let first = keys.first else { return }
-        var current = await prepare(first)
-        for key in keys.dropFirst() {
-            async let upcoming = prepare(key)
+    /// Loads objects in order. Up to ``readAhead`` objects are read ahead (within ``readAheadBytes`` of listed size),
+    /// and the next one is parsed while the current one is loaded: reads overlap their round trips, and parsing and the
+    /// warehouse write use both cores instead of taking turns.
+    func load(_ keys: [String], sizes: [String: Int] = [:], into report: inout TransformReport) async throws(PipelineError) {
+        let lake = self.lake
+        let bucket = layout.rawBucket
+        var reads = ReadAhead(keys: keys, sizes: sizes, depth: readAhead, byteBudget: Self.readAheadBytes) { key in
+            await Self.fetch(key, from: lake, bucket: bucket)
+        }
+        defer { reads.cancel() }
+        guard let first = reads.next() else { return }
+        var current = Self.prepared(await first.value)
+        while let upcomingRead = reads.next() {
+            async let upcoming = Self.prepared(await upcomingRead.value)
             try await apply(current, into: &report)
             current = await upcoming
         }
         try await apply(current, into: &report)
     }
 
-    /// The read-and-parse half of loading an object, free of side effects so it can run ahead.
-    enum PreparedObject: Sendable {
-        case parsed(key: String, ParsedObject)
-        case malformed(key: String, reason: String)
+    /// An object's bytes as read from the lake, or why there are none.
+    enum FetchedObject: Sendable {
+        case bytes(key: String, [UInt8])
         case vanished(key: String)
         case unreadable(key: String, ObjectStoreError)
     }
 
-    func prepare(_ key: String) async -> PreparedObject {
-        let bytes: [UInt8]
+    /// Reads from the lake in list order, keeping up to `depth` reads in flight while the listed sizes of those not yet
+    /// taken stay within `byteBudget` (one is always in flight). Reads run as tasks of their own; ``cancel()`` stops those
+    /// not taken when the load ends early.
+    struct ReadAhead {
+        let keys: [String]
+        let sizes: [String: Int]
+        let depth: Int
+        let byteBudget: Int
+        let fetch: @Sendable (String) async -> FetchedObject
+        private var inFlight: [Task<FetchedObject, Never>] = []
+        /// Listed bytes of the reads started and not yet taken.
+        private(set) var bytesInFlight = 0
+        /// Reads started so far.
+        private(set) var started = 0
+        /// Reads started and not yet taken.
+        var waiting: Int { inFlight.count }
+
+        init(
+            keys: [String], sizes: [String: Int], depth: Int, byteBudget: Int, fetch: @escaping @Sendable (String) async -> FetchedObject
+        ) {
+            self.keys = keys
+            self.sizes = sizes
+            self.depth = max(1, depth)
+            self.byteBudget = byteBudget
+            self.fetch = fetch
+        }
+
+        /// The read of the next object in order, `nil` after the last; tops the window up first and after.
+        mutating func next() -> Task<FetchedObject, Never>? {
+            fill()
+            guard !inFlight.isEmpty else { return nil }
+            let task = inFlight.removeFirst()
+            bytesInFlight -= size(of: keys[started - inFlight.count - 1])
+            fill()
+            return task
+        }
+
+        func cancel() { for task in inFlight { task.cancel() } }
+
+        private func size(of key: String) -> Int { max(0, sizes[key] ?? 0) }
+
+        private mutating func fill() {
+            while started < keys.count, inFlight.count < depth,
+                inFlight.isEmpty || bytesInFlight + size(of: keys[started]) <= byteBudget
+            {
+                let key = keys[started]
+                let fetch = self.fetch
+                inFlight.append(Task { await fetch(key) })
+                bytesInFlight += size(of: key)
+                started += 1
+            }
+        }
+    }
+
+    static func fetch(_ key: String, from lake: any ObjectStore, bucket: String) async -> FetchedObject {
         do {
-            bytes = try await lake.get(bucket: layout.rawBucket, key: key)
+            return .bytes(key: key, try await lake.get(bucket: bucket, key: key))
         } catch  where error.code == .notFound {
             // Moved or deleted since the listing (e.g. by a concurrent transform): nothing to do.
             return .vanished(key: key)
         } catch {
             return .unreadable(key: key, error)
         }
-        do {
-            return .parsed(key: key, try Self.parse(key: key, bytes: bytes))
-        } catch {
-            return .malformed(key: key, reason: error.description)
+    }
+
+    /// The parse half of loading an object, free of side effects so it can run ahead of the writer.
+    static func prepared(_ fetched: FetchedObject) -> PreparedObject {
+        switch fetched {
+        case .vanished(let key): return .vanished(key: key)
+        case .unreadable(let key, let error): return .unreadable(key: key, error)
+        case .bytes(let key, let bytes):
+            do {
+                return .parsed(key: key, try parse(key: key, bytes: bytes))
+            } catch {
+                return .malformed(key: key, reason: error.description)
+            }
         }
+    }
+
+    /// An object read and parsed (or why it could not be), ready to load.
+    enum PreparedObject: Sendable {
+        case parsed(key: String, ParsedObject)
+        case malformed(key: String, reason: String)
+        case vanished(key: String)
+        case unreadable(key: String, ObjectStoreError)
     }
 
     /// Loads one prepared object; parse failures reject it, an unreadable object is set aside for a later pass, and
