@@ -167,8 +167,9 @@ public struct Transformer: Sendable {
         let depth: Int
         let byteBudget: Int
         let fetch: @Sendable (String) async -> FetchedObject
-        private var inFlight: [Task<FetchedObject, Never>] = []
-        /// Listed bytes of the reads started and not yet taken.
+        /// Reads started and not yet taken, with their listed sizes.
+        private var inFlight: [(read: Task<FetchedObject, Never>, bytes: Int)] = []
+        /// Listed bytes of the reads started and not yet taken: at most `byteBudget`, or one object's size.
         private(set) var bytesInFlight = 0
         /// Reads started so far.
         private(set) var started = 0
@@ -189,24 +190,27 @@ public struct Transformer: Sendable {
         mutating func next() -> Task<FetchedObject, Never>? {
             fill()
             guard !inFlight.isEmpty else { return nil }
-            let task = inFlight.removeFirst()
-            bytesInFlight -= size(of: keys[started - inFlight.count - 1])
+            let taken = inFlight.removeFirst()
+            bytesInFlight -= taken.bytes
             fill()
-            return task
+            return taken.read
         }
 
-        func cancel() { for task in inFlight { task.cancel() } }
+        func cancel() { for entry in inFlight { entry.read.cancel() } }
 
         private func size(of key: String) -> Int { max(0, sizes[key] ?? 0) }
 
         private mutating func fill() {
+            // Sizes come from the lake's listing: compared against what is left of the budget, never summed past it, so
+            // a hostile listing cannot overflow the count.
             while started < keys.count, inFlight.count < depth,
-                inFlight.isEmpty || bytesInFlight + size(of: keys[started]) <= byteBudget
+                inFlight.isEmpty || size(of: keys[started]) <= byteBudget - bytesInFlight
             {
                 let key = keys[started]
+                let bytes = size(of: key)
                 let fetch = self.fetch
-                inFlight.append(Task { await fetch(key) })
-                bytesInFlight += size(of: key)
+                inFlight.append((Task { await fetch(key) }, bytes))
+                bytesInFlight += bytes
                 started += 1
             }
         }

@@ -154,4 +154,18 @@ struct TransformerReadAheadTests {
         #expect(deep.started == 17 && deep.waiting == 16)
         deep.cancel()
     }
+
+    /// Listed sizes are outside input: sizes near `Int.max` are read one at a time without overflowing the count.
+    @Test func hugeListedSizesAreReadOneAtATime() async {
+        let keys = ["a", "b", "c"]
+        var reads = Transformer.ReadAhead(keys: keys, sizes: ["a": .max, "b": .max, "c": 1], depth: 16, byteBudget: 100) {
+            .vanished(key: $0)
+        }
+        var order: [String] = []
+        while let task = reads.next() {
+            #expect(reads.waiting <= 1)
+            if case .vanished(let key) = await task.value { order.append(key) }
+        }
+        #expect(order == keys)
+    }
 }
