@@ -224,7 +224,8 @@ let package = Package(
         ),
         .testTarget(
             name: "WarehouseTests",
-            dependencies: ["Warehouse", "PipelineTesting", "MarketData"],
+            dependencies: ["Warehouse", "PipelineTesting", "MarketData", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         // MariaDB's installed headers' layouts, compared with CMariaDB's declarations by WarehouseMySQLTests.
@@ -232,7 +233,8 @@ let package = Package(
         .testTarget(
             name: "WarehouseMySQLTests",
             dependencies: [
-                "CMariaDB", "CMariaDBReference", "WarehouseMySQL", "Warehouse", "PipelineTesting", "PipelineTestingMySQL", "MarketData", "Pipeline", "DataLake", "Exchange",
+                "CMariaDB", "CMariaDBReference", "WarehouseMySQL", "Warehouse", "PipelineTesting", "PipelineTestingMySQL", "MarketData",
+                "Pipeline", "DataLake", "Exchange",
                 "ExchangeSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -273,6 +273,32 @@ public enum WarehouseConformance {
                 "latest book \(String(describing: book))")
             try require(try await warehouse.latestOrderBook(symbol: eth, levels: 20) == nil, "another symbol's book")
         },
+        ConformanceCheck("odd books come back exactly: a repeated price keeps its first level, huge and negative values") { warehouse in
+            func level(_ price: String, _ quantity: String) -> PriceLevel {
+                PriceLevel(price: try! ExactDecimal(parsing: price), quantity: try! ExactDecimal(parsing: quantity))
+            }
+            // Unsorted, with a price twice: still one snapshot, its levels as they came minus the repeat.
+            let unsorted = OrderBookSnapshot(
+                lastUpdateId: 3, bids: [level("10", "1"), level("12.5", "2"), level("10", "9"), level("0", "0")],
+                asks: [level("13", "0.00000001"), level("11", "4")])
+            let loaded = try await warehouse.loadOrderBook(unsorted, symbol: btc, capturedAt: 1_000, object: object("o1"))
+            try require(loaded == LoadResult(rowsWritten: 5, rowsUnchanged: 1), "load \(loaded)")
+            let first = try await warehouse.latestOrderBook(symbol: btc, levels: 10)
+            try require(
+                first?.bids == [level("10", "1"), level("12.5", "2"), level("0", "0")] && first?.asks == unsorted.asks,
+                "unsorted book \(String(describing: first))")
+            // Beyond what the compact form holds (and negative): kept as decimal text.
+            let huge = OrderBookSnapshot(
+                lastUpdateId: Int64.max, bids: [level("99999999999999999999999999999.99999999", "1"), level("-5", "2")],
+                asks: [level("1", "46116860184.27387904")])
+            _ = try await warehouse.loadOrderBook(huge, symbol: btc, capturedAt: 2_000, object: object("o2"))
+            let second = try await warehouse.latestOrderBook(symbol: btc, levels: 10)
+            try require(
+                second == StoredOrderBook(symbol: btc, capturedAt: 2_000, lastUpdateId: Int64.max, bids: huge.bids, asks: huge.asks),
+                "huge book \(String(describing: second))")
+            let counts = try await warehouse.tableCounts()
+            try require(counts["fact_orderbook"] == 8, "levels counted \(counts)")
+        },
     ]
     /// ObjectLedger.
     static let objectLedgerChecks: [ConformanceCheck<any Warehouse>] = [

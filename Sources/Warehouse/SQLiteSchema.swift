@@ -163,6 +163,59 @@ enum SQLiteSchema {
                     );
                     """)
         }
+        migrator.registerMigration("v6-compact-books") { db in
+            // One row per snapshot (``CompactOrderBook``); the old per-level table is kept as `fact_orderbook_v1` until
+            // ``SQLiteWarehouse/convertLegacyOrderBooks()`` has moved its snapshots, a batch per transaction.
+            try db.execute(
+                sql: """
+                    ALTER TABLE fact_orderbook RENAME TO fact_orderbook_v1;
+
+                    CREATE TABLE orderbook_snapshots (
+                        symbol TEXT NOT NULL,
+                        captured_at INTEGER NOT NULL,
+                        last_update_id INTEGER NOT NULL,
+                        price_tick INTEGER NOT NULL,
+                        quantity_lot INTEGER NOT NULL,
+                        levels INTEGER NOT NULL,
+                        bids TEXT NOT NULL,
+                        asks TEXT NOT NULL,
+                        PRIMARY KEY (symbol, captured_at)
+                    );
+
+                    \(factOrderBookView)
+                    """)
+        }
         return migrator
     }
+
+    /// `fact_orderbook` as it was, a row per level with canonical decimal text, unfolded from `orderbook_snapshots`:
+    /// a level's price is the running sum of its steps times the tick (bids step down from the first level); a snapshot
+    /// in the plain form (`price_tick` 0) holds its decimals as text. Filters on `symbol` and `captured_at` reach the
+    /// table's key, as both are the windows' partition.
+    static let factOrderBookView = """
+        CREATE VIEW fact_orderbook (symbol, captured_at, side, price, quantity, level, last_update_id) AS
+        SELECT symbol, captured_at, side,
+            CASE WHEN tick = 0 THEN a ELSE printf('%d.%08d', tick * steps / 100000000, tick * steps % 100000000) END,
+            CASE WHEN tick = 0 THEN b ELSE printf('%d.%08d', lot * b / 100000000, lot * b % 100000000) END,
+            level, last_update_id
+        FROM (
+            SELECT s.symbol, s.captured_at, 'bid' AS side, s.price_tick AS tick, s.quantity_lot AS lot, s.last_update_id,
+                j.key AS level, j.value ->> 0 AS a, j.value ->> 1 AS b,
+                2 * first_value(j.value ->> 0) OVER w - sum(j.value ->> 0) OVER w AS steps
+            FROM orderbook_snapshots AS s, json_each(s.bids) AS j
+            WINDOW w AS (PARTITION BY s.symbol, s.captured_at ORDER BY j.key)
+        )
+        UNION ALL
+        SELECT symbol, captured_at, side,
+            CASE WHEN tick = 0 THEN a ELSE printf('%d.%08d', tick * steps / 100000000, tick * steps % 100000000) END,
+            CASE WHEN tick = 0 THEN b ELSE printf('%d.%08d', lot * b / 100000000, lot * b % 100000000) END,
+            level, last_update_id
+        FROM (
+            SELECT s.symbol, s.captured_at, 'ask' AS side, s.price_tick AS tick, s.quantity_lot AS lot, s.last_update_id,
+                j.key AS level, j.value ->> 0 AS a, j.value ->> 1 AS b,
+                sum(j.value ->> 0) OVER w AS steps
+            FROM orderbook_snapshots AS s, json_each(s.asks) AS j
+            WINDOW w AS (PARTITION BY s.symbol, s.captured_at ORDER BY j.key)
+        )
+        """
 }

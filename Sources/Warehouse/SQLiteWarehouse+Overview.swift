@@ -30,7 +30,7 @@ extension SQLiteWarehouse {
             ).map { WarehouseOverviewRules.Span(symbol: $0[0], rows: $0[1], first: $0[2], last: $0[3], lastFinal: $0[4]) }
             let books = try Row.fetchAll(
                 db,
-                sql: "SELECT symbol, count(DISTINCT captured_at), min(captured_at), max(captured_at) FROM fact_orderbook GROUP BY symbol"
+                sql: "SELECT symbol, count(*), min(captured_at), max(captured_at) FROM orderbook_snapshots GROUP BY symbol"
             ).map { WarehouseOverviewRules.Span(symbol: $0[0], rows: $0[1], first: $0[2], last: $0[3]) }
             return WarehouseOverviewRules.summaries(klines: klines, books: books, fetches: fetches)
         }
@@ -40,7 +40,7 @@ extension SQLiteWarehouse {
         try await read("count rows") { db in
             var counts: [String: Int] = [:]
             for table in WarehouseOverviewRules.countedTables {
-                counts[table] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
+                counts[table] = try Int.fetchOne(db, sql: WarehouseOverviewRules.countQuery(table)) ?? 0
             }
             return counts
         }

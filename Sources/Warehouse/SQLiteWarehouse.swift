@@ -45,6 +45,7 @@ public final class SQLiteWarehouse: Warehouse {
         } catch {
             throw Self.failure("migrate schema of \(path)", error)
         }
+        try await convertLegacyOrderBooks()
     }
 
     // MARK: Plumbing
@@ -72,6 +73,7 @@ public final class SQLiteWarehouse: Warehouse {
     /// `error` as a ``WarehouseError`` of the kind its cause says: busy, locked, I/O and open failures mean the database
     /// is unavailable; data that does not parse is invalid; any other SQLite error is a failed statement.
     static func failure(_ operation: String, _ error: any Error) -> WarehouseError {
+        if let error = error as? WarehouseError { return error }
         guard let error = error as? DatabaseError else {
             let invalid = error is DecimalParseError || error is SymbolError
             return WarehouseError(invalid ? .invalidData : .failed, operation: operation, detail: "\(error)")

@@ -8,6 +8,12 @@ public enum WarehouseOverviewRules {
         "rejected_files", "kline_gaps", "job_runs",
     ]
 
+    /// The query counting `table`'s rows: `fact_orderbook`, a view unfolding every level, is counted from the levels
+    /// each snapshot row records rather than by unfolding them all.
+    public static func countQuery(_ table: String) -> String {
+        table == "fact_orderbook" ? "SELECT coalesce(sum(levels), 0) FROM orderbook_snapshots" : "SELECT count(*) FROM \(table)"
+    }
+
     /// A symbol's stored span of one data type, as the backend's aggregate query returns it.
     public struct Span: Sendable, Hashable {
         public var symbol: String

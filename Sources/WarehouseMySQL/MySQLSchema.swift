@@ -12,6 +12,8 @@
 enum MySQLSchema {
     struct Migration {
         var id: String
+        /// Runs before the statements, for a step no statement can make re-runnable (a conditional rename).
+        var prepare: (@Sendable (MySQLConnection) throws(MySQLError) -> Void)? = nil
         var statements: [String]
     }
 
@@ -169,7 +171,66 @@ enum MySQLSchema {
                 ) \(table)
                 """
             ]),
+        Migration(
+            id: "v3-compact-books",
+            // One row per snapshot (``CompactOrderBook``); the old per-level table is kept as `fact_orderbook_v1` until
+            // ``MySQLWarehouse/convertLegacyOrderBooks()`` has moved its snapshots, a batch per transaction.
+            prepare: { connection throws(MySQLError) in
+                let type = try connection.query(
+                    "SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'fact_orderbook'"
+                ).first?.string(0)
+                if type == "BASE TABLE" { try connection.execute("RENAME TABLE fact_orderbook TO fact_orderbook_v1") }
+            },
+            statements: [
+                """
+                CREATE TABLE IF NOT EXISTS orderbook_snapshots (
+                    symbol \(symbol),
+                    captured_at BIGINT NOT NULL,
+                    last_update_id BIGINT NOT NULL,
+                    price_tick BIGINT NOT NULL,
+                    quantity_lot BIGINT NOT NULL,
+                    levels INT NOT NULL,
+                    bids MEDIUMTEXT CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    asks MEDIUMTEXT CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    PRIMARY KEY (symbol, captured_at)
+                ) \(table)
+                """,
+                factOrderBookView,
+            ]),
     ]
+
+    /// `fact_orderbook` as it was, a row per level with `DECIMAL(40,8)` values, unfolded from `orderbook_snapshots` with
+    /// `JSON_TABLE`: a level's price is the running sum of its steps times the tick (bids step down from the first
+    /// level); a snapshot in the plain form (`price_tick` 0) holds its decimals as text. Conditions on `symbol` and
+    /// `captured_at` are pushed to the table's key, as both are the windows' partition. The doubling is in `DECIMAL`:
+    /// `JSON_TABLE` reads a plain form's text into the `BIGINT` column as its largest value, and `2 *` that would fail
+    /// the whole query even though the plain form never uses it.
+    static let factOrderBookView = """
+                CREATE OR REPLACE SQL SECURITY INVOKER VIEW fact_orderbook (symbol, captured_at, side, price, quantity, level, last_update_id) AS
+                SELECT symbol, captured_at, side,
+                    CAST(CASE WHEN tick = 0 THEN a ELSE tick * steps * 0.00000001 END AS DECIMAL(40,8)),
+                    CAST(CASE WHEN tick = 0 THEN b ELSE lot * lots * 0.00000001 END AS DECIMAL(40,8)),
+                    level, last_update_id
+                FROM (
+                    SELECT s.symbol, s.captured_at, 'bid' AS side, s.price_tick AS tick, s.quantity_lot AS lot, s.last_update_id,
+                        CAST(j.level - 1 AS SIGNED) AS level, j.a, j.b, j.lots,
+                        2 * CAST(FIRST_VALUE(j.steps) OVER w AS DECIMAL(40,0)) - SUM(j.steps) OVER w AS steps
+                    FROM orderbook_snapshots AS s,
+                        JSON_TABLE(s.bids, '$[*]' COLUMNS (
+                            level FOR ORDINALITY, steps BIGINT PATH '$[0]', lots BIGINT PATH '$[1]',
+                            a VARCHAR(64) PATH '$[0]', b VARCHAR(64) PATH '$[1]')) AS j
+                    WINDOW w AS (PARTITION BY s.symbol, s.captured_at ORDER BY j.level)
+                    UNION ALL
+                    SELECT s.symbol, s.captured_at, 'ask', s.price_tick, s.quantity_lot, s.last_update_id,
+                        CAST(j.level - 1 AS SIGNED), j.a, j.b, j.lots,
+                        SUM(j.steps) OVER w
+                    FROM orderbook_snapshots AS s,
+                        JSON_TABLE(s.asks, '$[*]' COLUMNS (
+                            level FOR ORDINALITY, steps BIGINT PATH '$[0]', lots BIGINT PATH '$[1]',
+                            a VARCHAR(64) PATH '$[0]', b VARCHAR(64) PATH '$[1]')) AS j
+                    WINDOW w AS (PARTITION BY s.symbol, s.captured_at ORDER BY j.level)
+                ) AS levels
+        """
 
     static func rollupTable(_ name: String) -> String {
         """
@@ -207,6 +268,7 @@ enum MySQLSchema {
             """)
         let applied = Set(try connection.query("SELECT id FROM schema_migrations").all.compactMap { $0.string(0) })
         for migration in migrations where !applied.contains(migration.id) {
+            try migration.prepare?(connection)
             for statement in migration.statements { try connection.execute(statement) }
             let parameters = MySQLParameters(migration.id)
             try connection.run(

@@ -1,63 +1,130 @@
 public import MarketData
 public import Warehouse
 
-/// ``OrderBookStore``: one row per level of each snapshot.
+/// ``OrderBookStore``: one `orderbook_snapshots` row per snapshot (``CompactOrderBook``).
 extension MySQLWarehouse {
     public func loadOrderBook(
         _ book: OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject
     ) async throws(WarehouseError) -> LoadResult {
-        try await write("load \(object.key)") { connection throws(MySQLError) in
-            var levels: [(side: BookSide, index: Int, level: PriceLevel)] = []
-            for (side, sideLevels) in [(BookSide.bid, book.bids), (BookSide.ask, book.asks)] {
-                for (index, level) in sideLevels.enumerated() { levels.append((side, index, level)) }
-            }
-            var written = 0
-            for chunk in Self.statementChunks(levels) {
-                var parameters = MySQLParameters(capacity: chunk.count * 7)
-                for (side, index, level) in chunk {
-                    parameters.append(symbol.rawValue)
-                    parameters.append(capturedAt)
-                    parameters.append(side.rawValue)
-                    parameters.append(level.price)
-                    parameters.append(level.quantity)
-                    parameters.append(index)
-                    parameters.append(book.lastUpdateId)
-                }
-                let row = "(?, ?, ?, ?, ?, ?, ?)"
-                // A snapshot already stored is left as it is: the no-op update counts 0 affected rows.
-                written += try connection.run(
-                    """
-                    INSERT INTO fact_orderbook (symbol, captured_at, side, price, quantity, level, last_update_id)
-                    VALUES \(Array(repeating: row, count: chunk.count).joined(separator: ", "))
-                    ON DUPLICATE KEY UPDATE symbol = symbol
-                    """, parameters)
-            }
-            try Self.recordProcessed(connection, object, rows: levels.count, unchanged: levels.count - written)
-            return LoadResult(rowsWritten: written, rowsUnchanged: levels.count - written)
+        let compact = CompactOrderBook(book)
+        return try await write("load \(object.key)") { connection throws(MySQLError) in
+            // A snapshot already stored is left as it is, and all its levels count as unchanged.
+            let written = try Self.insert(connection, compact, symbol: symbol.rawValue, capturedAt: capturedAt) > 0 ? compact.levelCount : 0
+            let total = book.bids.count + book.asks.count
+            try Self.recordProcessed(connection, object, rows: total, unchanged: total - written)
+            return LoadResult(rowsWritten: written, rowsUnchanged: total - written)
         }
     }
 
+    /// Affected rows: 1 when stored, 0 when the snapshot was there (the no-op update counts 0).
+    static func insert(
+        _ connection: MySQLConnection, _ book: CompactOrderBook, symbol: String, capturedAt: Int64
+    ) throws(MySQLError)
+        -> Int
+    {
+        var parameters = MySQLParameters(capacity: 8)
+        parameters.append(symbol)
+        parameters.append(capturedAt)
+        parameters.append(book.lastUpdateId)
+        parameters.append(book.priceTick)
+        parameters.append(book.quantityLot)
+        parameters.append(book.levelCount)
+        parameters.append(book.bids)
+        parameters.append(book.asks)
+        return try connection.run(
+            """
+            INSERT INTO orderbook_snapshots (symbol, captured_at, last_update_id, price_tick, quantity_lot, levels, bids, asks)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE symbol = symbol
+            """, parameters)
+    }
+
     public func latestOrderBook(symbol: Symbol, levels: Int) async throws(WarehouseError) -> StoredOrderBook? {
-        try await run("read the latest order book") { connection throws(MySQLError) in
-            var parameters = MySQLParameters(symbol.rawValue)
+        let stored = try await run("read the latest order book") { connection throws(MySQLError) -> (Int64, CompactOrderBook)? in
             guard
-                let capturedAt = try connection.query("SELECT max(captured_at) FROM fact_orderbook WHERE symbol = ?", parameters).first?
-                    .int64(0)
+                let row = try connection.query(
+                    """
+                    SELECT captured_at, last_update_id, price_tick, quantity_lot, levels, bids, asks FROM orderbook_snapshots
+                    WHERE symbol = ? ORDER BY captured_at DESC LIMIT 1
+                    """, MySQLParameters(symbol.rawValue)
+                ).first
             else { return nil }
-            parameters.append(capturedAt)
-            parameters.append(levels)
-            let rows = try connection.query(
-                """
-                SELECT side, price, quantity, last_update_id FROM fact_orderbook
-                WHERE symbol = ? AND captured_at = ? AND level < ? ORDER BY side, level
-                """, parameters)
-            var book = StoredOrderBook(symbol: symbol, capturedAt: capturedAt, lastUpdateId: 0, bids: [], asks: [])
-            for row in rows.all {
-                let level = PriceLevel(price: try row.requiredDecimal(1), quantity: try row.requiredDecimal(2))
-                book.lastUpdateId = try row.requiredInt(3)
-                if try row.requiredText(0) == BookSide.bid.rawValue { book.bids.append(level) } else { book.asks.append(level) }
+            return (
+                try row.requiredInt(0),
+                CompactOrderBook(
+                    lastUpdateId: try row.requiredInt(1), priceTick: try row.requiredInt(2), quantityLot: try row.requiredInt(3),
+                    levelCount: Int(try row.requiredInt(4)), bids: try row.requiredText(5), asks: try row.requiredText(6))
+            )
+        }
+        guard let (capturedAt, book) = stored else { return nil }
+        do {
+            let (bids, asks) = try book.levels(limit: levels)
+            return StoredOrderBook(symbol: symbol, capturedAt: capturedAt, lastUpdateId: book.lastUpdateId, bids: bids, asks: asks)
+        } catch {
+            throw WarehouseError(
+                .invalidData, operation: "read the order book of \(symbol) at \(UTCTime.iso8601(capturedAt))", detail: error.description)
+        }
+    }
+
+    /// Moves order books still stored a row per level (by a version before `v3-compact-books`) into
+    /// `orderbook_snapshots`, a batch per transaction, then drops the old table; a stopped run continues at the next.
+    func convertLegacyOrderBooks() async throws(WarehouseError) {
+        let hasLegacy = try await run("look for order books in the old layout") { connection throws(MySQLError) in
+            try connection.query(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'fact_orderbook_v1'"
+            ).first?.int64(0) == 1
+        }
+        guard hasLegacy else { return }
+        while try await write(
+            "convert order books to the compact layout",
+            { connection throws(MySQLError) in try OrderBookLayoutConversion.convertBatch(LegacySteps(connection: connection)) }) > 0
+        {}
+        try await run("drop the old order-book table") { connection throws(MySQLError) in
+            try connection.execute("DROP TABLE IF EXISTS fact_orderbook_v1")
+        }
+    }
+
+    struct LegacySteps: OrderBookLayoutConversion.Steps {
+        let connection: MySQLConnection
+
+        func nextSnapshots(limit: Int) throws(MySQLError) -> [(symbol: String, capturedAt: Int64)] {
+            var keys: [(symbol: String, capturedAt: Int64)] = []
+            for row in try connection.query(
+                "SELECT DISTINCT symbol, captured_at FROM fact_orderbook_v1 ORDER BY symbol, captured_at LIMIT ?", MySQLParameters(limit)
+            ).all {
+                keys.append((try row.requiredText(0), try row.requiredInt(1)))
             }
-            return book
+            return keys
+        }
+
+        func levels(symbol: String, from: Int64, through: Int64) throws(MySQLError) -> [OrderBookLayoutConversion.LegacyLevel] {
+            var parameters = MySQLParameters(symbol)
+            parameters.append(from)
+            parameters.append(through)
+            var levels: [OrderBookLayoutConversion.LegacyLevel] = []
+            for row in try connection.query(
+                """
+                SELECT captured_at, side, price, quantity, last_update_id FROM fact_orderbook_v1
+                WHERE symbol = ? AND captured_at BETWEEN ? AND ? ORDER BY captured_at, side, level
+                """, parameters
+            ).all {
+                levels.append(
+                    .init(
+                        capturedAt: try row.requiredInt(0), isBid: try row.requiredText(1) == BookSide.bid.rawValue,
+                        level: PriceLevel(price: try row.requiredDecimal(2), quantity: try row.requiredDecimal(3)),
+                        lastUpdateId: try row.requiredInt(4)))
+            }
+            return levels
+        }
+
+        func insert(_ book: CompactOrderBook, symbol: String, capturedAt: Int64) throws(MySQLError) {
+            _ = try MySQLWarehouse.insert(connection, book, symbol: symbol, capturedAt: capturedAt)
+        }
+
+        func deleteLegacy(symbol: String, from: Int64, through: Int64) throws(MySQLError) {
+            var parameters = MySQLParameters(symbol)
+            parameters.append(from)
+            parameters.append(through)
+            try connection.run("DELETE FROM fact_orderbook_v1 WHERE symbol = ? AND captured_at BETWEEN ? AND ?", parameters)
         }
     }
 }

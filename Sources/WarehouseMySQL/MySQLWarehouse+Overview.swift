@@ -33,7 +33,7 @@ extension MySQLWarehouse {
             }
             var books: [WarehouseOverviewRules.Span] = []
             for row in try connection.query(
-                "SELECT symbol, count(DISTINCT captured_at), min(captured_at), max(captured_at) FROM fact_orderbook GROUP BY symbol"
+                "SELECT symbol, count(*), min(captured_at), max(captured_at) FROM orderbook_snapshots GROUP BY symbol"
             ).all {
                 books.append(
                     .init(symbol: try row.requiredText(0), rows: Int(try row.requiredInt(1)), first: row.int64(2), last: row.int64(3)))
@@ -46,7 +46,7 @@ extension MySQLWarehouse {
         try await run("count rows") { connection throws(MySQLError) in
             var counts: [String: Int] = [:]
             for table in WarehouseOverviewRules.countedTables {
-                counts[table] = Int(try connection.query("SELECT count(*) FROM \(table)").first?.int64(0) ?? 0)
+                counts[table] = Int(try connection.query(WarehouseOverviewRules.countQuery(table)).first?.int64(0) ?? 0)
             }
             return counts
         }

@@ -32,6 +32,7 @@ public final class MySQLWarehouse: Warehouse {
         try await run("migrate the schema of \(configuration)") { connection throws(MySQLError) in
             try MySQLSchema.migrate(connection, originalViews: views, warehouse: database)
         }
+        try await convertLegacyOrderBooks()
     }
 
     /// The server's version, e.g. `10.11.19-MariaDB`.
