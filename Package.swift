@@ -182,7 +182,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/cryptopipe-bench",
-            exclude: ["baseline_transform.py", "baseline_import.py"],
+            exclude: ["baseline_transform.py", "baseline_import.py", "baseline_live.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MarketDataTests", dependencies: ["MarketData"], swiftSettings: swiftSettings),
