@@ -178,11 +178,13 @@ public struct LocalObjectStore: ObjectStore {
         let length = ExtendedAttributes.get?(path, md5Attribute, &buffer, buffer.count) ?? -1
         #endif
         guard length > 0 else { return nil }
-        let parts = String(decoding: buffer[..<length], as: UTF8.self).split(separator: " ")
-        guard parts.count == 3, parts[0].utf8.count == 32, parts[1] == "\(info.st_size)", parts[2] == modification(info) else {
-            return nil
-        }
-        return String(parts[0])
+        // "<32 hex digits> <size> <seconds>.<nanoseconds>", compared byte by byte: a listing reads one per object.
+        let recorded = buffer[..<length]
+        let expected = " \(info.st_size) \(modification(info))".utf8
+        guard length == 32 + expected.count, recorded.suffix(expected.count).elementsEqual(expected),
+            !recorded.prefix(32).contains(UInt8(ascii: " "))
+        else { return nil }
+        return String(decoding: recorded.prefix(32), as: UTF8.self)
     }
 
     private static func modification(_ info: stat) -> String {

@@ -80,11 +80,27 @@ public struct ObjectInfo: Sendable, Hashable {
 public enum ObjectKeyRules {
     /// Keys are relative paths without `.`/`..` segments or NUL, at most 1024 bytes (S3's limit).
     public static func validate(_ key: String) throws(ObjectStoreError) {
-        guard !key.isEmpty, !key.hasPrefix("/"), !key.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }),
-            !key.contains("\0"), key.utf8.count <= 1024
-        else {
+        guard !key.isEmpty, key.utf8.count <= 1024, key.utf8.first != UInt8(ascii: "/"), hasNoDotSegmentOrNUL(key) else {
             throw .invalidKey(key, reason: "must be a relative path without '.' or '..' segments, at most 1024 bytes")
         }
+    }
+
+    /// Byte by byte (every read of the lake checks its key): no segment between `/`s is `.` or `..`, and no byte is NUL.
+    static func hasNoDotSegmentOrNUL(_ key: String) -> Bool {
+        var segmentLength = 0
+        var dotsOnly = true
+        for byte in key.utf8 {
+            switch byte {
+            case 0: return false
+            case UInt8(ascii: "/"):
+                if dotsOnly, (1...2).contains(segmentLength) { return false }
+                (segmentLength, dotsOnly) = (0, true)
+            default:
+                segmentLength += 1
+                if byte != UInt8(ascii: ".") { dotsOnly = false }
+            }
+        }
+        return !(dotsOnly && (1...2).contains(segmentLength))
     }
 }
 

@@ -4,7 +4,8 @@ public import MarketData
 import Synchronization
 public import Warehouse
 
-/// Loads every raw object not yet in `processed_files` into the warehouse, one transaction per object.
+/// Loads every raw object not yet in `processed_files` into the warehouse; each object's rows and its ledger row are in
+/// one transaction (with the other objects read by then, up to 64).
 ///
 /// Listing is by day folder, starting at the last processed position: after a pass that loaded everything, the day of
 /// "now − 1 h" (or of the newest capture listed − 1 h, when that is earlier) is kept in memory and in the warehouse's
@@ -21,7 +22,7 @@ public import Warehouse
 /// position back until it loads (or disappears), so the retry is never scanned past — also not by a new process.
 public struct Transformer: Sendable {
     /// What the transformer writes: candles, books and the ledger of objects, and its scan position (a setting).
-    public typealias Storage = CandleStore & OrderBookStore & ObjectLedger & SettingsStore
+    public typealias Storage = CandleStore & ObjectBatchLoader & ObjectLedger & SettingsStore
 
     let lake: any ObjectStore
     let layout: LakeLayout
@@ -37,8 +38,10 @@ public struct Transformer: Sendable {
     /// The warehouse setting that keeps the scan position across processes.
     public static let resumeSetting = "transform.resume_from"
 
-    /// Objects read from the lake ahead of the one being loaded. S3 answers each GET after a round trip, so reads
-    /// overlap; parsing stays one object ahead of the writer.
+    /// Objects read (and parsed) from the lake ahead of the ones being loaded (64 unless told): S3 answers each GET
+    /// after a round trip, so reads overlap; and the writer loads what is read by the time it is free in one
+    /// transaction, so the window also bounds that batch. (64 against 16: 1.23–1.32 s instead of 1.46–1.49 s on the
+    /// live workload of `cryptopipe-bench live`.)
     public let readAhead: Int
     /// What the listed sizes of the objects being read ahead may add up to (at least one object is always read), so a
     /// lake of large (or hostile) objects cannot make the read-ahead hold more than this.
@@ -46,7 +49,7 @@ public struct Transformer: Sendable {
 
     public init(
         lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Transformer.Storage, clock: PipelineClock = .system,
-        rescan: Bool = false, readAhead: Int = 16, logger: Logger
+        rescan: Bool = false, readAhead: Int = 64, logger: Logger
     ) {
         self.readAhead = max(1, readAhead)
         self.rescan = rescan
@@ -131,24 +134,31 @@ public struct Transformer: Sendable {
         return report
     }
 
-    /// Loads objects in order. Up to ``readAhead`` objects are read ahead (within ``readAheadBytes`` of listed size),
-    /// and the next one is parsed while the current one is loaded: reads overlap their round trips, and parsing and the
-    /// warehouse write use both cores instead of taking turns.
+    /// Objects loaded in one warehouse transaction at most.
+    static let objectsPerTransaction = 64
+
+    /// Loads objects in order. Up to ``readAhead`` objects are read and parsed ahead (within ``readAheadBytes`` of
+    /// listed size), each by a task of its own: reads overlap their round trips, and parsing and the warehouse write use
+    /// both cores instead of taking turns. The objects already read when the writer is free are loaded together, in one
+    /// transaction (up to ``objectsPerTransaction``): a live lake's objects are small, and a transaction each cost more
+    /// than their rows.
     func load(_ keys: [String], sizes: [String: Int] = [:], into report: inout TransformReport) async throws(PipelineError) {
         let lake = self.lake
         let bucket = layout.rawBucket
         var reads = ReadAhead(keys: keys, sizes: sizes, depth: readAhead, byteBudget: Self.readAheadBytes) { key in
-            await Self.fetch(key, from: lake, bucket: bucket)
+            Self.prepared(await Self.fetch(key, from: lake, bucket: bucket))
         }
         defer { reads.cancel() }
-        guard let first = reads.next() else { return }
-        var current = Self.prepared(await first.value)
-        while let upcomingRead = reads.next() {
-            async let upcoming = Self.prepared(await upcomingRead.value)
-            try await apply(current, into: &report)
-            current = await upcoming
+        var batch: [PreparedObject] = []
+        batch.reserveCapacity(Self.objectsPerTransaction)
+        while let read = reads.next() {
+            batch.append(await read.value)
+            while batch.count < Self.objectsPerTransaction, let ready = reads.nextIfFinished() {
+                batch.append(await ready.value)
+            }
+            try await apply(batch, into: &report)
+            batch.removeAll(keepingCapacity: true)
         }
-        try await apply(current, into: &report)
     }
 
     /// An object's bytes as read from the lake, or why there are none.
@@ -158,7 +168,7 @@ public struct Transformer: Sendable {
         case unreadable(key: String, ObjectStoreError)
     }
 
-    /// Reads from the lake in list order, keeping up to `depth` reads in flight while the listed sizes of those not yet
+    /// Reads (and parses) in list order, keeping up to `depth` reads in flight while the listed sizes of those not yet
     /// taken stay within `byteBudget` (one is always in flight). Reads run as tasks of their own; ``cancel()`` stops those
     /// not taken when the load ends early.
     struct ReadAhead {
@@ -166,9 +176,9 @@ public struct Transformer: Sendable {
         let sizes: [String: Int]
         let depth: Int
         let byteBudget: Int
-        let fetch: @Sendable (String) async -> FetchedObject
-        /// Reads started and not yet taken, with their listed sizes.
-        private var inFlight: [(read: Task<FetchedObject, Never>, bytes: Int)] = []
+        let fetch: @Sendable (String) async -> PreparedObject
+        /// Reads started and not yet taken, with their listed sizes and whether they have finished.
+        private var inFlight: [(read: Task<PreparedObject, Never>, bytes: Int, finished: FinishFlag)] = []
         /// Listed bytes of the reads started and not yet taken: at most `byteBudget`, or one object's size.
         private(set) var bytesInFlight = 0
         /// Reads started so far.
@@ -177,7 +187,7 @@ public struct Transformer: Sendable {
         var waiting: Int { inFlight.count }
 
         init(
-            keys: [String], sizes: [String: Int], depth: Int, byteBudget: Int, fetch: @escaping @Sendable (String) async -> FetchedObject
+            keys: [String], sizes: [String: Int], depth: Int, byteBudget: Int, fetch: @escaping @Sendable (String) async -> PreparedObject
         ) {
             self.keys = keys
             self.sizes = sizes
@@ -187,9 +197,20 @@ public struct Transformer: Sendable {
         }
 
         /// The read of the next object in order, `nil` after the last; tops the window up first and after.
-        mutating func next() -> Task<FetchedObject, Never>? {
+        mutating func next() -> Task<PreparedObject, Never>? {
             fill()
             guard !inFlight.isEmpty else { return nil }
+            return take()
+        }
+
+        /// The read of the next object if it has finished, else `nil` (without waiting).
+        mutating func nextIfFinished() -> Task<PreparedObject, Never>? {
+            fill()
+            guard let first = inFlight.first, first.finished.isSet else { return nil }
+            return take()
+        }
+
+        private mutating func take() -> Task<PreparedObject, Never> {
             let taken = inFlight.removeFirst()
             bytesInFlight -= taken.bytes
             fill()
@@ -209,11 +230,24 @@ public struct Transformer: Sendable {
                 let key = keys[started]
                 let bytes = size(of: key)
                 let fetch = self.fetch
-                inFlight.append((Task { await fetch(key) }, bytes))
+                let finished = FinishFlag()
+                let read = Task {
+                    let value = await fetch(key)
+                    finished.set()
+                    return value
+                }
+                inFlight.append((read, bytes, finished))
                 bytesInFlight += bytes
                 started += 1
             }
         }
+    }
+
+    /// Set by a read when it has its result, so the writer can take finished reads without waiting for more.
+    final class FinishFlag: Sendable {
+        private let state = Mutex(false)
+        var isSet: Bool { state.withLock { $0 } }
+        func set() { state.withLock { $0 = true } }
     }
 
     static func fetch(_ key: String, from lake: any ObjectStore, bucket: String) async -> FetchedObject {
@@ -249,36 +283,85 @@ public struct Transformer: Sendable {
         case unreadable(key: String, ObjectStoreError)
     }
 
-    /// Loads one prepared object; parse failures reject it, an unreadable object is set aside for a later pass, and
-    /// warehouse failures (and lake failures while rejecting) propagate.
-    func apply(_ prepared: PreparedObject, into report: inout TransformReport) async throws(PipelineError) {
-        let key: String
-        let parsed: ParsedObject
-        switch prepared {
-        case .vanished(let vanishedKey):
-            unreadable.forget(vanishedKey)
-            return
-        case .unreadable(let unreadableKey, let error):
-            // A read that failed because the pass is being cancelled says nothing about the object.
-            if Task.isCancelled { throw .lake(error) }
-            let retry = unreadable.recordFailure(unreadableKey, error: error, at: clock.now())
-            logger.warning(
-                "cannot read raw object; retrying later",
-                metadata: [
-                    "lake.object": "\(unreadableKey)", "error": "\(error)", "failures": "\(retry.failures)",
-                    "retry.at": "\(UTCTime.iso8601(retry.nextAttempt))",
-                ])
-            report.unreadable += 1
-            return
-        case .malformed(let malformedKey, let reason):
-            try await reject(malformedKey, reason: reason)
-            unreadable.forget(malformedKey)
-            report.rejected += 1
-            return
-        case .parsed(let parsedKey, let object):
-            key = parsedKey
-            parsed = object
+    /// Loads prepared objects, those that parsed in one transaction; parse failures reject an object, an unreadable
+    /// object is set aside for a later pass, and warehouse failures (and lake failures while rejecting) propagate.
+    func apply(_ batch: [PreparedObject], into report: inout TransformReport) async throws(PipelineError) {
+        // The same capture of a book may be named in two neighbouring day folders; loading both would merge two books
+        // into one snapshot. Whether a twin is loaded is asked once for the batch.
+        let twins = Dictionary(
+            batch.compactMap { prepared -> (String, [String])? in
+                guard case .parsed(let key, let object) = prepared, case .depth = object.content else { return nil }
+                let envelope = object.envelope
+                return (
+                    key,
+                    LakeLayout.objectKeys(symbol: envelope.symbol, type: envelope.type, capturedAt: envelope.capturedAt).filter {
+                        $0 != key
+                    }
+                )
+            }, uniquingKeysWith: { first, _ in first })
+        let twinKeys = twins.values.flatMap { $0 }
+        var loadedTwins =
+            twinKeys.isEmpty ? [] : try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(among: twinKeys) }
+        var loads: [ObjectLoad] = []
+        for prepared in batch {
+            switch prepared {
+            case .vanished(let key):
+                unreadable.forget(key)
+            case .unreadable(let key, let error):
+                // A read that failed because the pass is being cancelled says nothing about the object.
+                if Task.isCancelled { throw .lake(error) }
+                let retry = unreadable.recordFailure(key, error: error, at: clock.now())
+                logger.warning(
+                    "cannot read raw object; retrying later",
+                    metadata: [
+                        "lake.object": "\(key)", "error": "\(error)", "failures": "\(retry.failures)",
+                        "retry.at": "\(UTCTime.iso8601(retry.nextAttempt))",
+                    ])
+                report.unreadable += 1
+            case .malformed(let key, let reason):
+                try await reject(key, reason: reason)
+                unreadable.forget(key)
+                report.rejected += 1
+            case .parsed(let key, let object):
+                if let twin = twins[key]?.first(where: { loadedTwins.contains($0) }) {
+                    try await reject(
+                        key, reason: "the order book captured at \(object.envelope.capturedAt) is already loaded from \(twin)")
+                    unreadable.forget(key)
+                    report.rejected += 1
+                    continue
+                }
+                loads.append(objectLoad(key, object, report: &report))
+                // A twin later in this batch finds this one as if it were loaded already.
+                if twins[key] != nil { loadedTwins.insert(key) }
+            }
         }
+        for (load, result) in try await load(loads) {
+            unreadable.forget(load.object.key)
+            report.objects += 1
+            report.rowsWritten += result.rowsWritten
+            report.rowsUnchanged += result.rowsUnchanged
+        }
+    }
+
+    /// Loads in one transaction; when that fails, one object per transaction, so the objects before a failing one are
+    /// kept and the failure names its object.
+    private func load(_ loads: [ObjectLoad]) async throws(PipelineError) -> [(ObjectLoad, LoadResult)] {
+        guard !loads.isEmpty else { return [] }
+        do {
+            return Array(zip(loads, try await warehouse.loadObjects(loads)))
+        } catch {
+            if loads.count == 1 || Task.isCancelled { throw .warehouse(error) }
+        }
+        var loaded: [(ObjectLoad, LoadResult)] = []
+        for load in loads {
+            let result = try await wrap { () throws(WarehouseError) in try await warehouse.loadObjects([load]) }
+            loaded.append(contentsOf: zip([load], result))
+        }
+        return loaded
+    }
+
+    /// What to store for a parsed object, with its ledger entry.
+    private func objectLoad(_ key: String, _ parsed: ParsedObject, report: inout TransformReport) -> ObjectLoad {
         let object = ProcessedObject(bucket: layout.rawBucket, key: key, processedAt: clock.now())
         let envelope = parsed.envelope
         if let disagreement = parsed.captureDisagreement {
@@ -293,7 +376,6 @@ public struct Transformer: Sendable {
             }
             report.capturesFarFromName += 1
         }
-        let result: LoadResult
         switch parsed.content {
         case .klines(let klines):
             // An object another system wrote (its envelope's time is not its name's) was named by a clock that need
@@ -303,27 +385,11 @@ public struct Transformer: Sendable {
                 let (margin, overflow) = last.closeTime.addingReportingOverflow(Kline.finalityMarginMilliseconds)
                 if !overflow { capturedAt = min(capturedAt, margin) }
             }
-            result = try await wrap { () throws(WarehouseError) in
-                try await warehouse.loadKlines(
-                    klines, symbol: envelope.symbol, interval: envelope.interval ?? .oneMinute, capturedAt: capturedAt, object: object)
-            }
+            return .klines(
+                klines, symbol: envelope.symbol, interval: envelope.interval ?? .oneMinute, capturedAt: capturedAt, object: object)
         case .depth(let book):
-            // The same capture of a book may be named in two neighbouring day folders; loading both would merge two
-            // books into one snapshot.
-            if let twin = try await loadedTwin(of: key, envelope: envelope) {
-                try await reject(key, reason: "the order book captured at \(envelope.capturedAt) is already loaded from \(twin)")
-                unreadable.forget(key)
-                report.rejected += 1
-                return
-            }
-            result = try await wrap { () throws(WarehouseError) in
-                try await warehouse.loadOrderBook(book, symbol: envelope.symbol, capturedAt: envelope.capturedAt, object: object)
-            }
+            return .orderBook(book, symbol: envelope.symbol, capturedAt: envelope.capturedAt, object: object)
         }
-        unreadable.forget(key)
-        report.objects += 1
-        report.rowsWritten += result.rowsWritten
-        report.rowsUnchanged += result.rowsUnchanged
     }
 
     /// A raw object read and checked against its name.

@@ -36,7 +36,8 @@ public enum WarehouseConformance {
 
     /// The suite by role: a backend (or a double of one role) runs the parts of the roles it implements.
     public static let roles: [(role: String, checks: [ConformanceCheck<any Warehouse>])] = [
-        ("CandleStore", candleChecks + intervalChecks), ("OrderBookStore", orderBookChecks), ("ObjectLedger", objectLedgerChecks),
+        ("CandleStore", candleChecks + intervalChecks), ("OrderBookStore", orderBookChecks),
+        ("ObjectBatchLoader", objectBatchLoaderChecks), ("ObjectLedger", objectLedgerChecks),
         ("ExtractionLedger", extractionLedgerChecks), ("GapStore", gapStoreChecks), ("JobRunStore", jobRunStoreChecks),
         ("WarehouseMaintenance", maintenanceChecks), ("WarehouseOverview", overviewChecks),
     ]
@@ -300,8 +301,58 @@ public enum WarehouseConformance {
             try require(counts["fact_orderbook"] == 8, "levels counted \(counts)")
         },
     ]
+    /// ObjectBatchLoader.
+    static let objectBatchLoaderChecks: [ConformanceCheck<any Warehouse>] = [
+        ConformanceCheck("a batch loads as its objects would one by one, in order") { warehouse in
+            try require(try await warehouse.loadObjects([]).isEmpty, "empty batch")
+            let minute: Int64 = 1_704_067_200_000
+            var open = kline(minute + 60_000, variant: 1)
+            open.closeTime = minute + 119_999
+            let book = OrderBookSnapshot(
+                lastUpdateId: 5, bids: [PriceLevel(price: ExactDecimal(2), quantity: ExactDecimal(1))],
+                asks: [
+                    PriceLevel(price: ExactDecimal(3), quantity: ExactDecimal(1)),
+                    PriceLevel(price: ExactDecimal(4), quantity: ExactDecimal(2)),
+                ])
+            let results = try await warehouse.loadObjects([
+                // The minute that closed and the one still open, captured 3 s into the second.
+                .klines([kline(minute), open], symbol: btc, interval: .oneMinute, capturedAt: minute + 63_000, object: object("k1")),
+                .orderBook(book, symbol: btc, capturedAt: minute + 61_700, object: object("d1")),
+                // A minute later: the open one is final now and replaces its open copy; the closed one is as it was.
+                .klines(
+                    [kline(minute), kline(minute + 60_000, variant: 2)], symbol: btc, interval: .oneMinute, capturedAt: minute + 123_000,
+                    object: object("k2")),
+                // The same capture of the book under another name changes nothing.
+                .orderBook(book, symbol: btc, capturedAt: minute + 61_700, object: object("d2")),
+            ])
+            try require(
+                results == [
+                    LoadResult(rowsWritten: 2, rowsUnchanged: 0), LoadResult(rowsWritten: 3, rowsUnchanged: 0),
+                    LoadResult(rowsWritten: 1, rowsUnchanged: 1), LoadResult(rowsWritten: 0, rowsUnchanged: 3),
+                ], "results \(results)")
+            let stored = try await warehouse.klines(symbol: btc, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(
+                stored.map(\.kline) == [kline(minute), kline(minute + 60_000, variant: 2)] && stored.allSatisfy(\.isFinal),
+                "stored \(stored)")
+            try require(try await warehouse.latestOrderBook(symbol: btc, levels: 10)?.asks == book.asks, "book")
+            try require(
+                try await warehouse.processedObjectKeys(among: ["k1", "d2", "k3", "d1"]) == ["k1", "d1", "d2"], "ledger after the batch")
+            let rolled = try await warehouse.rollUpPending()
+            try require(rolled.hours == 1 && rolled.days == 1, "roll-ups of the batch's minutes \(rolled)")
+        }
+    ]
+
     /// ObjectLedger.
     static let objectLedgerChecks: [ConformanceCheck<any Warehouse>] = [
+        ConformanceCheck("processed objects are found among given keys, however many") { warehouse in
+            try require(try await warehouse.processedObjectKeys(among: []).isEmpty, "no keys")
+            let keys = (0..<1_203).map { "2024-01-01/BTCUSDT_klines_\($0).json" }
+            for key in keys where key.hasSuffix("7.json") {
+                _ = try await warehouse.loadKlines([], symbol: btc, interval: .oneMinute, capturedAt: 1, object: object(key))
+            }
+            let found = try await warehouse.processedObjectKeys(among: keys + ["2024-01-02/x.json", "'; DROP TABLE x; --"])
+            try require(found == Set(keys.filter { $0.hasSuffix("7.json") }), "found \(found.count)")
+        },
         ConformanceCheck("processed objects are listed by prefix") { warehouse in
             _ = try await warehouse.loadKlines(
                 [], symbol: btc, interval: .oneMinute, capturedAt: 1, object: object("2024-01-01/BTCUSDT_klines_1.json"))

@@ -37,8 +37,8 @@ public struct CompactOrderBook: Sendable, Hashable {
     static let compactLimit = Int128(Int64.max / 2)
 
     public init(_ book: OrderBookSnapshot) {
-        let bids = Self.firstOfEachPrice(book.bids)
-        let asks = Self.firstOfEachPrice(book.asks)
+        let bids = Self.firstOfEachPrice(book.bids, descending: true)
+        let asks = Self.firstOfEachPrice(book.asks, descending: false)
         let levels = bids + asks
         lastUpdateId = book.lastUpdateId
         levelCount = levels.count
@@ -67,7 +67,10 @@ public struct CompactOrderBook: Sendable, Hashable {
 
     // MARK: Encoding
 
-    static func firstOfEachPrice(_ levels: [PriceLevel]) -> [PriceLevel] {
+    static func firstOfEachPrice(_ levels: [PriceLevel], descending: Bool) -> [PriceLevel] {
+        // A side in order (as the exchange sends it) has no price twice; only another needs the set.
+        let ordered = zip(levels, levels.dropFirst()).allSatisfy { descending ? $0.price > $1.price : $0.price < $1.price }
+        if ordered { return levels }
         var seen = Set<ExactDecimal>(minimumCapacity: levels.count)
         return levels.filter { seen.insert($0.price).inserted }
     }
@@ -96,13 +99,30 @@ public struct CompactOrderBook: Sendable, Hashable {
             previous = ticks
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
             bytes.append(UInt8(ascii: "["))
-            bytes.append(contentsOf: String(steps).utf8)
+            appendDecimal(steps, to: &bytes)
             bytes.append(UInt8(ascii: ","))
-            bytes.append(contentsOf: String(Int64(level.quantity.units) / lot).utf8)
+            appendDecimal(Int64(level.quantity.units) / lot, to: &bytes)
             bytes.append(UInt8(ascii: "]"))
         }
         bytes.append(UInt8(ascii: "]"))
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `value` in decimal digits, without the allocation of `String(value)`.
+    static func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        // Room for the 19 digits of `Int64.min`'s magnitude.
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var start = buffer.count
+            repeat {
+                start -= 1
+                buffer[start] = UInt8(truncatingIfNeeded: magnitude % 10) + 48
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: buffer[start...])
+        }
     }
 
     static func plainText(_ levels: [PriceLevel]) -> String {

@@ -29,6 +29,27 @@ extension SQLiteWarehouse {
         }
     }
 
+    public func loadObjects(_ objects: [ObjectLoad]) async throws(WarehouseError) -> [LoadResult] {
+        guard let first = objects.first else { return [] }
+        // Encoded before the transaction, so the writer holds the database no longer than the inserts take.
+        let books = objects.map { load -> CompactOrderBook? in
+            if case .orderBook(let book, _, _, _) = load { CompactOrderBook(book) } else { nil }
+        }
+        return try await write("load \(objects.count) objects from \(first.object.key)") { db in
+            let candles = SQLiteCandleStore(db: db)
+            return try zip(objects, books).map { load, compact in
+                switch load {
+                case .klines(let klines, let symbol, let interval, let capturedAt, let object):
+                    try CandleLoading.load(candles, klines, symbol: symbol, interval: interval, capturedAt: capturedAt, object: object)
+                        .result
+                case .orderBook(let book, let symbol, let capturedAt, let object):
+                    try Self.loadOrderBook(
+                        db, book, compact: compact ?? CompactOrderBook(book), symbol: symbol, capturedAt: capturedAt, object: object)
+                }
+            }
+        }
+    }
+
     /// A plain insert of `rows` candles (at most ``insertChunkRows``) in one statement. Binding many rows per step
     /// saves SQLite's per-statement work (start, halt, reset), which costs about as much as the insert itself for short
     /// rows. The symbol (`?1`) and the capture time (`?2`) are bound once for all rows, and the interval is a literal:

@@ -29,6 +29,23 @@ extension SQLiteWarehouse {
         }
     }
 
+    public func processedObjectKeys(among keys: [String]) async throws(WarehouseError) -> Set<String> {
+        guard !keys.isEmpty else { return [] }
+        return try await read("look up processed objects") { db in
+            var found = Set<String>()
+            // Within SQLite's smallest bound on parameters per statement.
+            for start in stride(from: 0, to: keys.count, by: 500) {
+                let chunk = keys[start..<min(start + 500, keys.count)]
+                found.formUnion(
+                    try String.fetchAll(
+                        db,
+                        sql: "SELECT object_key FROM processed_files WHERE object_key IN (\(databaseQuestionMarks(count: chunk.count)))",
+                        arguments: StatementArguments(Array(chunk))))
+            }
+            return found
+        }
+    }
+
     public func recordRejected(objectKey: String, movedTo: String, reason: String, at time: Int64) async throws(WarehouseError) {
         try await write("record rejected object \(objectKey)") { db in
             try db.execute(

@@ -11,13 +11,19 @@ extension SQLiteWarehouse {
     {
         let compact = CompactOrderBook(book)
         return try await write("load \(object.key)") { db in
-            try Self.insert(db, compact, symbol: symbol.rawValue, capturedAt: capturedAt)
-            // A snapshot already stored is left as it is, and all its levels count as unchanged.
-            let written = db.changesCount > 0 ? compact.levelCount : 0
-            let total = book.bids.count + book.asks.count
-            try Self.recordProcessed(db, object, rows: total, unchanged: total - written)
-            return LoadResult(rowsWritten: written, rowsUnchanged: total - written)
+            try Self.loadOrderBook(db, book, compact: compact, symbol: symbol, capturedAt: capturedAt, object: object)
         }
+    }
+
+    static func loadOrderBook(
+        _ db: Database, _ book: OrderBookSnapshot, compact: CompactOrderBook, symbol: Symbol, capturedAt: Int64, object: ProcessedObject
+    ) throws -> LoadResult {
+        try insert(db, compact, symbol: symbol.rawValue, capturedAt: capturedAt)
+        // A snapshot already stored is left as it is, and all its levels count as unchanged.
+        let written = db.changesCount > 0 ? compact.levelCount : 0
+        let total = book.bids.count + book.asks.count
+        try recordProcessed(db, object, rows: total, unchanged: total - written)
+        return LoadResult(rowsWritten: written, rowsUnchanged: total - written)
     }
 
     static func insert(_ db: Database, _ book: CompactOrderBook, symbol: String, capturedAt: Int64) throws {

@@ -10,7 +10,8 @@ public import MarketData
 /// Every load is idempotent: rows are upserted on their natural keys and each raw object is recorded
 /// in `processed_files` in the same transaction as its rows, so a crash leaves either both or neither.
 public protocol Warehouse:
-    CandleStore, OrderBookStore, ObjectLedger, ExtractionLedger, GapStore, JobRunStore, SettingsStore, WarehouseMaintenance,
+    CandleStore, OrderBookStore, ObjectBatchLoader, ObjectLedger, ExtractionLedger, GapStore, JobRunStore, SettingsStore,
+    WarehouseMaintenance,
     WarehouseOverview
 {}
 
@@ -44,10 +45,33 @@ public protocol OrderBookStore: Sendable {
     func latestOrderBook(symbol: Symbol, levels: Int) async throws(WarehouseError) -> StoredOrderBook?
 }
 
+/// Several raw objects' rows in one transaction. Live extraction leaves small objects (two candles, one book), and
+/// a transaction each (a commit, a round trip, a hop to the database's thread) costs more than their rows.
+public protocol ObjectBatchLoader: Sendable {
+    /// Loads each object as ``CandleStore/loadKlines(_:symbol:interval:capturedAt:object:)`` or
+    /// ``OrderBookStore/loadOrderBook(_:symbol:capturedAt:object:)`` would, in order, all in one transaction; the
+    /// results are in the same order.
+    func loadObjects(_ objects: [ObjectLoad]) async throws(WarehouseError) -> [LoadResult]
+}
+
+/// One raw object's rows for ``ObjectBatchLoader/loadObjects(_:)``.
+public enum ObjectLoad: Sendable, Hashable {
+    case klines([Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject)
+    case orderBook(OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject)
+
+    public var object: ProcessedObject {
+        switch self {
+        case .klines(_, _, _, _, let object), .orderBook(_, _, _, let object): object
+        }
+    }
+}
+
 /// Which lake objects were loaded, rejected or archived: `processed_files` and `rejected_files`.
 public protocol ObjectLedger: Sendable {
     /// Keys of processed objects that start with `prefix` (e.g. a day folder `2024-01-01/`).
     func processedObjectKeys(withPrefix prefix: String) async throws(WarehouseError) -> Set<String>
+    /// Which of `keys` are processed objects.
+    func processedObjectKeys(among keys: [String]) async throws(WarehouseError) -> Set<String>
     /// Records that a raw object could not be loaded and was moved aside.
     func recordRejected(objectKey: String, movedTo: String, reason: String, at time: Int64) async throws(WarehouseError)
     /// Records that processed objects now live in `bucket` (the archive): the ledger row's bucket changes and

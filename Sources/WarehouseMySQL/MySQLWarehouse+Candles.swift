@@ -100,6 +100,37 @@ extension MySQLWarehouse {
         return result
     }
 
+    public func loadObjects(_ objects: [ObjectLoad]) async throws(WarehouseError) -> [LoadResult] {
+        guard let first = objects.first else { return [] }
+        let books = objects.map { load -> CompactOrderBook? in
+            if case .orderBook(let book, _, _, _) = load { CompactOrderBook(book) } else { nil }
+        }
+        let operation = "load \(objects.count) objects from \(first.object.key)"
+        let loaded = try await write(operation) { connection throws(MySQLError) in
+            var loaded: [(result: LoadResult, complete: [KlineBatch.HourRollup], symbol: Symbol?)] = []
+            for (load, compact) in zip(objects, books) {
+                switch load {
+                case .klines(let klines, let symbol, let interval, let capturedAt, let object):
+                    let (result, complete) = try Self.typed(operation) {
+                        try CandleLoading.load(
+                            MySQLCandleStore(connection: connection), klines, symbol: symbol, interval: interval, capturedAt: capturedAt,
+                            object: object)
+                    }
+                    loaded.append((result, complete, symbol))
+                case .orderBook(let book, let symbol, let capturedAt, let object):
+                    let result = try Self.loadOrderBook(
+                        connection, book, compact: compact ?? CompactOrderBook(book), symbol: symbol, capturedAt: capturedAt, object: object
+                    )
+                    loaded.append((result, [], nil))
+                }
+            }
+            return loaded
+        }
+        // Committed: the objects' complete hours can spare the roll-up a read of their minutes.
+        for entry in loaded { if let symbol = entry.symbol { completeHours.remember(entry.complete, symbol: symbol) } }
+        return loaded.map(\.result)
+    }
+
     public func importKlines(_ files: [KlineImport]) async throws(WarehouseError) -> [LoadResult] {
         guard !files.isEmpty else { return [] }
         let what = files.count == 1 ? files[0].object.key : "\(files[0].object.key) and \(files.count - 1) more files"

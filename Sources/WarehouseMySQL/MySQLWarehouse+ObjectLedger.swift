@@ -27,6 +27,23 @@ extension MySQLWarehouse {
         }
     }
 
+    public func processedObjectKeys(among keys: [String]) async throws(WarehouseError) -> Set<String> {
+        guard !keys.isEmpty else { return [] }
+        return try await run("look up processed objects") { connection throws(MySQLError) in
+            var found = Set<String>()
+            for start in stride(from: 0, to: keys.count, by: 500) {
+                let chunk = keys[start..<min(start + 500, keys.count)]
+                var parameters = MySQLParameters(capacity: chunk.count)
+                for key in chunk { parameters.append(key) }
+                let rows = try connection.query(
+                    "SELECT object_key FROM processed_files WHERE object_key IN (\(Array(repeating: "?", count: chunk.count).joined(separator: ", ")))",
+                    parameters)
+                found.formUnion(rows.all.compactMap { $0.string(0) })
+            }
+            return found
+        }
+    }
+
     public func recordRejected(objectKey: String, movedTo: String, reason: String, at time: Int64) async throws(WarehouseError) {
         try await write("record rejected object \(objectKey)") { connection throws(MySQLError) in
             let parameters = MySQLParameters(objectKey, movedTo, time, reason)

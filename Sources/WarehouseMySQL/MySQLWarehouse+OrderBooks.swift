@@ -8,12 +8,19 @@ extension MySQLWarehouse {
     ) async throws(WarehouseError) -> LoadResult {
         let compact = CompactOrderBook(book)
         return try await write("load \(object.key)") { connection throws(MySQLError) in
-            // A snapshot already stored is left as it is, and all its levels count as unchanged.
-            let written = try Self.insert(connection, compact, symbol: symbol.rawValue, capturedAt: capturedAt) > 0 ? compact.levelCount : 0
-            let total = book.bids.count + book.asks.count
-            try Self.recordProcessed(connection, object, rows: total, unchanged: total - written)
-            return LoadResult(rowsWritten: written, rowsUnchanged: total - written)
+            try Self.loadOrderBook(connection, book, compact: compact, symbol: symbol, capturedAt: capturedAt, object: object)
         }
+    }
+
+    static func loadOrderBook(
+        _ connection: MySQLConnection, _ book: OrderBookSnapshot, compact: CompactOrderBook, symbol: Symbol, capturedAt: Int64,
+        object: ProcessedObject
+    ) throws(MySQLError) -> LoadResult {
+        // A snapshot already stored is left as it is, and all its levels count as unchanged.
+        let written = try insert(connection, compact, symbol: symbol.rawValue, capturedAt: capturedAt) > 0 ? compact.levelCount : 0
+        let total = book.bids.count + book.asks.count
+        try recordProcessed(connection, object, rows: total, unchanged: total - written)
+        return LoadResult(rowsWritten: written, rowsUnchanged: total - written)
     }
 
     /// Affected rows: 1 when stored, 0 when the snapshot was there (the no-op update counts 0).

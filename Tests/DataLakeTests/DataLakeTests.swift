@@ -1,8 +1,9 @@
-import DataLake
 import Foundation
 import MarketData
 import PipelineTesting
 import Testing
+
+@testable import DataLake
 
 struct LocalObjectStoreConformanceTests {
     @Test(arguments: ObjectStoreConformance.checks)
@@ -48,6 +49,44 @@ struct LakeLayoutTests {
             "_rejected/2024-01-01/BTCUSDT_klines_1704153599999.json",
         ] {
             #expect(LakeLayout.parse(key: bad) == nil, "\(bad)")
+        }
+    }
+
+    /// The byte-by-byte reading of the usual shape agrees with the general one on every key it accepts: keys of ours,
+    /// and the same keys with a byte changed, dropped or doubled.
+    @Test func theFastReadingOfKeysAgreesWithTheGeneralOne() throws {
+        var random = SeededGenerator(seed: 11)
+        let alphabet = Array("0123456789-_/.jsonABCZklinesdepth+ é".utf8)
+        var accepted = 0
+        for round in 0..<20_000 {
+            let capturedAt = Int64.random(in: 0...UTCTime.latest, using: &random)
+            let symbol = try Symbol(["BTCUSDT", "ETHUSDT", "A1B2C", String(repeating: "Z", count: 20)][round % 4])
+            var bytes = Array(LakeLayout.objectKey(symbol: symbol, type: round % 3 == 0 ? .depth : .klines, capturedAt: capturedAt).utf8)
+            let position = Int.random(in: 0..<bytes.count, using: &random)
+            switch round % 4 {
+            case 0: break
+            case 1: bytes[position] = alphabet.randomElement(using: &random)!
+            case 2: bytes.remove(at: position)
+            default: bytes.insert(bytes[position], at: position)
+            }
+            let key = String(decoding: bytes, as: UTF8.self)
+            if let fast = LakeLayout.parseUsualShape(key) {
+                accepted += 1
+                #expect(LakeLayout.parseAnyShape(key) == fast, "\(key)")
+            }
+        }
+        #expect(accepted > 5_000)
+    }
+
+    /// The byte-by-byte key check against its definition: no `.` or `..` segment, no NUL.
+    @Test func keyRulesRefuseDotSegmentsAndNULWherePlaced() {
+        var random = SeededGenerator(seed: 5)
+        let pieces = ["/", ".", "..", "a", "\0", "é", "b."]
+        for _ in 0..<20_000 {
+            let key = (0..<Int.random(in: 1...6, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
+            let segments = key.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+            let expected = !key.utf8.contains(0) && !segments.contains { $0.elementsEqual(".".utf8) || $0.elementsEqual("..".utf8) }
+            #expect(ObjectKeyRules.hasNoDotSegmentOrNUL(key) == expected, "\(key.debugDescription)")
         }
     }
 

@@ -103,8 +103,8 @@ struct TransformerReadAheadTests {
                     store.base, capturedAt: TransformerResilienceTests.yesterday + Int64(minute) * 60_000))
         }
         let clock = ManualClock(TransformerResilienceTests.noon)
-        let transformer = Transformer(lake: store, warehouse: warehouse, clock: clock.reader, logger: Logger(label: "test"))
-        #expect(transformer.readAhead == 16)
+        #expect(Transformer(lake: store, warehouse: warehouse, clock: clock.reader, logger: Logger(label: "test")).readAhead == 64)
+        let transformer = Transformer(lake: store, warehouse: warehouse, clock: clock.reader, readAhead: 16, logger: Logger(label: "test"))
         async let pass = transformer.transformPending()
         // Every read waits at the gate: the pass reaches 16 waiting reads only if it reads that far ahead. (The 30 s
         // bound only turns a pass that never gets there into a failure instead of a hang.)
@@ -126,7 +126,7 @@ struct TransformerReadAheadTests {
         store.openGate()
         let report = try await pass
         #expect(report.objects == 40 && report.rowsWritten == 40)
-        // The one being parsed may still be finishing its read when the window starts the next: 17 at most.
+        // The read the writer has taken may still be finishing when the window starts the next: 17 at most.
         #expect((16...17).contains(store.mostInFlight), "\(store.mostInFlight) reads at once")
         let loaded = try await warehouse.klines(
             symbol: TransformerResilienceTests.symbol, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)

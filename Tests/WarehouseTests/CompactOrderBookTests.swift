@@ -54,6 +54,14 @@ struct CompactOrderBookTests {
         #expect(CompactOrderBook(OrderBookSnapshot(lastUpdateId: 1, bids: [], asks: [])).bids == "[]")
     }
 
+    @Test func integersAreWrittenAsTheirDecimalDigits() {
+        for value in [0, 7, -7, 10, 1_234_567_890, Int64.max, Int64.min, Int64.min + 1] {
+            var bytes: [UInt8] = []
+            CompactOrderBook.appendDecimal(value, to: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == String(value))
+        }
+    }
+
     @Test func valuesBeyondTheCompactRangeKeepThePlainForm() throws {
         let book = OrderBookSnapshot(
             lastUpdateId: 1, bids: [Self.level("46116860184.27387904", "1")], asks: [Self.level("-1", "2")])
