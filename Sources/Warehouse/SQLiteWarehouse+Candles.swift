@@ -22,11 +22,13 @@ extension SQLiteWarehouse {
     )
         async throws(WarehouseError) -> LoadResult
     {
-        try await write("load \(object.key)") { db in
+        let (result, complete) = try await write("load \(object.key)") { db in
             try CandleLoading.load(
-                SQLiteCandleStore(db: db), klines, symbol: symbol, interval: interval, capturedAt: capturedAt, object: object
-            ).result
+                SQLiteCandleStore(db: db), klines, symbol: symbol, interval: interval, capturedAt: capturedAt, object: object)
         }
+        // Committed: the page's complete hours can spare the roll-up a read of their minutes.
+        completeHours.remember(complete, symbol: symbol)
+        return result
     }
 
     public func loadObjects(_ objects: [ObjectLoad]) async throws(WarehouseError) -> [LoadResult] {
@@ -35,19 +37,24 @@ extension SQLiteWarehouse {
         let books = objects.map { load -> CompactOrderBook? in
             if case .orderBook(let book, _, _, _) = load { CompactOrderBook(book) } else { nil }
         }
-        return try await write("load \(objects.count) objects from \(first.object.key)") { db in
+        let loaded = try await write("load \(objects.count) objects from \(first.object.key)") { db in
             let candles = SQLiteCandleStore(db: db)
-            return try zip(objects, books).map { load, compact in
+            return try zip(objects, books).map { load, compact -> (LoadResult, [KlineBatch.HourRollup], Symbol) in
                 switch load {
                 case .klines(let klines, let symbol, let interval, let capturedAt, let object):
-                    try CandleLoading.load(candles, klines, symbol: symbol, interval: interval, capturedAt: capturedAt, object: object)
-                        .result
+                    let (result, complete) = try CandleLoading.load(
+                        candles, klines, symbol: symbol, interval: interval, capturedAt: capturedAt, object: object)
+                    return (result, complete, symbol)
                 case .orderBook(let book, let symbol, let capturedAt, let object):
-                    try Self.loadOrderBook(
+                    let result = try Self.loadOrderBook(
                         db, book, compact: compact ?? CompactOrderBook(book), symbol: symbol, capturedAt: capturedAt, object: object)
+                    return (result, [], symbol)
                 }
             }
         }
+        // Committed: the objects' complete hours can spare the roll-up a read of their minutes.
+        for (_, complete, symbol) in loaded { completeHours.remember(complete, symbol: symbol) }
+        return loaded.map(\.0)
     }
 
     /// A plain insert of `rows` candles (at most ``insertChunkRows``) in one statement. Binding many rows per step

@@ -6,7 +6,13 @@ public import MarketData
 /// shared ``RollupAlgorithm`` over SQLite statements.
 extension SQLiteWarehouse {
     public func rollUpPending() async throws(WarehouseError) -> RollupReport {
-        try await write("roll up hours and days") { db in try RollupAlgorithm.rollUpPending(SQLiteCandleStore(db: db)) }
+        let cache = completeHours
+        let (report, used) = try await write("roll up hours and days") { db in
+            let store = SQLiteCandleStore(db: db, cache: cache)
+            return (try RollupAlgorithm.rollUpPending(store), store.used)
+        }
+        for (symbol, hours) in used { completeHours.forget(symbol: symbol, openTimes: hours) }
+        return report
     }
 
     public func markAllForRollup(symbol: Symbol?) async throws(WarehouseError) {
@@ -26,8 +32,25 @@ extension SQLiteWarehouse {
 }
 
 /// The storage steps of ``CandleLoading`` and ``RollupAlgorithm`` on one SQLite write transaction.
-struct SQLiteCandleStore: CandleLoadStore {
+final class SQLiteCandleStore: CandleLoadStore {
     let db: Database
+    let cache: CompleteHourCache?
+    /// Cached hours this roll-up used, to forget once it committed.
+    private(set) var used: [Symbol: [Int64]] = [:]
+
+    init(db: Database, cache: CompleteHourCache? = nil) {
+        self.db = db
+        self.cache = cache
+    }
+
+    func knownCompleteHours(symbol: Symbol, openTimes: [Int64]) -> [Int64: KlineBatch.HourRollup] {
+        guard let cache else { return [:] }
+        let known = cache.hours(symbol: symbol, openTimes: openTimes)
+        used[symbol, default: []] += known.keys
+        return known
+    }
+
+    var remembersCompleteHours: Bool { true }
 
     func storedCandles(symbol: Symbol, interval: Interval, openTimes: [Int64]) throws -> [Int64: StoredCandleState] {
         guard let first = openTimes.first, let last = openTimes.last else { return [:] }

@@ -5,6 +5,8 @@ public import MarketData
 /// The embedded warehouse: one SQLite file in WAL mode, through GRDB.
 public final class SQLiteWarehouse: Warehouse {
     let pool: DatabasePool
+    /// Complete hours loads brought since the last roll-up (``CompleteHourCache``).
+    let completeHours = CompleteHourCache()
     /// One connection of its own for `PRAGMA data_version`, which counts commits made by *other* connections: the
     /// pool's writer and other processes alike.
     let versionConnection: DatabaseQueue
