@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "cryptopipe-bench", abstract: "Benchmarks of CryptoPipe (run with -c release).",
         subcommands: [
             TransformBenchmark.self, MySQLTransformBenchmark.self, ImportBenchmark.self, CycleBenchmark.self, ScaleBenchmark.self,
-            RollupCheck.self, IntervalAPIBenchmark.self, S3ReadBenchmark.self, LiveBenchmark.self,
+            RollupCheck.self, IntervalAPIBenchmark.self, S3ReadBenchmark.self, LiveBenchmark.self, MySQLBookStorageBenchmark.self,
         ]
     )
 }

@@ -72,10 +72,8 @@ public struct Transformer: Sendable {
             CivilDate(isoString: folder.dropLast()) != nil && resumeFrom.map { folder >= $0 } ?? true
         }
         var report = TransformReport()
-        var pending: [String] = []
-        var sizes: [String: Int] = [:]
-        var listed: Set<String> = []
         var newestCapture: Int64?
+        // Day by day, so a backlog of many days holds one day's listing at a time.
         for day in days {
             let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
             // Each name parsed once: for the capture order and for the newest capture (over every listed day, so an
@@ -84,21 +82,20 @@ public struct Transformer: Sendable {
             newestCapture = (named.compactMap(\.capturedAt) + [newestCapture].compactMap { $0 }).max()
             let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
             // Capture order; names that do not parse sort first and are rejected when loaded.
-            let dayPending = named.filter { !processed.contains($0.key) }
+            let pending = named.filter { !processed.contains($0.key) }
                 .map { (capturedAt: $0.capturedAt ?? 0, key: $0.key) }
                 .sorted { ($0.capturedAt, $0.key) < ($1.capturedAt, $1.key) }
-            pending.append(contentsOf: dayPending.map(\.key))
+                .map(\.key)
+            var sizes: [String: Int] = [:]
             for object in objects where !processed.contains(object.key) { sizes[object.key] = object.size }
-            listed.insert(day)
+            // Unreadable objects that were loaded meanwhile (by a concurrent transformer), moved or deleted no longer
+            // hold their day back.
+            unreadable.forget(inDays: [day], except: Set(pending))
+            let now = clock.now()
+            let due = pending.filter { unreadable.isDue($0, at: now) }
+            report.deferred += pending.count - due.count
+            try await load(due, sizes: sizes, into: &report)
         }
-        // Unreadable objects that were loaded meanwhile (by a concurrent transformer), moved or deleted no longer hold
-        // their day back.
-        unreadable.forget(inDays: listed, except: Set(pending))
-        let now = clock.now()
-        let due = pending.filter { unreadable.isDue($0, at: now) }
-        report.deferred = pending.count - due.count
-        // One pipelined load over all days keeps the parse-ahead running across day boundaries.
-        try await load(due, sizes: sizes, into: &report)
         // Hours and days whose minutes changed are recomputed now, so roll-ups never lag the facts.
         let rollups = try await wrap { () throws(WarehouseError) in try await warehouse.rollUpPending() }
         report.hoursRolledUp = rollups.hours
