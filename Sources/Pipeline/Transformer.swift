@@ -45,7 +45,13 @@ public struct Transformer: Sendable {
     public let readAhead: Int
     /// What the listed sizes of the objects being read ahead may add up to (at least one object is always read), so a
     /// lake of large (or hostile) objects cannot make the read-ahead hold more than this.
-    static let readAheadBytes = 64 << 20
+    static let readAheadBytes = 16 << 20
+    /// What the listed sizes of the objects loaded in one transaction may add up to (beyond the first). Parsed objects
+    /// take a few times their listed size, so the reads ahead and one batch hold at most about 100 MiB.
+    static let batchBytes = 16 << 20
+    /// Levels a side of a book object may have: Binance's largest `limit`. A larger book is no response of
+    /// Binance's; refused, it cannot make one warehouse statement too large for the server to take.
+    static let maximumBookLevels = 5_000
 
     public init(
         lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Transformer.Storage, clock: PipelineClock = .system,
@@ -73,8 +79,10 @@ public struct Transformer: Sendable {
         }
         var report = TransformReport()
         var newestCapture: Int64?
-        // Day by day, so a backlog of many days holds one day's listing at a time.
-        for day in days {
+        // Day by day, so a backlog of many days holds one day's listing at a time; days with few objects are loaded
+        // together (up to ``objectsPerLoad``), so the read-ahead and the batches run on across their boundaries.
+        var waiting: (keys: [String], sizes: [String: Int]) = ([], [:])
+        for (index, day) in days.enumerated() {
             let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
             // Each name parsed once: for the capture order and for the newest capture (over every listed day, so an
             // emptied newest folder, everything in it rejected or moved, holds nothing back).
@@ -94,7 +102,12 @@ public struct Transformer: Sendable {
             let now = clock.now()
             let due = pending.filter { unreadable.isDue($0, at: now) }
             report.deferred += pending.count - due.count
-            try await load(due, sizes: sizes, into: &report)
+            waiting.keys += due
+            waiting.sizes.merge(sizes) { first, _ in first }
+            if waiting.keys.count >= Self.objectsPerLoad || index == days.count - 1 {
+                try await load(waiting.keys, sizes: waiting.sizes, into: &report)
+                waiting = ([], [:])
+            }
         }
         // Hours and days whose minutes changed are recomputed now, so roll-ups never lag the facts.
         let rollups = try await wrap { () throws(WarehouseError) in try await warehouse.rollUpPending() }
@@ -133,6 +146,8 @@ public struct Transformer: Sendable {
 
     /// Objects loaded in one warehouse transaction at most.
     static let objectsPerTransaction = 64
+    /// Objects of consecutive day folders loaded in one pipelined load (a day with more is loaded alone).
+    static let objectsPerLoad = 20_000
 
     /// Loads objects in order. Up to ``readAhead`` objects are read and parsed ahead (within ``readAheadBytes`` of
     /// listed size), each by a task of its own: reads overlap their round trips, and parsing and the warehouse write use
@@ -150,8 +165,10 @@ public struct Transformer: Sendable {
         batch.reserveCapacity(Self.objectsPerTransaction)
         while let read = reads.next() {
             batch.append(await read.value)
-            while batch.count < Self.objectsPerTransaction, let ready = reads.nextIfFinished() {
-                batch.append(await ready.value)
+            var bytes = 0
+            while batch.count < Self.objectsPerTransaction, let ready = reads.nextIfFinished(fitting: Self.batchBytes - bytes) {
+                bytes += ready.bytes
+                batch.append(await ready.read.value)
             }
             try await apply(batch, into: &report)
             batch.removeAll(keepingCapacity: true)
@@ -200,11 +217,13 @@ public struct Transformer: Sendable {
             return take()
         }
 
-        /// The read of the next object if it has finished, else `nil` (without waiting).
-        mutating func nextIfFinished() -> Task<PreparedObject, Never>? {
+        /// The read of the next object and its listed size, if it has finished and that size is at most `bytes`; else
+        /// `nil` (without waiting).
+        mutating func nextIfFinished(fitting bytes: Int) -> (read: Task<PreparedObject, Never>, bytes: Int)? {
             fill()
-            guard let first = inFlight.first, first.finished.isSet else { return nil }
-            return take()
+            guard let first = inFlight.first, first.finished.isSet, first.bytes <= bytes else { return nil }
+            let size = first.bytes
+            return (take(), size)
         }
 
         private mutating func take() -> Task<PreparedObject, Never> {
@@ -301,6 +320,12 @@ public struct Transformer: Sendable {
             twinKeys.isEmpty ? [] : try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(among: twinKeys) }
         var loads: [ObjectLoad] = []
         for prepared in batch {
+            // The objects before one that is rejected are loaded first: a rejection the lake refuses (a move that
+            // fails) stops the pass, and must not hold them back.
+            if case .malformed = prepared { try await loadAndCount(&loads, into: &report) }
+            if case .parsed(let key, _) = prepared, twins[key]?.contains(where: { loadedTwins.contains($0) }) == true {
+                try await loadAndCount(&loads, into: &report)
+            }
             switch prepared {
             case .vanished(let key):
                 unreadable.forget(key)
@@ -332,12 +357,17 @@ public struct Transformer: Sendable {
                 if twins[key] != nil { loadedTwins.insert(key) }
             }
         }
+        try await loadAndCount(&loads, into: &report)
+    }
+
+    private func loadAndCount(_ loads: inout [ObjectLoad], into report: inout TransformReport) async throws(PipelineError) {
         for (load, result) in try await load(loads) {
             unreadable.forget(load.object.key)
             report.objects += 1
             report.rowsWritten += result.rowsWritten
             report.rowsUnchanged += result.rowsUnchanged
         }
+        loads.removeAll()
     }
 
     /// Loads in one transaction; when that fails, one object per transaction, so the objects before a failing one are
@@ -437,17 +467,22 @@ public struct Transformer: Sendable {
                 named.capturedAt = name.capturedAt
                 var scanner = JSONScanner(
                     UnsafeBufferPointer(rebasing: buffer[..<envelope.dataRange.upperBound]), position: envelope.dataRange.lowerBound)
+                let content: ParsedObject.Content
                 do {
-                    let content: ParsedObject.Content
                     switch envelope.type {
                     case .klines: content = .klines(try BinanceCodec.decodeKlines(&scanner))
                     case .depth: content = .depth(try BinanceCodec.decodeDepth(&scanner))
                     }
                     try scanner.expectEnd()
-                    return ParsedObject(envelope: named, declaredCapturedAt: envelope.capturedAt, content: content)
                 } catch {
                     throw TransformError("data: \(error)")
                 }
+                if case .depth(let book) = content, max(book.bids.count, book.asks.count) > maximumBookLevels {
+                    throw TransformError(
+                        "data: an order book of \(book.bids.count) bids and \(book.asks.count) asks; Binance sends at most \(maximumBookLevels) a side"
+                    )
+                }
+                return ParsedObject(envelope: named, declaredCapturedAt: envelope.capturedAt, content: content)
             }
         }
         return try outcome.get()

@@ -274,6 +274,17 @@ public enum WarehouseConformance {
                 "latest book \(String(describing: book))")
             try require(try await warehouse.latestOrderBook(symbol: eth, levels: 20) == nil, "another symbol's book")
         },
+        ConformanceCheck("a book without levels is not stored: the newest book stays the newest one with levels") { warehouse in
+            let book = OrderBookSnapshot(
+                lastUpdateId: 1, bids: [PriceLevel(price: ExactDecimal(1), quantity: ExactDecimal(1))], asks: [])
+            _ = try await warehouse.loadOrderBook(book, symbol: btc, capturedAt: 1_000, object: object("b1"))
+            let empty = try await warehouse.loadObjects([
+                .orderBook(OrderBookSnapshot(lastUpdateId: 2, bids: [], asks: []), symbol: btc, capturedAt: 2_000, object: object("b2"))
+            ])
+            try require(empty == [LoadResult(rowsWritten: 0, rowsUnchanged: 0)], "empty book \(empty)")
+            try require(try await warehouse.latestOrderBook(symbol: btc, levels: 5)?.capturedAt == 1_000, "latest")
+            try require(try await warehouse.processedObjectKeys(among: ["b2"]) == ["b2"], "the empty book's object is processed")
+        },
         ConformanceCheck("odd books come back exactly: a repeated price keeps its first level, huge and negative values") { warehouse in
             func level(_ price: String, _ quantity: String) -> PriceLevel {
                 PriceLevel(price: try! ExactDecimal(parsing: price), quantity: try! ExactDecimal(parsing: quantity))
@@ -303,6 +314,7 @@ public enum WarehouseConformance {
     ]
     /// ObjectBatchLoader.
     static let objectBatchLoaderChecks: [ConformanceCheck<any Warehouse>] = [
+        openMinuteInAPageCheck,
         ConformanceCheck("a batch loads as its objects would one by one, in order") { warehouse in
             try require(try await warehouse.loadObjects([]).isEmpty, "empty batch")
             let minute: Int64 = 1_704_067_200_000
@@ -339,8 +351,34 @@ public enum WarehouseConformance {
                 try await warehouse.processedObjectKeys(among: ["k1", "d2", "k3", "d1"]) == ["k1", "d1", "d2"], "ledger after the batch")
             let rolled = try await warehouse.rollUpPending()
             try require(rolled.hours == 1 && rolled.days == 1, "roll-ups of the batch's minutes \(rolled)")
-        }
+        },
     ]
+
+    /// A page whose minute closes far in the future (stored open) is no complete hour, though the minutes after it
+    /// are final: when the minute's final copy comes, the hour is its minutes' hour.
+    static let openMinuteInAPageCheck = ConformanceCheck<any Warehouse>(
+        "an hour with a minute still open is rolled up from the minutes once it closes, not from the page"
+    ) { warehouse in
+        let hour: Int64 = 1_704_067_200_000
+        var minutes = (0..<60).map { kline(hour + Int64($0) * 60_000, variant: $0 % 5) }
+        var open = minutes[5]
+        open.closeTime = hour + 400 * 86_400_000
+        minutes[5] = open
+        _ = try await warehouse.loadObjects([
+            .klines(minutes, symbol: btc, interval: .oneMinute, capturedAt: hour + 3_700_000, object: object("p1"))
+        ])
+        var final = kline(hour + 5 * 60_000, variant: 9)
+        final.close = ExactDecimal(12_345)
+        _ = try await warehouse.loadObjects([
+            .klines([final], symbol: btc, interval: .oneMinute, capturedAt: hour + 3_800_000, object: object("p2"))
+        ])
+        _ = try await warehouse.rollUpPending()
+        var stored = minutes
+        stored[5] = final
+        let expected = KlineRollup.combine(stored[...], openTime: hour, closeTime: hour + 3_599_999)
+        let hours = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+        try require(hours.map(\.kline) == [expected].compactMap { $0 }, "hour \(hours.map(\.kline))")
+    }
 
     /// ObjectLedger.
     static let objectLedgerChecks: [ConformanceCheck<any Warehouse>] = [

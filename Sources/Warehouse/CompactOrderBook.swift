@@ -266,19 +266,33 @@ public struct CompactOrderBookError: Error, Sendable, CustomStringConvertible {
 
 /// Moves order books stored one row per level (the layout before `v6-compact-books`) into ``CompactOrderBook`` rows, a
 /// batch of snapshots per transaction, so a conversion that is stopped continues where it was at the next start.
-/// Backends supply the storage steps; the grouping and encoding are here once.
+/// Backends supply the storage steps; the walk, the grouping and the encoding are here once.
+///
+/// A snapshot whose stored values do not read as decimals (a hand-edited file) is left in the old table, and the walk
+/// goes on past it: the move ends, and the old table stays with only such snapshots.
 public enum OrderBookLayoutConversion {
     /// Snapshots converted per transaction.
     public static let batchSize = 500
 
-    /// One row of the old `fact_orderbook`.
+    /// A snapshot of the old table.
+    public struct SnapshotKey: Sendable, Hashable {
+        public var symbol: String
+        public var capturedAt: Int64
+
+        public init(symbol: String, capturedAt: Int64) {
+            self.symbol = symbol
+            self.capturedAt = capturedAt
+        }
+    }
+
+    /// One row of the old `fact_orderbook`; `level` is `nil` when its price or quantity is not a decimal.
     public struct LegacyLevel: Sendable {
         public var capturedAt: Int64
         public var isBid: Bool
-        public var level: PriceLevel
+        public var level: PriceLevel?
         public var lastUpdateId: Int64
 
-        public init(capturedAt: Int64, isBid: Bool, level: PriceLevel, lastUpdateId: Int64) {
+        public init(capturedAt: Int64, isBid: Bool, level: PriceLevel?, lastUpdateId: Int64) {
             self.capturedAt = capturedAt
             self.isBid = isBid
             self.level = level
@@ -286,44 +300,67 @@ public enum OrderBookLayoutConversion {
         }
     }
 
+    /// What a batch did: snapshots moved, snapshots left for unreadable values, and the last key it looked at (`nil`:
+    /// none were left after the position it started from).
+    public struct BatchOutcome: Sendable, Hashable {
+        public var moved = 0
+        public var left = 0
+        public var last: SnapshotKey?
+    }
+
     public protocol Steps {
         associatedtype Failure: Error
-        /// Keys of up to `limit` legacy snapshots, ordered by symbol and time.
-        func nextSnapshots(limit: Int) throws(Failure) -> [(symbol: String, capturedAt: Int64)]
+        /// Whether the old table is still there: another process may have finished the move and dropped it.
+        func legacyTableExists() throws(Failure) -> Bool
+        /// Keys of up to `limit` legacy snapshots after `key` (from the first when `nil`), ordered by symbol and time.
+        func nextSnapshots(after key: SnapshotKey?, limit: Int) throws(Failure) -> [SnapshotKey]
         /// The rows of `symbol`'s snapshots captured in `from…through`, ordered by time, side (`ask` before `bid`) and level.
         func levels(symbol: String, from: Int64, through: Int64) throws(Failure) -> [LegacyLevel]
         /// Stores a converted snapshot (leaving one already stored as it is).
         func insert(_ book: CompactOrderBook, symbol: String, capturedAt: Int64) throws(Failure)
-        func deleteLegacy(symbol: String, from: Int64, through: Int64) throws(Failure)
+        func deleteLegacy(_ key: SnapshotKey) throws(Failure)
     }
 
-    /// Converts the next batch inside the caller's transaction; returns how many snapshots it moved (0: none are left).
-    public static func convertBatch<S: Steps>(_ steps: S, limit: Int = batchSize) throws(S.Failure) -> Int {
-        let keys = try steps.nextSnapshots(limit: limit)
-        var bySymbol: [(symbol: String, from: Int64, through: Int64)] = []
+    /// Converts the batch after `position` inside the caller's transaction.
+    public static func convertBatch<S: Steps>(
+        _ steps: S, after position: SnapshotKey?, limit: Int = batchSize
+    ) throws(S.Failure)
+        -> BatchOutcome
+    {
+        var outcome = BatchOutcome()
+        guard try steps.legacyTableExists() else { return outcome }
+        let keys = try steps.nextSnapshots(after: position, limit: limit)
+        outcome.last = keys.last
+        var bySymbol: [(symbol: String, keys: [Int64])] = []
         for key in keys {
             if let last = bySymbol.last, last.symbol == key.symbol {
-                bySymbol[bySymbol.count - 1].through = key.capturedAt
+                bySymbol[bySymbol.count - 1].keys.append(key.capturedAt)
             } else {
-                bySymbol.append((key.symbol, key.capturedAt, key.capturedAt))
+                bySymbol.append((key.symbol, [key.capturedAt]))
             }
         }
-        for range in bySymbol {
-            let rows = try steps.levels(symbol: range.symbol, from: range.from, through: range.through)
+        for (symbol, times) in bySymbol {
+            guard let from = times.first, let through = times.last else { continue }
+            let rows = try steps.levels(symbol: symbol, from: from, through: through)
             var start = rows.startIndex
             while start < rows.endIndex {
                 let capturedAt = rows[start].capturedAt
                 var end = start
                 while end < rows.endIndex, rows[end].capturedAt == capturedAt { end += 1 }
                 let snapshot = rows[start..<end]
+                start = end
+                guard snapshot.allSatisfy({ $0.level != nil }) else {
+                    outcome.left += 1
+                    continue
+                }
                 let book = OrderBookSnapshot(
                     lastUpdateId: snapshot.first?.lastUpdateId ?? 0,
-                    bids: snapshot.filter(\.isBid).map(\.level), asks: snapshot.filter { !$0.isBid }.map(\.level))
-                try steps.insert(CompactOrderBook(book), symbol: range.symbol, capturedAt: capturedAt)
-                start = end
+                    bids: snapshot.filter(\.isBid).compactMap(\.level), asks: snapshot.filter { !$0.isBid }.compactMap(\.level))
+                try steps.insert(CompactOrderBook(book), symbol: symbol, capturedAt: capturedAt)
+                try steps.deleteLegacy(SnapshotKey(symbol: symbol, capturedAt: capturedAt))
+                outcome.moved += 1
             }
-            try steps.deleteLegacy(symbol: range.symbol, from: range.from, through: range.through)
         }
-        return keys.count
+        return outcome
     }
 }

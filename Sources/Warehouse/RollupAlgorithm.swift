@@ -255,7 +255,11 @@ package enum RollupAlgorithm {
         for hour in hours {
             let open = hour.candle.openTime
             let (lastMinute, overflow) = open.addingReportingOverflow(3_540_000)
-            if open >= first, !overflow, lastMinute <= min(last, lastFinal) {
+            // Every minute of it closed and on a minute boundary: a minute closing far in the future (stored open) or
+            // opening between boundaries makes the batch's hour not the stored minutes' hour.
+            if open >= first, !overflow, lastMinute <= min(last, lastFinal),
+                klines[hour.minutes].allSatisfy({ $0.isClosed(at: capturedAt) && $0.openTime % 60_000 == 0 })
+            {
                 complete.append(hour)
                 days.insert(Interval.oneDay.openTime(containing: open))
             } else if klines[hour.minutes].contains(where: { $0.isClosed(at: capturedAt) }) {

@@ -191,7 +191,7 @@ enum SQLiteSchema {
     /// `fact_orderbook` as it was, a row per level with canonical decimal text, unfolded from `orderbook_snapshots`:
     /// a level's price is the running sum of its steps times the tick (bids step down from the first level); a snapshot
     /// in the plain form (`price_tick` 0) holds its decimals as text. Filters on `symbol` and `captured_at` reach the
-    /// table's key, as both are the windows' partition.
+    /// table's key, as both are the windows' partition. `json_extract` rather than `->>`, which needs SQLite 3.38.
     static let factOrderBookView = """
         CREATE VIEW fact_orderbook (symbol, captured_at, side, price, quantity, level, last_update_id) AS
         SELECT symbol, captured_at, side,
@@ -200,8 +200,8 @@ enum SQLiteSchema {
             level, last_update_id
         FROM (
             SELECT s.symbol, s.captured_at, 'bid' AS side, s.price_tick AS tick, s.quantity_lot AS lot, s.last_update_id,
-                j.key AS level, j.value ->> 0 AS a, j.value ->> 1 AS b,
-                2 * first_value(j.value ->> 0) OVER w - sum(j.value ->> 0) OVER w AS steps
+                j.key AS level, json_extract(j.value, '$[0]') AS a, json_extract(j.value, '$[1]') AS b,
+                2 * first_value(json_extract(j.value, '$[0]')) OVER w - sum(json_extract(j.value, '$[0]')) OVER w AS steps
             FROM orderbook_snapshots AS s, json_each(s.bids) AS j
             WINDOW w AS (PARTITION BY s.symbol, s.captured_at ORDER BY j.key)
         )
@@ -212,8 +212,8 @@ enum SQLiteSchema {
             level, last_update_id
         FROM (
             SELECT s.symbol, s.captured_at, 'ask' AS side, s.price_tick AS tick, s.quantity_lot AS lot, s.last_update_id,
-                j.key AS level, j.value ->> 0 AS a, j.value ->> 1 AS b,
-                sum(j.value ->> 0) OVER w AS steps
+                j.key AS level, json_extract(j.value, '$[0]') AS a, json_extract(j.value, '$[1]') AS b,
+                sum(json_extract(j.value, '$[0]')) OVER w AS steps
             FROM orderbook_snapshots AS s, json_each(s.asks) AS j
             WINDOW w AS (PARTITION BY s.symbol, s.captured_at ORDER BY j.key)
         )

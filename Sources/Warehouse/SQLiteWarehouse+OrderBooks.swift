@@ -18,9 +18,13 @@ extension SQLiteWarehouse {
     static func loadOrderBook(
         _ db: Database, _ book: OrderBookSnapshot, compact: CompactOrderBook, symbol: Symbol, capturedAt: Int64, object: ProcessedObject
     ) throws -> LoadResult {
-        try insert(db, compact, symbol: symbol.rawValue, capturedAt: capturedAt)
-        // A snapshot already stored is left as it is, and all its levels count as unchanged.
-        let written = db.changesCount > 0 ? compact.levelCount : 0
+        // A snapshot already stored is left as it is, and all its levels count as unchanged. A book without levels is
+        // not stored (as when a level was a row): the newest book stays the newest one with levels.
+        var written = 0
+        if compact.levelCount > 0 {
+            try insert(db, compact, symbol: symbol.rawValue, capturedAt: capturedAt)
+            written = db.changesCount > 0 ? compact.levelCount : 0
+        }
         let total = book.bids.count + book.asks.count
         try recordProcessed(db, object, rows: total, unchanged: total - written)
         return LoadResult(rowsWritten: written, rowsUnchanged: total - written)
@@ -69,30 +73,61 @@ extension SQLiteWarehouse {
 
     /// Moves order books still stored a row per level (by a version before `v6-compact-books`) into
     /// `orderbook_snapshots`, a batch per transaction, then drops the old table; a stopped run continues at the next.
+    /// Snapshots whose stored values are not decimals stay in `fact_orderbook_v1` (and the table with them).
     func convertLegacyOrderBooks() async throws(WarehouseError) {
-        let hasLegacy = try await read("look for order books in the old layout") { db in
-            try db.tableExists("fact_orderbook_v1")
+        var position: OrderBookLayoutConversion.SnapshotKey?
+        var left = 0
+        while true {
+            let after = position
+            let outcome = try await write("convert order books to the compact layout") { db in
+                try OrderBookLayoutConversion.convertBatch(LegacySteps(db: db), after: after)
+            }
+            left += outcome.left
+            guard let last = outcome.last else { break }
+            position = last
         }
-        guard hasLegacy else { return }
-        while try await write(
-            "convert order books to the compact layout",
-            { db in
-                try OrderBookLayoutConversion.convertBatch(LegacySteps(db: db))
-            }) > 0
-        {}
-        try await write("drop the old order-book table") { db in try db.execute(sql: "DROP TABLE fact_orderbook_v1") }
+        guard left == 0 else { return }
+        try await write("drop the old order-book table") { db in
+            if try db.tableExists("fact_orderbook_v1"), try Int.fetchOne(db, sql: "SELECT count(*) FROM fact_orderbook_v1") == 0 {
+                try db.execute(sql: "DROP TABLE fact_orderbook_v1")
+            }
+        }
     }
 
+    /// The old table's rows, read defensively: its file may have been edited, so a value of another type is skipped
+    /// or read as unreadable, never a trap.
     struct LegacySteps: OrderBookLayoutConversion.Steps {
         typealias Failure = any Error
         let db: Database
 
-        func nextSnapshots(limit: Int) throws -> [(symbol: String, capturedAt: Int64)] {
-            try Row.fetchAll(
-                db,
-                sql: "SELECT DISTINCT symbol, captured_at FROM fact_orderbook_v1 ORDER BY symbol, captured_at LIMIT ?",
-                arguments: [limit]
-            ).map { ($0[0], $0[1]) }
+        func legacyTableExists() throws -> Bool { try db.tableExists("fact_orderbook_v1") }
+
+        func nextSnapshots(
+            after key: OrderBookLayoutConversion.SnapshotKey?, limit: Int
+        ) throws
+            -> [OrderBookLayoutConversion.SnapshotKey]
+        {
+            let typed = "typeof(symbol) = 'text' AND typeof(captured_at) = 'integer'"
+            let rows =
+                if let key {
+                    try Row.fetchAll(
+                        db,
+                        sql: """
+                            SELECT DISTINCT symbol, captured_at FROM fact_orderbook_v1
+                            WHERE \(typed) AND (symbol > ? OR (symbol = ? AND captured_at > ?)) ORDER BY symbol, captured_at LIMIT ?
+                            """,
+                        arguments: [key.symbol, key.symbol, key.capturedAt, limit])
+                } else {
+                    try Row.fetchAll(
+                        db,
+                        sql:
+                            "SELECT DISTINCT symbol, captured_at FROM fact_orderbook_v1 WHERE \(typed) ORDER BY symbol, captured_at LIMIT ?",
+                        arguments: [limit])
+                }
+            return rows.compactMap { row in
+                guard let symbol = String.fromDatabaseValue(row[0]), let capturedAt = Int64.fromDatabaseValue(row[1]) else { return nil }
+                return OrderBookLayoutConversion.SnapshotKey(symbol: symbol, capturedAt: capturedAt)
+            }
         }
 
         func levels(symbol: String, from: Int64, through: Int64) throws -> [OrderBookLayoutConversion.LegacyLevel] {
@@ -100,15 +135,20 @@ extension SQLiteWarehouse {
                 db,
                 sql: """
                     SELECT captured_at, side, price, quantity, last_update_id FROM fact_orderbook_v1
-                    WHERE symbol = ? AND captured_at BETWEEN ? AND ? ORDER BY captured_at, side, level
+                    WHERE symbol = ? AND captured_at BETWEEN ? AND ? AND typeof(captured_at) = 'integer'
+                    ORDER BY captured_at, side, level
                     """,
                 arguments: [symbol, from, through]
-            ).map { row in
-                OrderBookLayoutConversion.LegacyLevel(
-                    capturedAt: row[0], isBid: (row[1] as String) == BookSide.bid.rawValue,
-                    level: PriceLevel(
-                        price: try ExactDecimal(parsing: row[2] as String), quantity: try ExactDecimal(parsing: row[3] as String)),
-                    lastUpdateId: row[4])
+            ).compactMap { row in
+                guard let capturedAt = Int64.fromDatabaseValue(row[0]) else { return nil }
+                func decimal(_ index: Int) -> ExactDecimal? {
+                    String.fromDatabaseValue(row[index]).flatMap { try? ExactDecimal(parsing: $0) }
+                }
+                let level = decimal(2).flatMap { price in decimal(3).map { PriceLevel(price: price, quantity: $0) } }
+                return OrderBookLayoutConversion.LegacyLevel(
+                    capturedAt: capturedAt, isBid: String.fromDatabaseValue(row[1]) == BookSide.bid.rawValue,
+                    // An update id that is not an integer makes the level unreadable too.
+                    level: Int64.fromDatabaseValue(row[4]) == nil ? nil : level, lastUpdateId: Int64.fromDatabaseValue(row[4]) ?? 0)
             }
         }
 
@@ -116,10 +156,9 @@ extension SQLiteWarehouse {
             try SQLiteWarehouse.insert(db, book, symbol: symbol, capturedAt: capturedAt)
         }
 
-        func deleteLegacy(symbol: String, from: Int64, through: Int64) throws {
-            try db.execute(
-                sql: "DELETE FROM fact_orderbook_v1 WHERE symbol = ? AND captured_at BETWEEN ? AND ?",
-                arguments: [symbol, from, through])
+        func deleteLegacy(_ key: OrderBookLayoutConversion.SnapshotKey) throws {
+            try db.cachedStatement(sql: "DELETE FROM fact_orderbook_v1 WHERE symbol = ? AND captured_at = ?")
+                .execute(arguments: [key.symbol, key.capturedAt])
         }
     }
 }

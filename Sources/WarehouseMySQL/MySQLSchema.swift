@@ -190,8 +190,8 @@ enum MySQLSchema {
                     price_tick BIGINT NOT NULL,
                     quantity_lot BIGINT NOT NULL,
                     levels INT NOT NULL,
-                    bids MEDIUMTEXT CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-                    asks MEDIUMTEXT CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    bids LONGTEXT CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    asks LONGTEXT CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
                     PRIMARY KEY (symbol, captured_at)
                 ) \(table)
                 """,
@@ -202,32 +202,29 @@ enum MySQLSchema {
     /// `fact_orderbook` as it was, a row per level with `DECIMAL(40,8)` values, unfolded from `orderbook_snapshots` with
     /// `JSON_TABLE`: a level's price is the running sum of its steps times the tick (bids step down from the first
     /// level); a snapshot in the plain form (`price_tick` 0) holds its decimals as text. Conditions on `symbol` and
-    /// `captured_at` are pushed to the table's key, as both are the windows' partition. The doubling is in `DECIMAL`:
-    /// `JSON_TABLE` reads a plain form's text into the `BIGINT` column as its largest value, and `2 *` that would fail
-    /// the whole query even though the plain form never uses it.
+    /// `captured_at` are pushed to the table's key, as both are the windows' partition. Levels are read as text and
+    /// cast to integers only in the compact form, so a plain form's decimals are never truncated into integers (a
+    /// warning a strict `INSERT … SELECT` would turn into an error), and the doubling is in `DECIMAL`.
     static let factOrderBookView = """
                 CREATE OR REPLACE SQL SECURITY INVOKER VIEW fact_orderbook (symbol, captured_at, side, price, quantity, level, last_update_id) AS
                 SELECT symbol, captured_at, side,
                     CAST(CASE WHEN tick = 0 THEN a ELSE tick * steps * 0.00000001 END AS DECIMAL(40,8)),
-                    CAST(CASE WHEN tick = 0 THEN b ELSE lot * lots * 0.00000001 END AS DECIMAL(40,8)),
+                    CAST(CASE WHEN tick = 0 THEN b ELSE lot * CAST(b AS SIGNED) * 0.00000001 END AS DECIMAL(40,8)),
                     level, last_update_id
                 FROM (
                     SELECT s.symbol, s.captured_at, 'bid' AS side, s.price_tick AS tick, s.quantity_lot AS lot, s.last_update_id,
-                        CAST(j.level - 1 AS SIGNED) AS level, j.a, j.b, j.lots,
-                        2 * CAST(FIRST_VALUE(j.steps) OVER w AS DECIMAL(40,0)) - SUM(j.steps) OVER w AS steps
+                        CAST(j.level - 1 AS SIGNED) AS level, j.a, j.b,
+                        2 * FIRST_VALUE(CASE WHEN s.price_tick > 0 THEN CAST(j.a AS DECIMAL(20,0)) END) OVER w
+                            - SUM(CASE WHEN s.price_tick > 0 THEN CAST(j.a AS SIGNED) END) OVER w AS steps
                     FROM orderbook_snapshots AS s,
-                        JSON_TABLE(s.bids, '$[*]' COLUMNS (
-                            level FOR ORDINALITY, steps BIGINT PATH '$[0]', lots BIGINT PATH '$[1]',
-                            a VARCHAR(64) PATH '$[0]', b VARCHAR(64) PATH '$[1]')) AS j
+                        JSON_TABLE(s.bids, '$[*]' COLUMNS (level FOR ORDINALITY, a VARCHAR(64) PATH '$[0]', b VARCHAR(64) PATH '$[1]')) AS j
                     WINDOW w AS (PARTITION BY s.symbol, s.captured_at ORDER BY j.level)
                     UNION ALL
                     SELECT s.symbol, s.captured_at, 'ask', s.price_tick, s.quantity_lot, s.last_update_id,
-                        CAST(j.level - 1 AS SIGNED), j.a, j.b, j.lots,
-                        SUM(j.steps) OVER w
+                        CAST(j.level - 1 AS SIGNED), j.a, j.b,
+                        SUM(CASE WHEN s.price_tick > 0 THEN CAST(j.a AS SIGNED) END) OVER w
                     FROM orderbook_snapshots AS s,
-                        JSON_TABLE(s.asks, '$[*]' COLUMNS (
-                            level FOR ORDINALITY, steps BIGINT PATH '$[0]', lots BIGINT PATH '$[1]',
-                            a VARCHAR(64) PATH '$[0]', b VARCHAR(64) PATH '$[1]')) AS j
+                        JSON_TABLE(s.asks, '$[*]' COLUMNS (level FOR ORDINALITY, a VARCHAR(64) PATH '$[0]', b VARCHAR(64) PATH '$[1]')) AS j
                     WINDOW w AS (PARTITION BY s.symbol, s.captured_at ORDER BY j.level)
                 ) AS levels
         """

@@ -16,8 +16,10 @@ extension MySQLWarehouse {
         _ connection: MySQLConnection, _ book: OrderBookSnapshot, compact: CompactOrderBook, symbol: Symbol, capturedAt: Int64,
         object: ProcessedObject
     ) throws(MySQLError) -> LoadResult {
-        // A snapshot already stored is left as it is, and all its levels count as unchanged.
-        let written = try insert(connection, compact, symbol: symbol.rawValue, capturedAt: capturedAt) > 0 ? compact.levelCount : 0
+        // A snapshot already stored is left as it is, and all its levels count as unchanged. A book without levels is
+        // not stored (as when a level was a row): the newest book stays the newest one with levels.
+        let stored = compact.levelCount > 0 ? try insert(connection, compact, symbol: symbol.rawValue, capturedAt: capturedAt) : 0
+        let written = stored > 0 ? compact.levelCount : 0
         let total = book.bids.count + book.asks.count
         try recordProcessed(connection, object, rows: total, unchanged: total - written)
         return LoadResult(rowsWritten: written, rowsUnchanged: total - written)
@@ -75,30 +77,54 @@ extension MySQLWarehouse {
     /// Moves order books still stored a row per level (by a version before `v3-compact-books`) into
     /// `orderbook_snapshots`, a batch per transaction, then drops the old table; a stopped run continues at the next.
     func convertLegacyOrderBooks() async throws(WarehouseError) {
-        let hasLegacy = try await run("look for order books in the old layout") { connection throws(MySQLError) in
-            try connection.query(
-                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'fact_orderbook_v1'"
-            ).first?.int64(0) == 1
+        var position: OrderBookLayoutConversion.SnapshotKey?
+        var left = 0
+        while true {
+            let after = position
+            let outcome = try await write("convert order books to the compact layout") { connection throws(MySQLError) in
+                try OrderBookLayoutConversion.convertBatch(LegacySteps(connection: connection), after: after)
+            }
+            left += outcome.left
+            guard let last = outcome.last else { break }
+            position = last
         }
-        guard hasLegacy else { return }
-        while try await write(
-            "convert order books to the compact layout",
-            { connection throws(MySQLError) in try OrderBookLayoutConversion.convertBatch(LegacySteps(connection: connection)) }) > 0
-        {}
+        guard left == 0 else { return }
         try await run("drop the old order-book table") { connection throws(MySQLError) in
-            try connection.execute("DROP TABLE IF EXISTS fact_orderbook_v1")
+            let steps = LegacySteps(connection: connection)
+            if try steps.legacyTableExists(), try connection.query("SELECT COUNT(*) FROM fact_orderbook_v1").first?.int64(0) == 0 {
+                try connection.execute("DROP TABLE IF EXISTS fact_orderbook_v1")
+            }
         }
     }
 
     struct LegacySteps: OrderBookLayoutConversion.Steps {
         let connection: MySQLConnection
 
-        func nextSnapshots(limit: Int) throws(MySQLError) -> [(symbol: String, capturedAt: Int64)] {
-            var keys: [(symbol: String, capturedAt: Int64)] = []
+        func legacyTableExists() throws(MySQLError) -> Bool {
+            try connection.query(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'fact_orderbook_v1'"
+            ).first?.int64(0) == 1
+        }
+
+        func nextSnapshots(
+            after key: OrderBookLayoutConversion.SnapshotKey?, limit: Int
+        ) throws(MySQLError)
+            -> [OrderBookLayoutConversion.SnapshotKey]
+        {
+            var parameters = MySQLParameters()
+            var condition = ""
+            if let key {
+                condition = "WHERE symbol > ? OR (symbol = ? AND captured_at > ?)"
+                parameters.append(key.symbol)
+                parameters.append(key.symbol)
+                parameters.append(key.capturedAt)
+            }
+            parameters.append(limit)
+            var keys: [OrderBookLayoutConversion.SnapshotKey] = []
             for row in try connection.query(
-                "SELECT DISTINCT symbol, captured_at FROM fact_orderbook_v1 ORDER BY symbol, captured_at LIMIT ?", MySQLParameters(limit)
+                "SELECT DISTINCT symbol, captured_at FROM fact_orderbook_v1 \(condition) ORDER BY symbol, captured_at LIMIT ?", parameters
             ).all {
-                keys.append((try row.requiredText(0), try row.requiredInt(1)))
+                keys.append(.init(symbol: try row.requiredText(0), capturedAt: try row.requiredInt(1)))
             }
             return keys
         }
@@ -127,11 +153,10 @@ extension MySQLWarehouse {
             _ = try MySQLWarehouse.insert(connection, book, symbol: symbol, capturedAt: capturedAt)
         }
 
-        func deleteLegacy(symbol: String, from: Int64, through: Int64) throws(MySQLError) {
-            var parameters = MySQLParameters(symbol)
-            parameters.append(from)
-            parameters.append(through)
-            try connection.run("DELETE FROM fact_orderbook_v1 WHERE symbol = ? AND captured_at BETWEEN ? AND ?", parameters)
+        func deleteLegacy(_ key: OrderBookLayoutConversion.SnapshotKey) throws(MySQLError) {
+            var parameters = MySQLParameters(key.symbol)
+            parameters.append(key.capturedAt)
+            try connection.run("DELETE FROM fact_orderbook_v1 WHERE symbol = ? AND captured_at = ?", parameters)
         }
     }
 }

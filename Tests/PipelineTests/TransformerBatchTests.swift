@@ -92,6 +92,33 @@ struct TransformerBatchTests {
         #expect(try await warehouse.processedObjectKeys(among: keys) == Set(keys))
     }
 
+    /// A book larger than Binance ever sends is refused as malformed, and the objects around it load.
+    @Test func aBookOfMoreThanFiveThousandLevelsASideIsRejected() async throws {
+        let folder = try TemporaryDirectory("batch-huge")
+        defer { folder.remove() }
+        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+        try await warehouse.migrate()
+        let store = InMemoryObjectStore()
+        let symbol = TransformerResilienceTests.symbol
+        let before = try await TransformerResilienceTests.put(store, capturedAt: TransformerResilienceTests.yesterday)
+        let levels = (1...5_001).map { PriceLevel(price: ExactDecimal($0), quantity: ExactDecimal(1)) }
+        let capturedAt = TransformerResilienceTests.yesterday + 1_000
+        let book = OrderBookSnapshot(lastUpdateId: 1, bids: Array(levels.reversed()), asks: [])
+        let key = LakeLayout.objectKey(symbol: symbol, type: .depth, capturedAt: capturedAt)
+        try await store.put(
+            bucket: "crypto-raw", key: key,
+            bytes: RawEnvelope.encode(
+                symbol: symbol, capturedAt: capturedAt, type: .depth, interval: nil, data: BinanceCodec.encodeDepth(book)))
+        let after = try await TransformerResilienceTests.put(store, capturedAt: TransformerResilienceTests.yesterday + 60_000)
+        let transformer = Transformer(
+            lake: store, warehouse: warehouse, clock: ManualClock(TransformerResilienceTests.noon).reader, logger: Logger(label: "test"))
+        let report = try await transformer.transformPending()
+        #expect(report.objects == 2 && report.rejected == 1, "\(report)")
+        #expect(try await warehouse.processedObjectKeys(among: [before, key, after]) == [before, after])
+        let reason = try await store.get(bucket: "crypto-raw", key: LakeLayout.rejectedPrefix + key + ".reason.txt")
+        #expect(String(decoding: reason, as: UTF8.self).contains("at most 5000 a side"))
+    }
+
     @Test func aBookWhoseTwinWasLoadedByAnEarlierPassIsRejected() async throws {
         let folder = try TemporaryDirectory("batch-twin")
         defer { folder.remove() }

@@ -81,10 +81,10 @@ struct MySQLOrderBookLayoutTests {
             #expect(before.count == 5 * 80 + 2)
             // The schema migrated and one batch of two snapshots moved, then the process stopped.
             try MySQLSchema.migrate(sql, originalViews: nil, warehouse: configuration.database)
-            let moved = try sql.transaction { connection throws(MySQLError) in
-                try OrderBookLayoutConversion.convertBatch(MySQLWarehouse.LegacySteps(connection: connection), limit: 2)
+            let batch = try sql.transaction { connection throws(MySQLError) in
+                try OrderBookLayoutConversion.convertBatch(MySQLWarehouse.LegacySteps(connection: connection), after: nil, limit: 2)
             }
-            #expect(moved == 2)
+            #expect(batch.moved == 2 && batch.left == 0)
             #expect(try Self.rows(sql).count == 160)
             // The next start continues and ends with every level as it was, and the old table gone.
             try await warehouse.migrate()

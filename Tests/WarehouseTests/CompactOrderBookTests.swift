@@ -162,10 +162,10 @@ struct SQLiteOrderBookLayoutTests {
         // The schema migrated and one batch of two snapshots moved, then the process stopped.
         let queue = try DatabaseQueue(path: path)
         try SQLiteSchema.migrator.migrate(queue)
-        let moved = try await queue.write { db in
-            try OrderBookLayoutConversion.convertBatch(SQLiteWarehouse.LegacySteps(db: db), limit: 2)
+        let batch = try await queue.write { db in
+            try OrderBookLayoutConversion.convertBatch(SQLiteWarehouse.LegacySteps(db: db), after: nil, limit: 2)
         }
-        #expect(moved == 2)
+        #expect(batch.moved == 2 && batch.left == 0)
         let (halfway, left) = try await queue.read { db in
             (try Self.rows(db), try Int.fetchOne(db, sql: "SELECT count(DISTINCT captured_at || symbol) FROM fact_orderbook_v1"))
         }
@@ -176,6 +176,35 @@ struct SQLiteOrderBookLayoutTests {
         let reopened = try DatabaseQueue(path: path)
         defer { try? reopened.close() }
         #expect(try await reopened.read { db in try Self.rows(db) } == before)
+    }
+
+    /// An edited file: rows whose values are not decimals, or whose time is not an integer, stay in the old table; the
+    /// move ends, and every other snapshot is moved.
+    @Test func unreadableOldRowsStayBehindAndTheMoveEnds() async throws {
+        let folder = try TemporaryDirectory("books")
+        defer { folder.remove() }
+        let (path, before) = try Self.oldWarehouse(in: folder)
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO fact_orderbook VALUES ('BTCUSDT', 5, 'bid', 'abc', '1.00000000', 0, 1);
+                    INSERT INTO fact_orderbook VALUES ('BTCUSDT', 5, 'ask', '2.00000000', '1.00000000', 0, 1);
+                    INSERT INTO fact_orderbook VALUES ('BTCUSDT', 6.5, 'bid', '1.00000000', '1.00000000', 0, 1);
+                    INSERT INTO fact_orderbook VALUES ('ZZZUSDT', 7, 'bid', '1.00000000', '1.00000000', 0, 'x');
+                    """)
+        }
+        try queue.close()
+        let warehouse = try SQLiteWarehouse(path: path)
+        try await warehouse.migrate()
+        try await warehouse.migrate()
+        let reopened = try DatabaseQueue(path: path)
+        defer { try? reopened.close() }
+        let (after, left) = try await reopened.read { db in
+            (try Self.rows(db), try Int.fetchOne(db, sql: "SELECT count(*) FROM fact_orderbook_v1"))
+        }
+        #expect(after == before)
+        #expect(left == 4)
     }
 
     @Test func theViewUnfoldsCompactAndPlainSnapshotsAsTheOldTableHeldThem() async throws {
