@@ -46,3 +46,27 @@ package final class CompleteHourCache: Sendable {
         }
     }
 }
+
+/// One roll-up's reads of a ``CompleteHourCache``: the stores of both backends find hours through it, and what it found
+/// is forgotten once that roll-up committed (``forgetUsed()``).
+package final class CompleteHourLookup: Sendable {
+    private let cache: CompleteHourCache?
+    private let used = Mutex<[Symbol: [Int64]]>([:])
+
+    package init(_ cache: CompleteHourCache?) {
+        self.cache = cache
+    }
+
+    package func hours(symbol: Symbol, openTimes: [Int64]) -> [Int64: KlineBatch.HourRollup] {
+        guard let cache else { return [:] }
+        let known = cache.hours(symbol: symbol, openTimes: openTimes)
+        used.withLock { $0[symbol, default: []] += known.keys }
+        return known
+    }
+
+    /// Call after the roll-up committed: its hours are stored now.
+    package func forgetUsed() {
+        guard let cache else { return }
+        for (symbol, hours) in used.withLock({ $0 }) { cache.forget(symbol: symbol, openTimes: hours) }
+    }
+}

@@ -32,12 +32,12 @@ extension SQLiteWarehouse {
     }
 
     public func loadObjects(_ objects: [ObjectLoad]) async throws(WarehouseError) -> [LoadResult] {
-        guard let first = objects.first else { return [] }
+        guard !objects.isEmpty else { return [] }
         // Encoded before the transaction, so the writer holds the database no longer than the inserts take.
         let books = objects.map { load -> CompactOrderBook? in
             if case .orderBook(let book, _, _, _) = load { CompactOrderBook(book) } else { nil }
         }
-        let loaded = try await write("load \(objects.count) objects from \(first.object.key)") { db in
+        let loaded = try await write(ObjectLoad.operation(objects)) { db in
             let candles = SQLiteCandleStore(db: db)
             return try zip(objects, books).map { load, compact -> (LoadResult, [KlineBatch.HourRollup], Symbol) in
                 switch load {

@@ -6,12 +6,11 @@ public import MarketData
 /// shared ``RollupAlgorithm`` over SQLite statements.
 extension SQLiteWarehouse {
     public func rollUpPending() async throws(WarehouseError) -> RollupReport {
-        let cache = completeHours
-        let (report, used) = try await write("roll up hours and days") { db in
-            let store = SQLiteCandleStore(db: db, cache: cache)
-            return (try RollupAlgorithm.rollUpPending(store), store.used)
+        let lookup = CompleteHourLookup(completeHours)
+        let report = try await write("roll up hours and days") { db in
+            try RollupAlgorithm.rollUpPending(SQLiteCandleStore(db: db, completeHours: lookup))
         }
-        for (symbol, hours) in used { completeHours.forget(symbol: symbol, openTimes: hours) }
+        lookup.forgetUsed()
         return report
     }
 
@@ -34,20 +33,15 @@ extension SQLiteWarehouse {
 /// The storage steps of ``CandleLoading`` and ``RollupAlgorithm`` on one SQLite write transaction.
 final class SQLiteCandleStore: CandleLoadStore {
     let db: Database
-    let cache: CompleteHourCache?
-    /// Cached hours this roll-up used, to forget once it committed.
-    private(set) var used: [Symbol: [Int64]] = [:]
+    let completeHours: CompleteHourLookup
 
-    init(db: Database, cache: CompleteHourCache? = nil) {
+    init(db: Database, completeHours: CompleteHourLookup = CompleteHourLookup(nil)) {
         self.db = db
-        self.cache = cache
+        self.completeHours = completeHours
     }
 
     func knownCompleteHours(symbol: Symbol, openTimes: [Int64]) -> [Int64: KlineBatch.HourRollup] {
-        guard let cache else { return [:] }
-        let known = cache.hours(symbol: symbol, openTimes: openTimes)
-        used[symbol, default: []] += known.keys
-        return known
+        completeHours.hours(symbol: symbol, openTimes: openTimes)
     }
 
     var remembersCompleteHours: Bool { true }

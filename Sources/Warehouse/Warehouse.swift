@@ -64,6 +64,12 @@ public enum ObjectLoad: Sendable, Hashable {
         case .klines(_, _, _, _, let object), .orderBook(_, _, _, let object): object
         }
     }
+
+    /// How errors and logs name a load of `objects`: `load <key>`, or `load N objects, <first key> to <last key>`.
+    public static func operation(_ objects: [ObjectLoad]) -> String {
+        guard let first = objects.first?.object.key, let last = objects.last?.object.key else { return "load nothing" }
+        return objects.count == 1 ? "load \(first)" : "load \(objects.count) objects, \(first) to \(last)"
+    }
 }
 
 /// Which lake objects were loaded, rejected or archived: `processed_files` and `rejected_files`.

@@ -101,11 +101,11 @@ extension MySQLWarehouse {
     }
 
     public func loadObjects(_ objects: [ObjectLoad]) async throws(WarehouseError) -> [LoadResult] {
-        guard let first = objects.first else { return [] }
+        guard !objects.isEmpty else { return [] }
         let books = objects.map { load -> CompactOrderBook? in
             if case .orderBook(let book, _, _, _) = load { CompactOrderBook(book) } else { nil }
         }
-        let operation = "load \(objects.count) objects from \(first.object.key)"
+        let operation = ObjectLoad.operation(objects)
         let loaded = try await write(operation) { connection throws(MySQLError) in
             var loaded: [(result: LoadResult, complete: [KlineBatch.HourRollup], symbol: Symbol?)] = []
             for (load, compact) in zip(objects, books) {

@@ -6,13 +6,13 @@ extension MySQLWarehouse {
     // MARK: Roll-ups
 
     public func rollUpPending() async throws(WarehouseError) -> RollupReport {
-        let cache = completeHours
-        let (report, used) = try await write("roll up hours and days") { connection throws(MySQLError) in
-            let store = MySQLCandleStore(connection: connection, cache: cache)
-            let report = try Self.typed("roll up hours and days") { try RollupAlgorithm.rollUpPending(store) }
-            return (report, store.used)
+        let lookup = CompleteHourLookup(completeHours)
+        let report = try await write("roll up hours and days") { connection throws(MySQLError) in
+            try Self.typed("roll up hours and days") {
+                try RollupAlgorithm.rollUpPending(MySQLCandleStore(connection: connection, completeHours: lookup))
+            }
         }
-        for (symbol, hours) in used { completeHours.forget(symbol: symbol, openTimes: hours) }
+        lookup.forgetUsed()
         return report
     }
 
@@ -37,20 +37,15 @@ extension MySQLWarehouse {
 /// The storage steps of ``CandleLoading`` and ``RollupAlgorithm`` on one MySQL write transaction.
 final class MySQLCandleStore: CandleLoadStore {
     let connection: MySQLConnection
-    let cache: CompleteHourCache?
-    /// Cached hours this roll-up used, to forget once it committed.
-    private(set) var used: [Symbol: [Int64]] = [:]
+    let completeHours: CompleteHourLookup
 
-    init(connection: MySQLConnection, cache: CompleteHourCache? = nil) {
+    init(connection: MySQLConnection, completeHours: CompleteHourLookup = CompleteHourLookup(nil)) {
         self.connection = connection
-        self.cache = cache
+        self.completeHours = completeHours
     }
 
     func knownCompleteHours(symbol: Symbol, openTimes: [Int64]) -> [Int64: KlineBatch.HourRollup] {
-        guard let cache else { return [:] }
-        let known = cache.hours(symbol: symbol, openTimes: openTimes)
-        used[symbol, default: []] += known.keys
-        return known
+        completeHours.hours(symbol: symbol, openTimes: openTimes)
     }
 
     var remembersCompleteHours: Bool { true }
