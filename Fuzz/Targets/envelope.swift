@@ -19,6 +19,9 @@ public func fuzz(_ data: UnsafeRawPointer, _ count: Int) -> CInt {
         let again = LakeLayout.parse(key: ours)
         precondition(again?.capturedAt == name.capturedAt && again?.symbol == name.symbol && again?.type == name.type, ours)
     }
+    // The byte-by-byte reading of the usual shape agrees with the general one wherever it answers.
+    let key = String(decoding: buffer, as: UTF8.self)
+    if let fast = LakeLayout.parseUsualShape(key) { precondition(LakeLayout.parseAnyShape(key) == fast, key) }
     guard let envelope = try? RawEnvelope.decode(buffer) else { return 0 }
     precondition(envelope.dataRange.lowerBound >= 0 && envelope.dataRange.upperBound <= count)
     precondition(envelope.type != .klines || envelope.interval != nil)

@@ -488,17 +488,6 @@ public struct Transformer: Sendable {
         return try outcome.get()
     }
 
-    /// Another key of the same capture already in the ledger: the name in the folder a day before or after.
-    private func loadedTwin(of key: String, envelope: RawEnvelope) async throws(PipelineError) -> String? {
-        for twin in LakeLayout.objectKeys(symbol: envelope.symbol, type: envelope.type, capturedAt: envelope.capturedAt)
-        where twin != key {
-            if try await wrap({ () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: twin) }).contains(twin) {
-                return twin
-            }
-        }
-        return nil
-    }
-
     private func reject(_ key: String, reason: String) async throws(PipelineError) {
         let destination = LakeLayout.rejectedPrefix + key
         logger.warning("rejected raw object", metadata: ["lake.object": "\(key)", "reason": "\(reason)"])
