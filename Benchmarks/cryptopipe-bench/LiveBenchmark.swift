@@ -88,10 +88,17 @@ struct LiveBenchmark: AsyncParsableCommand {
             let report = try await transformer.transformPending()
             precondition(report.objects == objects && report.rejected == 0, "transformed \(report)")
         }
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-        {
-            print("    transform peak resident size: \(line.dropFirst(6).trimmingCharacters(in: .whitespaces))")
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+            // The peak counts pages of the warehouse file SQLite reads through its memory map (file-backed, given back
+            // under memory pressure); the process's own memory at the end is the anonymous part.
+            func field(_ name: String) -> String {
+                status.split(separator: "\n").first { $0.hasPrefix(name + ":") }.map {
+                    $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
+                } ?? "?"
+            }
+            print(
+                "    transform peak resident size: \(field("VmHWM")); at its end: \(field("RssAnon")) anonymous, \(field("RssFile")) file-backed"
+            )
         }
         try await warehouse.optimize()
         let levels = try await warehouse.tableCounts()["fact_orderbook"] ?? 0

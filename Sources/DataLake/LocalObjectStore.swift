@@ -125,6 +125,59 @@ public struct LocalObjectStore: ObjectStore {
         return results
     }
 
+    /// Reads the folders with `readdir`, keeping only keys that may be on the page (at most twice `limit` names), so a
+    /// page of a folder of a million objects holds one page; each page reads the folder's names again.
+    public func list(bucket: String, prefix: String, after: String?, limit: Int) async throws(ObjectStoreError) -> ObjectPage {
+        let limit = max(1, limit)
+        let bucketPath = "\(root)/\(bucket)"
+        let folder = prefix.lastIndex(of: "/").map { String(prefix[..<$0]) } ?? ""
+        var candidates = PageCandidates(limit: limit, after: after)
+        var folders = [folder]
+        while let relative = folders.popLast() {
+            let directory = relative.isEmpty ? bucketPath : "\(bucketPath)/\(relative)"
+            guard let stream = opendir(directory) else {
+                // A bucket or folder that does not exist (yet, or any more) simply has no objects.
+                if errno == ENOENT || errno == ENOTDIR { continue }
+                throw .io(operation: "list", location: ObjectLocation(bucket: bucket, key: relative), detail: Self.errnoText())
+            }
+            defer { closedir(stream) }
+            let keyPrefix = relative.isEmpty ? "" : relative + "/"
+            while let entry = readdir(stream) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                    String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name == "." || name == ".." || (relative.isEmpty && name == Self.temporaryFolder) { continue }
+                let key = keyPrefix + name
+                let type = entry.pointee.d_type
+                var isFolder = type == UInt8(DT_DIR)
+                if type == UInt8(DT_UNKNOWN) || type == UInt8(DT_LNK) {
+                    var info = stat()
+                    guard stat("\(directory)/\(name)", &info) == 0 else { continue }
+                    isFolder = (info.st_mode & S_IFMT) == S_IFDIR
+                }
+                if isFolder {
+                    let inside = key + "/"
+                    if (inside.hasPrefix(prefix) || prefix.hasPrefix(inside)) && candidates.mayHold(keysUnder: inside) {
+                        folders.append(key)
+                    }
+                } else if key.hasPrefix(prefix) {
+                    candidates.offer(key)
+                }
+            }
+        }
+        let (keys, truncated) = candidates.page()
+        var objects: [ObjectInfo] = []
+        objects.reserveCapacity(keys.count)
+        for key in keys {
+            let full = "\(bucketPath)/\(key)"
+            var info = stat()
+            // An entry removed between listing and stat (a concurrent move) is simply gone.
+            guard stat(full, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR else { continue }
+            objects.append(ObjectInfo(key: key, size: Int(info.st_size), contentMD5: Self.recordedMD5(full, info)))
+        }
+        return ObjectPage(objects: objects, resumeAfter: truncated ? keys.last : nil)
+    }
+
     public func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] {
         let directory = prefix.isEmpty ? "\(root)/\(bucket)" : "\(root)/\(bucket)/\(prefix.dropLast())"
         let entries: [String]
@@ -203,6 +256,46 @@ public struct LocalObjectStore: ObjectStore {
     }
 
     private static func errnoText() -> String { String(cString: strerror(errno)) }
+}
+
+/// The smallest `limit` keys after `after` of those offered, in UTF-8 byte order, holding at most twice `limit`.
+struct PageCandidates {
+    let limit: Int
+    let after: String?
+    private var keys: [String] = []
+    /// Once `limit` keys are kept, a key sorting after the largest of them cannot be on the page.
+    private var bound: String?
+
+    init(limit: Int, after: String?) {
+        self.limit = limit
+        self.after = after
+    }
+
+    mutating func offer(_ key: String) {
+        guard ObjectPage.sorts(key, after: after), bound.map({ key.utf8.lexicographicallyPrecedes($0.utf8) }) ?? true else { return }
+        keys.append(key)
+        if keys.count >= 2 * limit { trim() }
+    }
+
+    /// Whether a folder whose keys all start with `inside` can hold a key after `after`.
+    func mayHold(keysUnder inside: String) -> Bool {
+        guard let after, !after.hasPrefix(inside) else { return true }
+        return !inside.utf8.lexicographicallyPrecedes(after.utf8)
+    }
+
+    /// The page's keys, ascending, and whether more keys were offered than fit.
+    mutating func page() -> (keys: [String], truncated: Bool) {
+        trim()
+        return (keys, bound != nil)
+    }
+
+    private mutating func trim() {
+        keys.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        if keys.count > limit {
+            keys.removeSubrange(limit...)
+            bound = keys.last
+        }
+    }
 }
 
 #if !canImport(Darwin)

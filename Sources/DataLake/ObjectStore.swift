@@ -11,6 +11,10 @@ public protocol ObjectStore: Sendable {
     func head(bucket: String, key: String) async throws(ObjectStoreError) -> ObjectInfo?
     /// Objects whose key starts with `prefix`, ascending by key.
     func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo]
+    /// One page of ``list(bucket:prefix:)``: up to `limit` objects whose key starts with `prefix` and comes after
+    /// `after` (in the order of their UTF-8 bytes, S3's), ascending. A caller walking a folder of any size holds one
+    /// page at a time (S3's ListObjectsV2 `start-after`).
+    func list(bucket: String, prefix: String, after: String?, limit: Int) async throws(ObjectStoreError) -> ObjectPage
     /// The "folders" one level below `prefix` (which is empty or ends in `/`), each ending in `/`, ascending;
     /// S3's common prefixes with delimiter `/`. Lets callers list one day at a time.
     func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String]
@@ -47,6 +51,27 @@ extension ObjectStore {
         else {
             throw ObjectStoreError.io(operation: "verify copy", location: destination, detail: "copy missing or of other content")
         }
+    }
+}
+
+/// A page of a listing, and where the next one starts.
+public struct ObjectPage: Sendable, Hashable {
+    /// At most the page's limit, ascending by the UTF-8 bytes of their keys.
+    public var objects: [ObjectInfo]
+    /// The `after` of the next page; `nil` when this page ends the listing. It may be past the last object of this page
+    /// (one listed, then gone before its size was read), so a short page need not be the last.
+    public var resumeAfter: String?
+
+    public init(objects: [ObjectInfo], resumeAfter: String?) {
+        self.objects = objects
+        self.resumeAfter = resumeAfter
+    }
+
+    /// Whether `key` sorts after `bound` by its UTF-8 bytes (S3's order; `String`'s `<` orders by Unicode scalars
+    /// after normalisation, which differs for keys outside ASCII).
+    public static func sorts(_ key: String, after bound: String?) -> Bool {
+        guard let bound else { return true }
+        return bound.utf8.lexicographicallyPrecedes(key.utf8)
     }
 }
 

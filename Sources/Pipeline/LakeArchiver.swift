@@ -56,11 +56,11 @@ public struct LakeArchiver: Sendable {
             try await archive(day: day, into: &report)
         }
         for day in try await dayFolders(layout.archiveBucket, before: deleteBefore) {
-            let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.archiveBucket, prefix: day) }
-            let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
-            let doomed = objects.map(\.key).filter(processed.contains)
-            try await wrap { () throws(ObjectStoreError) in try await lake.delete(bucket: layout.archiveBucket, keys: doomed) }
-            report.deletedObjects += doomed.count
+            try await forEachPage(of: day, in: layout.archiveBucket) { (objects, processed) throws(PipelineError) in
+                let doomed = objects.map(\.key).filter(processed.contains)
+                try await wrap { () throws(ObjectStoreError) in try await lake.delete(bucket: layout.archiveBucket, keys: doomed) }
+                report.deletedObjects += doomed.count
+            }
         }
         // Ledger rows go after their objects; sweeping by age also clears rows whose objects an interrupted run deleted.
         report.forgottenLedgerRows = try await wrap { () throws(WarehouseError) in
@@ -77,9 +77,33 @@ public struct LakeArchiver: Sendable {
         return report
     }
 
+    /// Objects listed at a time, so a day folder of any size holds one page of names.
+    static let listPageSize = 10_000
+
+    /// Calls `body` with each page of `day`'s objects in `bucket` and which of them the ledger holds.
+    func forEachPage(
+        of day: String, in bucket: String, _ body: ([ObjectInfo], Set<String>) async throws(PipelineError) -> Void
+    ) async throws(PipelineError) {
+        var after: String?
+        repeat {
+            let page = try await wrap { () throws(ObjectStoreError) in
+                try await lake.list(bucket: bucket, prefix: day, after: after, limit: Self.listPageSize)
+            }
+            let processed = try await wrap { () throws(WarehouseError) in
+                try await warehouse.processedObjectKeys(among: page.objects.map(\.key))
+            }
+            try await body(page.objects, processed)
+            after = page.resumeAfter
+        } while after != nil
+    }
+
     func archive(day: String, into report: inout Report) async throws(PipelineError) {
-        let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
-        let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
+        try await forEachPage(of: day, in: layout.rawBucket) { (objects, processed) throws(PipelineError) in
+            try await archive(objects, processed: processed, into: &report)
+        }
+    }
+
+    private func archive(_ objects: [ObjectInfo], processed: Set<String>, into report: inout Report) async throws(PipelineError) {
         let movable = objects.filter { processed.contains($0.key) }
         report.untransformedKept += objects.count - movable.count
         var start = 0

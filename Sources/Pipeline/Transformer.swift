@@ -43,6 +43,9 @@ public struct Transformer: Sendable {
     /// transaction, so the window also bounds that batch. (64 against 16: 1.23–1.32 s instead of 1.46–1.49 s on the
     /// live workload of `cryptopipe-bench live`.)
     public let readAhead: Int
+    /// Objects listed at a time (20,000 unless told): what the names of a day folder cost in memory, however many it
+    /// holds (with the pending load, at most about twice this many names are held).
+    public let listPageSize: Int
     /// What the listed sizes of the objects being read ahead may add up to (at least one object is always read), so a
     /// lake of large (or hostile) objects cannot make the read-ahead hold more than this.
     static let readAheadBytes = 16 << 20
@@ -55,9 +58,10 @@ public struct Transformer: Sendable {
 
     public init(
         lake: any ObjectStore, layout: LakeLayout = LakeLayout(), warehouse: any Transformer.Storage, clock: PipelineClock = .system,
-        rescan: Bool = false, readAhead: Int = 64, logger: Logger
+        rescan: Bool = false, readAhead: Int = 64, listPageSize: Int = 20_000, logger: Logger
     ) {
         self.readAhead = max(1, readAhead)
+        self.listPageSize = max(1, listPageSize)
         self.rescan = rescan
         self.lake = lake
         self.layout = layout
@@ -79,35 +83,42 @@ public struct Transformer: Sendable {
         }
         var report = TransformReport()
         var newestCapture: Int64?
-        // Day by day, so a backlog of many days holds one day's listing at a time; days with few objects are loaded
-        // together (up to ``objectsPerLoad``), so the read-ahead and the batches run on across their boundaries.
+        // Day by day, and a page of each day's listing at a time (``listPageSize``), so a backlog of any size holds one
+        // page of names; pages and days with few objects are loaded together (up to ``objectsPerLoad``), so the
+        // read-ahead and the batches run on across their boundaries.
         var waiting: (keys: [String], sizes: [String: Int]) = ([], [:])
         for (index, day) in days.enumerated() {
-            let objects = try await wrap { () throws(ObjectStoreError) in try await lake.list(bucket: layout.rawBucket, prefix: day) }
-            // Each name parsed once: for the capture order and for the newest capture (over every listed day, so an
-            // emptied newest folder, everything in it rejected or moved, holds nothing back).
-            let named = objects.map { (key: $0.key, capturedAt: LakeLayout.parse(key: $0.key)?.capturedAt) }
-            newestCapture = (named.compactMap(\.capturedAt) + [newestCapture].compactMap { $0 }).max()
-            let processed = try await wrap { () throws(WarehouseError) in try await warehouse.processedObjectKeys(withPrefix: day) }
-            // Capture order; names that do not parse sort first and are rejected when loaded.
-            let pending = named.filter { !processed.contains($0.key) }
-                .map { (capturedAt: $0.capturedAt ?? 0, key: $0.key) }
-                .sorted { ($0.capturedAt, $0.key) < ($1.capturedAt, $1.key) }
-                .map(\.key)
-            var sizes: [String: Int] = [:]
-            for object in objects where !processed.contains(object.key) { sizes[object.key] = object.size }
-            // Unreadable objects that were loaded meanwhile (by a concurrent transformer), moved or deleted no longer
-            // hold their day back.
-            unreadable.forget(inDays: [day], except: Set(pending))
-            let now = clock.now()
-            let due = pending.filter { unreadable.isDue($0, at: now) }
-            report.deferred += pending.count - due.count
-            waiting.keys += due
-            waiting.sizes.merge(sizes) { first, _ in first }
-            if waiting.keys.count >= Self.objectsPerLoad || index == days.count - 1 {
-                try await load(waiting.keys, sizes: waiting.sizes, into: &report)
-                waiting = ([], [:])
-            }
+            var after: String?
+            repeat {
+                let page = try await wrap { () throws(ObjectStoreError) in
+                    try await lake.list(bucket: layout.rawBucket, prefix: day, after: after, limit: listPageSize)
+                }
+                // Each name parsed once: for the capture order and for the newest capture (over every listed day, so an
+                // emptied newest folder, everything in it rejected or moved, holds nothing back).
+                let named = page.objects.map { (key: $0.key, capturedAt: LakeLayout.parse(key: $0.key)?.capturedAt) }
+                newestCapture = (named.compactMap(\.capturedAt) + [newestCapture].compactMap { $0 }).max()
+                let processed = try await wrap { () throws(WarehouseError) in
+                    try await warehouse.processedObjectKeys(among: page.objects.map(\.key))
+                }
+                // Capture order within the page; names that do not parse sort first and are rejected when loaded.
+                let pending = named.filter { !processed.contains($0.key) }
+                    .map { (capturedAt: $0.capturedAt ?? 0, key: $0.key) }
+                    .sorted { ($0.capturedAt, $0.key) < ($1.capturedAt, $1.key) }
+                    .map(\.key)
+                for object in page.objects where !processed.contains(object.key) { waiting.sizes[object.key] = object.size }
+                // Unreadable objects of the page's range that were loaded meanwhile (by a concurrent transformer), moved
+                // or deleted no longer hold their day back.
+                unreadable.forget(inDay: day, after: after, through: page.resumeAfter, except: Set(pending))
+                let now = clock.now()
+                let due = pending.filter { unreadable.isDue($0, at: now) }
+                report.deferred += pending.count - due.count
+                waiting.keys += due
+                after = page.resumeAfter
+                if waiting.keys.count >= Self.objectsPerLoad || (index == days.count - 1 && after == nil) {
+                    try await load(waiting.keys, sizes: waiting.sizes, into: &report)
+                    waiting = ([], [:])
+                }
+            } while after != nil
         }
         // Hours and days whose minutes changed are recomputed now, so roll-ups never lag the facts.
         let rollups = try await wrap { () throws(WarehouseError) in try await warehouse.rollUpPending() }
@@ -146,7 +157,7 @@ public struct Transformer: Sendable {
 
     /// Objects loaded in one warehouse transaction at most.
     static let objectsPerTransaction = 64
-    /// Objects of consecutive day folders loaded in one pipelined load (a day with more is loaded alone).
+    /// Objects of consecutive pages and day folders loaded in one pipelined load.
     static let objectsPerLoad = 20_000
 
     /// Loads objects in order. Up to ``readAhead`` objects are read and parsed ahead (within ``readAheadBytes`` of
@@ -570,10 +581,16 @@ final class UnreadableObjects: Sendable {
 
     func forget(_ key: String) { _ = entries.withLock { $0.removeValue(forKey: key) } }
 
-    /// Drops the keys of `days` (listed just now) that are no longer pending there.
-    func forget(inDays days: Set<String>, except pending: Set<String>) {
+    /// Drops the keys of `day` in the listed range — after `after` (from the start without it), through `through`
+    /// (to the end without it) — that are no longer pending there.
+    func forget(inDay day: String, after: String?, through: String?, except pending: Set<String>) {
         entries.withLock { entries in
-            entries = entries.filter { key, _ in pending.contains(key) || !days.contains(Self.day(of: key)) }
+            entries = entries.filter { key, _ in
+                let listed =
+                    Self.day(of: key) == day && ObjectPage.sorts(key, after: after)
+                    && through.map { !ObjectPage.sorts(key, after: $0) } ?? true
+                return pending.contains(key) || !listed
+            }
         }
     }
 

@@ -42,6 +42,15 @@ public actor InMemoryObjectStore: ObjectStore {
         (buckets[bucket] ?? [:]).filter { $0.key.hasPrefix(prefix) }.map { Self.info($0.key, $0.value) }.sorted { $0.key < $1.key }
     }
 
+    public func list(bucket: String, prefix: String, after: String?, limit: Int) -> ObjectPage {
+        let keys = (buckets[bucket] ?? [:]).keys.filter { $0.hasPrefix(prefix) && ObjectPage.sorts($0, after: after) }
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let page = keys.prefix(max(1, limit))
+        return ObjectPage(
+            objects: page.compactMap { key in buckets[bucket]?[key].map { Self.info(key, $0) } },
+            resumeAfter: keys.count > page.count ? page.last : nil)
+    }
+
     /// Size and MD5, as S3 reports them (the bytes are at hand, so the MD5 costs no read).
     static func info(_ key: String, _ bytes: [UInt8]) -> ObjectInfo {
         let digits = Array("0123456789abcdef")

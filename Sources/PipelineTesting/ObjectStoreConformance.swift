@@ -18,6 +18,24 @@ public struct ObjectStoreUnderTest: Sendable {
 
 /// What every ``ObjectStore`` must do, whatever it stores into.
 public enum ObjectStoreConformance {
+    /// Every key under `prefix`, a page of `limit` at a time, and the size of each page.
+    static func walk(
+        _ store: any ObjectStore, bucket: String, prefix: String, limit: Int
+    ) async throws -> (keys: [String], pageSizes: [Int]) {
+        var keys: [String] = []
+        var sizes: [Int] = []
+        var after: String?
+        repeat {
+            let page = try await store.list(bucket: bucket, prefix: prefix, after: after, limit: limit)
+            keys += page.objects.map(\.key)
+            sizes.append(page.objects.count)
+            try require(
+                page.resumeAfter.map { ObjectPage.sorts($0, after: after) } ?? true, "the listing went back to \(page.resumeAfter ?? "")")
+            after = page.resumeAfter
+        } while after != nil && sizes.count <= 10_000
+        return (keys, sizes)
+    }
+
     public static let checks: [ConformanceCheck<ObjectStoreUnderTest>] = [
         ConformanceCheck("put then get returns the same bytes") { subject in
             let store = subject.store
@@ -132,12 +150,49 @@ public enum ObjectStoreConformance {
             try await store.put(bucket: subject.bucket("raw"), key: "2024-01-02/L.json", bytes: [1])
             let listed = try await store.list(bucket: subject.bucket("raw"), prefix: "2024-01-01/").map(\.key)
             try require(listed == keys, "listed \(listed.count) of \(keys.count)")
+            // Pages of a limit beyond a server page (1,000 on S3) follow continuation tokens within the page.
+            for limit in [400, 1_002] {
+                let paged = try await Self.walk(store, bucket: subject.bucket("raw"), prefix: "2024-01-01/", limit: limit)
+                try require(paged.keys == keys, "pages of \(limit) listed \(paged.keys.count) of \(keys.count)")
+                let sizes = stride(from: 0, to: keys.count, by: limit).map { min(limit, keys.count - $0) }
+                try require(paged.pageSizes == sizes, "pages of \(limit) were \(paged.pageSizes)")
+            }
             let folders = try await store.listFolders(bucket: subject.bucket("raw"), prefix: "")
             try require(folders == ["2024-01-01/", "2024-01-02/"], "folders \(folders)")
             try await store.delete(bucket: subject.bucket("raw"), keys: keys + ["2024-01-02/missing.json"])
             try require(try await store.list(bucket: subject.bucket("raw"), prefix: "2024-01-01/").isEmpty, "batch delete left objects")
             try require(
                 try await store.head(bucket: subject.bucket("raw"), key: "2024-01-02/L.json") != nil, "batch delete removed too much")
+        },
+        ConformanceCheck("a listing walked page by page gives each object once, in order, with its size") { subject in
+            let store = subject.store
+            let keys = [
+                "2024-01-01/A.json", "2024-01-01/B.json", "2024-01-01/C.json", "2024-01-01/D.json", "2024-01-01/E.json",
+                "2024-01-01/nested/F.json", "2024-01-01/nested/deeper/G.json", "2024-01-01/Z.json",
+            ]
+            for (index, key) in keys.enumerated() {
+                try await store.put(bucket: subject.bucket("raw"), key: key, bytes: Array(repeating: 1, count: index + 1))
+            }
+            try await store.put(bucket: subject.bucket("raw"), key: "2024-01-02/A.json", bytes: [1])
+            try await store.put(bucket: subject.bucket("raw"), key: "2024-01-0.json", bytes: [1])
+            let expected = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for limit in [1, 3, 8, 100] {
+                let paged = try await Self.walk(store, bucket: subject.bucket("raw"), prefix: "2024-01-01/", limit: limit)
+                try require(paged.keys == expected, "pages of \(limit): \(paged.keys)")
+                try require(paged.pageSizes.dropLast().allSatisfy { $0 == limit }, "pages of \(limit) were \(paged.pageSizes)")
+            }
+            let page = try await store.list(bucket: subject.bucket("raw"), prefix: "2024-01-01/", after: "2024-01-01/BB", limit: 2)
+            try require(page.objects.map(\.key) == ["2024-01-01/C.json", "2024-01-01/D.json"], "after a key between two: \(page.objects)")
+            try require(page.objects.map(\.size) == [3, 4], "sizes \(page.objects.map(\.size))")
+            try require(page.resumeAfter == "2024-01-01/D.json", "resume after \(String(describing: page.resumeAfter))")
+            let nested = try await store.list(bucket: subject.bucket("raw"), prefix: "2024-01-01/", after: "2024-01-01/nested/", limit: 10)
+            try require(
+                nested.objects.map(\.key) == ["2024-01-01/nested/F.json", "2024-01-01/nested/deeper/G.json"] && nested.resumeAfter == nil,
+                "after a folder's name: \(nested)")
+            let last = try await store.list(bucket: subject.bucket("raw"), prefix: "2024-01-01/", after: "2024-01-01/nested/e", limit: 10)
+            try require(last.objects.isEmpty && last.resumeAfter == nil, "after the last key: \(last)")
+            let missing = try await store.list(bucket: subject.bucket("none"), prefix: "2024-01-01/", after: nil, limit: 10)
+            try require(missing.objects.isEmpty && missing.resumeAfter == nil, "missing bucket: \(missing)")
         },
         ConformanceCheck("delete removes, and deleting a missing object is fine") { subject in
             let store = subject.store

@@ -263,6 +263,9 @@ struct UnwritableStore: ObjectStore {
     func get(bucket: String, key: String) async throws(ObjectStoreError) -> [UInt8] { throw .notFound(bucket: bucket, key: key) }
     func head(bucket: String, key: String) async throws(ObjectStoreError) -> ObjectInfo? { nil }
     func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo] { [] }
+    func list(bucket: String, prefix: String, after: String?, limit: Int) async throws(ObjectStoreError) -> ObjectPage {
+        ObjectPage(objects: [], resumeAfter: nil)
+    }
     func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] { [] }
     func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) {
         throw .notFound(bucket: source.bucket, key: source.key)

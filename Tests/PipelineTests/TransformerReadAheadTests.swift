@@ -79,10 +79,13 @@ struct TransformerReadAheadTests {
             try await base.head(bucket: bucket, key: key)
         }
         func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo] {
-            try await base.list(bucket: bucket, prefix: prefix)
+            await base.list(bucket: bucket, prefix: prefix)
+        }
+        func list(bucket: String, prefix: String, after: String?, limit: Int) async throws(ObjectStoreError) -> ObjectPage {
+            await base.list(bucket: bucket, prefix: prefix, after: after, limit: limit)
         }
         func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] {
-            try await base.listFolders(bucket: bucket, prefix: prefix)
+            await base.listFolders(bucket: bucket, prefix: prefix)
         }
         func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) {
             try await base.copy(from: source, to: destination)

@@ -73,14 +73,53 @@ extension TransformerScanTests {
 }
 
 extension TransformerScanTests {
+    /// A day folder is listed a page at a time (so its names never all sit in memory); every object of every page is
+    /// loaded once, and an unreadable object in a middle page is retried by a later pass.
+    @Test func aDayFolderIsListedAPageAtATime() async throws {
+        let folder = try TemporaryDirectory("scan")
+        defer { folder.remove() }
+        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+        try await warehouse.migrate()
+        let store = RecordingStore()
+        let noon: Int64 = 1_767_441_600_000  // 2026-01-03T12:00:00Z
+        var keys: [String] = []
+        for minute in 0..<23 {
+            keys.append(try await Self.putKlines(into: store, capturedAt: noon + Int64(minute) * 60_000))
+        }
+        let unreadable = keys[12]
+        await store.inner.setUnreadable([unreadable])
+        let now = Mutex(noon + 30 * 60_000)
+        let transformer = Transformer(
+            lake: store, warehouse: warehouse, clock: PipelineClock { now.withLock { $0 } }, listPageSize: 5, logger: Logger(label: "test"))
+
+        let first = try await transformer.transformPending()
+        #expect(first.objects == 22 && first.unreadable == 1)
+        let pages = await store.takePages()
+        #expect(pages.map(\.returned) == [5, 5, 5, 5, 3])
+        #expect(pages.allSatisfy { $0.limit == 5 })
+        #expect(try await warehouse.processedObjectKeys(withPrefix: "2026-01-03/") == Set(keys).subtracting([unreadable]))
+
+        // The day is still listed (its unreadable object holds it back); once readable and due, it loads.
+        await store.inner.setUnreadable([])
+        now.withLock { $0 += Transformer.unreadableRetryDelay(afterFailures: 1) }
+        keys.append(try await Self.putKlines(into: store, capturedAt: noon + 40 * 60_000))
+        let second = try await transformer.transformPending()
+        #expect(second.objects == 2 && second.unreadable == 0)
+        #expect(try await warehouse.processedObjectKeys(withPrefix: "2026-01-03/") == Set(keys))
+    }
+}
+
+extension TransformerScanTests {
     /// A k-lines object captured at `capturedAt`, holding one candle two minutes older, in its day folder.
-    static func putKlines(into store: RecordingStore, capturedAt: Int64) async throws {
+    @discardableResult
+    static func putKlines(into store: RecordingStore, capturedAt: Int64) async throws -> String {
         let symbol = try Symbol("BTCUSDT")
         let open = Interval.oneMinute.openTime(containing: capturedAt) - 120_000
         let data = BinanceCodec.encodeKlines([WarehouseConformance.kline(open)])
         let bytes = RawEnvelope.encode(symbol: symbol, capturedAt: capturedAt, type: .klines, interval: .oneMinute, data: data)
-        try await store.put(
-            bucket: "crypto-raw", key: LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: capturedAt), bytes: bytes)
+        let key = LakeLayout.objectKey(symbol: symbol, type: .klines, capturedAt: capturedAt)
+        try await store.put(bucket: "crypto-raw", key: key, bytes: bytes)
+        return key
     }
 }
 
@@ -88,10 +127,17 @@ extension TransformerScanTests {
 actor RecordingStore: ObjectStore {
     let inner = InMemoryObjectStore()
     var listed: [String] = []
+    /// Each page asked for: its limit and how many objects it held.
+    var pages: [(limit: Int, returned: Int)] = []
 
     func takeListedPrefixes() -> [String] {
         defer { listed = [] }
         return listed
+    }
+
+    func takePages() -> [(limit: Int, returned: Int)] {
+        defer { pages = [] }
+        return pages
     }
 
     func put(bucket: String, key: String, bytes: [UInt8]) async throws(ObjectStoreError) {
@@ -102,6 +148,12 @@ actor RecordingStore: ObjectStore {
     func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo] {
         listed.append(prefix)
         return await inner.list(bucket: bucket, prefix: prefix)
+    }
+    func list(bucket: String, prefix: String, after: String?, limit: Int) async throws(ObjectStoreError) -> ObjectPage {
+        if after == nil { listed.append(prefix) }
+        let page = await inner.list(bucket: bucket, prefix: prefix, after: after, limit: limit)
+        pages.append((limit, page.objects.count))
+        return page
     }
     func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] {
         await inner.listFolders(bucket: bucket, prefix: prefix)

@@ -168,6 +168,7 @@ struct BrokenObjectStore: ObjectStore {
     func get(bucket: String, key: String) async throws(ObjectStoreError) -> [UInt8] { throw fail() }
     func head(bucket: String, key: String) async throws(ObjectStoreError) -> ObjectInfo? { throw fail() }
     func list(bucket: String, prefix: String) async throws(ObjectStoreError) -> [ObjectInfo] { throw fail() }
+    func list(bucket: String, prefix: String, after: String?, limit: Int) async throws(ObjectStoreError) -> ObjectPage { throw fail() }
     func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] { throw fail() }
     func copy(from source: ObjectLocation, to destination: ObjectLocation) async throws(ObjectStoreError) { throw fail() }
     func delete(bucket: String, key: String) async throws(ObjectStoreError) { throw fail() }

@@ -417,6 +417,10 @@ struct CountingLake: ObjectStore {
         listings.increment()
         return try await base.list(bucket: bucket, prefix: prefix)
     }
+    func list(bucket: String, prefix: String, after: String?, limit: Int) async throws(ObjectStoreError) -> ObjectPage {
+        listings.increment()
+        return await base.list(bucket: bucket, prefix: prefix, after: after, limit: limit)
+    }
     func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] {
         try await base.listFolders(bucket: bucket, prefix: prefix)
     }

@@ -89,6 +89,18 @@ public struct S3ObjectStore: ObjectStore {
         try await listing(bucket: bucket, prefix: prefix, delimiter: nil).objects
     }
 
+    public func list(bucket: String, prefix: String, after: String?, limit: Int) async throws(ObjectStoreError) -> ObjectPage {
+        let limit = max(1, limit)
+        let listing = try await listing(bucket: bucket, prefix: prefix, delimiter: nil, after: after, limit: limit)
+        // What the server sent is checked, not trusted: only keys under the prefix and after `after`, so a server
+        // repeating keys cannot keep a caller paging forever, and no more than `limit` of them.
+        var objects = listing.objects.filter { $0.key.hasPrefix(prefix) && ObjectPage.sorts($0.key, after: after) }
+        objects.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        let truncated = listing.isTruncated || objects.count > limit
+        if objects.count > limit { objects.removeSubrange(limit...) }
+        return ObjectPage(objects: objects, resumeAfter: truncated ? objects.last?.key : nil)
+    }
+
     public func listFolders(bucket: String, prefix: String) async throws(ObjectStoreError) -> [String] {
         try await listing(bucket: bucket, prefix: prefix, delimiter: "/").folders
     }
@@ -185,18 +197,22 @@ public struct S3ObjectStore: ObjectStore {
     struct Listing {
         var objects: [ObjectInfo] = []
         var folders: [String] = []
+        /// Whether the server had more when the listing stopped at its `limit`.
+        var isTruncated = false
     }
 
     /// Pages one listing may take. At 1,000 keys a page that is 10⁸ objects under one prefix, far more than a day
     /// folder or the lake's folder list holds; a server still saying "truncated" after that is not making progress.
     static let maximumListPages = 100_000
 
-    /// ListObjectsV2, following continuation tokens to the end; a missing bucket lists as empty.
+    /// ListObjectsV2, following continuation tokens to the end, or until `limit` objects are listed; a missing bucket
+    /// lists as empty. `after` starts the listing after that key (`start-after`).
     ///
     /// An endpoint or proxy that answers "truncated" with a token it already gave (or never stops) would otherwise
     /// keep the caller listing forever: a repeated token, or more than `maximumPages` pages, is an error.
     func listing(
-        bucket: String, prefix: String, delimiter: String?, maximumPages: Int = maximumListPages
+        bucket: String, prefix: String, delimiter: String?, after: String? = nil, limit: Int = .max,
+        maximumPages: Int = maximumListPages
     ) async throws(ObjectStoreError) -> Listing {
         let location = ObjectLocation(bucket: bucket, key: prefix)
         var result = Listing()
@@ -204,9 +220,9 @@ public struct S3ObjectStore: ObjectStore {
         var seenTokens: Set<String> = []
         var pages = 0
         repeat {
-            var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")]
+            var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", "\(min(1000, max(1, limit - result.objects.count)))")]
             if let delimiter { query.append(("delimiter", delimiter)) }
-            if let token { query.append(("continuation-token", token)) }
+            if let token { query.append(("continuation-token", token)) } else if let after { query.append(("start-after", after)) }
             let response = try await send("list", location, method: .GET, bucket: bucket, key: nil, query: query)
             if response.status == 404, response.errorCode == "NoSuchBucket" { return Listing() }
             guard response.isSuccess else { throw response.error(operation: "list", location: location) }
@@ -236,6 +252,10 @@ public struct S3ObjectStore: ObjectStore {
                         operation: "list", location: location, detail: "S3 listing still truncated after \(pages) pages; giving up")
                 }
                 token = next
+                if result.objects.count >= limit {
+                    result.isTruncated = true
+                    break
+                }
             }
         } while token != nil
         // S3 sorts by UTF-8 bytes; so does Swift's String comparison for our ASCII keys, but be explicit.
