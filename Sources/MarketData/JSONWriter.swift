@@ -108,6 +108,15 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// Raw JSON text produced elsewhere: one value, or several joined by commas (part of a cached array); empty
+    /// text adds nothing.
+    public mutating func raw(_ json: ArraySlice<UInt8>) {
+        guard !json.isEmpty else { return }
+        separator()
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
     private mutating func separator() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }

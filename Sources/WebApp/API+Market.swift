@@ -32,12 +32,30 @@ extension API {
         let symbol = try pathSymbol(context)
         let query = try CandleQuery(request.query)
         try await requireKnown(symbol)
+        if query.start == nil, CandleWindowCache.holds(query.interval) {
+            let version = try await services.warehouse.dataVersion()
+            let reader = candleReader
+            let window = try await candleWindows.candles(
+                symbol: symbol, interval: query.interval, endingAt: query.end ?? .max, limit: query.limit, version: version
+            ) { through, count in
+                try await reader.recentKlines(symbol: symbol, interval: query.interval, endingAt: through, includeOpen: true, limit: count)
+            }
+            if let window {
+                var json = JSONWriter(capacity: 128 + window.text.count)
+                json.object { json in
+                    json.seriesHeader(symbol, query.interval, count: window.count)
+                    json.key("candles")
+                    json.array { json in json.raw(window.text) }
+                }
+                return ResponseCache.json(ByteBuffer(bytes: json.bytes))
+            }
+        }
         return try await cached(query.cacheKey("candlestick", symbol)) {
             try await candlestickBody(symbol, query.interval, query.limit, query.start, query.end)
         }
     }
 
-    private func candlestickBody(
+    func candlestickBody(
         _ symbol: Symbol, _ interval: Interval, _ limit: Int, _ start: Int64?, _ end: Int64?
     ) async throws
         -> [UInt8]

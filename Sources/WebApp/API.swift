@@ -14,6 +14,8 @@ struct API: Sendable {
     /// Symbols with a freshness gauge, so removed ones can be unregistered.
     let gaugeSymbols = Locked(Set<String>())
     let cache = ResponseCache()
+    /// Windows of rendered 1m, 1h and 1d candles, so candle requests with any `end` are answered without a read.
+    let candleWindows = CandleWindowCache()
     /// Complete candles of 3m–30m formed before, so a request after new data reads only the newest minutes.
     let formedCandles = FormedCandleCache()
     /// Row counts and ledger totals: `count(*)` over the fact tables is not paid per request.
