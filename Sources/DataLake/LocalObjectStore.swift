@@ -143,9 +143,15 @@ public struct LocalObjectStore: ObjectStore {
             defer { closedir(stream) }
             let keyPrefix = relative.isEmpty ? "" : relative + "/"
             while let entry = readdir(stream) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-                    String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-                }
+                // A name that is not UTF-8 is no key of a lake (each object's name is one): left out, not read under a
+                // mangled name that another file may have.
+                guard
+                    let name = withUnsafeBytes(
+                        of: entry.pointee.d_name,
+                        { bytes in
+                            bytes.withMemoryRebound(to: CChar.self) { $0.baseAddress.flatMap { String(validatingCString: $0) } }
+                        })
+                else { continue }
                 if name == "." || name == ".." || (relative.isEmpty && name == Self.temporaryFolder) { continue }
                 let key = keyPrefix + name
                 let type = entry.pointee.d_type
@@ -157,10 +163,11 @@ public struct LocalObjectStore: ObjectStore {
                 }
                 if isFolder {
                     let inside = key + "/"
-                    if (inside.hasPrefix(prefix) || prefix.hasPrefix(inside)) && candidates.mayHold(keysUnder: inside) {
+                    let related = ObjectPage.key(inside, startsWith: prefix) || ObjectPage.key(prefix, startsWith: inside)
+                    if related && candidates.mayHold(keysUnder: inside) {
                         folders.append(key)
                     }
-                } else if key.hasPrefix(prefix) {
+                } else if ObjectPage.key(key, startsWith: prefix) {
                     candidates.offer(key)
                 }
             }
@@ -279,7 +286,7 @@ struct PageCandidates {
 
     /// Whether a folder whose keys all start with `inside` can hold a key after `after`.
     func mayHold(keysUnder inside: String) -> Bool {
-        guard let after, !after.hasPrefix(inside) else { return true }
+        guard let after, !ObjectPage.key(after, startsWith: inside) else { return true }
         return !inside.utf8.lexicographicallyPrecedes(after.utf8)
     }
 

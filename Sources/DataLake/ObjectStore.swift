@@ -67,6 +67,31 @@ public struct ObjectPage: Sendable, Hashable {
         self.resumeAfter = resumeAfter
     }
 
+    /// Pages one walk over a folder may take: 10⁸ objects at the transformer's 20,000 a page (as many as one S3
+    /// listing may hold), so a store that never stops listing new keys ends the walk with an error.
+    public static let maximumPagesPerWalk = 5_000
+
+    /// Where the page after this one starts (`nil` at the end), checked against `after`, where this one started: a
+    /// listing that goes back, or goes on past ``maximumPagesPerWalk`` pages, is an error, not an endless walk.
+    public func next(after: String?, pagesWalked: Int, location: ObjectLocation) throws(ObjectStoreError) -> String? {
+        guard let resumeAfter else { return nil }
+        guard Self.sorts(resumeAfter, after: after) else {
+            throw .io(
+                operation: "list", location: location,
+                detail: "the listing went back from '\((after ?? "").prefix(200))' to '\(resumeAfter.prefix(200))'; it does not advance")
+        }
+        guard pagesWalked < Self.maximumPagesPerWalk else {
+            throw .io(operation: "list", location: location, detail: "the listing goes on after \(pagesWalked) pages; giving up")
+        }
+        return resumeAfter
+    }
+
+    /// Whether `key` starts with the bytes of `prefix` (`String.hasPrefix` compares characters: `"a/\u{301}"` does not
+    /// start with `"a/"` there, though its bytes do).
+    public static func key(_ key: String, startsWith prefix: String) -> Bool {
+        key.utf8.starts(with: prefix.utf8)
+    }
+
     /// Whether `key` sorts after `bound` by its UTF-8 bytes (S3's order; `String`'s `<` orders by Unicode scalars
     /// after normalisation, which differs for keys outside ASCII).
     public static func sorts(_ key: String, after bound: String?) -> Bool {

@@ -85,15 +85,20 @@ public struct LakeArchiver: Sendable {
         of day: String, in bucket: String, _ body: ([ObjectInfo], Set<String>) async throws(PipelineError) -> Void
     ) async throws(PipelineError) {
         var after: String?
+        var pages = 0
         repeat {
             let page = try await wrap { () throws(ObjectStoreError) in
                 try await lake.list(bucket: bucket, prefix: day, after: after, limit: Self.listPageSize)
             }
+            pages += 1
             let processed = try await wrap { () throws(WarehouseError) in
                 try await warehouse.processedObjectKeys(among: page.objects.map(\.key))
             }
             try await body(page.objects, processed)
-            after = page.resumeAfter
+            let previous = after
+            after = try await wrap { () throws(ObjectStoreError) in
+                try page.next(after: previous, pagesWalked: pages, location: ObjectLocation(bucket: bucket, key: day))
+            }
         } while after != nil
     }
 

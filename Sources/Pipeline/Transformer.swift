@@ -89,10 +89,12 @@ public struct Transformer: Sendable {
         var waiting: (keys: [String], sizes: [String: Int]) = ([], [:])
         for (index, day) in days.enumerated() {
             var after: String?
+            var pages = 0
             repeat {
                 let page = try await wrap { () throws(ObjectStoreError) in
                     try await lake.list(bucket: layout.rawBucket, prefix: day, after: after, limit: listPageSize)
                 }
+                pages += 1
                 // Each name parsed once: for the capture order and for the newest capture (over every listed day, so an
                 // emptied newest folder, everything in it rejected or moved, holds nothing back).
                 let named = page.objects.map { (key: $0.key, capturedAt: LakeLayout.parse(key: $0.key)?.capturedAt) }
@@ -105,7 +107,6 @@ public struct Transformer: Sendable {
                     .map { (capturedAt: $0.capturedAt ?? 0, key: $0.key) }
                     .sorted { ($0.capturedAt, $0.key) < ($1.capturedAt, $1.key) }
                     .map(\.key)
-                for object in page.objects where !processed.contains(object.key) { waiting.sizes[object.key] = object.size }
                 // Unreadable objects of the page's range that were loaded meanwhile (by a concurrent transformer), moved
                 // or deleted no longer hold their day back.
                 unreadable.forget(inDay: day, after: after, through: page.resumeAfter, except: Set(pending))
@@ -113,7 +114,12 @@ public struct Transformer: Sendable {
                 let due = pending.filter { unreadable.isDue($0, at: now) }
                 report.deferred += pending.count - due.count
                 waiting.keys += due
-                after = page.resumeAfter
+                let dueKeys = Set(due)
+                for object in page.objects where dueKeys.contains(object.key) { waiting.sizes[object.key] = object.size }
+                let (previous, location) = (after, ObjectLocation(bucket: layout.rawBucket, key: day))
+                after = try await wrap { () throws(ObjectStoreError) in
+                    try page.next(after: previous, pagesWalked: pages, location: location)
+                }
                 if waiting.keys.count >= Self.objectsPerLoad || (index == days.count - 1 && after == nil) {
                     try await load(waiting.keys, sizes: waiting.sizes, into: &report)
                     waiting = ([], [:])

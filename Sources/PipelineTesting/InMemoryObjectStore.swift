@@ -43,7 +43,7 @@ public actor InMemoryObjectStore: ObjectStore {
     }
 
     public func list(bucket: String, prefix: String, after: String?, limit: Int) -> ObjectPage {
-        let keys = (buckets[bucket] ?? [:]).keys.filter { $0.hasPrefix(prefix) && ObjectPage.sorts($0, after: after) }
+        let keys = (buckets[bucket] ?? [:]).keys.filter { ObjectPage.key($0, startsWith: prefix) && ObjectPage.sorts($0, after: after) }
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         let page = keys.prefix(max(1, limit))
         return ObjectPage(

@@ -7,8 +7,10 @@ import Warehouse
 ///
 /// The response cache helps only when a URL repeats; a chart scrolled through history, or scripts paging by `end`,
 /// ask for a different window each time. A window holds every stored candle of one series opening in
-/// `[from, through]` (the newest ``windowCandles`` up to `through`), so the newest `limit` candles up to any `end` in
-/// it are a slice of it when at least `limit` of them are in the window (or the window reaches the series' start).
+/// `[from, through]` (the newest four times `limit`, at most ``maximumWindowCandles``, up to `through`), so the newest
+/// `limit` candles up to any `end` in it are a slice of it when at least `limit` of them are in the window (or the
+/// window reaches the series' start). A miss reads at most four times what it was asked for, so requests made to miss
+/// cost a small multiple of the reads they would cost without the cache.
 /// Like the response cache, it starts over when the warehouse's data version changes, so an answer is never stale.
 ///
 /// Only the stored intervals (1m, 1h, 1d) are held: their candles are rows, the same whatever `end` a read stops at;
@@ -16,8 +18,7 @@ import Warehouse
 final class CandleWindowCache: Sendable {
     /// One series' candles opening in `[from, through]`, rendered.
     struct Window: Sendable {
-        var symbol: Symbol
-        var interval: Interval
+        var series: Series
         /// `Int64.min` when the window holds the series from its first candle.
         var from: Int64
         var through: Int64
@@ -28,7 +29,8 @@ final class CandleWindowCache: Sendable {
         var ends: [Int]
         var lastUsed: UInt64
 
-        var bytes: Int { text.count + ends.count * 16 }
+        /// What the window holds, with a fixed cost for its bookkeeping, so many small windows count too.
+        var bytes: Int { text.count + openTimes.count * 16 + 256 }
 
         /// The text of the newest `limit` candles opening at or before `end`, when the window knows them all.
         func slice(endingAt end: Int64, limit: Int) -> (count: Int, text: ArraySlice<UInt8>)? {
@@ -52,23 +54,34 @@ final class CandleWindowCache: Sendable {
         }
     }
 
+    struct Series: Hashable {
+        var symbol: Symbol
+        var interval: Interval
+    }
+
     private struct State {
         var version: Int64 = .min
-        var windows: [Window] = []
+        var windows: [Series: [Window]] = [:]
+        var count = 0
         var bytes = 0
         var clock: UInt64 = 0
     }
 
     private let state = Mutex(State())
-    /// Bounds memory: the least recently used windows go first.
+    /// Bounds memory and the windows searched: the least recently used windows go first.
     let maximumBytes: Int
-    /// Candles a window holds: three times the largest `limit`, so a window answers a third of its span's `end`s
-    /// for any limit, and most of them for the default 500.
-    static let windowCandles = 3 * ChartWindow.maximumCandles
+    let maximumWindows: Int
+    /// Candles a window holds at most: three times the largest `limit`.
+    static let maximumWindowCandles = 3 * ChartWindow.maximumCandles
 
-    init(maximumBytes: Int = 48 << 20) {
+    init(maximumBytes: Int = 48 << 20, maximumWindows: Int = 1_024) {
         self.maximumBytes = maximumBytes
+        self.maximumWindows = maximumWindows
     }
+
+    /// Candles a window read for `limit` holds: four times `limit` (so its middle half of `end`s are answered from it),
+    /// at most ``maximumWindowCandles``.
+    static func windowCandles(for limit: Int) -> Int { min(maximumWindowCandles, 4 * limit) }
 
     /// Whether candles of `interval` are held (the stored intervals).
     static func holds(_ interval: Interval) -> Bool {
@@ -76,7 +89,7 @@ final class CandleWindowCache: Sendable {
     }
 
     /// Windows held and their bytes, for tests.
-    var usage: (windows: Int, bytes: Int) { state.withLock { ($0.windows.count, $0.bytes) } }
+    var usage: (windows: Int, bytes: Int) { state.withLock { ($0.count, $0.bytes) } }
 
     /// The candles of `interval` (one ``holds(_:)``) opening at or before `end`, the newest `limit` of them, as a JSON
     /// array's elements, with their count; a window is read with `read(through, count)` (the newest `count` candles
@@ -85,32 +98,28 @@ final class CandleWindowCache: Sendable {
         symbol: Symbol, interval: Interval, endingAt end: Int64, limit: Int, version: Int64,
         read: (_ through: Int64, _ count: Int) async throws -> [StoredKline]
     ) async throws -> (count: Int, text: ArraySlice<UInt8>)? {
-        if let hit = lookup(symbol, interval, end, limit, version) { return hit }
-        guard limit <= Self.windowCandles else { return nil }
+        let series = Series(symbol: symbol, interval: interval)
+        if let hit = lookup(series, end, limit, version) { return hit }
+        let candles = Self.windowCandles(for: limit)
+        guard limit >= 1, limit <= candles else { return nil }
         // Reaching past `end`, so the ends around it (a chart scrolled either way) fall in the same window.
         let step = interval.milliseconds ?? 60_000
-        let ahead = Int64(Self.windowCandles - limit) / 2 * step
+        let ahead = Int64(candles - limit) / 2 * step
         let (shifted, overflow) = end.addingReportingOverflow(ahead)
         let through = overflow ? Int64.max : shifted
-        let window = Self.render(
-            symbol: symbol, interval: interval, through: through, count: Self.windowCandles,
-            candles: try await read(through, Self.windowCandles))
+        let window = Self.render(series, through: through, count: candles, candles: try await read(through, candles))
         // The version was taken before the read, so a window may hold data newer than its version, never older.
         store(window, version: version)
         return window.slice(endingAt: end, limit: limit)
     }
 
-    private func lookup(
-        _ symbol: Symbol, _ interval: Interval, _ end: Int64, _ limit: Int, _ version: Int64
-    ) -> (
-        count: Int, text: ArraySlice<UInt8>
-    )? {
+    private func lookup(_ series: Series, _ end: Int64, _ limit: Int, _ version: Int64) -> (count: Int, text: ArraySlice<UInt8>)? {
         state.withLock { state in
-            guard state.version == version else { return nil }
-            for index in state.windows.indices where state.windows[index].symbol == symbol && state.windows[index].interval == interval {
-                if let hit = state.windows[index].slice(endingAt: end, limit: limit) {
+            guard state.version == version, let windows = state.windows[series] else { return nil }
+            for index in windows.indices {
+                if let hit = windows[index].slice(endingAt: end, limit: limit) {
                     state.clock += 1
-                    state.windows[index].lastUsed = state.clock
+                    state.windows[series]?[index].lastUsed = state.clock
                     return hit
                 }
             }
@@ -121,23 +130,35 @@ final class CandleWindowCache: Sendable {
     private func store(_ window: Window, version: Int64) {
         state.withLock { state in
             if state.version != version { state = State(version: version, clock: state.clock) }
-            guard window.bytes <= maximumBytes else { return }
-            while state.bytes + window.bytes > maximumBytes,
-                let oldest = state.windows.indices.min(by: { state.windows[$0].lastUsed < state.windows[$1].lastUsed })
-            {
-                state.bytes -= state.windows[oldest].bytes
-                state.windows.remove(at: oldest)
-            }
+            // A window without candles (an `end` before the series) is answered as quickly by a read.
+            guard !window.openTimes.isEmpty, window.bytes <= maximumBytes else { return }
+            while state.bytes + window.bytes > maximumBytes || state.count >= maximumWindows, evictLeastRecentlyUsed(&state) {}
             state.clock += 1
             var window = window
             window.lastUsed = state.clock
-            state.windows.append(window)
+            state.windows[window.series, default: []].append(window)
+            state.count += 1
             state.bytes += window.bytes
         }
     }
 
+    /// Drops the window used longest ago; `false` when there is none.
+    private func evictLeastRecentlyUsed(_ state: inout State) -> Bool {
+        var oldest: (series: Series, index: Int, used: UInt64)?
+        for (series, windows) in state.windows {
+            for (index, window) in windows.enumerated() where window.lastUsed < oldest?.used ?? .max {
+                oldest = (series, index, window.lastUsed)
+            }
+        }
+        guard let oldest, let removed = state.windows[oldest.series]?.remove(at: oldest.index) else { return false }
+        if state.windows[oldest.series]?.isEmpty == true { state.windows[oldest.series] = nil }
+        state.count -= 1
+        state.bytes -= removed.bytes
+        return true
+    }
+
     /// The window of `candles`, the newest `count` opening at or before `through`.
-    static func render(symbol: Symbol, interval: Interval, through: Int64, count: Int, candles: [StoredKline]) -> Window {
+    static func render(_ series: Series, through: Int64, count: Int, candles: [StoredKline]) -> Window {
         var json = JSONWriter(capacity: 2 + candles.count * 420)
         var ends: [Int] = []
         ends.reserveCapacity(candles.count)
@@ -148,7 +169,7 @@ final class CandleWindowCache: Sendable {
             }
         }
         return Window(
-            symbol: symbol, interval: interval, from: candles.count < count ? .min : candles.first?.kline.openTime ?? .min,
+            series: series, from: candles.count < count ? .min : candles.first?.kline.openTime ?? .min,
             through: through, openTimes: candles.map(\.kline.openTime), text: json.bytes, ends: ends, lastUsed: 0)
     }
 }

@@ -18,6 +18,32 @@ struct LocalObjectStoreConformanceTests {
         try await check.run(ObjectStoreUnderTest(InMemoryObjectStore()))
     }
 
+    /// Pages of a local folder compare names by their bytes: a name starting with a combining mark is under its
+    /// folder's prefix (`String.hasPrefix` says it is not), and a name that is not UTF-8 is no key and is left out
+    /// rather than listed under a mangled one.
+    @Test func localPagesCompareBytesAndLeaveOutNamesThatAreNotUTF8() async throws {
+        let folder = try TemporaryDirectory("lake")
+        defer { folder.remove() }
+        let store = LocalObjectStore(root: folder.path)
+        try await store.put(bucket: "crypto-raw", key: "2024-01-01/A.json", bytes: [1])
+        try await store.put(bucket: "crypto-raw", key: "2024-01-01/\u{301}B.json", bytes: [2])
+        try await store.put(bucket: "crypto-raw", key: "2024-01-01/\u{FFFD}.json", bytes: [3])
+        let invalid = Array((folder.path + "/crypto-raw/2024-01-01/").utf8) + [0xFF, 0x2E, 0x6A, 0, 0]
+        let descriptor = invalid.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) }
+        }
+        #expect(descriptor >= 0)
+        close(descriptor)
+        var keys: [String] = []
+        var after: String?
+        repeat {
+            let page = try await store.list(bucket: "crypto-raw", prefix: "2024-01-01/", after: after, limit: 1)
+            keys += page.objects.map(\.key)
+            after = page.resumeAfter
+        } while after != nil
+        #expect(keys == ["2024-01-01/A.json", "2024-01-01/\u{301}B.json", "2024-01-01/\u{FFFD}.json"])
+    }
+
     @Test func localWritesLeaveNoTemporaryFilesAndAreNotListed() async throws {
         let folder = try TemporaryDirectory("lake")
         defer { folder.remove() }

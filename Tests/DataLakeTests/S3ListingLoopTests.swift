@@ -45,6 +45,38 @@ struct S3ListingLoopTests {
         }
     }
 
+    /// A server that ignores `start-after` answers every page with the first one: taking "nothing new" for the end
+    /// would end a walk early, leaving the rest of the folder unloaded; it is an error instead.
+    @Test(.timeLimit(.minutes(1)))
+    func aPagedListingThatDoesNotAdvanceIsAnError() async throws {
+        let calls = Mutex(0)
+        try await S3ObjectStoreFaultTests.withServer({ _ in
+            let call = calls.withLock { calls in
+                calls += 1
+                return calls
+            }
+            return Self.truncatedPage(key: "2024-01-01/A.json", token: "token-\(call)")
+        }) { endpoint in
+            let store = S3ObjectStore(configuration: try S3ObjectStoreFaultTests.configuration(endpoint, attempts: 1))
+            let first = try await store.list(bucket: "crypto-raw", prefix: "2024-01-01/", after: nil, limit: 1)
+            #expect(first.objects.map(\.key) == ["2024-01-01/A.json"] && first.resumeAfter == "2024-01-01/A.json")
+            let error = try #require(
+                await failure { () async throws(ObjectStoreError) in
+                    _ = try await store.list(bucket: "crypto-raw", prefix: "2024-01-01/", after: first.resumeAfter, limit: 1)
+                })
+            #expect(error.description.contains("the listing does not advance"), "\(error)")
+            // A walk stops at a page that goes back, too.
+            let back = ObjectPage(objects: [], resumeAfter: "2024-01-01/A.json")
+            #expect(throws: ObjectStoreError.self) {
+                try back.next(after: "2024-01-01/B.json", pagesWalked: 1, location: ObjectLocation(bucket: "crypto-raw", key: ""))
+            }
+            #expect(throws: ObjectStoreError.self) {
+                try first.next(
+                    after: nil, pagesWalked: ObjectPage.maximumPagesPerWalk, location: ObjectLocation(bucket: "crypto-raw", key: ""))
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func aListingThatNeverEndsStopsAfterTheMaximumPages() async throws {
         let calls = Mutex(0)

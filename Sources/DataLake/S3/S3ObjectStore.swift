@@ -24,10 +24,12 @@ public struct S3ObjectStore: ObjectStore {
 
     /// The client every S3 store uses unless given another: a failed connection fails the attempt at once (the store's
     /// retry policy then backs off) instead of being retried until the request's deadline, and redirects are not
-    /// followed (a signed request cannot be replayed elsewhere; S3's `PermanentRedirect` is reported instead). A
-    /// static is never deinitialised, so it needs no shutdown.
+    /// followed (a signed request cannot be replayed elsewhere; S3's `PermanentRedirect` is reported instead). Up to
+    /// ``connectionsPerHost`` connections, so the transformer's reads ahead are all in flight (AsyncHTTPClient's default
+    /// of 8 would queue the rest behind them). A static is never deinitialised, so it needs no shutdown.
     public static let sharedHTTPClient: HTTPClient = {
         var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connectionsPerHost
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(5)
         configuration.redirectConfiguration = .disallow
@@ -45,6 +47,9 @@ public struct S3ObjectStore: ObjectStore {
         self.logger = logger
         self.clock = clock
     }
+
+    /// HTTP/1.1 connections to one S3 endpoint: one per read the transformer keeps ahead (64).
+    public static let connectionsPerHost = 64
 
     /// Largest object body read into memory; raw responses are far smaller.
     static let maximumBodyBytes = 512 * 1024 * 1024
@@ -94,10 +99,19 @@ public struct S3ObjectStore: ObjectStore {
         let listing = try await listing(bucket: bucket, prefix: prefix, delimiter: nil, after: after, limit: limit)
         // What the server sent is checked, not trusted: only keys under the prefix and after `after`, so a server
         // repeating keys cannot keep a caller paging forever, and no more than `limit` of them.
-        var objects = listing.objects.filter { $0.key.hasPrefix(prefix) && ObjectPage.sorts($0.key, after: after) }
+        var objects = listing.objects.filter { ObjectPage.key($0.key, startsWith: prefix) && ObjectPage.sorts($0.key, after: after) }
         objects.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         let truncated = listing.isTruncated || objects.count > limit
         if objects.count > limit { objects.removeSubrange(limit...) }
+        // A server that says there is more but sent nothing new (one ignoring `start-after`, say) would end the walk
+        // early if its silence were taken for the end: that is an error, not an empty last page.
+        guard !truncated || !objects.isEmpty else {
+            throw .io(
+                operation: "list", location: ObjectLocation(bucket: bucket, key: prefix),
+                detail:
+                    "S3 said the listing goes on after '\((after ?? "").prefix(200))' but sent no key after it; the listing does not advance"
+            )
+        }
         return ObjectPage(objects: objects, resumeAfter: truncated ? objects.last?.key : nil)
     }
 
@@ -228,7 +242,12 @@ public struct S3ObjectStore: ObjectStore {
             guard response.isSuccess else { throw response.error(operation: "list", location: location) }
             let page = try parse(response.body, operation: "list", location: location)
             pages += 1
-            for object in page.children("Contents") {
+            let contents = page.children("Contents")
+            // S3 sends at most `max-keys` (1,000) a page; a page of millions would be held in memory at once.
+            guard contents.count <= 1_000 else {
+                throw .io(operation: "list", location: location, detail: "S3 listed \(contents.count) objects in a page of at most 1000")
+            }
+            for object in contents {
                 guard let key = object.value("Key"), let size = object.value("Size").flatMap(Int.init) else {
                     throw .io(operation: "list", location: location, detail: "S3 listed an object without Key or Size")
                 }
