@@ -10,7 +10,9 @@ import Warehouse
 
 /// Transform throughput from an S3 lake whose every request pays `--latency` ms (`scripts/s3-delay-proxy` in front of
 /// the test S3 server): objects per second with reads one at a time (read-ahead 1, the transformer before) and with the
-/// read-ahead, in the same run. Needs `eval "$(scripts/s3-test-server)"` first.
+/// read-ahead, in the same run. Needs `eval "$(scripts/s3-test-server)"` first; with
+/// `S3_TEST_SERVER_REPLICAS=N` there, the objects are written to every replica and the proxy spreads its connections
+/// over them (one moto answers one request at a time, about 200 a second here, far below an S3 service).
 struct S3ReadBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "s3-read")
 
@@ -25,12 +27,22 @@ struct S3ReadBenchmark: AsyncParsableCommand {
             throw ValidationError("no S3 test server: run eval \"$(scripts/s3-test-server)\" first (\(S3TestServer.skipReason))")
         }
         let depthList = depths.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 }
-        let (proxy, proxyEndpoint) = try Self.startProxy(upstream: endpoint, latency: latency)
+        let replicas = try (ProcessInfo.processInfo.environment["CRYPTOPIPE_TEST_S3_REPLICAS"] ?? "").split(separator: ",").map {
+            try S3Endpoint(parsing: String($0))
+        }
+        let (proxy, proxyEndpoint) = try Self.startProxy(upstream: endpoint, replicas: replicas, latency: latency)
         defer { proxy.terminate() }
         let prefix = S3TestServer.uniqueBucketPrefix()
         let layout = LakeLayout(rawBucket: prefix + "crypto-raw", archiveBucket: prefix + "crypto-archive")
-        let bytes = try await Self.upload(objects, to: S3ObjectStore(configuration: direct), layout: layout)
-        print("\(objects) objects (\(bytes / 1_024) KiB) in \(layout.rawBucket); every request through the proxy pays \(latency) ms")
+        var bytes = 0
+        for server in [endpoint] + replicas {
+            var configuration = direct
+            configuration.endpoint = server
+            bytes = try await Self.upload(objects, to: S3ObjectStore(configuration: configuration), layout: layout)
+        }
+        print(
+            "\(objects) objects (\(bytes / 1_024) KiB) in \(layout.rawBucket) on \(1 + replicas.count) S3 server(s); every request through the proxy pays \(latency) ms"
+        )
         var proxied = direct
         proxied.endpoint = proxyEndpoint
         let lake = S3ObjectStore(configuration: proxied)
@@ -89,12 +101,14 @@ struct S3ReadBenchmark: AsyncParsableCommand {
     }
 
     /// `scripts/s3-delay-proxy` on a free port in front of `upstream`.
-    static func startProxy(upstream: S3Endpoint, latency: Int) throws -> (Process, S3Endpoint) {
+    static func startProxy(upstream: S3Endpoint, replicas: [S3Endpoint], latency: Int) throws -> (Process, S3Endpoint) {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("scripts/s3-delay-proxy").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, upstream.host, String(upstream.port ?? 80), String(latency)]
+        process.arguments =
+            ["python3", script, upstream.host, String(upstream.port ?? 80), String(latency)]
+            + replicas.map { "\($0.host):\($0.port ?? 80)" }
         let output = Pipe()
         process.standardOutput = output
         // The proxy exits when this pipe closes, i.e. when the benchmark ends, however it ends.

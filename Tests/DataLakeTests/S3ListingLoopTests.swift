@@ -20,28 +20,42 @@ struct S3ListingLoopTests {
         return Response(status: .ok, headers: [.contentType: "application/xml"], body: .init(byteBuffer: ByteBuffer(string: xml)))
     }
 
+    /// List requests a test server answered.
+    final class Calls: Sendable {
+        let count = Mutex(0)
+    }
+
+    /// A store against a server answering the `n`-th list request (from 1) with `page(n)`, and its count of requests.
+    static func withPages(
+        _ page: @escaping @Sendable (Int) -> Response, _ body: @Sendable (S3ObjectStore, Calls) async throws -> Void
+    ) async throws {
+        let calls = Calls()
+        try await S3ObjectStoreFaultTests.withServer({ _ in
+            let call = calls.count.withLock { count in
+                count += 1
+                return count
+            }
+            return page(call)
+        }) { endpoint in
+            try await body(S3ObjectStore(configuration: try S3ObjectStoreFaultTests.configuration(endpoint, attempts: 1)), calls)
+        }
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func aRepeatedContinuationTokenEndsTheListingWithAnError() async throws {
-        let calls = Mutex(0)
-        try await S3ObjectStoreFaultTests.withServer({ _ in
-            let call = calls.withLock { calls in
-                calls += 1
-                return calls
-            }
-            return Self.truncatedPage(key: "2024-01-01/\(call).json", token: "same-token")
-        }) { endpoint in
-            let store = S3ObjectStore(configuration: try S3ObjectStoreFaultTests.configuration(endpoint, attempts: 1))
+        try await Self.withPages({ call in Self.truncatedPage(key: "2024-01-01/\(call).json", token: "same-token") }) {
+            store, calls in
             let listError = try #require(
                 await failure { () async throws(ObjectStoreError) in _ = try await store.list(bucket: "crypto-raw", prefix: "2024-01-01/") }
             )
             #expect(listError.description.contains("repeated the continuation token 'same-token'"), "\(listError)")
             // The first page gives the token, the second repeats it: nothing more is asked.
-            #expect(calls.withLock { $0 } == 2)
-            calls.withLock { $0 = 0 }
+            #expect(calls.count.withLock { $0 } == 2)
+            calls.count.withLock { $0 = 0 }
             let foldersError = try #require(
                 await failure { () async throws(ObjectStoreError) in _ = try await store.listFolders(bucket: "crypto-raw", prefix: "") })
             #expect(foldersError.description.contains("repeated the continuation token 'same-token'"), "\(foldersError)")
-            #expect(calls.withLock { $0 } == 2)
+            #expect(calls.count.withLock { $0 } == 2)
         }
     }
 
@@ -49,15 +63,7 @@ struct S3ListingLoopTests {
     /// would end a walk early, leaving the rest of the folder unloaded; it is an error instead.
     @Test(.timeLimit(.minutes(1)))
     func aPagedListingThatDoesNotAdvanceIsAnError() async throws {
-        let calls = Mutex(0)
-        try await S3ObjectStoreFaultTests.withServer({ _ in
-            let call = calls.withLock { calls in
-                calls += 1
-                return calls
-            }
-            return Self.truncatedPage(key: "2024-01-01/A.json", token: "token-\(call)")
-        }) { endpoint in
-            let store = S3ObjectStore(configuration: try S3ObjectStoreFaultTests.configuration(endpoint, attempts: 1))
+        try await Self.withPages({ call in Self.truncatedPage(key: "2024-01-01/A.json", token: "token-\(call)") }) { store, calls in
             let first = try await store.list(bucket: "crypto-raw", prefix: "2024-01-01/", after: nil, limit: 1)
             #expect(first.objects.map(\.key) == ["2024-01-01/A.json"] && first.resumeAfter == "2024-01-01/A.json")
             let error = try #require(
@@ -79,21 +85,14 @@ struct S3ListingLoopTests {
 
     @Test(.timeLimit(.minutes(1)))
     func aListingThatNeverEndsStopsAfterTheMaximumPages() async throws {
-        let calls = Mutex(0)
-        try await S3ObjectStoreFaultTests.withServer({ _ in
-            let call = calls.withLock { calls in
-                calls += 1
-                return calls
-            }
-            return Self.truncatedPage(key: "2024-01-01/\(call).json", token: "token-\(call)")
-        }) { endpoint in
-            let store = S3ObjectStore(configuration: try S3ObjectStoreFaultTests.configuration(endpoint, attempts: 1))
+        try await Self.withPages({ call in Self.truncatedPage(key: "2024-01-01/\(call).json", token: "token-\(call)") }) {
+            store, calls in
             let error = try #require(
                 await failure { () async throws(ObjectStoreError) in
                     _ = try await store.listing(bucket: "crypto-raw", prefix: "", delimiter: nil, maximumPages: 5)
                 })
             #expect(error.description.contains("still truncated after 5 pages"), "\(error)")
-            #expect(calls.withLock { $0 } == 5)
+            #expect(calls.count.withLock { $0 } == 5)
         }
         #expect(S3ObjectStore.maximumListPages == 100_000)
     }

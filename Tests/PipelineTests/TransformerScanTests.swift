@@ -10,11 +10,8 @@ import Warehouse
 /// A transformer's later passes list only recent day folders, so a cycle's cost does not grow with the lake.
 struct TransformerScanTests {
     @Test func laterPassesSkipDaysAlreadyDone() async throws {
-        let folder = try TemporaryDirectory("scan")
+        let (folder, warehouse, store) = try await Self.emptyLakeAndWarehouse()
         defer { folder.remove() }
-        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
-        try await warehouse.migrate()
-        let store = RecordingStore()
         let noon: Int64 = 1_767_441_600_000  // 2026-01-03T12:00:00Z
         func put(capturedAt: Int64) async throws { try await Self.putKlines(into: store, capturedAt: capturedAt) }
         for day in 0..<3 { try await put(capturedAt: noon - Int64(2 - day) * 86_400_000) }
@@ -48,11 +45,8 @@ extension TransformerScanTests {
     /// A transformer whose clock runs years ahead of the clock that named the objects (a `transform` without the
     /// exchange's offset, next to a collector rehearsing on a replay of 2021) keeps scanning the day still written to.
     @Test func theScanPositionNeverPassesTheNewestDayFolder() async throws {
-        let folder = try TemporaryDirectory("scan")
+        let (folder, warehouse, store) = try await Self.emptyLakeAndWarehouse()
         defer { folder.remove() }
-        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
-        try await warehouse.migrate()
-        let store = RecordingStore()
         let replayNoon: Int64 = 1_609_588_800_000  // 2021-01-02T12:00:00Z
         func put(capturedAt: Int64) async throws { try await Self.putKlines(into: store, capturedAt: capturedAt) }
         let localNow: Int64 = 1_796_212_401_000  // 2026-12-02
@@ -76,11 +70,8 @@ extension TransformerScanTests {
     /// A day folder is listed a page at a time (so its names never all sit in memory); every object of every page is
     /// loaded once, and an unreadable object in a middle page is retried by a later pass.
     @Test func aDayFolderIsListedAPageAtATime() async throws {
-        let folder = try TemporaryDirectory("scan")
+        let (folder, warehouse, store) = try await Self.emptyLakeAndWarehouse()
         defer { folder.remove() }
-        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
-        try await warehouse.migrate()
-        let store = RecordingStore()
         let noon: Int64 = 1_767_441_600_000  // 2026-01-03T12:00:00Z
         var keys: [String] = []
         for minute in 0..<23 {
@@ -110,6 +101,14 @@ extension TransformerScanTests {
 }
 
 extension TransformerScanTests {
+    /// A folder holding an empty migrated warehouse, and an empty recording lake.
+    static func emptyLakeAndWarehouse() async throws -> (TemporaryDirectory, SQLiteWarehouse, RecordingStore) {
+        let folder = try TemporaryDirectory("scan")
+        let warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+        try await warehouse.migrate()
+        return (folder, warehouse, RecordingStore())
+    }
+
     /// A k-lines object captured at `capturedAt`, holding one candle two minutes older, in its day folder.
     @discardableResult
     static func putKlines(into store: RecordingStore, capturedAt: Int64) async throws -> String {
