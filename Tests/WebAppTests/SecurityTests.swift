@@ -252,15 +252,21 @@ struct SecurityTests {
         let app = Application(router: WebApp.router(api: api).router)
         try await app.test(.router) { client in
             let padding = String(repeating: "x", count: 40_000)
-            for index in 0..<50 {
-                let reply = try await client.execute(
-                    uri: "/api/candlestick/BTCUSDT?limit=10&pad\(index)=\(padding)", method: .get, headers: [:], body: nil
-                ) { $0.status }
-                #expect(reply == .ok)
+            // 15m answers go through the response cache; 1m ones through the candle windows.
+            for interval in ["15m", "1m"] {
+                for index in 0..<50 {
+                    let reply = try await client.execute(
+                        uri: "/api/candlestick/BTCUSDT?interval=\(interval)&limit=10&pad\(index)=\(padding)", method: .get, headers: [:],
+                        body: nil
+                    ) { $0.status }
+                    #expect(reply == .ok)
+                }
             }
         }
         let usage = api.cache.usage
         #expect(usage.entries == 1 && usage.bytes < 40_000)
+        let windows = api.candleWindows.usage
+        #expect(windows.windows == 1 && windows.bytes < 40_000)
         let tiny = ResponseCache(maximumBytes: 100)
         _ = try await tiny.body(key: String(repeating: "k", count: 90), version: 1) { Array(repeating: 1, count: 20) }
         #expect(tiny.usage.entries == 0)
