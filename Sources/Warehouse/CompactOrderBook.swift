@@ -306,6 +306,9 @@ public enum OrderBookLayoutConversion {
         public var moved = 0
         public var left = 0
         public var last: SnapshotKey?
+
+        /// Nothing moved and nothing left: also what a batch finds when the old table is gone.
+        public init() {}
     }
 
     public protocol Steps {

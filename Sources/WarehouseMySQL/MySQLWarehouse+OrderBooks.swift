@@ -82,7 +82,12 @@ extension MySQLWarehouse {
         while true {
             let after = position
             let outcome = try await write("convert order books to the compact layout") { connection throws(MySQLError) in
-                try OrderBookLayoutConversion.convertBatch(LegacySteps(connection: connection), after: after)
+                do throws(MySQLError) {
+                    return try OrderBookLayoutConversion.convertBatch(LegacySteps(connection: connection), after: after)
+                } catch  where error.code == Self.noSuchTable {
+                    // Another process starting with this one finished the move and dropped the table after we saw it.
+                    return OrderBookLayoutConversion.BatchOutcome()
+                }
             }
             left += outcome.left
             guard let last = outcome.last else { break }
@@ -91,11 +96,18 @@ extension MySQLWarehouse {
         guard left == 0 else { return }
         try await run("drop the old order-book table") { connection throws(MySQLError) in
             let steps = LegacySteps(connection: connection)
-            if try steps.legacyTableExists(), try connection.query("SELECT COUNT(*) FROM fact_orderbook_v1").first?.int64(0) == 0 {
-                try connection.execute("DROP TABLE IF EXISTS fact_orderbook_v1")
+            do throws(MySQLError) {
+                if try steps.legacyTableExists(), try connection.query("SELECT COUNT(*) FROM fact_orderbook_v1").first?.int64(0) == 0 {
+                    try connection.execute("DROP TABLE IF EXISTS fact_orderbook_v1")
+                }
+            } catch  where error.code == Self.noSuchTable {
+                // Dropped by another process between our look and our count: what this step was for.
             }
         }
     }
+
+    /// `ER_NO_SUCH_TABLE`: what a statement on `fact_orderbook_v1` answers once another process dropped it.
+    static let noSuchTable: UInt32 = 1146
 
     struct LegacySteps: OrderBookLayoutConversion.Steps {
         let connection: MySQLConnection
