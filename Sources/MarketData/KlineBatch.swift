@@ -3,7 +3,7 @@
 ///
 /// Building a batch is pure work that a loader does on another core while the previous batch is written, so the
 /// single database writer only binds and steps.
-public struct KlineBatch: Sendable {
+public struct KlineBatch: Sendable, Hashable {
     public let klines: [Kline]
     /// Canonical text of open, high, low, close, volume, quote volume, taker buy base and quote volume, per candle.
     public let text: [UInt8]

@@ -421,7 +421,7 @@ public struct Transformer: Sendable {
             report.capturesFarFromName += 1
         }
         switch parsed.content {
-        case .klines(let klines):
+        case .klines(let klines, let batch):
             // An object another system wrote (its envelope's time is not its name's) was named by a clock that need
             // not be the exchange's: its newest candle is never taken as final on that clock's word.
             var capturedAt = envelope.capturedAt
@@ -430,7 +430,8 @@ public struct Transformer: Sendable {
                 if !overflow { capturedAt = min(capturedAt, margin) }
             }
             return .klines(
-                klines, symbol: envelope.symbol, interval: envelope.interval ?? .oneMinute, capturedAt: capturedAt, object: object)
+                klines, batch: batch, symbol: envelope.symbol, interval: envelope.interval ?? .oneMinute, capturedAt: capturedAt,
+                object: object)
         case .depth(let book):
             return .orderBook(book, symbol: envelope.symbol, capturedAt: envelope.capturedAt, object: object)
         }
@@ -439,7 +440,9 @@ public struct Transformer: Sendable {
     /// A raw object read and checked against its name.
     struct ParsedObject: Sendable {
         enum Content: Sendable {
-            case klines([Kline])
+            /// With a batch when the page is ascending 1m candles: prepared here, in the read's own task, so the writer
+            /// only binds and steps a page that lands in an empty range (a backfill or a first page).
+            case klines([Kline], batch: KlineBatch?)
             case depth(OrderBookSnapshot)
         }
 
@@ -487,7 +490,14 @@ public struct Transformer: Sendable {
                 let content: ParsedObject.Content
                 do {
                     switch envelope.type {
-                    case .klines: content = .klines(try BinanceCodec.decodeKlines(&scanner))
+                    case .klines:
+                        let klines = try BinanceCodec.decodeKlines(&scanner)
+                        let ascending = zip(klines, klines.dropFirst()).allSatisfy { $0.openTime < $1.openTime }
+                        // A batch's text offsets are 32-bit; canonical text is at most about twice its JSON.
+                        let batched =
+                            ascending && (envelope.interval ?? .oneMinute) == .oneMinute && !klines.isEmpty
+                            && buffer.count <= Int(UInt32.max) / 4
+                        content = .klines(klines, batch: batched ? KlineBatch(klines) : nil)
                     case .depth: content = .depth(try BinanceCodec.decodeDepth(&scanner))
                     }
                     try scanner.expectEnd()

@@ -352,6 +352,48 @@ public enum WarehouseConformance {
             let rolled = try await warehouse.rollUpPending()
             try require(rolled.hours == 1 && rolled.days == 1, "roll-ups of the batch's minutes \(rolled)")
         },
+        ConformanceCheck("pages prepared as batches store what plain pages store, into empty and into filled ranges") { warehouse in
+            let day: Int64 = 1_704_067_200_000
+            // Three and a half hours from mid-hour, with empty minutes and the last minute still open when captured.
+            let capturedAt = day + 215 * 60_000 + 30_000
+            let page = (30..<216).map { index in
+                index % 7 == 0 ? emptyKline(day + Int64(index) * 60_000) : kline(day + Int64(index) * 60_000, variant: index % 5)
+            }
+            // A later page over the same range: its open minute is final now, the others must stay as first stored.
+            let later = (200..<240).map { kline(day + Int64($0) * 60_000, variant: 4) }
+            func loads(_ symbol: Symbol, prepared: Bool) -> [[ObjectLoad]] {
+                [
+                    [
+                        .klines(
+                            page, batch: prepared ? KlineBatch(page) : nil, symbol: symbol, interval: .oneMinute, capturedAt: capturedAt,
+                            object: object("\(symbol)-1"))
+                    ],
+                    [
+                        .klines(
+                            later, batch: prepared ? KlineBatch(later) : nil, symbol: symbol, interval: .oneMinute,
+                            capturedAt: day + 86_400_000, object: object("\(symbol)-2"))
+                    ],
+                ]
+            }
+            var results: [Symbol: [LoadResult]] = [:]
+            for (symbol, prepared) in [(btc, false), (eth, true)] {
+                for batch in loads(symbol, prepared: prepared) {
+                    results[symbol, default: []] += try await warehouse.loadObjects(batch)
+                    _ = try await warehouse.rollUpPending()
+                }
+            }
+            try require(results[eth] == results[btc], "results \(results)")
+            for interval in [Interval.oneMinute, .oneHour, .oneDay] {
+                let plain = try await warehouse.klines(symbol: btc, interval: interval, from: 0, to: .max, includeOpen: true, limit: nil)
+                let batched = try await warehouse.klines(symbol: eth, interval: interval, from: 0, to: .max, includeOpen: true, limit: nil)
+                try require(!plain.isEmpty && batched == plain, "\(interval.rawValue): \(batched.count) prepared, \(plain.count) plain")
+            }
+            let minutes = try await warehouse.klines(symbol: eth, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(minutes.count == 210 && minutes.allSatisfy(\.isFinal), "minutes \(minutes.count)")
+            try require(
+                minutes[169].kline == page[169] && minutes[170].kline == page[170] && minutes[185].kline == later[15],
+                "a final minute was rewritten, or the open one was not")
+        },
     ]
 
     /// A page whose minute closes far in the future (stored open) is no complete hour, though the minutes after it

@@ -18,7 +18,8 @@ package protocol CandleLoadStore: RollupStore {
     /// concurrent writers locks them until commit. Read as one range when ``CandleLoading/isDense(_:)`` says so, else
     /// by key, so a page whose candles lie years apart does not read the years between.
     func storedCandles(symbol: Symbol, interval: Interval, openTimes: [Int64]) throws -> [Int64: StoredCandleState]
-    /// Inserts a dump file's 1m candles into a range that holds none: the fast path, which may bind the batch's text.
+    /// Inserts a dump file's or a lake page's 1m candles into a range that holds none: the fast path, which may bind the
+    /// batch's text.
     func insertIntoEmptyRange(_ batch: KlineBatch, symbol: Symbol, capturedAt: Int64) throws
     /// Inserts or overwrites these candles (the rows ``CandleLoading`` chose), `is_final` from `capturedAt`.
     func write(_ klines: [Kline], symbol: Symbol, interval: Interval, capturedAt: Int64) throws
@@ -53,9 +54,9 @@ package enum CandleLoading {
         return !stored.isFinal && (isFinal || capturedAt > stored.capturedAt)
     }
 
-    /// One object's candles and its ledger row. With `batch` (an import) into a range that held nothing, the batch is
-    /// inserted as it is and its complete hours are stored from its own roll-ups, so they are not read back from the
-    /// minutes; the rest of its hours and its days are left pending.
+    /// One object's candles and its ledger row. With `batch` (an import, or a page the transform prepared) into a range
+    /// that held nothing, the batch is inserted as it is and its complete hours are stored from its own roll-ups, so
+    /// they are not read back from the minutes; the rest of its hours and its days are left pending.
     ///
     /// Returns the result, and for a plain load of ascending minutes into an empty range its complete hours, which a
     /// backend may remember (``RollupStore/knownCompleteHours(symbol:openTimes:)``) once committed.
@@ -71,7 +72,7 @@ package enum CandleLoading {
         let ascending = zip(klines, klines.dropFirst()).allSatisfy { $0.openTime < $1.openTime }
         let openTimes = ascending ? klines.map(\.openTime) : Set(klines.map(\.openTime)).sorted()
         let stored = try store.storedCandles(symbol: symbol, interval: interval, openTimes: openTimes)
-        if stored.isEmpty, let batch, interval == .oneMinute {
+        if stored.isEmpty, ascending, let batch, interval == .oneMinute {
             try store.insertIntoEmptyRange(batch, symbol: symbol, capturedAt: capturedAt)
             let plan = RollupAlgorithm.importPlan(klines, hours: batch.hours, capturedAt: capturedAt)
             try store.storeHours(plan.complete.map { ($0.candle, Int64($0.minuteCount), true) }, symbol: symbol)

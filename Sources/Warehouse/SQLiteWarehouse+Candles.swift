@@ -41,9 +41,9 @@ extension SQLiteWarehouse {
             let candles = SQLiteCandleStore(db: db)
             return try zip(objects, books).map { load, compact -> (LoadResult, [KlineBatch.HourRollup], Symbol) in
                 switch load {
-                case .klines(let klines, let symbol, let interval, let capturedAt, let object):
+                case .klines(let klines, let batch, let symbol, let interval, let capturedAt, let object):
                     let (result, complete) = try CandleLoading.load(
-                        candles, klines, symbol: symbol, interval: interval, capturedAt: capturedAt, object: object)
+                        candles, klines, batch: batch, symbol: symbol, interval: interval, capturedAt: capturedAt, object: object)
                     return (result, complete, symbol)
                 case .orderBook(let book, let symbol, let capturedAt, let object):
                     let result = try Self.loadOrderBook(

@@ -56,12 +56,14 @@ public protocol ObjectBatchLoader: Sendable {
 
 /// One raw object's rows for ``ObjectBatchLoader/loadObjects(_:)``.
 public enum ObjectLoad: Sendable, Hashable {
-    case klines([Kline], symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject)
+    /// `batch`, when given, holds the same ascending 1m candles prepared off the writer: a page into a range that holds
+    /// none is then inserted as it is, its complete hours stored from the batch's own roll-ups.
+    case klines([Kline], batch: KlineBatch? = nil, symbol: Symbol, interval: Interval, capturedAt: Int64, object: ProcessedObject)
     case orderBook(OrderBookSnapshot, symbol: Symbol, capturedAt: Int64, object: ProcessedObject)
 
     public var object: ProcessedObject {
         switch self {
-        case .klines(_, _, _, _, let object), .orderBook(_, _, _, let object): object
+        case .klines(_, _, _, _, _, let object), .orderBook(_, _, _, let object): object
         }
     }
 

@@ -110,11 +110,11 @@ extension MySQLWarehouse {
             var loaded: [(result: LoadResult, complete: [KlineBatch.HourRollup], symbol: Symbol?)] = []
             for (load, compact) in zip(objects, books) {
                 switch load {
-                case .klines(let klines, let symbol, let interval, let capturedAt, let object):
+                case .klines(let klines, let batch, let symbol, let interval, let capturedAt, let object):
                     let (result, complete) = try Self.typed(operation) {
                         try CandleLoading.load(
-                            MySQLCandleStore(connection: connection), klines, symbol: symbol, interval: interval, capturedAt: capturedAt,
-                            object: object)
+                            MySQLCandleStore(connection: connection), klines, batch: batch, symbol: symbol, interval: interval,
+                            capturedAt: capturedAt, object: object)
                     }
                     loaded.append((result, complete, symbol))
                 case .orderBook(let book, let symbol, let capturedAt, let object):
