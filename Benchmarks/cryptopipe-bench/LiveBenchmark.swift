@@ -138,12 +138,10 @@ struct LiveBenchmark: AsyncParsableCommand {
     /// Every raw object, a page of each day folder at a time.
     static func forEachObject(in lake: LocalObjectStore, _ body: (ObjectInfo) async throws -> Void) async throws {
         for day in try await lake.listFolders(bucket: "crypto-raw", prefix: "") {
-            var after: String?
-            repeat {
-                let page = try await lake.list(bucket: "crypto-raw", prefix: day, after: after, limit: 20_000)
+            var walk = FolderWalk(bucket: "crypto-raw", prefix: day, pageSize: 20_000)
+            while let page = try await walk.next(in: lake) {
                 for object in page.objects { try await body(object) }
-                after = page.resumeAfter
-            } while after != nil
+            }
         }
     }
 

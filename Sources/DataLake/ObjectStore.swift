@@ -54,6 +54,38 @@ extension ObjectStore {
     }
 }
 
+/// A walk over the objects under a prefix, a page of names at a time, so a folder of any size is never listed whole.
+/// Each page is checked to move the listing forward (``ObjectPage/next(after:pagesWalked:location:)``), so a store
+/// that lists the same names again, or never stops, ends the walk with an error.
+public struct FolderWalk: Sendable {
+    public let bucket: String
+    public let prefix: String
+    public let pageSize: Int
+    /// Where the page last returned started: its objects sort after this key (`nil` for the first page).
+    public private(set) var pageStart: String?
+    /// Whether the page last returned was the last one.
+    public private(set) var isFinished = false
+    private var resumeAfter: String?
+    private var pagesWalked = 0
+
+    public init(bucket: String, prefix: String, pageSize: Int) {
+        self.bucket = bucket
+        self.prefix = prefix
+        self.pageSize = pageSize
+    }
+
+    /// The next page of the listing, `nil` once the last one was returned.
+    public mutating func next(in store: some ObjectStore) async throws(ObjectStoreError) -> ObjectPage? {
+        guard !isFinished else { return nil }
+        let page = try await store.list(bucket: bucket, prefix: prefix, after: resumeAfter, limit: pageSize)
+        pagesWalked += 1
+        pageStart = resumeAfter
+        resumeAfter = try page.next(after: pageStart, pagesWalked: pagesWalked, location: ObjectLocation(bucket: bucket, key: prefix))
+        isFinished = resumeAfter == nil
+        return page
+    }
+}
+
 /// A page of a listing, and where the next one starts.
 public struct ObjectPage: Sendable, Hashable {
     /// At most the page's limit, ascending by the UTF-8 bytes of their keys.

@@ -84,22 +84,13 @@ public struct LakeArchiver: Sendable {
     func forEachPage(
         of day: String, in bucket: String, _ body: ([ObjectInfo], Set<String>) async throws(PipelineError) -> Void
     ) async throws(PipelineError) {
-        var after: String?
-        var pages = 0
-        repeat {
-            let page = try await wrap { () throws(ObjectStoreError) in
-                try await lake.list(bucket: bucket, prefix: day, after: after, limit: Self.listPageSize)
-            }
-            pages += 1
+        var walk = FolderWalk(bucket: bucket, prefix: day, pageSize: Self.listPageSize)
+        while let page = try await wrap({ () throws(ObjectStoreError) in try await walk.next(in: lake) }) {
             let processed = try await wrap { () throws(WarehouseError) in
                 try await warehouse.processedObjectKeys(among: page.objects.map(\.key))
             }
             try await body(page.objects, processed)
-            let previous = after
-            after = try await wrap { () throws(ObjectStoreError) in
-                try page.next(after: previous, pagesWalked: pages, location: ObjectLocation(bucket: bucket, key: day))
-            }
-        } while after != nil
+        }
     }
 
     func archive(day: String, into report: inout Report) async throws(PipelineError) {

@@ -18,21 +18,23 @@ public struct ObjectStoreUnderTest: Sendable {
 
 /// What every ``ObjectStore`` must do, whatever it stores into.
 public enum ObjectStoreConformance {
-    /// Every key under `prefix`, a page of `limit` at a time, and the size of each page.
+    /// Every key under `prefix`, a page of `limit` at a time (a ``FolderWalk``, which checks that the listing
+    /// advances), and the size of each page.
     static func walk(
         _ store: any ObjectStore, bucket: String, prefix: String, limit: Int
     ) async throws -> (keys: [String], pageSizes: [Int]) {
         var keys: [String] = []
         var sizes: [Int] = []
-        var after: String?
-        repeat {
-            let page = try await store.list(bucket: bucket, prefix: prefix, after: after, limit: limit)
+        var walk = FolderWalk(bucket: bucket, prefix: prefix, pageSize: limit)
+        while let page = try await walk.next(in: store) {
+            try require(
+                page.objects.allSatisfy { ObjectPage.sorts($0.key, after: walk.pageStart) },
+                "a page starting after \(walk.pageStart ?? "nothing") holds \(page.objects.map(\.key))")
+            try require(walk.isFinished == (page.resumeAfter == nil), "finished: \(walk.isFinished), page \(page)")
             keys += page.objects.map(\.key)
             sizes.append(page.objects.count)
-            try require(
-                page.resumeAfter.map { ObjectPage.sorts($0, after: after) } ?? true, "the listing went back to \(page.resumeAfter ?? "")")
-            after = page.resumeAfter
-        } while after != nil && sizes.count <= 10_000
+        }
+        try require(try await walk.next(in: store) == nil, "a finished walk went on")
         return (keys, sizes)
     }
 
