@@ -49,9 +49,13 @@ public struct Transformer: Sendable {
     /// What the listed sizes of the objects being read ahead may add up to (at least one object is always read), so a
     /// lake of large (or hostile) objects cannot make the read-ahead hold more than this.
     static let readAheadBytes = 16 << 20
-    /// What the listed sizes of the objects loaded in one transaction may add up to (beyond the first). Parsed objects
-    /// take a few times their listed size, so the reads ahead and one batch hold at most about 100 MiB.
+    /// What the listed sizes of the objects loaded in one transaction may add up to (beyond the first). Parsed candles
+    /// take up to about seven times their listed size (a hostile page of bare zeros; about twice for Binance's pages,
+    /// their ``KlineBatch`` included), so the reads ahead and one batch hold at most about 250 MiB.
     static let batchBytes = 16 << 20
+    /// Pages of 1m candles prepared as a ``KlineBatch`` as well: a shorter page holds no complete hour, and a longer one
+    /// is no page of Binance's (its largest `limit`), so a hostile object adds no batch to what its candles hold.
+    static let batchedPageSizes = 60...1_000
     /// Levels a side of a book object may have: Binance's largest `limit`. A larger book is no response of
     /// Binance's; refused, it cannot make one warehouse statement too large for the server to take.
     static let maximumBookLevels = 5_000
@@ -88,13 +92,8 @@ public struct Transformer: Sendable {
         // read-ahead and the batches run on across their boundaries.
         var waiting: (keys: [String], sizes: [String: Int]) = ([], [:])
         for (index, day) in days.enumerated() {
-            var after: String?
-            var pages = 0
-            repeat {
-                let page = try await wrap { () throws(ObjectStoreError) in
-                    try await lake.list(bucket: layout.rawBucket, prefix: day, after: after, limit: listPageSize)
-                }
-                pages += 1
+            var walk = FolderWalk(bucket: layout.rawBucket, prefix: day, pageSize: listPageSize)
+            while let page = try await wrap({ () throws(ObjectStoreError) in try await walk.next(in: lake) }) {
                 // Each name parsed once: for the capture order and for the newest capture (over every listed day, so an
                 // emptied newest folder, everything in it rejected or moved, holds nothing back).
                 let named = page.objects.map { (key: $0.key, capturedAt: LakeLayout.parse(key: $0.key)?.capturedAt) }
@@ -109,22 +108,18 @@ public struct Transformer: Sendable {
                     .map(\.key)
                 // Unreadable objects of the page's range that were loaded meanwhile (by a concurrent transformer), moved
                 // or deleted no longer hold their day back.
-                unreadable.forget(inDay: day, after: after, through: page.resumeAfter, except: Set(pending))
+                unreadable.forget(inDay: day, after: walk.pageStart, through: page.resumeAfter, except: Set(pending))
                 let now = clock.now()
                 let due = pending.filter { unreadable.isDue($0, at: now) }
                 report.deferred += pending.count - due.count
                 waiting.keys += due
                 let dueKeys = Set(due)
                 for object in page.objects where dueKeys.contains(object.key) { waiting.sizes[object.key] = object.size }
-                let (previous, location) = (after, ObjectLocation(bucket: layout.rawBucket, key: day))
-                after = try await wrap { () throws(ObjectStoreError) in
-                    try page.next(after: previous, pagesWalked: pages, location: location)
-                }
-                if waiting.keys.count >= Self.objectsPerLoad || (index == days.count - 1 && after == nil) {
+                if waiting.keys.count >= Self.objectsPerLoad || (index == days.count - 1 && walk.isFinished) {
                     try await load(waiting.keys, sizes: waiting.sizes, into: &report)
                     waiting = ([], [:])
                 }
-            } while after != nil
+            }
         }
         // Hours and days whose minutes changed are recomputed now, so roll-ups never lag the facts.
         let rollups = try await wrap { () throws(WarehouseError) in try await warehouse.rollUpPending() }
@@ -440,8 +435,9 @@ public struct Transformer: Sendable {
     /// A raw object read and checked against its name.
     struct ParsedObject: Sendable {
         enum Content: Sendable {
-            /// With a batch when the page is ascending 1m candles: prepared here, in the read's own task, so the writer
-            /// only binds and steps a page that lands in an empty range (a backfill or a first page).
+            /// With a batch when the page is ascending 1m candles (``batchedPageSizes`` of them): prepared here, in the
+            /// read's own task, so the writer neither formats decimal text nor rolls up hours for a page that lands in
+            /// an empty range (a backfill's, a first page).
             case klines([Kline], batch: KlineBatch?)
             case depth(OrderBookSnapshot)
         }
@@ -492,11 +488,9 @@ public struct Transformer: Sendable {
                     switch envelope.type {
                     case .klines:
                         let klines = try BinanceCodec.decodeKlines(&scanner)
-                        let ascending = zip(klines, klines.dropFirst()).allSatisfy { $0.openTime < $1.openTime }
-                        // A batch's text offsets are 32-bit; canonical text is at most about twice its JSON.
                         let batched =
-                            ascending && (envelope.interval ?? .oneMinute) == .oneMinute && !klines.isEmpty
-                            && buffer.count <= Int(UInt32.max) / 4
+                            batchedPageSizes.contains(klines.count) && (envelope.interval ?? .oneMinute) == .oneMinute
+                            && zip(klines, klines.dropFirst()).allSatisfy { $0.openTime < $1.openTime }
                         content = .klines(klines, batch: batched ? KlineBatch(klines) : nil)
                     case .depth: content = .depth(try BinanceCodec.decodeDepth(&scanner))
                     }

@@ -390,9 +390,39 @@ public enum WarehouseConformance {
             }
             let minutes = try await warehouse.klines(symbol: eth, interval: .oneMinute, from: 0, to: .max, includeOpen: true, limit: nil)
             try require(minutes.count == 210 && minutes.allSatisfy(\.isFinal), "minutes \(minutes.count)")
+            // Both paths may take hours from a page's own roll-ups: the reference is the roll-up of the stored minutes.
+            let hours = try await warehouse.klines(symbol: eth, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+            let expected = (0..<4).compactMap { hour in
+                let open = day + Int64(hour) * 3_600_000
+                return KlineRollup.combine(
+                    minutes.map(\.kline).filter { $0.openTime >= open && $0.openTime < open + 3_600_000 }, openTime: open,
+                    closeTime: open + 3_599_999, partDuration: 60_000)
+            }
+            try require(hours.map(\.kline) == expected, "hours differ from the stored minutes' roll-up")
             try require(
                 minutes[169].kline == page[169] && minutes[170].kline == page[170] && minutes[185].kline == later[15],
                 "a final minute was rewritten, or the open one was not")
+        },
+        ConformanceCheck("a prepared page of minutes far apart does not take the hour of stored minutes between them") { warehouse in
+            let hour: Int64 = 1_704_067_200_000
+            let inner = (1..<59).map { kline(hour + Int64($0) * 60_000, variant: $0 % 5) }
+            _ = try await warehouse.loadObjects([
+                .klines(inner, symbol: btc, interval: .oneMinute, capturedAt: hour + 7_200_000, object: object("inner"))
+            ])
+            _ = try await warehouse.rollUpPending()
+            // The hour's first and last minute, 59 minutes apart: looked up by key, they find nothing stored.
+            let edges = [kline(hour, variant: 7), kline(hour + 59 * 60_000, variant: 8)]
+            _ = try await warehouse.loadObjects([
+                .klines(
+                    edges, batch: KlineBatch(edges), symbol: btc, interval: .oneMinute, capturedAt: hour + 7_200_000,
+                    object: object("edges"))
+            ])
+            _ = try await warehouse.rollUpPending()
+            let all = [edges[0]] + inner + [edges[1]]
+            let expected = KlineRollup.combine(all[...], openTime: hour, closeTime: hour + 3_599_999, partDuration: 60_000)
+            let hours = try await warehouse.klines(symbol: btc, interval: .oneHour, from: 0, to: .max, includeOpen: true, limit: nil)
+            try require(
+                hours.map(\.kline) == [expected].compactMap { $0 } && hours.allSatisfy(\.isFinal), "hour \(hours.map(\.kline))")
         },
     ]
 

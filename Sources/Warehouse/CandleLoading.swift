@@ -54,8 +54,8 @@ package enum CandleLoading {
         return !stored.isFinal && (isFinal || capturedAt > stored.capturedAt)
     }
 
-    /// One object's candles and its ledger row. With `batch` (an import, or a page the transform prepared) into a range
-    /// that held nothing, the batch is inserted as it is and its complete hours are stored from its own roll-ups, so
+    /// One object's candles and its ledger row. With `batch` (the same candles, prepared: an import, or a page the
+    /// transform prepared) into a range that held nothing, the batch is inserted as it is and its complete hours are stored from its own roll-ups, so
     /// they are not read back from the minutes; the rest of its hours and its days are left pending.
     ///
     /// Returns the result, and for a plain load of ascending minutes into an empty range its complete hours, which a
@@ -72,7 +72,9 @@ package enum CandleLoading {
         let ascending = zip(klines, klines.dropFirst()).allSatisfy { $0.openTime < $1.openTime }
         let openTimes = ascending ? klines.map(\.openTime) : Set(klines.map(\.openTime)).sorted()
         let stored = try store.storedCandles(symbol: symbol, interval: interval, openTimes: openTimes)
-        if stored.isEmpty, ascending, let batch, interval == .oneMinute {
+        // Only a range read (a dense page) shows the page's range empty: read by key, a page of a few minutes far apart
+        // could take an hour whose other minutes are stored for complete.
+        if stored.isEmpty, ascending, isDense(openTimes), let batch, batch.klines.count == klines.count, interval == .oneMinute {
             try store.insertIntoEmptyRange(batch, symbol: symbol, capturedAt: capturedAt)
             let plan = RollupAlgorithm.importPlan(klines, hours: batch.hours, capturedAt: capturedAt)
             try store.storeHours(plan.complete.map { ($0.candle, Int64($0.minuteCount), true) }, symbol: symbol)
