@@ -7,6 +7,7 @@
 #   needs wrk (apt-get install -y wrk) and Flask with gunicorn (pip install flask gunicorn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/serve-lib.sh
 seconds="${1:-15}"
 runs="${2:-3}"
 command -v wrk >/dev/null || { echo "api-uncached.sh: wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
@@ -29,15 +30,7 @@ export CRYPTOPIPE_DATA_DIR="$work/data" CRYPTOPIPE_LOG_LEVEL=warning
 minutes=4320
 echo "data: $minutes minutes (3 days) of BTCUSDT and ETHUSDT from the simulated exchange"
 (cd "$work" && "$binary" demo --cycles 1 --http-port 0 --history-days 3 --symbols BTCUSDT,ETHUSDT >/dev/null)
-"$binary" serve --http-port 0 >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 1 100); do
-    port="$(grep -m1 -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)"
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "${port:-}" ] || { echo "api-uncached.sh: cryptopipe serve did not start" >&2; cat "$work/serve.log" >&2; exit 1; }
-base="http://127.0.0.1:$port"
+start_serve
 newest="$(curl -sf "$base/api/candlestick/BTCUSDT?limit=1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["candles"][-1]["open_time"])')"
 first=$((newest - (minutes - 1) * 60000))
 

@@ -4,6 +4,7 @@
 # Usage: Benchmarks/api-wrk.sh [seconds per run, default 15]   (needs wrk: apt-get install -y wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. Benchmarks/serve-lib.sh
 seconds="${1:-15}"
 command -v wrk >/dev/null || { echo "api-wrk.sh: wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
 swift build -c release --product cryptopipe >/dev/null
@@ -21,14 +22,7 @@ export CRYPTOPIPE_DATA_DIR="$work/data" CRYPTOPIPE_LOG_LEVEL=warning
 
 echo "demo data: 1500 minutes of BTCUSDT and ETHUSDT from the simulated exchange"
 (cd "$work" && "$binary" demo --cycles 1 --initial-candles 1500 --http-port 0 --history-days 0 --symbols BTCUSDT,ETHUSDT >/dev/null)
-"$binary" serve --http-port 0 >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 1 100); do
-    port="$(grep -m1 -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | grep -o '[0-9]*$' || true)"
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-base="http://127.0.0.1:$port"
+start_serve
 bytes="$(curl -s "$base/api/candlestick/BTCUSDT?limit=500" | wc -c)"
 echo "candlestick response: $bytes bytes; $(nproc) cores shared by wrk and the server"
 
