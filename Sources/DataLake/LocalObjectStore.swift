@@ -72,6 +72,13 @@ public struct LocalObjectStore: ObjectStore {
 
     public func get(bucket: String, key: String) async throws(ObjectStoreError) -> [UInt8] {
         let filePath = try path(bucket, key)
+        // A pipe would block the read for good, a link to a device never end it: only regular files are objects.
+        var info = stat()
+        if lstat(filePath, &info) == 0, EntryKind(mode: info.st_mode) != .object {
+            throw .io(
+                operation: "read", location: ObjectLocation(bucket: bucket, key: key),
+                detail: "not a regular file (a folder, symbolic link, pipe or device); a lake folder holds files only")
+        }
         guard let data = FileManager.default.contents(atPath: filePath) else {
             if !FileManager.default.fileExists(atPath: filePath) { throw .notFound(bucket: bucket, key: key) }
             throw .io(operation: "read", location: ObjectLocation(bucket: bucket, key: key), detail: "unreadable file")
@@ -112,12 +119,14 @@ public struct LocalObjectStore: ObjectStore {
                 let key = relative.isEmpty ? name : "\(relative)/\(name)"
                 let full = "\(directory)/\(name)"
                 var info = stat()
-                // An entry removed between listing and stat (a concurrent move) is simply gone.
-                guard stat(full, &info) == 0 else { continue }
-                if (info.st_mode & S_IFMT) == S_IFDIR {
+                // An entry removed between listing and lstat (a concurrent move) is simply gone.
+                guard lstat(full, &info) == 0 else { continue }
+                switch Self.EntryKind(mode: info.st_mode) {
+                case .folder:
                     if key.hasPrefix(prefix) || prefix.hasPrefix(key + "/") { stack.append((full, key)) }
-                } else if key.hasPrefix(prefix) {
+                case .object where key.hasPrefix(prefix):
                     results.append(ObjectInfo(key: key, size: Int(info.st_size), contentMD5: Self.recordedMD5(full, info)))
+                case .object, .other: continue
                 }
             }
         }
@@ -142,7 +151,16 @@ public struct LocalObjectStore: ObjectStore {
             }
             defer { closedir(stream) }
             let keyPrefix = relative.isEmpty ? "" : relative + "/"
-            while let entry = readdir(stream) {
+            while true {
+                // readdir ends the folder and reports an error alike (nil), told apart by errno: a folder that fails
+                // half-way is an error, not a shorter listing whose last page ends the walk.
+                errno = 0
+                guard let entry = readdir(stream) else {
+                    if errno != 0 {
+                        throw .io(operation: "list", location: ObjectLocation(bucket: bucket, key: relative), detail: Self.errnoText())
+                    }
+                    break
+                }
                 // A name that is not UTF-8 is no key of a lake (each object's name is one): left out, not read under a
                 // mangled name that another file may have.
                 guard
@@ -154,21 +172,22 @@ public struct LocalObjectStore: ObjectStore {
                 else { continue }
                 if name == "." || name == ".." || (relative.isEmpty && name == Self.temporaryFolder) { continue }
                 let key = keyPrefix + name
-                let type = entry.pointee.d_type
-                var isFolder = type == UInt8(DT_DIR)
-                if type == UInt8(DT_UNKNOWN) || type == UInt8(DT_LNK) {
+                var kind = Self.EntryKind(directoryType: entry.pointee.d_type)
+                if kind == nil {
                     var info = stat()
-                    guard stat("\(directory)/\(name)", &info) == 0 else { continue }
-                    isFolder = (info.st_mode & S_IFMT) == S_IFDIR
+                    guard lstat("\(directory)/\(name)", &info) == 0 else { continue }
+                    kind = Self.EntryKind(mode: info.st_mode)
                 }
-                if isFolder {
+                switch kind {
+                case .folder:
                     let inside = key + "/"
                     let related = ObjectPage.key(inside, startsWith: prefix) || ObjectPage.key(prefix, startsWith: inside)
                     if related && candidates.mayHold(keysUnder: inside) {
                         folders.append(key)
                     }
-                } else if ObjectPage.key(key, startsWith: prefix) {
+                case .object where ObjectPage.key(key, startsWith: prefix):
                     candidates.offer(key)
+                default: continue
                 }
             }
         }
@@ -178,8 +197,8 @@ public struct LocalObjectStore: ObjectStore {
         for key in keys {
             let full = "\(bucketPath)/\(key)"
             var info = stat()
-            // An entry removed between listing and stat (a concurrent move) is simply gone.
-            guard stat(full, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR else { continue }
+            // An entry removed between listing and lstat (a concurrent move) is simply gone.
+            guard lstat(full, &info) == 0, Self.EntryKind(mode: info.st_mode) == .object else { continue }
             objects.append(ObjectInfo(key: key, size: Int(info.st_size), contentMD5: Self.recordedMD5(full, info)))
         }
         return ObjectPage(objects: objects, resumeAfter: truncated ? keys.last : nil)
@@ -198,7 +217,7 @@ public struct LocalObjectStore: ObjectStore {
         return entries.filter { name in
             guard !(prefix.isEmpty && name == Self.temporaryFolder) else { return false }
             var info = stat()
-            return stat("\(directory)/\(name)", &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+            return lstat("\(directory)/\(name)", &info) == 0 && EntryKind(mode: info.st_mode) == .folder
         }.map { prefix + $0 + "/" }.sorted()
     }
 
@@ -333,5 +352,32 @@ extension LakeLayout {
     /// `raw/` and `archive/` are then copied in with `lake migrate`).
     public static func of(localFolder root: String) -> LakeLayout {
         layouts(inLocalFolder: root) == [originalLocal] ? originalLocal : LakeLayout()
+    }
+}
+
+extension LocalObjectStore {
+    /// What a folder entry is to the lake. Symbolic links are not followed: a link to `.` would make a walk endless and
+    /// list every object twice (and deleting the alias deletes the object), and a pipe or device named `x.json` would
+    /// block or never end a read. Only regular files are objects and only real folders are walked.
+    enum EntryKind: Equatable {
+        case folder, object, other
+
+        init(mode: mode_t) {
+            switch mode & S_IFMT {
+            case S_IFDIR: self = .folder
+            case S_IFREG: self = .object
+            default: self = .other
+            }
+        }
+
+        /// From `readdir`'s type, `nil` when the file system does not say (then `lstat` does).
+        init?(directoryType: UInt8) {
+            switch directoryType {
+            case UInt8(DT_DIR): self = .folder
+            case UInt8(DT_REG): self = .object
+            case UInt8(DT_UNKNOWN): return nil
+            default: self = .other
+            }
+        }
     }
 }

@@ -607,10 +607,11 @@ final class UnreadableObjects: Sendable {
     /// The first day folder holding an unreadable object.
     var earliestDay: String? { entries.withLock { $0.keys.map(Self.day(of:)).min() } }
 
-    /// `2026-01-03/` of `2026-01-03/BTCUSDT_klines_….json`.
+    /// `2026-01-03/` of `2026-01-03/BTCUSDT_klines_….json`. Split at the byte, as listings compare keys: a name
+    /// starting with a combining mark makes `"/\u{301}"` one `Character`, which `firstIndex(of: "/")` does not find.
     static func day(of key: String) -> String {
-        guard let slash = key.firstIndex(of: "/") else { return key }
-        return String(key[...slash])
+        guard let slash = key.utf8.firstIndex(of: UInt8(ascii: "/")) else { return key }
+        return String(decoding: key.utf8[...slash], as: UTF8.self)
     }
 }
 

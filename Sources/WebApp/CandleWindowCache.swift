@@ -29,8 +29,12 @@ final class CandleWindowCache: Sendable {
         var ends: [Int]
         var lastUsed: UInt64
 
-        /// What the window holds, with a fixed cost for its bookkeeping, so many small windows count too.
-        var bytes: Int { text.count + openTimes.count * 16 + 256 }
+        /// What the window holds (the arrays' capacities: the writer reserves ahead), with a fixed cost for its
+        /// bookkeeping, so many small windows count too.
+        var bytes: Int { text.capacity + (openTimes.capacity + ends.capacity) * 8 + 256 }
+
+        /// Whether this window answers every request `other` does.
+        func covers(_ other: Window) -> Bool { from <= other.from && through >= other.through }
 
         /// The text of the newest `limit` candles opening at or before `end`, when the window knows them all.
         func slice(endingAt end: Int64, limit: Int) -> (count: Int, text: ArraySlice<UInt8>)? {
@@ -129,9 +133,13 @@ final class CandleWindowCache: Sendable {
 
     private func store(_ window: Window, version: Int64) {
         state.withLock { state in
+            // A read that began before a newer version's windows were stored must not wipe them; versions only grow.
+            guard version >= state.version else { return }
             if state.version != version { state = State(version: version, clock: state.clock) }
             // A window without candles (an `end` before the series) is answered as quickly by a read.
             guard !window.openTimes.isEmpty, window.bytes <= maximumBytes else { return }
+            // Clients polling the same chart all miss at once after a change: one window serves them all.
+            guard !(state.windows[window.series]?.contains { $0.covers(window) } ?? false) else { return }
             while state.bytes + window.bytes > maximumBytes || state.count >= maximumWindows, evictLeastRecentlyUsed(&state) {}
             state.clock += 1
             var window = window

@@ -282,7 +282,7 @@ struct S3LakeMigratePromiseTests {
 
 /// `cryptopipe gaps --fill` when the exchange cannot deliver: the gap stays open, is reported, and the exit code is 1.
 struct GapFillPromiseTests {
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(5)))
     func aGapWhoseFetchFailsStaysOpenIsReportedAndExits1() async throws {
         let folder = try TemporaryDirectory("cli-gaps")
         defer { folder.remove() }
@@ -360,7 +360,7 @@ struct RunPromiseTests {
         }.sorted { $0.time < $1.time }
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(5)))
     func aBudgetThatCannotCarryEveryOrderBookEveryCycleStretchesThemAndSaysSo() async throws {
         let exchange = SimulatedExchange(
             configuration: .init(seed: 9, symbols: [try Symbol("BTCUSDT"), try Symbol("ETHUSDT")], historyMinutes: 300))
@@ -401,7 +401,7 @@ struct RunPromiseTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(5)))
     func sigintLetsTheRunningJobFinishThenTheProcessExits0() async throws {
         let folder = try TemporaryDirectory("cli-sigint")
         defer { folder.remove() }
@@ -513,7 +513,7 @@ struct RunPromiseTests {
         reply.body.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(5)))
     func healthIs503AndMetricsShowTheBanWhileTheExchangeBansThisIP() async throws {
         let (health, metrics, _) = try await Self.healthOfARun { _ in
             LoopbackHTTPServer.Answer(
@@ -529,7 +529,7 @@ struct RunPromiseTests {
         #expect(Self.metric("cryptopipe_exchange_banned", in: metrics) == 1, "\(metrics.body)")
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(5)))
     func healthIs503WhenTheExchangeIsDownAndNoBanIsShown() async throws {
         let (health, metrics, _) = try await Self.healthOfARun { _ in
             LoopbackHTTPServer.Answer(502, headers: [("Content-Type", "text/html")], text: "<html>Bad Gateway</html>")

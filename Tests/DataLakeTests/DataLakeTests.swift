@@ -54,6 +54,34 @@ struct LocalObjectStoreConformanceTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path + "/crypto-raw/.tmp").isEmpty)
         #expect(try await store.list(bucket: "crypto-raw", prefix: "").count == 20)
     }
+
+    /// Symbolic links are not followed and only regular files are objects: a link to `.` would make a walk endless and
+    /// list every object twice, and a pipe named like an object would block its read for good.
+    @Test(.timeLimit(.minutes(5)))
+    func linksPipesAndDevicesAreNoObjects() async throws {
+        let folder = try TemporaryDirectory("lake")
+        defer { folder.remove() }
+        let store = LocalObjectStore(root: folder.path)
+        try await store.put(bucket: "crypto-raw", key: "2024-01-01/A.json", bytes: [1])
+        let day = folder.path + "/crypto-raw/2024-01-01"
+        #expect(symlink(".", day + "/loop") == 0)
+        #expect(symlink(".", day + "/again") == 0)
+        #expect(symlink("/dev/zero", day + "/zero.json") == 0)
+        #expect(symlink(day, folder.path + "/crypto-raw/2024-01-02") == 0)
+        #expect(mkfifo(day + "/pipe.json", 0o644) == 0)
+        #expect(try await store.list(bucket: "crypto-raw", prefix: "").map(\.key) == ["2024-01-01/A.json"])
+        #expect(try await store.list(bucket: "crypto-raw", prefix: "2024-01-01/").map(\.key) == ["2024-01-01/A.json"])
+        var walk = FolderWalk(bucket: "crypto-raw", prefix: "2024-01-01/", pageSize: 1)
+        var keys: [String] = []
+        while let page = try await walk.next(in: store) { keys += page.objects.map(\.key) }
+        #expect(keys == ["2024-01-01/A.json"])
+        #expect(try await store.listFolders(bucket: "crypto-raw", prefix: "") == ["2024-01-01/"])
+        for key in ["2024-01-01/pipe.json", "2024-01-01/zero.json"] {
+            let error = try #require(
+                await failure { () async throws(ObjectStoreError) in _ = try await store.get(bucket: "crypto-raw", key: key) })
+            #expect(error.description.contains("not a regular file"), "\(error)")
+        }
+    }
 }
 
 struct LakeLayoutTests {

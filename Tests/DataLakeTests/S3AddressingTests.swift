@@ -114,7 +114,7 @@ struct S3AddressingTests {
     /// (as `lake migrate` makes them): both are told NoSuchBucket, one creates the bucket, and the other's answer arrives
     /// only after that. The server orders it so: the second write's 404 is held until the first writer, having created
     /// the bucket, sends its write again.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func aWriteRacingTheBucketsCreationStillLands() async throws {
         let s3 = Self.miniS3(bucket: "crypto-raw")
         let arrived = DispatchSemaphore(value: 0)

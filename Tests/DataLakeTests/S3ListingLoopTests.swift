@@ -41,7 +41,7 @@ struct S3ListingLoopTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func aRepeatedContinuationTokenEndsTheListingWithAnError() async throws {
         try await Self.withPages({ call in Self.truncatedPage(key: "2024-01-01/\(call).json", token: "same-token") }) {
             store, calls in
@@ -61,7 +61,7 @@ struct S3ListingLoopTests {
 
     /// A server that ignores `start-after` answers every page with the first one: taking "nothing new" for the end
     /// would end a walk early, leaving the rest of the folder unloaded; it is an error instead.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(5)))
     func aPagedListingThatDoesNotAdvanceIsAnError() async throws {
         try await Self.withPages({ call in Self.truncatedPage(key: "2024-01-01/A.json", token: "token-\(call)") }) { store, calls in
             let first = try await store.list(bucket: "crypto-raw", prefix: "2024-01-01/", after: nil, limit: 1)
@@ -83,7 +83,49 @@ struct S3ListingLoopTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(1)))
+    /// A page holding `keys`, truncated and continued by `token` when one is given, padded with a comment.
+    static func page(keys: [String], token: String?, padding: Int = 0) -> Response {
+        let contents = keys.map { "<Contents><Key>\($0)</Key><Size>1</Size></Contents>" }.joined()
+        let truncation = token.map { "<IsTruncated>true</IsTruncated><NextContinuationToken>\($0)</NextContinuationToken>" }
+        let xml = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>crypto-raw</Name>\
+            \(truncation ?? "<IsTruncated>false</IsTruncated>")\(contents)<!--\(String(repeating: " ", count: padding))-->\
+            </ListBucketResult>
+            """
+        return Response(status: .ok, headers: [.contentType: "application/xml"], body: .init(byteBuffer: ByteBuffer(string: xml)))
+    }
+
+    /// A key a server repeats on a later page is listed once; a key longer than S3's 1,024 bytes, a continuation token
+    /// of kilobytes and a page of more than 8 MiB are errors (the last without a retry: it would be as large again).
+    @Test(.timeLimit(.minutes(5)))
+    func repeatedKeysListOnceAndOversizedAnswersAreRefused() async throws {
+        try await Self.withPages({ call in
+            call == 1
+                ? Self.page(keys: ["2024-01-01/A.json"], token: "t1")
+                : Self.page(keys: ["2024-01-01/A.json", "2024-01-01/B.json"], token: nil)
+        }) { store, _ in
+            let keys = try await store.list(bucket: "crypto-raw", prefix: "2024-01-01/").map(\.key)
+            #expect(keys == ["2024-01-01/A.json", "2024-01-01/B.json"])
+        }
+        let cases: [(page: Response, message: String)] = [
+            (Self.page(keys: ["2024-01-01/" + String(repeating: "k", count: 2_000)], token: nil), "S3 keys have at most 1024"),
+            (Self.page(keys: ["2024-01-01/A.json"], token: String(repeating: "t", count: 10_000)), "it takes at most 4096"),
+            (Self.page(keys: ["2024-01-01/A.json"], token: nil, padding: 9 << 20), "more than 8 MiB"),
+        ]
+        for (page, message) in cases {
+            try await Self.withPages({ _ in page }) { store, calls in
+                let error = try #require(
+                    await failure { () async throws(ObjectStoreError) in
+                        _ = try await store.list(bucket: "crypto-raw", prefix: "2024-01-01/", after: nil, limit: 10)
+                    })
+                #expect(error.description.contains(message), "\(error)")
+                #expect(calls.count.withLock { $0 } == 1)
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(5)))
     func aListingThatNeverEndsStopsAfterTheMaximumPages() async throws {
         try await Self.withPages({ call in Self.truncatedPage(key: "2024-01-01/\(call).json", token: "token-\(call)") }) {
             store, calls in

@@ -137,6 +137,18 @@ struct TransformerReadAheadTests {
         #expect(try await warehouse.processedObjectKeys(withPrefix: "").sorted() == keys.sorted())
     }
 
+    /// An unreadable object's day is the folder its key names, split at the byte: a name starting with a combining mark
+    /// (`"/\u{301}"` is one `Character`) once made the whole key its "day", which then became the resume position.
+    @Test func anUnreadableObjectsDayIsItsFolderWhateverItsName() {
+        let unreadable = UnreadableObjects()
+        let odd = "2024-01-01/\u{301}x.json"
+        _ = unreadable.recordFailure(odd, error: .notFound(bucket: "crypto-raw", key: odd), at: 0)
+        #expect(UnreadableObjects.day(of: odd) == "2024-01-01/")
+        #expect(unreadable.earliestDay == "2024-01-01/")
+        unreadable.forget(inDay: "2024-01-01/", after: nil, through: nil, except: [])
+        #expect(unreadable.earliestDay == nil)
+    }
+
     @Test func theWindowKeepsItsCountAndByteBudgetButAlwaysReadsOne() async {
         let keys = (0..<6).map { "k\($0)" }
         let sizes = ["k0": 40, "k1": 40, "k2": 40, "k3": 500, "k4": 10, "k5": 10]

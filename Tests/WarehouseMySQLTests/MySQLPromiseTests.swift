@@ -19,7 +19,7 @@ func blocking<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) a
 /// together take turns)."
 @Suite(.enabled(if: MySQLTestServer.isAvailable, Comment(rawValue: MySQLTestServer.skipReason)))
 struct MySQLMigrationTurnsTests {
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(5)))
     func twoWarehousesMigratingOneFreshDatabaseTogetherTakeTurnsAndApplyEachMigrationOnce() async throws {
         let server = try #require(MySQLTestServer.configuration)
         let name = "cryptopipe_turns_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
@@ -118,7 +118,7 @@ struct MySQLTLSVerifyTests {
         return nil
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(5)))
     func verifyWithCAConnectsOnlyToACertificateFromThatCAForTheHost() async throws {
         let server = try await MySQLTLSServer.launch()
         defer { server.stop() }

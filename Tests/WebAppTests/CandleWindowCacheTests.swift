@@ -76,4 +76,56 @@ struct CandleWindowCacheTests {
         }
         #expect(cache.usage.windows >= 1)
     }
+
+    /// Clients polling one chart all miss after a change: they share one window, and a read that began under an older
+    /// version does not wipe the newer version's windows.
+    @Test func concurrentMissesShareOneWindowAndAnOlderVersionKeepsOut() async throws {
+        let cache = CandleWindowCache()
+        let series = (0..<3_000).map { StoredKline(kline: Fixture.candle($0), isFinal: true) }
+        let read = { @Sendable (through: Int64, count: Int) async throws -> [StoredKline] in
+            Array(series.filter { $0.kline.openTime <= through }.suffix(count))
+        }
+        // Five requests that all looked and missed before any of them stored: their reads wait for each other.
+        let gate = Gate(count: 5)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<5 {
+                group.addTask {
+                    let answer = try await cache.candles(
+                        symbol: Fixture.btc, interval: .oneMinute, endingAt: .max, limit: 500, version: 2
+                    ) { through, count in
+                        await gate.arrive()
+                        return try await read(through, count)
+                    }
+                    #expect(answer?.count == 500)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(cache.usage.windows == 1)
+        let held = cache.usage
+        // A slow read under version 1 finishing now: answered, but not stored over version 2's windows.
+        let stale = try await cache.candles(symbol: Fixture.eth, interval: .oneMinute, endingAt: .max, limit: 500, version: 1, read: read)
+        #expect(stale?.count == 500)
+        #expect(cache.usage == held)
+        // Version 3 starts over.
+        _ = try await cache.candles(symbol: Fixture.eth, interval: .oneMinute, endingAt: .max, limit: 500, version: 3, read: read)
+        #expect(cache.usage.windows == 1)
+    }
+}
+
+/// Lets `count` callers through together: each waits in ``arrive()`` until the last one arrives.
+actor Gate {
+    let count: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(count: Int) { self.count = count }
+
+    func arrive() async {
+        guard waiting.count + 1 < count else {
+            for continuation in waiting { continuation.resume() }
+            waiting = []
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
 }

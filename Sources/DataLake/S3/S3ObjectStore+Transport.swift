@@ -44,7 +44,8 @@ extension S3ObjectStore {
     /// Signs and sends one request, retrying what is worth retrying; returns the final answer, success or not.
     func send(
         _ operation: String, _ location: ObjectLocation, method: HTTPMethod, bucket: String, key: String?,
-        query: [(String, String)] = [], headers extraHeaders: [(String, String)] = [], body: [UInt8] = []
+        query: [(String, String)] = [], headers extraHeaders: [(String, String)] = [], body: [UInt8] = [],
+        maximumBodyBytes: Int = maximumBodyBytes
     ) async throws(ObjectStoreError) -> S3Response {
         let endpoint = configuration.effectiveEndpoint
         let host = configuration.pathStyle ? endpoint.hostHeader : "\(bucket).\(endpoint.hostHeader)"
@@ -71,9 +72,14 @@ extension S3ObjectStore {
             let outcome: Result<S3Response, any Error>
             do {
                 let response = try await httpClient.execute(request, timeout: Self.timeAmount(configuration.requestTimeout))
-                let buffer = try await response.body.collect(upTo: Self.maximumBodyBytes)
+                let buffer = try await response.body.collect(upTo: maximumBodyBytes)
                 outcome = .success(
                     S3Response(status: Int(response.status.code), headers: response.headers, body: Array(buffer.readableBytesView)))
+            } catch is NIOTooManyBytesError {
+                // The same answer again would be as large: no retry.
+                throw .io(
+                    operation: operation, location: location,
+                    detail: "S3 endpoint \(endpoint) answered with more than \(maximumBodyBytes / 1_048_576) MiB; refused")
             } catch {
                 outcome = .failure(error)
             }

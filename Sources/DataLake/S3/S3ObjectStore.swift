@@ -53,6 +53,13 @@ public struct S3ObjectStore: ObjectStore {
 
     /// Largest object body read into memory; raw responses are far smaller.
     static let maximumBodyBytes = 512 * 1024 * 1024
+    /// Largest listing page read: 1,000 keys of S3's longest (1,024 bytes) with their XML fit in well under this, so a
+    /// page that claims to hold millions is refused before it is held.
+    static let maximumListBodyBytes = 8 * 1024 * 1024
+    /// S3's longest key, in UTF-8 bytes.
+    static let maximumKeyBytes = 1_024
+    /// Longest continuation token taken (S3's are a few hundred bytes): each is remembered for the rest of the listing.
+    static let maximumTokenBytes = 4_096
     /// DeleteObjects takes at most this many keys a request.
     static let deleteBatchSize = 1_000
 
@@ -237,28 +244,42 @@ public struct S3ObjectStore: ObjectStore {
             var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", "\(min(1000, max(1, limit - result.objects.count)))")]
             if let delimiter { query.append(("delimiter", delimiter)) }
             if let token { query.append(("continuation-token", token)) } else if let after { query.append(("start-after", after)) }
-            let response = try await send("list", location, method: .GET, bucket: bucket, key: nil, query: query)
+            let response = try await send(
+                "list", location, method: .GET, bucket: bucket, key: nil, query: query, maximumBodyBytes: Self.maximumListBodyBytes)
             if response.status == 404, response.errorCode == "NoSuchBucket" { return Listing() }
             guard response.isSuccess else { throw response.error(operation: "list", location: location) }
             let page = try parse(response.body, operation: "list", location: location)
             pages += 1
             let contents = page.children("Contents")
-            // S3 sends at most `max-keys` (1,000) a page; a page of millions would be held in memory at once.
-            guard contents.count <= 1_000 else {
-                throw .io(operation: "list", location: location, detail: "S3 listed \(contents.count) objects in a page of at most 1000")
+            let commonPrefixes = page.children("CommonPrefixes")
+            // S3 sends at most `max-keys` (1,000) keys and folders together a page.
+            guard contents.count + commonPrefixes.count <= 1_000 else {
+                throw .io(
+                    operation: "list", location: location,
+                    detail: "S3 listed \(contents.count) objects and \(commonPrefixes.count) folders in a page of at most 1000")
             }
             for object in contents {
                 guard let key = object.value("Key"), let size = object.value("Size").flatMap(Int.init) else {
                     throw .io(operation: "list", location: location, detail: "S3 listed an object without Key or Size")
                 }
+                guard key.utf8.count <= Self.maximumKeyBytes else {
+                    throw .io(
+                        operation: "list", location: location,
+                        detail: "S3 listed a key of \(key.utf8.count) bytes ('\(key.prefix(64))…'); S3 keys have at most 1024")
+                }
                 result.objects.append(ObjectInfo(key: key, size: size, contentMD5: Self.md5(fromETag: object.value("ETag"))))
             }
-            result.folders += page.children("CommonPrefixes").compactMap { $0.value("Prefix") }
+            result.folders += commonPrefixes.compactMap { $0.value("Prefix") }
             token = nil
             if page.value("IsTruncated") == "true" {
                 guard let next = page.value("NextContinuationToken"), !next.isEmpty else {
                     throw .io(
                         operation: "list", location: location, detail: "S3 said the listing is truncated but gave no continuation token")
+                }
+                guard next.utf8.count <= Self.maximumTokenBytes else {
+                    throw .io(
+                        operation: "list", location: location,
+                        detail: "S3 gave a continuation token of \(next.utf8.count) bytes; it takes at most \(Self.maximumTokenBytes)")
                 }
                 guard seenTokens.insert(next).inserted else {
                     throw .io(
@@ -277,8 +298,15 @@ public struct S3ObjectStore: ObjectStore {
                 }
             }
         } while token != nil
-        // S3 sorts by UTF-8 bytes; so does Swift's String comparison for our ASCII keys, but be explicit.
-        result.objects.sort { $0.key < $1.key }
+        // In S3's order, by UTF-8 bytes (String's `<` and `==` take canonically equivalent keys for one). A key a server
+        // repeats across pages is listed once, so it is not loaded twice.
+        result.objects.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        var unique: [ObjectInfo] = []
+        unique.reserveCapacity(result.objects.count)
+        for object in result.objects where !(unique.last.map { $0.key.utf8.elementsEqual(object.key.utf8) } ?? false) {
+            unique.append(object)
+        }
+        result.objects = unique
         result.folders.sort()
         return result
     }
