@@ -7,8 +7,8 @@ public import Warehouse
 /// Loads every raw object not yet in `processed_files` into the warehouse; each object's rows and its ledger row are in
 /// one transaction (with the other objects read by then, up to 64).
 ///
-/// Listing is by day folder, a page of names at a time, starting at the last processed position: after a pass that loaded everything, the day of
-/// "now − 1 h" (or of the newest capture listed − 1 h, when that is earlier) is kept in memory and in the warehouse's
+/// Listing is by day folder, a page of names at a time, starting at the last processed position: after a pass that
+/// loaded everything, the day of "now − 1 h" (or of the newest capture listed − 1 h, when that is earlier) is kept in memory and in the warehouse's
 /// settings (`transform.resume_from`), and later passes — of this transformer or of a new process — list only that day
 /// and newer ones, so a cycle's cost follows the recent days, not the whole bucket. `rescan` lists every day folder (e.g. after copying objects into old days by hand).
 ///

@@ -55,8 +55,9 @@ package enum CandleLoading {
     }
 
     /// One object's candles and its ledger row. With `batch` (the same candles, prepared: an import, or a page the
-    /// transform prepared) into a range that held nothing, the batch is inserted as it is and its complete hours are stored from its own roll-ups, so
-    /// they are not read back from the minutes; the rest of its hours and its days are left pending.
+    /// transform prepared) into a range that held nothing, the batch is inserted as it is and its complete hours are
+    /// stored from its own roll-ups, so they are not read back from the minutes; the rest of its hours and its days are
+    /// left pending.
     ///
     /// Returns the result, and for a plain load of ascending minutes into an empty range its complete hours, which a
     /// backend may remember (``RollupStore/knownCompleteHours(symbol:openTimes:)``) once committed.
