@@ -29,7 +29,7 @@ export CRYPTOPIPE_DATA_DIR="$work/data" CRYPTOPIPE_LOG_LEVEL=warning
 
 minutes=4320
 echo "data: $minutes minutes (3 days) of BTCUSDT and ETHUSDT from the simulated exchange"
-(cd "$work" && "$binary" demo --cycles 1 --http-port 0 --history-days 3 --symbols BTCUSDT,ETHUSDT >/dev/null)
+(cd "$work" && "$binary" demo --source rest --cycles 1 --http-port 0 --history-days 3 --symbols BTCUSDT,ETHUSDT >/dev/null)
 start_serve
 newest="$(curl -sf "$base/api/candlestick/BTCUSDT?limit=1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["candles"][-1]["open_time"])')"
 first=$((newest - (minutes - 1) * 60000))

@@ -21,7 +21,7 @@ trap cleanup EXIT
 export CRYPTOPIPE_DATA_DIR="$work/data" CRYPTOPIPE_LOG_LEVEL=warning
 
 echo "demo data: 1500 minutes of BTCUSDT and ETHUSDT from the simulated exchange"
-(cd "$work" && "$binary" demo --cycles 1 --initial-candles 1500 --http-port 0 --history-days 0 --symbols BTCUSDT,ETHUSDT >/dev/null)
+(cd "$work" && "$binary" demo --source rest --cycles 1 --initial-candles 1500 --http-port 0 --history-days 0 --symbols BTCUSDT,ETHUSDT >/dev/null)
 start_serve
 bytes="$(curl -s "$base/api/candlestick/BTCUSDT?limit=500" | wc -c)"
 echo "candlestick response: $bytes bytes; $(nproc) cores shared by wrk and the server"

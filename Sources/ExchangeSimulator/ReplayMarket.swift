@@ -81,25 +81,15 @@ public struct ReplayMarket: SimulatedMarket {
         return result.reversed()
     }
 
-    public func orderBook(_ symbol: Symbol, now: Int64, limit: Int) -> OrderBookSnapshot {
-        let last = latestKlines(symbol, interval: .oneMinute, endTime: now, now: now, limit: 1).first?.close ?? .zero
+    public func bookAnchor(_ symbol: Symbol, at time: Int64) -> BookAnchor? {
+        guard let last = latestKlines(symbol, interval: .oneMinute, endTime: time, now: time, limit: 1).first?.close, last.units > 0 else {
+            return nil
+        }
         // The price's own last digit is the tick: 42000.01 ticks by 0.01.
         var tick: Int128 = 1
-        while tick < 100_000_000, last.units % (tick * 10) == 0, last.units != 0 { tick *= 10 }
-        let seed = SyntheticMarket.hash(SyntheticMarket.fnv1a(symbol.rawValue), UInt64(bitPattern: now / 100))
-        func level(_ side: UInt64, _ index: Int, price: Int128) -> PriceLevel {
-            // Quantities between 0.001 and about 3, changing with every snapshot.
-            let quantity = Int128(100_000 + Int64(300_000_000 * SyntheticMarket.unit(SyntheticMarket.hash(seed &+ side, UInt64(index)))))
-            return PriceLevel(price: ExactDecimal(units: price), quantity: ExactDecimal(units: quantity))
-        }
-        var bids: [PriceLevel] = []
-        var asks: [PriceLevel] = []
-        for index in 0..<max(0, limit) where last.units > 0 {
-            let bid = last.units - Int128(index) * tick
-            if bid > 0 { bids.append(level(1, index, price: bid)) }
-            asks.append(level(2, index, price: last.units + Int128(index + 1) * tick))
-        }
-        return OrderBookSnapshot(lastUpdateId: now / 100, bids: bids, asks: asks)
+        while tick < 100_000_000, last.units % (tick * 10) == 0 { tick *= 10 }
+        // Quantities between 0.001 and about 3.
+        return BookAnchor.around(price: last.units, tick: tick, spreadLevels: 1, lot: 100_000, typicalLots: 1_000)
     }
 
     /// The candle of `interval` opening at `open` from the minutes opened by `now`; `nil` when it has none.

@@ -11,6 +11,17 @@ public final class SimulatedExchange: Sendable {
     public let listingTime: Int64
     private let weight = Mutex(WeightWindow())
     private let faults: FaultInjector?
+    let streamCounters = StreamCounters()
+    private let lifetime = Mutex(Duration.seconds(86_400))
+
+    /// How long a stream connection lives; starts as the configuration's.
+    public var webSocketLifetime: Duration {
+        get { lifetime.withLock { $0 } }
+        set { lifetime.withLock { $0 = newValue } }
+    }
+
+    /// The stream connections served so far.
+    public var streamStatistics: StreamStatistics { streamCounters.state.withLock { $0 } }
 
     struct WeightWindow {
         var minute: Int64 = 0
@@ -62,6 +73,7 @@ public final class SimulatedExchange: Sendable {
         self.configuration = configuration
         self.market = market
         self.faults = configuration.faults.map(FaultInjector.init(configuration:))
+        self.lifetime.withLock { $0 = configuration.webSocketLifetime }
         let startMinute = Interval.oneMinute.openTime(containing: configuration.clock.now())
         self.listingTime = startMinute - Int64(configuration.historyMinutes) * 60_000
     }

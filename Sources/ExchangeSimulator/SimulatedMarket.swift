@@ -9,8 +9,8 @@ public protocol SimulatedMarket: Sendable {
     func klines(_ symbol: Symbol, interval: Interval, startTime: Int64, endTime: Int64, now: Int64, limit: Int) -> [Kline]
     /// The newest `limit` candles up to `endTime`, oldest first: Binance's answer when no `startTime` is given.
     func latestKlines(_ symbol: Symbol, interval: Interval, endTime: Int64, now: Int64, limit: Int) -> [Kline]
-    /// An order book around the last price at `now`.
-    func orderBook(_ symbol: Symbol, now: Int64, limit: Int) -> OrderBookSnapshot
+    /// Where the order book sits at `time` (``SimulatedBook`` lays out its levels); `nil` where the market has no price.
+    func bookAnchor(_ symbol: Symbol, at time: Int64) -> BookAnchor?
     /// The final 1m candle opening at `minuteOpen`, `nil` where the market has none.
     func minuteCandle(_ symbol: Symbol, minuteOpen: Int64) -> Kline?
     /// The tick and step sizes exchangeInfo states for `symbol`, which every price and quantity served respects.

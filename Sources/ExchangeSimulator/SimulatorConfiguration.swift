@@ -17,6 +17,9 @@ public struct SimulatorConfiguration: Sendable {
     /// Requests that arrive this soon after a 429 get another 429 rather than a ban: they were already on their way
     /// when the 429 was sent. Binance bans clients that go on sending, not ones with requests in flight.
     public var banGraceMilliseconds: Int64
+    /// How long a stream connection lives before the simulator closes it: 24 h on Binance, shorter to rehearse a
+    /// rotation (`--ws-lifetime`).
+    public var webSocketLifetime: Duration = .seconds(86_400)
 
     public init(
         seed: UInt64 = 42,

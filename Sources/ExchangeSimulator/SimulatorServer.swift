@@ -1,11 +1,14 @@
 import HTTPTypes
 public import Hummingbird
 import HummingbirdCore
+import HummingbirdWebSocket
 public import Logging
 import MarketData
 import NIOCore
 import NIOPosix
+import NIOWebSocket
 public import ServiceLifecycle
+import Synchronization
 
 /// Serves a ``SimulatedExchange`` over HTTP with Binance's paths, statuses and headers.
 public enum SimulatorServer {
@@ -57,6 +60,80 @@ public enum SimulatorServer {
         }
     }
 
+    /// One market-data WebSocket connection: its subscriptions' events on the simulator's clock, answers to its
+    /// requests, closed at the end of its lifetime or when it breaks Binance's limits.
+    static func serveStreams(
+        _ exchange: SimulatedExchange, names: [String], combined: Bool, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
+    ) async throws {
+        let clock = exchange.configuration.clock
+        let start = exchange.now
+        var first = StreamSession(market: exchange.market, listed: exchange.configuration.symbols, combined: combined)
+        do {
+            try first.subscribe(names, at: start)
+        } catch {
+            exchange.streamCounters.state.withLock { $0.refused += 1 }
+            try await outbound.close(.policyViolation, reason: String("\(error)".prefix(120)))
+            return
+        }
+        let session = SharedSession(first)
+        exchange.streamCounters.state.withLock {
+            $0.connectionsOpened += 1
+            $0.connectionsOpen += 1
+        }
+        defer { exchange.streamCounters.state.withLock { $0.connectionsOpen -= 1 } }
+        let lifetime = EpochInstant.milliseconds(exchange.webSocketLifetime)
+        let (deadline, overflow) = start.addingReportingOverflow(lifetime)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await message in inbound.messages(maxSize: 1 << 16) {
+                    guard case .text(let text) = message else { continue }
+                    let reply = session.state.withLock { session in
+                        Result { () throws(StreamSession.Refusal) in try session.handle(Array(text.utf8), at: exchange.now) }
+                    }
+                    switch reply {
+                    case .success(let bytes):
+                        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: bytes))))
+                    case .failure(let refusal):
+                        exchange.streamCounters.state.withLock { $0.refused += 1 }
+                        try await outbound.close(.policyViolation, reason: String("\(refusal)".prefix(120)))
+                        return
+                    }
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    let now = exchange.now
+                    if !overflow, now >= deadline {
+                        try await outbound.close(.normalClosure, reason: "connection lifetime reached")
+                        return
+                    }
+                    let messages = session.state.withLock { $0.events(at: now) }
+                    var bytes = 0
+                    for message in messages {
+                        bytes += message.count
+                        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: message))))
+                    }
+                    if !messages.isEmpty {
+                        exchange.streamCounters.state.withLock {
+                            $0.events += messages.count
+                            $0.bytes += bytes
+                        }
+                    }
+                    try await clock.sleep(for: .milliseconds((now / 100 + 1) * 100 - now))
+                }
+            }
+            // Whichever side ends first (the client closed, the lifetime passed) ends the other.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// A connection's session, read by its receiving and its sending task.
+    final class SharedSession: Sendable {
+        let state: Mutex<StreamSession>
+        init(_ session: StreamSession) { state = Mutex(session) }
+    }
+
     /// Thrown while writing a body: the server then closes the connection mid-response.
     struct InjectedFault: Error {}
 
@@ -86,7 +163,15 @@ public enum SimulatorServer {
 
         func run() async throws {
             let (responder, exchange, logger, port) = (responder, exchange, logger, port)
-            let server = try HTTPServerBuilder.http1().buildServer(
+            // Binance pings every 20 s; the library answers the client's pongs and closes a connection that stops.
+            let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
+                ws: WebSocketServerConfiguration(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: .seconds(20))))
+            let server = try HTTPServerBuilder.http1WebSocketUpgrade(configuration: upgrade) { request, _, _ in
+                guard let path = request.path, let (names, combined) = StreamSession.streams(inPath: path) else { return .dontUpgrade }
+                return .upgrade([:]) { inbound, outbound, _ in
+                    try await SimulatorServer.serveStreams(exchange, names: names, combined: combined, inbound: inbound, outbound: outbound)
+                }
+            }.buildServer(
                 configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
             ) { (request, writer: consuming ResponseWriter, channel) in
                 var response: Response

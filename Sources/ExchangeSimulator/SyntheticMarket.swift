@@ -238,31 +238,17 @@ public struct SyntheticMarket: Sendable {
 
     // MARK: Order book
 
-    /// An order book around the last traded price at `now`; level quantities vary with time.
-    public func orderBook(_ symbol: Symbol, now: Int64, limit: Int) -> OrderBookSnapshot {
+    /// The book sits around the last traded price at `time`, with a spread of one to three levels that changes each
+    /// minute.
+    public func bookAnchor(_ symbol: Symbol, at time: Int64) -> BookAnchor? {
         let profile = profile(symbol)
-        let minuteOpen = Interval.oneMinute.openTime(containing: now)
-        let last = minuteCandle(symbol, minuteOpen: minuteOpen, asOf: now)?.close ?? .zero
-        let tick = Int128(pow10Int(8 - profile.priceDecimals))
-        let quantityStep = Int128(pow10Int(8 - profile.quantityDecimals))
-        let snapshotHash = Self.hash(profile.symbolHash, UInt64(bitPattern: now / 100))
-        let spreadTicks = 1 + Int128(snapshotHash % 3)
-        let typicalQuantity = max(1, Int64(2_000 / profile.basePrice * pow10(Double(profile.quantityDecimals))))
-        func level(_ side: UInt64, _ index: Int, price: Int128) -> PriceLevel {
-            let levelHash = Self.hash(snapshotHash &+ side, UInt64(index))
-            let quantity = Int128(max(1, Int64(Double(typicalQuantity) * (0.1 + 3 * Self.unit(levelHash)))))
-            return PriceLevel(price: ExactDecimal(units: price), quantity: ExactDecimal(units: quantity * quantityStep))
-        }
-        var bids: [PriceLevel] = []
-        var asks: [PriceLevel] = []
-        let bestBid = last.units - (spreadTicks / 2) * tick
-        let bestAsk = bestBid + spreadTicks * tick
-        for index in 0..<limit {
-            let bidPrice = bestBid - Int128(index) * tick
-            if bidPrice > 0 { bids.append(level(1, index, price: bidPrice)) }
-            asks.append(level(2, index, price: bestAsk + Int128(index) * tick))
-        }
-        return OrderBookSnapshot(lastUpdateId: now / 100 + Int64(profile.symbolHash % 1_000_000) * 1_000_000_000, bids: bids, asks: asks)
+        let minuteOpen = Interval.oneMinute.openTime(containing: time)
+        guard let last = minuteCandle(symbol, minuteOpen: minuteOpen, asOf: time)?.close else { return nil }
+        return BookAnchor.around(
+            price: last.units, tick: Int128(pow10Int(8 - profile.priceDecimals)),
+            spreadLevels: 1 + Int128(Self.hash(profile.symbolHash, UInt64(bitPattern: minuteOpen)) % 3),
+            lot: Int128(pow10Int(8 - profile.quantityDecimals)),
+            typicalLots: max(1, Int64(2_000 / profile.basePrice * pow10(Double(profile.quantityDecimals)))))
     }
 
     // MARK: Hashing

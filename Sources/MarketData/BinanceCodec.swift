@@ -146,7 +146,7 @@ public enum BinanceCodec {
         return OrderBookSnapshot(lastUpdateId: lastUpdateId, bids: bids, asks: asks)
     }
 
-    private static func decodeLevels(_ scanner: inout JSONScanner) throws(JSONScanError) -> [PriceLevel] {
+    static func decodeLevels(_ scanner: inout JSONScanner) throws(JSONScanError) -> [PriceLevel] {
         try scanner.expect(UInt8(ascii: "["))
         var levels: [PriceLevel] = []
         if scanner.consume(UInt8(ascii: "]")) { return levels }
@@ -172,7 +172,7 @@ public enum BinanceCodec {
         return bytes
     }
 
-    private static func appendLevels(_ levels: [PriceLevel], to bytes: inout [UInt8]) {
+    static func appendLevels(_ levels: [PriceLevel], to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "["))
         for (index, level) in levels.enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }

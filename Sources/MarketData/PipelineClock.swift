@@ -69,6 +69,31 @@ struct FunctionEpochClock: EpochClock {
     }
 }
 
+/// A clock running `speed` times as fast as `base` from `start`; it sleeps on `base`, for the scaled-down wait.
+struct ScaledEpochClock: EpochClock {
+    let base: PipelineClock
+    let origin: Int64
+    let start: Int64
+    let speed: Double
+
+    var now: EpochInstant {
+        let elapsed = Double(base.now()) - Double(origin)
+        let scaled = (elapsed * speed).rounded(.down)
+        // Saturates rather than traps for speeds and times whose product leaves `Int64`.
+        guard scaled.isFinite, scaled.magnitude < 9.0e18 else { return EpochInstant(epochMilliseconds: scaled < 0 ? .min : .max) }
+        let (time, overflow) = start.addingReportingOverflow(Int64(scaled))
+        return EpochInstant(epochMilliseconds: overflow ? (scaled < 0 ? .min : .max) : time)
+    }
+
+    var minimumResolution: Duration { .milliseconds(1) }
+
+    func sleep(until deadline: EpochInstant, tolerance: Duration?) async throws {
+        let wait = Double(EpochInstant.milliseconds(now.duration(to: deadline)))
+        guard wait > 0, speed > 0, speed.isFinite else { return try Task.checkCancellation() }
+        try await base.sleep(for: .microseconds(Int64(min(wait / speed * 1_000, 9.0e15))))
+    }
+}
+
 /// The clock the whole program is given: "now" in UTC epoch milliseconds and sleeping, over any ``EpochClock``.
 ///
 /// One abstraction for every part that reads or waits on time (extraction, the weight budget, the scheduler, the
@@ -101,10 +126,9 @@ public struct PipelineClock: Sendable {
     }
 
     /// A clock that starts at `start` and runs `speed` times as fast as this one (a replay: a day of dumps in an hour);
-    /// sleeps are real time.
+    /// its sleeps are as much shorter, so a loop waking each simulated second wakes `speed` times a real second.
     public func scaled(startingAt start: Int64, speed: Double) -> PipelineClock {
-        let origin = now()
-        return PipelineClock { [self] in start + Int64((Double(now() - origin) * speed).rounded(.down)) }
+        PipelineClock(ScaledEpochClock(base: self, origin: now(), start: start, speed: speed))
     }
 }
 

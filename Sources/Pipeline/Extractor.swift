@@ -140,8 +140,9 @@ public struct Extractor: Sendable {
         }
     }
 
-    /// New k-lines of one symbol, paginated, from where the last extraction stopped.
-    func extractKlines(_ symbol: Symbol) async throws(PipelineError) -> SymbolExtraction {
+    /// New k-lines of one symbol, paginated, from where the last extraction stopped. The stream collector calls it to
+    /// repair what its streams missed.
+    public func extractKlines(_ symbol: Symbol) async throws(PipelineError) -> SymbolExtraction {
         var result = SymbolExtraction(symbol: symbol)
         let interval = configuration.interval
         let step = interval.milliseconds ?? 60_000
@@ -233,6 +234,47 @@ extension Extractor {
             startTime = next
         }
         return fetched
+    }
+}
+
+extension Extractor {
+    /// Where k-line extraction of `symbol` stands: the open time of the newest final candle in the lake, `nil` before
+    /// the first extraction.
+    public func lastExtractedOpenTime(_ symbol: Symbol) async throws(PipelineError) -> Int64? {
+        try await wrap { () throws(WarehouseError) in try await warehouse.extractionState(symbol: symbol, type: .klines) }?.lastOpenTime
+    }
+
+    /// Writes final 1m candles received from a stream as one k-lines object, in the envelope and body REST gives them,
+    /// and moves extraction past them. The capture time is at least the finality margin after the last close, so the
+    /// transform takes every candle as final.
+    public func storeStreamedKlines(_ symbol: Symbol, _ klines: [Kline], capturedAt: Int64) async throws(PipelineError) -> String? {
+        guard let last = klines.last else { return nil }
+        let (finalAt, overflow) = last.closeTime.addingReportingOverflow(Kline.finalityMarginMilliseconds + 1)
+        let (key, captured) = try await saveRaw(
+            BinanceCodec.encodeKlines(klines), capturedAt: overflow ? capturedAt : max(capturedAt, finalAt), symbol: symbol, type: .klines,
+            interval: .oneMinute)
+        try await wrap { () throws(WarehouseError) in
+            try await warehouse.recordExtraction(
+                ExtractionUpdate(symbol: symbol, type: .klines, fetchTime: captured, lastOpenTime: last.openTime, records: klines.count))
+        }
+        return key
+    }
+
+    /// Writes a local order book's top levels as a depth object, as REST's `/api/v3/depth` would give them.
+    public func storeBook(_ symbol: Symbol, _ book: OrderBookSnapshot, capturedAt: Int64) async throws(PipelineError) -> String {
+        let (key, captured) = try await saveRaw(
+            BinanceCodec.encodeDepth(book), capturedAt: capturedAt, symbol: symbol, type: .depth, interval: nil)
+        try await wrap { () throws(WarehouseError) in
+            try await warehouse.recordExtraction(
+                ExtractionUpdate(
+                    symbol: symbol, type: .depth, fetchTime: captured, lastOpenTime: nil, records: book.bids.count + book.asks.count))
+        }
+        return key
+    }
+
+    /// A REST order-book snapshot to start a local book from, through the weight budget like every request.
+    public func depthSnapshot(_ symbol: Symbol, limit: Int) async throws(PipelineError) -> OrderBookSnapshot {
+        try await wrap { () throws(ExchangeError) in try await source.depth(symbol: symbol, limit: limit) }.value
     }
 }
 

@@ -18,6 +18,8 @@ public enum JobTrigger: String, Sendable, Hashable, CaseIterable, Codable {
     case schedule
     /// Someone asked for it (the API, the Scheduler page).
     case manual
+    /// A flush of the stream collector (`run --source stream`): extraction over WebSockets, then the transform.
+    case stream
 }
 
 /// How a scheduled job's run ended; `running` until it does.

@@ -271,7 +271,7 @@ enum OpenAPIDocument {
                 "JobRun",
                 object(
                     [
-                        ("id", integer), ("job", string), ("trigger", enumeration(["schedule", "manual"])),
+                        ("id", integer), ("job", string), ("trigger", enumeration(["schedule", "manual", "stream"])),
                         ("status", enumeration(["running", "succeeded", "partial", "failed"])),
                     ] + time("started_at") + time("finished_at", nullable: true) + [
                         ("duration_ms", nullable("integer")), ("files", integer), ("rows", integer), ("error", nullable("string")),

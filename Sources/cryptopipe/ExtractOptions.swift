@@ -1,4 +1,5 @@
 import ArgumentParser
+import WebApp
 
 /// Options of the commands that extract.
 struct ExtractOptionGroup: ParsableArguments {
@@ -42,4 +43,107 @@ struct RunOptionGroup: ParsableArguments {
             try settings.optionalInteger(cycles, option: "--cycles", env: "CRYPTOPIPE_CYCLES", range: 1...Int.max)
         )
     }
+}
+
+/// How `run` and `demo` collect: WebSocket streams (the default) or REST polling.
+struct StreamOptionGroup: ParsableArguments {
+    @Option(
+        name: .long,
+        help:
+            "How run collects: stream (WebSocket k-lines and order books, REST only to repair) or rest (polling every --every seconds) (env CRYPTOPIPE_SOURCE, default stream)."
+    )
+    var source: String?
+
+    @Option(
+        name: .long,
+        help:
+            "WebSocket market-data endpoint (env CRYPTOPIPE_STREAM_URL, default wss://data-stream.binance.vision, or the simulator's ws:// address when --exchange-url is not Binance's)."
+    )
+    var streamURL: String?
+
+    @Option(
+        name: .long,
+        help:
+            "Seconds between lake writes of streamed candles, a multiple of 60: 60 writes each minute as it closes, longer batches minutes into fewer objects (env CRYPTOPIPE_FLUSH_INTERVAL, default 60)."
+    )
+    var flushInterval: String?
+
+    @Option(
+        name: .long,
+        help: "Seconds between order-book snapshots written from the streamed books (env CRYPTOPIPE_DEPTH_INTERVAL, default 60).")
+    var depthInterval: String?
+
+    func resolve(exchangeURL: String, _ settings: Settings = Settings()) throws(CLIError) -> StreamSettings {
+        let source = try settings.value(source, option: "--source", env: "CRYPTOPIPE_SOURCE", default: .stream, expected: "stream or rest")
+        {
+            StreamSettings.Source(rawValue: $0.lowercased())
+        }
+        let url = settings.text(streamURL, env: "CRYPTOPIPE_STREAM_URL", default: StreamSettings.defaultStreamURL(exchangeURL: exchangeURL))
+        guard StreamSettings.isStreamURL(url) else {
+            throw .usage(
+                "--stream-url '\(GlobalOptions.redactingAnyCredentials(url))' is not valid: expected ws:// or wss:// and a host, e.g. wss://data-stream.binance.vision"
+            )
+        }
+        let flush = try settings.value(
+            flushInterval, option: "--flush-interval", env: "CRYPTOPIPE_FLUSH_INTERVAL", default: 60,
+            expected: "seconds, a multiple of 60 from 60 to 86400"
+        ) { Int($0).flatMap { (60...86_400).contains($0) && $0 % 60 == 0 ? $0 : nil } }
+        let depth = try settings.integer(
+            depthInterval, option: "--depth-interval", env: "CRYPTOPIPE_DEPTH_INTERVAL", default: 60, range: 1...86_400)
+        func origin(_ flag: String?, _ env: String) -> String {
+            flag != nil ? "flag" : (settings.environment[env].map { !$0.isEmpty } == true ? "environment" : "default")
+        }
+        return StreamSettings(
+            source: source, streamURL: url, flushIntervalSeconds: flush, depthIntervalSeconds: depth,
+            entries: [
+                ConfigurationEntry(name: "source", value: source.rawValue, source: origin(self.source, "CRYPTOPIPE_SOURCE")),
+                ConfigurationEntry(
+                    name: "stream_url", value: GlobalOptions.redactingAnyCredentials(url),
+                    source: origin(streamURL, "CRYPTOPIPE_STREAM_URL")),
+                ConfigurationEntry(
+                    name: "flush_interval", value: "\(flush) s", source: origin(flushInterval, "CRYPTOPIPE_FLUSH_INTERVAL")),
+                ConfigurationEntry(
+                    name: "depth_interval", value: "\(depth) s", source: origin(depthInterval, "CRYPTOPIPE_DEPTH_INTERVAL")),
+            ])
+    }
+}
+
+struct StreamSettings {
+    enum Source: String {
+        case stream
+        case rest
+    }
+
+    var source: Source
+    var streamURL: String
+    var flushIntervalSeconds: Int
+    var depthIntervalSeconds: Int
+
+    static let binanceStreamURL = "wss://data-stream.binance.vision"
+
+    /// Binance's market-data stream for Binance's REST API; for anything else (a simulator, a proxy) the same host with
+    /// `ws://` for `http://` and `wss://` for `https://`: the simulator serves both on one port.
+    static func defaultStreamURL(exchangeURL: String) -> String {
+        let lowered = exchangeURL.lowercased()
+        guard let scheme = ["https://", "http://"].first(where: lowered.hasPrefix) else { return binanceStreamURL }
+        let rest = exchangeURL.dropFirst(scheme.count)
+        let host = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let hostName = (host.split(separator: ":").first.map(String.init) ?? "").lowercased()
+        if hostName.hasSuffix("binance.com") || hostName.hasSuffix("binance.vision") || hostName.hasSuffix("binance.us") {
+            return binanceStreamURL
+        }
+        return (scheme == "https://" ? "wss://" : "ws://") + host
+    }
+
+    static func isStreamURL(_ text: String) -> Bool {
+        let lowered = text.lowercased()
+        guard let rest = ["wss://", "ws://"].first(where: lowered.hasPrefix).map({ text.dropFirst($0.count) }),
+            let host = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first, !host.isEmpty, !host.contains("@"),
+            !rest.contains("?"), !rest.contains("#"), text.utf8.count <= 2_048
+        else { return false }
+        return text.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 32 && $0.value < 127 }
+    }
+
+    /// For the Settings page.
+    var entries: [ConfigurationEntry]
 }

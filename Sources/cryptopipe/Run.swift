@@ -18,6 +18,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var options: ExtractOptionGroup
     @OptionGroup var loop: RunOptionGroup
+    @OptionGroup var streams: StreamOptionGroup
     @OptionGroup var http: HTTPOptionGroup
 
     func run() async throws {
@@ -25,11 +26,13 @@ struct Run: AsyncParsableCommand {
             let configuration = try global.resolve()
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve()
+            let streamSettings = try streams.resolve(exchangeURL: configuration.exchangeURL)
             let httpSettings = try http.resolve()
             let backends = try await Backends.open(configuration)
             let assembly = ServerAssembly(backends: backends, http: httpSettings)
             try await assembly.run(
-                runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles)
+                runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles, streams: streamSettings
+            )
         }
     }
 }
@@ -68,6 +71,7 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var options: ExtractOptionGroup
     @OptionGroup var loop: RunOptionGroup
+    @OptionGroup var streams: StreamOptionGroup
     @OptionGroup var http: HTTPOptionGroup
 
     @Option(name: .long, help: "Seed of the simulated market (env CRYPTOPIPE_SEED, default 42).")
@@ -89,6 +93,8 @@ struct Demo: AsyncParsableCommand {
             var resolved = try global.resolve(settings)
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve(settings)
+            // Checked now; the simulator's own address becomes the default stream URL once it listens.
+            _ = try streams.resolve(exchangeURL: resolved.exchangeURL, settings)
             var resolvedHTTP = try http.resolve(settings)
             let seed = try settings.value(
                 seed, option: "--seed", env: "CRYPTOPIPE_SEED", default: UInt64(42), expected: "a non-negative integer"
@@ -119,10 +125,19 @@ struct Demo: AsyncParsableCommand {
                         return
                     }
                 }
-                Console.print(
-                    "demo: extracting and transforming every \(every) s\(cycles.map { " for \($0) cycles" } ?? "; press Ctrl-C to stop")")
+                let streamSettings = try streams.resolve(exchangeURL: baseURL, settings)
+                if streamSettings.source == .rest {
+                    Console.print(
+                        "demo: extracting and transforming every \(every) s\(cycles.map { " for \($0) cycles" } ?? "; press Ctrl-C to stop")"
+                    )
+                } else {
+                    Console.print(
+                        "demo: streaming from \(streamSettings.streamURL)\(cycles.map { " for \($0) flushes" } ?? "; press Ctrl-C to stop")"
+                    )
+                }
                 try await assembly.run(
-                    runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles)
+                    runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles,
+                    streams: streamSettings)
                 Console.print("demo: stopped; run 'cryptopipe status' to see what was loaded")
             }
         }
@@ -208,6 +223,13 @@ struct SimulateExchange: AsyncParsableCommand {
             "Seconds the simulator's clock runs ahead of the wall clock (negative: behind), to rehearse a machine whose clock is off (env CRYPTOPIPE_SIMULATOR_CLOCK_OFFSET, default 0)."
     )
     var clockOffset: String?
+
+    @Option(
+        name: .long,
+        help:
+            "Seconds a WebSocket stream connection lives before the simulator closes it, to rehearse Binance's 24 h end sooner (env CRYPTOPIPE_WS_LIFETIME, default 86400)."
+    )
+    var wsLifetime: String?
 
     /// `--clock-offset` in milliseconds: up to a year either way.
     func resolveClockOffset(_ settings: Settings) throws(CLIError) -> Int64 {
@@ -302,6 +324,8 @@ struct SimulateExchange: AsyncParsableCommand {
             let faultConfiguration = try resolveFaults(settings)
             let replayed = try resolveReplay(settings)
             let offset = try resolveClockOffset(settings)
+            let lifetime = try settings.integer(
+                wsLifetime, option: "--ws-lifetime", env: "CRYPTOPIPE_WS_LIFETIME", default: 86_400, range: 1...86_400 * 7)
             LogSetup.bootstrapOnce(level: settings.text(nil, env: "CRYPTOPIPE_LOG_LEVEL", default: "info"))
             let logger = Logger(label: "simulator")
             let exchange: SimulatedExchange
@@ -323,6 +347,7 @@ struct SimulateExchange: AsyncParsableCommand {
                         seed: seed, symbols: symbolList, historyMinutes: history, clock: PipelineClock.system.offset(by: offset),
                         faults: faultConfiguration))
             }
+            exchange.webSocketLifetime = .seconds(lifetime)
             if offset != 0 {
                 logger.notice("the simulator's clock is offset from the wall clock", metadata: ["offset_ms": "\(offset)"])
             }
@@ -336,7 +361,7 @@ struct SimulateExchange: AsyncParsableCommand {
             }
             let app = SimulatorServer.application(exchange: exchange, host: host, port: port, logger: logger) { bound in
                 // Printed on stdout so scripts can read the port when --port 0 is used.
-                Console.print("listening on http://\(host):\(bound)")
+                Console.print("listening on http://\(host):\(bound) (streams: ws://\(host):\(bound)/stream)")
             }
             let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

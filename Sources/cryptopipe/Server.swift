@@ -4,6 +4,7 @@ import Exchange
 import Foundation
 import Logging
 import MarketData
+import MarketStreams
 import Pipeline
 import Prometheus
 import ServiceLifecycle
@@ -113,11 +114,15 @@ struct ServerAssembly {
         self.configurationEntries = entries
     }
 
-    /// Runs until a signal (or, with `runJobs`, until `cycles` extract-transform runs finished).
-    func run(runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?) async throws {
+    /// Runs until a signal (or, with `runJobs`, until `cycles` extract-transform runs or stream flushes finished).
+    /// `streams` collects over WebSockets instead of the extract-transform job's REST polling.
+    func run(
+        runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?, streams: StreamSettings? = nil
+    ) async throws {
         // The warehouse is closed however the run ends, start-up failures included.
         do {
-            try await serve(runJobs: runJobs, extractOptions: extractOptions, every: every, everyGiven: everyGiven, cycles: cycles)
+            try await serve(
+                runJobs: runJobs, extractOptions: extractOptions, every: every, everyGiven: everyGiven, cycles: cycles, streams: streams)
         } catch {
             await backends.closeWarehouse()
             throw error
@@ -125,7 +130,10 @@ struct ServerAssembly {
         await backends.closeWarehouse()
     }
 
-    private func serve(runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?) async throws {
+    private func serve(
+        runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?, streams: StreamSettings?
+    ) async throws {
+        let streaming = runJobs && streams?.source == .stream
         let registry = PrometheusCollectorRegistry()
         MetricsBootstrap.once(registry)
         let factory = PrometheusMetricsFactory(registry: registry)
@@ -138,16 +146,30 @@ struct ServerAssembly {
         let savedSeconds = try await backends.warehouse.jobSchedules().first { $0.job == PipelineJobs.extractTransform }?.intervalSeconds
         let planning = PipelineJobs.Planning(
             budgetPerMinute: backends.budget.configuration.budgetPerMinute, cycleSeconds: savedSeconds ?? every)
-        let jobs = PipelineJobs.make(
+        var jobs = PipelineJobs.make(
             extractor: extractor, transformer: transformer,
             gapFiller: GapFiller(extractor: extractor, transformer: transformer, warehouse: backends.warehouse, logger: logger),
             maintenance: backends.maintenance(),
             symbols: symbols, defaults: .init(extractTransformSeconds: every), planning: planning, logger: logger,
             onCycle: Self.printCycle)
+        // Streams collect continuously and load after each flush: the REST polling job is not scheduled.
+        if streaming { jobs.removeAll { $0.name == PipelineJobs.extractTransform } }
         let scheduler = JobScheduler(
             jobs: jobs, warehouse: backends.warehouse,
-            configuration: .init(stopAfter: cycles.map { (job: PipelineJobs.extractTransform, runs: $0) }), metrics: factory, logger: logger
+            configuration: .init(stopAfter: streaming ? nil : cycles.map { (job: PipelineJobs.extractTransform, runs: $0) }),
+            metrics: factory,
+            logger: logger
         )
+        var collector: StreamCollector?
+        if streaming, let streams {
+            var configuration = StreamCollector.Configuration(
+                streamURL: streams.streamURL, flushIntervalSeconds: streams.flushIntervalSeconds,
+                depthIntervalSeconds: streams.depthIntervalSeconds, depthLimit: extractOptions.depthLimit)
+            configuration.stopAfterFlushes = cycles
+            collector = StreamCollector(
+                configuration: configuration, extractor: extractor, transformer: transformer, symbols: symbols, runLog: backends.warehouse,
+                clock: backends.marketClock, logger: logger, onFlush: Self.printFlush)
+        }
         try await scheduler.prepare()
         let tracked = try await symbols.symbols()
         if backends.configuration.symbolsGiven, tracked != backends.configuration.symbols {
@@ -160,13 +182,18 @@ struct ServerAssembly {
                 "note: extract-transform runs every \(seconds) s as saved in the warehouse; --every only seeds a new warehouse; "
                     + "change it with PATCH /api/scheduler/extract-transform")
         }
-        if runJobs {
+        if let streams, streaming {
+            Console.print(
+                "source: streams from \(streams.streamURL) for \(tracked.count) symbols; candles written every \(streams.flushIntervalSeconds) s, "
+                    + "order books every \(streams.depthIntervalSeconds) s; REST only to repair")
+        } else if runJobs {
             let plan = planning.plan(symbols: tracked.count, depthLimit: extractOptions.depthLimit)
             Console.print("plan: \(plan)")
         }
         let services = WebAppServices(
             warehouse: backends.warehouse, lake: backends.lake, layout: backends.layout, scheduler: scheduler, symbols: symbols,
-            exchange: source, exchangeUsage: usage, configuration: configurationEntries, adminToken: http.adminToken,
+            exchange: source, exchangeUsage: usage, configuration: configurationEntries + (runJobs ? streams?.entries ?? [] : []),
+            adminToken: http.adminToken,
             sessions: backends.sessions, publicURL: http.publicURL, signInLinks: http.signInLinks,
             exchangeClock: backends.exchangeClock, metrics: registry, logger: logger)
         if try await services.endSessionsOfAnotherAdminToken() {
@@ -181,7 +208,10 @@ struct ServerAssembly {
             }
         }
         var groupServices: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
-        if runJobs {
+        if let collector {
+            groupServices.append(.init(service: scheduler))
+            groupServices.append(.init(service: collector, successTerminationBehavior: .gracefullyShutdownGroup))
+        } else if runJobs {
             groupServices.append(.init(service: scheduler, successTerminationBehavior: .gracefullyShutdownGroup))
         }
         // Last, so shut down first: retries through a warehouse outage end before the scheduler waits for its job.
@@ -189,6 +219,21 @@ struct ServerAssembly {
         let group = ServiceGroup(
             configuration: .init(services: groupServices, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    @Sendable static func printFlush(_ report: StreamCollector.FlushReport) async {
+        var line =
+            "cycle \(report.number): streamed \(report.candles) k-lines for \(report.symbols) symbols up to \(UTCTime.iso8601(report.lastMinute)) "
+            + "in \(report.objects) objects"
+        if report.repairs > 0 { line += ", \(report.repairs) symbols repaired over REST" }
+        if let transform = report.transform {
+            line +=
+                "; loaded \(transform.objects) lake objects (\(transform.rowsWritten) rows written, \(transform.rowsUnchanged) unchanged)"
+            if transform.rejected > 0 { line += ", \(transform.rejected) rejected" }
+        }
+        Console.print(line)
+        for failure in report.failures { Console.error(failure) }
+        if let error = report.transformError { Console.error("transform: \(error)") }
     }
 
     @Sendable static func printCycle(_ report: CycleReport) async {

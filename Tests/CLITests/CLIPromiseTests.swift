@@ -367,7 +367,8 @@ struct RunPromiseTests {
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let env = ["CRYPTOPIPE_EXCHANGE_URL": baseURL, "CRYPTOPIPE_SYMBOLS": Self.symbols, "CRYPTOPIPE_LOG_LEVEL": "critical"]
             let arguments = [
-                "run", "--cycles", "4", "--every", "1", "--http-port", "0", "--weight-budget", "100", "--initial-candles", "5",
+                "run", "--source", "rest", "--cycles", "4", "--every", "1", "--http-port", "0", "--weight-budget", "100",
+                "--initial-candles", "5",
             ]
 
             // 2 symbols every second: k-lines 2×2×60 = 240 weight/min; books of 1000 levels (weight 50) every cycle would
@@ -427,7 +428,7 @@ struct RunPromiseTests {
             server.stop()
         }
         let child = try ChildCLI(
-            ["run", "--every", "60", "--http-port", "0", "--initial-candles", "20"],
+            ["run", "--source", "rest", "--every", "60", "--http-port", "0", "--initial-candles", "20"],
             environment: [
                 "CRYPTOPIPE_EXCHANGE_URL": "http://127.0.0.1:\(server.port)", "CRYPTOPIPE_SYMBOLS": "BTCUSDT",
                 "CRYPTOPIPE_LOG_LEVEL": "debug",
@@ -478,7 +479,7 @@ struct RunPromiseTests {
         let server = try LoopbackHTTPServer(answer)
         defer { server.stop() }
         let child = try ChildCLI(
-            ["run", "--every", "60", "--http-port", "0"],
+            ["run", "--source", "rest", "--every", "60", "--http-port", "0"],
             environment: ["CRYPTOPIPE_EXCHANGE_URL": "http://127.0.0.1:\(server.port)", "CRYPTOPIPE_LOG_LEVEL": "critical"], in: folder)
         defer { child.terminateIfRunning() }
         // The API's port and the end of the first cycle, in whichever order they are printed.
@@ -789,7 +790,7 @@ struct MySQLShutdownPromiseTests {
                 "CRYPTOPIPE_MYSQL_PASSWORD": database.password ?? "",
             ]
             let child = try ChildCLI(
-                ["run", "--every", "1", "--http-port", "0", "--initial-candles", "10"],
+                ["run", "--source", "rest", "--every", "1", "--http-port", "0", "--initial-candles", "10"],
                 environment: CLITests.childEnvironment(env, in: folder), in: folder)
             defer { child.terminateIfRunning() }
             var lines = child.lines.makeAsyncIterator()

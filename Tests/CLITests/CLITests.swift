@@ -394,7 +394,8 @@ struct CLITests {
             ["--replay", "dumps", "--now", "2021-01-02T12:00:00Z", "--speed", "60"], in: folder)
         defer { simulator.terminate() }
         let env = ["CRYPTOPIPE_EXCHANGE_URL": baseURL, "CRYPTOPIPE_LOG_LEVEL": "warning", "CRYPTOPIPE_SYMBOLS": "ETHUSDT"]
-        let run = try await Self.run(["run", "--cycles", "3", "--every", "1", "--http-port", "0"], environment: env, in: folder)
+        let run = try await Self.run(
+            ["run", "--source", "rest", "--cycles", "3", "--every", "1", "--http-port", "0"], environment: env, in: folder)
         let runEnded = Date()
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("the exchange's clock is") && run.stderr.contains("days behind the local clock"), "\(run.stderr)")
@@ -457,7 +458,10 @@ struct CLITests {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
         let demo = try await Self.run(
-            ["demo", "--cycles", "2", "--every", "1", "--http-port", "0", "--history-days", "0", "--symbols", "BTCUSDT,ETHUSDT"],
+            [
+                "demo", "--source", "rest", "--cycles", "2", "--every", "1", "--http-port", "0", "--history-days", "0", "--symbols",
+                "BTCUSDT,ETHUSDT",
+            ],
             environment: ["CRYPTOPIPE_LOG_LEVEL": "warning"], in: folder)
         #expect(demo.status == 0, "\(demo.stderr)")
         // 100 candles per symbol, one more for each that saw a minute boundary during its request.
@@ -536,7 +540,7 @@ struct CLITests {
                 "CRYPTOPIPE_REQUEST_TIMEOUT": "60",
             ]
             let child = try ChildCLI(
-                ["run", "--every", "60", "--http-port", "0", "--initial-candles", "10"],
+                ["run", "--source", "rest", "--every", "60", "--http-port", "0", "--initial-candles", "10"],
                 environment: Self.childEnvironment(env, in: folder), in: folder)
             defer { child.terminateIfRunning() }
             var lines = child.lines.makeAsyncIterator()

@@ -1,0 +1,57 @@
+public import MarketData
+
+/// What the collector holds for one symbol between flushes: the final candles its stream delivered, its local order
+/// book and what happened to them. No I/O, so the rules are tested without sockets.
+public struct SymbolStream: Sendable {
+    public let symbol: Symbol
+    /// Final 1m candles by open time, newer than ``written``.
+    private(set) var finals: [Int64: Kline] = [:]
+    /// The open time of the newest candle in the lake (from the stream or a REST repair); `nil` before the first.
+    public internal(set) var written: Int64?
+    public internal(set) var book: LocalOrderBook
+    /// When the last event of either stream arrived, on the collector's clock.
+    public internal(set) var lastEvent: Int64?
+    public internal(set) var connected = false
+    /// Books discarded for a broken sequence (or a disconnect) and fetched again.
+    public internal(set) var rebuilds = 0
+    /// Flushes that fetched missing minutes over REST.
+    public internal(set) var repairs = 0
+    /// A snapshot request is on its way: events are buffered meanwhile.
+    var snapshotPending = false
+
+    /// At most this many final candles are held (a day and a bit): beyond it the oldest go and REST repairs them.
+    static let finalLimit = 1_500
+
+    public init(symbol: Symbol) {
+        self.symbol = symbol
+        self.book = LocalOrderBook(symbol: symbol)
+    }
+
+    /// Keeps a final candle the lake does not have yet.
+    mutating func receiveFinal(_ kline: Kline) {
+        if let written, kline.openTime <= written { return }
+        finals[kline.openTime] = kline
+        if finals.count > Self.finalLimit, let oldest = finals.keys.min() { finals[oldest] = nil }
+    }
+
+    /// What a flush up to the minute opening at `lastClosed` writes: the candles after ``written`` in order when the
+    /// stream delivered every one of them; `nil` when one is missing and REST must fill them (after a disconnect, a
+    /// final event that never came, or the first flush of a symbol).
+    func flushable(upTo lastClosed: Int64) -> [Kline]? {
+        guard let written else { return nil }
+        var candles: [Kline] = []
+        var minute = written + 60_000
+        while minute <= lastClosed {
+            guard let candle = finals[minute] else { return nil }
+            candles.append(candle)
+            minute += 60_000
+        }
+        return candles
+    }
+
+    /// The lake now holds candles up to `openTime`.
+    mutating func markWritten(upTo openTime: Int64) {
+        written = max(written ?? openTime, openTime)
+        finals = finals.filter { $0.key > openTime }
+    }
+}

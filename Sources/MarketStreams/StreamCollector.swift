@@ -1,0 +1,644 @@
+import CoreMetrics
+public import Logging
+public import MarketData
+public import Pipeline
+public import ServiceLifecycle
+public import Warehouse
+
+/// Collects k-lines and order books from Binance's WebSocket streams (`run --source stream`) and writes them to the
+/// lake in the objects REST extraction writes, so everything downstream stays as it is.
+///
+/// - Final candles (`x` = true) are held per symbol and written at each flush boundary (minute-aligned, plus a grace
+///   for late finals) as one k-lines object per symbol; then the transform runs. A symbol missing a minute (a
+///   disconnect, a final event that never came, its first flush) is repaired over REST first, from where its
+///   extraction stands, so the lake never holds a hole the exchange does not have.
+/// - Each symbol keeps a ``LocalOrderBook`` from `@depth@100ms` and a REST snapshot; its top levels are written every
+///   depth interval with the book's last update id.
+/// - Symbols are spread over as few connections as the 1,024-stream limit allows; connections are replaced before
+///   their 24 h end (the new one open before the old one closes), reconnected with jittered backoff within 300 new
+///   connections per 5 minutes, and dropped when a symbol stays silent for the stall timeout.
+public actor StreamCollector: Service {
+    public struct Configuration: Sendable {
+        /// `wss://data-stream.binance.vision`, or a simulator's `ws://` address.
+        public var streamURL: String
+        /// Seconds between flushes: 60 writes each minute as it closes; a multiple of 60 batches minutes per object.
+        public var flushIntervalSeconds: Int
+        /// Seconds between order-book snapshots written to the lake.
+        public var depthIntervalSeconds: Int
+        /// Levels a side of each written snapshot.
+        public var depthLimit: Int
+        /// How long after a flush boundary final events may still arrive.
+        public var graceMilliseconds: Int64 = 3_000
+        /// A symbol silent this long (k-line events come every 2 s) has its connection replaced.
+        public var stallMilliseconds: Int64 = 10_000
+        /// A connection is replaced this long after it opened, ahead of Binance closing it at 24 h.
+        public var rotateAfterMilliseconds: Int64 = 86_400_000 - 600_000
+        public var maximumStreamsPerConnection = 1_024
+        /// Stops after this many flushes (`run --cycles`); `nil` runs until shutdown.
+        public var stopAfterFlushes: Int?
+
+        public init(streamURL: String, flushIntervalSeconds: Int = 60, depthIntervalSeconds: Int = 60, depthLimit: Int = 100) {
+            self.streamURL = streamURL
+            self.flushIntervalSeconds = max(60, flushIntervalSeconds / 60 * 60)
+            self.depthIntervalSeconds = max(1, depthIntervalSeconds)
+            self.depthLimit = max(1, depthLimit)
+        }
+
+        /// Levels asked of each REST snapshot: enough beyond the written depth that the book stays exact as prices
+        /// move (``LocalOrderBook/covers(_:)``).
+        public var snapshotLimit: Int { min(5_000, max(500, depthLimit * 2)) }
+    }
+
+    /// What one flush did, for the `cycle` line `run` prints.
+    public struct FlushReport: Sendable {
+        public var number: Int
+        /// The open time of the last minute flushed.
+        public var lastMinute: Int64
+        public var symbols: Int
+        public var candles = 0
+        public var objects = 0
+        public var repairs = 0
+        public var failures: [String] = []
+        public var transform: TransformReport?
+        public var transformError: String?
+    }
+
+    public let configuration: Configuration
+    let extractor: Extractor
+    let transformer: Transformer
+    let registry: SymbolRegistry
+    /// Where each flush is logged as a run of `extract-transform` (trigger `stream`), for the Pipeline page and the
+    /// dashboard's freshness.
+    let runLog: (any JobRunStore)?
+    let clock: PipelineClock
+    let logger: Logger
+    let onFlush: @Sendable (FlushReport) async -> Void
+
+    var streams: [Symbol: SymbolStream] = [:]
+    var slots: [Slot] = []
+    var nextConnectionID = 0
+    /// Open times of connections in the last 5 minutes, for Binance's 300-per-5-minutes limit.
+    var recentConnections: [Int64] = []
+    var flushes = 0
+    var lags = LagWindow()
+    var malformedMessages = 0
+    var rebuildCounter = Counter(label: "cryptopipe_stream_book_rebuilds_total")
+    var repairCounter = Counter(label: "cryptopipe_stream_repairs_total")
+    var eventCounter = Counter(label: "cryptopipe_stream_events_total")
+    var lagRecorder = Recorder(label: "cryptopipe_stream_lag_seconds")
+
+    struct Slot {
+        var symbols: [Symbol] = []
+        var current: Connection?
+        var rotating: Connection?
+        var failures = 0
+        var reconnectAt: Int64 = .min
+    }
+
+    struct Connection {
+        let id: Int
+        let task: Task<Void, Never>
+        let commands: AsyncStream<StreamConnection.Command>.Continuation
+        let openedAt: Int64
+        var firstEventAt: Int64?
+    }
+
+    public init(
+        configuration: Configuration, extractor: Extractor, transformer: Transformer, symbols: SymbolRegistry,
+        runLog: (any JobRunStore)? = nil, clock: PipelineClock = .system, logger: Logger,
+        onFlush: @escaping @Sendable (FlushReport) async -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.extractor = extractor
+        self.transformer = transformer
+        self.registry = symbols
+        self.runLog = runLog
+        self.clock = clock
+        self.logger = logger
+        self.onFlush = onFlush
+    }
+
+    public func run() async throws {
+        defer { closeConnections() }
+        try await cancelWhenGracefulShutdown {
+            try await self.collect()
+        }
+    }
+
+    /// Closes every connection at the end of the run; forgotten first, so their ends are not taken for disconnects.
+    private func closeConnections() {
+        let open = slots
+        slots = []
+        for slot in open {
+            slot.current?.task.cancel()
+            slot.rotating?.task.cancel()
+        }
+    }
+
+    private func collect() async throws {
+        try await refreshSymbols()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.flushLoop() }
+            group.addTask { try await self.depthLoop() }
+            group.addTask { try await self.watchLoop() }
+            // The flush loop ends after `stopAfterFlushes`; the others run until cancelled.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: Symbols and connections
+
+    /// Follows the tracked symbols (Settings may add or remove them): new ones join a connection with room, removed
+    /// ones are unsubscribed.
+    func refreshSymbols() async throws {
+        let tracked = try await registry.symbols()
+        let known = Set(streams.keys)
+        let wanted = Set(tracked)
+        for symbol in known.subtracting(wanted).sorted() {
+            streams[symbol] = nil
+            for index in slots.indices {
+                guard let position = slots[index].symbols.firstIndex(of: symbol) else { continue }
+                slots[index].symbols.remove(at: position)
+                for connection in [slots[index].current, slots[index].rotating].compactMap({ $0 }) {
+                    connection.commands.yield(.unsubscribe([.kline(symbol), .depth(symbol)]))
+                }
+            }
+            logger.info("stream: symbol removed", metadata: ["symbol": "\(symbol)"])
+        }
+        let perConnection = max(1, configuration.maximumStreamsPerConnection / 2)
+        for symbol in tracked where !known.contains(symbol) {
+            var stream = SymbolStream(symbol: symbol)
+            stream.written = try await extractor.lastExtractedOpenTime(symbol)
+            streams[symbol] = stream
+            if let index = slots.firstIndex(where: { $0.symbols.count < perConnection }) {
+                slots[index].symbols.append(symbol)
+                for connection in [slots[index].current, slots[index].rotating].compactMap({ $0 }) {
+                    connection.commands.yield(.subscribe([.kline(symbol), .depth(symbol)]))
+                }
+            } else {
+                slots.append(Slot(symbols: [symbol]))
+            }
+        }
+        // A slot left with no symbols closes its connections.
+        for index in slots.indices.reversed() where slots[index].symbols.isEmpty {
+            slots[index].current?.task.cancel()
+            slots[index].rotating?.task.cancel()
+            slots.remove(at: index)
+        }
+    }
+
+    private func open(slot index: Int, now: Int64) -> Connection? {
+        recentConnections.removeAll { $0 <= now - 300_000 }
+        // Binance allows 300 new connections per 5 minutes per IP; a margin is left for other processes.
+        guard recentConnections.count < 280 else { return nil }
+        recentConnections.append(now)
+        nextConnectionID += 1
+        let id = nextConnectionID
+        let (commands, continuation) = AsyncStream<StreamConnection.Command>.makeStream()
+        let names = slots[index].symbols.flatMap { [StreamName.kline($0), .depth($0)] }
+        let connection = StreamConnection(
+            id: id, baseURL: configuration.streamURL, streams: names, commands: commands, clock: clock, logger: logger)
+        let task = Task {
+            var failure: (any Error)?
+            do {
+                try await connection.run(
+                    deliver: { message in await self.receive(message, connection: id) },
+                    malformed: { error in await self.malformed(error, connection: id) })
+            } catch {
+                failure = error
+            }
+            self.ended(connection: id, error: failure)
+        }
+        logger.debug("stream: connecting", metadata: ["connection": "\(id)", "streams": "\(names.count)"])
+        return Connection(id: id, task: task, commands: continuation, openedAt: now)
+    }
+
+    /// Every second: opens missing connections, replaces stalled ones and rotates old ones.
+    private func watchLoop() async throws {
+        var refreshed = clock.now()
+        while true {
+            try await clock.sleep(for: .seconds(1))
+            let now = clock.now()
+            if now - refreshed >= 5_000 {
+                refreshed = now
+                do {
+                    try await refreshSymbols()
+                } catch {
+                    logger.warning("stream: reading the tracked symbols failed", metadata: ["error": "\(error)"])
+                }
+            }
+            for index in slots.indices {
+                watch(slot: index, now: now)
+            }
+        }
+    }
+
+    private func watch(slot index: Int, now: Int64) {
+        var slot = slots[index]
+        defer { slots[index] = slot }
+        guard let current = slot.current else {
+            if now >= slot.reconnectAt, let connection = open(slot: index, now: now) { slot.current = connection }
+            return
+        }
+        // A stall: the connection is open but some symbol has had no event for the stall timeout.
+        if now - current.openedAt >= configuration.stallMilliseconds,
+            let silent = slot.symbols.first(where: { (streams[$0]?.lastEvent ?? .min) < now - configuration.stallMilliseconds })
+        {
+            logger.warning(
+                "stream: no events, reconnecting",
+                metadata: [
+                    "connection": "\(current.id)", "symbol": "\(silent)", "silent_ms": "\(now - (streams[silent]?.lastEvent ?? now))",
+                ])
+            current.task.cancel()
+            return
+        }
+        if let rotating = slot.rotating {
+            // A replacement that delivers nothing in a minute is given up; the next check tries again.
+            if rotating.firstEventAt == nil, now - rotating.openedAt > 60_000 {
+                rotating.task.cancel()
+                slot.rotating = nil
+            }
+        } else if now - current.openedAt >= configuration.rotateAfterMilliseconds, let connection = open(slot: index, now: now) {
+            logger.info("stream: rotating connection", metadata: ["connection": "\(current.id)", "replacement": "\(connection.id)"])
+            slot.rotating = connection
+        }
+    }
+
+    private func slotIndex(of connection: Int) -> (index: Int, isRotating: Bool)? {
+        for index in slots.indices {
+            if slots[index].current?.id == connection { return (index, false) }
+            if slots[index].rotating?.id == connection { return (index, true) }
+        }
+        return nil
+    }
+
+    private func ended(connection id: Int, error: (any Error)?) {
+        guard let (index, isRotating) = slotIndex(of: id) else { return }
+        if isRotating {
+            slots[index].rotating = nil
+            return
+        }
+        let now = clock.now()
+        if let replacement = slots[index].rotating {
+            // The old connection ended while its replacement was opening: the replacement takes over.
+            slots[index].current = replacement
+            slots[index].rotating = nil
+        } else {
+            slots[index].current = nil
+            slots[index].failures += 1
+            // Jittered exponential backoff: 0.5–1 s doubling to 30–60 s.
+            let base = Int64(1_000) << min(slots[index].failures - 1, 6)
+            slots[index].reconnectAt = now + base / 2 + Int64.random(in: 0...(base / 2))
+        }
+        logger.warning(
+            "stream: connection ended", metadata: ["connection": "\(id)", "error": "\(error.map { "\($0)" } ?? "closed by the server")"])
+        // Whatever happened while no connection carried these streams is not replayed: books are rebuilt, and missing
+        // minutes are repaired at the next flush.
+        if slots[index].current == nil {
+            for symbol in slots[index].symbols {
+                guard var stream = streams[symbol] else { continue }
+                stream.connected = false
+                if stream.book.state != .awaitingSnapshot {
+                    stream.rebuilds += 1
+                    rebuildCounter.increment()
+                }
+                stream.book.reset()
+                stream.snapshotPending = false
+                streams[symbol] = stream
+            }
+        }
+    }
+
+    // MARK: Events
+
+    private func receive(_ message: StreamMessage, connection id: Int) {
+        guard let (index, isRotating) = slotIndex(of: id) else { return }
+        let now = clock.now()
+        if isRotating, slots[index].rotating?.firstEventAt == nil, case .kline = message {
+            // The replacement delivers: it takes over and the old connection closes, with no gap between them.
+            slots[index].rotating?.firstEventAt = now
+            if let old = slots[index].current { old.task.cancel() }
+            slots[index].current = slots[index].rotating
+            slots[index].rotating = nil
+            slots[index].failures = 0
+        } else if !isRotating, slots[index].current?.firstEventAt == nil {
+            slots[index].current?.firstEventAt = now
+            slots[index].failures = 0
+        }
+        switch message {
+        case .kline(let event):
+            guard var stream = streams[event.symbol] else { return }
+            eventCounter.increment()
+            stream.lastEvent = now
+            stream.connected = true
+            if event.isFinal { stream.receiveFinal(event.kline) }
+            streams[event.symbol] = stream
+        case .depth(let event):
+            guard var stream = streams[event.symbol] else { return }
+            eventCounter.increment()
+            stream.lastEvent = now
+            stream.connected = true
+            let outcome = stream.book.receive(event)
+            if case .outOfSequence(let expected, let got) = outcome {
+                stream.rebuilds += 1
+                rebuildCounter.increment()
+                logger.warning(
+                    "stream: order book out of sequence, rebuilding",
+                    metadata: ["symbol": "\(event.symbol)", "expected": "\(expected)", "got": "\(got)"])
+            }
+            let needsSnapshot = stream.book.state == .awaitingSnapshot && !stream.snapshotPending
+            if needsSnapshot { stream.snapshotPending = true }
+            streams[event.symbol] = stream
+            if needsSnapshot { fetchSnapshot(event.symbol) }
+        case .error(let id, let message):
+            logger.error("stream: request refused", metadata: ["connection": "\(id.map(String.init) ?? "-")", "message": "\(message)"])
+        case .reply, .ignored:
+            break
+        }
+    }
+
+    private func malformed(_ error: String, connection id: Int) {
+        malformedMessages += 1
+        logger.warning("stream: malformed message skipped", metadata: ["connection": "\(id)", "error": "\(error)"])
+    }
+
+    /// Fetches a REST snapshot for a book waiting for one (after its first buffered events, as Binance describes).
+    private func fetchSnapshot(_ symbol: Symbol) {
+        let (extractor, limit, clock) = (extractor, configuration.snapshotLimit, clock)
+        Task {
+            do {
+                // A moment for the first events to be buffered, so the snapshot is not older than all of them.
+                try await clock.sleep(for: .milliseconds(250))
+            } catch {
+                return
+            }
+            do {
+                let snapshot = try await extractor.depthSnapshot(symbol, limit: limit)
+                self.applySnapshot(symbol, snapshot, limit: limit)
+            } catch {
+                self.snapshotFailed(symbol, error: "\(error)")
+            }
+        }
+    }
+
+    private func applySnapshot(_ symbol: Symbol, _ snapshot: OrderBookSnapshot, limit: Int) {
+        guard var stream = streams[symbol] else { return }
+        stream.snapshotPending = false
+        let outcome = stream.book.applySnapshot(snapshot, limit: limit)
+        streams[symbol] = stream
+        switch outcome {
+        case .snapshotTooOld(let last, let first):
+            logger.info(
+                "stream: snapshot older than the buffered events, fetching another",
+                metadata: ["symbol": "\(symbol)", "last_update_id": "\(last)", "first_buffered": "\(first)"])
+        case .outOfSequence(let expected, let got):
+            logger.warning(
+                "stream: buffered events do not continue the snapshot",
+                metadata: ["symbol": "\(symbol)", "expected": "\(expected)", "got": "\(got)"])
+        default:
+            break
+        }
+    }
+
+    private func snapshotFailed(_ symbol: Symbol, error: String) {
+        streams[symbol]?.snapshotPending = false
+        logger.warning(
+            "stream: order-book snapshot failed; the next event retries", metadata: ["symbol": "\(symbol)", "error": "\(error)"])
+    }
+
+    // MARK: Flushing candles
+
+    /// Flushes once at start (the minutes missed while the collector was not running come over REST, so the warehouse
+    /// is current from the first minute), then at every flush boundary plus the grace.
+    private func flushLoop() async throws {
+        let interval = Int64(configuration.flushIntervalSeconds) * 1_000
+        var upTo = Interval.oneMinute.openTime(containing: clock.now()) - 60_000
+        while true {
+            let report = await loggedFlush(upTo: upTo)
+            flushes += 1
+            await onFlush(report)
+            if let stop = configuration.stopAfterFlushes, flushes >= stop { return }
+            let now = clock.now()
+            let boundary = (now - configuration.graceMilliseconds) / interval * interval + interval
+            try await clock.sleep(for: .milliseconds(boundary + configuration.graceMilliseconds - now))
+            upTo = boundary - 60_000
+        }
+    }
+
+    /// A flush, in the ingestion log as a run of `extract-transform`.
+    private func loggedFlush(upTo lastMinute: Int64) async -> FlushReport {
+        var id: Int64?
+        if let runLog {
+            do {
+                id = try await runLog.startJobRun(job: PipelineJobs.extractTransform, trigger: .stream, at: clock.now())
+            } catch {
+                logger.error("stream: cannot record the start of a flush", metadata: ["error": "\(error)"])
+            }
+        }
+        let report = await flush(upTo: lastMinute)
+        if let runLog, let id {
+            var errors = report.failures
+            if let error = report.transformError { errors.append("transform: \(error)") }
+            var outcome = JobRunOutcome(
+                status: report.transformError != nil ? .failed : (errors.isEmpty ? .succeeded : .partial), files: report.objects,
+                rows: report.transform?.rowsWritten ?? 0)
+            outcome.error = errors.isEmpty ? nil : errors.joined(separator: "; ")
+            do {
+                try await runLog.finishJobRun(id: id, at: clock.now(), outcome: outcome)
+            } catch {
+                logger.error("stream: cannot record the end of a flush", metadata: ["error": "\(error)"])
+            }
+        }
+        return report
+    }
+
+    enum FlushWork: Sendable {
+        case write(Symbol, [Kline])
+        case repair(Symbol)
+    }
+
+    /// Writes every symbol's final candles up to the minute opening at `lastMinute`, repairing over REST the symbols
+    /// that miss one, then runs the transform.
+    func flush(upTo lastMinute: Int64) async -> FlushReport {
+        var report = FlushReport(number: flushes + 1, lastMinute: lastMinute, symbols: streams.count)
+        var work: [FlushWork] = []
+        for (symbol, stream) in streams.sorted(by: { $0.key < $1.key }) {
+            if let candles = stream.flushable(upTo: lastMinute) {
+                if !candles.isEmpty { work.append(.write(symbol, candles)) }
+            } else {
+                work.append(.repair(symbol))
+            }
+        }
+        let results = await Self.perform(work, extractor: extractor, clock: clock)
+        for result in results {
+            switch result {
+            case .written(let symbol, let last, let count):
+                streams[symbol]?.markWritten(upTo: last)
+                report.candles += count
+                report.objects += 1
+            case .repaired(let symbol, let last, let count):
+                if let last { streams[symbol]?.markWritten(upTo: last) }
+                if streams[symbol]?.written != nil || last != nil {
+                    streams[symbol]?.repairs += 1
+                    repairCounter.increment()
+                }
+                report.repairs += 1
+                report.candles += count
+            case .failed(let symbol, let error):
+                report.failures.append("\(symbol): \(error)")
+                logger.error("stream: flush failed", metadata: ["symbol": "\(symbol)", "error": "\(error)"])
+            }
+        }
+        do {
+            report.transform = try await transformer.transformPending()
+            let done = clock.now()
+            // Lag: from the candle's close to its row in the warehouse, for the minutes this flush wrote.
+            if report.candles > 0 {
+                let lag = done - (lastMinute + 60_000)
+                lags.record(lag)
+                lagRecorder.record(Double(lag) / 1_000)
+            }
+        } catch {
+            report.transformError = "\(error)"
+            logger.error("stream: transform failed", metadata: ["error": "\(error)"])
+        }
+        return report
+    }
+
+    enum FlushResult: Sendable {
+        case written(Symbol, last: Int64, count: Int)
+        case repaired(Symbol, last: Int64?, count: Int)
+        case failed(Symbol, String)
+    }
+
+    /// Runs the flush's lake writes and REST repairs, eight at a time, outside the actor.
+    private static func perform(_ work: [FlushWork], extractor: Extractor, clock: PipelineClock) async -> [FlushResult] {
+        await withTaskGroup(of: FlushResult.self) { group in
+            var results: [FlushResult] = []
+            var next = 0
+            func startNext() {
+                guard next < work.count else { return }
+                let item = work[next]
+                next += 1
+                group.addTask {
+                    switch item {
+                    case .write(let symbol, let candles):
+                        do {
+                            _ = try await extractor.storeStreamedKlines(symbol, candles, capturedAt: clock.now())
+                            return .written(symbol, last: candles[candles.count - 1].openTime, count: candles.count)
+                        } catch {
+                            return .failed(symbol, "\(error)")
+                        }
+                    case .repair(let symbol):
+                        do {
+                            let extraction = try await extractor.extractKlines(symbol)
+                            return .repaired(symbol, last: try await extractor.lastExtractedOpenTime(symbol), count: extraction.klines)
+                        } catch {
+                            return .failed(symbol, "\(error)")
+                        }
+                    }
+                }
+            }
+            for _ in 0..<min(8, work.count) { startNext() }
+            while let result = await group.next() {
+                results.append(result)
+                startNext()
+            }
+            return results
+        }
+    }
+
+    // MARK: Writing order books
+
+    private func depthLoop() async throws {
+        let interval = Int64(configuration.depthIntervalSeconds) * 1_000
+        while true {
+            let now = clock.now()
+            try await clock.sleep(for: .milliseconds((now / interval + 1) * interval - now))
+            let capturedAt = clock.now()
+            var books: [(Symbol, OrderBookSnapshot)] = []
+            for (symbol, stream) in streams.sorted(by: { $0.key < $1.key }) {
+                if stream.book.covers(configuration.depthLimit), let top = stream.book.top(configuration.depthLimit) {
+                    books.append((symbol, top))
+                } else if stream.book.state == .synced {
+                    // The price moved to the edge of what the snapshot covered: a new snapshot keeps the book exact.
+                    streams[symbol]?.book.reset()
+                    streams[symbol]?.rebuilds += 1
+                    rebuildCounter.increment()
+                    logger.info("stream: order book beyond its snapshot's range, rebuilding", metadata: ["symbol": "\(symbol)"])
+                }
+            }
+            let extractor = extractor
+            await withTaskGroup(of: Void.self) { group in
+                for (symbol, book) in books {
+                    group.addTask {
+                        do {
+                            _ = try await extractor.storeBook(symbol, book, capturedAt: capturedAt)
+                        } catch {
+                            await self.bookWriteFailed(symbol, error: "\(error)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func bookWriteFailed(_ symbol: Symbol, error: String) {
+        logger.error("stream: writing an order book failed", metadata: ["symbol": "\(symbol)", "error": "\(error)"])
+    }
+
+    // MARK: Status
+
+    /// Each symbol's stream state, for `status`, `/api/pipeline/status`, the Pipeline page and `/metrics`.
+    public func status() -> StreamStatus {
+        let symbols = streams.values.sorted { $0.symbol < $1.symbol }.map { stream in
+            StreamStatus.SymbolState(
+                symbol: stream.symbol, connected: stream.connected, lastEvent: stream.lastEvent,
+                bookSynced: stream.book.state != .awaitingSnapshot,
+                bookUpdateId: stream.book.lastUpdateId, rebuilds: stream.rebuilds, repairs: stream.repairs, lastWritten: stream.written)
+        }
+        return StreamStatus(
+            connections: slots.reduce(0) { $0 + ($1.current == nil ? 0 : 1) + ($1.rotating == nil ? 0 : 1) }, symbols: symbols,
+            flushes: flushes, lagP50Milliseconds: lags.percentile(0.5), lagP95Milliseconds: lags.percentile(0.95),
+            malformedMessages: malformedMessages)
+    }
+}
+
+/// The stream collector's state, as the API and pages show it.
+public struct StreamStatus: Sendable, Hashable {
+    public struct SymbolState: Sendable, Hashable {
+        public var symbol: Symbol
+        public var connected: Bool
+        public var lastEvent: Int64?
+        public var bookSynced: Bool
+        public var bookUpdateId: Int64?
+        public var rebuilds: Int
+        public var repairs: Int
+        public var lastWritten: Int64?
+    }
+
+    public var connections: Int
+    public var symbols: [SymbolState]
+    public var flushes: Int
+    /// Time from a candle's close to its warehouse row, over the last flushes.
+    public var lagP50Milliseconds: Int64?
+    public var lagP95Milliseconds: Int64?
+    public var malformedMessages: Int
+}
+
+/// The lags of the last 1,000 flushes.
+struct LagWindow {
+    private var values: [Int64] = []
+
+    mutating func record(_ lag: Int64) {
+        if values.count == 1_000 { values.removeFirst() }
+        values.append(lag)
+    }
+
+    func percentile(_ share: Double) -> Int64? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * share).rounded()))]
+    }
+}

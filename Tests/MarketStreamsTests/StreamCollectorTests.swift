@@ -1,0 +1,138 @@
+import DataLake
+import Exchange
+import ExchangeSimulator
+import Foundation
+import Logging
+import MarketData
+import MarketStreams
+import Pipeline
+import PipelineTesting
+import Testing
+import Warehouse
+
+/// The stream collector against the simulator's WebSocket streams, on a virtual clock running ten times as fast as the
+/// wall clock: minutes pass in seconds, and every candle and book is compared with the simulator's own.
+struct StreamCollectorTests {
+    static let symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT"].map { try! Symbol($0) }
+    /// 2026-01-01T00:00:50Z: the first aligned flush comes 13 virtual seconds after the start.
+    static let start: Int64 = 1_767_225_650_000
+
+    struct Harness {
+        let clock: PipelineClock
+        let exchange: SimulatedExchange
+        let folder: TemporaryDirectory
+        let lake = InMemoryObjectStore()
+        let warehouse: SQLiteWarehouse
+        let logger = Logger(label: "stream-test")
+
+        init(speed: Double = 10, lifetime: Duration = .seconds(86_400)) async throws {
+            clock = PipelineClock.system.scaled(startingAt: StreamCollectorTests.start, speed: speed)
+            var configuration = SimulatorConfiguration(seed: 31, symbols: StreamCollectorTests.symbols, historyMinutes: 600, clock: clock)
+            configuration.webSocketLifetime = lifetime
+            exchange = SimulatedExchange(configuration: configuration)
+            folder = try TemporaryDirectory("streams")
+            warehouse = try SQLiteWarehouse(path: folder.path + "/warehouse.sqlite")
+            try await warehouse.migrate()
+        }
+
+        func collector(
+            baseURL: String, flushes: Int, depthLimit: Int = 20, configure: (inout StreamCollector.Configuration) -> Void = { _ in }
+        ) -> StreamCollector {
+            let client = BinanceClient(configuration: .init(baseURL: baseURL, clock: clock), httpClient: .shared, logger: logger)
+            let extractor = Extractor(
+                configuration: .init(symbols: StreamCollectorTests.symbols, initialCandles: 30, depthLimit: depthLimit), source: client,
+                lake: lake, warehouse: warehouse, clock: clock, logger: logger)
+            let transformer = Transformer(lake: lake, warehouse: warehouse, clock: clock, logger: logger)
+            var configuration = StreamCollector.Configuration(
+                streamURL: baseURL.replacingOccurrences(of: "http://", with: "ws://"), depthIntervalSeconds: 10, depthLimit: depthLimit)
+            configuration.stopAfterFlushes = flushes
+            configure(&configuration)
+            return StreamCollector(
+                configuration: configuration, extractor: extractor, transformer: transformer,
+                symbols: SymbolRegistry(warehouse: warehouse, seed: StreamCollectorTests.symbols, clock: clock), runLog: warehouse,
+                clock: clock,
+                logger: logger)
+        }
+
+        /// Every stored final 1m candle equals the simulator's, with no minute missing from the first to `through`.
+        func expectCandlesMatch(through lastMinute: Int64) async throws {
+            for symbol in StreamCollectorTests.symbols {
+                let stored = try await warehouse.klines(
+                    symbol: symbol, interval: .oneMinute, from: 0, to: .max, includeOpen: false, limit: nil
+                ).map(\.kline)
+                let first = try #require(stored.first, "\(symbol): nothing stored").openTime
+                let expected = stride(from: first, through: lastMinute, by: 60_000).compactMap {
+                    exchange.market.minuteCandle(symbol, minuteOpen: $0)
+                }
+                #expect(
+                    stored.count >= expected.count && expected.count >= 30, "\(symbol): \(stored.count) stored, \(expected.count) expected")
+                let mismatch = zip(stored, expected).first { $0 != $1 }
+                #expect(mismatch == nil, "\(symbol): first differing candle \(String(describing: mismatch))")
+            }
+        }
+
+        /// Every order book in the lake is the simulator's book of its update id, level for level; returns how many.
+        func expectBooksMatch(depthLimit: Int) async throws -> Int {
+            let book = SimulatedBook(market: exchange.market)
+            var checked = 0
+            for object in try await lake.list(bucket: "crypto-raw", prefix: "") where object.key.contains("_depth_") {
+                let bytes = try await lake.get(bucket: "crypto-raw", key: object.key)
+                let envelope = try bytes.withUnsafeBufferPointer { try RawEnvelope.decode($0) }
+                let stored = try BinanceCodec.decodeDepth(Array(bytes[envelope.dataRange]))
+                let slot = stored.lastUpdateId - SimulatedBook.updateId(envelope.symbol, slot: 0)
+                let expected = book.book(envelope.symbol, slot: slot, limit: depthLimit)
+                #expect(stored == expected, "\(object.key): the stored book differs from the simulator's at its update id")
+                checked += 1
+            }
+            return checked
+        }
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func streamedCandlesAndBooksEqualTheSimulatorsWithRESTOnlyAtStart() async throws {
+        let harness = try await Harness()
+        defer { harness.folder.remove() }
+        try await SimulatorServer.withRunning(harness.exchange) { baseURL in
+            // A busy test machine must not pass for a stalled stream: stalls are the fault tests' subject.
+            let collector = harness.collector(baseURL: baseURL, flushes: 4) { $0.stallMilliseconds = 120_000 }
+            try await collector.run()
+            let status = await collector.status()
+            let lastMinute = Interval.oneMinute.openTime(containing: harness.clock.now()) - 60_000
+            try await harness.expectCandlesMatch(through: lastMinute - 60_000)
+            // The first flush fills from REST; after it every minute comes from the stream.
+            for symbol in status.symbols {
+                #expect(symbol.repairs == 1 && symbol.bookSynced && symbol.connected, "\(symbol)")
+                #expect((symbol.lastWritten ?? 0) >= lastMinute - 60_000, "\(symbol)")
+            }
+            #expect(harness.exchange.streamStatistics.connectionsOpened == 1 && status.flushes == 4 && status.malformedMessages == 0)
+            #expect(try await harness.expectBooksMatch(depthLimit: 20) >= 5 * 10)
+            // Every flush is in the ingestion log as an extract-transform run.
+            let runs = try await harness.warehouse.jobRuns(JobRunQuery(page: 1, pageSize: 10, job: PipelineJobs.extractTransform)).runs
+            #expect(runs.count == 4 && runs.allSatisfy { $0.trigger == .stream && $0.status == .succeeded }, "\(runs)")
+            #expect(harness.exchange.limitStatistics == .init())
+        }
+    }
+
+    /// The simulator closes each connection after 40 virtual seconds; the collector replaces its connection before that
+    /// (open the new one, then close the old), so no candle needs REST and no book is rebuilt.
+    @Test(.timeLimit(.minutes(5)))
+    func aRotationLosesNoCandleAndNoBookEvent() async throws {
+        let harness = try await Harness(lifetime: .seconds(40))
+        defer { harness.folder.remove() }
+        try await SimulatorServer.withRunning(harness.exchange) { baseURL in
+            let collector = harness.collector(baseURL: baseURL, flushes: 4) {
+                $0.rotateAfterMilliseconds = 25_000
+                $0.stallMilliseconds = 120_000
+            }
+            try await collector.run()
+            let status = await collector.status()
+            let lastMinute = Interval.oneMinute.openTime(containing: harness.clock.now()) - 60_000
+            try await harness.expectCandlesMatch(through: lastMinute - 60_000)
+            for symbol in status.symbols {
+                #expect(symbol.repairs == 1 && symbol.rebuilds == 0, "\(symbol)")
+            }
+            #expect(harness.exchange.streamStatistics.connectionsOpened >= 5)
+            #expect(try await harness.expectBooksMatch(depthLimit: 20) >= 5 * 10)
+        }
+    }
+}
