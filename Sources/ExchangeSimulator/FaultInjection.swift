@@ -15,11 +15,25 @@ public enum FaultKind: String, CaseIterable, Sendable, Hashable {
     case truncatedJSON = "truncated"
     /// A 429 with `Retry-After` although the weight is under the limit; asking again during it earns a ban.
     case rateLimitBurst = "429"
+    /// A stream connection is closed by the server.
+    case streamDrop = "ws-drop"
+    /// A stream connection stays open but its events stop.
+    case streamStall = "ws-stall"
+    /// One diff-depth event is skipped: the next one's `U` does not continue the last `u`.
+    case streamGap = "ws-gap"
+    /// A minute's final kline event arrives after the next minute's first event.
+    case streamLate = "ws-late"
+
+    /// Faults of REST answers.
+    public static let requestKinds: [FaultKind] = [.serverError, .hang, .connectionReset, .malformedJSON, .truncatedJSON, .rateLimitBurst]
+    /// Faults of WebSocket streams.
+    public static let streamKinds: [FaultKind] = [.streamDrop, .streamStall, .streamGap, .streamLate]
 }
 
 /// Which faults to inject and how often. The same seed and the same sequence of requests give the same faults.
 public struct FaultConfiguration: Sendable, Hashable {
-    /// Share of requests that get a fault, 0…1.
+    /// Share of requests that get a fault, 0…1; for streams, the chance that a connection meets one in each 10 s of its
+    /// life.
     public var rate: Double
     public var seed: UInt64
     /// Kinds drawn from, uniformly.
@@ -48,6 +62,7 @@ final class FaultInjector: Sendable {
 
     struct State {
         var requests: UInt64 = 0
+        var streamDraws: UInt64 = 0
         var injected: [FaultKind: Int] = [:]
     }
 
@@ -61,17 +76,33 @@ final class FaultInjector: Sendable {
         self.configuration = configuration
     }
 
+    /// A REST request's fault, drawn among the configured request kinds.
     func draw() -> Draw? {
-        guard configuration.rate > 0 else { return nil }
+        let kinds = configuration.kinds.filter(FaultKind.requestKinds.contains)
+        guard configuration.rate > 0, !kinds.isEmpty else { return nil }
         return state.withLock { state in
             state.requests += 1
-            let roll = SyntheticMarket.hash(configuration.seed, state.requests)
-            guard SyntheticMarket.unit(roll) < configuration.rate else { return nil }
-            let pick = SyntheticMarket.hash(roll, 0x5EED)
-            let kind = configuration.kinds[Int(pick % UInt64(configuration.kinds.count))]
-            state.injected[kind, default: 0] += 1
-            return Draw(kind: kind, variant: SyntheticMarket.hash(pick, 0xFA17))
+            return Self.pick(kinds, rate: configuration.rate, roll: SyntheticMarket.hash(configuration.seed, state.requests), state: &state)
         }
+    }
+
+    /// A stream connection's fault for its next 10 s, drawn among the configured stream kinds.
+    func drawStream() -> Draw? {
+        let kinds = configuration.kinds.filter(FaultKind.streamKinds.contains)
+        guard configuration.rate > 0, !kinds.isEmpty else { return nil }
+        return state.withLock { state in
+            state.streamDraws += 1
+            let roll = SyntheticMarket.hash(configuration.seed ^ 0x5757_5757, state.streamDraws)
+            return Self.pick(kinds, rate: configuration.rate, roll: roll, state: &state)
+        }
+    }
+
+    private static func pick(_ kinds: [FaultKind], rate: Double, roll: UInt64, state: inout State) -> Draw? {
+        guard SyntheticMarket.unit(roll) < rate else { return nil }
+        let pick = SyntheticMarket.hash(roll, 0x5EED)
+        let kind = kinds[Int(pick % UInt64(kinds.count))]
+        state.injected[kind, default: 0] += 1
+        return Draw(kind: kind, variant: SyntheticMarket.hash(pick, 0xFA17))
     }
 
     var injected: [FaultKind: Int] { state.withLock { $0.injected } }

@@ -63,6 +63,9 @@ public final class SimulatedExchange: Sendable {
     /// Faults injected so far, by kind.
     public var injectedFaults: [FaultKind: Int] { faults?.injected ?? [:] }
 
+    /// A stream connection's fault for its next 10 s, if one is due.
+    func drawStreamFault() -> FaultKind? { faults?.drawStream()?.kind }
+
     /// Serves the synthetic market of `configuration.seed`.
     public convenience init(configuration: SimulatorConfiguration) {
         self.init(configuration: configuration, market: SyntheticMarket(seed: configuration.seed, symbols: configuration.symbols))
@@ -305,6 +308,9 @@ public final class SimulatedExchange: Sendable {
         _ fault: FaultInjector.Draw, configuration: FaultConfiguration, path: String, query: [String: String]
     ) -> Reply {
         switch fault.kind {
+        case .streamDrop, .streamStall, .streamGap, .streamLate:
+            // Stream faults are drawn for connections, never for requests.
+            return answer(path: path, query: query)
         case .serverError:
             let statuses = [500, 502, 503, 504]
             let status = statuses[Int(fault.variant % UInt64(statuses.count))]

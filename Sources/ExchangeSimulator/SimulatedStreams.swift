@@ -18,6 +18,12 @@ public struct StreamSession: Sendable {
     private(set) var klines: [Symbol: KlineState] = [:]
     private(set) var depths: [Symbol: Int64] = [:]
     private var incoming: (second: Int64, count: Int) = (0, 0)
+    /// Injected faults in effect: events stopped, the next diff event skipped, the next final kline event held back.
+    private(set) var stalled = false
+    private var skipNextDiff = false
+    private var holdNextFinal = false
+    /// Messages held back, with when they are due.
+    private var delayed: [(due: Int64, message: [UInt8])] = []
 
     struct KlineState {
         /// The minute whose candle was last pushed.
@@ -122,10 +128,22 @@ public struct StreamSession: Sendable {
         }
     }
 
+    /// Applies a stream fault other than a dropped connection (which the server does itself).
+    public mutating func inject(_ fault: FaultKind) {
+        switch fault {
+        case .streamStall: stalled = true
+        case .streamGap: skipNextDiff = true
+        case .streamLate: holdNextFinal = true
+        default: break
+        }
+    }
+
     /// The events due at `now`, each a complete message.
     public mutating func events(at now: Int64) -> [[UInt8]] {
+        guard !stalled else { return [] }
         var messages: [[UInt8]] = []
         let minute = Interval.oneMinute.openTime(containing: now)
+        var held: [[UInt8]] = []
         for symbol in klines.keys.sorted() {
             guard var state = klines[symbol] else { continue }
             if state.minute < minute {
@@ -133,10 +151,16 @@ public struct StreamSession: Sendable {
                 var closed = max(state.minute, minute - 5 * 60_000)
                 while closed < minute {
                     if let candle = market.minuteCandle(symbol, minuteOpen: closed) {
-                        messages.append(
-                            wrap(
-                                .kline(symbol),
-                                BinanceStreamCodec.encode(KlineStreamEvent(symbol: symbol, eventTime: now, kline: candle, isFinal: true))))
+                        let final = wrap(
+                            .kline(symbol), BinanceStreamCodec.encode(KlineStreamEvent(symbol: symbol, eventTime: now, kline: candle, isFinal: true))
+                        )
+                        if holdNextFinal {
+                            // ws-late: the new minute's first event goes out first, the final one a second later.
+                            holdNextFinal = false
+                            held.append(final)
+                        } else {
+                            messages.append(final)
+                        }
                     }
                     closed += 60_000
                 }
@@ -157,12 +181,21 @@ public struct StreamSession: Sendable {
         let book = SimulatedBook(market: market)
         for symbol in depths.keys.sorted() {
             guard let sent = depths[symbol], slot > sent, let diff = book.diff(symbol, from: sent, to: slot) else { continue }
+            if skipNextDiff {
+                // ws-gap: the event is lost; the next one starts where this one would have ended.
+                skipNextDiff = false
+                depths[symbol] = slot
+                continue
+            }
             let event = DepthDiffEvent(
                 symbol: symbol, eventTime: now, firstUpdateId: SimulatedBook.updateId(symbol, slot: sent) + 1,
                 finalUpdateId: SimulatedBook.updateId(symbol, slot: slot), bids: diff.bids, asks: diff.asks)
             messages.append(wrap(.depth(symbol), BinanceStreamCodec.encode(event)))
             depths[symbol] = slot
         }
+        let (due, later) = (delayed.filter { $0.due <= now }, delayed.filter { $0.due > now })
+        messages += due.map(\.message)
+        delayed = later + held.map { (now + 1_000, $0) }
         return messages
     }
 

@@ -101,11 +101,22 @@ public enum SimulatorServer {
                 }
             }
             group.addTask {
+                var nextFaultDraw = start + 10_000
                 while !Task.isCancelled {
                     let now = exchange.now
                     if !overflow, now >= deadline {
                         try await outbound.close(.normalClosure, reason: "connection lifetime reached")
                         return
+                    }
+                    if now >= nextFaultDraw {
+                        nextFaultDraw = now + 10_000
+                        if let fault = exchange.drawStreamFault() {
+                            if fault == .streamDrop {
+                                try await outbound.close(.goingAway, reason: "injected fault: ws-drop")
+                                return
+                            }
+                            session.state.withLock { $0.inject(fault) }
+                        }
                     }
                     let messages = session.state.withLock { $0.events(at: now) }
                     var bytes = 0

@@ -18,6 +18,9 @@ public struct SymbolStream: Sendable {
     public internal(set) var repairs = 0
     /// A snapshot request is on its way: events are buffered meanwhile.
     var snapshotPending = false
+    /// Snapshot requests failed in a row, and when the next may go.
+    var snapshotFailures = 0
+    var snapshotRetryAt: Int64 = .min
 
     /// At most this many final candles are held (a day and a bit): beyond it the oldest go and REST repairs them.
     static let finalLimit = 1_500

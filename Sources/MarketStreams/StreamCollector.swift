@@ -82,6 +82,8 @@ public actor StreamCollector: Service {
     var flushes = 0
     var lags = LagWindow()
     var malformedMessages = 0
+    /// After a 429 or 418 no snapshot is asked for until its `Retry-After` has passed.
+    var snapshotsPausedUntil: Int64 = .min
     var rebuildCounter = Counter(label: "cryptopipe_stream_book_rebuilds_total")
     var repairCounter = Counter(label: "cryptopipe_stream_repairs_total")
     var eventCounter = Counter(label: "cryptopipe_stream_events_total")
@@ -347,7 +349,8 @@ public actor StreamCollector: Service {
                     "stream: order book out of sequence, rebuilding",
                     metadata: ["symbol": "\(event.symbol)", "expected": "\(expected)", "got": "\(got)"])
             }
-            let needsSnapshot = stream.book.state == .awaitingSnapshot && !stream.snapshotPending
+            let needsSnapshot =
+                stream.book.state == .awaitingSnapshot && !stream.snapshotPending && now >= max(stream.snapshotRetryAt, snapshotsPausedUntil)
             if needsSnapshot { stream.snapshotPending = true }
             streams[event.symbol] = stream
             if needsSnapshot { fetchSnapshot(event.symbol) }
@@ -377,7 +380,7 @@ public actor StreamCollector: Service {
                 let snapshot = try await extractor.depthSnapshot(symbol, limit: limit)
                 self.applySnapshot(symbol, snapshot, limit: limit)
             } catch {
-                self.snapshotFailed(symbol, error: "\(error)")
+                self.snapshotFailed(symbol, error: error as? PipelineError)
             }
         }
     }
@@ -385,6 +388,7 @@ public actor StreamCollector: Service {
     private func applySnapshot(_ symbol: Symbol, _ snapshot: OrderBookSnapshot, limit: Int) {
         guard var stream = streams[symbol] else { return }
         stream.snapshotPending = false
+        stream.snapshotFailures = 0
         let outcome = stream.book.applySnapshot(snapshot, limit: limit)
         streams[symbol] = stream
         switch outcome {
@@ -401,10 +405,23 @@ public actor StreamCollector: Service {
         }
     }
 
-    private func snapshotFailed(_ symbol: Symbol, error: String) {
-        streams[symbol]?.snapshotPending = false
+    /// A failed snapshot is asked for again after a backoff (1 s doubling to a minute); a 429 or 418 pauses every
+    /// snapshot for its `Retry-After`.
+    private func snapshotFailed(_ symbol: Symbol, error: PipelineError?) {
+        let now = clock.now()
+        if let kind = error?.exchangeError?.kind, kind.code == .rateLimited || kind.code == .banned {
+            let seconds = Int64(min(max(kind.retryAfterSeconds ?? 60, 1), 3 * 86_400))
+            snapshotsPausedUntil = max(snapshotsPausedUntil, now + seconds * 1_000)
+        }
+        if var stream = streams[symbol] {
+            stream.snapshotPending = false
+            stream.snapshotFailures += 1
+            stream.snapshotRetryAt = now + (Int64(1_000) << min(stream.snapshotFailures - 1, 6))
+            streams[symbol] = stream
+        }
         logger.warning(
-            "stream: order-book snapshot failed; the next event retries", metadata: ["symbol": "\(symbol)", "error": "\(error)"])
+            "stream: order-book snapshot failed; retrying after a pause",
+            metadata: ["symbol": "\(symbol)", "error": "\(error.map { "\($0)" } ?? "cancelled")"])
     }
 
     // MARK: Flushing candles

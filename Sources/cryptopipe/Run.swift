@@ -188,14 +188,16 @@ struct SimulateExchange: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "Share of requests (0-1) answered with a fault: 5xx, hang, reset, malformed, truncated or 429 (env CRYPTOPIPE_FAULTS, default 0)."
+            "Share of requests (0-1) answered with a fault: 5xx, hang, reset, malformed, truncated or 429; for stream connections, the chance of ws-drop, ws-stall, ws-gap or ws-late in each 10 s (env CRYPTOPIPE_FAULTS, default 0)."
     )
     var faults: String?
 
     @Option(name: .long, help: "Seed of the fault sequence (env CRYPTOPIPE_FAULT_SEED, default 1).")
     var faultSeed: String?
 
-    @Option(name: .long, help: "Comma-separated fault kinds to draw from: 5xx,hang,reset,malformed,truncated,429 (default all).")
+    @Option(
+        name: .long,
+        help: "Comma-separated fault kinds to draw from: 5xx,hang,reset,malformed,truncated,429,ws-drop,ws-stall,ws-gap,ws-late (default all).")
     var faultKinds: String?
 
     @Option(name: .long, help: "Seconds a hung request waits before answering (env CRYPTOPIPE_FAULT_HANG_SECONDS, default 15).")

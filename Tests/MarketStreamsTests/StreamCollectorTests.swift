@@ -25,9 +25,10 @@ struct StreamCollectorTests {
         let warehouse: SQLiteWarehouse
         let logger = Logger(label: "stream-test")
 
-        init(speed: Double = 10, lifetime: Duration = .seconds(86_400)) async throws {
+        init(speed: Double = 10, lifetime: Duration = .seconds(86_400), faults: FaultConfiguration? = nil) async throws {
             clock = PipelineClock.system.scaled(startingAt: StreamCollectorTests.start, speed: speed)
-            var configuration = SimulatorConfiguration(seed: 31, symbols: StreamCollectorTests.symbols, historyMinutes: 600, clock: clock)
+            var configuration = SimulatorConfiguration(
+                seed: 31, symbols: StreamCollectorTests.symbols, historyMinutes: 600, clock: clock, faults: faults)
             configuration.webSocketLifetime = lifetime
             exchange = SimulatedExchange(configuration: configuration)
             folder = try TemporaryDirectory("streams")
@@ -38,7 +39,10 @@ struct StreamCollectorTests {
         func collector(
             baseURL: String, flushes: Int, depthLimit: Int = 20, configure: (inout StreamCollector.Configuration) -> Void = { _ in }
         ) -> StreamCollector {
-            let client = BinanceClient(configuration: .init(baseURL: baseURL, clock: clock), httpClient: .shared, logger: logger)
+            // Real seconds: a hung answer (an injected fault) is given up on well before the next flush.
+            let client = BinanceClient(
+                configuration: .init(baseURL: baseURL, requestTimeout: .seconds(1), clock: clock, budget: WeightBudget(clock: clock)),
+                httpClient: .shared, logger: logger)
             let extractor = Extractor(
                 configuration: .init(symbols: StreamCollectorTests.symbols, initialCandles: 30, depthLimit: depthLimit), source: client,
                 lake: lake, warehouse: warehouse, clock: clock, logger: logger)
@@ -133,6 +137,33 @@ struct StreamCollectorTests {
             }
             #expect(harness.exchange.streamStatistics.connectionsOpened >= 5)
             #expect(try await harness.expectBooksMatch(depthLimit: 20) >= 5 * 10)
+        }
+    }
+
+    /// Half an hour of every stream fault (dropped connections, stalls, skipped diff events, late final events) and REST
+    /// faults on 10 % of the requests: every candle still equals the simulator's, none is missing, every stored book is
+    /// the simulator's at its update id, and the collector never goes over the exchange's limits.
+    @Test(.timeLimit(.minutes(10)))
+    func halfAnHourOfStreamAndRESTFaultsLosesNothing() async throws {
+        let faults = FaultConfiguration(rate: 0.1, seed: 5, kinds: FaultKind.allCases, hang: .seconds(2))
+        let harness = try await Harness(speed: 20, faults: faults)
+        defer { harness.folder.remove() }
+        try await SimulatorServer.withRunning(harness.exchange) { baseURL in
+            let collector = harness.collector(baseURL: baseURL, flushes: 31)
+            try await collector.run()
+            let status = await collector.status()
+            let lastMinute = Interval.oneMinute.openTime(containing: harness.clock.now()) - 60_000
+            try await harness.expectCandlesMatch(through: lastMinute - 60_000)
+            #expect(try await harness.expectBooksMatch(depthLimit: 20) >= 5 * 100)
+            let injected = harness.exchange.injectedFaults
+            for kind in FaultKind.streamKinds {
+                #expect(injected[kind, default: 0] > 0, "\(kind) never injected: \(injected)")
+            }
+            // REST is asked little (snapshots and repairs), so only some of its kinds come up.
+            #expect(FaultKind.requestKinds.reduce(0) { $0 + injected[$1, default: 0] } >= 5, "\(injected)")
+            // Gaps and drops rebuilt books; drops, stalls and lost requests were repaired over REST.
+            #expect(status.symbols.reduce(0) { $0 + $1.rebuilds } > 0 && status.symbols.contains { $0.repairs > 1 }, "\(status.symbols)")
+            #expect(harness.exchange.limitStatistics == .init())
         }
     }
 }

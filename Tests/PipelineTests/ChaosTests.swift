@@ -49,7 +49,7 @@ struct ChaosTests {
 
         #expect(fill.failures.isEmpty, "\(fill.failures)")
         let injected = exchange.injectedFaults
-        #expect(Set(injected.keys) == Set(FaultKind.allCases), "\(injected)")
+        #expect(Set(injected.keys) == Set(FaultKind.requestKinds), "\(injected)")
         #expect(injected.values.reduce(0, +) > 300, "\(injected)")
         #expect(exchange.limitStatistics.banned == 0)
         #expect(exchange.limitStatistics.rateLimited == 0)
