@@ -152,7 +152,8 @@ public struct StreamSession: Sendable {
                 while closed < minute {
                     if let candle = market.minuteCandle(symbol, minuteOpen: closed) {
                         let final = wrap(
-                            .kline(symbol), BinanceStreamCodec.encode(KlineStreamEvent(symbol: symbol, eventTime: now, kline: candle, isFinal: true))
+                            .kline(symbol),
+                            BinanceStreamCodec.encode(KlineStreamEvent(symbol: symbol, eventTime: now, kline: candle, isFinal: true))
                         )
                         if holdNextFinal {
                             // ws-late: the new minute's first event goes out first, the final one a second later.

@@ -70,6 +70,8 @@ public actor StreamCollector: Service {
     /// Where each flush is logged as a run of `extract-transform` (trigger `stream`), for the Pipeline page and the
     /// dashboard's freshness.
     let runLog: (any JobRunStore)?
+    /// Where ``StreamStatus`` is saved for `status`, the API and the pages.
+    let statusStore: (any SettingsStore)?
     let clock: PipelineClock
     let logger: Logger
     let onFlush: @Sendable (FlushReport) async -> Void
@@ -88,6 +90,9 @@ public actor StreamCollector: Service {
     var repairCounter = Counter(label: "cryptopipe_stream_repairs_total")
     var eventCounter = Counter(label: "cryptopipe_stream_events_total")
     var lagRecorder = Recorder(label: "cryptopipe_stream_lag_seconds")
+    var connectionsGauge = Gauge(label: "cryptopipe_stream_connections")
+    var connectedGauge = Gauge(label: "cryptopipe_stream_symbols_connected")
+    var syncedGauge = Gauge(label: "cryptopipe_stream_books_synced")
 
     struct Slot {
         var symbols: [Symbol] = []
@@ -107,7 +112,7 @@ public actor StreamCollector: Service {
 
     public init(
         configuration: Configuration, extractor: Extractor, transformer: Transformer, symbols: SymbolRegistry,
-        runLog: (any JobRunStore)? = nil, clock: PipelineClock = .system, logger: Logger,
+        runLog: (any JobRunStore)? = nil, statusStore: (any SettingsStore)? = nil, clock: PipelineClock = .system, logger: Logger,
         onFlush: @escaping @Sendable (FlushReport) async -> Void = { _ in }
     ) {
         self.configuration = configuration
@@ -115,6 +120,7 @@ public actor StreamCollector: Service {
         self.transformer = transformer
         self.registry = symbols
         self.runLog = runLog
+        self.statusStore = statusStore
         self.clock = clock
         self.logger = logger
         self.onFlush = onFlush
@@ -224,6 +230,7 @@ public actor StreamCollector: Service {
             let now = clock.now()
             if now - refreshed >= 5_000 {
                 refreshed = now
+                await publishStatus()
                 do {
                     try await refreshSymbols()
                 } catch {
@@ -350,7 +357,8 @@ public actor StreamCollector: Service {
                     metadata: ["symbol": "\(event.symbol)", "expected": "\(expected)", "got": "\(got)"])
             }
             let needsSnapshot =
-                stream.book.state == .awaitingSnapshot && !stream.snapshotPending && now >= max(stream.snapshotRetryAt, snapshotsPausedUntil)
+                stream.book.state == .awaitingSnapshot && !stream.snapshotPending
+                && now >= max(stream.snapshotRetryAt, snapshotsPausedUntil)
             if needsSnapshot { stream.snapshotPending = true }
             streams[event.symbol] = stream
             if needsSnapshot { fetchSnapshot(event.symbol) }
@@ -434,6 +442,7 @@ public actor StreamCollector: Service {
         while true {
             let report = await loggedFlush(upTo: upTo)
             flushes += 1
+            await publishStatus()
             await onFlush(report)
             if let stop = configuration.stopAfterFlushes, flushes >= stop { return }
             let now = clock.now()
@@ -616,32 +625,25 @@ public actor StreamCollector: Service {
                 bookUpdateId: stream.book.lastUpdateId, rebuilds: stream.rebuilds, repairs: stream.repairs, lastWritten: stream.written)
         }
         return StreamStatus(
-            connections: slots.reduce(0) { $0 + ($1.current == nil ? 0 : 1) + ($1.rotating == nil ? 0 : 1) }, symbols: symbols,
+            streamURL: configuration.streamURL, updatedAt: clock.now(),
+            connections: slots.reduce(0) { $0 + ($1.current == nil ? 0 : 1) + ($1.rotating == nil ? 0 : 1) },
             flushes: flushes, lagP50Milliseconds: lags.percentile(0.5), lagP95Milliseconds: lags.percentile(0.95),
-            malformedMessages: malformedMessages)
-    }
-}
-
-/// The stream collector's state, as the API and pages show it.
-public struct StreamStatus: Sendable, Hashable {
-    public struct SymbolState: Sendable, Hashable {
-        public var symbol: Symbol
-        public var connected: Bool
-        public var lastEvent: Int64?
-        public var bookSynced: Bool
-        public var bookUpdateId: Int64?
-        public var rebuilds: Int
-        public var repairs: Int
-        public var lastWritten: Int64?
+            malformedMessages: malformedMessages, symbols: symbols)
     }
 
-    public var connections: Int
-    public var symbols: [SymbolState]
-    public var flushes: Int
-    /// Time from a candle's close to its warehouse row, over the last flushes.
-    public var lagP50Milliseconds: Int64?
-    public var lagP95Milliseconds: Int64?
-    public var malformedMessages: Int
+    /// Saves ``status()`` where other processes read it, and sets the gauges of `/metrics`.
+    private func publishStatus() async {
+        let status = status()
+        connectionsGauge.record(status.connections)
+        connectedGauge.record(status.symbols.count { $0.connected })
+        syncedGauge.record(status.symbols.count { $0.bookSynced })
+        guard let statusStore else { return }
+        do {
+            try await status.save(to: statusStore)
+        } catch {
+            logger.warning("stream: cannot save the stream status", metadata: ["error": "\(error)"])
+        }
+    }
 }
 
 /// The lags of the last 1,000 flushes.

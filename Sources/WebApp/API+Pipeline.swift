@@ -84,6 +84,7 @@ extension API {
         let generatedAt = now
         let overview = try await pipelineOverview(gaps: false)
         let usage = services.exchangeUsage.snapshot
+        let streams = try await StreamStatus.load(from: services.warehouse)
         return Response.json { json in
             json.object { json in
                 json.time("generated_at", "generated_at_iso", generatedAt)
@@ -115,6 +116,9 @@ extension API {
                 Self.write(usage, at: generatedAt, to: &json)
                 json.key("exchange_clock")
                 Self.write(overview.clockReading, to: &json)
+                // `null` where no stream collector has run on this warehouse (`run --source rest`).
+                json.key("streams")
+                if let streams { streams.writeJSON(to: &json) } else { json.null() }
             }
         }
     }

@@ -235,7 +235,25 @@ enum OpenAPIDocument {
                         ),
                         ("exchange", ref("ExchangeUsage")),
                         ("exchange_clock", nullableRef("ExchangeClock")),
+                        ("streams", nullableRef("StreamStatus")),
                     ])
+            ),
+            (
+                "StreamStatus",
+                object(
+                    [("stream_url", string)] + time("updated_at")
+                        + [
+                            ("connections", integer), ("flushes", integer), ("lag_p50_ms", nullable("integer")),
+                            ("lag_p95_ms", nullable("integer")), ("malformed_messages", integer),
+                            (
+                                "symbols",
+                                array(
+                                    object(
+                                        [("symbol", string), ("connected", boolean)] + time("last_event", nullable: true)
+                                            + [("book_synced", boolean), ("book_update_id", nullable("integer")), ("rebuilds", integer)]
+                                            + [("repairs", integer)] + time("last_written", nullable: true)))
+                            ),
+                        ])
             ),
             (
                 "ExchangeClock",

@@ -197,7 +197,9 @@ struct SimulateExchange: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "Comma-separated fault kinds to draw from: 5xx,hang,reset,malformed,truncated,429,ws-drop,ws-stall,ws-gap,ws-late (default all).")
+        help:
+            "Comma-separated fault kinds to draw from: 5xx,hang,reset,malformed,truncated,429,ws-drop,ws-stall,ws-gap,ws-late (default all)."
+    )
     var faultKinds: String?
 
     @Option(name: .long, help: "Seconds a hung request waits before answering (env CRYPTOPIPE_FAULT_HANG_SECONDS, default 15).")

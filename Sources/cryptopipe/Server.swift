@@ -168,6 +168,7 @@ struct ServerAssembly {
             configuration.stopAfterFlushes = cycles
             collector = StreamCollector(
                 configuration: configuration, extractor: extractor, transformer: transformer, symbols: symbols, runLog: backends.warehouse,
+                statusStore: backends.warehouse,
                 clock: backends.marketClock, logger: logger, onFlush: Self.printFlush)
         }
         try await scheduler.prepare()

@@ -22,6 +22,7 @@ struct Status: AsyncParsableCommand {
             let counts = try await backends.warehouse.tableCounts()
             let lake = try await LakeStatistics.collect(lake: backends.lake, layout: backends.layout)
             let clockReading = backends.exchangeClock.reading
+            let streams = try await StreamStatus.load(from: backends.warehouse)
             let now = backends.exchangeClock.now()
             func lag(_ summary: DataSummary) -> Int64? {
                 switch summary.type {
@@ -34,7 +35,8 @@ struct Status: AsyncParsableCommand {
                 Console.write(
                     Data(
                         Self.document(
-                            configuration, summaries: summaries, counts: counts, lake: lake, clockReading: clockReading, lag: lag)
+                            configuration, summaries: summaries, counts: counts, lake: lake, clockReading: clockReading, streams: streams,
+                            lag: lag)
                             + [UInt8(ascii: "\n")]))
                 return
             }
@@ -63,6 +65,7 @@ struct Status: AsyncParsableCommand {
                 ])
             }
             Console.printTable(table)
+            if let streams { Self.print(streams) }
             Console.print(
                 "processed files: \(counts["processed_files"] ?? 0), rejected files: \(counts["rejected_files"] ?? 0), k-line rows: \(counts["fact_klines"] ?? 0), order-book rows: \(counts["fact_orderbook"] ?? 0)"
             )
@@ -73,7 +76,7 @@ struct Status: AsyncParsableCommand {
     /// left out.
     static func document(
         _ configuration: ResolvedConfiguration, summaries: [DataSummary], counts: [String: Int], lake: LakeStatistics,
-        clockReading: ExchangeClock.Reading?, lag: (DataSummary) -> Int64?
+        clockReading: ExchangeClock.Reading?, streams: StreamStatus? = nil, lag: (DataSummary) -> Int64?
     ) -> [UInt8] {
         var document = JSONWriter()
         document.object { json in
@@ -107,8 +110,28 @@ struct Status: AsyncParsableCommand {
             json.array { json in
                 for bucket in lake.buckets { write(bucket, to: &json) }
             }
+            if let streams {
+                json.key("streams")
+                streams.writeJSON(to: &json)
+            }
         }
         return document.bytes
+    }
+
+    /// The stream collector's state as it last saved it: a line, then a row per symbol.
+    static func print(_ streams: StreamStatus) {
+        let lag = [streams.lagP50Milliseconds.map { "p50 \($0) ms" }, streams.lagP95Milliseconds.map { "p95 \($0) ms" }].compactMap { $0 }
+        Console.print(
+            "streams (saved \(UTCTime.iso8601(streams.updatedAt))): \(streams.connections) connections to \(streams.streamURL), "
+                + "\(streams.flushes) flushes, lag \(lag.isEmpty ? "not measured yet" : lag.joined(separator: ", "))")
+        var table = [["SYMBOL", "CONNECTED", "LAST EVENT", "BOOK", "REBUILDS", "REPAIRS"]]
+        for symbol in streams.symbols {
+            table.append([
+                symbol.symbol.rawValue, symbol.connected ? "yes" : "no", symbol.lastEvent.map(UTCTime.iso8601) ?? "-",
+                symbol.bookSynced ? "synced" : "waiting", String(symbol.rebuilds), String(symbol.repairs),
+            ])
+        }
+        Console.printTable(table)
     }
 
     static func write(_ summary: DataSummary, lag: Int64?, to json: inout JSONWriter) {

@@ -54,8 +54,7 @@ struct StreamCollectorTests {
             return StreamCollector(
                 configuration: configuration, extractor: extractor, transformer: transformer,
                 symbols: SymbolRegistry(warehouse: warehouse, seed: StreamCollectorTests.symbols, clock: clock), runLog: warehouse,
-                clock: clock,
-                logger: logger)
+                statusStore: warehouse, clock: clock, logger: logger)
         }
 
         /// Every stored final 1m candle equals the simulator's, with no minute missing from the first to `through`.
@@ -109,6 +108,9 @@ struct StreamCollectorTests {
                 #expect((symbol.lastWritten ?? 0) >= lastMinute - 60_000, "\(symbol)")
             }
             #expect(harness.exchange.streamStatistics.connectionsOpened == 1 && status.flushes == 4 && status.malformedMessages == 0)
+            // What other processes read: the state saved after the last flush.
+            let saved = try #require(try await StreamStatus.load(from: harness.warehouse))
+            #expect(saved.flushes == 4 && saved.symbols.map(\.symbol) == Self.symbols.sorted() && saved.lagP95Milliseconds != nil)
             #expect(try await harness.expectBooksMatch(depthLimit: 20) >= 5 * 10)
             // Every flush is in the ingestion log as an extract-transform run.
             let runs = try await harness.warehouse.jobRuns(JobRunQuery(page: 1, pageSize: 10, job: PipelineJobs.extractTransform)).runs

@@ -24,8 +24,10 @@ extension Pages {
             }
             let runs = try await services.warehouse.jobRuns(
                 JobRunQuery(page: page, pageSize: Self.ingestionLogPageSize, job: filter.job, status: filter.status))
+            let streams = try await StreamStatus.load(from: services.warehouse)
             var html = HTML()
             Self.freshnessPanel(overview, usage: services.exchangeUsage.snapshot, now: now, to: &html)
+            if let streams { Self.streamsPanel(streams, now: now, to: &html) }
             Self.gapsPanel(overview.gaps, to: &html)
             html.raw("<div class=\"two\">")
             Self.warehousePanel(figures, to: &html)
@@ -72,6 +74,30 @@ extension Pages {
                     + "(measured \(Display.time(reading.measuredAt)), round trip \(reading.roundTripMilliseconds) ms)"
             } ?? " · exchange clock not measured yet")
         html.raw("</p></div>")
+    }
+
+    /// The stream collector's connections, lag and per-symbol state, as it last saved them.
+    static func streamsPanel(_ status: StreamStatus, now: Int64, to html: inout HTML) {
+        html.raw("<div class=\"panel\"><h2>Streams</h2><p class=\"muted\">")
+        html.text(
+            "\(status.connections) connection\(status.connections == 1 ? "" : "s") to \(status.streamURL) · \(status.flushes) flushes · "
+                + "lag from candle close to warehouse row: p50 \(status.lagP50Milliseconds.map { "\($0) ms" } ?? "-"), "
+                + "p95 \(status.lagP95Milliseconds.map { "\($0) ms" } ?? "-") · saved \(Display.time(status.updatedAt))")
+        if status.malformedMessages > 0 { html.text(" · \(status.malformedMessages) malformed messages skipped") }
+        html.raw("</p>")
+        html.table(
+            [
+                ("Symbol", false), ("Connected", false), ("Last event", false), ("Order book", false), ("Rebuilds", true),
+                ("REST repairs", true), ("Newest candle written", false),
+            ], status.symbols
+        ) { state in
+            [
+                .text(state.symbol.rawValue), .text(state.connected ? "yes" : "no"), .text(Display.time(state.lastEvent)),
+                .text(state.bookSynced ? "synced at \(state.bookUpdateId.map(String.init) ?? "-")" : "waiting for a snapshot"),
+                .number(String(state.rebuilds)), .number(String(state.repairs)), .text(Display.time(state.lastWritten)),
+            ]
+        }
+        html.raw("</div>")
     }
 
     /// The 20 most recently updated gaps.
