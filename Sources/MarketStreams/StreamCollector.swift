@@ -72,6 +72,8 @@ public actor StreamCollector: Service {
     let runLog: (any JobRunStore)?
     /// Where ``StreamStatus`` is saved for `status`, the API and the pages.
     let statusStore: (any SettingsStore)?
+    /// Where k-line events go as they arrive, for the pages' live candles.
+    let live: LiveCandles?
     let clock: PipelineClock
     let logger: Logger
     let onFlush: @Sendable (FlushReport) async -> Void
@@ -112,7 +114,8 @@ public actor StreamCollector: Service {
 
     public init(
         configuration: Configuration, extractor: Extractor, transformer: Transformer, symbols: SymbolRegistry,
-        runLog: (any JobRunStore)? = nil, statusStore: (any SettingsStore)? = nil, clock: PipelineClock = .system, logger: Logger,
+        runLog: (any JobRunStore)? = nil, statusStore: (any SettingsStore)? = nil, live: LiveCandles? = nil, clock: PipelineClock = .system,
+        logger: Logger,
         onFlush: @escaping @Sendable (FlushReport) async -> Void = { _ in }
     ) {
         self.configuration = configuration
@@ -121,13 +124,17 @@ public actor StreamCollector: Service {
         self.registry = symbols
         self.runLog = runLog
         self.statusStore = statusStore
+        self.live = live
         self.clock = clock
         self.logger = logger
         self.onFlush = onFlush
     }
 
     public func run() async throws {
-        defer { closeConnections() }
+        defer {
+            closeConnections()
+            live?.finish()
+        }
         try await cancelWhenGracefulShutdown {
             try await self.collect()
         }
@@ -343,6 +350,7 @@ public actor StreamCollector: Service {
             stream.connected = true
             if event.isFinal { stream.receiveFinal(event.kline) }
             streams[event.symbol] = stream
+            live?.publish(event)
         case .depth(let event):
             guard var stream = streams[event.symbol] else { return }
             eventCounter.increment()

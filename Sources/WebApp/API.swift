@@ -24,6 +24,8 @@ struct API: Sendable {
     let dashboardFigures: SingleFlight<[UInt8]>
     /// Failed sign-ins and Bearer tokens per client address.
     let authenticationFailures = FailureThrottle()
+    /// Live candle streams that poll the warehouse.
+    let streamPolls = StreamPolls()
 
     init(services: WebAppServices) {
         self.services = services

@@ -464,6 +464,32 @@ enum OpenAPIDocument {
                 ]
             ),
             (
+                "/api/stream/candles/{symbol}",
+                [
+                    (
+                        "get",
+                        operation(
+                            "streamCandles",
+                            "Server-Sent Events (`event: candle`, data `{\"symbol\", \"candle\"}`): the newest 1m candle, then each update as it arrives; the stream ends after 10 minutes and browsers reconnect",
+                            tag: market, parameters: [symbolParameter],
+                            responses: [("200", response("An event stream", "text", contentType: "text/event-stream"))]
+                                + errors([400, 404, 503]))
+                    )
+                ]
+            ),
+            (
+                "/api/stream/candles",
+                [
+                    (
+                        "get",
+                        operation(
+                            "streamAllCandles",
+                            "Server-Sent Events of every tracked symbol's newest 1m candle, as `/api/stream/candles/{symbol}`", tag: market,
+                            responses: [("200", response("An event stream", "text", contentType: "text/event-stream"))] + errors([503]))
+                    )
+                ]
+            ),
+            (
                 "/api/orderbook/{symbol}",
                 [
                     (

@@ -28,6 +28,8 @@ public enum WebApp {
         routes.add(.get, "/api/indicators/{symbol}", to: router) { try await api.indicators($0, $1) }
         routes.add(.get, "/api/chart/{symbol}", to: router) { try await api.chart($0, $1) }
         routes.add(.get, "/api/dashboard/metrics", to: router) { try await api.dashboardMetrics($0, $1) }
+        routes.add(.get, "/api/stream/candles", to: router) { try await api.allCandlesStream($0, $1) }
+        routes.add(.get, "/api/stream/candles/{symbol}", to: router) { try await api.candleStream($0, $1) }
         routes.add(.get, "/api/pipeline/status", to: router) { try await api.pipelineStatus($0, $1) }
         routes.add(.get, "/api/pipeline/stats", to: router) { try await api.pipelineStats($0, $1) }
         routes.add(.get, "/api/ingestion/logs", to: router) { try await api.ingestionLogs($0, $1) }

@@ -38,13 +38,17 @@ public struct WebAppServices: Sendable {
     public var exchangeClock: ExchangeClock
     public var metrics: PrometheusCollectorRegistry
     public var logger: Logger
+    /// The stream collector's k-line events as they arrive, in a process that collects from streams; `nil` elsewhere
+    /// (the live pages then read the newest stored candles every few seconds).
+    public var liveCandles: LiveCandles?
 
     public init(
         warehouse: any WebWarehouse, lake: any ObjectStore, layout: LakeLayout, scheduler: JobScheduler, symbols: SymbolRegistry,
         exchange: any MarketDataSource, exchangeUsage: ExchangeUsageMonitor, configuration: [ConfigurationEntry], adminToken: String?,
         sessions: any SessionStore, publicURL: String? = nil, signInLinks: Bool = false, clock: PipelineClock = .system,
-        exchangeClock: ExchangeClock? = nil, metrics: PrometheusCollectorRegistry, logger: Logger
+        exchangeClock: ExchangeClock? = nil, metrics: PrometheusCollectorRegistry, logger: Logger, liveCandles: LiveCandles? = nil
     ) {
+        self.liveCandles = liveCandles
         self.warehouse = warehouse
         self.lake = lake
         self.layout = layout

@@ -161,6 +161,7 @@ struct ServerAssembly {
             logger: logger
         )
         var collector: StreamCollector?
+        let live = streaming ? LiveCandles() : nil
         if streaming, let streams {
             var configuration = StreamCollector.Configuration(
                 streamURL: streams.streamURL, flushIntervalSeconds: streams.flushIntervalSeconds,
@@ -168,7 +169,7 @@ struct ServerAssembly {
             configuration.stopAfterFlushes = cycles
             collector = StreamCollector(
                 configuration: configuration, extractor: extractor, transformer: transformer, symbols: symbols, runLog: backends.warehouse,
-                statusStore: backends.warehouse,
+                statusStore: backends.warehouse, live: live,
                 clock: backends.marketClock, logger: logger, onFlush: Self.printFlush)
         }
         try await scheduler.prepare()
@@ -196,7 +197,7 @@ struct ServerAssembly {
             exchange: source, exchangeUsage: usage, configuration: configurationEntries + (runJobs ? streams?.entries ?? [] : []),
             adminToken: http.adminToken,
             sessions: backends.sessions, publicURL: http.publicURL, signInLinks: http.signInLinks,
-            exchangeClock: backends.exchangeClock, metrics: registry, logger: logger)
+            exchangeClock: backends.exchangeClock, metrics: registry, logger: logger, liveCandles: live)
         if try await services.endSessionsOfAnotherAdminToken() {
             logger.notice("page sessions opened with another admin token were ended")
         }

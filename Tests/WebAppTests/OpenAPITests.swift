@@ -31,7 +31,22 @@ struct OpenAPITests {
                 let body =
                     route.method == "PATCH" ? #"{"interval_seconds": 600}"# : route.method == "POST" ? #"{"symbol": "SOLUSDT"}"# : nil
                 for token in [nil, APIFixture.token] {
-                    let reply = try await client.send(method, uri, token: token, body: body)
+                    let reply: APIFixture.Reply
+                    if route.path.hasPrefix("/api/stream/") {
+                        // A live stream ends when its lifetime has passed on the fixture's clock, moved until it has.
+                        let done = Flag()
+                        async let streamed = {
+                            defer { done.state.withLock { $0 = true } }
+                            return try await client.send(method, uri, token: token, body: body)
+                        }()
+                        while !done.state.withLock({ $0 }) {
+                            fixture.clock.advance(by: .seconds(30))
+                            try await Task.sleep(for: .milliseconds(2))
+                        }
+                        reply = try await streamed
+                    } else {
+                        reply = try await client.send(method, uri, token: token, body: body)
+                    }
                     let operation = try #require(paths[route.path]?[route.method.lowercased()])
                     let responses = try #require(operation["responses"])
                     #expect(

@@ -638,6 +638,34 @@ extension Assets {
             },
             stats: stats
           };
+          // The newest minute moves as the streams deliver it (Server-Sent Events from /api/stream/candles/{symbol}):
+          // while the chart shows 1m candles up to now, an update replaces the last candle or adds the next one, and a
+          // view resting on the right edge keeps the newest candle in sight. Without EventSource the page stays as served.
+          if (window.EventSource && interval === "1m") {
+            var live = new EventSource("/api/stream/candles/" + encodeURIComponent(symbol));
+            live.addEventListener("candle", function (message) {
+              var update;
+              try { update = prepare(JSON.parse(message.data).candle); } catch (error) { return; }
+              if (!reachesNewest || candles.length === 0) return;
+              var last = candles[candles.length - 1];
+              if (update.t === last.t) {
+                // The indicators of the last candle stay the server's until the page loads it again.
+                ["rsi", "macd", "signal", "hist", "upper", "middle", "lower"].forEach(function (key) { update[key] = last[key]; });
+                candles[candles.length - 1] = update;
+              } else if (update.t > last.t) {
+                var atEdge = start + count >= candles.length - 0.5;
+                candles.push(update);
+                if (atEdge) start += 1;
+                trim();
+                clamp();
+              } else {
+                return;
+              }
+              schedule();
+            });
+            window.addEventListener("pagehide", function () { live.close(); });
+          }
+
           // Focus, keys and their description only with the script that answers them.
           view.classList.add("interactive");
           view.setAttribute("tabindex", "0");

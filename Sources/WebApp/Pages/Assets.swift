@@ -95,6 +95,23 @@ enum Assets {
               .catch(function () { element.setAttribute("data-stale", "true"); });
           }, seconds * 1000);
         });
+        // Prices marked data-live-price follow the streams (Server-Sent Events of every tracked symbol) between the
+        // refreshes; the elements are looked up per event, as a refresh replaces them.
+        if (window.EventSource && document.querySelector("[data-live-price]")) {
+          var prices = new EventSource("/api/stream/candles");
+          prices.addEventListener("candle", function (message) {
+            var update;
+            try { update = JSON.parse(message.data); } catch (error) { return; }
+            var text = String(update.candle.close).replace(/(\\.[0-9]{2}[0-9]*?)0+$/, "$1");
+            document.querySelectorAll("[data-live-price]").forEach(function (element) {
+              if (element.getAttribute("data-live-price") === update.symbol && element.textContent !== text) {
+                element.textContent = text;
+                element.setAttribute("data-live", "true");
+              }
+            });
+          });
+          window.addEventListener("pagehide", function () { prices.close(); });
+        }
 
         """
 }

@@ -49,7 +49,7 @@ extension Pages {
             let direction = rising ? "up" : "down"
             html.raw("<div class=\"symbol\"><a href=\"/analytics?symbol=\(symbol)\">\(symbol)</a>")
             html.raw("<span class=\"\(direction)\">\(HTML.escape(Display.percent(stats.priceChangePercent)))%</span></div>")
-            html.element("div", "class=\"price\"", Display.decimal(stats.lastPrice))
+            html.element("div", "class=\"price\" data-live-price=\"\(symbol)\"", Display.decimal(stats.lastPrice))
             // Every 15th minute of the day: about 96 points.
             let closes = stride(from: 0, to: minutes.count, by: 15).map { minutes[$0].close.doubleValue } + [stats.lastPrice.doubleValue]
             html.raw(PaneCharts.sparkline(closes, rising: rising, label: "\(symbol) last 24 hours"))
