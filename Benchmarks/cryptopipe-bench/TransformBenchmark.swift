@@ -14,6 +14,7 @@ struct Bench: AsyncParsableCommand {
         subcommands: [
             TransformBenchmark.self, MySQLTransformBenchmark.self, ImportBenchmark.self, CycleBenchmark.self, ScaleBenchmark.self,
             RollupCheck.self, IntervalAPIBenchmark.self, S3ReadBenchmark.self, LiveBenchmark.self, MySQLBookStorageBenchmark.self,
+            StreamBenchmark.self,
         ]
     )
 }

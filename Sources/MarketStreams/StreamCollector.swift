@@ -46,7 +46,8 @@ public actor StreamCollector: Service {
 
         /// Levels asked of each REST snapshot: enough beyond the written depth that the book stays exact as prices
         /// move (``LocalOrderBook/covers(_:)``).
-        public var snapshotLimit: Int { min(5_000, max(500, depthLimit * 2)) }
+        /// Five times the written depth (at least 100, the cheapest weight): 500 levels (weight 25) for the default 100.
+        public var snapshotLimit: Int { min(5_000, max(100, depthLimit * 5)) }
     }
 
     /// What one flush did, for the `cycle` line `run` prints.
@@ -527,8 +528,9 @@ public actor StreamCollector: Service {
         do {
             report.transform = try await transformer.transformPending()
             let done = clock.now()
-            // Lag: from the candle's close to its row in the warehouse, for the minutes this flush wrote.
-            if report.candles > 0 {
+            // Lag: from the close of the newest minute this flush wrote to its row in the warehouse. The first flush
+            // catches up on what happened before the process started, which is not the streams' delivery.
+            if report.candles > 0, flushes > 0 {
                 let lag = done - (lastMinute + 60_000)
                 lags.record(lag)
                 lagRecorder.record(Double(lag) / 1_000)

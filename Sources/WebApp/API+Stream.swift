@@ -65,7 +65,9 @@ extension API {
                             while clock.now() < deadline {
                                 try await clock.sleep(for: Self.streamPoll)
                                 for symbol in symbols {
-                                    guard let stored = try await Self.newestMinute(symbol, reader), stored != newest[symbol] else { continue }
+                                    guard let stored = try await Self.newestMinute(symbol, reader), stored != newest[symbol] else {
+                                        continue
+                                    }
                                     newest[symbol] = stored
                                     output.yield(Self.event(symbol, stored))
                                 }

@@ -641,7 +641,9 @@ extension Assets {
           // The newest minute moves as the streams deliver it (Server-Sent Events from /api/stream/candles/{symbol}):
           // while the chart shows 1m candles up to now, an update replaces the last candle or adds the next one, and a
           // view resting on the right edge keeps the newest candle in sight. Without EventSource the page stays as served.
-          if (window.EventSource && interval === "1m") {
+          // It starts a few seconds after the page loads: tools that take a page as loaded once its network goes quiet
+          // (headless renderers, crawlers) would otherwise wait on the open stream for ever.
+          if (window.EventSource && interval === "1m") setTimeout(function () {
             var live = new EventSource("/api/stream/candles/" + encodeURIComponent(symbol));
             live.addEventListener("candle", function (message) {
               var update;
@@ -664,7 +666,7 @@ extension Assets {
               schedule();
             });
             window.addEventListener("pagehide", function () { live.close(); });
-          }
+          }, 4000);
 
           // Focus, keys and their description only with the script that answers them.
           view.classList.add("interactive");

@@ -96,8 +96,9 @@ enum Assets {
           }, seconds * 1000);
         });
         // Prices marked data-live-price follow the streams (Server-Sent Events of every tracked symbol) between the
-        // refreshes; the elements are looked up per event, as a refresh replaces them.
-        if (window.EventSource && document.querySelector("[data-live-price]")) {
+        // refreshes; the elements are looked up per event, as a refresh replaces them. The stream opens a few seconds
+        // after the page loads, so tools that wait for a quiet network (headless renderers, crawlers) see it loaded.
+        if (window.EventSource && document.querySelector("[data-live-price]")) setTimeout(function () {
           var prices = new EventSource("/api/stream/candles");
           prices.addEventListener("candle", function (message) {
             var update;
@@ -111,7 +112,7 @@ enum Assets {
             });
           });
           window.addEventListener("pagehide", function () { prices.close(); });
-        }
+        }, 4000);
 
         """
 }
