@@ -41,8 +41,11 @@ struct StreamBenchmark: AsyncParsableCommand {
         let statistics = exchange.streamStatistics
         let warehouse = try SQLiteWarehouse(path: folder + "/warehouse.sqlite")
         let status = try await StreamStatus.load(from: warehouse)
-        let lake = try Self.lakeFigures(folder + "/lake/crypto-raw", since: measured.steadyFrom)
-        let steadyMinutes = max(1, Double(measured.end - measured.steadyFrom) / 60_000)
+        // Whole minutes after the start-up fill, by the capture times in the objects' names.
+        let since = Interval.oneMinute.openTime(containing: measured.steadyFrom) + 60_000
+        let until = Interval.oneMinute.openTime(containing: measured.end)
+        let lake = try Self.lakeFigures(folder + "/lake/crypto-raw", from: since, to: until)
+        let steadyMinutes = max(1, Double(until - since) / 60_000)
         let weights = exchange.weightHistory.sorted { $0.key < $1.key }.map(\.value)
         print(
             String(
@@ -162,15 +165,17 @@ struct StreamBenchmark: AsyncParsableCommand {
         return ((user + system) / ticks, peak ?? 0)
     }
 
-    /// Objects and bytes written since `since` (by the capture time in their names), by type.
+    /// Objects and bytes captured in `[from, to)` (by the capture time in their names), by type.
     static func lakeFigures(
-        _ bucket: String, since: Int64
+        _ bucket: String, from: Int64, to: Int64
     ) throws -> (klineObjects: Int, klineBytes: Int, depthObjects: Int, depthBytes: Int) {
         var figures = (0, 0, 0, 0)
         let manager = FileManager.default
         for day in try manager.contentsOfDirectory(atPath: bucket) {
             for name in try manager.contentsOfDirectory(atPath: bucket + "/" + day) {
-                guard let time = name.split(separator: "_").last.flatMap({ Int64($0.dropLast(5)) }), time >= since else { continue }
+                guard let time = name.split(separator: "_").last.flatMap({ Int64($0.dropLast(5)) }), time >= from, time < to else {
+                    continue
+                }
                 let size = (try manager.attributesOfItem(atPath: bucket + "/" + day + "/" + name)[.size] as? Int) ?? 0
                 if name.contains("_klines_") {
                     figures.0 += 1

@@ -63,6 +63,20 @@ public final class SimulatedExchange: Sendable {
     /// Faults injected so far, by kind.
     public var injectedFaults: [FaultKind: Int] { faults?.injected ?? [:] }
 
+    /// Binance's limit on new stream connections: 300 per 5 minutes per IP (all clients of the simulator count as one).
+    public static let maximumNewConnections = 300
+    private let connectionOpens = Mutex<[Int64]>([])
+
+    /// Whether a new stream connection is allowed at `now`; counted when it is.
+    func admitStreamConnection(at now: Int64) -> Bool {
+        connectionOpens.withLock { opens in
+            opens.removeAll { $0 <= now - 300_000 }
+            guard opens.count < Self.maximumNewConnections else { return false }
+            opens.append(now)
+            return true
+        }
+    }
+
     /// A stream connection's fault for its next 10 s, if one is due.
     func drawStreamFault() -> FaultKind? { faults?.drawStream()?.kind }
 

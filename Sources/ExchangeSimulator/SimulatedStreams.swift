@@ -109,7 +109,10 @@ public struct StreamSession: Sendable {
                 try subscribe(request.params, at: now)
             } catch {
                 if case .tooManyStreams = error { throw error }
-                return Array(#"{"error":{"code":2,"msg":"\#(error)"},"id":\#(id)}"#.utf8)
+                var bytes = Array(#"{"error":{"code":2,"msg":"#.utf8)
+                JSONText.appendString("\(error)", to: &bytes)
+                bytes.append(contentsOf: #"},"id":\#(id)}"#.utf8)
+                return bytes
             }
             return Array(#"{"result":null,"id":\#(id)}"#.utf8)
         case "UNSUBSCRIBE":

@@ -68,6 +68,11 @@ public enum SimulatorServer {
         let clock = exchange.configuration.clock
         let start = exchange.now
         var first = StreamSession(market: exchange.market, listed: exchange.configuration.symbols, combined: combined)
+        guard exchange.admitStreamConnection(at: start) else {
+            exchange.streamCounters.state.withLock { $0.refused += 1 }
+            try await outbound.close(.policyViolation, reason: "more than 300 new connections in 5 minutes")
+            return
+        }
         do {
             try first.subscribe(names, at: start)
         } catch {
@@ -86,7 +91,12 @@ public enum SimulatorServer {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for try await message in inbound.messages(maxSize: 1 << 16) {
-                    guard case .text(let text) = message else { continue }
+                    // Binary requests count against the message rate too, and are answered as malformed.
+                    let text: String
+                    switch message {
+                    case .text(let value): text = value
+                    case .binary: text = ""
+                    }
                     let reply = session.state.withLock { session in
                         Result { () throws(StreamSession.Refusal) in try session.handle(Array(text.utf8), at: exchange.now) }
                     }

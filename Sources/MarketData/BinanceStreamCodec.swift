@@ -146,6 +146,10 @@ public enum BinanceStreamCodec {
         case "kline":
             guard let eventTime, let symbolText, let kline else { throw scanner.error("kline event lacks E, s or k") }
             guard kline.interval == "1m" else { return .ignored }
+            // A 1m candle opens on a minute and closes 59,999 ms later: anything else would name a minute it is not.
+            guard kline.kline.openTime % 60_000 == 0, kline.kline.closeTime == kline.kline.openTime + 59_999 else {
+                throw scanner.error("a 1m kline must open on a minute and close 59,999 ms later")
+            }
             let symbol = try symbol(symbolText, scanner)
             return .kline(KlineStreamEvent(symbol: symbol, eventTime: eventTime, kline: kline.kline, isFinal: kline.isFinal))
         case "depthUpdate":

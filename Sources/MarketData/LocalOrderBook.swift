@@ -28,6 +28,8 @@ public struct LocalOrderBook: Sendable {
         case snapshotTooOld(lastUpdateId: Int64, firstBuffered: Int64)
         /// The sequence broke: the book is discarded and events are buffered again for a new snapshot.
         case outOfSequence(expected: Int64, got: Int64)
+        /// A level the book has no room for, or a run of events it already had: the book is discarded, as for a gap.
+        case discarded(reason: String)
     }
 
     public let symbol: Symbol
@@ -40,15 +42,25 @@ public struct LocalOrderBook: Sendable {
     /// The deepest bid and ask of the snapshot when it was cut off at its limit; `nil` when it held the whole side.
     private var bidFloor: ExactDecimal?
     private var askCeiling: ExactDecimal?
-    /// Events held while no snapshot is applied; beyond it the oldest go (the snapshot they wait for is then too new
-    /// for them anyway, and memory stays bounded whatever the stream sends).
+    /// Events, and their levels, held while no snapshot is applied; beyond either the oldest go (the snapshot they wait
+    /// for is then too new for them anyway), so memory stays bounded whatever the stream sends and however long
+    /// snapshots are paused.
     public let bufferLimit: Int
+    public let bufferedLevelLimit: Int
+    private var bufferedLevels = 0
+    /// Events in a row that the book already had; a stream that only repeats itself (or one event claiming a range to
+    /// the end of time) would otherwise freeze the book while it looks synced.
+    private var staleRun = 0
+    static let staleRunLimit = 1_000
+    /// An event spanning more update ids than this is not believed.
+    static let maximumSpan: Int64 = 100_000_000
     /// Levels kept per side; a stream that adds levels without end cannot grow the book without end.
     public let levelLimit: Int
 
-    public init(symbol: Symbol, bufferLimit: Int = 2_000, levelLimit: Int = 20_000) {
+    public init(symbol: Symbol, bufferLimit: Int = 1_000, bufferedLevelLimit: Int = 20_000, levelLimit: Int = 20_000) {
         self.symbol = symbol
         self.bufferLimit = max(1, bufferLimit)
+        self.bufferedLevelLimit = max(1, bufferedLevelLimit)
         self.levelLimit = max(1, levelLimit)
     }
 
@@ -58,8 +70,7 @@ public struct LocalOrderBook: Sendable {
     public mutating func receive(_ event: DepthDiffEvent) -> Outcome {
         switch state {
         case .awaitingSnapshot:
-            if buffer.count == bufferLimit { buffer.removeFirst(buffer.count / 2) }
-            buffer.append(event)
+            hold(event)
             return .buffered
         case .awaitingFirstEvent, .synced:
             return apply(event)
@@ -75,6 +86,8 @@ public struct LocalOrderBook: Sendable {
             return .snapshotTooOld(lastUpdateId: snapshot.lastUpdateId, firstBuffered: first.firstUpdateId)
         }
         buffer = []
+        bufferedLevels = 0
+        staleRun = 0
         bids = [:]
         asks = [:]
         for level in snapshot.bids.prefix(levelLimit) where !level.quantity.isZero { bids[level.price] = level.quantity }
@@ -85,15 +98,30 @@ public struct LocalOrderBook: Sendable {
         state = .awaitingFirstEvent
         for event in pending {
             let outcome = apply(event)
-            if case .outOfSequence = outcome { return outcome }
+            switch outcome {
+            case .outOfSequence, .discarded: return outcome
+            default: continue
+            }
         }
         return .applied
+    }
+
+    private mutating func hold(_ event: DepthDiffEvent) {
+        let levels = event.bids.count + event.asks.count
+        while !buffer.isEmpty, buffer.count >= bufferLimit || bufferedLevels + levels > bufferedLevelLimit {
+            let dropped = buffer.removeFirst()
+            bufferedLevels -= dropped.bids.count + dropped.asks.count
+        }
+        buffer.append(event)
+        bufferedLevels += levels
     }
 
     /// Drops the book and waits for a new snapshot (after a disconnect: events missed meanwhile are not replayed).
     public mutating func reset() {
         state = .awaitingSnapshot
         buffer = []
+        bufferedLevels = 0
+        staleRun = 0
         bids = [:]
         asks = [:]
         bidFloor = nil
@@ -103,31 +131,56 @@ public struct LocalOrderBook: Sendable {
 
     private mutating func apply(_ event: DepthDiffEvent) -> Outcome {
         guard let last = lastUpdateId else { return .buffered }
-        if event.finalUpdateId <= last { return .stale }
+        if event.finalUpdateId <= last {
+            staleRun += 1
+            guard staleRun < Self.staleRunLimit else {
+                reset()
+                return .discarded(reason: "\(Self.staleRunLimit) events in a row the book already had")
+            }
+            return .stale
+        }
+        staleRun = 0
+        let (span, overflow) = event.finalUpdateId.subtractingReportingOverflow(event.firstUpdateId)
+        guard !overflow, span <= Self.maximumSpan else {
+            reset()
+            return .discarded(reason: "an event spans update ids \(event.firstUpdateId) to \(event.finalUpdateId)")
+        }
         // Binance asks the first event to straddle the snapshot and each later one to start right after the last; an
         // event that overlaps what is applied is taken too: its levels are their states at `u`, so re-applying changes
         // already applied is harmless. That lets two connections carry the same stream during a rotation.
         let next = last &+ 1
         guard event.firstUpdateId <= next else {
             reset()
-            buffer.append(event)
+            hold(event)
             return .outOfSequence(expected: next, got: event.firstUpdateId)
         }
-        Self.update(&bids, with: event.bids, limit: levelLimit)
-        Self.update(&asks, with: event.asks, limit: levelLimit)
+        // Levels beyond the snapshot's range are never shown (see `top`), so they are not kept either.
+        let (bidFloor, askCeiling) = (bidFloor, askCeiling)
+        guard Self.update(&bids, with: event.bids, limit: levelLimit, keeps: { price in bidFloor.map { price >= $0 } ?? true }),
+            Self.update(&asks, with: event.asks, limit: levelLimit, keeps: { price in askCeiling.map { price <= $0 } ?? true })
+        else {
+            reset()
+            return .discarded(reason: "more than \(levelLimit) levels on a side")
+        }
         lastUpdateId = event.finalUpdateId
         state = .synced
         return .applied
     }
 
-    private static func update(_ side: inout [ExactDecimal: ExactDecimal], with levels: [PriceLevel], limit: Int) {
-        for level in levels {
+    /// Applies `levels` within the range `keeps` accepts; `false` when one does not fit under `limit`.
+    private static func update(
+        _ side: inout [ExactDecimal: ExactDecimal], with levels: [PriceLevel], limit: Int, keeps: (ExactDecimal) -> Bool
+    ) -> Bool {
+        for level in levels where keeps(level.price) {
             if level.quantity.isZero {
                 side[level.price] = nil
             } else if side[level.price] != nil || side.count < limit {
                 side[level.price] = level.quantity
+            } else {
+                return false
             }
         }
+        return true
     }
 
     /// The best `limit` levels per side, as `/api/v3/depth?limit=` would give them, with the last applied update id;

@@ -18,6 +18,8 @@ public struct SymbolStream: Sendable {
     public internal(set) var repairs = 0
     /// A snapshot request is on its way: events are buffered meanwhile.
     var snapshotPending = false
+    /// Counts the book's resets, so a snapshot asked for an earlier book is not applied to a later one.
+    var bookGeneration = 0
     /// Snapshot requests failed in a row, and when the next may go.
     var snapshotFailures = 0
     var snapshotRetryAt: Int64 = .min
@@ -28,6 +30,13 @@ public struct SymbolStream: Sendable {
     public init(symbol: Symbol) {
         self.symbol = symbol
         self.book = LocalOrderBook(symbol: symbol)
+    }
+
+    /// Discards the book; a snapshot still on its way is for the old one and will be dropped.
+    mutating func resetBook() {
+        book.reset()
+        bookGeneration += 1
+        snapshotPending = false
     }
 
     /// Keeps a final candle the lake does not have yet.

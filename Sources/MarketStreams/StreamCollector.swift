@@ -111,6 +111,8 @@ public actor StreamCollector: Service {
         let commands: AsyncStream<StreamConnection.Command>.Continuation
         let openedAt: Int64
         var firstEventAt: Int64?
+        /// Symbols it delivered k-line events for (a replacement takes over once it has them all).
+        var seen: Set<Symbol> = []
     }
 
     public init(
@@ -252,33 +254,97 @@ public actor StreamCollector: Service {
     }
 
     private func watch(slot index: Int, now: Int64) {
-        var slot = slots[index]
-        defer { slots[index] = slot }
-        guard let current = slot.current else {
-            if now >= slot.reconnectAt, let connection = open(slot: index, now: now) { slot.current = connection }
+        guard let current = slots[index].current else {
+            if now >= slots[index].reconnectAt, let connection = open(slot: index, now: now) { slots[index].current = connection }
             return
         }
-        // A stall: the connection is open but some symbol has had no event for the stall timeout.
-        if now - current.openedAt >= configuration.stallMilliseconds,
-            let silent = slot.symbols.first(where: { (streams[$0]?.lastEvent ?? .min) < now - configuration.stallMilliseconds })
-        {
-            logger.warning(
-                "stream: no events, reconnecting",
-                metadata: [
-                    "connection": "\(current.id)", "symbol": "\(silent)", "silent_ms": "\(now - (streams[silent]?.lastEvent ?? now))",
-                ])
-            current.task.cancel()
+        // A connection that never delivered (a handshake that hangs, a server that says nothing) or on which a symbol
+        // went silent is dropped at once and replaced, without waiting for its task to notice the cancellation.
+        let stall = configuration.stallMilliseconds
+        if current.firstEventAt == nil, now - current.openedAt >= max(stall, 30_000) {
+            detach(slot: index, now: now, reason: "no event since it opened \(now - current.openedAt) ms ago")
             return
         }
-        if let rotating = slot.rotating {
-            // A replacement that delivers nothing in a minute is given up; the next check tries again.
-            if rotating.firstEventAt == nil, now - rotating.openedAt > 60_000 {
-                rotating.task.cancel()
-                slot.rotating = nil
+        if let first = current.firstEventAt, now - first >= stall, let silent = silentSymbol(in: index, since: first, now: now) {
+            detach(slot: index, now: now, reason: "no event for \(silent) in \(stall) ms")
+            return
+        }
+        // Backoff starts over only once a connection has stayed up for a minute.
+        if let first = current.firstEventAt, now - first >= 60_000 { slots[index].failures = 0 }
+        if let rotating = slots[index].rotating {
+            if now - rotating.openedAt > 30_000 {
+                if rotating.firstEventAt != nil {
+                    // Delivering, though not yet for every symbol (a symbol with no trades sends events too, so this
+                    // is rare): it takes over anyway.
+                    promote(slot: index, now: now)
+                } else {
+                    // A replacement that delivers nothing in 30 s is given up; the next check tries again.
+                    rotating.task.cancel()
+                    slots[index].rotating = nil
+                }
             }
         } else if now - current.openedAt >= configuration.rotateAfterMilliseconds, let connection = open(slot: index, now: now) {
             logger.info("stream: rotating connection", metadata: ["connection": "\(current.id)", "replacement": "\(connection.id)"])
-            slot.rotating = connection
+            slots[index].rotating = connection
+        }
+    }
+
+    /// A symbol of the slot that delivered on this connection and then went silent for the stall timeout; or, when
+    /// none delivered at all for that long, the first. A symbol that never delivers (halted, delisted) does not make
+    /// the connection cycle while the others deliver.
+    private func silentSymbol(in index: Int, since first: Int64, now: Int64) -> Symbol? {
+        let cutoff = now - configuration.stallMilliseconds
+        var anyRecent = false
+        var silent: Symbol?
+        for symbol in slots[index].symbols {
+            guard let last = streams[symbol]?.lastEvent, last >= first else { continue }
+            if last >= cutoff { anyRecent = true } else if silent == nil { silent = symbol }
+        }
+        if silent == nil, !anyRecent { return slots[index].symbols.first }
+        return silent
+    }
+
+    /// Drops the slot's current connection as failed: its books are rebuilt and a new one opens after a backoff.
+    private func detach(slot index: Int, now: Int64, reason: String) {
+        guard let current = slots[index].current else { return }
+        logger.warning("stream: replacing connection", metadata: ["connection": "\(current.id)", "reason": "\(reason)"])
+        current.task.cancel()
+        slots[index].current = nil
+        if slots[index].rotating != nil {
+            promote(slot: index, now: now)
+            return
+        }
+        scheduleReconnect(slot: index, now: now)
+        resetBooks(slot: index)
+    }
+
+    /// The replacement takes over; the old connection closes.
+    private func promote(slot index: Int, now: Int64) {
+        guard let replacement = slots[index].rotating else { return }
+        slots[index].current?.task.cancel()
+        slots[index].current = replacement
+        slots[index].rotating = nil
+    }
+
+    private func scheduleReconnect(slot index: Int, now: Int64) {
+        slots[index].failures += 1
+        // Jittered exponential backoff: 0.5–1 s doubling to 32–64 s.
+        let base = Int64(1_000) << min(slots[index].failures - 1, 6)
+        slots[index].reconnectAt = now + base / 2 + Int64.random(in: 0...(base / 2))
+    }
+
+    /// Whatever happened while no connection carried these streams is not replayed: books are rebuilt, and missing
+    /// minutes are repaired at the next flush.
+    private func resetBooks(slot index: Int) {
+        for symbol in slots[index].symbols {
+            guard var stream = streams[symbol] else { continue }
+            stream.connected = false
+            if stream.book.state != .awaitingSnapshot {
+                stream.rebuilds += 1
+                rebuildCounter.increment()
+            }
+            stream.resetBook()
+            streams[symbol] = stream
         }
     }
 
@@ -292,38 +358,20 @@ public actor StreamCollector: Service {
 
     private func ended(connection id: Int, error: (any Error)?) {
         guard let (index, isRotating) = slotIndex(of: id) else { return }
+        logger.warning(
+            "stream: connection ended", metadata: ["connection": "\(id)", "error": "\(error.map { "\($0)" } ?? "closed by the server")"])
         if isRotating {
             slots[index].rotating = nil
             return
         }
         let now = clock.now()
-        if let replacement = slots[index].rotating {
+        slots[index].current = nil
+        if slots[index].rotating != nil {
             // The old connection ended while its replacement was opening: the replacement takes over.
-            slots[index].current = replacement
-            slots[index].rotating = nil
+            promote(slot: index, now: now)
         } else {
-            slots[index].current = nil
-            slots[index].failures += 1
-            // Jittered exponential backoff: 0.5–1 s doubling to 30–60 s.
-            let base = Int64(1_000) << min(slots[index].failures - 1, 6)
-            slots[index].reconnectAt = now + base / 2 + Int64.random(in: 0...(base / 2))
-        }
-        logger.warning(
-            "stream: connection ended", metadata: ["connection": "\(id)", "error": "\(error.map { "\($0)" } ?? "closed by the server")"])
-        // Whatever happened while no connection carried these streams is not replayed: books are rebuilt, and missing
-        // minutes are repaired at the next flush.
-        if slots[index].current == nil {
-            for symbol in slots[index].symbols {
-                guard var stream = streams[symbol] else { continue }
-                stream.connected = false
-                if stream.book.state != .awaitingSnapshot {
-                    stream.rebuilds += 1
-                    rebuildCounter.increment()
-                }
-                stream.book.reset()
-                stream.snapshotPending = false
-                streams[symbol] = stream
-            }
+            scheduleReconnect(slot: index, now: now)
+            resetBooks(slot: index)
         }
     }
 
@@ -332,16 +380,18 @@ public actor StreamCollector: Service {
     private func receive(_ message: StreamMessage, connection id: Int) {
         guard let (index, isRotating) = slotIndex(of: id) else { return }
         let now = clock.now()
-        if isRotating, slots[index].rotating?.firstEventAt == nil, case .kline = message {
-            // The replacement delivers: it takes over and the old connection closes, with no gap between them.
-            slots[index].rotating?.firstEventAt = now
-            if let old = slots[index].current { old.task.cancel() }
-            slots[index].current = slots[index].rotating
-            slots[index].rotating = nil
-            slots[index].failures = 0
-        } else if !isRotating, slots[index].current?.firstEventAt == nil {
+        if isRotating {
+            // The replacement takes over once it has delivered for every symbol of the slot (its later subscriptions
+            // included), then the old connection closes: no symbol is without a connection in between.
+            // (Read first: an optional-chained assignment holds its access while the right side is evaluated.)
+            let firstEventAt = slots[index].rotating?.firstEventAt ?? now
+            slots[index].rotating?.firstEventAt = firstEventAt
+            if case .kline(let event) = message { slots[index].rotating?.seen.insert(event.symbol) }
+            if let seen = slots[index].rotating?.seen, seen.count >= slots[index].symbols.count, seen.isSuperset(of: slots[index].symbols) {
+                promote(slot: index, now: now)
+            }
+        } else if slots[index].current?.firstEventAt == nil {
             slots[index].current?.firstEventAt = now
-            slots[index].failures = 0
         }
         switch message {
         case .kline(let event):
@@ -358,19 +408,26 @@ public actor StreamCollector: Service {
             stream.lastEvent = now
             stream.connected = true
             let outcome = stream.book.receive(event)
-            if case .outOfSequence(let expected, let got) = outcome {
+            switch outcome {
+            case .outOfSequence(let expected, let got):
                 stream.rebuilds += 1
                 rebuildCounter.increment()
                 logger.warning(
                     "stream: order book out of sequence, rebuilding",
                     metadata: ["symbol": "\(event.symbol)", "expected": "\(expected)", "got": "\(got)"])
+            case .discarded(let reason):
+                stream.rebuilds += 1
+                rebuildCounter.increment()
+                logger.warning("stream: order book discarded, rebuilding", metadata: ["symbol": "\(event.symbol)", "reason": "\(reason)"])
+            default:
+                break
             }
             let needsSnapshot =
                 stream.book.state == .awaitingSnapshot && !stream.snapshotPending
                 && now >= max(stream.snapshotRetryAt, snapshotsPausedUntil)
             if needsSnapshot { stream.snapshotPending = true }
             streams[event.symbol] = stream
-            if needsSnapshot { fetchSnapshot(event.symbol) }
+            if needsSnapshot { fetchSnapshot(event.symbol, generation: stream.bookGeneration) }
         case .error(let id, let message):
             logger.error("stream: request refused", metadata: ["connection": "\(id.map(String.init) ?? "-")", "message": "\(message)"])
         case .reply, .ignored:
@@ -384,7 +441,7 @@ public actor StreamCollector: Service {
     }
 
     /// Fetches a REST snapshot for a book waiting for one (after its first buffered events, as Binance describes).
-    private func fetchSnapshot(_ symbol: Symbol) {
+    private func fetchSnapshot(_ symbol: Symbol, generation: Int) {
         let (extractor, limit, clock) = (extractor, configuration.snapshotLimit, clock)
         Task {
             do {
@@ -395,18 +452,25 @@ public actor StreamCollector: Service {
             }
             do {
                 let snapshot = try await extractor.depthSnapshot(symbol, limit: limit)
-                self.applySnapshot(symbol, snapshot, limit: limit)
+                self.applySnapshot(symbol, snapshot, limit: limit, generation: generation)
             } catch {
-                self.snapshotFailed(symbol, error: error as? PipelineError)
+                self.snapshotFailed(symbol, error: error as? PipelineError, generation: generation)
             }
         }
     }
 
-    private func applySnapshot(_ symbol: Symbol, _ snapshot: OrderBookSnapshot, limit: Int) {
-        guard var stream = streams[symbol] else { return }
+    /// Applies a snapshot to the book it was asked for; one for a book since reset (a disconnect) is dropped.
+    private func applySnapshot(_ symbol: Symbol, _ snapshot: OrderBookSnapshot, limit: Int, generation: Int) {
+        guard var stream = streams[symbol], stream.bookGeneration == generation else { return }
         stream.snapshotPending = false
-        stream.snapshotFailures = 0
         let outcome = stream.book.applySnapshot(snapshot, limit: limit)
+        if case .snapshotTooOld = outcome {
+            // Asked again after a backoff, like a failure: snapshots and events that never line up must not spin.
+            stream.snapshotFailures += 1
+            stream.snapshotRetryAt = clock.now() + (Int64(1_000) << min(stream.snapshotFailures - 1, 6))
+        } else {
+            stream.snapshotFailures = 0
+        }
         streams[symbol] = stream
         switch outcome {
         case .snapshotTooOld(let last, let first):
@@ -424,13 +488,13 @@ public actor StreamCollector: Service {
 
     /// A failed snapshot is asked for again after a backoff (1 s doubling to a minute); a 429 or 418 pauses every
     /// snapshot for its `Retry-After`.
-    private func snapshotFailed(_ symbol: Symbol, error: PipelineError?) {
+    private func snapshotFailed(_ symbol: Symbol, error: PipelineError?, generation: Int) {
         let now = clock.now()
         if let kind = error?.exchangeError?.kind, kind.code == .rateLimited || kind.code == .banned {
             let seconds = Int64(min(max(kind.retryAfterSeconds ?? 60, 1), 3 * 86_400))
             snapshotsPausedUntil = max(snapshotsPausedUntil, now + seconds * 1_000)
         }
-        if var stream = streams[symbol] {
+        if var stream = streams[symbol], stream.bookGeneration == generation {
             stream.snapshotPending = false
             stream.snapshotFailures += 1
             stream.snapshotRetryAt = now + (Int64(1_000) << min(stream.snapshotFailures - 1, 6))
@@ -599,7 +663,7 @@ public actor StreamCollector: Service {
                     books.append((symbol, top))
                 } else if stream.book.state == .synced {
                     // The price moved to the edge of what the snapshot covered: a new snapshot keeps the book exact.
-                    streams[symbol]?.book.reset()
+                    streams[symbol]?.resetBook()
                     streams[symbol]?.rebuilds += 1
                     rebuildCounter.increment()
                     logger.info("stream: order book beyond its snapshot's range, rebuilding", metadata: ["symbol": "\(symbol)"])

@@ -249,10 +249,13 @@ extension Extractor {
     /// transform takes every candle as final.
     public func storeStreamedKlines(_ symbol: Symbol, _ klines: [Kline], capturedAt: Int64) async throws(PipelineError) -> String? {
         guard let last = klines.last else { return nil }
+        // Never later than a minute past `capturedAt`: capture times only grow per symbol, so one from a bad close time
+        // would date every later capture, REST's included.
         let (finalAt, overflow) = last.closeTime.addingReportingOverflow(Kline.finalityMarginMilliseconds + 1)
+        let latest = capturedAt.addingReportingOverflow(60_000)
+        let stamped = overflow || latest.overflow ? capturedAt : min(max(capturedAt, finalAt), latest.partialValue)
         let (key, captured) = try await saveRaw(
-            BinanceCodec.encodeKlines(klines), capturedAt: overflow ? capturedAt : max(capturedAt, finalAt), symbol: symbol, type: .klines,
-            interval: .oneMinute)
+            BinanceCodec.encodeKlines(klines), capturedAt: stamped, symbol: symbol, type: .klines, interval: .oneMinute)
         try await wrap { () throws(WarehouseError) in
             try await warehouse.recordExtraction(
                 ExtractionUpdate(symbol: symbol, type: .klines, fetchTime: captured, lastOpenTime: last.openTime, records: klines.count))

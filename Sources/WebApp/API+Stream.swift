@@ -30,28 +30,32 @@ extension API {
 
     private func eventStream(symbols: [Symbol], live: LiveCandles?, filter: Symbol?) async throws -> Response {
         let events: AsyncStream<KlineStreamEvent>?
+        var slot: StreamPolls.Slot?
         if let live {
             guard let stream = live.subscribe(filter) else { throw Self.tooManyStreams }
             events = stream
         } else {
-            guard streamPolls.enter() else { throw Self.tooManyStreams }
+            // Held by the body: freed when the response is done with, whether or not its body ever ran.
+            guard let taken = streamPolls.enter() else { throw Self.tooManyStreams }
+            slot = taken
             events = nil
         }
-        let (reader, clock, polls) = (candleReader, services.clock, streamPolls)
+        let (clock, newest, reader) = (services.clock, newestCandles, candleReader)
+        let pollSlot = slot
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
-                defer { if events == nil { polls.leave() } }
+                withExtendedLifetime(pollSlot) {}
                 let (messages, output) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(64))
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         // Browsers reconnect this long after the stream ends.
                         output.yield(Array("retry: 3000\n\n".utf8))
-                        var newest: [Symbol: StoredKline] = [:]
+                        var sent: [Symbol: StoredKline] = [:]
                         for symbol in symbols {
-                            guard let stored = try await Self.newestMinute(symbol, reader) else { continue }
-                            newest[symbol] = stored
+                            guard let stored = try await newest.read(symbol, reader: reader, now: clock.now()) else { continue }
+                            sent[symbol] = stored
                             output.yield(Self.event(symbol, stored))
                         }
                         if let events {
@@ -65,10 +69,10 @@ extension API {
                             while clock.now() < deadline {
                                 try await clock.sleep(for: Self.streamPoll)
                                 for symbol in symbols {
-                                    guard let stored = try await Self.newestMinute(symbol, reader), stored != newest[symbol] else {
-                                        continue
-                                    }
-                                    newest[symbol] = stored
+                                    guard let stored = try await newest.read(symbol, reader: reader, now: clock.now()),
+                                        stored != sent[symbol]
+                                    else { continue }
+                                    sent[symbol] = stored
                                     output.yield(Self.event(symbol, stored))
                                 }
                             }
@@ -98,10 +102,6 @@ extension API {
             })
     }
 
-    static func newestMinute(_ symbol: Symbol, _ reader: CandleReader) async throws -> StoredKline? {
-        try await reader.recentKlines(symbol: symbol, interval: .oneMinute, endingAt: .max, includeOpen: true, limit: 1).last
-    }
-
     static let tooManyStreams = APIError(
         .serviceUnavailable, code: "too_many_streams",
         "\(LiveCandles.maximumSubscribers) live streams are open; close one or try again later", headers: [.retryAfter: "30"])
@@ -121,15 +121,38 @@ extension API {
 
 /// Counts the live streams that poll the warehouse (where no collector runs), under the same bound as subscriptions.
 final class StreamPolls: Sendable {
-    private let open = Mutex(0)
+    fileprivate let open = Mutex(0)
 
-    func enter() -> Bool {
-        open.withLock { open in
+    /// A stream's place, given back when the last reference to it goes.
+    final class Slot: Sendable {
+        let polls: StreamPolls
+        init(_ polls: StreamPolls) { self.polls = polls }
+        deinit { polls.open.withLock { $0 -= 1 } }
+    }
+
+    func enter() -> Slot? {
+        let admitted = open.withLock { open in
             guard open < LiveCandles.maximumSubscribers else { return false }
             open += 1
             return true
         }
+        return admitted ? Slot(self) : nil
     }
+}
 
-    func leave() { open.withLock { $0 -= 1 } }
+/// The newest stored 1m candle of each symbol, read at most every 2 s whoever asks: every polling stream of every
+/// client shares the reads.
+final class NewestCandles: Sendable {
+    private let entries = Mutex<[Symbol: (readAt: Int64, candle: StoredKline?)]>([:])
+
+    func read(_ symbol: Symbol, reader: CandleReader, now: Int64) async throws -> StoredKline? {
+        if let entry = entries.withLock({ $0[symbol] }), now >= entry.readAt, now - entry.readAt < 2_000 { return entry.candle }
+        let candle = try await reader.recentKlines(symbol: symbol, interval: .oneMinute, endingAt: .max, includeOpen: true, limit: 1).last
+        entries.withLock { entries in
+            // Bounded by the symbols asked for, which are tracked or have stored data.
+            if entries.count >= 10_000 { entries.removeAll() }
+            entries[symbol] = (now, candle)
+        }
+        return candle
+    }
 }

@@ -24,8 +24,9 @@ struct API: Sendable {
     let dashboardFigures: SingleFlight<[UInt8]>
     /// Failed sign-ins and Bearer tokens per client address.
     let authenticationFailures = FailureThrottle()
-    /// Live candle streams that poll the warehouse.
+    /// Live candle streams that poll the warehouse, and the reads they share.
     let streamPolls = StreamPolls()
+    let newestCandles = NewestCandles()
 
     init(services: WebAppServices) {
         self.services = services

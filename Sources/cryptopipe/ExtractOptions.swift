@@ -73,7 +73,11 @@ struct StreamOptionGroup: ParsableArguments {
         help: "Seconds between order-book snapshots written from the streamed books (env CRYPTOPIPE_DEPTH_INTERVAL, default 60).")
     var depthInterval: String?
 
-    func resolve(exchangeURL: String, _ settings: Settings = Settings()) throws(CLIError) -> StreamSettings {
+    /// A streamed book stays exact only a few snapshot depths deep (see `StreamCollector.Configuration.snapshotLimit`).
+    static let maximumStreamDepth = 1_000
+
+    /// `depthLimit` is the resolved `--depth-limit`, checked against what streamed books can give.
+    func resolve(exchangeURL: String, depthLimit: Int? = nil, _ settings: Settings = Settings()) throws(CLIError) -> StreamSettings {
         let source = try settings.value(source, option: "--source", env: "CRYPTOPIPE_SOURCE", default: .stream, expected: "stream or rest")
         {
             StreamSettings.Source(rawValue: $0.lowercased())
@@ -90,6 +94,11 @@ struct StreamOptionGroup: ParsableArguments {
         ) { Int($0).flatMap { (60...86_400).contains($0) && $0 % 60 == 0 ? $0 : nil } }
         let depth = try settings.integer(
             depthInterval, option: "--depth-interval", env: "CRYPTOPIPE_DEPTH_INTERVAL", default: 60, range: 1...86_400)
+        if source == .stream, let depthLimit, depthLimit > Self.maximumStreamDepth {
+            throw .usage(
+                "--depth-limit \(depthLimit) is too deep for --source stream: at most \(Self.maximumStreamDepth) (books start from REST snapshots of at most 5000 levels), or use --source rest"
+            )
+        }
         func origin(_ flag: String?, _ env: String) -> String {
             flag != nil ? "flag" : (settings.environment[env].map { !$0.isEmpty } == true ? "environment" : "default")
         }
@@ -129,19 +138,36 @@ struct StreamSettings {
         let rest = exchangeURL.dropFirst(scheme.count)
         let host = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         let hostName = (host.split(separator: ":").first.map(String.init) ?? "").lowercased()
-        if hostName.hasSuffix("binance.com") || hostName.hasSuffix("binance.vision") || hostName.hasSuffix("binance.us") {
-            return binanceStreamURL
-        }
+        // Each Binance exchange has its own streams: Binance.US's and the spot test network's are not Binance's.
+        if hostName == "binance.us" || hostName.hasSuffix(".binance.us") { return "wss://stream.binance.us:9443" }
+        if hostName == "testnet.binance.vision" { return "wss://stream.testnet.binance.vision" }
+        if hostName.hasSuffix("binance.com") || hostName.hasSuffix("binance.vision") { return binanceStreamURL }
         return (scheme == "https://" ? "wss://" : "ws://") + host
     }
 
     static func isStreamURL(_ text: String) -> Bool {
         let lowered = text.lowercased()
         guard let rest = ["wss://", "ws://"].first(where: lowered.hasPrefix).map({ text.dropFirst($0.count) }),
-            let host = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first, !host.isEmpty, !host.contains("@"),
-            !rest.contains("?"), !rest.contains("#"), text.utf8.count <= 2_048
+            let authority = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first, !authority.isEmpty,
+            !authority.contains("@"), !rest.contains("?"), !rest.contains("#"), text.utf8.count <= 2_048,
+            text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0.value < 127 })
         else { return false }
-        return text.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 32 && $0.value < 127 }
+        // A port, when given, is 1–65535; an IPv6 address is in brackets.
+        let portText: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]"), close > authority.index(after: authority.startIndex) else { return false }
+            let after = authority[authority.index(after: close)...]
+            guard after.isEmpty || after.hasPrefix(":") else { return false }
+            portText = after.isEmpty ? nil : after.dropFirst()
+        } else {
+            let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count <= 2, !parts[0].isEmpty else { return false }
+            portText = parts.count == 2 ? parts[1] : nil
+        }
+        if let portText {
+            guard portText.count <= 5, let port = Int(portText), (1...65_535).contains(port) else { return false }
+        }
+        return true
     }
 
     /// For the Settings page.

@@ -26,7 +26,7 @@ struct Run: AsyncParsableCommand {
             let configuration = try global.resolve()
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve()
-            let streamSettings = try streams.resolve(exchangeURL: configuration.exchangeURL)
+            let streamSettings = try streams.resolve(exchangeURL: configuration.exchangeURL, depthLimit: extractOptions.depthLimit)
             let httpSettings = try http.resolve()
             let backends = try await Backends.open(configuration)
             let assembly = ServerAssembly(backends: backends, http: httpSettings)
@@ -94,7 +94,7 @@ struct Demo: AsyncParsableCommand {
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve(settings)
             // Checked now; the simulator's own address becomes the default stream URL once it listens.
-            _ = try streams.resolve(exchangeURL: resolved.exchangeURL, settings)
+            _ = try streams.resolve(exchangeURL: resolved.exchangeURL, depthLimit: extractOptions.depthLimit, settings)
             var resolvedHTTP = try http.resolve(settings)
             let seed = try settings.value(
                 seed, option: "--seed", env: "CRYPTOPIPE_SEED", default: UInt64(42), expected: "a non-negative integer"
@@ -125,7 +125,7 @@ struct Demo: AsyncParsableCommand {
                         return
                     }
                 }
-                let streamSettings = try streams.resolve(exchangeURL: baseURL, settings)
+                let streamSettings = try streams.resolve(exchangeURL: baseURL, depthLimit: extractOptions.depthLimit, settings)
                 if streamSettings.source == .rest {
                     Console.print(
                         "demo: extracting and transforming every \(every) s\(cycles.map { " for \($0) cycles" } ?? "; press Ctrl-C to stop")"

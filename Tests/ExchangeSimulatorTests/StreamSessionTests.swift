@@ -99,6 +99,40 @@ struct StreamSessionTests {
         }
     }
 
+    /// A replay serves the same streams: final events are the recorded minutes (none for the minutes the recording
+    /// lacks) and the diff events continue its REST book.
+    @Test func aReplayStreamsItsRecording() throws {
+        let market = ReplayTests.market
+        let start = ReplayTests.minute(60) + 30_000
+        var session = StreamSession(market: market, listed: [ReplayTests.btc], combined: true)
+        try session.subscribe(["btcusdt@kline_1m", "btcusdt@depth@100ms"], at: start)
+        var book = LocalOrderBook(symbol: ReplayTests.btc)
+        #expect(book.applySnapshot(market.orderBook(ReplayTests.btc, now: start, limit: 5_000), limit: 5_000) == .applied)
+        var finals: [Kline] = []
+        var now = start
+        var diffs = 0
+        while now <= ReplayTests.minute(95) + 1_000 {
+            for message in try session.events(at: now).map({ try BinanceStreamCodec.decode($0) }) {
+                switch message {
+                case .kline(let event) where event.isFinal: finals.append(event.kline)
+                case .depth(let event):
+                    #expect(book.receive(event) == .applied)
+                    let rest = market.orderBook(ReplayTests.btc, now: now, limit: 5_000)
+                    let local = book.top(5_000)
+                    #expect(local?.bids == rest.bids && local?.asks == rest.asks)
+                    diffs += 1
+                default: break
+                }
+            }
+            now += 100
+        }
+        let expected = stride(from: ReplayTests.minute(60), to: ReplayTests.minute(95), by: 60_000).compactMap {
+            market.minuteCandle(ReplayTests.btc, minuteOpen: $0)
+        }
+        #expect(finals == expected && finals.count == 15, "\(finals.count) finals")
+        #expect(diffs > 100)
+    }
+
     @Test func answersRequestsAndEnforcesTheLimits() throws {
         var session = StreamSession(market: Self.market, listed: [Self.btc, Self.eth], combined: true)
         let subscribe = Array(#"{"method":"SUBSCRIBE","params":["btcusdt@kline_1m","ethusdt@depth@100ms"],"id":1}"#.utf8)

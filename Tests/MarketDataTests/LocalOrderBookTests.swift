@@ -80,11 +80,42 @@ struct LocalOrderBookTests {
     }
 
     @Test func memoryStaysBounded() {
-        var book = LocalOrderBook(symbol: Self.symbol, bufferLimit: 10, levelLimit: 5)
+        var book = LocalOrderBook(symbol: Self.symbol, bufferLimit: 10, bufferedLevelLimit: 30, levelLimit: 5)
         for index in 0..<100 { _ = book.receive(Self.event(Int64(index), Int64(index))) }
         #expect(book.bufferedEvents <= 10)
-        _ = book.applySnapshot(OrderBookSnapshot(lastUpdateId: 99, bids: [], asks: []), limit: 1_000)
-        #expect(book.receive(Self.event(100, 100, bids: (1...50).map { Self.level($0, 1) })) == .applied)
-        #expect(book.top(100)?.bids.count == 5)
+        // Levels count too: three events of 20 levels do not fit in 30.
+        for index in 100..<103 { _ = book.receive(Self.event(Int64(index), Int64(index), bids: (1...20).map { Self.level($0, 1) })) }
+        #expect(book.bufferedEvents == 1)
+        _ = book.applySnapshot(OrderBookSnapshot(lastUpdateId: 102, bids: [], asks: []), limit: 1_000)
+        // More levels than the book keeps: it is discarded rather than kept wrong.
+        guard case .discarded = book.receive(Self.event(103, 103, bids: (1...50).map { Self.level($0, 1) })) else {
+            Issue.record("a side over its limit was kept")
+            return
+        }
+        #expect(book.state == .awaitingSnapshot)
+    }
+
+    @Test func aStreamThatOnlyRepeatsItselfOrClaimsTheFutureIsDiscarded() {
+        var book = LocalOrderBook(symbol: Self.symbol)
+        _ = book.applySnapshot(Self.snapshot, limit: 100)
+        guard case .discarded = book.receive(Self.event(0, .max)) else {
+            Issue.record("an event spanning every update id was applied")
+            return
+        }
+        _ = book.applySnapshot(Self.snapshot, limit: 100)
+        #expect(book.receive(Self.event(101, 101)) == .applied)
+        for _ in 0..<999 { #expect(book.receive(Self.event(100, 101)) == .stale) }
+        guard case .discarded = book.receive(Self.event(100, 101)) else {
+            Issue.record("a book fed only repeats stayed synced")
+            return
+        }
+    }
+
+    @Test func levelsBeyondTheSnapshotAreNotKept() {
+        var book = LocalOrderBook(symbol: Self.symbol, levelLimit: 3)
+        _ = book.applySnapshot(Self.snapshot, limit: 3)
+        // Far below the deepest bid: never shown, so it takes no room.
+        #expect(book.receive(Self.event(101, 101, bids: (1...50).map { Self.level($0, 1) })) == .applied)
+        #expect(book.top(3)?.bids == Self.snapshot.bids)
     }
 }

@@ -83,6 +83,8 @@ struct StreamCodecTests {
         #"{"e":"kline","E":1,"s":"BTCUSDT","k":{"t":2,"T":1,"i":"1m","o":"1","c":"1","h":"1","l":"1","v":"1","n":1,"x":true,"q":"1","V":"1","Q":"1"}}"#,
         #"{"e":"kline","E":1,"s":"BTCUSDT","k":{"t":1,"T":2,"i":"1m","o":"1","c":"1","h":"1","l":"1","v":"1","n":1,"x":"yes","q":"1","V":"1","Q":"1"}}"#,
         #"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":99999999999999999999,"b":[],"a":[]}"#,
+        #"{"e":"kline","E":1,"s":"BTCUSDT","k":{"t":60000,"T":253402300799999,"i":"1m","o":"1","c":"1","h":"1","l":"1","v":"1","n":1,"x":true,"q":"1","V":"1","Q":"1"}}"#,
+        #"{"e":"kline","E":1,"s":"BTCUSDT","k":{"t":60001,"T":120000,"i":"1m","o":"1","c":"1","h":"1","l":"1","v":"1","n":1,"x":true,"q":"1","V":"1","Q":"1"}}"#,
     ])
     func refusesMalformedMessages(_ text: String) {
         #expect(throws: JSONScanError.self) { try BinanceStreamCodec.decode(Array(text.utf8)) }
