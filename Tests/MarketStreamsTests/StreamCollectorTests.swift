@@ -96,8 +96,12 @@ struct StreamCollectorTests {
         let harness = try await Harness()
         defer { harness.folder.remove() }
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
-            // A busy test machine must not pass for a stalled stream: stalls are the fault tests' subject.
-            let collector = harness.collector(baseURL: baseURL, flushes: 4) { $0.stallMilliseconds = 120_000 }
+            // A busy test machine must not pass for a stalled stream or a late final event: at ten times the wall clock
+            // the default 10 s and 3 s are 1 s and 0.3 s of real time. Stalls and late events are the fault test's.
+            let collector = harness.collector(baseURL: baseURL, flushes: 4) {
+                $0.stallMilliseconds = 120_000
+                $0.graceMilliseconds = 20_000
+            }
             try await collector.run()
             let status = await collector.status()
             let lastMinute = Interval.oneMinute.openTime(containing: harness.clock.now()) - 60_000
@@ -119,16 +123,17 @@ struct StreamCollectorTests {
         }
     }
 
-    /// The simulator closes each connection after 40 virtual seconds; the collector replaces its connection before that
+    /// The simulator closes each connection after 60 virtual seconds; the collector replaces its connection after 25
     /// (open the new one, then close the old), so no candle needs REST and no book is rebuilt.
     @Test(.timeLimit(.minutes(5)))
     func aRotationLosesNoCandleAndNoBookEvent() async throws {
-        let harness = try await Harness(lifetime: .seconds(40))
+        let harness = try await Harness(lifetime: .seconds(60))
         defer { harness.folder.remove() }
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
             let collector = harness.collector(baseURL: baseURL, flushes: 4) {
                 $0.rotateAfterMilliseconds = 25_000
                 $0.stallMilliseconds = 120_000
+                $0.graceMilliseconds = 20_000
             }
             try await collector.run()
             let status = await collector.status()
