@@ -58,6 +58,8 @@ public actor StreamCollector: Service {
         public var symbols: Int
         public var candles = 0
         public var objects = 0
+        /// Order books written with the flush (the first one only).
+        public var books = 0
         public var repairs = 0
         public var failures: [String] = []
         public var transform: TransformReport?
@@ -512,6 +514,7 @@ public actor StreamCollector: Service {
     private func flushLoop() async throws {
         let interval = Int64(configuration.flushIntervalSeconds) * 1_000
         var upTo = Interval.oneMinute.openTime(containing: clock.now()) - 60_000
+        try await waitForBooks(timeout: 10_000)
         while true {
             let report = await loggedFlush(upTo: upTo)
             flushes += 1
@@ -589,6 +592,8 @@ public actor StreamCollector: Service {
                 logger.error("stream: flush failed", metadata: ["symbol": "\(symbol)", "error": "\(error)"])
             }
         }
+        // The first flush loads the books synced by then as well (later ones come every depth interval).
+        if flushes == 0 { report.books = await writeBooks() }
         do {
             report.transform = try await transformer.transformPending()
             let done = clock.now()
@@ -656,31 +661,51 @@ public actor StreamCollector: Service {
         while true {
             let now = clock.now()
             try await clock.sleep(for: .milliseconds((now / interval + 1) * interval - now))
-            let capturedAt = clock.now()
-            var books: [(Symbol, OrderBookSnapshot)] = []
-            for (symbol, stream) in streams.sorted(by: { $0.key < $1.key }) {
-                if stream.book.covers(configuration.depthLimit), let top = stream.book.top(configuration.depthLimit) {
-                    books.append((symbol, top))
-                } else if stream.book.state == .synced {
-                    // The price moved to the edge of what the snapshot covered: a new snapshot keeps the book exact.
-                    streams[symbol]?.resetBook()
-                    streams[symbol]?.rebuilds += 1
-                    rebuildCounter.increment()
-                    logger.info("stream: order book beyond its snapshot's range, rebuilding", metadata: ["symbol": "\(symbol)"])
-                }
+            await writeBooks()
+        }
+    }
+
+    /// Writes the top levels of every book that covers them; a book whose price moved to the edge of what its snapshot
+    /// covered is rebuilt instead. Returns how many were written.
+    @discardableResult
+    private func writeBooks() async -> Int {
+        let capturedAt = clock.now()
+        var books: [(Symbol, OrderBookSnapshot)] = []
+        for (symbol, stream) in streams.sorted(by: { $0.key < $1.key }) {
+            if stream.book.covers(configuration.depthLimit), let top = stream.book.top(configuration.depthLimit) {
+                books.append((symbol, top))
+            } else if stream.book.state == .synced {
+                streams[symbol]?.resetBook()
+                streams[symbol]?.rebuilds += 1
+                rebuildCounter.increment()
+                logger.info("stream: order book beyond its snapshot's range, rebuilding", metadata: ["symbol": "\(symbol)"])
             }
-            let extractor = extractor
-            await withTaskGroup(of: Void.self) { group in
-                for (symbol, book) in books {
-                    group.addTask {
-                        do {
-                            _ = try await extractor.storeBook(symbol, book, capturedAt: capturedAt)
-                        } catch {
-                            await self.bookWriteFailed(symbol, error: "\(error)")
-                        }
+        }
+        let extractor = extractor
+        return await withTaskGroup(of: Bool.self) { group in
+            for (symbol, book) in books {
+                group.addTask {
+                    do {
+                        _ = try await extractor.storeBook(symbol, book, capturedAt: capturedAt)
+                        return true
+                    } catch {
+                        await self.bookWriteFailed(symbol, error: "\(error)")
+                        return false
                     }
                 }
             }
+            var written = 0
+            for await stored in group where stored { written += 1 }
+            return written
+        }
+    }
+
+    /// Waits, up to `timeout` on the collector's clock, until every book is synced, so the first flush loads order
+    /// books with the candles, as REST's first cycle does (the first minutes of a new collector show a book).
+    private func waitForBooks(timeout: Int64) async throws {
+        let deadline = clock.now() + timeout
+        while clock.now() < deadline, streams.values.contains(where: { !$0.book.covers(configuration.depthLimit) }) {
+            try await clock.sleep(for: .milliseconds(200))
         }
     }
 

@@ -228,6 +228,7 @@ struct ServerAssembly {
             "cycle \(report.number): streamed \(report.candles) k-lines for \(report.symbols) symbols up to \(UTCTime.iso8601(report.lastMinute)) "
             + "in \(report.objects) objects"
         if report.repairs > 0 { line += ", \(report.repairs) symbols repaired over REST" }
+        if report.books > 0 { line += ", \(report.books) order books" }
         if let transform = report.transform {
             line +=
                 "; loaded \(transform.objects) lake objects (\(transform.rowsWritten) rows written, \(transform.rowsUnchanged) unchanged)"
