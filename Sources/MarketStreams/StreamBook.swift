@@ -20,12 +20,18 @@ public struct SymbolStream: Sendable {
     var snapshotPending = false
     /// Counts the book's resets, so a snapshot asked for an earlier book is not applied to a later one.
     var bookGeneration = 0
+    /// Diff events from a replacement connection that run ahead of the book (the old connection is still behind),
+    /// in arrival order; applied once the old one catches up, or when the replacement takes over.
+    private(set) var heldFromReplacement: [DepthDiffEvent] = []
     /// Snapshot requests failed in a row, and when the next may go.
     var snapshotFailures = 0
     var snapshotRetryAt: Int64 = .min
 
     /// At most this many final candles are held (a day and a bit): beyond it the oldest go and REST repairs them.
     static let finalLimit = 1_500
+    /// A minute of `@depth@100ms` events: a replacement that stays ahead longer has its oldest dropped (its takeover
+    /// then rebuilds the book, as any gap does).
+    static let heldLimit = 600
 
     public init(symbol: Symbol) {
         self.symbol = symbol
@@ -37,6 +43,47 @@ public struct SymbolStream: Sendable {
         book.reset()
         bookGeneration += 1
         snapshotPending = false
+        heldFromReplacement = []
+    }
+
+    /// Takes a diff event from the connection opened to replace this symbol's. Both carry the same stream while they
+    /// overlap and the book drops what it already has; but the replacement may deliver an event the old connection
+    /// has not yet delivered the one before of. Such an event is held, not taken for a gap: `nil` when held.
+    mutating func receiveFromReplacement(_ event: DepthDiffEvent) -> LocalOrderBook.Outcome? {
+        guard book.state != .awaitingSnapshot, let last = book.lastUpdateId, event.firstUpdateId > last &+ 1 else {
+            return book.receive(event)
+        }
+        if heldFromReplacement.count >= Self.heldLimit { heldFromReplacement.removeFirst() }
+        heldFromReplacement.append(event)
+        return nil
+    }
+
+    /// Applies the held events the book now continues; with `all` (the replacement took over, nothing more comes from
+    /// the old connection) every held event, so one that still does not continue the book breaks its sequence.
+    /// Returns the outcome that broke the book, if one did.
+    mutating func applyHeld(all: Bool) -> LocalOrderBook.Outcome? {
+        while let event = heldFromReplacement.first {
+            guard book.state != .awaitingSnapshot, let last = book.lastUpdateId else {
+                heldFromReplacement = []
+                return nil
+            }
+            if !all, event.firstUpdateId > last &+ 1 { return nil }
+            heldFromReplacement.removeFirst()
+            let outcome = book.receive(event)
+            switch outcome {
+            case .outOfSequence, .discarded:
+                heldFromReplacement = []
+                return outcome
+            default:
+                continue
+            }
+        }
+        return nil
+    }
+
+    /// The replacement was given up: what it held is dropped (the old connection carries on).
+    mutating func dropHeld() {
+        heldFromReplacement = []
     }
 
     /// Keeps a final candle the lake does not have yet.

@@ -274,20 +274,32 @@ public actor StreamCollector: Service {
         // Backoff starts over only once a connection has stayed up for a minute.
         if let first = current.firstEventAt, now - first >= 60_000 { slots[index].failures = 0 }
         if let rotating = slots[index].rotating {
-            if now - rotating.openedAt > 30_000 {
+            if replacementCanTakeOver(slot: index) {
+                promote(slot: index, now: now)
+            } else if now - rotating.openedAt > max(stall, 30_000) {
                 if rotating.firstEventAt != nil {
                     // Delivering, though not yet for every symbol (a symbol with no trades sends events too, so this
                     // is rare): it takes over anyway.
                     promote(slot: index, now: now)
                 } else {
-                    // A replacement that delivers nothing in 30 s is given up; the next check tries again.
-                    rotating.task.cancel()
-                    slots[index].rotating = nil
+                    // A replacement that delivers nothing in the time a new connection is given is dropped; the next
+                    // check opens another.
+                    abandonRotation(slot: index)
                 }
             }
         } else if now - current.openedAt >= configuration.rotateAfterMilliseconds, let connection = open(slot: index, now: now) {
             logger.info("stream: rotating connection", metadata: ["connection": "\(current.id)", "replacement": "\(connection.id)"])
             slots[index].rotating = connection
+        }
+    }
+
+    /// The replacement has delivered for every symbol of the slot (its later subscriptions included) and the old
+    /// connection has caught up with it, so closing the old one loses no event: no symbol is without a connection in
+    /// between, and no book misses an update.
+    private func replacementCanTakeOver(slot index: Int) -> Bool {
+        guard let seen = slots[index].rotating?.seen, seen.count >= slots[index].symbols.count else { return false }
+        return slots[index].symbols.allSatisfy { symbol in
+            seen.contains(symbol) && streams[symbol]?.heldFromReplacement.isEmpty ?? true
         }
     }
 
@@ -320,12 +332,26 @@ public actor StreamCollector: Service {
         resetBooks(slot: index)
     }
 
-    /// The replacement takes over; the old connection closes.
+    /// The replacement takes over; the old connection closes, and what the replacement delivered ahead of it goes to
+    /// the books.
     private func promote(slot index: Int, now: Int64) {
         guard let replacement = slots[index].rotating else { return }
         slots[index].current?.task.cancel()
         slots[index].current = replacement
         slots[index].rotating = nil
+        for symbol in slots[index].symbols {
+            guard var stream = streams[symbol] else { continue }
+            if let outcome = stream.applyHeld(all: true) { record(outcome, in: &stream) }
+            streams[symbol] = stream
+            requestSnapshotIfNeeded(symbol, now: now)
+        }
+    }
+
+    /// The replacement is given up (it delivered nothing, or it ended); the current connection carries on.
+    private func abandonRotation(slot index: Int) {
+        slots[index].rotating?.task.cancel()
+        slots[index].rotating = nil
+        for symbol in slots[index].symbols { streams[symbol]?.dropHeld() }
     }
 
     private func scheduleReconnect(slot index: Int, now: Int64) {
@@ -363,7 +389,7 @@ public actor StreamCollector: Service {
         logger.warning(
             "stream: connection ended", metadata: ["connection": "\(id)", "error": "\(error.map { "\($0)" } ?? "closed by the server")"])
         if isRotating {
-            slots[index].rotating = nil
+            abandonRotation(slot: index)
             return
         }
         let now = clock.now()
@@ -383,15 +409,11 @@ public actor StreamCollector: Service {
         guard let (index, isRotating) = slotIndex(of: id) else { return }
         let now = clock.now()
         if isRotating {
-            // The replacement takes over once it has delivered for every symbol of the slot (its later subscriptions
-            // included), then the old connection closes: no symbol is without a connection in between.
+            // What the replacement delivered for, so the watch can tell when it may take over.
             // (Read first: an optional-chained assignment holds its access while the right side is evaluated.)
             let firstEventAt = slots[index].rotating?.firstEventAt ?? now
             slots[index].rotating?.firstEventAt = firstEventAt
             if case .kline(let event) = message { slots[index].rotating?.seen.insert(event.symbol) }
-            if let seen = slots[index].rotating?.seen, seen.count >= slots[index].symbols.count, seen.isSuperset(of: slots[index].symbols) {
-                promote(slot: index, now: now)
-            }
         } else if slots[index].current?.firstEventAt == nil {
             slots[index].current?.firstEventAt = now
         }
@@ -409,32 +431,48 @@ public actor StreamCollector: Service {
             eventCounter.increment()
             stream.lastEvent = now
             stream.connected = true
-            let outcome = stream.book.receive(event)
-            switch outcome {
-            case .outOfSequence(let expected, let got):
-                stream.rebuilds += 1
-                rebuildCounter.increment()
-                logger.warning(
-                    "stream: order book out of sequence, rebuilding",
-                    metadata: ["symbol": "\(event.symbol)", "expected": "\(expected)", "got": "\(got)"])
-            case .discarded(let reason):
-                stream.rebuilds += 1
-                rebuildCounter.increment()
-                logger.warning("stream: order book discarded, rebuilding", metadata: ["symbol": "\(event.symbol)", "reason": "\(reason)"])
-            default:
-                break
+            if isRotating {
+                if let outcome = stream.receiveFromReplacement(event) { record(outcome, in: &stream) }
+            } else {
+                record(stream.book.receive(event), in: &stream)
+                // What the replacement delivered ahead of this connection may continue the book now.
+                if let outcome = stream.applyHeld(all: false) { record(outcome, in: &stream) }
             }
-            let needsSnapshot =
-                stream.book.state == .awaitingSnapshot && !stream.snapshotPending
-                && now >= max(stream.snapshotRetryAt, snapshotsPausedUntil)
-            if needsSnapshot { stream.snapshotPending = true }
             streams[event.symbol] = stream
-            if needsSnapshot { fetchSnapshot(event.symbol, generation: stream.bookGeneration) }
+            requestSnapshotIfNeeded(event.symbol, now: now)
         case .error(let id, let message):
             logger.error("stream: request refused", metadata: ["connection": "\(id.map(String.init) ?? "-")", "message": "\(message)"])
         case .reply, .ignored:
             break
         }
+    }
+
+    /// Counts and logs a diff event that broke the book's sequence.
+    private func record(_ outcome: LocalOrderBook.Outcome, in stream: inout SymbolStream) {
+        switch outcome {
+        case .outOfSequence(let expected, let got):
+            stream.rebuilds += 1
+            rebuildCounter.increment()
+            logger.warning(
+                "stream: order book out of sequence, rebuilding",
+                metadata: ["symbol": "\(stream.symbol)", "expected": "\(expected)", "got": "\(got)"])
+        case .discarded(let reason):
+            stream.rebuilds += 1
+            rebuildCounter.increment()
+            logger.warning("stream: order book discarded, rebuilding", metadata: ["symbol": "\(stream.symbol)", "reason": "\(reason)"])
+        default:
+            break
+        }
+    }
+
+    /// Asks for a snapshot for a book waiting for one, unless one is on its way or snapshots are paused.
+    private func requestSnapshotIfNeeded(_ symbol: Symbol, now: Int64) {
+        guard var stream = streams[symbol], stream.book.state == .awaitingSnapshot, !stream.snapshotPending,
+            now >= max(stream.snapshotRetryAt, snapshotsPausedUntil)
+        else { return }
+        stream.snapshotPending = true
+        streams[symbol] = stream
+        fetchSnapshot(symbol, generation: stream.bookGeneration)
     }
 
     private func malformed(_ error: String, connection id: Int) {

@@ -23,9 +23,11 @@ struct StreamCollectorTests {
         let folder: TemporaryDirectory
         let lake = InMemoryObjectStore()
         let warehouse: SQLiteWarehouse
-        let logger = Logger(label: "stream-test")
+        let logger: Logger
 
-        init(speed: Double = 10, lifetime: Duration = .seconds(86_400), faults: FaultConfiguration? = nil) async throws {
+        /// `name` labels the log lines: the tests run side by side, and their connection numbers overlap.
+        init(_ name: String, speed: Double = 10, lifetime: Duration = .seconds(86_400), faults: FaultConfiguration? = nil) async throws {
+            logger = Logger(label: "stream-test.\(name)")
             clock = PipelineClock.system.scaled(startingAt: StreamCollectorTests.start, speed: speed)
             var configuration = SimulatorConfiguration(
                 seed: 31, symbols: StreamCollectorTests.symbols, historyMinutes: 600, clock: clock, faults: faults)
@@ -93,7 +95,7 @@ struct StreamCollectorTests {
 
     @Test(.timeLimit(.minutes(5)))
     func streamedCandlesAndBooksEqualTheSimulatorsWithRESTOnlyAtStart() async throws {
-        let harness = try await Harness()
+        let harness = try await Harness("clean")
         defer { harness.folder.remove() }
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
             // A busy test machine must not pass for a stalled stream or a late final event: at ten times the wall clock
@@ -127,7 +129,7 @@ struct StreamCollectorTests {
     /// (open the new one, then close the old), so no candle needs REST and no book is rebuilt.
     @Test(.timeLimit(.minutes(5)))
     func aRotationLosesNoCandleAndNoBookEvent() async throws {
-        let harness = try await Harness(lifetime: .seconds(60))
+        let harness = try await Harness("rotation", lifetime: .seconds(60))
         defer { harness.folder.remove() }
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
             let collector = harness.collector(baseURL: baseURL, flushes: 4) {
@@ -153,7 +155,7 @@ struct StreamCollectorTests {
     @Test(.timeLimit(.minutes(10)))
     func halfAnHourOfStreamAndRESTFaultsLosesNothing() async throws {
         let faults = FaultConfiguration(rate: 0.1, seed: 5, kinds: FaultKind.allCases, hang: .seconds(2))
-        let harness = try await Harness(speed: 20, faults: faults)
+        let harness = try await Harness("faults", speed: 20, faults: faults)
         defer { harness.folder.remove() }
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
             let collector = harness.collector(baseURL: baseURL, flushes: 31)
