@@ -3,6 +3,7 @@ import Hummingbird
 import MarketData
 import NIOCore
 import Pipeline
+import ServiceLifecycle
 import Synchronization
 import Warehouse
 
@@ -13,6 +14,7 @@ import Warehouse
 /// collects from streams the events are the collector's, as they arrive; elsewhere (`serve`, `run --source rest`) the
 /// newest stored candles are read every few seconds and sent when they change. A connection ends after
 /// ``streamLifetime`` (browsers reconnect after `retry`), and at most ``LiveCandles/maximumSubscribers`` are open.
+/// Every stream ends when the process begins to shut down, so an open page does not hold up a SIGTERM.
 extension API {
     static let streamLifetime: Duration = .seconds(600)
     static let streamHeartbeat: Duration = .seconds(15)
@@ -92,9 +94,13 @@ extension API {
                             output.finish()
                         }
                     }
-                    // Writing fails once the client has gone: that, or the lifetime, ends every task.
-                    for await message in messages {
-                        try await writer.write(ByteBuffer(bytes: message))
+                    // Writing fails once the client has gone: that, the lifetime or a shutdown ends every task.
+                    try await withGracefulShutdownHandler {
+                        for await message in messages {
+                            try await writer.write(ByteBuffer(bytes: message))
+                        }
+                    } onGracefulShutdown: {
+                        output.finish()
                     }
                     group.cancelAll()
                 }

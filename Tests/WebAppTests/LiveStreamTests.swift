@@ -2,10 +2,12 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import MarketData
 import NIOCore
 import Pipeline
 import PipelineTesting
+import ServiceLifecycle
 import Synchronization
 import Testing
 import WebApp
@@ -110,6 +112,43 @@ struct LiveStreamTests {
             let events = Self.events(try await reply)
             #expect(events.count == 1 && events.first?["symbol"] as? String == "BTCUSDT", "\(events)")
         }
+    }
+
+    /// A page left open must not hold up a SIGTERM: when the server begins to shut down, its open streams end (their
+    /// lifetime, on the fixture's clock, never would).
+    @Test(.timeLimit(.minutes(1)))
+    func aShutdownEndsOpenStreams() async throws {
+        let fixture = try await APIFixture()
+        defer { fixture.folder.remove() }
+        try await fixture.loadMarket()
+        let live = LiveCandles()
+        var services = fixture.services
+        services.liveCandles = live
+        let logger = Logger(label: "live-stream-test")
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: WebApp.router(services: services).router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                continuation.yield(channel.localAddress?.port ?? 0)
+                continuation.finish()
+            }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(), eventLoopGroupProvider: .createNew)
+            client.connect()
+            async let reply = client.execute(.init("/api/stream/candles/BTCUSDT", method: .get))
+            try await waitUntil("the stream to subscribe") { live.subscriberCount == 1 }
+            await group.triggerGracefulShutdown()
+            // The response ends, and the server stops.
+            let response = try await reply
+            #expect(response.status == .ok && String(buffer: response.body ?? ByteBuffer()).hasPrefix("retry: 3000\n\n"))
+            try await tasks.waitForAll()
+            try await client.shutdown()
+        }
+        #expect(live.subscriberCount == 0)
     }
 }
 
