@@ -89,6 +89,8 @@ public actor StreamCollector: Service {
     var flushes = 0
     var lags = LagWindow()
     var malformedMessages = 0
+    /// The last saved status without the fields that change with every event, and when it was saved.
+    var savedStatus: (shape: StreamStatus, at: Int64)?
     /// After a 429 or 418 no snapshot is asked for until its `Retry-After` has passed.
     var snapshotsPausedUntil: Int64 = .min
     var rebuildCounter = Counter(label: "cryptopipe_stream_book_rebuilds_total")
@@ -115,6 +117,11 @@ public actor StreamCollector: Service {
         var firstEventAt: Int64?
         /// Symbols it delivered k-line events for (a replacement takes over once it has them all).
         var seen: Set<Symbol> = []
+        /// The exchange's time on its first event and on its newest: a replacement takes over once the old connection
+        /// has delivered an event as new as the replacement's first, so nothing the old one still had to deliver is
+        /// lost (each connection delivers in the exchange's time order).
+        var firstEventTime: Int64?
+        var newestEventTime: Int64?
     }
 
     public init(
@@ -242,7 +249,7 @@ public actor StreamCollector: Service {
             let now = clock.now()
             if now - refreshed >= 5_000 {
                 refreshed = now
-                await publishStatus()
+                await publishStatus(force: false)
                 do {
                     try await refreshSymbols()
                 } catch {
@@ -294,10 +301,15 @@ public actor StreamCollector: Service {
     }
 
     /// The replacement has delivered for every symbol of the slot (its later subscriptions included) and the old
-    /// connection has caught up with it, so closing the old one loses no event: no symbol is without a connection in
-    /// between, and no book misses an update.
+    /// connection has caught up with it (an event as new as the replacement's first, and the books hold every diff the
+    /// replacement delivered), so closing the old one loses no event: no symbol is without a connection in between, and
+    /// no book misses an update.
     private func replacementCanTakeOver(slot index: Int) -> Bool {
-        guard let seen = slots[index].rotating?.seen, seen.count >= slots[index].symbols.count else { return false }
+        guard let rotating = slots[index].rotating, let first = rotating.firstEventTime,
+            let newest = slots[index].current?.newestEventTime, newest >= first
+        else { return false }
+        let seen = rotating.seen
+        guard seen.count >= slots[index].symbols.count else { return false }
         return slots[index].symbols.allSatisfy { symbol in
             seen.contains(symbol) && streams[symbol]?.heldFromReplacement.isEmpty ?? true
         }
@@ -408,14 +420,25 @@ public actor StreamCollector: Service {
     private func receive(_ message: StreamMessage, connection id: Int) {
         guard let (index, isRotating) = slotIndex(of: id) else { return }
         let now = clock.now()
+        let eventTime: Int64? =
+            switch message {
+            case .kline(let event): event.eventTime
+            case .depth(let event): event.eventTime
+            default: nil
+            }
         if isRotating {
             // What the replacement delivered for, so the watch can tell when it may take over.
             // (Read first: an optional-chained assignment holds its access while the right side is evaluated.)
             let firstEventAt = slots[index].rotating?.firstEventAt ?? now
             slots[index].rotating?.firstEventAt = firstEventAt
+            if slots[index].rotating?.firstEventTime == nil, let eventTime { slots[index].rotating?.firstEventTime = eventTime }
             if case .kline(let event) = message { slots[index].rotating?.seen.insert(event.symbol) }
-        } else if slots[index].current?.firstEventAt == nil {
-            slots[index].current?.firstEventAt = now
+        } else {
+            if slots[index].current?.firstEventAt == nil { slots[index].current?.firstEventAt = now }
+            if let eventTime {
+                let newest = max(slots[index].current?.newestEventTime ?? eventTime, eventTime)
+                slots[index].current?.newestEventTime = newest
+            }
         }
         switch message {
         case .kline(let event):
@@ -556,7 +579,7 @@ public actor StreamCollector: Service {
         while true {
             let report = await loggedFlush(upTo: upTo)
             flushes += 1
-            await publishStatus()
+            await publishStatus(force: true)
             await onFlush(report)
             if let stop = configuration.stopAfterFlushes, flushes >= stop { return }
             let now = clock.now()
@@ -768,15 +791,21 @@ public actor StreamCollector: Service {
             malformedMessages: malformedMessages, symbols: symbols)
     }
 
-    /// Saves ``status()`` where other processes read it, and sets the gauges of `/metrics`.
-    private func publishStatus() async {
+    /// Sets the gauges of `/metrics`, and saves ``status()`` where other processes read it: after each flush (`force`),
+    /// and otherwise when a symbol's connection, book or counts changed, or a minute after the last save. The state of
+    /// 1,000 symbols is about 150 KB, too much to write every few seconds for a last-event time.
+    private func publishStatus(force: Bool) async {
         let status = status()
         connectionsGauge.record(status.connections)
         connectedGauge.record(status.symbols.count { $0.connected })
         syncedGauge.record(status.symbols.count { $0.bookSynced })
         guard let statusStore else { return }
+        let shape = status.withoutMomentaryFields
+        let due = savedStatus.map { saved in shape != saved.shape || status.updatedAt - saved.at >= 60_000 } ?? true
+        guard force || due else { return }
         do {
             try await status.save(to: statusStore)
+            savedStatus = (shape, status.updatedAt)
         } catch {
             logger.warning("stream: cannot save the stream status", metadata: ["error": "\(error)"])
         }

@@ -59,6 +59,24 @@ public struct StreamStatus: Sendable, Hashable, Codable {
         self.symbols = symbols
     }
 
+    /// The state without what moves with every event or flush (when it was taken, last events, update ids, newest
+    /// candles, lags): equal for two states that differ in nothing an operator acts on.
+    public var withoutMomentaryFields: StreamStatus {
+        var shape = self
+        shape.updatedAt = 0
+        shape.flushes = 0
+        shape.lagP50Milliseconds = nil
+        shape.lagP95Milliseconds = nil
+        shape.symbols = symbols.map { state in
+            var state = state
+            state.lastEvent = nil
+            state.bookUpdateId = nil
+            state.lastWritten = nil
+            return state
+        }
+        return shape
+    }
+
     public func save(to warehouse: any SettingsStore) async throws(WarehouseError) {
         let data: Data
         do {
