@@ -73,6 +73,13 @@ struct StreamOptionGroup: ParsableArguments {
         help: "Seconds between order-book snapshots written from the streamed books (env CRYPTOPIPE_DEPTH_INTERVAL, default 60).")
     var depthInterval: String?
 
+    @Option(
+        name: .long,
+        help:
+            "Seconds after which a stream connection is replaced by a new one, opened before the old one closes (env CRYPTOPIPE_STREAM_ROTATE_AFTER, default 85800: Binance ends connections at 24 h). Lower it behind a proxy that cuts long connections, or to rehearse with the simulator's --ws-lifetime."
+    )
+    var streamRotateAfter: String?
+
     /// A streamed book stays exact only a few snapshot depths deep (see `StreamCollector.Configuration.snapshotLimit`).
     static let maximumStreamDepth = 1_000
 
@@ -94,6 +101,9 @@ struct StreamOptionGroup: ParsableArguments {
         ) { Int($0).flatMap { (60...86_400).contains($0) && $0 % 60 == 0 ? $0 : nil } }
         let depth = try settings.integer(
             depthInterval, option: "--depth-interval", env: "CRYPTOPIPE_DEPTH_INTERVAL", default: 60, range: 1...86_400)
+        let rotate = try settings.integer(
+            streamRotateAfter, option: "--stream-rotate-after", env: "CRYPTOPIPE_STREAM_ROTATE_AFTER",
+            default: StreamSettings.defaultRotateAfterSeconds, range: 5...86_400)
         if source == .stream, let depthLimit, depthLimit > Self.maximumStreamDepth {
             throw .usage(
                 "--depth-limit \(depthLimit) is too deep for --source stream: at most \(Self.maximumStreamDepth) (books start from REST snapshots of at most 5000 levels), or use --source rest"
@@ -103,7 +113,7 @@ struct StreamOptionGroup: ParsableArguments {
             flag != nil ? "flag" : (settings.environment[env].map { !$0.isEmpty } == true ? "environment" : "default")
         }
         return StreamSettings(
-            source: source, streamURL: url, flushIntervalSeconds: flush, depthIntervalSeconds: depth,
+            source: source, streamURL: url, flushIntervalSeconds: flush, depthIntervalSeconds: depth, rotateAfterSeconds: rotate,
             entries: [
                 ConfigurationEntry(name: "source", value: source.rawValue, source: origin(self.source, "CRYPTOPIPE_SOURCE")),
                 ConfigurationEntry(
@@ -113,6 +123,9 @@ struct StreamOptionGroup: ParsableArguments {
                     name: "flush_interval", value: "\(flush) s", source: origin(flushInterval, "CRYPTOPIPE_FLUSH_INTERVAL")),
                 ConfigurationEntry(
                     name: "depth_interval", value: "\(depth) s", source: origin(depthInterval, "CRYPTOPIPE_DEPTH_INTERVAL")),
+                ConfigurationEntry(
+                    name: "stream_rotate_after", value: "\(rotate) s",
+                    source: origin(streamRotateAfter, "CRYPTOPIPE_STREAM_ROTATE_AFTER")),
             ])
     }
 }
@@ -127,6 +140,10 @@ struct StreamSettings {
     var streamURL: String
     var flushIntervalSeconds: Int
     var depthIntervalSeconds: Int
+    var rotateAfterSeconds: Int
+
+    /// 23 h 50 min: ten minutes before Binance closes a connection.
+    static let defaultRotateAfterSeconds = 85_800
 
     static let binanceStreamURL = "wss://data-stream.binance.vision"
 

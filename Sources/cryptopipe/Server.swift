@@ -167,6 +167,7 @@ struct ServerAssembly {
                 streamURL: streams.streamURL, flushIntervalSeconds: streams.flushIntervalSeconds,
                 depthIntervalSeconds: streams.depthIntervalSeconds, depthLimit: extractOptions.depthLimit)
             configuration.stopAfterFlushes = cycles
+            configuration.rotateAfterMilliseconds = Int64(streams.rotateAfterSeconds) * 1_000
             collector = StreamCollector(
                 configuration: configuration, extractor: extractor, transformer: transformer, symbols: symbols, runLog: backends.warehouse,
                 statusStore: backends.warehouse, live: live,

@@ -97,6 +97,7 @@ struct CLITests {
         (["run", "--source", "grpc"], "--source 'grpc' is not valid: expected stream or rest"),
         (["run", "--flush-interval", "90"], "--flush-interval '90' is not valid: expected seconds, a multiple of 60"),
         (["run", "--depth-interval", "0"], "--depth-interval '0' is not valid"),
+        (["run", "--stream-rotate-after", "1"], "--stream-rotate-after '1' is not valid"),
         (["run", "--stream-url", "https://x"], "--stream-url 'https://x' is not valid"),
         (["run", "--stream-url", "ws://host:99999"], "--stream-url 'ws://host:99999' is not valid"),
         (["run", "--stream-url", "ws://u:hunter2@host"], "--stream-url 'ws://[redacted]@host' is not valid"),
