@@ -64,7 +64,7 @@ public enum MySQLTestServer {
 public final class PrivateMariaDB: @unchecked Sendable {
     public let folder: TemporaryDirectory
     public let port: Int
-    public let password = UUID().uuidString.replacingOccurrences(of: "-", with: "")
+    public let password: String
     private let lock = NSLock()
     private var process: Process?
 
@@ -96,8 +96,10 @@ public final class PrivateMariaDB: @unchecked Sendable {
         return nil
     }
 
-    /// Creates the data folder, starts the server and creates the `cryptopipe` user and `cryptopipe` database.
-    public init() throws {
+    /// Creates the data folder, starts the server and creates the `cryptopipe` user (with `password`, or a new one)
+    /// and `cryptopipe` database.
+    public init(password: String? = nil) throws {
+        self.password = password ?? UUID().uuidString.replacingOccurrences(of: "-", with: "")
         folder = try TemporaryDirectory("mariadb")
         port = try Self.freePort()
         guard let install = Self.executable("mariadb-install-db") else { throw ConformanceFailure("mariadb-install-db not found") }
@@ -113,7 +115,7 @@ public final class PrivateMariaDB: @unchecked Sendable {
             client,
             [
                 "--no-defaults", "--socket=\(folder.path)/mysqld.sock", "-uroot", "-e",
-                "CREATE USER 'cryptopipe'@'%' IDENTIFIED BY '\(password)'; GRANT ALL ON *.* TO 'cryptopipe'@'%'; CREATE DATABASE cryptopipe;",
+                "CREATE USER 'cryptopipe'@'%' IDENTIFIED BY '\(self.password)'; GRANT ALL ON *.* TO 'cryptopipe'@'%'; CREATE DATABASE cryptopipe;",
             ])
     }
 
@@ -126,8 +128,8 @@ public final class PrivateMariaDB: @unchecked Sendable {
     // run them on a GCD thread: blocking Swift's small cooperative pool would stall every other test of the process.
 
     /// ``init()`` off the cooperative pool.
-    public static func launch() async throws -> PrivateMariaDB {
-        try await offThePool { try PrivateMariaDB() }
+    public static func launch(password: String? = nil) async throws -> PrivateMariaDB {
+        try await offThePool { try PrivateMariaDB(password: password) }
     }
 
     /// ``start()`` off the cooperative pool.

@@ -1,4 +1,7 @@
-/// Where and how to reach a MySQL or MariaDB server: parsed from `mysql://user[:password]@host[:port]/database`.
+/// Where and how to reach a MySQL or MariaDB server: parsed from `mysql://user[:password]@host[:port]/database`, or
+/// several servers of one replicated cluster (a Galera cluster, MySQL Group Replication, TiDB):
+/// `mysql://user@h1:3306,h2:3306,h3:3306/database`. Connections go to one reachable server and move to the next when it
+/// fails.
 ///
 /// The password may be in the URL (percent-encoded) or given separately (the CLI reads `CRYPTOPIPE_MYSQL_PASSWORD`);
 /// it never appears in ``description``, logs or errors.
@@ -13,8 +16,33 @@ public struct MySQLConfiguration: Sendable, Hashable, CustomStringConvertible {
         case verify
     }
 
-    public var host: String
-    public var port: Int
+    /// One server of ``servers``.
+    public struct Server: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int = 3306) {
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String { "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+    }
+
+    /// The servers connections may go to, in the URL's order; never empty.
+    public var servers: [Server]
+    /// At most this many servers in one URL.
+    public static let maximumServers = 16
+    /// The first server's host.
+    public var host: String {
+        get { servers[0].host }
+        set { servers[0].host = newValue }
+    }
+    /// The first server's port.
+    public var port: Int {
+        get { servers[0].port }
+        set { servers[0].port = newValue }
+    }
     public var user: String
     public var password: String?
     public var database: String
@@ -35,8 +63,7 @@ public struct MySQLConfiguration: Sendable, Hashable, CustomStringConvertible {
         tls: TLSMode = .disabled, certificateAuthorityPath: String? = nil, poolSize: Int = 4,
         reconnectWindow: Duration = .seconds(60), connectTimeoutSeconds: Int = 5
     ) {
-        self.host = host
-        self.port = port
+        self.servers = [Server(host: host, port: port)]
         self.user = user
         self.password = password
         self.database = database
@@ -49,7 +76,7 @@ public struct MySQLConfiguration: Sendable, Hashable, CustomStringConvertible {
 
     /// The URL without its password.
     public var description: String {
-        var text = "mysql://\(user)@\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+        var text = "mysql://\(user)@\(servers.map(\.description).joined(separator: ","))/\(database)"
         var query: [String] = []
         if tls != .disabled { query.append("tls=\(tls.rawValue)") }
         if let certificateAuthorityPath { query.append("ca=\(certificateAuthorityPath)") }
@@ -98,30 +125,17 @@ public struct MySQLConfiguration: Sendable, Hashable, CustomStringConvertible {
         guard Self.isValidDatabaseName(database) else {
             throw fail("has database name '\(Self.shown(database))'; use letters, digits and _ only (at most 64)")
         }
-        var host: String
-        var port = 3306
-        if hostPort.first == UInt8(ascii: "[") {
-            guard let close = hostPort.firstIndex(of: UInt8(ascii: "]")) else { throw fail("has an unterminated [IPv6] host") }
-            host = Self.string(hostPort[(hostPort.startIndex + 1)..<close])
-            let after = hostPort[(close + 1)...]
-            if !after.isEmpty {
-                guard after.first == UInt8(ascii: ":"), let value = Int(Self.string(after.dropFirst())) else {
-                    throw fail("has a bad port")
-                }
-                port = value
-            }
-        } else if let colon = hostPort.lastIndex(of: UInt8(ascii: ":")) {
-            host = Self.string(hostPort[..<colon])
-            guard let value = Int(Self.string(hostPort[(colon + 1)...])) else { throw fail("has a bad port") }
-            port = value
-        } else {
-            host = Self.string(hostPort)
+        // Servers are separated by commas, which neither a host name nor a bracketed IPv6 address holds.
+        let parts = hostPort.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
+        guard parts.count <= Self.maximumServers else { throw fail("names more than \(Self.maximumServers) servers") }
+        var servers: [Server] = []
+        for part in parts {
+            let server = try Self.server(part, fail: fail)
+            guard !servers.contains(server) else { throw fail("names server \(server) twice") }
+            servers.append(server)
         }
-        guard !host.isEmpty else { throw fail("names no host") }
-        guard (1...65_535).contains(port) else { throw fail("has port \(port), outside 1–65535") }
         self.init(user: user, password: password, database: database)
-        self.host = host
-        self.port = port
+        self.servers = servers
         for pair in queryText.split(separator: UInt8(ascii: "&")) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
             let key = Self.string(parts[0])
@@ -141,6 +155,34 @@ public struct MySQLConfiguration: Sendable, Hashable, CustomStringConvertible {
                 throw fail("has unknown option '\(Self.shown(key))'; known: tls, ca, pool")
             }
         }
+    }
+
+    /// One `host[:port]` or `[ipv6][:port]` of the URL's server list.
+    private static func server(
+        _ text: ArraySlice<UInt8>, fail: (String) -> MySQLConfigurationError
+    ) throws(MySQLConfigurationError) -> Server {
+        var host: String
+        var port = 3306
+        if text.first == UInt8(ascii: "[") {
+            guard let close = text.firstIndex(of: UInt8(ascii: "]")) else { throw fail("has an unterminated [IPv6] host") }
+            host = Self.string(text[(text.startIndex + 1)..<close])
+            let after = text[(close + 1)...]
+            if !after.isEmpty {
+                guard after.first == UInt8(ascii: ":"), let value = Int(Self.string(after.dropFirst())) else {
+                    throw fail("has a bad port")
+                }
+                port = value
+            }
+        } else if let colon = text.lastIndex(of: UInt8(ascii: ":")) {
+            host = Self.string(text[..<colon])
+            guard let value = Int(Self.string(text[(colon + 1)...])) else { throw fail("has a bad port") }
+            port = value
+        } else {
+            host = Self.string(text)
+        }
+        guard !host.isEmpty else { throw fail("names no host") }
+        guard (1...65_535).contains(port) else { throw fail("has port \(port), outside 1–65535") }
+        return Server(host: host, port: port)
     }
 
     /// The URL with anything that could be a password replaced, for error messages.

@@ -9,9 +9,16 @@ public final class MySQLConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     private var statements: [String: MySQLStatement] = [:]
 
-    /// Connects and sets the session up (UTF-8, strict SQL mode, UTC, READ COMMITTED).
-    public init(_ configuration: MySQLConfiguration) throws(MySQLError) {
-        let operation = "connect to \(configuration)"
+    /// The server it is connected to.
+    public let server: MySQLConfiguration.Server
+
+    /// Connects to `server` (by default the configuration's first) and sets the session up (UTF-8, strict SQL mode, UTC,
+    /// READ COMMITTED).
+    public init(_ configuration: MySQLConfiguration, server: MySQLConfiguration.Server? = nil) throws(MySQLError) {
+        let server = server ?? configuration.servers[0]
+        var single = configuration
+        single.servers = [server]
+        let operation = "connect to \(single)"
         try MariaDBClientLibrary.load()
         guard let handle = mysql_init(nil) else {
             throw .ours("the MariaDB client library could not allocate a connection", operation: operation)
@@ -38,8 +45,7 @@ public final class MySQLConnection: @unchecked Sendable {
             if let ca = configuration.certificateAuthorityPath { mysql_options(handle, MYSQL_OPT_SSL_CA, ca) }
         }
         let connected = mysql_real_connect(
-            handle, configuration.host, configuration.user, configuration.password ?? "", configuration.database,
-            UInt32(configuration.port), nil, 0)
+            handle, server.host, configuration.user, configuration.password ?? "", configuration.database, UInt32(server.port), nil, 0)
         guard connected != nil else {
             let error = MySQLError(
                 code: mysql_errno(handle), sqlState: String(cString: mysql_sqlstate(handle)), message: String(cString: mysql_error(handle)),
@@ -55,6 +61,7 @@ public final class MySQLConnection: @unchecked Sendable {
                 operation: operation)
         }
         self.handle = handle
+        self.server = server
         // TRADITIONAL: a value that does not fit is an error, never silently truncated or rounded.
         try execute("SET SESSION sql_mode = 'TRADITIONAL'")
         try execute("SET SESSION time_zone = '+00:00'")

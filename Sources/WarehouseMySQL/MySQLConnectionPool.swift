@@ -7,6 +7,9 @@ import NIOPosix
 /// Jobs that fail because the server went away are run again on a fresh connection, with backoff, for up to
 /// ``MySQLConfiguration/reconnectWindow``; so are transactions the server rolled back for a deadlock or lock timeout.
 /// A job is a whole transaction, so running it again is safe.
+///
+/// With several servers (a replicated cluster), connections go to one of them, the first reachable from where the
+/// last one failed: a job cut off by a failing server is rerun on the next.
 actor MySQLConnectionPool {
     let configuration: MySQLConfiguration
     private let threads: NIOThreadPool
@@ -15,6 +18,8 @@ actor MySQLConnectionPool {
     private var openCount = 0
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var outageStarted: ContinuousClock.Instant?
+    /// The index in ``MySQLConfiguration/servers`` new connections try first: the last one that answered.
+    private var preferred = 0
     /// Set when the process shuts down: a failed job is not retried any more, and pauses between retries end at once,
     /// so a shutdown during an outage does not wait out ``MySQLConfiguration/reconnectWindow``.
     private var retriesStopped = false
@@ -73,7 +78,8 @@ actor MySQLConnectionPool {
                     logger.warning(
                         "MySQL server unreachable; retrying",
                         metadata: [
-                            "mysql.server": "\(configuration.host):\(configuration.port)", "mysql.error": "\(error.message)",
+                            "mysql.servers": "\(configuration.servers.map(\.description).joined(separator: ","))",
+                            "mysql.error": "\(error.message)",
                             "operation": "\(operation)",
                         ])
                 }
@@ -134,8 +140,7 @@ actor MySQLConnectionPool {
             if let connection = idle.popLast() { return .success(connection) }
             if openCount < configuration.poolSize {
                 openCount += 1
-                let configuration = configuration
-                let opened = await onThread { () throws(MySQLError) in try MySQLConnection(configuration) }
+                let opened = await open()
                 if case .failure = opened {
                     openCount -= 1
                     wakeOne()
@@ -146,12 +151,46 @@ actor MySQLConnectionPool {
         }
     }
 
+    /// A new connection to the preferred server, or else to the next one that answers; the first failure that is not
+    /// the server's being unreachable (a wrong password, a missing database) is returned at once.
+    private func open() async -> Result<MySQLConnection, MySQLError> {
+        let configuration = configuration
+        let count = configuration.servers.count
+        var last: MySQLError?
+        for step in 0..<count {
+            let index = (preferred + step) % count
+            let server = configuration.servers[index]
+            let opened = await onThread { () throws(MySQLError) in try MySQLConnection(configuration, server: server) }
+            switch opened {
+            case .success:
+                if index != preferred {
+                    logger.notice("MySQL: connecting to another server", metadata: ["mysql.server": "\(server)"])
+                    preferred = index
+                }
+                return opened
+            case .failure(let error):
+                guard error.isConnectionFailure, count > 1 else { return opened }
+                last = error
+            }
+        }
+        return .failure(last ?? .ours("no MySQL server is configured", operation: "connect"))
+    }
+
     private func give(back connection: MySQLConnection) {
         idle.append(connection)
         wakeOne()
     }
 
     private func discard(_ connection: MySQLConnection) {
+        // The job is rerun on a connection to the next server (with one server, on a new connection to it).
+        let servers = configuration.servers
+        if servers[preferred] == connection.server {
+            preferred = (preferred + 1) % servers.count
+            if servers.count > 1 {
+                logger.warning(
+                    "MySQL: a server failed; moving to the next", metadata: ["mysql.server": "\(connection.server)"])
+            }
+        }
         // A dead connection's idle siblings are most likely dead too (the server restarted): open fresh ones.
         openCount -= 1 + idle.count
         idle.removeAll()

@@ -27,12 +27,15 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
             return true
         case 1040, 1203:  // too many connections (for now)
             return true
+        case 1047:  // a Galera node not (yet, or no longer) in the primary component: "WSREP has not yet prepared node"
+            return true
         default:
             return false
         }
     }
 
-    /// The server rolled the transaction back to resolve contention; running it again is the documented remedy.
+    /// The server rolled the transaction back to resolve contention; running it again is the documented remedy. Under
+    /// Galera, a transaction that loses certification against another node's fails at commit with 1213 too.
     public var isTransientConflict: Bool { code == 1213 || code == 1205 }
 
     static func ours(_ message: String, operation: String) -> MySQLError {

@@ -80,7 +80,25 @@ struct MySQLConfigurationTests {
         #expect(!full.description.contains("word"))
     }
 
+    @Test func severalServersOfOneCluster() throws {
+        let cluster = try MySQLConfiguration(url: "mysql://app@h1:3306,h2,[::1]:3307/market?pool=8")
+        #expect(
+            cluster.servers == [.init(host: "h1", port: 3306), .init(host: "h2", port: 3306), .init(host: "::1", port: 3307)])
+        #expect(cluster.host == "h1" && cluster.port == 3306 && cluster.poolSize == 8)
+        #expect(cluster.description == "mysql://app@h1:3306,h2:3306,[::1]:3307/market?pool=8")
+        #expect(try MySQLConfiguration(url: cluster.description) == cluster)
+        let sixteen = (1...16).map { "h\($0)" }.joined(separator: ",")
+        #expect(try MySQLConfiguration(url: "mysql://app@\(sixteen)/market").servers.count == 16)
+    }
+
     @Test(arguments: [
+        ("mysql://a@h1,,h2/db", "names no host"),
+        ("mysql://a@h1,/db", "names no host"),
+        ("mysql://a@h1,h2:x/db", "has a bad port"),
+        ("mysql://a@h1,h2:0/db", "outside 1–65535"),
+        ("mysql://a@h1:3306,h1/db", "names server h1:3306 twice"),
+        ("mysql://a@h1,[::1/db", "unterminated [IPv6] host"),
+        ("mysql://a@\((1...17).map { "h\($0)" }.joined(separator: ","))/db", "names more than 16 servers"),
         ("postgres://a@h/db", "is not a mysql:// URL"),
         ("mysql://h/db", "names no user"),
         ("mysql://a@h", "names no database"),
