@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Versioned migrations of the MySQL/MariaDB schema: the same tables, columns and keys as the SQLite schema.
 ///
 /// - Prices, quantities and volumes are `DECIMAL(40,8)`: eight fractional digits like Binance's strings and 32 integer
@@ -246,15 +252,77 @@ enum MySQLSchema {
         """
     }
 
-    /// Applies the migrations not yet recorded in `schema_migrations`, under a server-wide lock so two processes
-    /// starting together do not both migrate.
-    /// With `originalViews`, also creates or replaces the original design's views in that database (``OriginalViews``).
-    static func migrate(_ connection: MySQLConnection, originalViews: String?, warehouse: String) throws(MySQLError) {
-        let locked = try connection.query("SELECT GET_LOCK('cryptopipe.migrate', 60)").first?.int64(0)
-        guard locked == 1 else {
-            throw .ours("another process held the migration lock for 60 s", operation: "migrate the schema")
+    /// The migration lock: one row naming its holder until its expiry (the server's time), so a holder that died
+    /// frees it. A row, not `GET_LOCK`: a named lock holds on one node of a Galera cluster only, while the row is
+    /// replicated, and two nodes taking it at once is a certification conflict, one of them rerun.
+    static let lockTableSQL = """
+        CREATE TABLE IF NOT EXISTS schema_lock (
+            id TINYINT NOT NULL,
+            holder VARCHAR(64) NOT NULL,
+            expires_at BIGINT NOT NULL,
+            PRIMARY KEY (id)
+        ) \(table)
+        """
+    /// The server's clock in milliseconds: the holders' clocks may differ, and every node's is close to the others'.
+    static let serverNow = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)"
+    /// How long the lock is held without a renewal; it is renewed after each migration.
+    static let lockLeaseMilliseconds: Int64 = 600_000
+    /// How long a process waits for another's migration before it gives up.
+    static let lockWaitMilliseconds: Int64 = 60_000
+
+    /// Takes the migration lock (waiting up to a minute for another process's), runs `body` with a function that
+    /// renews it, and lets it go. `waiting` is told the holder once when the lock is found held.
+    static func withMigrationLock(
+        _ connection: MySQLConnection, waiting: (String) -> Void, _ body: (() throws(MySQLError) -> Void) throws(MySQLError) -> Void
+    ) throws(MySQLError) {
+        try connection.execute(lockTableSQL)
+        try connection.run("INSERT IGNORE INTO schema_lock (id, holder, expires_at) VALUES (1, '', 0)")
+        let holder = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        let take = """
+            UPDATE schema_lock SET holder = ?, expires_at = \(serverNow) + ? WHERE id = 1 AND (holder = ? OR expires_at < \(serverNow))
+            """
+        let parameters = MySQLParameters(holder, lockLeaseMilliseconds, holder)
+        var waited: Int64 = 0
+        while try connection.run(take, parameters) != 1 {
+            if waited == 0 {
+                let current = try connection.query("SELECT holder FROM schema_lock WHERE id = 1").first?.string(0) ?? ""
+                waiting(current)
+            }
+            guard waited < lockWaitMilliseconds else {
+                throw .ours("another process held the migration lock for 60 s", operation: "migrate the schema")
+            }
+            usleep(200_000)
+            waited += 200
         }
-        defer { _ = try? connection.query("SELECT RELEASE_LOCK('cryptopipe.migrate')") }
+        defer {
+            _ = try? connection.run(
+                "UPDATE schema_lock SET holder = '', expires_at = 0 WHERE id = 1 AND holder = ?", MySQLParameters(holder))
+        }
+        try body { () throws(MySQLError) in
+            let renewed = try connection.run(
+                "UPDATE schema_lock SET expires_at = \(serverNow) + ? WHERE id = 1 AND holder = ?",
+                MySQLParameters(lockLeaseMilliseconds, holder))
+            // Changed rows: 0 only when another process took the lock over (ours expired).
+            guard renewed == 1 else {
+                throw MySQLError.ours("the migration lock expired and was taken over; start again", operation: "migrate the schema")
+            }
+        }
+    }
+
+    /// Applies the migrations not yet recorded in `schema_migrations`, under the migration lock so two processes
+    /// starting together (on one server or on different nodes of a cluster) do not both migrate.
+    /// With `originalViews`, also creates or replaces the original design's views in that database (``OriginalViews``).
+    static func migrate(
+        _ connection: MySQLConnection, originalViews: String?, warehouse: String, waiting: (String) -> Void = { _ in }
+    ) throws(MySQLError) {
+        try withMigrationLock(connection, waiting: waiting) { renew throws(MySQLError) in
+            try migrateLocked(connection, originalViews: originalViews, warehouse: warehouse, renew: renew)
+        }
+    }
+
+    private static func migrateLocked(
+        _ connection: MySQLConnection, originalViews: String?, warehouse: String, renew: () throws(MySQLError) -> Void
+    ) throws(MySQLError) {
         try connection.execute(
             """
             CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -270,6 +338,7 @@ enum MySQLSchema {
             let parameters = MySQLParameters(migration.id)
             try connection.run(
                 "INSERT INTO schema_migrations (id, applied_at) VALUES (?, UNIX_TIMESTAMP() * 1000)", parameters)
+            try renew()
         }
         if let originalViews {
             guard MySQLConfiguration.isValidDatabaseName(originalViews), originalViews != warehouse else {

@@ -13,9 +13,11 @@ public final class MySQLWarehouse: Warehouse {
     public let configuration: MySQLConfiguration
     let pool: MySQLConnectionPool
     let completeHours = CompleteHourCache()
+    let logger: Logger
 
     public init(configuration: MySQLConfiguration, logger: Logger = Logger(label: "cryptopipe.mysql")) {
         self.configuration = configuration
+        self.logger = logger
         pool = MySQLConnectionPool(configuration: configuration, logger: logger)
     }
 
@@ -28,9 +30,11 @@ public final class MySQLWarehouse: Warehouse {
     public var retryService: some Service { RetryStopper(pool: pool) }
 
     public func migrate() async throws(WarehouseError) {
-        let (views, database) = (configuration.originalViewsDatabase, configuration.database)
+        let (views, database, logger) = (configuration.originalViewsDatabase, configuration.database, logger)
         try await run("migrate the schema of \(configuration)") { connection throws(MySQLError) in
-            try MySQLSchema.migrate(connection, originalViews: views, warehouse: database)
+            try MySQLSchema.migrate(connection, originalViews: views, warehouse: database) { holder in
+                logger.notice("another process is migrating the schema; waiting for it", metadata: ["mysql.lock_holder": "\(holder)"])
+            }
         }
         try await convertLegacyOrderBooks()
     }

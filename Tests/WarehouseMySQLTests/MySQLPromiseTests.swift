@@ -29,11 +29,12 @@ struct MySQLMigrationTurnsTests {
         configuration.database = String(name)
         let database = configuration
         let observer = try await blocking { try MySQLConnection(database) }
-        let first = MySQLWarehouse(configuration: configuration)
-        let second = MySQLWarehouse(configuration: configuration)
+        let records = LogRecorder()
+        let first = MySQLWarehouse(configuration: configuration, logger: records.logger())
+        let second = MySQLWarehouse(configuration: configuration, logger: records.logger())
         let outcome: Result<Void, any Error>
         do {
-            outcome = .success(try await Self.race(first, second, observer: observer, database: String(name)))
+            outcome = .success(try await Self.race(first, second, observer: observer, database: String(name), records: records))
         } catch {
             outcome = .failure(error)
         }
@@ -44,37 +45,41 @@ struct MySQLMigrationTurnsTests {
         try outcome.get()
     }
 
-    /// Holds the migration lock while both warehouses start migrating, checks that both wait and nothing was created,
-    /// lets them go, and checks the outcome.
-    static func race(_ first: MySQLWarehouse, _ second: MySQLWarehouse, observer: MySQLConnection, database: String) async throws {
-        let locked = try await blocking { try observer.query("SELECT GET_LOCK('cryptopipe.migrate', 60)").first?.int64(0) }
-        try #require(locked == 1)
+    /// Holds the migration lock (its row, as another process on any node of a cluster would) while both warehouses
+    /// start migrating, checks that both wait and nothing but the lock was created, lets them go, and checks the outcome.
+    static func race(
+        _ first: MySQLWarehouse, _ second: MySQLWarehouse, observer: MySQLConnection, database: String, records: LogRecorder
+    ) async throws {
+        try await blocking {
+            try observer.execute(MySQLSchema.lockTableSQL)
+            try observer.run(
+                "INSERT INTO schema_lock (id, holder, expires_at) VALUES (1, 'observer', \(MySQLSchema.serverNow) + 600000)")
+        }
+        let release = {
+            try await blocking { try observer.run("UPDATE schema_lock SET holder = '', expires_at = 0 WHERE id = 1") }
+        }
         async let firstMigration: Void = first.migrate()
         async let secondMigration: Void = second.migrate()
-        var waiting: Int64 = 0
+        var waiting = 0
         var tables: Int64 = -1
         do {
-            // Both are queued on the lock: the server shows their sessions waiting for it.
+            // Both found the lock held and wait for it.
             for _ in 0..<3_000 {
-                waiting = try await blocking {
-                    try observer.query(
-                        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE = 'User lock'",
-                        MySQLParameters(database)
-                    ).first?.int64(0) ?? 0
-                }
+                waiting = records.all.count { $0.contains("another process is migrating the schema; waiting for it") }
                 if waiting >= 2 { break }
                 try await Task.sleep(for: .milliseconds(10))
             }
-            // While they wait, neither has created anything.
+            // While they wait, neither has created anything but the lock.
             tables = try await blocking {
                 try observer.query("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", MySQLParameters(database))
                     .first?.int64(0) ?? -1
             }
         } catch {
-            _ = try? await blocking { try observer.query("SELECT RELEASE_LOCK('cryptopipe.migrate')") }
+            _ = try? await release()
             throw error
         }
-        _ = try await blocking { try observer.query("SELECT RELEASE_LOCK('cryptopipe.migrate')") }
+        #expect(records.all.contains { $0.contains("observer") }, "the holder is named: \(records.all)")
+        _ = try await release()
         var results: [Result<Void, any Error>] = []
         do {
             try await firstMigration
@@ -88,8 +93,8 @@ struct MySQLMigrationTurnsTests {
         } catch {
             results.append(.failure(error))
         }
-        #expect(waiting == 2, "sessions waiting for the migration lock")
-        #expect(tables == 0, "tables created while another process held the migration lock")
+        #expect(waiting == 2, "warehouses waiting for the migration lock")
+        #expect(tables == 1, "tables created while another process held the migration lock")
         for result in results { try result.get() }
 
         let rows = try await blocking {
@@ -101,6 +106,41 @@ struct MySQLMigrationTurnsTests {
         #expect(rows.allSatisfy { $0.1 == 1 }, "\(rows)")
         try await first.ping()
         try await second.ping()
+    }
+}
+
+/// A migration lock whose holder died (its expiry passed) does not hold anyone up.
+@Suite(.enabled(if: MySQLTestServer.isAvailable, Comment(rawValue: MySQLTestServer.skipReason)))
+struct MySQLMigrationLockTests {
+    @Test func anExpiredLockIsTakenOver() async throws {
+        let server = try #require(MySQLTestServer.configuration)
+        let name = "cryptopipe_lock_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+        let admin = MySQLWarehouse(configuration: server)
+        try await admin.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        var configuration = server
+        configuration.database = String(name)
+        let database = configuration
+        let outcome = await capturing {
+            try await blocking {
+                let observer = try MySQLConnection(database)
+                try observer.execute(MySQLSchema.lockTableSQL)
+                try observer.run("INSERT INTO schema_lock (id, holder, expires_at) VALUES (1, 'dead', \(MySQLSchema.serverNow) - 1)")
+            }
+            let warehouse = MySQLWarehouse(configuration: configuration)
+            let migrated = await capturing { try await warehouse.migrate() }
+            await warehouse.shutdown()
+            try migrated.get()
+            // Let go when done: the row names no one.
+            return try await blocking {
+                try MySQLConnection(database).query("SELECT holder, expires_at FROM schema_lock").all.map {
+                    ($0.string(0) ?? "?", $0.int64(1) ?? -1)
+                }
+            }
+        }
+        try await admin.execute("DROP DATABASE \(name)")
+        await admin.shutdown()
+        let rows = try outcome.get()
+        #expect(rows.count == 1 && rows[0].0 == "" && rows[0].1 == 0, "\(rows)")
     }
 }
 
