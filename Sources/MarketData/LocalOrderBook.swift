@@ -80,7 +80,11 @@ public struct LocalOrderBook: Sendable {
     /// Applies a REST snapshot and the buffered events it does not contain.
     /// `limit` is the limit the snapshot was asked for: a side with that many levels may have had more.
     public mutating func applySnapshot(_ snapshot: OrderBookSnapshot, limit: Int) -> Outcome {
-        let pending = buffer.filter { $0.finalUpdateId > snapshot.lastUpdateId }
+        // In update-id order: while two connections carry the stream (a rotation), their events interleave in the
+        // buffer; copies of one event become stale once the first is applied.
+        let pending = buffer.filter { $0.finalUpdateId > snapshot.lastUpdateId }.sorted {
+            ($0.firstUpdateId, $0.finalUpdateId) < ($1.firstUpdateId, $1.finalUpdateId)
+        }
         if let first = pending.first, first.firstUpdateId > snapshot.lastUpdateId &+ 1 {
             buffer = pending
             return .snapshotTooOld(lastUpdateId: snapshot.lastUpdateId, firstBuffered: first.firstUpdateId)

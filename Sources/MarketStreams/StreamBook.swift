@@ -29,9 +29,11 @@ public struct SymbolStream: Sendable {
 
     /// At most this many final candles are held (a day and a bit): beyond it the oldest go and REST repairs them.
     static let finalLimit = 1_500
-    /// A minute of `@depth@100ms` events: a replacement that stays ahead longer has its oldest dropped (its takeover
-    /// then rebuilds the book, as any gap does).
+    /// A minute of `@depth@100ms` events, and as many levels as a book buffers: a replacement that stays ahead longer
+    /// has its oldest dropped (its takeover then rebuilds the book, as any gap does).
     static let heldLimit = 600
+    static let heldLevelLimit = 20_000
+    private var heldLevels = 0
 
     public init(symbol: Symbol) {
         self.symbol = symbol
@@ -43,7 +45,7 @@ public struct SymbolStream: Sendable {
         book.reset()
         bookGeneration += 1
         snapshotPending = false
-        heldFromReplacement = []
+        clearHeld()
     }
 
     /// Takes a diff event from the connection opened to replace this symbol's. Both carry the same stream while they
@@ -53,8 +55,15 @@ public struct SymbolStream: Sendable {
         guard book.state != .awaitingSnapshot, let last = book.lastUpdateId, event.firstUpdateId > last &+ 1 else {
             return book.receive(event)
         }
-        if heldFromReplacement.count >= Self.heldLimit { heldFromReplacement.removeFirst() }
+        let levels = event.bids.count + event.asks.count
+        while !heldFromReplacement.isEmpty,
+            heldFromReplacement.count >= Self.heldLimit || heldLevels + levels > Self.heldLevelLimit
+        {
+            let dropped = heldFromReplacement.removeFirst()
+            heldLevels -= dropped.bids.count + dropped.asks.count
+        }
         heldFromReplacement.append(event)
+        heldLevels += levels
         return nil
     }
 
@@ -64,15 +73,16 @@ public struct SymbolStream: Sendable {
     mutating func applyHeld(all: Bool) -> LocalOrderBook.Outcome? {
         while let event = heldFromReplacement.first {
             guard book.state != .awaitingSnapshot, let last = book.lastUpdateId else {
-                heldFromReplacement = []
+                clearHeld()
                 return nil
             }
             if !all, event.firstUpdateId > last &+ 1 { return nil }
             heldFromReplacement.removeFirst()
+            heldLevels -= event.bids.count + event.asks.count
             let outcome = book.receive(event)
             switch outcome {
             case .outOfSequence, .discarded:
-                heldFromReplacement = []
+                clearHeld()
                 return outcome
             default:
                 continue
@@ -83,7 +93,12 @@ public struct SymbolStream: Sendable {
 
     /// The replacement was given up: what it held is dropped (the old connection carries on).
     mutating func dropHeld() {
-        heldFromReplacement = []
+        clearHeld()
+    }
+
+    private mutating func clearHeld() {
+        heldFromReplacement.removeAll()
+        heldLevels = 0
     }
 
     /// Keeps a final candle the lake does not have yet.

@@ -65,6 +65,16 @@ struct LocalOrderBookTests {
         #expect(book.top(2)?.asks == [Self.level(101, 4), Self.level(102, 9)] && book.lastUpdateId == 106)
     }
 
+    @Test func eventsOfTwoConnectionsBufferedInterleavedApplyInOrder() {
+        var book = LocalOrderBook(symbol: Self.symbol)
+        // The replacement delivered 103–104 before the old connection delivered 101–102; both copies of 101–102 came.
+        for event in [Self.event(101, 102), Self.event(103, 104, bids: [Self.level(98, 9)]), Self.event(101, 102)] {
+            #expect(book.receive(event) == .buffered)
+        }
+        #expect(book.applySnapshot(Self.snapshot, limit: 100) == .applied)
+        #expect(book.lastUpdateId == 104 && book.state == .synced && book.top(2)?.bids.last == Self.level(98, 9))
+    }
+
     @Test func onlyTheRangeTheSnapshotCoveredIsExact() {
         var book = LocalOrderBook(symbol: Self.symbol)
         // A snapshot cut at 3 levels a side knows nothing below 97 or above 103.

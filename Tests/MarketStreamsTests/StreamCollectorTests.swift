@@ -24,10 +24,16 @@ struct StreamCollectorTests {
         let lake = InMemoryObjectStore()
         let warehouse: SQLiteWarehouse
         let logger: Logger
+        /// Every log line, as well as on standard output.
+        let records: LogRecorder
 
         /// `name` labels the log lines: the tests run side by side, and their connection numbers overlap.
         init(_ name: String, speed: Double = 10, lifetime: Duration = .seconds(86_400), faults: FaultConfiguration? = nil) async throws {
-            logger = Logger(label: "stream-test.\(name)")
+            let records = LogRecorder()
+            self.records = records
+            logger = Logger(label: "stream-test.\(name)") { label in
+                MultiplexLogHandler([StreamLogHandler.standardOutput(label: label), RecordingLogHandler(recorder: records)])
+            }
             clock = PipelineClock.system.scaled(startingAt: StreamCollectorTests.start, speed: speed)
             var configuration = SimulatorConfiguration(
                 seed: 31, symbols: StreamCollectorTests.symbols, historyMinutes: 600, clock: clock, faults: faults)
@@ -99,10 +105,11 @@ struct StreamCollectorTests {
         defer { harness.folder.remove() }
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
             // A busy test machine must not pass for a stalled stream or a late final event: at ten times the wall clock
-            // the default 10 s and 3 s are 1 s and 0.3 s of real time. Stalls and late events are the fault test's.
+            // the default 10 s and 3 s are 1 s and 0.3 s of real time, and CI has held events back for 4 s. Stalls and
+            // late events are the fault test's.
             let collector = harness.collector(baseURL: baseURL, flushes: 4) {
                 $0.stallMilliseconds = 120_000
-                $0.graceMilliseconds = 20_000
+                $0.graceMilliseconds = 40_000
             }
             try await collector.run()
             let status = await collector.status()
@@ -136,16 +143,22 @@ struct StreamCollectorTests {
             let collector = harness.collector(baseURL: baseURL, flushes: 4) {
                 $0.rotateAfterMilliseconds = 30_000
                 $0.stallMilliseconds = 120_000
-                $0.graceMilliseconds = 20_000
+                $0.graceMilliseconds = 40_000
             }
             try await collector.run()
             let status = await collector.status()
             let lastMinute = Interval.oneMinute.openTime(containing: harness.clock.now()) - 60_000
             try await harness.expectCandlesMatch(through: lastMinute - 60_000)
+            // No book missed an event. (REST repairs are not counted here: a final event held back past the grace on
+            // a loaded machine is fetched over REST, which loses nothing; a connection lost in a rotation would also
+            // have rebuilt the books and logged its end.)
             for symbol in status.symbols {
-                #expect(symbol.repairs == 1 && symbol.rebuilds == 0, "\(symbol)")
+                #expect(symbol.repairs >= 1 && symbol.rebuilds == 0, "\(symbol)")
             }
             #expect(harness.exchange.streamStatistics.connectionsOpened >= 5)
+            // Every replacement took over before the simulator closed the connection it replaced.
+            let ended = harness.records.all.filter { $0.contains("stream: connection ended") }
+            #expect(ended.isEmpty, "\(ended)")
             #expect(try await harness.expectBooksMatch(depthLimit: 20) >= 5 * 10)
         }
     }
