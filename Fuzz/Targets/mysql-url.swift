@@ -1,4 +1,5 @@
-// Fuzz target `mysql-url`: MySQLConfiguration(url:) and MySQLConfiguration.redacted(_:).
+// Fuzz target `mysql-url`: MySQLConfiguration(url:) (one server or a comma-separated list) and
+// MySQLConfiguration.redacted(_:).
 // Besides totality: a password in the input never appears in an error or in the redacted text, and a parsed
 // configuration's description holds no password and parses back to the same server.
 // Built with Sources/WarehouseMySQL/MySQLConfiguration.swift.
@@ -34,16 +35,19 @@ func check(_ url: String, password: String?) {
     if let password { precondition(!shows(redacted, password), "redacted(\(url)) shows the password: \(redacted)") }
     do {
         let configuration = try MySQLConfiguration(url: url)
-        precondition(!configuration.host.isEmpty && !configuration.user.isEmpty && !configuration.database.isEmpty)
-        precondition((1...65_535).contains(configuration.port) && (1...64).contains(configuration.poolSize))
+        precondition(!configuration.user.isEmpty && !configuration.database.isEmpty && (1...64).contains(configuration.poolSize))
+        precondition((1...MySQLConfiguration.maximumServers).contains(configuration.servers.count))
+        precondition(configuration.servers.allSatisfy { !$0.host.isEmpty && (1...65_535).contains($0.port) })
+        precondition(Set(configuration.servers).count == configuration.servers.count, "a server listed twice")
         // When the parser took the text as the password, the description does not show it. (With an `@` in A and a
         // `?` in P, the URL parses with P in the host, path and options instead, and then it is no password.)
         if let password, configuration.password?.contains("§") == true {
             precondition(!shows(configuration.description, password), "description shows the password")
         }
-        // The description is the URL without its password: it parses back to the same server (when the host is
-        // plain; a host with `/`, `@` or `?` in it is not re-escaped).
-        if !configuration.host.contains(where: { "/@?[]".contains($0) }), !configuration.user.contains(where: { "%:@/?".contains($0) }),
+        // The description is the URL without its password: it parses back to the same servers (when the hosts are
+        // plain; a host with `/`, `@`, `?` or brackets in it is not re-escaped).
+        if !configuration.servers.contains(where: { $0.host.contains(where: { "/@?[]".contains($0) }) }),
+            !configuration.user.contains(where: { "%:@/?".contains($0) }),
             !(configuration.certificateAuthorityPath ?? "").contains(where: { "%&+".contains($0) })
         {
             var expected = configuration

@@ -29,8 +29,8 @@ public struct MySQLConfiguration: Sendable, Hashable, CustomStringConvertible {
         public var description: String { "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
     }
 
-    /// The servers connections may go to, in the URL's order; never empty.
-    public var servers: [Server]
+    /// The servers connections may go to, in the URL's order; never empty (set only by the URL's parser).
+    public internal(set) var servers: [Server]
     /// At most this many servers in one URL.
     public static let maximumServers = 16
     /// The first server's host.

@@ -128,7 +128,7 @@ actor MySQLConnectionPool {
         }
         let result = await onThread { () throws(MySQLError) in try body(connection) }
         if case .failure(let error) = result, error.isConnectionFailure {
-            discard(connection)
+            discard(connection, error: error)
         } else {
             give(back: connection)
         }
@@ -151,12 +151,14 @@ actor MySQLConnectionPool {
         }
     }
 
-    /// A new connection to the preferred server, or else to the next one that answers; the first failure that is not
-    /// the server's being unreachable (a wrong password, a missing database) is returned at once.
+    /// A new connection to the preferred server, or else to the next one that answers. When none does, the first
+    /// failure that is not a server's being unreachable (a wrong password, a blocked host: it says more), or else the
+    /// last.
     private func open() async -> Result<MySQLConnection, MySQLError> {
         let configuration = configuration
         let count = configuration.servers.count
         var last: MySQLError?
+        var telling: MySQLError?
         for step in 0..<count {
             let index = (preferred + step) % count
             let server = configuration.servers[index]
@@ -169,11 +171,13 @@ actor MySQLConnectionPool {
                 }
                 return opened
             case .failure(let error):
-                guard error.isConnectionFailure, count > 1 else { return opened }
+                guard count > 1 else { return opened }
+                // One node refusing this user, or blocked, must not take the cluster down while others answer.
                 last = error
+                if !error.isConnectionFailure, telling == nil { telling = error }
             }
         }
-        return .failure(last ?? .ours("no MySQL server is configured", operation: "connect"))
+        return .failure(telling ?? last ?? .ours("no MySQL server is configured", operation: "connect"))
     }
 
     private func give(back connection: MySQLConnection) {
@@ -181,15 +185,16 @@ actor MySQLConnectionPool {
         wakeOne()
     }
 
-    private func discard(_ connection: MySQLConnection) {
-        // The job is rerun on a connection to the next server (with one server, on a new connection to it).
+    private func discard(_ connection: MySQLConnection, error: MySQLError) {
+        // A dropped connection (a server gone, an idle timeout) is reopened on the same server first, and ``open()``
+        // moves on when that fails. A Galera node out of the cluster's primary component accepts connections but no
+        // statements: the rerun goes to the next server at once.
         let servers = configuration.servers
-        if servers[preferred] == connection.server {
+        if error.isNodeNotReady, servers.count > 1, servers[preferred] == connection.server {
             preferred = (preferred + 1) % servers.count
-            if servers.count > 1 {
-                logger.warning(
-                    "MySQL: a server failed; moving to the next", metadata: ["mysql.server": "\(connection.server)"])
-            }
+            logger.warning(
+                "MySQL: a server is not ready (not in the cluster's primary component); moving to the next",
+                metadata: ["mysql.server": "\(connection.server)", "mysql.error": "\(error.message)"])
         }
         // A dead connection's idle siblings are most likely dead too (the server restarted): open fresh ones.
         openCount -= 1 + idle.count

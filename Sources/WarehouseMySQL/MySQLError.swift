@@ -27,12 +27,17 @@ public struct MySQLError: Error, Sendable, CustomStringConvertible {
             return true
         case 1040, 1203:  // too many connections (for now)
             return true
-        case 1047:  // a Galera node not (yet, or no longer) in the primary component: "WSREP has not yet prepared node"
-            return true
+        case 1047:
+            return isNodeNotReady
         default:
             return false
         }
     }
+
+    /// A Galera node not (yet, or no longer) in the cluster's primary component: 1047, "WSREP has not yet prepared
+    /// node for application use". It accepts connections and refuses statements; another node may serve them. (1047
+    /// is also the generic "unknown command", which is not retried.)
+    public var isNodeNotReady: Bool { code == 1047 && message.uppercased().contains("WSREP") }
 
     /// The server rolled the transaction back to resolve contention; running it again is the documented remedy. Under
     /// Galera, a transaction that loses certification against another node's fails at commit with 1213 too.

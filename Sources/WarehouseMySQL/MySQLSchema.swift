@@ -203,6 +203,30 @@ enum MySQLSchema {
                 """,
                 factOrderBookView,
             ]),
+        Migration(
+            id: "v4-leases",
+            statements: [
+                // Work split between `run` processes (``LeaseStore``).
+                """
+                CREATE TABLE IF NOT EXISTS leases (
+                    name VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                    holder VARCHAR(191) NOT NULL,
+                    acquired_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (name),
+                    KEY leases_by_holder (holder)
+                ) \(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS workers (
+                    id VARCHAR(191) NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    heartbeat_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (id)
+                ) \(table)
+                """,
+            ]),
     ]
 
     /// `fact_orderbook` as it was, a row per level with `DECIMAL(40,8)` values, unfolded from `orderbook_snapshots` with
@@ -253,8 +277,9 @@ enum MySQLSchema {
     }
 
     /// The migration lock: one row naming its holder until its expiry (the server's time), so a holder that died
-    /// frees it. A row, not `GET_LOCK`: a named lock holds on one node of a Galera cluster only, while the row is
-    /// replicated, and two nodes taking it at once is a certification conflict, one of them rerun.
+    /// frees it once its lease runs out. A row, not `GET_LOCK`: a named lock holds on one node of a Galera cluster
+    /// only, while the row is replicated, and two nodes taking it at once is a certification conflict, one of them
+    /// rerun.
     static let lockTableSQL = """
         CREATE TABLE IF NOT EXISTS schema_lock (
             id TINYINT NOT NULL,
@@ -265,31 +290,41 @@ enum MySQLSchema {
         """
     /// The server's clock in milliseconds: the holders' clocks may differ, and every node's is close to the others'.
     static let serverNow = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)"
-    /// How long the lock is held without a renewal; it is renewed after each migration.
-    static let lockLeaseMilliseconds: Int64 = 600_000
-    /// How long a process waits for another's migration before it gives up.
-    static let lockWaitMilliseconds: Int64 = 60_000
+    /// How long the lock is held without a renewal; it is renewed after each migration. A process that died holding
+    /// it holds up the others this long at most.
+    static let lockLeaseMilliseconds: Int64 = 120_000
+    /// How long a process waits for another's migration before it gives up: longer than a lease, so a dead holder's
+    /// lock is taken over rather than failing the start.
+    static let lockWaitMilliseconds: Int64 = 180_000
 
-    /// Takes the migration lock (waiting up to a minute for another process's), runs `body` with a function that
-    /// renews it, and lets it go. `waiting` is told the holder once when the lock is found held.
+    /// Takes the migration lock for `holder` (waiting for another process's, see ``lockWaitMilliseconds``), runs
+    /// `body` with a function that renews it, and lets it go. `holder` stays the same for a warehouse, so a migration
+    /// rerun on a new connection (the old one lost mid-way) takes back its own lock at once. `waiting` is told the
+    /// holder once when the lock is found held by another.
     static func withMigrationLock(
-        _ connection: MySQLConnection, waiting: (String) -> Void, _ body: (() throws(MySQLError) -> Void) throws(MySQLError) -> Void
+        _ connection: MySQLConnection, holder: String, waiting: (String) -> Void,
+        _ body: (() throws(MySQLError) -> Void) throws(MySQLError) -> Void
     ) throws(MySQLError) {
         try connection.execute(lockTableSQL)
         try connection.run("INSERT IGNORE INTO schema_lock (id, holder, expires_at) VALUES (1, '', 0)")
-        let holder = String(UInt64.random(in: 1...UInt64.max), radix: 16)
         let take = """
             UPDATE schema_lock SET holder = ?, expires_at = \(serverNow) + ? WHERE id = 1 AND (holder = ? OR expires_at < \(serverNow))
             """
         let parameters = MySQLParameters(holder, lockLeaseMilliseconds, holder)
+        // The row read back decides: an UPDATE that changes nothing (a retake in the same millisecond) reports 0 rows.
+        func currentHolder() throws(MySQLError) -> String {
+            try connection.query("SELECT holder FROM schema_lock WHERE id = 1").first?.string(0) ?? ""
+        }
         var waited: Int64 = 0
-        while try connection.run(take, parameters) != 1 {
-            if waited == 0 {
-                let current = try connection.query("SELECT holder FROM schema_lock WHERE id = 1").first?.string(0) ?? ""
-                waiting(current)
-            }
+        while true {
+            try connection.run(take, parameters)
+            let current = try currentHolder()
+            if current == holder { break }
+            if waited == 0 { waiting(current) }
             guard waited < lockWaitMilliseconds else {
-                throw .ours("another process held the migration lock for 60 s", operation: "migrate the schema")
+                throw .ours(
+                    "another process (\(current)) held the migration lock for \(lockWaitMilliseconds / 1_000) s",
+                    operation: "migrate the schema")
             }
             usleep(200_000)
             waited += 200
@@ -299,23 +334,23 @@ enum MySQLSchema {
                 "UPDATE schema_lock SET holder = '', expires_at = 0 WHERE id = 1 AND holder = ?", MySQLParameters(holder))
         }
         try body { () throws(MySQLError) in
-            let renewed = try connection.run(
+            try connection.run(
                 "UPDATE schema_lock SET expires_at = \(serverNow) + ? WHERE id = 1 AND holder = ?",
                 MySQLParameters(lockLeaseMilliseconds, holder))
-            // Changed rows: 0 only when another process took the lock over (ours expired).
-            guard renewed == 1 else {
+            guard try currentHolder() == holder else {
                 throw MySQLError.ours("the migration lock expired and was taken over; start again", operation: "migrate the schema")
             }
         }
     }
 
-    /// Applies the migrations not yet recorded in `schema_migrations`, under the migration lock so two processes
-    /// starting together (on one server or on different nodes of a cluster) do not both migrate.
+    /// Applies the migrations not yet recorded in `schema_migrations`, under the migration lock (held as `holder`) so
+    /// two processes starting together (on one server or on different nodes of a cluster) do not both migrate.
     /// With `originalViews`, also creates or replaces the original design's views in that database (``OriginalViews``).
     static func migrate(
-        _ connection: MySQLConnection, originalViews: String?, warehouse: String, waiting: (String) -> Void = { _ in }
+        _ connection: MySQLConnection, originalViews: String?, warehouse: String,
+        holder: String = String(UInt64.random(in: 1...UInt64.max), radix: 16), waiting: (String) -> Void = { _ in }
     ) throws(MySQLError) {
-        try withMigrationLock(connection, waiting: waiting) { renew throws(MySQLError) in
+        try withMigrationLock(connection, holder: holder, waiting: waiting) { renew throws(MySQLError) in
             try migrateLocked(connection, originalViews: originalViews, warehouse: warehouse, renew: renew)
         }
     }

@@ -14,6 +14,8 @@ public final class MySQLWarehouse: Warehouse {
     let pool: MySQLConnectionPool
     let completeHours = CompleteHourCache()
     let logger: Logger
+    /// This warehouse's name on the migration lock: the same for a migration rerun on a new connection.
+    let migrationHolder = String(UInt64.random(in: 1...UInt64.max), radix: 16)
 
     public init(configuration: MySQLConfiguration, logger: Logger = Logger(label: "cryptopipe.mysql")) {
         self.configuration = configuration
@@ -30,9 +32,9 @@ public final class MySQLWarehouse: Warehouse {
     public var retryService: some Service { RetryStopper(pool: pool) }
 
     public func migrate() async throws(WarehouseError) {
-        let (views, database, logger) = (configuration.originalViewsDatabase, configuration.database, logger)
+        let (views, database, logger, me) = (configuration.originalViewsDatabase, configuration.database, logger, migrationHolder)
         try await run("migrate the schema of \(configuration)") { connection throws(MySQLError) in
-            try MySQLSchema.migrate(connection, originalViews: views, warehouse: database) { holder in
+            try MySQLSchema.migrate(connection, originalViews: views, warehouse: database, holder: me) { holder in
                 logger.notice("another process is migrating the schema; waiting for it", metadata: ["mysql.lock_holder": "\(holder)"])
             }
         }

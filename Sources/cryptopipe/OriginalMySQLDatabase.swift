@@ -8,7 +8,12 @@ import WarehouseMySQL
 struct OriginalMySQLDatabase: OriginalDatabase {
     let reader: MySQLReader
 
-    var identity: String { "\(reader.configuration.host):\(reader.configuration.port)/\(reader.configuration.database)" }
+    /// The database's name for adoption's checkpoints: its server (or, for a cluster, its servers in any order) and name.
+    var identity: String {
+        let configuration = reader.configuration
+        guard configuration.servers.count > 1 else { return "\(configuration.host):\(configuration.port)/\(configuration.database)" }
+        return configuration.servers.map(\.description).sorted().joined(separator: ",") + "/" + configuration.database
+    }
 
     private func query(
         _ what: String, _ sql: String, _ parameters: MySQLParameters = MySQLParameters()
