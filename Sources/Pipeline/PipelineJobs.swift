@@ -41,13 +41,14 @@ public enum PipelineJobs {
 
     public static func make(
         extractor: Extractor, transformer: Transformer, gapFiller: GapFiller, maintenance: Maintenance, symbols: SymbolRegistry,
-        defaults: Defaults = Defaults(), planning: Planning? = nil, logger: Logger,
+        defaults: Defaults = Defaults(), planning: Planning? = nil, assignment: WorkAssignment = WorkAssignment(), logger: Logger,
         onCycle: @escaping @Sendable (CycleReport) async -> Void = { _ in }
     ) -> [ScheduledJob] {
         let cycles = CycleCounter()
         return [
             ScheduledJob(name: extractTransform, defaultSchedule: .every(seconds: defaults.extractTransformSeconds)) {
-                let tracked = try await symbols.symbols()
+                // With several workers, each extracts its share; the transform is the singleton's.
+                let tracked = assignment.filter(try await symbols.symbols())
                 let plan = planning?.plan(symbols: tracked.count, depthLimit: extractor.configuration.depthLimit)
                 let (number, planChanged) = await cycles.next(plan: plan)
                 if let plan, planChanged {
@@ -65,7 +66,7 @@ public enum PipelineJobs {
                 outcome.files = extraction.symbols.reduce(0) { $0 + $1.objects.count }
                 var errors = extraction.failures.map { "\($0.symbol): \($0.message)" }
                 do {
-                    report.transform = try await transformer.transformPending()
+                    if assignment.runsSingletonJobs { report.transform = try await transformer.transformPending() }
                     outcome.rows = report.transform.rowsWritten
                     if report.transform.rejected > 0 {
                         errors.append("\(report.transform.rejected) lake objects rejected")
@@ -81,7 +82,9 @@ public enum PipelineJobs {
                 await onCycle(report)
                 return outcome
             },
-            ScheduledJob(name: gapFill, defaultSchedule: .every(seconds: defaults.gapFillSeconds)) {
+            ScheduledJob(
+                name: gapFill, defaultSchedule: .every(seconds: defaults.gapFillSeconds), mayRun: { assignment.runsSingletonJobs }
+            ) {
                 let report = try await gapFiller.fill(try await symbols.symbols())
                 var outcome = JobRunOutcome(
                     status: report.failures.isEmpty ? .succeeded : .partial, files: report.requested, rows: report.candlesFetched)
@@ -94,7 +97,7 @@ public enum PipelineJobs {
                     ])
                 return outcome
             },
-            ScheduledJob(name: Self.maintenance, defaultSchedule: defaults.maintenance) {
+            ScheduledJob(name: Self.maintenance, defaultSchedule: defaults.maintenance, mayRun: { assignment.runsSingletonJobs }) {
                 let report = try await maintenance.run()
                 return JobRunOutcome(status: .succeeded, rows: report.retention.klineRows + report.retention.orderBookRows)
             },
