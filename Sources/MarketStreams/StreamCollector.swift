@@ -77,8 +77,6 @@ public actor StreamCollector: Service {
     let statusStore: (any SettingsStore)?
     /// Where k-line events go as they arrive, for the pages' live candles.
     let live: LiveCandles?
-    /// With several workers on the warehouse: the symbols this one collects, and whether it runs the transform.
-    let assignment: WorkAssignment
     let clock: PipelineClock
     let logger: Logger
     let onFlush: @Sendable (FlushReport) async -> Void
@@ -128,8 +126,8 @@ public actor StreamCollector: Service {
 
     public init(
         configuration: Configuration, extractor: Extractor, transformer: Transformer, symbols: SymbolRegistry,
-        runLog: (any JobRunStore)? = nil, statusStore: (any SettingsStore)? = nil, live: LiveCandles? = nil,
-        assignment: WorkAssignment = WorkAssignment(), clock: PipelineClock = .system, logger: Logger,
+        runLog: (any JobRunStore)? = nil, statusStore: (any SettingsStore)? = nil, live: LiveCandles? = nil, clock: PipelineClock = .system,
+        logger: Logger,
         onFlush: @escaping @Sendable (FlushReport) async -> Void = { _ in }
     ) {
         self.configuration = configuration
@@ -139,7 +137,6 @@ public actor StreamCollector: Service {
         self.runLog = runLog
         self.statusStore = statusStore
         self.live = live
-        self.assignment = assignment
         self.clock = clock
         self.logger = logger
         self.onFlush = onFlush
@@ -182,7 +179,7 @@ public actor StreamCollector: Service {
     /// Follows the tracked symbols (Settings may add or remove them): new ones join a connection with room, removed
     /// ones are unsubscribed.
     func refreshSymbols() async throws {
-        let tracked = assignment.filter(try await registry.symbols())
+        let tracked = try await registry.symbols()
         let known = Set(streams.keys)
         let wanted = Set(tracked)
         for symbol in known.subtracting(wanted).sorted() {
@@ -659,12 +656,11 @@ public actor StreamCollector: Service {
         // The first flush loads the books synced by then as well (later ones come every depth interval).
         if flushes == 0 { report.books = await writeBooks() }
         do {
-            // With several workers, the one running the singleton jobs loads everyone's objects.
-            if assignment.runsSingletonJobs { report.transform = try await transformer.transformPending() }
+            report.transform = try await transformer.transformPending()
             let done = clock.now()
             // Lag: from the close of the newest minute this flush wrote to its row in the warehouse. The first flush
             // catches up on what happened before the process started, which is not the streams' delivery.
-            if report.candles > 0, flushes > 0, report.transform != nil {
+            if report.candles > 0, flushes > 0 {
                 let lag = done - (lastMinute + 60_000)
                 lags.record(lag)
                 lagRecorder.record(Double(lag) / 1_000)

@@ -11,18 +11,14 @@ public struct ScheduledJob: Sendable {
     public var enabledByDefault: Bool
     /// Does the work; throwing marks the run failed with the error's description.
     public var work: @Sendable () async throws -> JobRunOutcome
-    /// Whether this process runs the job when it is due: a job one worker at a time runs is left to the worker holding
-    /// its lease (a manual trigger runs it anyway).
-    public var mayRun: @Sendable () -> Bool
 
     public init(
-        name: JobName, defaultSchedule: JobSchedule, enabledByDefault: Bool = true, mayRun: @escaping @Sendable () -> Bool = { true },
+        name: JobName, defaultSchedule: JobSchedule, enabledByDefault: Bool = true,
         work: @escaping @Sendable () async throws -> JobRunOutcome
     ) {
         self.name = name
         self.defaultSchedule = defaultSchedule
         self.enabledByDefault = enabledByDefault
-        self.mayRun = mayRun
         self.work = work
     }
 }
@@ -84,14 +80,10 @@ public actor JobScheduler: Service {
         public var tick: Duration
         /// Stop after this job finished this many runs (for `run --cycles`).
         public var stopAfter: (job: JobName, runs: Int)?
-        /// At start, mark runs left `running` as failed: their process stopped. Not while other workers on the warehouse
-        /// are alive, whose runs those may be.
-        public var closeInterruptedRuns: Bool
 
-        public init(tick: Duration = .seconds(1), stopAfter: (job: JobName, runs: Int)? = nil, closeInterruptedRuns: Bool = true) {
+        public init(tick: Duration = .seconds(1), stopAfter: (job: JobName, runs: Int)? = nil) {
             self.tick = tick
             self.stopAfter = stopAfter
-            self.closeInterruptedRuns = closeInterruptedRuns
         }
     }
 
@@ -183,11 +175,9 @@ public actor JobScheduler: Service {
 
     public func run() async throws {
         try await prepare()
-        if configuration.closeInterruptedRuns {
-            let abandoned = try await warehouse.abandonRunningJobRuns(
-                at: clock.now(), reason: "interrupted: the process stopped during the run")
-            if abandoned > 0 { logger.notice("closed job runs left running by a stopped process", metadata: ["job_runs": "\(abandoned)"]) }
-        }
+        let abandoned = try await warehouse.abandonRunningJobRuns(
+            at: clock.now(), reason: "interrupted: the process stopped during the run")
+        if abandoned > 0 { logger.notice("closed job runs left running by a stopped process", metadata: ["job_runs": "\(abandoned)"]) }
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeUp = continuation
         defer { wakeUp = nil }
@@ -325,7 +315,7 @@ public actor JobScheduler: Service {
         guard !entries.values.contains(where: \.running) else { return [] }
         let manual = order.first { entries[$0]?.manualRequested == true }
         let due = order.enumerated().compactMap { index, name -> (dueAt: Int64, index: Int, name: JobName)? in
-            guard let entry = entries[name], entry.enabled, entry.job.mayRun() else { return nil }
+            guard let entry = entries[name], entry.enabled else { return nil }
             let dueAt = entry.schedule.nextRun(lastRunStart: entry.lastRun?.startedAt, anchor: entry.updatedAt)
             return dueAt <= now ? (dueAt, index, name) : nil
         }

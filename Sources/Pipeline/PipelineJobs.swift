@@ -41,14 +41,13 @@ public enum PipelineJobs {
 
     public static func make(
         extractor: Extractor, transformer: Transformer, gapFiller: GapFiller, maintenance: Maintenance, symbols: SymbolRegistry,
-        defaults: Defaults = Defaults(), planning: Planning? = nil, assignment: WorkAssignment = WorkAssignment(), logger: Logger,
+        defaults: Defaults = Defaults(), planning: Planning? = nil, logger: Logger,
         onCycle: @escaping @Sendable (CycleReport) async -> Void = { _ in }
     ) -> [ScheduledJob] {
         let cycles = CycleCounter()
         return [
             ScheduledJob(name: extractTransform, defaultSchedule: .every(seconds: defaults.extractTransformSeconds)) {
-                // With several workers, each extracts its share; the transform is the singleton's.
-                let tracked = assignment.filter(try await symbols.symbols())
+                let tracked = try await symbols.symbols()
                 let plan = planning?.plan(symbols: tracked.count, depthLimit: extractor.configuration.depthLimit)
                 let (number, planChanged) = await cycles.next(plan: plan)
                 if let plan, planChanged {
@@ -66,7 +65,7 @@ public enum PipelineJobs {
                 outcome.files = extraction.symbols.reduce(0) { $0 + $1.objects.count }
                 var errors = extraction.failures.map { "\($0.symbol): \($0.message)" }
                 do {
-                    if assignment.runsSingletonJobs { report.transform = try await transformer.transformPending() }
+                    report.transform = try await transformer.transformPending()
                     outcome.rows = report.transform.rowsWritten
                     if report.transform.rejected > 0 {
                         errors.append("\(report.transform.rejected) lake objects rejected")
@@ -82,9 +81,7 @@ public enum PipelineJobs {
                 await onCycle(report)
                 return outcome
             },
-            ScheduledJob(
-                name: gapFill, defaultSchedule: .every(seconds: defaults.gapFillSeconds), mayRun: { assignment.runsSingletonJobs }
-            ) {
+            ScheduledJob(name: gapFill, defaultSchedule: .every(seconds: defaults.gapFillSeconds)) {
                 let report = try await gapFiller.fill(try await symbols.symbols())
                 var outcome = JobRunOutcome(
                     status: report.failures.isEmpty ? .succeeded : .partial, files: report.requested, rows: report.candlesFetched)
@@ -97,7 +94,7 @@ public enum PipelineJobs {
                     ])
                 return outcome
             },
-            ScheduledJob(name: Self.maintenance, defaultSchedule: defaults.maintenance, mayRun: { assignment.runsSingletonJobs }) {
+            ScheduledJob(name: Self.maintenance, defaultSchedule: defaults.maintenance) {
                 let report = try await maintenance.run()
                 return JobRunOutcome(status: .succeeded, rows: report.retention.klineRows + report.retention.orderBookRows)
             },

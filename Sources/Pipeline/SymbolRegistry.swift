@@ -10,8 +10,6 @@ public actor SymbolRegistry {
     let warehouse: any SettingsStore
     let clock: PipelineClock
     private var current: [Symbol]?
-    /// Counts this registry's saves, so a reload that raced one does not put back the list it replaced.
-    private var saves = 0
     private let seed: [Symbol]
     private var listing: (symbols: [String: String], fetchedAt: Int64)?
     /// Additions and removals one at a time, so concurrent ones end like some sequence of them.
@@ -21,18 +19,6 @@ public actor SymbolRegistry {
         self.warehouse = warehouse
         self.seed = seed
         self.clock = clock
-    }
-
-    /// The tracked symbols saved in `warehouse`, without saving a seed when there are none (`nil`): for readers such
-    /// as `status`. A saved list that does not parse reads as `nil`; the collectors report it.
-    public static func saved(in warehouse: any SettingsStore) async throws(WarehouseError) -> [Symbol]? {
-        guard let saved = try await warehouse.setting(settingKey) else { return nil }
-        if saved.isEmpty { return [] }
-        do {
-            return try Symbol.parseList(saved)
-        } catch {
-            return nil
-        }
     }
 
     /// The tracked symbols, in the order they were added.
@@ -147,26 +133,6 @@ public actor SymbolRegistry {
             throw .warehouse(error)
         }
         current = symbols
-        saves += 1
-    }
-
-    /// Reads the tracked symbols again, as another process (a `serve`, another worker) may have changed them: every
-    /// user of this registry sees the change. A list saved by nobody yet is seeded, as ``symbols()`` does.
-    public func reload() async throws(PipelineError) -> [Symbol] {
-        let before = saves
-        let saved: [Symbol]?
-        do {
-            saved = try await Self.saved(in: warehouse)
-        } catch {
-            throw .warehouse(error)
-        }
-        guard let saved else {
-            // Nothing saved, or a list that does not parse: ``symbols()`` seeds or reports it.
-            current = nil
-            return try await symbols()
-        }
-        if saves == before { current = saved }
-        return current ?? saved
     }
 }
 

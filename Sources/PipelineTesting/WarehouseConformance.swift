@@ -39,7 +39,7 @@ public enum WarehouseConformance {
         ("CandleStore", candleChecks + intervalChecks), ("OrderBookStore", orderBookChecks),
         ("ObjectBatchLoader", objectBatchLoaderChecks), ("ObjectLedger", objectLedgerChecks),
         ("ExtractionLedger", extractionLedgerChecks), ("GapStore", gapStoreChecks), ("JobRunStore", jobRunStoreChecks),
-        ("LeaseStore", leaseChecks), ("WarehouseMaintenance", maintenanceChecks), ("WarehouseOverview", overviewChecks),
+        ("WarehouseMaintenance", maintenanceChecks), ("WarehouseOverview", overviewChecks),
     ]
 
     /// Every role's checks, each named after its role.
@@ -565,68 +565,6 @@ public enum WarehouseConformance {
         }
     ]
     /// JobRunStore and SettingsStore.
-    /// LeaseStore: the compare-and-set rules work is split by.
-    static let leaseChecks: [ConformanceCheck<any Warehouse>] = [
-        ConformanceCheck("a lease is taken when free or expired, renewed by its holder, and refused to others meanwhile") {
-            warehouse in
-            let names = ["symbol:BTCUSDT", "symbol:ETHUSDT", "job:singleton"]
-            let first = try await warehouse.acquire(names, holder: "a", now: 1_000, expiresAt: 16_000)
-            try require(first == Set(names), "first taker got \(first)")
-            // Another worker gets none of them while they last; the holder renews them, keeping when it took them.
-            let refused = try await warehouse.acquire(names, holder: "b", now: 5_000, expiresAt: 20_000)
-            try require(refused.isEmpty, "a held lease went to another: \(refused)")
-            let renewed = try await warehouse.acquire(["symbol:BTCUSDT"], holder: "a", now: 6_000, expiresAt: 21_000)
-            try require(renewed == ["symbol:BTCUSDT"], "renewal \(renewed)")
-            // Expired ones go to whoever asks; a takeover starts a new acquisition time.
-            let taken = try await warehouse.acquire(names, holder: "b", now: 16_000, expiresAt: 31_000)
-            try require(taken == ["symbol:ETHUSDT", "job:singleton"], "takeover \(taken)")
-            let leases = try await warehouse.leases(prefix: "symbol:")
-            try require(
-                leases == [
-                    Lease(name: "symbol:BTCUSDT", holder: "a", acquiredAt: 1_000, expiresAt: 21_000),
-                    Lease(name: "symbol:ETHUSDT", holder: "b", acquiredAt: 16_000, expiresAt: 31_000),
-                ], "leases \(leases)")
-            // A prefix is a prefix, not a pattern.
-            try require(try await warehouse.leases(prefix: "symbol:_").isEmpty, "a prefix matched as a pattern")
-            try require(try await warehouse.leases(prefix: "job:").map(\.holder) == ["b"], "job leases")
-        },
-        ConformanceCheck("a released lease is free at once, only its holder can release it, and a retired worker gives back all") {
-            warehouse in
-            _ = try await warehouse.acquire(["symbol:BTCUSDT", "symbol:ETHUSDT"], holder: "a", now: 1_000, expiresAt: 16_000)
-            try await warehouse.release(["symbol:BTCUSDT", "symbol:ETHUSDT"], holder: "b")
-            try require(
-                try await warehouse.acquire(["symbol:BTCUSDT"], holder: "b", now: 2_000, expiresAt: 17_000).isEmpty,
-                "another worker released a's lease")
-            try await warehouse.release(["symbol:BTCUSDT"], holder: "a")
-            try require(
-                try await warehouse.acquire(["symbol:BTCUSDT"], holder: "b", now: 2_000, expiresAt: 17_000) == ["symbol:BTCUSDT"],
-                "a released lease was not free")
-            _ = try await warehouse.heartbeat(worker: "a", startedAt: 500, now: 2_000, expiresAt: 17_000)
-            try await warehouse.retire(worker: "a")
-            try require(
-                try await warehouse.acquire(["symbol:ETHUSDT"], holder: "b", now: 3_000, expiresAt: 18_000) == ["symbol:ETHUSDT"],
-                "a retired worker kept its lease")
-            try require(try await warehouse.leases(prefix: "").allSatisfy { $0.holder == "b" }, "leases after retiring")
-        },
-        ConformanceCheck("heartbeats list the live workers by id, and retiring removes one") { warehouse in
-            _ = try await warehouse.heartbeat(worker: "w2", startedAt: 100, now: 1_000, expiresAt: 16_000)
-            _ = try await warehouse.heartbeat(worker: "w1", startedAt: 200, now: 1_000, expiresAt: 16_000)
-            let live = try await warehouse.heartbeat(worker: "w3", startedAt: 300, now: 10_000, expiresAt: 25_000)
-            try require(live.map(\.id) == ["w1", "w2", "w3"], "live \(live)")
-            try require(live[0] == WorkerRecord(id: "w1", startedAt: 200, heartbeatAt: 1_000, expiresAt: 16_000), "\(live[0])")
-            // w1 and w2 stop beating; w3 alone is live once theirs expire.
-            let later = try await warehouse.heartbeat(worker: "w3", startedAt: 300, now: 20_000, expiresAt: 35_000)
-            try require(later.map(\.id) == ["w3"] && later[0].startedAt == 300 && later[0].heartbeatAt == 20_000, "later \(later)")
-            // The record keeps expired workers (for a day), for the pages to show.
-            try require(try await warehouse.workers().map(\.id) == ["w1", "w2", "w3"], "recorded workers")
-            try await warehouse.retire(worker: "w3")
-            try require(
-                try await warehouse.heartbeat(worker: "w4", startedAt: 400, now: 21_000, expiresAt: 36_000).map(\.id) == ["w4"],
-                "a retired worker is still listed")
-            try require(try await warehouse.workers().map(\.id) == ["w1", "w2", "w4"], "recorded workers after retiring")
-        },
-    ]
-
     static let jobRunStoreChecks: [ConformanceCheck<any Warehouse>] = [
         ConformanceCheck("job runs are logged, paged newest first, filtered and closed after a crash") { warehouse in
             let first = try await warehouse.startJobRun(job: "extract-transform", trigger: .schedule, at: 1_000)

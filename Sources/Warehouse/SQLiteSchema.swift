@@ -185,25 +185,6 @@ enum SQLiteSchema {
                     \(factOrderBookView)
                     """)
         }
-        migrator.registerMigration("v7-leases") { db in
-            // Work split between `run` processes (``LeaseStore``).
-            try db.execute(
-                sql: """
-                    CREATE TABLE leases (
-                        name TEXT PRIMARY KEY NOT NULL,
-                        holder TEXT NOT NULL,
-                        acquired_at INTEGER NOT NULL,
-                        expires_at INTEGER NOT NULL
-                    );
-                    CREATE INDEX leases_by_holder ON leases (holder);
-                    CREATE TABLE workers (
-                        id TEXT PRIMARY KEY NOT NULL,
-                        started_at INTEGER NOT NULL,
-                        heartbeat_at INTEGER NOT NULL,
-                        expires_at INTEGER NOT NULL
-                    );
-                    """)
-        }
         return migrator
     }
 

@@ -11,7 +11,7 @@ public import MarketData
 /// in `processed_files` in the same transaction as its rows, so a crash leaves either both or neither.
 public protocol Warehouse:
     CandleStore, OrderBookStore, ObjectBatchLoader, ObjectLedger, ExtractionLedger, GapStore, JobRunStore, SettingsStore,
-    LeaseStore, WarehouseMaintenance,
+    WarehouseMaintenance,
     WarehouseOverview
 {}
 

@@ -85,8 +85,6 @@ extension API {
         let overview = try await pipelineOverview(gaps: false)
         let usage = services.exchangeUsage.snapshot
         let streams = try await StreamStatus.load(from: services.warehouse)
-        let workers = try await WorkerOverview.load(
-            from: services.warehouse, tracked: overview.symbols.map(\.symbol), now: services.clock.now())
         return Response.json { json in
             json.object { json in
                 json.time("generated_at", "generated_at_iso", generatedAt)
@@ -121,8 +119,6 @@ extension API {
                 // `null` where no stream collector has run on this warehouse (`run --source rest`).
                 json.key("streams")
                 if let streams { streams.writeJSON(to: &json) } else { json.null() }
-                json.key("workers")
-                workers.writeJSON(now: services.clock.now(), to: &json)
             }
         }
     }

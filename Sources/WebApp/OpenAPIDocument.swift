@@ -236,24 +236,7 @@ enum OpenAPIDocument {
                         ("exchange", ref("ExchangeUsage")),
                         ("exchange_clock", nullableRef("ExchangeClock")),
                         ("streams", nullableRef("StreamStatus")),
-                        ("workers", ref("Workers")),
                     ])
-            ),
-            (
-                "Workers",
-                object([
-                    (
-                        "workers",
-                        array(
-                            object(
-                                [("id", string), ("alive", boolean)] + time("started_at") + time("heartbeat_at")
-                                    + [
-                                        ("heartbeat_age_ms", integer), ("lease_age_ms", nullable("integer")), ("singleton_jobs", boolean),
-                                        ("symbols", array(string)),
-                                    ]))
-                    ),
-                    ("unowned_symbols", array(string)),
-                ])
             ),
             (
                 "StreamStatus",

@@ -8,8 +8,7 @@ public import Warehouse
 
 /// The warehouse roles the API and the pages read (and Settings writes: the tracked symbols).
 public typealias WebWarehouse =
-    StoredCandles & OrderBookStore & ObjectLedger & ExtractionLedger & GapStore & JobRunStore & SettingsStore & LeaseStore
-    & WarehouseOverview
+    StoredCandles & OrderBookStore & ObjectLedger & ExtractionLedger & GapStore & JobRunStore & SettingsStore & WarehouseOverview
 
 /// Everything the API and the pages read and steer: the same objects the pipeline uses, not HTTP loopbacks.
 public struct WebAppServices: Sendable {

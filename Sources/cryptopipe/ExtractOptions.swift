@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import WebApp
 
 /// Options of the commands that extract.
@@ -190,54 +189,4 @@ struct StreamSettings {
 
     /// For the Settings page.
     var entries: [ConfigurationEntry]
-}
-
-/// How a `run` takes part among several on one warehouse: each is a worker with leases on its share of the symbols.
-struct WorkerOptionGroup: ParsableArguments {
-    @Option(
-        name: .long,
-        help:
-            "This process's name among the workers on the warehouse: letters, digits, . _ : - (env CRYPTOPIPE_WORKER_ID, default host name and process id)."
-    )
-    var workerId: String?
-
-    @Option(
-        name: .long,
-        help:
-            "Seconds a worker's leases last without renewal (renewed every third of it); a worker that dies has its symbols taken over after this long (env CRYPTOPIPE_LEASE_SECONDS, default 15)."
-    )
-    var leaseSeconds: String?
-
-    func resolve(_ settings: Settings = Settings()) throws(CLIError) -> WorkerSettings {
-        let id = try settings.value(
-            workerId, option: "--worker-id", env: "CRYPTOPIPE_WORKER_ID", default: WorkerSettings.defaultID(),
-            expected: "1 to 128 letters, digits, '.', '_', ':' or '-'"
-        ) { WorkerSettings.isValidID($0) ? $0 : nil }
-        let lease = try settings.integer(
-            leaseSeconds, option: "--lease-seconds", env: "CRYPTOPIPE_LEASE_SECONDS", default: 15, range: 3...3_600)
-        return WorkerSettings(id: id, leaseSeconds: lease)
-    }
-}
-
-struct WorkerSettings {
-    var id: String
-    var leaseSeconds: Int
-
-    static func isValidID(_ text: String) -> Bool {
-        (1...128).contains(text.utf8.count)
-            && text.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                    UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-"):
-                    true
-                default: false
-                }
-            }
-    }
-
-    /// The host name (its characters outside the allowed ones dropped) and the process id: unique on a network.
-    static func defaultID() -> String {
-        let host = String(ProcessInfo.processInfo.hostName.filter { isValidID(String($0)) }.prefix(100))
-        return "\(host.isEmpty ? "worker" : host)-\(ProcessInfo.processInfo.processIdentifier)"
-    }
 }

@@ -19,7 +19,6 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: ExtractOptionGroup
     @OptionGroup var loop: RunOptionGroup
     @OptionGroup var streams: StreamOptionGroup
-    @OptionGroup var worker: WorkerOptionGroup
     @OptionGroup var http: HTTPOptionGroup
 
     func run() async throws {
@@ -28,14 +27,12 @@ struct Run: AsyncParsableCommand {
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve()
             let streamSettings = try streams.resolve(exchangeURL: configuration.exchangeURL, depthLimit: extractOptions.depthLimit)
-            let workerSettings = try worker.resolve()
             let httpSettings = try http.resolve()
             let backends = try await Backends.open(configuration)
             let assembly = ServerAssembly(backends: backends, http: httpSettings)
             try await assembly.run(
-                runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles,
-                streams: streamSettings,
-                worker: workerSettings)
+                runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles, streams: streamSettings
+            )
         }
     }
 }

@@ -116,17 +116,13 @@ struct ServerAssembly {
 
     /// Runs until a signal (or, with `runJobs`, until `cycles` extract-transform runs or stream flushes finished).
     /// `streams` collects over WebSockets instead of the extract-transform job's REST polling.
-    /// `worker` makes the process one of the workers on the warehouse: it collects its share of the symbols, under
-    /// leases.
     func run(
-        runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?, streams: StreamSettings? = nil,
-        worker: WorkerSettings? = nil
+        runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?, streams: StreamSettings? = nil
     ) async throws {
         // The warehouse is closed however the run ends, start-up failures included.
         do {
             try await serve(
-                runJobs: runJobs, extractOptions: extractOptions, every: every, everyGiven: everyGiven, cycles: cycles, streams: streams,
-                worker: worker)
+                runJobs: runJobs, extractOptions: extractOptions, every: every, everyGiven: everyGiven, cycles: cycles, streams: streams)
         } catch {
             await backends.closeWarehouse()
             throw error
@@ -135,8 +131,7 @@ struct ServerAssembly {
     }
 
     private func serve(
-        runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?, streams: StreamSettings?,
-        worker: WorkerSettings?
+        runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?, streams: StreamSettings?
     ) async throws {
         let streaming = runJobs && streams?.source == .stream
         let registry = PrometheusCollectorRegistry()
@@ -145,19 +140,6 @@ struct ServerAssembly {
         let logger = backends.logger
         if runJobs { try await backends.validateGivenSymbols(source: source) }
         let symbols = SymbolRegistry(warehouse: backends.warehouse, seed: backends.configuration.symbols)
-        var coordinator: WorkerCoordinator?
-        var otherWorkers: [String] = []
-        if runJobs, let worker {
-            let made = WorkerCoordinator(
-                configuration: .init(workerID: worker.id, leaseMilliseconds: Int64(worker.leaseSeconds) * 1_000),
-                // The wall clock, as every process reading the leases uses (the market's may be a replay's).
-                store: backends.warehouse, symbols: symbols, clock: .system, logger: logger)
-            // The share is known before anything collects.
-            await made.balance()
-            otherWorkers = await made.liveWorkers().filter { $0 != worker.id }
-            coordinator = made
-        }
-        let assignment = coordinator?.assignment ?? WorkAssignment()
         let extractor = backends.extractor(extractOptions, source: source)
         let transformer = backends.transformer()
         // The plan follows the saved extract-transform interval (a new warehouse takes --every).
@@ -168,16 +150,13 @@ struct ServerAssembly {
             extractor: extractor, transformer: transformer,
             gapFiller: GapFiller(extractor: extractor, transformer: transformer, warehouse: backends.warehouse, logger: logger),
             maintenance: backends.maintenance(),
-            symbols: symbols, defaults: .init(extractTransformSeconds: every), planning: planning, assignment: assignment,
-            logger: logger, onCycle: Self.printCycle)
+            symbols: symbols, defaults: .init(extractTransformSeconds: every), planning: planning, logger: logger,
+            onCycle: Self.printCycle)
         // Streams collect continuously and load after each flush: the REST polling job is not scheduled.
         if streaming { jobs.removeAll { $0.name == PipelineJobs.extractTransform } }
         let scheduler = JobScheduler(
             jobs: jobs, warehouse: backends.warehouse,
-            configuration: .init(
-                stopAfter: streaming ? nil : cycles.map { (job: PipelineJobs.extractTransform, runs: $0) },
-                // Runs another live worker has going are its own, not left behind by a stopped process.
-                closeInterruptedRuns: otherWorkers.isEmpty),
+            configuration: .init(stopAfter: streaming ? nil : cycles.map { (job: PipelineJobs.extractTransform, runs: $0) }),
             metrics: factory,
             logger: logger
         )
@@ -191,7 +170,7 @@ struct ServerAssembly {
             configuration.rotateAfterMilliseconds = Int64(streams.rotateAfterSeconds) * 1_000
             collector = StreamCollector(
                 configuration: configuration, extractor: extractor, transformer: transformer, symbols: symbols, runLog: backends.warehouse,
-                statusStore: backends.warehouse, live: live, assignment: assignment,
+                statusStore: backends.warehouse, live: live,
                 clock: backends.marketClock, logger: logger, onFlush: Self.printFlush)
         }
         try await scheduler.prepare()
@@ -205,13 +184,6 @@ struct ServerAssembly {
             Console.print(
                 "note: extract-transform runs every \(seconds) s as saved in the warehouse; --every only seeds a new warehouse; "
                     + "change it with PATCH /api/scheduler/extract-transform")
-        }
-        if let coordinator, let worker {
-            let owned = await coordinator.ownedSymbols().count
-            var line = "worker \(worker.id): collecting \(owned) of \(tracked.count) symbols"
-            if !otherWorkers.isEmpty { line += " alongside \(otherWorkers.joined(separator: ", "))" }
-            if assignment.runsSingletonJobs { line += "; runs the transform, gap-fill and maintenance" }
-            Console.print(line)
         }
         if let streams, streaming {
             Console.print(
@@ -238,10 +210,7 @@ struct ServerAssembly {
                 Console.print("demo: open \(http.localURL(port: port))/signin?token=\(token) to sign in and change schedules and symbols")
             }
         }
-        var groupServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        // First, so shut down last: the leases go back once the collectors and jobs have stopped.
-        if let coordinator { groupServices.append(.init(service: coordinator)) }
-        groupServices.append(.init(service: app))
+        var groupServices: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if let collector {
             groupServices.append(.init(service: scheduler))
             groupServices.append(.init(service: collector, successTerminationBehavior: .gracefullyShutdownGroup))

@@ -23,9 +23,6 @@ struct Status: AsyncParsableCommand {
             let lake = try await LakeStatistics.collect(lake: backends.lake, layout: backends.layout)
             let clockReading = backends.exchangeClock.reading
             let streams = try await StreamStatus.load(from: backends.warehouse)
-            let tracked = try await SymbolRegistry.saved(in: backends.warehouse) ?? []
-            let wallNow = PipelineClock.system.now()
-            let workers = try await WorkerOverview.load(from: backends.warehouse, tracked: tracked, now: wallNow)
             let now = backends.exchangeClock.now()
             func lag(_ summary: DataSummary) -> Int64? {
                 switch summary.type {
@@ -39,7 +36,7 @@ struct Status: AsyncParsableCommand {
                     Data(
                         Self.document(
                             configuration, summaries: summaries, counts: counts, lake: lake, clockReading: clockReading, streams: streams,
-                            workers: workers, now: wallNow, lag: lag)
+                            lag: lag)
                             + [UInt8(ascii: "\n")]))
                 return
             }
@@ -69,7 +66,6 @@ struct Status: AsyncParsableCommand {
             }
             Console.printTable(table)
             if let streams { Self.print(streams) }
-            Self.print(workers, now: wallNow)
             Console.print(
                 "processed files: \(counts["processed_files"] ?? 0), rejected files: \(counts["rejected_files"] ?? 0), k-line rows: \(counts["fact_klines"] ?? 0), order-book rows: \(counts["fact_orderbook"] ?? 0)"
             )
@@ -80,8 +76,7 @@ struct Status: AsyncParsableCommand {
     /// left out.
     static func document(
         _ configuration: ResolvedConfiguration, summaries: [DataSummary], counts: [String: Int], lake: LakeStatistics,
-        clockReading: ExchangeClock.Reading?, streams: StreamStatus? = nil, workers: WorkerOverview? = nil, now: Int64 = 0,
-        lag: (DataSummary) -> Int64?
+        clockReading: ExchangeClock.Reading?, streams: StreamStatus? = nil, lag: (DataSummary) -> Int64?
     ) -> [UInt8] {
         var document = JSONWriter()
         document.object { json in
@@ -119,28 +114,8 @@ struct Status: AsyncParsableCommand {
                 json.key("streams")
                 streams.writeJSON(to: &json)
             }
-            if let workers {
-                json.key("workers")
-                workers.writeJSON(now: now, to: &json)
-            }
         }
         return document.bytes
-    }
-
-    /// The workers on the warehouse: a row each, and the symbols nobody collects.
-    static func print(_ overview: WorkerOverview, now: Int64) {
-        guard !overview.workers.isEmpty else { return }
-        var table = [["WORKER", "STATE", "SYMBOLS", "SINGLETON JOBS", "LAST RENEWAL"]]
-        for worker in overview.workers {
-            table.append([
-                worker.id, worker.alive ? "alive" : "gone", String(worker.symbols.count), worker.singletonJobs ? "yes" : "no",
-                "\(max(0, now &- worker.heartbeatAt) / 1_000) s ago",
-            ])
-        }
-        Console.printTable(table)
-        if !overview.unowned.isEmpty {
-            Console.print("not collected by any worker: \(overview.unowned.map(\.rawValue).joined(separator: ","))")
-        }
     }
 
     /// The stream collector's state as it last saved it: a line, then a row per symbol.

@@ -25,11 +25,8 @@ extension Pages {
             let runs = try await services.warehouse.jobRuns(
                 JobRunQuery(page: page, pageSize: Self.ingestionLogPageSize, job: filter.job, status: filter.status))
             let streams = try await StreamStatus.load(from: services.warehouse)
-            let workers = try await WorkerOverview.load(
-                from: services.warehouse, tracked: overview.symbols.map(\.symbol), now: services.clock.now())
             var html = HTML()
             Self.freshnessPanel(overview, usage: services.exchangeUsage.snapshot, now: now, to: &html)
-            Self.workersPanel(workers, now: services.clock.now(), to: &html)
             if let streams { Self.streamsPanel(streams, now: now, to: &html) }
             Self.gapsPanel(overview.gaps, to: &html)
             html.raw("<div class=\"two\">")
@@ -80,35 +77,6 @@ extension Pages {
     }
 
     /// The stream collector's connections, lag and per-symbol state, as it last saved them.
-    /// The `run` processes on the warehouse: each one's symbols, whether it runs the singleton jobs, its last renewal.
-    static func workersPanel(_ overview: WorkerOverview, now: Int64, to html: inout HTML) {
-        html.raw("<div class=\"panel\"><h2>Workers</h2>")
-        if overview.workers.isEmpty {
-            html.raw("<div class=\"empty\">No worker has run on this warehouse in the last day: start <code>cryptopipe run</code>.</div>")
-        } else {
-            if !overview.unowned.isEmpty {
-                html.element(
-                    "div", "class=\"error\" role=\"alert\"",
-                    "Not collected by any worker: \(overview.unowned.map(\.rawValue).joined(separator: ", ")) (taken over once the leases of a stopped worker expire)."
-                )
-            }
-            html.table(
-                [
-                    ("Worker", false), ("State", false), ("Symbols", true), ("Singleton jobs", false), ("Last renewal", false),
-                    ("Holding since", false), ("Started", false),
-                ], overview.workers
-            ) { worker in
-                [
-                    .text(worker.id), .markup(HTML.badge(worker.alive ? "alive" : "gone")), .number(String(worker.symbols.count)),
-                    .text(worker.singletonJobs ? "transform, gap-fill, maintenance" : "-"),
-                    .text("\(Display.age(max(0, now &- worker.heartbeatAt) / 1_000)) ago"),
-                    .text(Display.time(worker.oldestLeaseAcquiredAt)), .text(Display.time(worker.startedAt)),
-                ]
-            }
-        }
-        html.raw("</div>")
-    }
-
     static func streamsPanel(_ status: StreamStatus, now: Int64, to html: inout HTML) {
         html.raw("<div class=\"panel\"><h2>Streams</h2><p class=\"muted\">")
         html.text(
