@@ -84,6 +84,8 @@ public actor StreamCollector: Service {
     var streams: [Symbol: SymbolStream] = [:]
     var slots: [Slot] = []
     var nextConnectionID = 0
+    /// Marker ids are far from the connections' own request ids, which count from 1.
+    var nextMarkerID: Int64 = 1 << 40
     /// Open times of connections in the last 5 minutes, for Binance's 300-per-5-minutes limit.
     var recentConnections: [Int64] = []
     var flushes = 0
@@ -122,6 +124,8 @@ public actor StreamCollector: Service {
         /// lost (each connection delivers in the exchange's time order).
         var firstEventTime: Int64?
         var newestEventTime: Int64?
+        /// The id of the marker asked of this connection once its replacement was ready (see ``StreamConnection/Command``).
+        var markerID: Int64?
     }
 
     public init(
@@ -281,8 +285,12 @@ public actor StreamCollector: Service {
         // Backoff starts over only once a connection has stayed up for a minute.
         if let first = current.firstEventAt, now - first >= 60_000 { slots[index].failures = 0 }
         if let rotating = slots[index].rotating {
-            if replacementCanTakeOver(slot: index) {
-                promote(slot: index, now: now)
+            if current.markerID == nil, replacementCanTakeOver(slot: index) {
+                // Ready: the old connection is asked for a marker, and the replacement takes over when its reply comes,
+                // after every event the old one still had in flight (they may continue what the replacement holds).
+                nextMarkerID += 1
+                slots[index].current?.markerID = nextMarkerID
+                current.commands.yield(.marker(nextMarkerID))
             } else if now - rotating.openedAt > max(stall, 30_000) {
                 if rotating.firstEventAt != nil {
                     // Delivering, though not yet for every symbol (a symbol with no trades sends events too, so this
@@ -305,8 +313,9 @@ public actor StreamCollector: Service {
     /// replacement delivered), so closing the old one loses no event: no symbol is without a connection in between, and
     /// no book misses an update.
     private func replacementCanTakeOver(slot index: Int) -> Bool {
+        // Strictly newer: the old connection's events of the replacement's first moment may still be in flight.
         guard let rotating = slots[index].rotating, let first = rotating.firstEventTime,
-            let newest = slots[index].current?.newestEventTime, newest >= first
+            let newest = slots[index].current?.newestEventTime, newest > first
         else { return false }
         let seen = rotating.seen
         guard seen.count >= slots[index].symbols.count else { return false }
@@ -465,7 +474,10 @@ public actor StreamCollector: Service {
             requestSnapshotIfNeeded(event.symbol, now: now)
         case .error(let id, let message):
             logger.error("stream: request refused", metadata: ["connection": "\(id.map(String.init) ?? "-")", "message": "\(message)"])
-        case .reply, .ignored:
+        case .reply(let replyID):
+            // The old connection's marker: everything it sent before is in; the replacement takes over.
+            if !isRotating, replyID == slots[index].current?.markerID, slots[index].rotating != nil { promote(slot: index, now: now) }
+        case .ignored:
             break
         }
     }

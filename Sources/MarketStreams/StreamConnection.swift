@@ -19,6 +19,9 @@ struct StreamConnection: Sendable {
     enum Command: Sendable {
         case subscribe([StreamName])
         case unsubscribe([StreamName])
+        /// `LIST_SUBSCRIPTIONS` with this id: its reply comes after every event the server sent before it, which tells
+        /// the collector when a connection being replaced has delivered everything up to that moment.
+        case marker(Int64)
     }
 
     let id: Int
@@ -65,6 +68,9 @@ struct StreamConnection: Sendable {
                         switch command {
                         case .subscribe(let streams): try await send("SUBSCRIBE", streams)
                         case .unsubscribe(let streams): try await send("UNSUBSCRIBE", streams)
+                        case .marker(let id):
+                            try await outbound.write(.text(#"{"method":"LIST_SUBSCRIPTIONS","id":\#(id)}"#))
+                            try await clock.sleep(for: .milliseconds(1_000 / Self.requestsPerSecond + 1))
                         }
                     }
                     // The collector dropped the connection: keep it until cancelled.

@@ -203,30 +203,6 @@ enum MySQLSchema {
                 """,
                 factOrderBookView,
             ]),
-        Migration(
-            id: "v4-leases",
-            statements: [
-                // Work split between `run` processes (``LeaseStore``).
-                """
-                CREATE TABLE IF NOT EXISTS leases (
-                    name VARCHAR(191) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-                    holder VARCHAR(191) NOT NULL,
-                    acquired_at BIGINT NOT NULL,
-                    expires_at BIGINT NOT NULL,
-                    PRIMARY KEY (name),
-                    KEY leases_by_holder (holder)
-                ) \(table)
-                """,
-                """
-                CREATE TABLE IF NOT EXISTS workers (
-                    id VARCHAR(191) NOT NULL,
-                    started_at BIGINT NOT NULL,
-                    heartbeat_at BIGINT NOT NULL,
-                    expires_at BIGINT NOT NULL,
-                    PRIMARY KEY (id)
-                ) \(table)
-                """,
-            ]),
     ]
 
     /// `fact_orderbook` as it was, a row per level with `DECIMAL(40,8)` values, unfolded from `orderbook_snapshots` with

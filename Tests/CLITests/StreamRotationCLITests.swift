@@ -48,7 +48,7 @@ struct StreamRotationCLITests {
             }
             let first = try #require(rows.first, "\(symbol): nothing stored").openTime
             let expected = (0..<rows.count).compactMap { market.minuteCandle(symbol, minuteOpen: first + Int64($0) * 60_000) }
-            #expect(rows.count >= 31 && rows == expected, "\(symbol): \(rows.count) stored")
+            #expect(rows.count >= 31 && rows == expected, "\(symbol): \(rows.count) stored\n\(run.stdout)\n\(run.stderr.suffix(4_000))")
         }
 
         // Every order book in the lake is the simulator's book of its update id, level for level.

@@ -101,12 +101,12 @@ struct StreamCollectorTests {
 
     @Test(.timeLimit(.minutes(5)))
     func streamedCandlesAndBooksEqualTheSimulatorsWithRESTOnlyAtStart() async throws {
-        let harness = try await Harness("clean")
+        let harness = try await Harness("clean", speed: 5)
         defer { harness.folder.remove() }
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
-            // A busy test machine must not pass for a stalled stream or a late final event: at ten times the wall clock
-            // the default 10 s and 3 s are 1 s and 0.3 s of real time, and CI has held events back for 4 s. Stalls and
-            // late events are the fault test's.
+            // A busy test machine must not pass for a stalled stream or a late final event: the clock runs five times
+            // as fast as the wall clock here, so the default 10 s and 3 s would be 2 s and 0.6 s of real time, and a
+            // loaded machine has held events back for over 4 s. Stalls and late events are the fault test's.
             let collector = harness.collector(baseURL: baseURL, flushes: 4) {
                 $0.stallMilliseconds = 120_000
                 $0.graceMilliseconds = 40_000
@@ -184,8 +184,10 @@ struct StreamCollectorTests {
             }
             // REST is asked little (snapshots and repairs), so only some of its kinds come up.
             #expect(FaultKind.requestKinds.reduce(0) { $0 + injected[$1, default: 0] } >= 5, "\(injected)")
-            // Gaps and drops rebuilt books; drops, stalls and lost requests were repaired over REST.
-            #expect(status.symbols.reduce(0) { $0 + $1.rebuilds } > 0 && status.symbols.contains { $0.repairs > 1 }, "\(status.symbols)")
+            // Gaps and drops rebuilt books. (Whether a drop or stall also spans a minute's close, so that its final
+            // event is fetched over REST, depends on the machine's timing: the candles above being complete and equal
+            // is what shows nothing was lost either way.)
+            #expect(status.symbols.reduce(0) { $0 + $1.rebuilds } > 0 && status.symbols.allSatisfy { $0.repairs >= 1 }, "\(status.symbols)")
             #expect(harness.exchange.limitStatistics == .init())
         }
     }

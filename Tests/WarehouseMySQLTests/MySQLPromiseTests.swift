@@ -109,24 +109,31 @@ struct MySQLMigrationTurnsTests {
     }
 }
 
+/// Runs `body` with the configuration of an empty database of its own on the test server, dropped afterwards.
+func withEmptyDatabase<Value>(_ prefix: String, _ body: (MySQLConfiguration) async throws -> Value) async throws -> Value {
+    let server = try #require(MySQLTestServer.configuration)
+    let name = prefix + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+    let admin = MySQLWarehouse(configuration: server)
+    try await admin.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    var configuration = server
+    configuration.database = String(name)
+    let outcome = await capturing { try await body(configuration) }
+    try await admin.execute("DROP DATABASE \(name)")
+    await admin.shutdown()
+    return try outcome.get()
+}
+
 /// A migration lock whose holder died (its expiry passed) does not hold anyone up.
 @Suite(.enabled(if: MySQLTestServer.isAvailable, Comment(rawValue: MySQLTestServer.skipReason)))
 struct MySQLMigrationLockTests {
     @Test func anExpiredLockIsTakenOver() async throws {
-        let server = try #require(MySQLTestServer.configuration)
-        let name = "cryptopipe_lock_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
-        let admin = MySQLWarehouse(configuration: server)
-        try await admin.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        var configuration = server
-        configuration.database = String(name)
-        let database = configuration
-        let outcome = await capturing {
+        let rows = try await withEmptyDatabase("cryptopipe_lock_") { database in
             try await blocking {
                 let observer = try MySQLConnection(database)
                 try observer.execute(MySQLSchema.lockTableSQL)
                 try observer.run("INSERT INTO schema_lock (id, holder, expires_at) VALUES (1, 'dead', \(MySQLSchema.serverNow) - 1)")
             }
-            let warehouse = MySQLWarehouse(configuration: configuration)
+            let warehouse = MySQLWarehouse(configuration: database)
             let migrated = await capturing { try await warehouse.migrate() }
             await warehouse.shutdown()
             try migrated.get()
@@ -137,9 +144,6 @@ struct MySQLMigrationLockTests {
                 }
             }
         }
-        try await admin.execute("DROP DATABASE \(name)")
-        await admin.shutdown()
-        let rows = try outcome.get()
         #expect(rows.count == 1 && rows[0].0 == "" && rows[0].1 == 0, "\(rows)")
     }
 }
@@ -149,33 +153,26 @@ struct MySQLMigrationLockTests {
 @Suite(.enabled(if: MySQLTestServer.isAvailable, Comment(rawValue: MySQLTestServer.skipReason)))
 struct MySQLMigrationRerunTests {
     @Test func aRerunTakesBackItsOwnLock() async throws {
-        let server = try #require(MySQLTestServer.configuration)
-        let name = "cryptopipe_rerun_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
-        let admin = MySQLWarehouse(configuration: server)
-        try await admin.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        var configuration = server
-        configuration.database = String(name)
-        let database = configuration
-        let warehouse = MySQLWarehouse(configuration: configuration)
-        let holder = warehouse.migrationHolder
-        let outcome = await capturing {
-            // The first attempt's lock, still current (a lost connection cannot give it back).
-            try await blocking {
-                let observer = try MySQLConnection(database)
-                try observer.execute(MySQLSchema.lockTableSQL)
-                try observer.run(
-                    "INSERT INTO schema_lock (id, holder, expires_at) VALUES (1, ?, \(MySQLSchema.serverNow) + 600000)",
-                    MySQLParameters(holder))
+        try await withEmptyDatabase("cryptopipe_rerun_") { database in
+            let warehouse = MySQLWarehouse(configuration: database)
+            let holder = warehouse.migrationHolder
+            let outcome = await capturing {
+                // The first attempt's lock, still current (a lost connection cannot give it back).
+                try await blocking {
+                    let observer = try MySQLConnection(database)
+                    try observer.execute(MySQLSchema.lockTableSQL)
+                    try observer.run(
+                        "INSERT INTO schema_lock (id, holder, expires_at) VALUES (1, ?, \(MySQLSchema.serverNow) + 600000)",
+                        MySQLParameters(holder))
+                }
+                let started = ContinuousClock.now
+                try await warehouse.migrate()
+                // At once, not after the lock's 10 minutes or the 3 minutes a waiter gives another.
+                #expect(ContinuousClock.now - started < .seconds(60))
             }
-            let started = ContinuousClock.now
-            try await warehouse.migrate()
-            // At once, not after the lock's 10 minutes or the 3 minutes a waiter gives another.
-            #expect(ContinuousClock.now - started < .seconds(60))
+            await warehouse.shutdown()
+            try outcome.get()
         }
-        await warehouse.shutdown()
-        try await admin.execute("DROP DATABASE \(name)")
-        await admin.shutdown()
-        try outcome.get()
     }
 }
 

@@ -21,6 +21,14 @@ struct LiveStreamTests {
         }
     }
 
+    /// The fixture's services with live candles, as in a process whose collector streams.
+    static func withLiveCandles(_ fixture: APIFixture) -> (WebAppServices, LiveCandles) {
+        let live = LiveCandles()
+        var services = fixture.services
+        services.liveCandles = live
+        return (services, live)
+    }
+
     static func event(_ symbol: Symbol, minute: Int, final: Bool) -> KlineStreamEvent {
         KlineStreamEvent(symbol: symbol, eventTime: 0, kline: APIFixture.candle(minute), isFinal: final)
     }
@@ -29,9 +37,7 @@ struct LiveStreamTests {
         let fixture = try await APIFixture()
         defer { fixture.folder.remove() }
         try await fixture.loadMarket()
-        let live = LiveCandles()
-        var services = fixture.services
-        services.liveCandles = live
+        let (services, live) = Self.withLiveCandles(fixture)
         let app = Application(router: WebApp.router(services: services).router)
         try await app.test(.router) { client in
             async let reply = client.execute(uri: "/api/stream/candles/btcusdt", method: .get) { response in
@@ -63,9 +69,7 @@ struct LiveStreamTests {
         let fixture = try await APIFixture()
         defer { fixture.folder.remove() }
         try await fixture.loadMarket()
-        let live = LiveCandles()
-        var services = fixture.services
-        services.liveCandles = live
+        let (services, live) = Self.withLiveCandles(fixture)
         let app = Application(router: WebApp.router(services: services).router)
         try await app.test(.router) { client in
             async let reply = client.execute(uri: "/api/stream/candles", method: .get) { String(buffer: $0.body) }
@@ -122,9 +126,7 @@ struct LiveStreamTests {
         let fixture = try await APIFixture()
         defer { fixture.folder.remove() }
         try await fixture.loadMarket()
-        let live = LiveCandles()
-        var services = fixture.services
-        services.liveCandles = live
+        let (services, live) = Self.withLiveCandles(fixture)
         let logger = Logger(label: "live-stream-test")
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(
