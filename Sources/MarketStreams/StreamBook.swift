@@ -45,7 +45,7 @@ public struct SymbolStream: Sendable {
         book.reset()
         bookGeneration += 1
         snapshotPending = false
-        clearHeld()
+        dropHeld()
     }
 
     /// Takes a diff event from the connection opened to replace this symbol's. Both carry the same stream while they
@@ -73,7 +73,7 @@ public struct SymbolStream: Sendable {
     mutating func applyHeld(all: Bool) -> LocalOrderBook.Outcome? {
         while let event = heldFromReplacement.first {
             guard book.state != .awaitingSnapshot, let last = book.lastUpdateId else {
-                clearHeld()
+                dropHeld()
                 return nil
             }
             if !all, event.firstUpdateId > last &+ 1 { return nil }
@@ -82,7 +82,7 @@ public struct SymbolStream: Sendable {
             let outcome = book.receive(event)
             switch outcome {
             case .outOfSequence, .discarded:
-                clearHeld()
+                dropHeld()
                 return outcome
             default:
                 continue
@@ -91,12 +91,8 @@ public struct SymbolStream: Sendable {
         return nil
     }
 
-    /// The replacement was given up: what it held is dropped (the old connection carries on).
+    /// Drops what is held: the replacement was given up (the old connection carries on), or the book was reset.
     mutating func dropHeld() {
-        clearHeld()
-    }
-
-    private mutating func clearHeld() {
         heldFromReplacement.removeAll()
         heldLevels = 0
     }

@@ -309,8 +309,8 @@ public actor StreamCollector: Service {
     }
 
     /// The replacement has delivered for every symbol of the slot (its later subscriptions included) and the old
-    /// connection has caught up with it (an event as new as the replacement's first, and the books hold every diff the
-    /// replacement delivered), so closing the old one loses no event: no symbol is without a connection in between, and
+    /// connection has caught up with it (an event newer than the replacement's first, and the books hold every diff the
+    /// replacement delivered), so once the old one's marker comes back, closing it loses no event: no symbol is without a connection in between, and
     /// no book misses an update.
     private func replacementCanTakeOver(slot index: Int) -> Bool {
         // Strictly newer: the old connection's events of the replacement's first moment may still be in flight.

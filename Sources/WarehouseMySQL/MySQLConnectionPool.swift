@@ -8,8 +8,8 @@ import NIOPosix
 /// ``MySQLConfiguration/reconnectWindow``; so are transactions the server rolled back for a deadlock or lock timeout.
 /// A job is a whole transaction, so running it again is safe.
 ///
-/// With several servers (a replicated cluster), connections go to one of them, the first reachable from where the
-/// last one failed: a job cut off by a failing server is rerun on the next.
+/// With several servers (a replicated cluster), new connections go to the first that answers, starting from the last
+/// one that did: a job cut off by a server that went away is rerun on the next that answers.
 actor MySQLConnectionPool {
     let configuration: MySQLConfiguration
     private let threads: NIOThreadPool
