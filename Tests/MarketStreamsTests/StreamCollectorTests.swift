@@ -169,7 +169,7 @@ struct StreamCollectorTests {
     @Test(.timeLimit(.minutes(10)))
     func halfAnHourOfStreamAndRESTFaultsLosesNothing() async throws {
         let faults = FaultConfiguration(rate: 0.1, seed: 5, kinds: FaultKind.allCases, hang: .seconds(2))
-        let harness = try await Harness("faults", speed: 20, faults: faults)
+        let harness = try await Harness("faults", speed: 10, faults: faults)
         defer { harness.folder.remove() }
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
             let collector = harness.collector(baseURL: baseURL, flushes: 31)
