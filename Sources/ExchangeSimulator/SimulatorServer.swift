@@ -225,7 +225,12 @@ public enum SimulatorServer {
             continuation.yield(port)
             continuation.finish()
         }
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        var configuration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], logger: logger)
+        // A stream client that stops reading without closing would hold its connection, and the shutdown with it, for
+        // the connection's whole lifetime: the body's own clients are done by now, so the server is not waited for long.
+        configuration.maximumGracefulShutdownDuration = .seconds(10)
+        configuration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: configuration)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             var iterator = ports.makeAsyncIterator()
@@ -239,8 +244,12 @@ public enum SimulatorServer {
             } catch {
                 outcome = .failure(error)
             }
+            let stopping = ContinuousClock.now
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
+            if ContinuousClock.now - stopping > .seconds(5) {
+                logger.warning("simulator: shutting down took \(ContinuousClock.now - stopping) (an open connection held it)")
+            }
             return try outcome.get()
         }
     }

@@ -174,6 +174,7 @@ struct StreamCollectorTests {
         try await SimulatorServer.withRunning(harness.exchange) { baseURL in
             let collector = harness.collector(baseURL: baseURL, flushes: 31)
             try await collector.run()
+            harness.logger.info("test: the collector stopped")
             let status = await collector.status()
             let lastMinute = Interval.oneMinute.openTime(containing: harness.clock.now()) - 60_000
             try await harness.expectCandlesMatch(through: lastMinute - 60_000)
@@ -188,7 +189,9 @@ struct StreamCollectorTests {
             // event is fetched over REST, depends on the machine's timing: the candles above being complete and equal
             // is what shows nothing was lost either way.)
             #expect(status.symbols.reduce(0) { $0 + $1.rebuilds } > 0 && status.symbols.allSatisfy { $0.repairs >= 1 }, "\(status.symbols)")
-            #expect(harness.exchange.limitStatistics == .init())
+            #expect(harness.exchange.limitStatistics == .init(), "\(harness.exchange.limitStatistics)")
+            harness.logger.info("test: checked; stopping the simulator")
         }
+        harness.logger.info("test: the simulator stopped")
     }
 }
