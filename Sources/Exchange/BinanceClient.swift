@@ -26,14 +26,18 @@ public struct BinanceClient: MarketDataSource {
         /// Charges each request its weight before sending and honours 429/418 for every request; `nil` sends
         /// without a budget (tests of raw behaviour).
         public var budget: WeightBudget?
+        /// The local address requests are sent from (`--source-address`), `nil` for the system's choice: Binance
+        /// counts weight per IP, so processes on one machine sending from different addresses each get the whole budget.
+        public var sourceAddress: String?
 
         public init(
             baseURL: String = "https://api.binance.com", requestTimeout: Duration = .seconds(10), retry: RetryPolicy = RetryPolicy(),
             maxBodyBytes: Int = 16 << 20,
             clock: PipelineClock = .system, usage: ExchangeUsageMonitor = ExchangeUsageMonitor(),
-            budget: WeightBudget? = nil, exchangeClock: ExchangeClock? = nil
+            budget: WeightBudget? = nil, exchangeClock: ExchangeClock? = nil, sourceAddress: String? = nil
         ) {
             self.budget = budget
+            self.sourceAddress = sourceAddress
             self.exchangeClock = exchangeClock ?? ExchangeClock(local: clock)
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.requestTimeout = requestTimeout
@@ -220,6 +224,7 @@ public struct BinanceClient: MarketDataSource {
     ) async throws(ExchangeError) -> Arrival {
         var request = HTTPClientRequest(url: configuration.baseURL + endpoint)
         request.method = .GET
+        request.localAddress = configuration.sourceAddress
         request.headers.add(name: "User-Agent", value: "cryptopipe")
         let deadline = NIODeadline.now() + TimeAmount.nanoseconds(timeout.nanoseconds)
         let reading = configuration.exchangeClock.reading

@@ -9,7 +9,12 @@ public final class SimulatedExchange: Sendable {
     public let market: any SimulatedMarket
     /// First minute with history: the simulator's start minute minus `historyMinutes`.
     public let listingTime: Int64
-    private let weight = Mutex(WeightWindow())
+    /// Each client address's weight, 429s and bans: Binance counts them per IP.
+    private let weight = Mutex([String: WeightWindow]())
+    /// The address requests are counted under when the caller names none.
+    public static let localClient = "127.0.0.1"
+    /// At most this many addresses are remembered; the one quiet longest is forgotten first.
+    static let maximumClients = 4_096
     private let faults: FaultInjector?
     let streamCounters = StreamCounters()
     private let lifetime = Mutex(Duration.seconds(86_400))
@@ -49,30 +54,53 @@ public final class SimulatedExchange: Sendable {
         }
     }
 
-    public var limitStatistics: LimitStatistics { weight.withLock { $0.limitStats } }
-
-    /// Weight used per minute (by the minute's open time, UTC epoch ms) over the last day, the current minute included.
-    public var weightHistory: [Int64: Int] {
-        weight.withLock { window in
-            var history = window.history
-            if window.used > 0 { history[window.minute] = window.used }
-            return history
+    /// Every client's together.
+    public var limitStatistics: LimitStatistics {
+        weight.withLock { windows in
+            windows.values.reduce(into: LimitStatistics()) {
+                $0.rateLimited += $1.limitStats.rateLimited
+                $0.banned += $1.limitStats.banned
+            }
         }
     }
+
+    /// Weight used per minute (by the minute's open time, UTC epoch ms) over the last day, the current minute included:
+    /// `client`'s, or every client's together.
+    public func weightHistory(client: String? = nil) -> [Int64: Int] {
+        weight.withLock { windows in
+            var total: [Int64: Int] = [:]
+            for (address, window) in windows where client == nil || client == address {
+                total.merge(window.history, uniquingKeysWith: +)
+                if window.used > 0 { total[window.minute, default: 0] += window.used }
+            }
+            return total
+        }
+    }
+
+    /// Every client's weight per minute together (see ``weightHistory(client:)``).
+    public var weightHistory: [Int64: Int] { weightHistory() }
+
+    /// The addresses requests came from.
+    public var clients: [String] { weight.withLock { $0.keys.sorted() } }
 
     /// Faults injected so far, by kind.
     public var injectedFaults: [FaultKind: Int] { faults?.injected ?? [:] }
 
-    /// Binance's limit on new stream connections: 300 per 5 minutes per IP (all clients of the simulator count as one).
+    /// Binance's limit on new stream connections: 300 per 5 minutes per IP.
     public static let maximumNewConnections = 300
-    private let connectionOpens = Mutex<[Int64]>([])
+    private let connectionOpens = Mutex<[String: [Int64]]>([:])
 
-    /// Whether a new stream connection is allowed at `now`; counted when it is.
-    func admitStreamConnection(at now: Int64) -> Bool {
-        connectionOpens.withLock { opens in
-            opens.removeAll { $0 <= now - 300_000 }
-            guard opens.count < Self.maximumNewConnections else { return false }
+    /// Whether a new stream connection from `client` is allowed at `now`; counted when it is.
+    func admitStreamConnection(at now: Int64, client: String = SimulatedExchange.localClient) -> Bool {
+        connectionOpens.withLock { clients in
+            for address in clients.keys {
+                clients[address]?.removeAll { $0 <= now - 300_000 }
+                if clients[address]?.isEmpty == true { clients[address] = nil }
+            }
+            var opens = clients[client] ?? []
+            guard opens.count < Self.maximumNewConnections, clients.count < Self.maximumClients || !opens.isEmpty else { return false }
             opens.append(now)
+            clients[client] = opens
             return true
         }
     }
@@ -107,31 +135,45 @@ public final class SimulatedExchange: Sendable {
         public var delivery: Delivery = .normal
     }
 
-    /// Handles a GET of `path` with decoded query parameters.
-    public func handle(path: String, query: [String: String]) -> Reply {
-        if let refused = refusedWhileLimited() { return refused }
-        guard let faults, let fault = faults.draw() else { return answer(path: path, query: query) }
-        return inject(fault, configuration: faults.configuration, path: path, query: query)
+    /// Handles a GET of `path` with decoded query parameters from the address `client`, whose weight it counts.
+    public func handle(path: String, query: [String: String], client: String = SimulatedExchange.localClient) -> Reply {
+        if let refused = refusedWhileLimited(client) { return refused }
+        guard let faults, let fault = faults.draw() else { return charged(answer(path: path, query: query), client) }
+        return inject(fault, configuration: faults.configuration, path: path, query: query, client: client)
     }
 
-    private func answer(path: String, query: [String: String]) -> Reply {
+    /// An answer before its weight is counted.
+    struct Answer {
+        var status: Int
+        var body: [UInt8]
+        var weight: Int
+    }
+
+    /// Counts `answer`'s weight against `client`: over the limit, a 429 until the minute ends instead.
+    private func charged(_ answer: Answer, _ client: String) -> Reply {
+        let (used, over) = charge(answer.weight, client)
+        guard answer.status != 200 || !over else {
+            let now = self.now
+            return rateLimited(until: Interval.oneMinute.openTime(containing: now) + 60_000, at: now, used: used, client: client)
+        }
+        return Reply(status: answer.status, body: answer.body, usedWeight: used, retryAfterSeconds: nil)
+    }
+
+    private func answer(path: String, query: [String: String]) -> Answer {
         switch path {
-        case "/api/v3/ping": return reply(weight: BinanceWeights.ping, body: Array("{}".utf8))
-        case "/api/v3/time": return reply(weight: BinanceWeights.time, body: Array("{\"serverTime\":\(now)}".utf8))
+        case "/api/v3/ping": return Answer(status: 200, body: Array("{}".utf8), weight: BinanceWeights.ping)
+        case "/api/v3/time": return Answer(status: 200, body: Array("{\"serverTime\":\(now)}".utf8), weight: BinanceWeights.time)
         case "/api/v3/exchangeInfo": return exchangeInfo(query)
         case "/api/v3/klines": return klines(query)
         case "/api/v3/depth": return depth(query)
-        default:
-            return Reply(
-                status: 404, body: BinanceCodec.encodeError(.init(code: -1000, msg: "Unknown path \(path).")), usedWeight: currentWeight(),
-                retryAfterSeconds: nil)
+        default: return Answer(status: 404, body: BinanceCodec.encodeError(.init(code: -1000, msg: "Unknown path \(path).")), weight: 0)
         }
     }
 
     // MARK: Endpoints
 
     /// Every listed symbol, or those `symbol` or `symbols` (a JSON array, as Binance takes it) name.
-    private func exchangeInfo(_ query: [String: String]) -> Reply {
+    private func exchangeInfo(_ query: [String: String]) -> Answer {
         var listed = configuration.symbols
         if query["symbol"] != nil, query["symbols"] != nil {
             return error(400, -1_101, "Only one of 'symbol' and 'symbols' may be sent.")
@@ -159,10 +201,10 @@ public final class SimulatedExchange: Sendable {
                 let (base, quote) = Self.splitAssets(symbol.rawValue)
                 return .init(symbol: symbol, baseAsset: base, quoteAsset: quote, rules: market.tradingRules(symbol))
             })
-        return reply(weight: BinanceWeights.exchangeInfo, body: document.encoded())
+        return Answer(status: 200, body: document.encoded(), weight: BinanceWeights.exchangeInfo)
     }
 
-    private func klines(_ query: [String: String]) -> Reply {
+    private func klines(_ query: [String: String]) -> Answer {
         let symbol: Symbol
         switch requireSymbol(query) {
         case .success(let value): symbol = value
@@ -200,10 +242,10 @@ public final class SimulatedExchange: Sendable {
             candles = market.latestKlines(symbol, interval: interval, endTime: endTime ?? now, now: now, limit: limit)
             candles.removeAll { $0.openTime < earliest }
         }
-        return reply(weight: BinanceWeights.klines, body: BinanceCodec.encodeKlines(candles))
+        return Answer(status: 200, body: BinanceCodec.encodeKlines(candles), weight: BinanceWeights.klines)
     }
 
-    private func depth(_ query: [String: String]) -> Reply {
+    private func depth(_ query: [String: String]) -> Answer {
         let symbol: Symbol
         switch requireSymbol(query) {
         case .success(let value): symbol = value
@@ -215,8 +257,9 @@ public final class SimulatedExchange: Sendable {
             guard value >= 1 else { return error(400, -1130, "Data sent for parameter 'limit' is not valid.") }
             limit = min(value, 5_000)
         }
-        return reply(
-            weight: BinanceWeights.depth(limit: limit), body: BinanceCodec.encodeDepth(market.orderBook(symbol, now: now, limit: limit)))
+        return Answer(
+            status: 200, body: BinanceCodec.encodeDepth(market.orderBook(symbol, now: now, limit: limit)),
+            weight: BinanceWeights.depth(limit: limit))
     }
 
     private func requireSymbol(_ query: [String: String]) -> Result<Symbol, ReplyError> {
@@ -231,40 +274,30 @@ public final class SimulatedExchange: Sendable {
     }
 
     struct ReplyError: Error {
-        let reply: Reply
-        init(_ reply: Reply) { self.reply = reply }
+        let reply: Answer
+        init(_ reply: Answer) { self.reply = reply }
     }
 
-    private func missing(_ name: String) -> Reply {
+    private func missing(_ name: String) -> Answer {
         error(400, -1102, "Mandatory parameter '\(name)' was not sent, was empty/null, or malformed.")
     }
 
     /// 9999-12-31T23:59:59.999Z: the latest time a query may name.
     static let latestTime: Int64 = 253_402_300_799_999
 
-    private func illegal(_ name: String) -> Reply {
+    private func illegal(_ name: String) -> Answer {
         error(400, -1100, "Illegal characters found in parameter '\(name)'; legal range is '^[0-9]{1,20}$'.")
     }
 
-    private func error(_ status: Int, _ code: Int, _ message: String) -> Reply {
+    private func error(_ status: Int, _ code: Int, _ message: String) -> Answer {
         // Binance charges the endpoint's weight even for rejected requests; one unit keeps it simple.
-        Reply(
-            status: status, body: BinanceCodec.encodeError(.init(code: code, msg: message)), usedWeight: charge(1).used,
-            retryAfterSeconds: nil)
-    }
-
-    private func reply(weight: Int, body: [UInt8]) -> Reply {
-        let (used, over) = charge(weight)
-        guard over else { return Reply(status: 200, body: body, usedWeight: used, retryAfterSeconds: nil) }
-        // Over the limit: 429 until the minute ends.
-        let now = self.now
-        return rateLimited(until: Interval.oneMinute.openTime(containing: now) + 60_000, at: now, used: used)
+        Answer(status: status, body: BinanceCodec.encodeError(.init(code: code, msg: message)), weight: 1)
     }
 
     /// A 429 lasting until `until`: a request that comes later than the grace and before `until` earns a ban. Injected
     /// ones are counted with the faults, not in ``limitStatistics``, which tells whether the client went over the limit.
-    private func rateLimited(until: Int64, at now: Int64, used: Int, injected: Bool = false) -> Reply {
-        weight.withLock { window in
+    private func rateLimited(until: Int64, at now: Int64, used: Int, injected: Bool = false, client: String) -> Reply {
+        withWindow(client) { window in
             window.rateLimitedUntil = max(window.rateLimitedUntil, until)
             window.rateLimitedAt = now
             if !injected { window.limitStats.rateLimited += 1 }
@@ -284,14 +317,14 @@ public final class SimulatedExchange: Sendable {
 
     /// A 418 for a banned client, or for one that ignored a 429 (which starts or lengthens the ban); another 429 for a
     /// request that was in flight when the 429 went out; `nil` otherwise.
-    private func refusedWhileLimited() -> Reply? {
+    private func refusedWhileLimited(_ client: String) -> Reply? {
         enum Verdict {
             case banned(seconds: Int, used: Int)
             case stillLimited(seconds: Int, used: Int)
         }
         let now = self.now
         let grace = configuration.banGraceMilliseconds
-        let verdict: Verdict? = weight.withLock { window in
+        let verdict: Verdict? = withWindow(client) { window in
             let used = window.minute == Interval.oneMinute.openTime(containing: now) ? window.used : 0
             if window.bannedUntil > now { return .banned(seconds: Int((window.bannedUntil - now + 999) / 1_000), used: used) }
             guard window.rateLimitedUntil > now else { return nil }
@@ -319,12 +352,12 @@ public final class SimulatedExchange: Sendable {
 
     /// Applies an injected fault: some replace the answer, others spoil or delay a normal one.
     private func inject(
-        _ fault: FaultInjector.Draw, configuration: FaultConfiguration, path: String, query: [String: String]
+        _ fault: FaultInjector.Draw, configuration: FaultConfiguration, path: String, query: [String: String], client: String
     ) -> Reply {
         switch fault.kind {
         case .streamDrop, .streamStall, .streamGap, .streamLate:
             // Stream faults are drawn for connections, never for requests.
-            return answer(path: path, query: query)
+            return charged(answer(path: path, query: query), client)
         case .serverError:
             let statuses = [500, 502, 503, 504]
             let status = statuses[Int(fault.variant % UInt64(statuses.count))]
@@ -332,26 +365,28 @@ public final class SimulatedExchange: Sendable {
                 status == 502 || status == 504
                 ? Array("<html><head><title>\(status)</title></head><body>Gateway error</body></html>".utf8)
                 : BinanceCodec.encodeError(.init(code: -1001, msg: "Internal error; unable to process your request. Please try again."))
-            return Reply(status: status, body: body, usedWeight: currentWeight(), retryAfterSeconds: nil)
+            return Reply(status: status, body: body, usedWeight: currentWeight(client), retryAfterSeconds: nil)
         case .rateLimitBurst:
             let now = self.now
-            return rateLimited(until: now + Int64(configuration.burstSeconds) * 1_000, at: now, used: currentWeight(), injected: true)
+            return rateLimited(
+                until: now + Int64(configuration.burstSeconds) * 1_000, at: now, used: currentWeight(client), injected: true, client: client
+            )
         case .connectionReset:
-            var reply = Reply(status: 200, body: [], usedWeight: currentWeight(), retryAfterSeconds: nil)
+            var reply = Reply(status: 200, body: [], usedWeight: currentWeight(client), retryAfterSeconds: nil)
             reply.delivery = .resetAfterHead
             return reply
         case .hang:
-            var reply = answer(path: path, query: query)
+            var reply = charged(answer(path: path, query: query), client)
             reply.delivery = .delayed(configuration.hang)
             return reply
         case .malformedJSON:
-            var reply = answer(path: path, query: query)
+            var reply = charged(answer(path: path, query: query), client)
             guard reply.status == 200 else { return reply }
             // A stray comma before the closing bracket: almost JSON, as a broken proxy might produce.
             reply.body = Array(reply.body.dropLast()) + Array(",\(reply.body.last.map { String(UnicodeScalar($0)) } ?? "}")".utf8)
             return reply
         case .truncatedJSON:
-            var reply = answer(path: path, query: query)
+            var reply = charged(answer(path: path, query: query), client)
             guard reply.status == 200 else { return reply }
             let kept = reply.body.count / 2
             if fault.variant % 2 == 0 {
@@ -366,10 +401,10 @@ public final class SimulatedExchange: Sendable {
 
     /// Adds `amount` to the current minute's weight; returns the total, as `X-MBX-USED-WEIGHT-1M` reports it, and
     /// whether it is over the limit.
-    private func charge(_ amount: Int) -> (used: Int, over: Bool) {
+    private func charge(_ amount: Int, _ client: String) -> (used: Int, over: Bool) {
         let minute = Interval.oneMinute.openTime(containing: now)
         let limit = configuration.weightLimitPerMinute
-        return weight.withLock { window in
+        return withWindow(client) { window in
             if window.minute != minute {
                 if window.used > 0 { window.history[window.minute] = window.used }
                 if window.history.count > 1_440, let oldest = window.history.keys.min() { window.history[oldest] = nil }
@@ -381,9 +416,21 @@ public final class SimulatedExchange: Sendable {
         }
     }
 
-    private func currentWeight() -> Int {
+    private func currentWeight(_ client: String) -> Int {
         let minute = Interval.oneMinute.openTime(containing: now)
-        return weight.withLock { $0.minute == minute ? $0.used : 0 }
+        return withWindow(client) { $0.minute == minute ? $0.used : 0 }
+    }
+
+    /// Runs `body` on `client`'s window, made when new (forgetting the address quiet longest when there are too many).
+    private func withWindow<T>(_ client: String, _ body: (inout WeightWindow) -> T) -> T {
+        weight.withLock { windows in
+            if windows[client] == nil, windows.count >= Self.maximumClients,
+                let quietest = windows.min(by: { $0.value.minute < $1.value.minute })?.key
+            {
+                windows[quietest] = nil
+            }
+            return body(&windows[client, default: WeightWindow()])
+        }
     }
 
     static func splitAssets(_ symbol: String) -> (String, String) {

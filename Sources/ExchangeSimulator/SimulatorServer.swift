@@ -4,7 +4,7 @@ import HummingbirdCore
 import HummingbirdWebSocket
 public import Logging
 import MarketData
-import NIOCore
+public import NIOCore
 import NIOPosix
 import NIOWebSocket
 public import ServiceLifecycle
@@ -16,17 +16,20 @@ public enum SimulatorServer {
     static let retryAfterHeader = HTTPField.Name("Retry-After")!
 
     /// The simulator's routes, for `app.test(.router)` and for the live server.
-    public static func router(for exchange: SimulatedExchange) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(for exchange: SimulatedExchange) -> Router<SimulatorRequestContext> {
+        let router = Router(context: SimulatorRequestContext.self)
         for path in ["/api/v3/ping", "/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/klines", "/api/v3/depth"] {
-            router.get(RouterPath(path)) { request, _ -> Response in
+            router.get(RouterPath(path)) { request, context -> Response in
                 var query: [String: String] = [:]
                 for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-                return await deliver(exchange.handle(path: path, query: query)) { exchange.now }
+                return await deliver(exchange.handle(path: path, query: query, client: client(context.remoteAddress))) { exchange.now }
             }
         }
         return router
     }
+
+    /// The address a client's weight and connections are counted under, as Binance counts them per IP.
+    static func client(_ address: SocketAddress?) -> String { address?.ipAddress ?? SimulatedExchange.localClient }
 
     /// Sends a reply the way its delivery says: an injected fault can delay it, cut its body or drop the connection.
     /// Its `Date` header is the simulator's clock (`now`) when the answer leaves, which a replay or `--clock-offset`
@@ -63,12 +66,13 @@ public enum SimulatorServer {
     /// One market-data WebSocket connection: its subscriptions' events on the simulator's clock, answers to its
     /// requests, closed at the end of its lifetime or when it breaks Binance's limits.
     static func serveStreams(
-        _ exchange: SimulatedExchange, names: [String], combined: Bool, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter
+        _ exchange: SimulatedExchange, names: [String], combined: Bool, client: String, inbound: WebSocketInboundStream,
+        outbound: WebSocketOutboundWriter
     ) async throws {
         let clock = exchange.configuration.clock
         let start = exchange.now
         var first = StreamSession(market: exchange.market, listed: exchange.configuration.symbols, combined: combined)
-        guard exchange.admitStreamConnection(at: start) else {
+        guard exchange.admitStreamConnection(at: start, client: client) else {
             exchange.streamCounters.state.withLock { $0.refused += 1 }
             try await outbound.close(.policyViolation, reason: "more than 300 new connections in 5 minutes")
             return
@@ -174,7 +178,7 @@ public enum SimulatorServer {
             logger: logger, onListening: onListening)
     }
 
-    struct Server<Responder: HTTPResponder>: Service where Responder.Context == BasicRequestContext {
+    struct Server<Responder: HTTPResponder>: Service where Responder.Context == SimulatorRequestContext {
         let responder: Responder
         let exchange: SimulatedExchange
         let configuration: ServerConfiguration
@@ -187,10 +191,12 @@ public enum SimulatorServer {
             // Binance pings every 20 s; the library answers the client's pongs and closes a connection that stops.
             let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
                 ws: WebSocketServerConfiguration(maxFrameSize: 1 << 16, autoPing: .enabled(timePeriod: .seconds(20))))
-            let server = try HTTPServerBuilder.http1WebSocketUpgrade(configuration: upgrade) { request, _, _ in
+            let server = try HTTPServerBuilder.http1WebSocketUpgrade(configuration: upgrade) { request, channel, _ in
                 guard let path = request.path, let (names, combined) = StreamSession.streams(inPath: path) else { return .dontUpgrade }
+                let client = SimulatorServer.client(channel.remoteAddress)
                 return .upgrade([:]) { inbound, outbound, _ in
-                    try await SimulatorServer.serveStreams(exchange, names: names, combined: combined, inbound: inbound, outbound: outbound)
+                    try await SimulatorServer.serveStreams(
+                        exchange, names: names, combined: combined, client: client, inbound: inbound, outbound: outbound)
                 }
             }.buildServer(
                 configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
@@ -199,7 +205,7 @@ public enum SimulatorServer {
                 do {
                     // The router answers its own errors (404, 405, HTTPError); what else escapes is a 500, as in
                     // Hummingbird's `Application`.
-                    let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
+                    let context = SimulatorRequestContext(source: .init(channel: channel, logger: logger))
                     response = try await responder.respond(to: request, context: context)
                 } catch {
                     logger.debug("simulator route failed", metadata: ["error": "\(error)"])
@@ -216,41 +222,82 @@ public enum SimulatorServer {
     }
 
     /// Runs a simulator on a free loopback port for the duration of `body`, then shuts it down gracefully.
+    ///
+    /// The server runs in a task of its own (on `executor` when given), waited for at most 30 s after `body`: a client
+    /// that keeps a connection open without reading (a cancelled stream connection whose socket the event loop has not
+    /// closed yet) must not hold the caller, a test or the demo, for the connection's lifetime. A server left running
+    /// is cancelled and reported.
     public static func withRunning<Result: Sendable>(
-        _ exchange: SimulatedExchange, logger: Logger = Logger(label: "simulator"),
+        _ exchange: SimulatedExchange, logger: Logger = Logger(label: "simulator"), executor: (any TaskExecutor)? = nil,
         _ body: @Sendable (_ baseURL: String) async throws -> Result
     ) async throws -> Result {
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let (ports, listening) = AsyncStream<Int>.makeStream()
         let app = application(exchange: exchange, logger: logger) { port in
-            continuation.yield(port)
-            continuation.finish()
+            listening.yield(port)
+            listening.finish()
         }
         var configuration = ServiceGroupConfiguration(services: [app], gracefulShutdownSignals: [], logger: logger)
-        // A stream client that stops reading without closing would hold its connection, and the shutdown with it, for
-        // the connection's whole lifetime: the body's own clients are done by now, so the server is not waited for long.
+        // Open connections get 10 s to end on their own, then are cancelled.
         configuration.maximumGracefulShutdownDuration = .seconds(10)
-        configuration.maximumCancellationDuration = .seconds(5)
         let group = ServiceGroup(configuration: configuration)
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else {
-                try await tasks.waitForAll()
-                throw CancellationError()
-            }
-            let outcome: Swift.Result<Result, any Error>
-            do {
-                outcome = .success(try await body("http://127.0.0.1:\(port)"))
-            } catch {
-                outcome = .failure(error)
-            }
-            let stopping = ContinuousClock.now
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            if ContinuousClock.now - stopping > .seconds(5) {
-                logger.warning("simulator: shutting down took \(ContinuousClock.now - stopping) (an open connection held it)")
-            }
-            return try outcome.get()
+        let (ends, ended) = AsyncStream<(any Error)?>.makeStream()
+        let server = Task(executorPreference: executor) {
+            var failure: (any Error)?
+            do { try await group.run() } catch { failure = error }
+            listening.finish()
+            ended.yield(failure)
+            ended.finish()
         }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            // The server ended before it listened: its error, if any, says why.
+            for await failure in ends { if let failure { throw failure } }
+            throw CancellationError()
+        }
+        let outcome: Swift.Result<Result, any Error>
+        do {
+            outcome = .success(try await body("http://127.0.0.1:\(port)"))
+        } catch {
+            outcome = .failure(error)
+        }
+        let stopping = ContinuousClock.now
+        await group.triggerGracefulShutdown()
+        let stopped = await withTaskGroup(of: Bool.self) { race in
+            race.addTask {
+                for await _ in ends { return true }
+                return true
+            }
+            race.addTask {
+                try? await Task.sleep(for: .seconds(30))
+                return false
+            }
+            let first = await race.next() ?? false
+            race.cancelAll()
+            return first
+        }
+        let took = ContinuousClock.now - stopping
+        if !stopped {
+            server.cancel()
+            logger.warning(
+                "simulator: the server did not stop within 30 s of the end; left to its cancellation",
+                metadata: ["stream_connections_open": "\(exchange.streamStatistics.connectionsOpen)"])
+        } else if took > .seconds(5) {
+            logger.warning(
+                "simulator: stopping the server took \(took)",
+                metadata: ["stream_connections_open": "\(exchange.streamStatistics.connectionsOpen)"])
+        }
+        return try outcome.get()
+    }
+}
+
+/// A request's context with the client's address: Binance counts request weight, 429s, bans and new stream connections
+/// per IP, and so does the simulator.
+public struct SimulatorRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 }

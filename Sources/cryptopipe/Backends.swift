@@ -134,7 +134,7 @@ struct Backends {
         BinanceClient(
             configuration: .init(
                 baseURL: baseURL ?? configuration.exchangeURL, requestTimeout: .seconds(configuration.requestTimeoutSeconds), usage: usage,
-                budget: budget, exchangeClock: exchangeClock),
+                budget: budget, exchangeClock: exchangeClock, sourceAddress: configuration.sourceAddress),
             httpClient: HTTPClient.shared, logger: logger)
     }
 

@@ -16,8 +16,25 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 enum Console {
+    /// One line whatever the message quotes: a value given with a newline or other control character in it is shown
+    /// with those escaped (`\n`, `\u{1B}`), so an error never spans lines or moves a terminal's cursor.
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data("cryptopipe: error: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("cryptopipe: error: \(oneLine(message))\n".utf8))
+    }
+
+    static func oneLine(_ text: String) -> String {
+        var line = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": line += "\\n"
+            case "\r": line += "\\r"
+            case "\t": line += "\\t"
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}":
+                line += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: line.unicodeScalars.append(scalar)
+            }
+        }
+        return line
     }
 
     static func print(_ line: String) {
@@ -45,7 +62,7 @@ func guarded(_ body: () async throws -> Void) async throws {
     } catch let error as ExitCode {
         throw error
     } catch {
-        Console.error(String(describing: error).replacingOccurrences(of: "\n", with: " "))
+        Console.error(String(describing: error))
         throw ExitCode(1)
     }
 }

@@ -28,6 +28,14 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Binance REST base URL (env CRYPTOPIPE_EXCHANGE_URL, default https://api.binance.com).")
     var exchangeURL: String?
 
+    @Option(
+        name: .long,
+        help: """
+            Local IP address exchange requests are sent from: Binance counts request weight per IP, so processes on one \
+            machine with an address each get the whole budget (env CRYPTOPIPE_SOURCE_ADDRESS, default the system's choice).
+            """)
+    var sourceAddress: String?
+
     @Option(name: .long, help: "Comma-separated symbols (env CRYPTOPIPE_SYMBOLS, default BTCUSDT,ETHUSDT).")
     var symbols: String?
 
@@ -81,6 +89,8 @@ struct GlobalOptions: ParsableArguments {
             flag != nil ? "flag" : (settings.environment[env].map { !$0.isEmpty } ?? false) ? "environment" : "default"
         }
         let exchange = try Self.validateExchangeURL(exchangeText)
+        let sourceText = settings.text(sourceAddress, env: "CRYPTOPIPE_SOURCE_ADDRESS", default: "")
+        let sourceAddress = try Self.validateSourceAddress(sourceText)
         let originalViewsText = settings.text(originalViews, env: "CRYPTOPIPE_ORIGINAL_VIEWS", default: "")
         let warehouseLocation = try Self.withOriginalViews(
             originalViewsText,
@@ -96,6 +106,9 @@ struct GlobalOptions: ParsableArguments {
                 source: source(originalViews, "CRYPTOPIPE_ORIGINAL_VIEWS")),
             ConfigurationEntry(
                 name: "exchange_url", value: Self.redactingCredentials(exchange), source: source(exchangeURL, "CRYPTOPIPE_EXCHANGE_URL")),
+            ConfigurationEntry(
+                name: "source_address", value: sourceAddress ?? "default",
+                source: source(self.sourceAddress, "CRYPTOPIPE_SOURCE_ADDRESS")),
             ConfigurationEntry(
                 name: "initial_symbols", value: symbols.map(\.rawValue).joined(separator: ","),
                 source: source(self.symbols, "CRYPTOPIPE_SYMBOLS")),
@@ -113,7 +126,8 @@ struct GlobalOptions: ParsableArguments {
         ]
         if case .s3 = lakeLocation { entries += s3Settings.entries() }
         return ResolvedConfiguration(
-            dataDir: dataDir, warehouse: warehouseLocation, lake: lakeLocation, exchangeURL: exchange, symbols: symbols,
+            dataDir: dataDir, warehouse: warehouseLocation, lake: lakeLocation, exchangeURL: exchange, sourceAddress: sourceAddress,
+            symbols: symbols,
             symbolsGiven: source(self.symbols, "CRYPTOPIPE_SYMBOLS") != "default", requestTimeoutSeconds: timeout, logLevel: level,
             weightBudgetPercent: weightBudgetPercent, retentionDays: retentionDays, archiveAfterDays: archiveAfterDays,
             deleteArchiveAfterDays: deleteArchiveAfterDays,
@@ -156,6 +170,24 @@ struct GlobalOptions: ParsableArguments {
         return shown.count > 200 ? String(shown.prefix(200)) + "…" : shown
     }
 
+    /// `nil` for none; else an IP address of this machine (checked by binding a socket to it, so a typo or an address
+    /// the machine lost is one line at start, not a failure on every request).
+    static func validateSourceAddress(_ text: String) throws(CLIError) -> String? {
+        guard !text.isEmpty else { return nil }
+        let shown = text.count > 64 ? String(text.prefix(64)) + "…" : text
+        guard text.utf8.count <= 64, let address = LocalAddress(text) else {
+            throw .usage(
+                "--source-address '\(shown)' is not an IP address: give one of this machine's, e.g. 192.0.2.10 or 2001:db8::10 "
+                    + "(or unset CRYPTOPIPE_SOURCE_ADDRESS)")
+        }
+        if let failure = address.bindFailure() {
+            throw .usage(
+                "--source-address '\(shown)' is not an address of this machine (\(failure)): give one `ip address` lists "
+                    + "(or unset CRYPTOPIPE_SOURCE_ADDRESS)")
+        }
+        return text
+    }
+
     static func validateExchangeURL(_ text: String) throws(CLIError) -> String {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
             let host = url.host, !host.isEmpty
@@ -173,6 +205,8 @@ struct ResolvedConfiguration {
     var warehouse: WarehouseLocation
     var lake: LakeLocation
     var exchangeURL: String
+    /// The local address exchange requests are sent from; `nil`: the system's choice.
+    var sourceAddress: String?
     var symbols: [Symbol]
     /// Whether `--symbols` or `CRYPTOPIPE_SYMBOLS` was given (rather than the default list).
     var symbolsGiven: Bool

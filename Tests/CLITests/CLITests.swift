@@ -93,6 +93,12 @@ struct CLITests {
         (["lake", "migrate", "--from", "nowhere", "--to", "s3://crypto-raw"], "--from folder 'nowhere' does not exist"),
         (["extract", "--exchange-url", "ftp://x"], "exchange URL 'ftp://x' is not valid"),
         (["extract", "--weight-budget", "0"], "--weight-budget '0' is not valid: expected an integer from 1 to 100"),
+        (["extract", "--source-address", "127.0.0.1:80"], "--source-address '127.0.0.1:80' is not an IP address"),
+        // A value with a newline or an escape sequence in it is shown escaped: the error stays one line.
+        (["extract", "--source-address", "1\n2"], "--source-address '1\\n2' is not an IP address"),
+        (["extract", "--weight-budget", "\u{1B}[2J5"], "--weight-budget '\\u{1B}[2J5' is not valid"),
+        (["run", "--source-address", "example.org"], "--source-address 'example.org' is not an IP address"),
+        (["extract", "--source-address", "192.0.2.1"], "--source-address '192.0.2.1' is not an address of this machine"),
         (["run", "--every", "0"], "--every '0' is not valid"),
         (["run", "--source", "grpc"], "--source 'grpc' is not valid: expected stream or rest"),
         (["run", "--flush-interval", "90"], "--flush-interval '90' is not valid: expected seconds, a multiple of 60"),

@@ -46,6 +46,29 @@ struct RateLimitTests {
         #expect(exchange.limitStatistics == .init(rateLimited: 2, banned: 2))
     }
 
+    /// Binance counts weight per IP: one address over its limit is refused and banned alone, another goes on.
+    @Test func eachClientAddressHasAWeightLimitOfItsOwn() {
+        let clock = Clock()
+        let exchange = SimulatedExchange(
+            configuration: .init(seed: 1, symbols: [try! Symbol("BTCUSDT")], weightLimitPerMinute: 4, clock: PipelineClock { clock.now }))
+        func klines(from client: String) -> SimulatedExchange.Reply {
+            exchange.handle(path: "/api/v3/klines", query: ["symbol": "BTCUSDT", "interval": "1m", "limit": "5"], client: client)
+        }
+        #expect(klines(from: "10.0.0.1").usedWeight == 2 && klines(from: "10.0.0.2").usedWeight == 2)
+        #expect(klines(from: "10.0.0.1").usedWeight == 4 && klines(from: "10.0.0.2").usedWeight == 4)
+        #expect(klines(from: "10.0.0.1").status == 429)
+        clock.advance(seconds: 2)
+        #expect(klines(from: "10.0.0.1").status == 418)
+        // The second address is at its limit, not over it, and was never told to wait.
+        #expect(klines(from: "10.0.0.2").status == 429)
+        clock.advance(seconds: 60)
+        #expect(klines(from: "10.0.0.2").status == 200 && klines(from: "10.0.0.1").status == 418)
+        #expect(exchange.clients == ["10.0.0.1", "10.0.0.2"])
+        #expect(exchange.limitStatistics == .init(rateLimited: 2, banned: 1))
+        let minute = Interval.oneMinute.openTime(containing: 1_767_225_630_000)
+        #expect(exchange.weightHistory(client: "10.0.0.2")[minute] == 6 && exchange.weightHistory[minute] == 12)
+    }
+
     @Test func waitingOutThe429IsNotPunished() {
         let clock = Clock()
         let exchange = SimulatedExchange(

@@ -44,7 +44,7 @@ struct ChaosTests {
         // past it. The faults stay the only reason a request times out.
         let executor = DedicatedThreadExecutor(label: "chaos")
         let (failures, fill) = try await withTaskExecutorPreference(executor) {
-            try await Self.run(exchange, clock: clock, budget: budget, lake: lake, warehouse: warehouse, logger: logger)
+            try await Self.run(exchange, clock: clock, budget: budget, lake: lake, warehouse: warehouse, logger: logger, executor: executor)
         }
 
         #expect(fill.failures.isEmpty, "\(fill.failures)")
@@ -80,10 +80,10 @@ struct ChaosTests {
 
     static func run(
         _ exchange: SimulatedExchange, clock: ManualClock, budget: WeightBudget, lake: LocalObjectStore, warehouse: SQLiteWarehouse,
-        logger: Logger
+        logger: Logger, executor: DedicatedThreadExecutor
     ) async throws -> (failures: Int, fill: GapFiller.FillReport) {
         let pipelineClock = clock.reader
-        return try await SimulatorServer.withRunning(exchange) { baseURL in
+        return try await SimulatorServer.withRunning(exchange, executor: executor) { baseURL in
             let client = BinanceClient(
                 configuration: .init(
                     baseURL: baseURL, requestTimeout: .milliseconds(300),
