@@ -22,6 +22,13 @@ struct ScaleBenchmark: AsyncParsableCommand {
     @Option(help: "Share of the 6000/min weight, percent.") var weightBudget = 50
     @Flag(help: "Skip the baseline variant.") var noBaseline = false
     @Option(
+        help: """
+            Compare one process with this many, each sending from an address of its own (127.0.0.1, .2, …, as \
+            --source-address does) with its own weight budget and a share of the symbols; the simulator counts weight per \
+            address, as Binance does. 1: the planned-vs-baseline comparison instead.
+            """)
+    var workers = 1
+    @Option(
         help:
             "Second of the minute at which cycles start. The default, 1.5, is the worst case: a minute's candle is final 2 s after it closes, so each cycle just misses the newest one."
     )
@@ -41,6 +48,19 @@ struct ScaleBenchmark: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { _ in SwiftLogNoOpLogHandler() }
         let chosen = try (0..<symbols).map { try Symbol(String(format: "S%04dUSDT", $0)) }
+        if workers > 1 {
+            let one = try await measure(chosen, planned: true, concurrency: 8)
+            report("one process, one address", one)
+            let many = try await measure(chosen, planned: true, concurrency: 8, workers: workers)
+            report("\(workers) processes, \(workers) addresses", many)
+            let perSymbol = { (outcome: Outcome) in Double(outcome.orderBooks) / Double(max(1, symbols * minutes)) }
+            print(
+                String(
+                    format: "order books per symbol per minute: %.2f vs %.2f (%.2f×); p95 freshness %.1f s vs %.1f s", perSymbol(many),
+                    perSymbol(one), perSymbol(many) / max(perSymbol(one), 0.0001), Self.percentile(many.lags, 0.95),
+                    Self.percentile(one.lags, 0.95)))
+            return
+        }
         let ours = try await measure(chosen, planned: true, concurrency: 8)
         report("planned, 8 in flight", ours)
         guard !noBaseline else { return }
@@ -51,7 +71,9 @@ struct ScaleBenchmark: AsyncParsableCommand {
         print(String(format: "p95 freshness lag: %.1f s vs baseline %.1f s (%.2f× of the baseline)", p95, baseP95, p95 / baseP95))
     }
 
-    func measure(_ chosen: [Symbol], planned: Bool, concurrency: Int) async throws -> Outcome {
+    /// One pipeline per worker, each with a client sending from `127.0.0.<worker + 1>`, a budget of its own and every
+    /// `workers`-th symbol, sharing the simulator, lake and warehouse.
+    func measure(_ chosen: [Symbol], planned: Bool, concurrency: Int, workers: Int = 1) async throws -> Outcome {
         let folder = NSTemporaryDirectory() + "cryptopipe-scale-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -60,17 +82,24 @@ struct ScaleBenchmark: AsyncParsableCommand {
         let warehouse = try SQLiteWarehouse(path: folder + "/warehouse.sqlite")
         try await warehouse.migrate()
         let logger = Logger(label: "bench")
-        let budget = WeightBudget(configuration: .init(sharePercent: weightBudget), clock: .system)
-        let planning = PipelineJobs.Planning(budgetPerMinute: budget.configuration.budgetPerMinute, cycleSeconds: 60)
         var outcome = try await SimulatorServer.withRunning(exchange) { baseURL in
             var outcome = Outcome()
-            let client = BinanceClient(configuration: .init(baseURL: baseURL, budget: budget), httpClient: .shared, logger: logger)
-            let extractor = Extractor(
-                configuration: .init(symbols: chosen, initialCandles: 2, depthLimit: depthLimit, concurrency: concurrency), source: client,
-                lake: lake, warehouse: warehouse, logger: logger)
+            let pipelines = (0..<workers).map { worker in
+                let budget = WeightBudget(configuration: .init(sharePercent: weightBudget), clock: .system)
+                let planning = PipelineJobs.Planning(budgetPerMinute: budget.configuration.budgetPerMinute, cycleSeconds: 60)
+                let share = chosen.enumerated().filter { $0.offset % workers == worker }.map(\.element)
+                let client = BinanceClient(
+                    configuration: .init(baseURL: baseURL, budget: budget, sourceAddress: workers > 1 ? "127.0.0.\(worker + 1)" : nil),
+                    httpClient: .shared, logger: logger)
+                let extractor = Extractor(
+                    configuration: .init(symbols: share, initialCandles: 2, depthLimit: depthLimit, concurrency: concurrency),
+                    source: client, lake: lake, warehouse: warehouse, logger: logger)
+                return (
+                    extractor: extractor, symbols: share, plan: planned ? planning.plan(symbols: share.count, depthLimit: depthLimit) : nil
+                )
+            }
             let transformer = Transformer(lake: lake, warehouse: warehouse, logger: logger)
-            let plan = planned ? planning.plan(symbols: chosen.count, depthLimit: depthLimit) : nil
-            outcome.plan = plan
+            outcome.plan = pipelines[0].plan
             var fetchedUpTo: [Symbol: Int64] = [:]
             // Like the scheduler, cycles run 60 s apart; where in the minute they fall is the phase.
             let wall = PipelineClock.system.now()
@@ -81,10 +110,15 @@ struct ScaleBenchmark: AsyncParsableCommand {
             let firstMinute = Interval.oneMinute.openTime(containing: PipelineClock.system.now())
             for cycle in 0...minutes {
                 let start = ContinuousClock.now
-                let extraction = await extractor.extractAll(chosen, cycle: cycle, plan: plan)
+                let extractions = await withTaskGroup(of: ExtractionReport.self) { group in
+                    for pipeline in pipelines {
+                        group.addTask { await pipeline.extractor.extractAll(pipeline.symbols, cycle: cycle, plan: pipeline.plan) }
+                    }
+                    return await group.reduce(into: []) { $0.append($1) }
+                }
                 _ = try await transformer.transformPending()
                 let done = PipelineClock.system.now()
-                outcome.failures += extraction.failures.count
+                outcome.failures += extractions.reduce(0) { $0 + $1.failures.count }
                 for symbol in chosen {
                     guard let last = try await warehouse.extractionState(symbol: symbol, type: .klines)?.lastOpenTime else { continue }
                     if cycle > 0, let previous = fetchedUpTo[symbol] {
@@ -97,16 +131,20 @@ struct ScaleBenchmark: AsyncParsableCommand {
                 }
                 if cycle > 0 {
                     outcome.cycleSeconds.append((ContinuousClock.now - start).seconds)
-                    outcome.orderBooks += extraction.symbols.filter { $0.depthLevels > 0 }.count
+                    outcome.orderBooks += extractions.reduce(0) { $0 + $1.symbols.filter { $0.depthLevels > 0 }.count }
                 }
                 let next = start + .seconds(60)
                 if cycle < minutes { try await Task.sleep(until: next, clock: .continuous) }
             }
             let lastMinute = Interval.oneMinute.openTime(containing: PipelineClock.system.now())
-            outcome.weightPerMinute = exchange.weightHistory.filter { $0.key > firstMinute && $0.key < lastMinute }.sorted {
-                $0.key < $1.key
+            // The busiest address's weight in each full minute: what Binance holds against its limit.
+            var perMinute: [Int64: Int] = [:]
+            for client in exchange.clients {
+                for (minute, weight) in exchange.weightHistory(client: client) where minute > firstMinute && minute < lastMinute {
+                    perMinute[minute] = max(perMinute[minute] ?? 0, weight)
+                }
             }
-            .map(\.value)
+            outcome.weightPerMinute = perMinute.sorted { $0.key < $1.key }.map(\.value)
             return outcome
         }
         outcome.rateLimited = exchange.limitStatistics.rateLimited

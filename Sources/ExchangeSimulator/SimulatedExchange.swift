@@ -39,8 +39,10 @@ public final class SimulatedExchange: Sendable {
         /// The next ban's length; it doubles with each ban, from 2 minutes up to 3 days.
         var nextBanSeconds = 120
         var limitStats = LimitStatistics()
-        /// Weight used in each of the last day's minutes, by minute open time.
+        /// Weight used in each of the last hour's minutes, by minute open time.
         var history: [Int64: Int] = [:]
+        /// When the address last sent a request: the address quiet longest is forgotten first.
+        var lastSeen: Int64 = .min
     }
 
     /// How often the simulator had to enforce its limits: tests and benchmarks check that a client never made it.
@@ -64,21 +66,21 @@ public final class SimulatedExchange: Sendable {
         }
     }
 
-    /// Weight used per minute (by the minute's open time, UTC epoch ms) over the last day, the current minute included:
-    /// `client`'s, or every client's together.
-    public func weightHistory(client: String? = nil) -> [Int64: Int] {
+    /// Weight `client` used per minute (by the minute's open time, UTC epoch ms) over the last hour, the current minute
+    /// included.
+    public func weightHistory(client: String) -> [Int64: Int] {
         weight.withLock { windows in
-            var total: [Int64: Int] = [:]
-            for (address, window) in windows where client == nil || client == address {
-                total.merge(window.history, uniquingKeysWith: +)
-                if window.used > 0 { total[window.minute, default: 0] += window.used }
-            }
-            return total
+            guard let window = windows[client] else { return [:] }
+            var history = window.history
+            if window.used > 0 { history[window.minute] = window.used }
+            return history
         }
     }
 
-    /// Every client's weight per minute together (see ``weightHistory(client:)``).
-    public var weightHistory: [Int64: Int] { weightHistory() }
+    /// Every client's weight per minute together, over the last day (``weightHistory(client:)`` keeps an hour).
+    public var weightHistory: [Int64: Int] { totalWeight.withLock { $0 } }
+    /// Every client's weight per minute together, by minute open time, for the last day.
+    private let totalWeight = Mutex([Int64: Int]())
 
     /// The addresses requests came from.
     public var clients: [String] { weight.withLock { $0.keys.sorted() } }
@@ -98,7 +100,13 @@ public final class SimulatedExchange: Sendable {
                 if clients[address]?.isEmpty == true { clients[address] = nil }
             }
             var opens = clients[client] ?? []
-            guard opens.count < Self.maximumNewConnections, clients.count < Self.maximumClients || !opens.isEmpty else { return false }
+            guard opens.count < Self.maximumNewConnections else { return false }
+            // Too many addresses: the one whose last connection is oldest is forgotten.
+            if opens.isEmpty, clients.count >= Self.maximumClients,
+                let oldest = clients.min(by: { ($0.value.last ?? .min) < ($1.value.last ?? .min) })?.key
+            {
+                clients[oldest] = nil
+            }
             opens.append(now)
             clients[client] = opens
             return true
@@ -404,10 +412,16 @@ public final class SimulatedExchange: Sendable {
     private func charge(_ amount: Int, _ client: String) -> (used: Int, over: Bool) {
         let minute = Interval.oneMinute.openTime(containing: now)
         let limit = configuration.weightLimitPerMinute
+        if amount > 0 {
+            totalWeight.withLock { total in
+                total[minute, default: 0] += amount
+                if total.count > 1_440, let oldest = total.keys.min() { total[oldest] = nil }
+            }
+        }
         return withWindow(client) { window in
             if window.minute != minute {
                 if window.used > 0 { window.history[window.minute] = window.used }
-                if window.history.count > 1_440, let oldest = window.history.keys.min() { window.history[oldest] = nil }
+                if window.history.count > 60, let oldest = window.history.keys.min() { window.history[oldest] = nil }
                 window.minute = minute
                 window.used = 0
             }
@@ -421,14 +435,17 @@ public final class SimulatedExchange: Sendable {
         return withWindow(client) { $0.minute == minute ? $0.used : 0 }
     }
 
-    /// Runs `body` on `client`'s window, made when new (forgetting the address quiet longest when there are too many).
+    /// Runs `body` on `client`'s window, made when new (forgetting the address quiet longest when there are too many:
+    /// every request, refused ones too, counts as being seen, so a client that keeps asking while banned stays banned).
     private func withWindow<T>(_ client: String, _ body: (inout WeightWindow) -> T) -> T {
-        weight.withLock { windows in
+        let now = self.now
+        return weight.withLock { windows in
             if windows[client] == nil, windows.count >= Self.maximumClients,
-                let quietest = windows.min(by: { $0.value.minute < $1.value.minute })?.key
+                let quietest = windows.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key
             {
                 windows[quietest] = nil
             }
+            windows[client, default: WeightWindow()].lastSeen = now
             return body(&windows[client, default: WeightWindow()])
         }
     }

@@ -250,8 +250,9 @@ public enum SimulatorServer {
         }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else {
-            // The server ended before it listened: its error, if any, says why.
-            for await failure in ends { if let failure { throw failure } }
+            // The server ended before it listened (its error says why), or the caller was cancelled.
+            server.cancel()
+            if case .ended(let failure?) = await Self.end(of: ends, within: .seconds(30)) { throw failure }
             throw CancellationError()
         }
         let outcome: Swift.Result<Result, any Error>
@@ -262,31 +263,51 @@ public enum SimulatorServer {
         }
         let stopping = ContinuousClock.now
         await group.triggerGracefulShutdown()
-        let stopped = await withTaskGroup(of: Bool.self) { race in
+        let end = await Self.end(of: ends, within: .seconds(30))
+        let took = ContinuousClock.now - stopping
+        let metadata: Logger.Metadata = ["stream_connections_open": "\(exchange.streamStatistics.connectionsOpen)"]
+        switch end {
+        case .ended(let failure):
+            if took > .seconds(5) { logger.warning("simulator: stopping the server took \(took)", metadata: metadata) }
+            let value = try outcome.get()
+            // A server that failed while the body ran fails the caller too, as the body's own error would.
+            if let failure, !(failure is CancellationError) { throw failure }
+            return value
+        case .timedOut:
+            server.cancel()
+            logger.warning("simulator: the server did not stop within 30 s of the end; cancelled and left", metadata: metadata)
+            return try outcome.get()
+        case .cancelled:
+            server.cancel()
+            return try outcome.get()
+        }
+    }
+
+    enum ServerEnd {
+        case ended((any Error)?)
+        case timedOut
+        case cancelled
+    }
+
+    /// How the server's task ended, waiting at most `limit` (and not past the caller's cancellation).
+    static func end(of ends: AsyncStream<(any Error)?>, within limit: Duration) async -> ServerEnd {
+        await withTaskGroup(of: ServerEnd.self) { race in
             race.addTask {
-                for await _ in ends { return true }
-                return true
+                for await failure in ends { return .ended(failure) }
+                return .cancelled
             }
             race.addTask {
-                try? await Task.sleep(for: .seconds(30))
-                return false
+                do {
+                    try await Task.sleep(for: limit)
+                    return .timedOut
+                } catch {
+                    return .cancelled
+                }
             }
-            let first = await race.next() ?? false
+            let first = await race.next() ?? .cancelled
             race.cancelAll()
             return first
         }
-        let took = ContinuousClock.now - stopping
-        if !stopped {
-            server.cancel()
-            logger.warning(
-                "simulator: the server did not stop within 30 s of the end; left to its cancellation",
-                metadata: ["stream_connections_open": "\(exchange.streamStatistics.connectionsOpen)"])
-        } else if took > .seconds(5) {
-            logger.warning(
-                "simulator: stopping the server took \(took)",
-                metadata: ["stream_connections_open": "\(exchange.streamStatistics.connectionsOpen)"])
-        }
-        return try outcome.get()
     }
 }
 

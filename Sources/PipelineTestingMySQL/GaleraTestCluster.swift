@@ -48,12 +48,20 @@ public enum GaleraTestCluster {
     public static func withDatabase<Value>(_ prefix: String, _ body: (String) async throws -> Value) async throws -> Value {
         let name = prefix + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
         let admin = MySQLWarehouse(configuration: try configuration(database: "mysql"))
-        try await admin.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
         let outcome: Result<Value, any Error>
-        do { outcome = .success(try await body(name)) } catch { outcome = .failure(error) }
-        try await admin.execute("DROP DATABASE \(name)")
+        do {
+            try await admin.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            outcome = .success(try await body(name))
+        } catch {
+            outcome = .failure(error)
+        }
+        // The body's error first: a failed drop must not hide why the test failed.
+        let dropped: Result<Void, any Error>
+        do { dropped = .success(try await admin.execute("DROP DATABASE IF EXISTS \(name)")) } catch { dropped = .failure(error) }
         await admin.shutdown()
-        return try outcome.get()
+        let value = try outcome.get()
+        try dropped.get()
+        return value
     }
 
     static func nodeFolder(_ node: Int) -> String { (environment["CRYPTOPIPE_TEST_GALERA_DIR"] ?? "") + "/node\(node + 1)" }

@@ -16,8 +16,9 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 enum Console {
-    /// One line whatever the message quotes: a value given with a newline or other control character in it is shown
-    /// with those escaped (`\n`, `\u{1B}`), so an error never spans lines or moves a terminal's cursor.
+    /// One line whatever the message quotes: a value given with a newline, another control character or a bidirectional
+    /// override in it is shown with those escaped (`\n`, `\u{1B}`, and `\\` for a backslash, so the escapes are
+    /// unambiguous), so an error never spans lines, moves a terminal's cursor or reorders what it shows.
     static func error(_ message: String) {
         FileHandle.standardError.write(Data("cryptopipe: error: \(oneLine(message))\n".utf8))
     }
@@ -26,10 +27,13 @@ enum Console {
         var line = ""
         for scalar in text.unicodeScalars {
             switch scalar {
+            case "\\": line += "\\\\"
             case "\n": line += "\\n"
             case "\r": line += "\\r"
             case "\t": line += "\\t"
-            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}":
+            case _
+            where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || (0x2028...0x202E).contains(scalar.value)
+                || (0x2066...0x2069).contains(scalar.value):
                 line += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
             default: line.unicodeScalars.append(scalar)
             }

@@ -16,14 +16,16 @@ struct LocalAddress {
     let value: Value
 
     /// `nil` unless `text` is a plain address literal: digits, hex digits, dots and colons only (no zone, no port, and
-    /// nothing a C string would cut short).
+    /// nothing a C string would cut short), and not the unspecified address (`0.0.0.0`, `::`), which names no address.
     init?(_ text: String) {
         guard !text.isEmpty, text.utf8.count <= 64, text.unicodeScalars.allSatisfy({ Self.allowed.contains($0) }) else { return nil }
         var v4 = in_addr()
         var v6 = in6_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
+            guard v4.s_addr != 0 else { return nil }
             value = .v4(v4)
         } else if inet_pton(AF_INET6, text, &v6) == 1 {
+            guard withUnsafeBytes(of: &v6, { $0.contains { $0 != 0 } }) else { return nil }
             value = .v6(v6)
         } else {
             return nil

@@ -42,13 +42,15 @@ struct GaleraClusterTests {
     }
 
     /// Three processes starting on three nodes at once each run the migrations: the cluster-wide lock (a row, not
-    /// `GET_LOCK`, which each node keeps to itself) lets one apply them, and every node ends with one schema. Galera
-    /// replicates only tables with primary keys reliably: every table has one.
+    /// `GET_LOCK`, which each node keeps to itself) lets one apply them while the others wait for it, and every node ends
+    /// with one schema. Galera replicates only tables with primary keys reliably: every table has one.
     @Test(.timeLimit(.minutes(5)))
     func migrationsStartedOnEveryNodeAtOnceMakeOneSchema() async throws {
         try await GaleraTestCluster.withDatabase("galera_migrate_") { database in
+            let records = LogRecorder()
             let warehouses = try (0..<GaleraTestCluster.nodeCount).map {
-                MySQLWarehouse(configuration: try GaleraTestCluster.configuration(database: database, nodes: [$0]))
+                MySQLWarehouse(
+                    configuration: try GaleraTestCluster.configuration(database: database, nodes: [$0]), logger: records.logger())
             }
             let outcome = await capturing {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -72,14 +74,17 @@ struct GaleraClusterTests {
                     WHERE c.table_schema = t.table_schema AND c.table_name = t.table_name AND c.constraint_type = 'PRIMARY KEY')
                 """, database: database, node: 2)
             #expect(withoutKey.isEmpty, "tables without a primary key: \(withoutKey)")
+            // The lock held across nodes: a process on another node saw it taken and waited.
+            #expect(records.all.contains { $0.contains("another process is migrating the schema; waiting for it") }, "\(records.all)")
         }
     }
 
     /// Two workers load the same minutes through two nodes at the same moment (two captures of one minute, as when a
-    /// lease moves): the transaction that loses Galera's certification fails at commit with 1213 and is run again, so
-    /// neither load fails and every minute is stored once, the same on every node.
+    /// lease moves). Writes through two nodes at once conflict in Galera's certification (every write also bumps the
+    /// one-row `warehouse_version`): the loser fails at commit with 1213 and is run again. Neither load is lost (both
+    /// objects are in the ledger), and every minute is stored once, the same on every node.
     @Test(.timeLimit(.minutes(5)))
-    func theSameRowsWrittenThroughTwoNodesAtOnceAreRetriedNotLost() async throws {
+    func writesThroughTwoNodesAtOnceConflictAndAreRerunNotLost() async throws {
         try await GaleraTestCluster.withDatabase("galera_conflict_") { database in
             let migrator = MySQLWarehouse(configuration: try GaleraTestCluster.configuration(database: database))
             try await migrator.migrate()
@@ -117,6 +122,11 @@ struct GaleraClusterTests {
             for node in 0..<GaleraTestCluster.nodeCount {
                 #expect(try await Self.stored(in: database, node: node) == Self.expected(0..<(rounds * 30)), "node \(node + 1)")
             }
+            let reader = MySQLWarehouse(configuration: try GaleraTestCluster.configuration(database: database, nodes: [2]))
+            let ledger = await capturing { try await reader.processedObjectKeys(withPrefix: "") }
+            await reader.shutdown()
+            let expectedKeys = Set((0..<rounds).flatMap { ["first/\($0)", "second/\($0)"] })
+            #expect(try ledger.get() == expectedKeys)
         }
     }
 
@@ -132,14 +142,21 @@ struct GaleraClusterTests {
             let outcome = await capturing {
                 try await warehouse.migrate()
                 try await Self.load(0..<10, key: "before", into: warehouse)
-                // The first node answered, so the pool's connections are on it; it dies between and during loads.
+                // The first node answered, so the pool's connections are on it; it dies once loads are under way, between
+                // or during them.
+                let (loaded, progress) = AsyncStream<Int64>.makeStream()
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
+                        defer { progress.finish() }
                         for batch in Int64(1)..<40 {
                             try await Self.load((batch * 10)..<(batch * 10 + 10), key: "during/\(batch)", into: warehouse)
+                            progress.yield(batch)
                         }
                     }
-                    group.addTask { try await GaleraTestCluster.stop(node: 0) }
+                    group.addTask {
+                        for await batch in loaded where batch >= 5 { break }
+                        try await GaleraTestCluster.stop(node: 0)
+                    }
                     try await group.waitForAll()
                 }
                 try await Self.load(400..<410, key: "after", into: warehouse)
