@@ -59,9 +59,7 @@ struct LocalAddress {
             #if canImport(Darwin)
             socketAddress.sin_len = UInt8(MemoryLayout<sockaddr_in>.size)
             #endif
-            result = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            result = Self.bind(socket, to: &socketAddress)
         case .v6(let address):
             var socketAddress = sockaddr_in6()
             socketAddress.sin6_family = sa_family_t(AF_INET6)
@@ -69,10 +67,17 @@ struct LocalAddress {
             #if canImport(Darwin)
             socketAddress.sin6_len = UInt8(MemoryLayout<sockaddr_in6>.size)
             #endif
-            result = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
+            result = Self.bind(socket, to: &socketAddress)
         }
         return result == 0 ? nil : String(cString: strerror(errno))
+    }
+
+    /// `bind(2)` with a `sockaddr_in` or `sockaddr_in6`.
+    private static func bind<SocketAddress>(_ socket: Int32, to address: inout SocketAddress) -> Int32 {
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Foundation.bind(socket, $0, socklen_t(MemoryLayout<SocketAddress>.size))
+            }
+        }
     }
 }
