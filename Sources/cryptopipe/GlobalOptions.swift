@@ -174,13 +174,13 @@ struct GlobalOptions: ParsableArguments {
     /// the machine lost is one line at start, not a failure on every request).
     static func validateSourceAddress(_ text: String) throws(CLIError) -> String? {
         guard !text.isEmpty else { return nil }
-        let shown = text.count > 64 ? String(text.prefix(64)) + "…" : text
-        guard text.utf8.count <= 64, let address = LocalAddress(text) else {
+        let shown = LeadingGlobalOptions.shown(text)
+        guard let address = LocalAddress.parse(text) else {
             throw .usage(
                 "--source-address '\(shown)' is not an IP address: give one of this machine's, e.g. 192.0.2.10 or 2001:db8::10 "
                     + "(or unset CRYPTOPIPE_SOURCE_ADDRESS)")
         }
-        if let failure = address.bindFailure() {
+        if let failure = LocalAddress.bindFailure(address) {
             throw .usage(
                 "--source-address '\(shown)' is not an address of this machine (\(failure)): give one `ip address` lists "
                     + "(or unset CRYPTOPIPE_SOURCE_ADDRESS)")
