@@ -36,6 +36,8 @@ public actor StreamCollector: Service {
         public var maximumStreamsPerConnection = 1_024
         /// Stops after this many flushes (`run --cycles`); `nil` runs until shutdown.
         public var stopAfterFlushes: Int?
+        /// The worker whose flushes these are, in the ingestion log (`job_runs.worker`).
+        public var workerID = ""
 
         public init(streamURL: String, flushIntervalSeconds: Int = 60, depthIntervalSeconds: Int = 60, depthLimit: Int = 100) {
             self.streamURL = streamURL
@@ -69,7 +71,8 @@ public actor StreamCollector: Service {
     public let configuration: Configuration
     let extractor: Extractor
     let transformer: Transformer
-    let registry: SymbolRegistry
+    /// The symbols to stream: every tracked one, or this worker's share.
+    let registry: any SymbolSource
     /// Where each flush is logged as a run of `extract-transform` (trigger `stream`), for the Pipeline page and the
     /// dashboard's freshness.
     let runLog: (any JobRunStore)?
@@ -129,7 +132,7 @@ public actor StreamCollector: Service {
     }
 
     public init(
-        configuration: Configuration, extractor: Extractor, transformer: Transformer, symbols: SymbolRegistry,
+        configuration: Configuration, extractor: Extractor, transformer: Transformer, symbols: any SymbolSource,
         runLog: (any JobRunStore)? = nil, statusStore: (any SettingsStore)? = nil, live: LiveCandles? = nil, clock: PipelineClock = .system,
         logger: Logger,
         onFlush: @escaping @Sendable (FlushReport) async -> Void = { _ in }
@@ -606,7 +609,8 @@ public actor StreamCollector: Service {
         var id: Int64?
         if let runLog {
             do {
-                id = try await runLog.startJobRun(job: PipelineJobs.extractTransform, trigger: .stream, at: clock.now())
+                id = try await runLog.startJobRun(
+                    job: PipelineJobs.extractTransform, trigger: .stream, at: clock.now(), worker: configuration.workerID)
             } catch {
                 logger.error("stream: cannot record the start of a flush", metadata: ["error": "\(error)"])
             }

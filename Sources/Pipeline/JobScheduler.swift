@@ -9,13 +9,17 @@ public struct ScheduledJob: Sendable {
     public var name: JobName
     public var defaultSchedule: JobSchedule
     public var enabledByDefault: Bool
+    /// Run by one of several workers for all of them: before a scheduled run, the last run any worker recorded is read,
+    /// and one that started since makes this run wait for the next due time.
+    public var shared: Bool
     /// Does the work; throwing marks the run failed with the error's description.
     public var work: @Sendable () async throws -> JobRunOutcome
 
     public init(
-        name: JobName, defaultSchedule: JobSchedule, enabledByDefault: Bool = true,
+        name: JobName, defaultSchedule: JobSchedule, enabledByDefault: Bool = true, shared: Bool = false,
         work: @escaping @Sendable () async throws -> JobRunOutcome
     ) {
+        self.shared = shared
         self.name = name
         self.defaultSchedule = defaultSchedule
         self.enabledByDefault = enabledByDefault
@@ -80,10 +84,19 @@ public actor JobScheduler: Service {
         public var tick: Duration
         /// Stop after this job finished this many runs (for `run --cycles`).
         public var stopAfter: (job: JobName, runs: Int)?
+        /// The worker whose runs these are (recorded in `job_runs.worker`); empty when only one process runs jobs.
+        public var workerID: String
+        /// With several workers: the ids of the live ones, whose running runs are not closed at start.
+        public var liveWorkers: (@Sendable () async throws -> Set<String>)?
 
-        public init(tick: Duration = .seconds(1), stopAfter: (job: JobName, runs: Int)? = nil) {
+        public init(
+            tick: Duration = .seconds(1), stopAfter: (job: JobName, runs: Int)? = nil, workerID: String = "",
+            liveWorkers: (@Sendable () async throws -> Set<String>)? = nil
+        ) {
             self.tick = tick
             self.stopAfter = stopAfter
+            self.workerID = workerID
+            self.liveWorkers = liveWorkers
         }
     }
 
@@ -175,8 +188,10 @@ public actor JobScheduler: Service {
 
     public func run() async throws {
         try await prepare()
+        var sparing = try await configuration.liveWorkers?() ?? []
+        sparing.remove(configuration.workerID)
         let abandoned = try await warehouse.abandonRunningJobRuns(
-            at: clock.now(), reason: "interrupted: the process stopped during the run")
+            at: clock.now(), reason: "interrupted: the process stopped during the run", sparing: sparing)
         if abandoned > 0 { logger.notice("closed job runs left running by a stopped process", metadata: ["job_runs": "\(abandoned)"]) }
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeUp = continuation
@@ -329,12 +344,17 @@ public actor JobScheduler: Service {
 
     private func execute(_ name: JobName, trigger: JobTrigger) async {
         guard let entry = entries[name] else { return }
+        if entry.job.shared, trigger == .schedule, await ranElsewhere(name) {
+            entries[name]?.running = false
+            wakeUp?.yield()
+            return
+        }
         let started = clock.now()
         let startInstant = ContinuousClock.now
         var run = JobRun(
             id: 0, job: name, trigger: trigger, startedAt: started, finishedAt: nil, status: .running, files: 0, rows: 0, error: nil)
         do {
-            run.id = try await warehouse.startJobRun(job: name, trigger: trigger, at: started)
+            run.id = try await warehouse.startJobRun(job: name, trigger: trigger, at: started, worker: configuration.workerID)
         } catch {
             // The run still happens: losing its log line is better than losing the data it fetches.
             logger.error("cannot record the start of a job run", metadata: ["job": "\(name)", "error": "\(error)"])
@@ -376,6 +396,27 @@ public actor JobScheduler: Service {
         } else {
             wakeUp?.yield()
         }
+    }
+
+    /// Whether another worker ran (or runs) a shared job since this scheduler's last run of it, so it is not due here;
+    /// its run becomes the last run. A failed read lets the run go ahead: the job's lease still keeps it single.
+    private func ranElsewhere(_ name: JobName) async -> Bool {
+        let latest: JobRun?
+        do {
+            latest = try await warehouse.latestJobRuns()[name]
+        } catch {
+            logger.warning("cannot read the last runs of the other workers", metadata: ["job": "\(name)", "error": "\(error)"])
+            return false
+        }
+        guard let latest, latest.worker != configuration.workerID, latest.startedAt > (entries[name]?.lastRun?.startedAt ?? .min),
+            var entry = entries[name]
+        else { return false }
+        entry.lastRun = latest
+        entries[name] = entry
+        let due = entry.schedule.nextRun(lastRunStart: latest.startedAt, anchor: entry.updatedAt)
+        guard due > clock.now() else { return false }
+        logger.info("job ran on another worker", metadata: ["job": "\(name)", "worker": "\(latest.worker)"])
+        return true
     }
 
     static func schedule(_ stored: StoredJobSchedule) -> JobSchedule? {

@@ -39,15 +39,41 @@ public enum PipelineJobs {
         }
     }
 
+    /// The jobs. `collecting` says which symbols extract-transform fetches (default: every tracked one; a worker among
+    /// several: its share); with a `gate`, gap-fill and maintenance run on one worker at a time, and their schedules
+    /// follow the last run of any worker.
     public static func make(
         extractor: Extractor, transformer: Transformer, gapFiller: GapFiller, maintenance: Maintenance, symbols: SymbolRegistry,
+        collecting: (any SymbolSource)? = nil, gate: (any SingletonGate)? = nil,
         defaults: Defaults = Defaults(), planning: Planning? = nil, logger: Logger,
         onCycle: @escaping @Sendable (CycleReport) async -> Void = { _ in }
     ) -> [ScheduledJob] {
         let cycles = CycleCounter()
+        let collected: any SymbolSource = collecting ?? symbols
+        /// Runs `work` under the job's lease when there is a gate; a run another worker is doing is skipped.
+        @Sendable func singleton(_ job: JobName, _ work: @escaping @Sendable () async throws -> JobRunOutcome) async throws -> JobRunOutcome
+        {
+            guard let gate else { return try await work() }
+            if let outcome = try await gate.exclusively(job.rawValue, waitingUpTo: .zero, work) { return outcome }
+            logger.info("job skipped: another worker is running it", metadata: ["job": "\(job)"])
+            return JobRunOutcome(status: .succeeded, error: "skipped: another worker was running \(job)")
+        }
+        @Sendable func fillGaps() async throws -> JobRunOutcome {
+            let report = try await gapFiller.fill(try await symbols.symbols())
+            var outcome = JobRunOutcome(
+                status: report.failures.isEmpty ? .succeeded : .partial, files: report.requested, rows: report.candlesFetched)
+            if !report.failures.isEmpty { outcome.error = report.failures.joined(separator: "; ") }
+            logger.info(
+                "gap fill finished",
+                metadata: [
+                    "gaps.requested": "\(report.requested)", "gaps.filled": "\(report.filled)",
+                    "gaps.exchange_empty": "\(report.exchangeEmpty)",
+                ])
+            return outcome
+        }
         return [
             ScheduledJob(name: extractTransform, defaultSchedule: .every(seconds: defaults.extractTransformSeconds)) {
-                let tracked = try await symbols.symbols()
+                let tracked = try await collected.symbols()
                 let plan = planning?.plan(symbols: tracked.count, depthLimit: extractor.configuration.depthLimit)
                 let (number, planChanged) = await cycles.next(plan: plan)
                 if let plan, planChanged {
@@ -81,24 +107,17 @@ public enum PipelineJobs {
                 await onCycle(report)
                 return outcome
             },
-            ScheduledJob(name: gapFill, defaultSchedule: .every(seconds: defaults.gapFillSeconds)) {
-                let report = try await gapFiller.fill(try await symbols.symbols())
-                var outcome = JobRunOutcome(
-                    status: report.failures.isEmpty ? .succeeded : .partial, files: report.requested, rows: report.candlesFetched)
-                if !report.failures.isEmpty { outcome.error = report.failures.joined(separator: "; ") }
-                logger.info(
-                    "gap fill finished",
-                    metadata: [
-                        "gaps.requested": "\(report.requested)", "gaps.filled": "\(report.filled)",
-                        "gaps.exchange_empty": "\(report.exchangeEmpty)",
-                    ])
-                return outcome
+            ScheduledJob(name: gapFill, defaultSchedule: .every(seconds: defaults.gapFillSeconds), shared: gate != nil) {
+                try await singleton(gapFill) { try await fillGaps() }
             },
-            ScheduledJob(name: Self.maintenance, defaultSchedule: defaults.maintenance) {
-                let report = try await maintenance.run()
-                return JobRunOutcome(status: .succeeded, rows: report.retention.klineRows + report.retention.orderBookRows)
+            ScheduledJob(name: Self.maintenance, defaultSchedule: defaults.maintenance, shared: gate != nil) {
+                try await singleton(Self.maintenance) {
+                    let report = try await maintenance.run()
+                    return JobRunOutcome(status: .succeeded, rows: report.retention.klineRows + report.retention.orderBookRows)
+                }
             },
         ]
+
     }
 }
 

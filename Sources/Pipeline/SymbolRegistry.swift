@@ -51,6 +51,14 @@ public actor SymbolRegistry {
         return seed
     }
 
+    /// The tracked symbols as saved now: another process (a `serve`, another worker) may have changed them.
+    public func refreshed() async throws(PipelineError) -> [Symbol] {
+        await changes.acquire()
+        defer { changes.release() }
+        current = nil
+        return try await symbols()
+    }
+
     /// Adds `symbol` after checking that the exchange lists it and trades it; adding a tracked symbol changes nothing.
     public func add(_ symbol: Symbol, validatingWith source: any MarketDataSource) async throws(SymbolRegistryError) -> [Symbol] {
         // Asked before taking the lock, so a slow exchange does not hold up every other change.

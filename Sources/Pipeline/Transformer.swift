@@ -34,6 +34,9 @@ public struct Transformer: Sendable {
     /// Objects the store could not read, with their backoff; shared by copies of this transformer.
     let unreadable = UnreadableObjects()
     let rescan: Bool
+    /// With several workers on one warehouse: the lease every pass runs under, so no object is loaded by two processes
+    /// at once (``gated(by:)``).
+    var gate: (any SingletonGate)?
 
     /// The warehouse setting that keeps the scan position across processes.
     public static let resumeSetting = "transform.resume_from"
@@ -74,7 +77,39 @@ public struct Transformer: Sendable {
         self.logger = logger
     }
 
+    /// This transformer with every pass run under `gate`'s `transform` lease.
+    public func gated(by gate: any SingletonGate) -> Transformer {
+        var copy = self
+        copy.gate = gate
+        return copy
+    }
+
+    /// How long a pass waits for another worker's pass to end before leaving its objects to that pass or the next.
+    static let gateWait = Duration.seconds(30)
+
     public func transformPending() async throws(PipelineError) -> TransformReport {
+        guard let gate else { return try await transformPendingHere() }
+        var ungated = self
+        ungated.gate = nil
+        let transformer = ungated
+        do {
+            if let report = try await gate.exclusively(
+                "transform", waitingUpTo: Self.gateWait, { try await transformer.transformPendingHere() })
+            {
+                return report
+            }
+        } catch let error as PipelineError {
+            throw error
+        } catch let error as WarehouseError {
+            throw .warehouse(error)
+        } catch {
+            throw .warehouse(WarehouseError(.unavailable, operation: "transform under the transform lease", detail: "\(error)"))
+        }
+        logger.notice("transform: another worker held the transform lease throughout; its pass or the next one loads these objects")
+        return TransformReport()
+    }
+
+    func transformPendingHere() async throws(PipelineError) -> TransformReport {
         let folders = try await wrap { () throws(ObjectStoreError) in try await lake.listFolders(bucket: layout.rawBucket, prefix: "") }
         var resumeFrom = cursor.resumeFolder
         if resumeFrom == nil, !rescan {

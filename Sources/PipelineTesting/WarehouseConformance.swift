@@ -39,7 +39,7 @@ public enum WarehouseConformance {
         ("CandleStore", candleChecks + intervalChecks), ("OrderBookStore", orderBookChecks),
         ("ObjectBatchLoader", objectBatchLoaderChecks), ("ObjectLedger", objectLedgerChecks),
         ("ExtractionLedger", extractionLedgerChecks), ("GapStore", gapStoreChecks), ("JobRunStore", jobRunStoreChecks),
-        ("WarehouseMaintenance", maintenanceChecks), ("WarehouseOverview", overviewChecks),
+        ("LeaseStore", leaseStoreChecks), ("WarehouseMaintenance", maintenanceChecks), ("WarehouseOverview", overviewChecks),
     ]
 
     /// Every role's checks, each named after its role.
@@ -564,6 +564,61 @@ public enum WarehouseConformance {
             try require(gaps.map(\.range) == expected && gaps[0].detectedAt == 1 && gaps[0].updatedAt == 3, "ledger \(gaps)")
         }
     ]
+    /// LeaseStore: heartbeats and compare-and-set leases.
+    static let leaseStoreChecks: [ConformanceCheck<any Warehouse>] = [
+        ConformanceCheck("a lease has one holder until it expires or is released; renewals keep it") { warehouse in
+            let names = ["symbol/BTCUSDT", "symbol/ETHUSDT", "job/transform"]
+            try require(try await warehouse.acquireLeases(names, holder: "a", at: 1_000, milliseconds: 500) == Set(names), "a takes all")
+            try require(try await warehouse.acquireLeases(names, holder: "b", at: 1_400, milliseconds: 500).isEmpty, "b while a holds")
+            // a renews one; the others expire at 1,500.
+            try require(
+                try await warehouse.renewLeases(["symbol/BTCUSDT"], holder: "a", at: 1_450, milliseconds: 500) == ["symbol/BTCUSDT"],
+                "renewal")
+            let taken = try await warehouse.acquireLeases(names, holder: "b", at: 1_600, milliseconds: 500)
+            try require(taken == ["symbol/ETHUSDT", "job/transform"], "b takes the expired ones: \(taken)")
+            // a lost ETHUSDT: renewing it says so.
+            let renewed = try await warehouse.renewLeases(["symbol/BTCUSDT", "symbol/ETHUSDT"], holder: "a", at: 1_700, milliseconds: 500)
+            try require(renewed == ["symbol/BTCUSDT"], "a keeps only BTCUSDT: \(renewed)")
+            let leases = try await warehouse.leases()
+            try require(
+                leases
+                    == [
+                        Lease(name: "job/transform", holder: "b", acquiredAt: 1_600, expiresAt: 2_100),
+                        Lease(name: "symbol/BTCUSDT", holder: "a", acquiredAt: 1_000, expiresAt: 2_200),
+                        Lease(name: "symbol/ETHUSDT", holder: "b", acquiredAt: 1_600, expiresAt: 2_100),
+                    ], "leases \(leases)")
+            // Releasing another's lease changes nothing; releasing one's own frees it at once.
+            try await warehouse.releaseLeases(["symbol/BTCUSDT"], holder: "b")
+            try await warehouse.releaseLeases(nil, holder: "b")
+            let freed = try await warehouse.acquireLeases(names, holder: "c", at: 1_800, milliseconds: 500)
+            try require(freed == ["symbol/ETHUSDT", "job/transform"], "c takes what b released: \(freed)")
+            try require(try await warehouse.leases().first { $0.name == "symbol/BTCUSDT" }?.holder == "a", "a still holds BTCUSDT")
+        },
+        ConformanceCheck("worker heartbeats are replaced, forgotten after a day and removed") { warehouse in
+            let a = WorkerRecord(id: "host-1", host: "host", processID: 1, startedAt: 10, heartbeatAt: 10, leaseMilliseconds: 15_000)
+            var b = WorkerRecord(id: "host-2", host: "host", processID: 2, startedAt: 20, heartbeatAt: 20, leaseMilliseconds: 15_000)
+            try await warehouse.heartbeat(a, forgetBefore: 0)
+            try await warehouse.heartbeat(b, forgetBefore: 0)
+            b.heartbeatAt = 100_000
+            try await warehouse.heartbeat(b, forgetBefore: 50)
+            let workers = try await warehouse.workers()
+            try require(workers == [b], "a forgotten, b replaced: \(workers)")
+            try require(b.isLive(at: 115_000) && !b.isLive(at: 115_001), "liveness")
+            try await warehouse.removeWorker(id: "host-2")
+            try require(try await warehouse.workers().isEmpty, "removed")
+        },
+        ConformanceCheck("a worker's start closes only the running job runs of workers that are gone") { warehouse in
+            let live = try await warehouse.startJobRun(job: "gap-fill", trigger: .schedule, at: 1, worker: "live-worker")
+            let dead = try await warehouse.startJobRun(job: "extract-transform", trigger: .schedule, at: 2, worker: "dead-worker")
+            let closed = try await warehouse.abandonRunningJobRuns(at: 3, reason: "interrupted", sparing: ["live-worker", "me"])
+            try require(closed == 1, "closed \(closed)")
+            let runs = try await warehouse.jobRuns(JobRunQuery()).runs
+            try require(
+                runs.first { $0.id == live }?.status == .running && runs.first { $0.id == dead }?.status == .failed
+                    && runs.first { $0.id == live }?.worker == "live-worker", "runs \(runs)")
+        },
+    ]
+
     /// JobRunStore and SettingsStore.
     static let jobRunStoreChecks: [ConformanceCheck<any Warehouse>] = [
         ConformanceCheck("job runs are logged, paged newest first, filtered and closed after a crash") { warehouse in

@@ -1,5 +1,6 @@
 import Foundation
 public import PipelineTesting
+import Synchronization
 public import WarehouseMySQL
 
 /// The three-node MariaDB Galera cluster the cluster tests use, found through the environment (`scripts/test` starts
@@ -45,7 +46,10 @@ public enum GaleraTestCluster {
     }
 
     /// Runs `body` with the name of a new database (created through the cluster, so on every node), dropped afterwards.
+    /// One test uses the cluster at a time, whatever its suite or target: tests stop and start its nodes.
     public static func withDatabase<Value>(_ prefix: String, _ body: (String) async throws -> Value) async throws -> Value {
+        await exclusive.acquire()
+        defer { exclusive.release() }
         let name = prefix + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
         let admin = MySQLWarehouse(configuration: try configuration(database: "mysql"))
         let outcome: Result<Value, any Error>
@@ -63,6 +67,8 @@ public enum GaleraTestCluster {
         try dropped.get()
         return value
     }
+
+    static let exclusive = TurnLock()
 
     static func nodeFolder(_ node: Int) -> String { (environment["CRYPTOPIPE_TEST_GALERA_DIR"] ?? "") + "/node\(node + 1)" }
 
@@ -162,5 +168,40 @@ public enum GaleraTestCluster {
             }
             return value
         }
+    }
+}
+
+/// An async lock taken in arrival order: a waiting test suspends, holding no thread.
+final class TurnLock: Sendable {
+    private struct State {
+        var held = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let granted = state.withLock { state in
+                if state.held {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.held = true
+                return true
+            }
+            if granted { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { state in
+            if state.waiters.isEmpty {
+                state.held = false
+                return nil as CheckedContinuation<Void, Never>?
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
     }
 }

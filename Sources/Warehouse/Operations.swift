@@ -44,11 +44,14 @@ public struct JobRun: Sendable, Hashable {
     /// Warehouse rows the run wrote.
     public var rows: Int
     public var error: String?
+    /// The worker (``WorkerRecord/id``) whose process ran it; empty for runs recorded before workers had ids.
+    public var worker: String
 
     public init(
         id: Int64, job: JobName, trigger: JobTrigger, startedAt: Int64, finishedAt: Int64?, status: JobRunStatus, files: Int, rows: Int,
-        error: String?
+        error: String?, worker: String = ""
     ) {
+        self.worker = worker
         self.id = id
         self.job = job
         self.trigger = trigger

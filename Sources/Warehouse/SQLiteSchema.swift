@@ -185,6 +185,28 @@ enum SQLiteSchema {
                     \(factOrderBookView)
                     """)
         }
+        migrator.registerMigration("v7-workers") { db in
+            // Several `run` processes on one warehouse (``LeaseStore``): their heartbeats, the leases that split the
+            // symbols and the singleton jobs among them, and which worker ran each job.
+            try db.execute(
+                sql: """
+                    CREATE TABLE cluster_workers (
+                        worker_id TEXT PRIMARY KEY NOT NULL,
+                        host TEXT NOT NULL,
+                        process_id INTEGER NOT NULL,
+                        started_at INTEGER NOT NULL,
+                        heartbeat_at INTEGER NOT NULL,
+                        lease_ms INTEGER NOT NULL
+                    );
+                    CREATE TABLE leases (
+                        name TEXT PRIMARY KEY NOT NULL,
+                        holder TEXT NOT NULL,
+                        acquired_at INTEGER NOT NULL,
+                        expires_at INTEGER NOT NULL
+                    );
+                    ALTER TABLE job_runs ADD COLUMN worker TEXT NOT NULL DEFAULT '';
+                    """)
+        }
         return migrator
     }
 

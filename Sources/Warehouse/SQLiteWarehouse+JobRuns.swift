@@ -3,11 +3,11 @@ public import MarketData
 
 /// ``JobRunStore``: `job_runs` and `job_schedules`.
 extension SQLiteWarehouse {
-    public func startJobRun(job: JobName, trigger: JobTrigger, at time: Int64) async throws(WarehouseError) -> Int64 {
+    public func startJobRun(job: JobName, trigger: JobTrigger, at time: Int64, worker: String) async throws(WarehouseError) -> Int64 {
         try await write("record the start of job \(job)") { db in
             try db.execute(
-                sql: "INSERT INTO job_runs (job, trigger, started_at, status) VALUES (?, ?, ?, 'running')",
-                arguments: [job.rawValue, trigger.rawValue, time])
+                sql: "INSERT INTO job_runs (job, trigger, started_at, status, worker) VALUES (?, ?, ?, 'running', ?)",
+                arguments: [job.rawValue, trigger.rawValue, time, worker])
             return db.lastInsertedRowID
         }
     }
@@ -20,22 +20,26 @@ extension SQLiteWarehouse {
         }
     }
 
-    public func abandonRunningJobRuns(at time: Int64, reason: String) async throws(WarehouseError) -> Int {
+    public func abandonRunningJobRuns(at time: Int64, reason: String, sparing: Set<String>) async throws(WarehouseError) -> Int {
         try await write("close interrupted job runs") { db in
+            var arguments: StatementArguments = [time, reason]
+            for worker in sparing.sorted() { arguments += [worker] }
+            let spared =
+                sparing.isEmpty ? "" : " AND worker NOT IN (\(Array(repeating: "?", count: sparing.count).joined(separator: ", ")))"
             try db.execute(
-                sql: "UPDATE job_runs SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'",
-                arguments: [time, reason])
+                sql: "UPDATE job_runs SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'\(spared)",
+                arguments: arguments)
             return db.changesCount
         }
     }
 
-    static let jobRunColumns = "id, job, trigger, started_at, finished_at, status, files, rows, error"
+    static let jobRunColumns = "id, job, trigger, started_at, finished_at, status, files, rows, error, worker"
 
     static func jobRun(_ row: Row) -> JobRun {
         JobRun(
             id: row[0], job: JobName(rawValue: row[1]), trigger: JobTrigger(rawValue: row[2]) ?? .schedule, startedAt: row[3],
             finishedAt: row[4],
-            status: JobRunStatus(rawValue: row[5]) ?? .failed, files: row[6], rows: row[7], error: row[8])
+            status: JobRunStatus(rawValue: row[5]) ?? .failed, files: row[6], rows: row[7], error: row[8], worker: row[9])
     }
 
     public func jobRuns(_ query: JobRunQuery) async throws(WarehouseError) -> JobRunPage {

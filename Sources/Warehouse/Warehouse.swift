@@ -11,7 +11,7 @@ public import MarketData
 /// in `processed_files` in the same transaction as its rows, so a crash leaves either both or neither.
 public protocol Warehouse:
     CandleStore, OrderBookStore, ObjectBatchLoader, ObjectLedger, ExtractionLedger, GapStore, JobRunStore, SettingsStore,
-    WarehouseMaintenance,
+    LeaseStore, WarehouseMaintenance,
     WarehouseOverview
 {}
 
@@ -113,13 +113,26 @@ public protocol GapStore: Sendable {
     func gaps(symbol: Symbol?) async throws(WarehouseError) -> [KlineGap]
 }
 
+extension JobRunStore {
+    /// A run of a process without a worker id (`extract`, `serve`'s manual runs, tests).
+    public func startJobRun(job: JobName, trigger: JobTrigger, at time: Int64) async throws(WarehouseError) -> Int64 {
+        try await startJobRun(job: job, trigger: trigger, at: time, worker: "")
+    }
+
+    /// Closes every run still marked running: for a warehouse only one process writes.
+    public func abandonRunningJobRuns(at time: Int64, reason: String) async throws(WarehouseError) -> Int {
+        try await abandonRunningJobRuns(at: time, reason: reason, sparing: [])
+    }
+}
+
 /// The scheduler's ingestion log and persisted schedules: `job_runs` and `job_schedules`.
 public protocol JobRunStore: Sendable {
-    /// Records that a run started (status `running`) and returns its id.
-    func startJobRun(job: JobName, trigger: JobTrigger, at time: Int64) async throws(WarehouseError) -> Int64
+    /// Records that `worker`'s run started (status `running`) and returns its id.
+    func startJobRun(job: JobName, trigger: JobTrigger, at time: Int64, worker: String) async throws(WarehouseError) -> Int64
     func finishJobRun(id: Int64, at time: Int64, outcome: JobRunOutcome) async throws(WarehouseError)
-    /// Marks runs still `running` (their process stopped) as failed with `reason`; returns how many.
-    func abandonRunningJobRuns(at time: Int64, reason: String) async throws(WarehouseError) -> Int
+    /// Marks runs still `running` whose worker is not in `sparing` (their process stopped) as failed with `reason`;
+    /// returns how many. Runs of live workers on other machines are spared.
+    func abandonRunningJobRuns(at time: Int64, reason: String, sparing: Set<String>) async throws(WarehouseError) -> Int
     /// The ingestion log, newest first.
     func jobRuns(_ query: JobRunQuery) async throws(WarehouseError) -> JobRunPage
     /// The newest run of each job.

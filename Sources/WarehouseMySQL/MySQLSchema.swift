@@ -203,6 +203,45 @@ enum MySQLSchema {
                 """,
                 factOrderBookView,
             ]),
+        Migration(
+            id: "v4-workers",
+            // Several `run` processes on one warehouse (``LeaseStore``): their heartbeats, the leases that split the
+            // symbols and the singleton jobs among them, and which worker ran each job. Every table has a primary key
+            // (Galera replicates rows by it).
+            prepare: { connection throws(MySQLError) in
+                let present =
+                    try connection.query(
+                        """
+                        SELECT count(*) FROM information_schema.COLUMNS
+                        WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'job_runs' AND COLUMN_NAME = 'worker'
+                        """
+                    ).first?.int64(0) ?? 0
+                if present == 0 {
+                    try connection.execute("ALTER TABLE job_runs ADD COLUMN worker VARCHAR(128) NOT NULL DEFAULT ''")
+                }
+            },
+            statements: [
+                """
+                CREATE TABLE IF NOT EXISTS cluster_workers (
+                    worker_id VARCHAR(128) NOT NULL,
+                    host VARCHAR(255) NOT NULL,
+                    process_id BIGINT NOT NULL,
+                    started_at BIGINT NOT NULL,
+                    heartbeat_at BIGINT NOT NULL,
+                    lease_ms BIGINT NOT NULL,
+                    PRIMARY KEY (worker_id)
+                ) \(table)
+                """,
+                """
+                CREATE TABLE IF NOT EXISTS leases (
+                    name VARCHAR(160) NOT NULL,
+                    holder VARCHAR(128) NOT NULL,
+                    acquired_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    PRIMARY KEY (name)
+                ) \(table)
+                """,
+            ]),
     ]
 
     /// `fact_orderbook` as it was, a row per level with `DECIMAL(40,8)` values, unfolded from `orderbook_snapshots` with

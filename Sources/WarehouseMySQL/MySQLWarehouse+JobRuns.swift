@@ -3,11 +3,11 @@ public import Warehouse
 
 /// ``JobRunStore``: `job_runs` and `job_schedules`.
 extension MySQLWarehouse {
-    static let startJobRunSQL = "INSERT INTO job_runs (job, `trigger`, started_at, status) VALUES (?, ?, ?, 'running')"
+    static let startJobRunSQL = "INSERT INTO job_runs (job, `trigger`, started_at, status, worker) VALUES (?, ?, ?, 'running', ?)"
 
-    public func startJobRun(job: JobName, trigger: JobTrigger, at time: Int64) async throws(WarehouseError) -> Int64 {
+    public func startJobRun(job: JobName, trigger: JobTrigger, at time: Int64, worker: String) async throws(WarehouseError) -> Int64 {
         try await write("record the start of job \(job)") { connection throws(MySQLError) in
-            let parameters = MySQLParameters(job.rawValue, trigger.rawValue, time)
+            let parameters = MySQLParameters(job.rawValue, trigger.rawValue, time, worker)
             try connection.run(Self.startJobRunSQL, parameters)
             return try connection.lastInsertID(of: Self.startJobRunSQL)
         }
@@ -20,15 +20,18 @@ extension MySQLWarehouse {
         }
     }
 
-    public func abandonRunningJobRuns(at time: Int64, reason: String) async throws(WarehouseError) -> Int {
+    public func abandonRunningJobRuns(at time: Int64, reason: String, sparing: Set<String>) async throws(WarehouseError) -> Int {
         try await write("close interrupted job runs") { connection throws(MySQLError) in
-            let parameters = MySQLParameters(time, reason)
+            var parameters = MySQLParameters(time, reason)
+            for worker in sparing.sorted() { parameters.append(worker) }
+            let spared =
+                sparing.isEmpty ? "" : " AND worker NOT IN (\(Array(repeating: "?", count: sparing.count).joined(separator: ", ")))"
             return try connection.run(
-                "UPDATE job_runs SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'", parameters)
+                "UPDATE job_runs SET finished_at = ?, status = 'failed', error = ? WHERE status = 'running'\(spared)", parameters)
         }
     }
 
-    static let jobRunColumns = "id, job, `trigger`, started_at, finished_at, status, files, `rows`, error"
+    static let jobRunColumns = "id, job, `trigger`, started_at, finished_at, status, files, `rows`, error, worker"
 
     static func jobRun(_ row: MySQLRow) throws(MySQLError) -> JobRun {
         JobRun(
@@ -36,7 +39,7 @@ extension MySQLWarehouse {
             trigger: JobTrigger(rawValue: try row.requiredText(2)) ?? .schedule,
             startedAt: try row.requiredInt(3), finishedAt: row.int64(4),
             status: JobRunStatus(rawValue: try row.requiredText(5)) ?? .failed, files: Int(try row.requiredInt(6)),
-            rows: Int(try row.requiredInt(7)), error: row.string(8))
+            rows: Int(try row.requiredInt(7)), error: row.string(8), worker: row.string(9) ?? "")
     }
 
     public func jobRuns(_ query: JobRunQuery) async throws(WarehouseError) -> JobRunPage {

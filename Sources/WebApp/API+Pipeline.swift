@@ -85,6 +85,7 @@ extension API {
         let overview = try await pipelineOverview(gaps: false)
         let usage = services.exchangeUsage.snapshot
         let streams = try await StreamStatus.load(from: services.warehouse)
+        let cluster = try await WorkerCoordinator.overview(of: services.warehouse, at: generatedAt)
         return Response.json { json in
             json.object { json in
                 json.time("generated_at", "generated_at_iso", generatedAt)
@@ -119,6 +120,50 @@ extension API {
                 // `null` where no stream collector has run on this warehouse (`run --source rest`).
                 json.key("streams")
                 if let streams { streams.writeJSON(to: &json) } else { json.null() }
+                json.key("workers")
+                Self.write(cluster, to: &json)
+            }
+        }
+    }
+
+    /// Every worker seen in the last day, live or not, with the symbols and singleton jobs it holds.
+    static func write(_ cluster: ClusterOverview, to json: inout JSONWriter) {
+        json.array { json in
+            for worker in cluster.workers {
+                json.object { json in
+                    json.key("id")
+                    json.string(worker.record.id)
+                    json.key("host")
+                    json.string(worker.record.host)
+                    json.key("process_id")
+                    json.int(worker.record.processID)
+                    json.key("live")
+                    json.bool(worker.live)
+                    json.time("started_at", "started_at_iso", worker.record.startedAt)
+                    json.time("heartbeat_at", "heartbeat_at_iso", worker.record.heartbeatAt)
+                    json.key("lease_seconds")
+                    json.int(worker.record.leaseMilliseconds / 1_000)
+                    json.key("symbols")
+                    write(worker.symbols, named: "symbol", at: cluster.generatedAt, to: &json)
+                    json.key("singleton_jobs")
+                    write(worker.jobs, named: "job", at: cluster.generatedAt, to: &json)
+                }
+            }
+        }
+    }
+
+    static func write(_ held: [ClusterOverview.Held], named key: StaticString, at now: Int64, to json: inout JSONWriter) {
+        json.array { json in
+            for item in held {
+                json.object { json in
+                    json.key(key)
+                    json.string(item.name)
+                    json.time("held_since", "held_since_iso", item.lease.acquiredAt)
+                    json.key("lease_age_seconds")
+                    let (age, overflow) = now.subtractingReportingOverflow(item.lease.acquiredAt)
+                    json.int(overflow ? 0 : max(0, age / 1_000))
+                    json.time("expires_at", "expires_at_iso", item.lease.expiresAt)
+                }
             }
         }
     }
@@ -281,6 +326,8 @@ extension API {
             json.int(run.rows)
             json.key("error")
             json.optionalString(run.error)
+            json.key("worker")
+            json.string(run.worker)
         }
     }
 

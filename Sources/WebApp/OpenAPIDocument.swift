@@ -236,7 +236,27 @@ enum OpenAPIDocument {
                         ("exchange", ref("ExchangeUsage")),
                         ("exchange_clock", nullableRef("ExchangeClock")),
                         ("streams", nullableRef("StreamStatus")),
+                        ("workers", array(ref("Worker"))),
                     ])
+            ),
+            (
+                "Worker",
+                object(
+                    [("id", string), ("host", string), ("process_id", integer), ("live", boolean)] + time("started_at")
+                        + time("heartbeat_at") + [("lease_seconds", integer)]
+                        + [
+                            (
+                                "symbols",
+                                array(
+                                    object(
+                                        [("symbol", string)] + time("held_since") + [("lease_age_seconds", integer)] + time("expires_at")))
+                            ),
+                            (
+                                "singleton_jobs",
+                                array(
+                                    object([("job", string)] + time("held_since") + [("lease_age_seconds", integer)] + time("expires_at")))
+                            ),
+                        ])
             ),
             (
                 "StreamStatus",
@@ -293,6 +313,7 @@ enum OpenAPIDocument {
                         ("status", enumeration(["running", "succeeded", "partial", "failed"])),
                     ] + time("started_at") + time("finished_at", nullable: true) + [
                         ("duration_ms", nullable("integer")), ("files", integer), ("rows", integer), ("error", nullable("string")),
+                        ("worker", string),
                     ])
             ),
             (

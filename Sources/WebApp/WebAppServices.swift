@@ -8,7 +8,8 @@ public import Warehouse
 
 /// The warehouse roles the API and the pages read (and Settings writes: the tracked symbols).
 public typealias WebWarehouse =
-    StoredCandles & OrderBookStore & ObjectLedger & ExtractionLedger & GapStore & JobRunStore & SettingsStore & WarehouseOverview
+    StoredCandles & OrderBookStore & ObjectLedger & ExtractionLedger & GapStore & JobRunStore & SettingsStore & LeaseStore
+    & WarehouseOverview
 
 /// Everything the API and the pages read and steer: the same objects the pipeline uses, not HTTP loopbacks.
 public struct WebAppServices: Sendable {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import WebApp
 
 /// Options of the commands that extract.
@@ -33,6 +34,37 @@ struct RunOptionGroup: ParsableArguments {
 
     @Option(name: .long, help: "Stop after this many cycles (env CRYPTOPIPE_CYCLES, default: run until SIGINT/SIGTERM).")
     var cycles: String?
+
+    @Option(
+        name: .long,
+        help:
+            "This process's name among the workers sharing the warehouse: letters, digits and . _ - : @, up to 128 (env CRYPTOPIPE_WORKER_ID, default host name-process id)."
+    )
+    var workerID: String?
+
+    @Option(
+        name: .long,
+        help:
+            "Seconds a worker's leases on symbols and singleton jobs last without renewal; a dead worker's symbols move after this (env CRYPTOPIPE_LEASE_SECONDS, default 15)."
+    )
+    var leaseSeconds: String?
+
+    /// The worker's id and lease duration in seconds.
+    func resolveWorker(_ settings: Settings = Settings()) throws(CLIError) -> WorkerSettings {
+        let host = ProcessInfo.processInfo.hostName
+        let pid = Int64(ProcessInfo.processInfo.processIdentifier)
+        let shownHost = host.isEmpty ? "localhost" : host
+        let fallback = String(String(shownHost.unicodeScalars.filter(WorkerSettings.isAllowed)).prefix(100)) + "-\(pid)"
+        let id = settings.text(workerID, env: "CRYPTOPIPE_WORKER_ID", default: fallback)
+        guard (1...128).contains(id.utf8.count), id.unicodeScalars.allSatisfy(WorkerSettings.isAllowed) else {
+            throw .usage(
+                "--worker-id '\(Console.oneLine(String(id.prefix(40))))' is not valid: use 1 to 128 letters, digits and . _ - : @, e.g. collector-1"
+            )
+        }
+        let lease = try settings.integer(
+            leaseSeconds, option: "--lease-seconds", env: "CRYPTOPIPE_LEASE_SECONDS", default: 15, range: 3...600)
+        return WorkerSettings(id: id, host: shownHost, processID: pid, leaseSeconds: lease)
+    }
 
     /// Whether `--every` or `CRYPTOPIPE_EVERY` was given.
     var given: Bool { every != nil || !(Settings().environment["CRYPTOPIPE_EVERY"] ?? "").isEmpty }
@@ -189,4 +221,26 @@ struct StreamSettings {
 
     /// For the Settings page.
     var entries: [ConfigurationEntry]
+}
+
+/// Who this `run` is among the workers sharing a warehouse.
+struct WorkerSettings {
+    var id: String
+    var host: String
+    var processID: Int64
+    var leaseSeconds: Int
+
+    static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", ".", "_", "-", ":", "@": true
+        default: false
+        }
+    }
+
+    var entries: [ConfigurationEntry] {
+        [
+            ConfigurationEntry(name: "worker_id", value: id, source: "effective"),
+            ConfigurationEntry(name: "lease_seconds", value: String(leaseSeconds), source: "effective"),
+        ]
+    }
 }

@@ -26,13 +26,15 @@ struct Run: AsyncParsableCommand {
             let configuration = try global.resolve()
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve()
+            let worker = try loop.resolveWorker()
             let streamSettings = try streams.resolve(exchangeURL: configuration.exchangeURL, depthLimit: extractOptions.depthLimit)
             let httpSettings = try http.resolve()
             let backends = try await Backends.open(configuration)
             let assembly = ServerAssembly(backends: backends, http: httpSettings)
             try await assembly.run(
-                runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles, streams: streamSettings
-            )
+                runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles,
+                streams: streamSettings,
+                worker: worker)
         }
     }
 }
@@ -93,6 +95,7 @@ struct Demo: AsyncParsableCommand {
             var resolved = try global.resolve(settings)
             let extractOptions = try options.resolve()
             let (every, cycles) = try loop.resolve(settings)
+            let worker = try loop.resolveWorker(settings)
             // Checked now; the simulator's own address becomes the default stream URL once it listens.
             _ = try streams.resolve(exchangeURL: resolved.exchangeURL, depthLimit: extractOptions.depthLimit, settings)
             var resolvedHTTP = try http.resolve(settings)
@@ -137,7 +140,7 @@ struct Demo: AsyncParsableCommand {
                 }
                 try await assembly.run(
                     runJobs: true, extractOptions: extractOptions, every: every, everyGiven: loop.given, cycles: cycles,
-                    streams: streamSettings)
+                    streams: streamSettings, worker: worker)
                 Console.print("demo: stopped; run 'cryptopipe status' to see what was loaded")
             }
         }

@@ -117,12 +117,14 @@ struct ServerAssembly {
     /// Runs until a signal (or, with `runJobs`, until `cycles` extract-transform runs or stream flushes finished).
     /// `streams` collects over WebSockets instead of the extract-transform job's REST polling.
     func run(
-        runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?, streams: StreamSettings? = nil
+        runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?, streams: StreamSettings? = nil,
+        worker: WorkerSettings? = nil
     ) async throws {
         // The warehouse is closed however the run ends, start-up failures included.
         do {
             try await serve(
-                runJobs: runJobs, extractOptions: extractOptions, every: every, everyGiven: everyGiven, cycles: cycles, streams: streams)
+                runJobs: runJobs, extractOptions: extractOptions, every: every, everyGiven: everyGiven, cycles: cycles, streams: streams,
+                worker: worker)
         } catch {
             await backends.closeWarehouse()
             throw error
@@ -131,7 +133,8 @@ struct ServerAssembly {
     }
 
     private func serve(
-        runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?, streams: StreamSettings?
+        runJobs: Bool, extractOptions: ExtractOptions, every: Int, everyGiven: Bool, cycles: Int?, streams: StreamSettings?,
+        worker: WorkerSettings?
     ) async throws {
         let streaming = runJobs && streams?.source == .stream
         let registry = PrometheusCollectorRegistry()
@@ -141,7 +144,17 @@ struct ServerAssembly {
         if runJobs { try await backends.validateGivenSymbols(source: source) }
         let symbols = SymbolRegistry(warehouse: backends.warehouse, seed: backends.configuration.symbols)
         let extractor = backends.extractor(extractOptions, source: source)
-        let transformer = backends.transformer()
+        // A process that runs jobs is a worker: it shares the symbols and the singleton jobs with any other `run` on
+        // this warehouse through leases (alone, it holds them all).
+        let coordinator = worker.flatMap { worker in
+            runJobs
+                ? WorkerCoordinator(
+                    configuration: .init(
+                        workerID: worker.id, host: worker.host, processID: worker.processID,
+                        leaseMilliseconds: Int64(worker.leaseSeconds) * 1_000),
+                    store: backends.warehouse, registry: symbols, logger: logger) : nil
+        }
+        let transformer = coordinator.map { backends.transformer().gated(by: $0) } ?? backends.transformer()
         // The plan follows the saved extract-transform interval (a new warehouse takes --every).
         let savedSeconds = try await backends.warehouse.jobSchedules().first { $0.job == PipelineJobs.extractTransform }?.intervalSeconds
         let planning = PipelineJobs.Planning(
@@ -150,13 +163,20 @@ struct ServerAssembly {
             extractor: extractor, transformer: transformer,
             gapFiller: GapFiller(extractor: extractor, transformer: transformer, warehouse: backends.warehouse, logger: logger),
             maintenance: backends.maintenance(),
-            symbols: symbols, defaults: .init(extractTransformSeconds: every), planning: planning, logger: logger,
+            symbols: symbols, collecting: coordinator, gate: coordinator, defaults: .init(extractTransformSeconds: every),
+            planning: planning,
+            logger: logger,
             onCycle: Self.printCycle)
         // Streams collect continuously and load after each flush: the REST polling job is not scheduled.
         if streaming { jobs.removeAll { $0.name == PipelineJobs.extractTransform } }
         let scheduler = JobScheduler(
             jobs: jobs, warehouse: backends.warehouse,
-            configuration: .init(stopAfter: streaming ? nil : cycles.map { (job: PipelineJobs.extractTransform, runs: $0) }),
+            configuration: .init(
+                stopAfter: streaming ? nil : cycles.map { (job: PipelineJobs.extractTransform, runs: $0) }, workerID: worker?.id ?? "",
+                liveWorkers: { [warehouse = backends.warehouse] in
+                    let now = PipelineClock.system.now()
+                    return Set(try await warehouse.workers().filter { $0.isLive(at: now) }.map(\.id))
+                }),
             metrics: factory,
             logger: logger
         )
@@ -168,8 +188,10 @@ struct ServerAssembly {
                 depthIntervalSeconds: streams.depthIntervalSeconds, depthLimit: extractOptions.depthLimit)
             configuration.stopAfterFlushes = cycles
             configuration.rotateAfterMilliseconds = Int64(streams.rotateAfterSeconds) * 1_000
+            configuration.workerID = worker?.id ?? ""
             collector = StreamCollector(
-                configuration: configuration, extractor: extractor, transformer: transformer, symbols: symbols, runLog: backends.warehouse,
+                configuration: configuration, extractor: extractor, transformer: transformer, symbols: coordinator ?? symbols,
+                runLog: backends.warehouse,
                 statusStore: backends.warehouse, live: live,
                 clock: backends.marketClock, logger: logger, onFlush: Self.printFlush)
         }
@@ -185,6 +207,11 @@ struct ServerAssembly {
                 "note: extract-transform runs every \(seconds) s as saved in the warehouse; --every only seeds a new warehouse; "
                     + "change it with PATCH /api/scheduler/extract-transform")
         }
+        if let worker, runJobs {
+            Console.print(
+                "worker: \(worker.id) shares the \(tracked.count) tracked symbols and the singleton jobs with the other live workers on this "
+                    + "warehouse (leases of \(worker.leaseSeconds) s)")
+        }
         if let streams, streaming {
             Console.print(
                 "source: streams from \(streams.streamURL) for \(tracked.count) symbols; candles written every \(streams.flushIntervalSeconds) s, "
@@ -195,7 +222,8 @@ struct ServerAssembly {
         }
         let services = WebAppServices(
             warehouse: backends.warehouse, lake: backends.lake, layout: backends.layout, scheduler: scheduler, symbols: symbols,
-            exchange: source, exchangeUsage: usage, configuration: configurationEntries + (runJobs ? streams?.entries ?? [] : []),
+            exchange: source, exchangeUsage: usage,
+            configuration: configurationEntries + (runJobs ? (streams?.entries ?? []) + (worker?.entries ?? []) : []),
             adminToken: http.adminToken,
             sessions: backends.sessions, publicURL: http.publicURL, signInLinks: http.signInLinks,
             exchangeClock: backends.exchangeClock, metrics: registry, logger: logger, liveCandles: live)
@@ -211,6 +239,8 @@ struct ServerAssembly {
             }
         }
         var groupServices: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        // Before the jobs, so shut down after them: the leases are freed once the running job has finished.
+        if let coordinator { groupServices.append(.init(service: coordinator)) }
         if let collector {
             groupServices.append(.init(service: scheduler))
             groupServices.append(.init(service: collector, successTerminationBehavior: .gracefullyShutdownGroup))

@@ -25,8 +25,10 @@ extension Pages {
             let runs = try await services.warehouse.jobRuns(
                 JobRunQuery(page: page, pageSize: Self.ingestionLogPageSize, job: filter.job, status: filter.status))
             let streams = try await StreamStatus.load(from: services.warehouse)
+            let cluster = try await WorkerCoordinator.overview(of: services.warehouse, at: now)
             var html = HTML()
             Self.freshnessPanel(overview, usage: services.exchangeUsage.snapshot, now: now, to: &html)
+            Self.workersPanel(cluster, to: &html)
             if let streams { Self.streamsPanel(streams, now: now, to: &html) }
             Self.gapsPanel(overview.gaps, to: &html)
             html.raw("<div class=\"two\">")
@@ -74,6 +76,40 @@ extension Pages {
                     + "(measured \(Display.time(reading.measuredAt)), round trip \(reading.roundTripMilliseconds) ms)"
             } ?? " · exchange clock not measured yet")
         html.raw("</p></div>")
+    }
+
+    /// The `run` processes sharing this warehouse: their symbols, lease ages and singleton jobs.
+    static func workersPanel(_ cluster: ClusterOverview, to html: inout HTML) {
+        html.raw("<div class=\"panel\"><h2>Workers</h2>")
+        guard !cluster.workers.isEmpty else {
+            html.raw(
+                "<div class=\"empty\">No worker has run on this warehouse in the last day: start <code>cryptopipe run</code>.</div></div>")
+            return
+        }
+        let now = cluster.generatedAt
+        func seconds(since time: Int64) -> Int64 {
+            let (age, overflow) = now.subtractingReportingOverflow(time)
+            return overflow ? 0 : max(0, age / 1_000)
+        }
+        html.table(
+            [
+                ("Worker", false), ("Host", false), ("State", false), ("Heartbeat", true), ("Symbols", true), ("Oldest lease held", true),
+                ("Singleton jobs", false), ("Symbols held", false),
+            ], cluster.workers
+        ) { worker in
+            let oldest = worker.symbols.map(\.lease.acquiredAt).min()
+            return [
+                .text(worker.record.id), .text("\(worker.record.host) (pid \(worker.record.processID))"),
+                .markup(HTML.badge(worker.live ? "live" : "gone")),
+                .number(Display.age(seconds(since: worker.record.heartbeatAt))), .number(String(worker.symbols.count)),
+                .number(oldest.map { Display.age(seconds(since: $0)) } ?? "-"),
+                .text(worker.jobs.map(\.name).joined(separator: ", ")),
+                .text(worker.symbols.map(\.name).joined(separator: " ")),
+            ]
+        }
+        html.raw(
+            "<p class=\"muted\">Each tracked symbol is collected by one live worker; a worker's leases last \(cluster.workers.first.map { $0.record.leaseMilliseconds / 1_000 } ?? 15) s without renewal, then its symbols move to the others.</p></div>"
+        )
     }
 
     /// The stream collector's connections, lag and per-symbol state, as it last saved them.
@@ -178,12 +214,12 @@ extension Pages {
         } else {
             html.table(
                 [
-                    ("Started", false), ("Job", false), ("Trigger", false), ("Status", false), ("Duration", true), ("Files", true),
-                    ("Rows", true), ("Error", false),
+                    ("Started", false), ("Job", false), ("Worker", false), ("Trigger", false), ("Status", false), ("Duration", true),
+                    ("Files", true), ("Rows", true), ("Error", false),
                 ], runs.runs
             ) { run in
                 [
-                    .text(Display.time(run.startedAt)), .text(run.job.rawValue), .text(run.trigger.rawValue),
+                    .text(Display.time(run.startedAt)), .text(run.job.rawValue), .text(run.worker), .text(run.trigger.rawValue),
                     .markup(HTML.badge(run.status.rawValue)), .number(run.finishedAt.map { "\($0 - run.startedAt) ms" } ?? "running"),
                     .number(String(run.files)), .number(String(run.rows)), .text(run.error ?? ""),
                 ]

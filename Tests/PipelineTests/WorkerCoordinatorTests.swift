@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import MarketData
+import Pipeline
+import PipelineTesting
+import Synchronization
+import Testing
+import Warehouse
+
+/// Several workers on one warehouse, each balancing by hand on a shared manual clock: shares, takeover after a death,
+/// hand-back on a graceful stop, rolling restarts and the singleton lease.
+struct WorkerCoordinatorTests {
+    static let symbols = ["ADAUSDT", "BNBUSDT", "BTCUSDT", "DOGEUSDT", "DOTUSDT", "ETHUSDT", "LTCUSDT", "SOLUSDT", "TRXUSDT", "XRPUSDT"]
+        .compactMap { try? Symbol($0) }
+
+    struct Fixture {
+        let folder: TemporaryDirectory
+        let warehouse: SQLiteWarehouse
+        let clock = ManualClock(1_795_597_200_000)
+        let registry: SymbolRegistry
+
+        init(symbols: [Symbol] = WorkerCoordinatorTests.symbols) async throws {
+            folder = try TemporaryDirectory("workers")
+            warehouse = try SQLiteWarehouse(path: folder.path + "/w.sqlite")
+            try await warehouse.migrate()
+            registry = SymbolRegistry(warehouse: warehouse, seed: symbols)
+            _ = try await registry.symbols()
+        }
+
+        func worker(_ id: String, leaseSeconds: Int64 = 15) -> WorkerCoordinator {
+            WorkerCoordinator(
+                configuration: .init(workerID: id, host: "test", processID: 1, leaseMilliseconds: leaseSeconds * 1_000),
+                store: warehouse, registry: SymbolRegistry(warehouse: warehouse, seed: []), clock: clock.reader,
+                logger: Logger(label: "test"))
+        }
+
+        /// Every tracked symbol's owner, from the warehouse, at the clock's time.
+        func owners() async throws -> [String: String] {
+            let now = clock.now
+            var owners: [String: String] = [:]
+            for lease in try await warehouse.leases() where lease.name.hasPrefix(LeaseName.symbolPrefix) && !lease.isFree(at: now) {
+                owners[String(lease.name.dropFirst(LeaseName.symbolPrefix.count))] = lease.holder
+            }
+            return owners
+        }
+
+        /// Balances every worker in turn, `rounds` times, a second of clock apart.
+        func rounds(_ rounds: Int, _ workers: [WorkerCoordinator]) async throws {
+            for _ in 0..<rounds {
+                for worker in workers { try await worker.balance() }
+                clock.advance(milliseconds: 1_000)
+            }
+        }
+
+        func shares(_ workers: [WorkerCoordinator]) async throws -> [Int] {
+            var shares: [Int] = []
+            for worker in workers { shares.append(try await worker.symbols().count) }
+            return shares
+        }
+
+        func remove() { folder.remove() }
+    }
+
+    @Test func workersSplitTheSymbolsWithinOneAndEverySymbolHasOneOwner() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let a = fixture.worker("a")
+        try await fixture.rounds(1, [a])
+        #expect(try await a.symbols() == Self.symbols, "alone, a worker holds every symbol")
+        let b = fixture.worker("b")
+        let c = fixture.worker("c")
+        // Joining: the others free their surplus on their next round, the newcomers take it on theirs.
+        try await fixture.rounds(2, [a, b, c])
+        #expect(try await fixture.shares([a, b, c]) == [4, 3, 3])
+        let owners = try await fixture.owners()
+        #expect(owners.count == Self.symbols.count, "every symbol has an owner: \(owners)")
+        var union: [Symbol] = []
+        for worker in [a, b, c] { union += try await worker.symbols() }
+        #expect(union.sorted() == Self.symbols, "no symbol is held twice")
+        // A symbol tracked later goes to the worker whose share grew; one removed is freed.
+        // As another process's Settings page saves them.
+        let changed = Self.symbols.filter { $0.rawValue != "BTCUSDT" }.map(\.rawValue) + ["AVAXUSDT"]
+        try await fixture.warehouse.saveSetting(SymbolRegistry.settingKey, value: changed.joined(separator: ","), at: fixture.clock.now)
+        try await fixture.rounds(2, [a, b, c])
+        let after = try await fixture.owners()
+        #expect(after["AVAXUSDT"] != nil && after["BTCUSDT"] == nil && after.count == Self.symbols.count, "\(after)")
+        #expect(try await fixture.shares([a, b, c]) == [4, 3, 3])
+    }
+
+    @Test func aDeadWorkersSymbolsAreTakenOnceItsLeasesExpire() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let (a, b, c) = (fixture.worker("a"), fixture.worker("b"), fixture.worker("c"))
+        try await fixture.rounds(3, [a, b, c])
+        let aHeld = try await a.symbols()
+        #expect(aHeld.count == 4)
+        // a stops renewing (kill -9). Within the lease its symbols stay its own.
+        try await fixture.rounds(14, [b, c])
+        #expect(try await fixture.owners().filter { $0.value == "a" }.count == 4, "a's leases last 15 s")
+        #expect(try await a.symbols().isEmpty, "a, not renewed for 15 s, no longer claims them")
+        try await fixture.rounds(2, [b, c])
+        let owners = try await fixture.owners()
+        #expect(owners.count == Self.symbols.count && !owners.values.contains("a"), "taken over: \(owners)")
+        #expect(try await fixture.shares([b, c]) == [5, 5])
+    }
+
+    @Test func aStoppedWorkerHandsItsSymbolsBackAtOnceAndRollingRestartsLeaveNoSymbolUnowned() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        var workers = [fixture.worker("a"), fixture.worker("b"), fixture.worker("c")]
+        try await fixture.rounds(2, workers)
+        for index in workers.indices {
+            // SIGTERM: the worker frees its leases; the others take them on their next round, no clock time passing.
+            await workers[index].stop()
+            let survivors = workers.enumerated().filter { $0.offset != index }.map(\.element)
+            for survivor in survivors { try await survivor.balance() }
+            let owners = try await fixture.owners()
+            #expect(owners.count == Self.symbols.count, "restart \(index): every symbol owned right after the stop: \(owners)")
+            // The restarted process (a new id, as host-pid gives) joins and gets its share back.
+            workers[index] = fixture.worker("restarted-\(index)")
+            try await fixture.rounds(2, workers)
+            #expect(try await fixture.owners().count == Self.symbols.count)
+            #expect(Set(try await fixture.shares(workers)) == [3, 4], "restart \(index): balanced again")
+        }
+        #expect(try await fixture.warehouse.workers().map(\.id).sorted() == ["restarted-0", "restarted-1", "restarted-2"])
+    }
+
+    @Test func singletonWorkRunsOnOneWorkerAtATime() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let (a, b) = (fixture.worker("a"), fixture.worker("b"))
+        let inside = try await a.exclusively("transform", waitingUpTo: .zero) {
+            // While a holds it, b is refused.
+            try await b.exclusively("transform", waitingUpTo: .zero) { true }
+        }
+        #expect(inside == .some(nil), "b did not get the lease while a held it")
+        #expect(try await b.exclusively("transform", waitingUpTo: .zero) { 7 } == 7, "released after a's work")
+        // A lost lease cancels the work: a holds it, its lease expires unrenewed, b takes it, a's next round notices.
+        let started = Mutex(false)
+        let work = Task {
+            try await a.exclusively("gap-fill", waitingUpTo: .zero) {
+                started.withLock { $0 = true }
+                try await Task.sleep(for: .seconds(600))
+                return 1
+            }
+        }
+        try await eventually { started.withLock { $0 } }
+        fixture.clock.advance(milliseconds: 16_000)
+        #expect(try await b.exclusively("gap-fill", waitingUpTo: .zero) { 2 } == 2)
+        try await a.balance()
+        await #expect(throws: CancellationError.self) { try await work.value }
+    }
+
+    @Test func aSharedJobAnotherWorkerRanIsNotRunAgainUntilItIsDueAgain() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let runs = Mutex<[String]>([])
+        func scheduler(_ worker: String) -> JobScheduler {
+            let job = ScheduledJob(name: "gap-fill", defaultSchedule: .every(seconds: 3_600), shared: true) {
+                runs.withLock { $0.append(worker) }
+                return JobRunOutcome(status: .succeeded)
+            }
+            return JobScheduler(
+                jobs: [job], warehouse: fixture.warehouse, clock: fixture.clock.reader, configuration: .init(workerID: worker),
+                logger: Logger(label: "test"))
+        }
+        let (a, b) = (scheduler("a"), scheduler("b"))
+        // b read the last runs before a ran the job: by its own record the job is due.
+        try await b.prepare()
+        let runA = Task { try await a.run() }
+        defer { runA.cancel() }
+        try await eventually { try await a.state("gap-fill").lastRun?.status == .succeeded }
+        let runB = Task { try await b.run() }
+        defer { runB.cancel() }
+        try await eventually { try await b.state("gap-fill").lastRun?.worker == "a" }
+        #expect(runs.withLock { $0 } == ["a"], "b took a's run as its last and did not run the job")
+        #expect(try await b.state("gap-fill").nextRunAt == (try await a.state("gap-fill").lastRun?.startedAt ?? 0) + 3_600_000)
+    }
+}
