@@ -23,9 +23,10 @@ struct ScaleBenchmark: AsyncParsableCommand {
     @Flag(help: "Skip the baseline variant.") var noBaseline = false
     @Option(
         help: """
-            Compare one process with this many, each sending from an address of its own (127.0.0.1, .2, …, as \
-            --source-address does) with its own weight budget and a share of the symbols; the simulator counts weight per \
-            address, as Binance does. 1: the planned-vs-baseline comparison instead.
+            Compare one worker with this many, each sending from an address of its own (127.0.0.1, .2, …, as \
+            --source-address does) with its own weight budget, and the symbols shared out by leases in the warehouse as \
+            `run` does (``WorkerCoordinator``); the simulator counts weight per address, as Binance does. 1: the \
+            planned-vs-baseline comparison instead.
             """)
     var workers = 1
     @Option(
@@ -43,6 +44,8 @@ struct ScaleBenchmark: AsyncParsableCommand {
         var banned = 0
         var failures = 0
         var plan: ExtractionPlan?
+        /// Symbols each worker held by its leases.
+        var shares: [Int] = []
     }
 
     func run() async throws {
@@ -54,11 +57,15 @@ struct ScaleBenchmark: AsyncParsableCommand {
             let many = try await measure(chosen, planned: true, concurrency: 8, workers: workers)
             report("\(workers) processes, \(workers) addresses", many)
             let perSymbol = { (outcome: Outcome) in Double(outcome.orderBooks) / Double(max(1, symbols * minutes)) }
+            // A symbol is carried when its k-lines and an order book are fetched every minute: the order books a minute.
+            let carried = { (outcome: Outcome) in min(Double(symbols), Double(outcome.orderBooks) / Double(max(1, minutes))) }
             print(
                 String(
-                    format: "order books per symbol per minute: %.2f vs %.2f (%.2f×); p95 freshness %.1f s vs %.1f s", perSymbol(many),
-                    perSymbol(one), perSymbol(many) / max(perSymbol(one), 0.0001), Self.percentile(many.lags, 0.95),
-                    Self.percentile(one.lags, 0.95)))
+                    format:
+                        "symbols carried (k-lines and a book every minute): %.0f vs %.0f (%.2f×); order books per symbol per minute: %.2f vs %.2f; p95 freshness %.1f s vs %.1f s; shares %@",
+                    carried(many), carried(one), carried(many) / max(carried(one), 1), perSymbol(many), perSymbol(one),
+                    Self.percentile(many.lags, 0.95), Self.percentile(one.lags, 0.95),
+                    many.shares.map(String.init).joined(separator: "/")))
             return
         }
         let ours = try await measure(chosen, planned: true, concurrency: 8)
@@ -71,8 +78,9 @@ struct ScaleBenchmark: AsyncParsableCommand {
         print(String(format: "p95 freshness lag: %.1f s vs baseline %.1f s (%.2f× of the baseline)", p95, baseP95, p95 / baseP95))
     }
 
-    /// One pipeline per worker, each with a client sending from `127.0.0.<worker + 1>`, a budget of its own and every
-    /// `workers`-th symbol, sharing the simulator, lake and warehouse.
+    /// One pipeline per worker, each with a client sending from `127.0.0.<worker + 1>` and a budget of its own, sharing
+    /// the simulator, lake and warehouse; with several, each is a ``WorkerCoordinator`` that collects the share of the
+    /// symbols its leases give it and transforms under the `transform` lease, as `run` does.
     func measure(_ chosen: [Symbol], planned: Bool, concurrency: Int, workers: Int = 1) async throws -> Outcome {
         let folder = NSTemporaryDirectory() + "cryptopipe-scale-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -82,24 +90,48 @@ struct ScaleBenchmark: AsyncParsableCommand {
         let warehouse = try SQLiteWarehouse(path: folder + "/warehouse.sqlite")
         try await warehouse.migrate()
         let logger = Logger(label: "bench")
+        let registry = SymbolRegistry(warehouse: warehouse, seed: chosen)
+        _ = try await registry.symbols()
+        let coordinators =
+            workers > 1
+            ? (0..<workers).map { worker in
+                WorkerCoordinator(
+                    configuration: .init(workerID: "bench-\(worker)", host: "bench", processID: Int64(worker)), store: warehouse,
+                    registry: SymbolRegistry(warehouse: warehouse, seed: []), logger: logger)
+            } : []
+        // Shares settle as they do when workers start together: a few renewal rounds.
+        for _ in 0..<3 {
+            for coordinator in coordinators { try await coordinator.balance() }
+        }
+        let balancing = Task {
+            while !Task.isCancelled {
+                for coordinator in coordinators { try? await coordinator.balance() }
+                try? await Task.sleep(for: .seconds(3))
+            }
+        }
+        defer { balancing.cancel() }
         var outcome = try await SimulatorServer.withRunning(exchange) { baseURL in
             var outcome = Outcome()
-            let pipelines = (0..<workers).map { worker in
+            var pipelines: [(extractor: Extractor, source: any SymbolSource, planning: PipelineJobs.Planning, transformer: Transformer)] =
+                []
+            for worker in 0..<workers {
                 let budget = WeightBudget(configuration: .init(sharePercent: weightBudget), clock: .system)
                 let planning = PipelineJobs.Planning(budgetPerMinute: budget.configuration.budgetPerMinute, cycleSeconds: 60)
-                let share = chosen.enumerated().filter { $0.offset % workers == worker }.map(\.element)
                 let client = BinanceClient(
                     configuration: .init(baseURL: baseURL, budget: budget, sourceAddress: workers > 1 ? "127.0.0.\(worker + 1)" : nil),
                     httpClient: .shared, logger: logger)
                 let extractor = Extractor(
-                    configuration: .init(symbols: share, initialCandles: 2, depthLimit: depthLimit, concurrency: concurrency),
+                    configuration: .init(symbols: [], initialCandles: 2, depthLimit: depthLimit, concurrency: concurrency),
                     source: client, lake: lake, warehouse: warehouse, logger: logger)
-                return (
-                    extractor: extractor, symbols: share, plan: planned ? planning.plan(symbols: share.count, depthLimit: depthLimit) : nil
-                )
+                let transformer = Transformer(lake: lake, warehouse: warehouse, logger: logger)
+                if workers > 1 {
+                    pipelines.append((extractor, coordinators[worker], planning, transformer.gated(by: coordinators[worker])))
+                } else {
+                    pipelines.append((extractor, registry, planning, transformer))
+                }
             }
-            let transformer = Transformer(lake: lake, warehouse: warehouse, logger: logger)
-            outcome.plan = pipelines[0].plan
+            for pipeline in pipelines { outcome.shares.append(try await pipeline.source.symbols().count) }
+            outcome.plan = planned ? pipelines[0].planning.plan(symbols: outcome.shares[0], depthLimit: depthLimit) : nil
             var fetchedUpTo: [Symbol: Int64] = [:]
             // Like the scheduler, cycles run 60 s apart; where in the minute they fall is the phase.
             let wall = PipelineClock.system.now()
@@ -110,13 +142,19 @@ struct ScaleBenchmark: AsyncParsableCommand {
             let firstMinute = Interval.oneMinute.openTime(containing: PipelineClock.system.now())
             for cycle in 0...minutes {
                 let start = ContinuousClock.now
-                let extractions = await withTaskGroup(of: ExtractionReport.self) { group in
+                // Each worker extracts its share, then transforms (one at a time, under the lease, when several).
+                let extractions = try await withThrowingTaskGroup(of: ExtractionReport.self) { group in
                     for pipeline in pipelines {
-                        group.addTask { await pipeline.extractor.extractAll(pipeline.symbols, cycle: cycle, plan: pipeline.plan) }
+                        group.addTask {
+                            let share = try await pipeline.source.symbols()
+                            let plan = planned ? pipeline.planning.plan(symbols: share.count, depthLimit: depthLimit) : nil
+                            let report = await pipeline.extractor.extractAll(share, cycle: cycle, plan: plan)
+                            _ = try await pipeline.transformer.transformPending()
+                            return report
+                        }
                     }
-                    return await group.reduce(into: []) { $0.append($1) }
+                    return try await group.reduce(into: []) { $0.append($1) }
                 }
-                _ = try await transformer.transformPending()
                 let done = PipelineClock.system.now()
                 outcome.failures += extractions.reduce(0) { $0 + $1.failures.count }
                 for symbol in chosen {

@@ -820,7 +820,7 @@ public actor StreamCollector: Service {
         let due = savedStatus.map { saved in shape != saved.shape || status.updatedAt - saved.at >= 60_000 } ?? true
         guard force || due else { return }
         do {
-            try await status.save(to: statusStore)
+            try await status.save(to: statusStore, worker: configuration.workerID)
             savedStatus = (shape, status.updatedAt)
         } catch {
             logger.warning("stream: cannot save the stream status", metadata: ["error": "\(error)"])

@@ -77,20 +77,51 @@ public struct StreamStatus: Sendable, Hashable, Codable {
         return shape
     }
 
-    public func save(to warehouse: any SettingsStore) async throws(WarehouseError) {
+    /// Saves the state of `worker`'s collector, each worker under its own key (`stream.status/{worker}`).
+    public func save(to warehouse: any SettingsStore, worker: String = "") async throws(WarehouseError) {
         let data: Data
         do {
             data = try JSONEncoder().encode(self)
         } catch {
             return
         }
-        try await warehouse.saveSetting(Self.settingKey, value: String(decoding: data, as: UTF8.self), at: updatedAt)
+        let key = worker.isEmpty ? Self.settingKey : Self.settingKey + "/" + worker
+        try await warehouse.saveSetting(key, value: String(decoding: data, as: UTF8.self), at: updatedAt)
     }
 
-    /// The last saved state; `nil` when no collector ever saved one, or what is saved does not read (a newer version's).
+    /// How far behind the newest saved state another worker's may be and still count as current: collectors save
+    /// after every flush, at least once a minute.
+    static let currentWithin: Int64 = 150_000
+
+    /// The collectors' state as one: the newest saved state, with those of other workers saved within
+    /// ``currentWithin`` of it (their connections, flushes and malformed messages added up, lags the worst, every
+    /// symbol once, from the newest state holding it); `nil` when no collector ever saved one. A state that does not
+    /// read (a newer version's) is left out.
     public static func load(from warehouse: any SettingsStore) async throws(WarehouseError) -> StreamStatus? {
-        guard let text = try await warehouse.setting(settingKey) else { return nil }
-        return try? JSONDecoder().decode(StreamStatus.self, from: Data(text.utf8))
+        var texts = Array(try await warehouse.settings(withPrefix: settingKey + "/").values)
+        if let single = try await warehouse.setting(settingKey) { texts.append(single) }
+        let states = texts.compactMap { try? JSONDecoder().decode(StreamStatus.self, from: Data($0.utf8)) }
+        return merged(states)
+    }
+
+    static func merged(_ states: [StreamStatus]) -> StreamStatus? {
+        let ordered = states.sorted { $0.updatedAt > $1.updatedAt }
+        guard var merged = ordered.first else { return nil }
+        let current = ordered.dropFirst().filter { state in
+            let (behind, overflow) = merged.updatedAt.subtractingReportingOverflow(state.updatedAt)
+            return !overflow && behind <= currentWithin
+        }
+        var seen = Set(merged.symbols.map(\.symbol))
+        for state in current {
+            merged.connections += state.connections
+            merged.flushes += state.flushes
+            merged.malformedMessages += state.malformedMessages
+            merged.lagP50Milliseconds = [merged.lagP50Milliseconds, state.lagP50Milliseconds].compactMap { $0 }.max()
+            merged.lagP95Milliseconds = [merged.lagP95Milliseconds, state.lagP95Milliseconds].compactMap { $0 }.max()
+            for symbol in state.symbols where seen.insert(symbol.symbol).inserted { merged.symbols.append(symbol) }
+        }
+        merged.symbols.sort { $0.symbol < $1.symbol }
+        return merged
     }
 
     /// As `/api/pipeline/status` and `status --json` show it.

@@ -664,6 +664,11 @@ public enum WarehouseConformance {
             try await warehouse.saveSetting("symbols", value: "BTCUSDT", at: 1)
             try await warehouse.saveSetting("symbols", value: "BTCUSDT,ETHUSDT", at: 2)
             try require(try await warehouse.setting("symbols") == "BTCUSDT,ETHUSDT", "setting")
+            try await warehouse.saveSetting("stream.status/a", value: "1", at: 3)
+            try await warehouse.saveSetting("stream.status/b", value: "2", at: 3)
+            try await warehouse.saveSetting("stream.statusx", value: "3", at: 3)
+            let prefixed = try await warehouse.settings(withPrefix: "stream.status/")
+            try require(prefixed == ["stream.status/a": "1", "stream.status/b": "2"], "by prefix: \(prefixed)")
         },
     ]
     /// WarehouseMaintenance.

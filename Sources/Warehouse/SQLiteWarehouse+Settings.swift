@@ -10,6 +10,14 @@ extension SQLiteWarehouse {
         }
     }
 
+    public func settings(withPrefix prefix: String) async throws(WarehouseError) -> [String: String] {
+        try await read("read settings \(prefix)*") { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT key, value FROM settings WHERE substr(key, 1, length(?)) = ?", arguments: [prefix, prefix])
+            return Dictionary(rows.map { ($0[0] as String, $0[1] as String) }, uniquingKeysWith: { $1 })
+        }
+    }
+
     public func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError) {
         try await write("save setting \(key)") { db in
             try db.execute(

@@ -147,6 +147,8 @@ public protocol SettingsStore: Sendable {
     /// A persisted setting, `nil` when never saved.
     func setting(_ key: String) async throws(WarehouseError) -> String?
     func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError)
+    /// Every setting whose key starts with `prefix` (one per worker, e.g. `stream.status/`), by key.
+    func settings(withPrefix prefix: String) async throws(WarehouseError) -> [String: String]
 }
 
 /// Schema upgrades, retention and housekeeping.

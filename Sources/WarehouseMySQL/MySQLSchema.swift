@@ -242,6 +242,11 @@ enum MySQLSchema {
                 ) \(table)
                 """,
             ]),
+        Migration(
+            id: "v5-version-rows",
+            // A `warehouse_version` row per writing process (``MySQLWarehouse/versionRow``), the data version their sum:
+            // writers through different nodes of a Galera cluster no longer all conflict on one row.
+            statements: ["ALTER TABLE warehouse_version MODIFY id BIGINT NOT NULL"]),
     ]
 
     /// `fact_orderbook` as it was, a row per level with `DECIMAL(40,8)` values, unfolded from `orderbook_snapshots` with

@@ -2,19 +2,16 @@ public import Warehouse
 
 /// ``LeaseStore``: `cluster_workers` and `leases`.
 ///
-/// Written in transactions of their own that leave `warehouse_version` alone: a heartbeat every few seconds is no new
-/// data, and bumping the version would empty the API's caches as often. Each compare-and-set reads the row with
-/// `FOR UPDATE` and decides with ``LeaseRules``; on a Galera cluster that lock is local to the node, and a competing
-/// write through another node is caught by certification at commit (error 1213), which the pool reruns.
+/// Every statement stands alone (autocommit) and touches one row: a transaction never holds one lease row while it
+/// waits for another, so no chain of lock waits forms between this process's connections, which on Galera is what an
+/// applier's abort of a local transaction can hang on. The statements leave `warehouse_version` alone: a heartbeat
+/// every few seconds is no new data, and bumping the version would empty the API's caches as often. A take is a
+/// conditional `UPDATE` decided by the row as the node has it, followed by a read of the row: a competing write
+/// through another node is caught by certification at commit (error 1213, rerun by Galera or the pool), and the read
+/// after it shows the winner.
 extension MySQLWarehouse {
-    func leaseTransaction<T: Sendable>(
-        _ operation: String, _ body: @escaping @Sendable (MySQLConnection) throws(MySQLError) -> T
-    ) async throws(WarehouseError) -> T {
-        try await run(operation) { connection throws(MySQLError) in try connection.transaction(body) }
-    }
-
     public func heartbeat(_ worker: WorkerRecord, forgetBefore: Int64) async throws(WarehouseError) {
-        try await leaseTransaction("record the heartbeat of worker \(worker.id)") { connection throws(MySQLError) in
+        try await run("record the heartbeat of worker \(worker.id)") { connection throws(MySQLError) in
             try connection.run(
                 """
                 INSERT INTO cluster_workers (worker_id, host, process_id, started_at, heartbeat_at, lease_ms) VALUES (?, ?, ?, ?, ?, ?)
@@ -27,7 +24,7 @@ extension MySQLWarehouse {
     }
 
     public func removeWorker(id: String) async throws(WarehouseError) {
-        try await leaseTransaction("remove worker \(id)") { connection throws(MySQLError) in
+        try await run("remove worker \(id)") { connection throws(MySQLError) in
             try connection.run("DELETE FROM cluster_workers WHERE worker_id = ?", MySQLParameters(id))
         }
     }
@@ -49,40 +46,46 @@ extension MySQLWarehouse {
 
     public func leases() async throws(WarehouseError) -> [Lease] {
         try await run("read the leases") { connection throws(MySQLError) in
-            var leases: [Lease] = []
-            for row in try connection.query("SELECT name, holder, acquired_at, expires_at FROM leases ORDER BY name").all {
-                leases.append(
-                    Lease(
-                        name: try row.requiredText(0), holder: try row.requiredText(1), acquiredAt: try row.requiredInt(2),
-                        expiresAt: try row.requiredInt(3)))
-            }
-            return leases
+            try Self.leases(connection, "SELECT name, holder, acquired_at, expires_at FROM leases ORDER BY name")
         }
     }
+
+    static func leases(
+        _ connection: MySQLConnection, _ sql: String, _ parameters: MySQLParameters = MySQLParameters()
+    ) throws(MySQLError)
+        -> [Lease]
+    {
+        var leases: [Lease] = []
+        for row in try connection.query(sql, parameters).all {
+            leases.append(
+                Lease(
+                    name: try row.requiredText(0), holder: try row.requiredText(1), acquiredAt: try row.requiredInt(2),
+                    expiresAt: try row.requiredInt(3)))
+        }
+        return leases
+    }
+
+    /// ``LeaseRules/take(_:by:at:until:)`` as one `UPDATE` (assignments run left to right, so `acquired_at` is decided
+    /// before `holder` changes).
+    static let takeLeaseSQL = """
+        UPDATE leases SET acquired_at = IF(holder = ?, acquired_at, ?), holder = ?, expires_at = GREATEST(expires_at, ?)
+        WHERE name = ? AND (holder = ? OR holder = '' OR expires_at < ?)
+        """
 
     public func acquireLeases(
         _ names: [String], holder: String, at now: Int64, milliseconds: Int64
     ) async throws(WarehouseError) -> Set<String> {
         guard !names.isEmpty else { return [] }
         let expires = LeaseRules.expiry(now, milliseconds)
-        return try await leaseTransaction("take \(names.count) leases for \(holder)") { connection throws(MySQLError) in
+        return try await run("take \(names.count) leases for \(holder)") { connection throws(MySQLError) in
             var taken = Set<String>()
             for name in names {
-                // Inserting a missing row first makes every later step the same compare-and-set on an existing row.
+                // A missing row first, so every take is the same conditional update of an existing row.
                 try connection.run(
                     "INSERT IGNORE INTO leases (name, holder, acquired_at, expires_at) VALUES (?, '', 0, 0)", MySQLParameters(name))
-                guard
-                    let row = try connection.query(
-                        "SELECT holder, acquired_at, expires_at FROM leases WHERE name = ? FOR UPDATE", MySQLParameters(name)
-                    ).first
-                else { continue }
-                let current = Lease(
-                    name: name, holder: try row.requiredText(0), acquiredAt: try row.requiredInt(1), expiresAt: try row.requiredInt(2))
-                guard let next = LeaseRules.take(current, by: holder, at: now, until: expires) else { continue }
-                try connection.run(
-                    "UPDATE leases SET holder = ?, acquired_at = ?, expires_at = ? WHERE name = ?",
-                    MySQLParameters(next.holder, next.acquiredAt, next.expiresAt, name))
-                taken.insert(name)
+                try connection.run(Self.takeLeaseSQL, MySQLParameters(holder, now, holder, expires, name, holder, now))
+                let row = try connection.query("SELECT holder FROM leases WHERE name = ?", MySQLParameters(name)).first
+                if try row?.requiredText(0) == holder { taken.insert(name) }
             }
             return taken
         }
@@ -93,30 +96,29 @@ extension MySQLWarehouse {
     ) async throws(WarehouseError) -> Set<String> {
         guard !names.isEmpty else { return [] }
         let expires = LeaseRules.expiry(now, milliseconds)
-        return try await leaseTransaction("renew \(names.count) leases of \(holder)") { connection throws(MySQLError) in
-            var held = Set<String>()
-            for name in names {
-                guard
-                    let row = try connection.query("SELECT holder FROM leases WHERE name = ? FOR UPDATE", MySQLParameters(name)).first,
-                    try row.requiredText(0) == holder
-                else { continue }
+        return try await run("renew \(names.count) leases of \(holder)") { connection throws(MySQLError) in
+            for name in Set(names) {
                 try connection.run(
-                    "UPDATE leases SET expires_at = GREATEST(expires_at, ?) WHERE name = ?", MySQLParameters(expires, name))
-                held.insert(name)
+                    "UPDATE leases SET expires_at = GREATEST(expires_at, ?) WHERE name = ? AND holder = ?",
+                    MySQLParameters(expires, name, holder))
             }
-            return held
+            let held = try Self.leases(
+                connection, "SELECT name, holder, acquired_at, expires_at FROM leases WHERE holder = ?", MySQLParameters(holder))
+            return Set(held.map(\.name)).intersection(names)
         }
     }
 
     public func releaseLeases(_ names: [String]?, holder: String) async throws(WarehouseError) {
-        try await leaseTransaction("release the leases of \(holder)") { connection throws(MySQLError) in
-            if let names {
-                for name in names {
-                    try connection.run(
-                        "UPDATE leases SET holder = '', expires_at = 0 WHERE name = ? AND holder = ?", MySQLParameters(name, holder))
-                }
-            } else {
-                try connection.run("UPDATE leases SET holder = '', expires_at = 0 WHERE holder = ?", MySQLParameters(holder))
+        try await run("release the leases of \(holder)") { connection throws(MySQLError) in
+            var released = names ?? []
+            if names == nil {
+                released = try Self.leases(
+                    connection, "SELECT name, holder, acquired_at, expires_at FROM leases WHERE holder = ?", MySQLParameters(holder)
+                ).map(\.name)
+            }
+            for name in released {
+                try connection.run(
+                    "UPDATE leases SET holder = '', expires_at = 0 WHERE name = ? AND holder = ?", MySQLParameters(name, holder))
             }
         }
     }

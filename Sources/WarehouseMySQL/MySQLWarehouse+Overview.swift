@@ -9,7 +9,7 @@ extension MySQLWarehouse {
 
     public func dataVersion() async throws(WarehouseError) -> Int64 {
         try await run("read the data version") { connection throws(MySQLError) in
-            try connection.query("SELECT version FROM warehouse_version WHERE id = 1").first?.int64(0) ?? 0
+            try connection.query("SELECT CAST(COALESCE(SUM(version), 0) AS SIGNED) FROM warehouse_version").first?.int64(0) ?? 0
         }
     }
 

@@ -10,6 +10,18 @@ extension MySQLWarehouse {
         }
     }
 
+    public func settings(withPrefix prefix: String) async throws(WarehouseError) -> [String: String] {
+        try await run("read settings \(prefix)*") { connection throws(MySQLError) in
+            var settings: [String: String] = [:]
+            for row in try connection.query(
+                "SELECT `key`, value FROM settings WHERE LEFT(`key`, CHAR_LENGTH(?)) = ?", MySQLParameters(prefix, prefix)
+            ).all {
+                settings[try row.requiredText(0)] = try row.requiredText(1)
+            }
+            return settings
+        }
+    }
+
     public func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError) {
         try await write("save setting \(key)") { connection throws(MySQLError) in
             let parameters = MySQLParameters(key, value, time)

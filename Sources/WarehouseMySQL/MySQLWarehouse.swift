@@ -6,8 +6,9 @@ public import Warehouse
 /// The warehouse on a MySQL 8 or MariaDB server (the original design's database), through the MariaDB C client.
 ///
 /// Behaves exactly like ``SQLiteWarehouse`` (both pass `WarehouseConformance`): every write is one transaction,
-/// decimals are `DECIMAL(40,8)` bound and read as text, so values are exact. Each write transaction first bumps the
-/// one-row `warehouse_version` table: that is the data version, and it makes writers queue instead of deadlocking.
+/// decimals are `DECIMAL(40,8)` bound and read as text, so values are exact. Each write transaction first bumps this
+/// process's row of `warehouse_version` (the data version is their sum): a row per writer, so writers through different
+/// nodes of a Galera cluster do not all conflict on one row.
 /// Transactions interrupted by a lost connection are run again on a new one (see ``MySQLConnectionPool``).
 public final class MySQLWarehouse: Warehouse {
     public let configuration: MySQLConfiguration
@@ -16,6 +17,8 @@ public final class MySQLWarehouse: Warehouse {
     let logger: Logger
     /// This warehouse's name on the migration lock: the same for a migration rerun on a new connection.
     let migrationHolder = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+    /// This warehouse's row in `warehouse_version` (row 1 holds the count from before rows per writer).
+    let versionRow = Int64.random(in: 2...Int64.max)
 
     public init(configuration: MySQLConfiguration, logger: Logger = Logger(label: "cryptopipe.mysql")) {
         self.configuration = configuration
@@ -48,15 +51,16 @@ public final class MySQLWarehouse: Warehouse {
 
     // MARK: Plumbing
 
-    static let bumpVersionSQL = "UPDATE warehouse_version SET version = version + 1 WHERE id = 1"
+    static let bumpVersionSQL = "INSERT INTO warehouse_version (id, version) VALUES (?, 1) ON DUPLICATE KEY UPDATE version = version + 1"
 
     /// One write transaction, run again on a new connection if the connection is lost before it commits.
     func write<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (MySQLConnection) throws(MySQLError) -> T
     ) async throws(WarehouseError) -> T {
-        try await run(operation) { connection throws(MySQLError) in
+        let versionRow = self.versionRow
+        return try await run(operation) { connection throws(MySQLError) in
             try connection.transaction { connection throws(MySQLError) in
-                try connection.run(Self.bumpVersionSQL)
+                try connection.run(Self.bumpVersionSQL, MySQLParameters(versionRow))
                 return try body(connection)
             }
         }

@@ -84,6 +84,8 @@ struct ClusterCLITests {
                 let reader = MySQLWarehouse(configuration: try GaleraTestCluster.configuration(database: database, nodes: [2]))
                 let outcome: Result<Void, any Error>
                 do {
+                    // The schema first, as a worker's start makes it, so the test can watch the leases from the start.
+                    try await reader.migrate()
                     outcome = .success(
                         try await body(
                             Cluster(folder: folder, database: database, baseURL: baseURL, environment: environment), exchange, reader))
@@ -229,6 +231,12 @@ struct ClusterCLITests {
                 workers[index].terminate()
                 workers[index].waitUntilExit()
                 #expect(workers[index].terminationStatus == 0, "worker \(index): \(cluster.log(of: "worker-\(index)"))")
+                // The stopped worker handed its symbols back: the other two hold all of them before it comes back.
+                let stopped = index == 0 ? "worker-0" : "worker-\(index)"
+                try await Self.wait("the others to take worker \(index)'s symbols", seconds: 30) {
+                    let owners = try await Self.owners(warehouse)
+                    return owners.count == Self.symbols.count && !owners.values.contains(stopped)
+                }
                 workers[index] = try cluster.startWorker(index, id: "worker-\(index)-restarted")
                 try await Self.wait("worker \(index) back with its share", seconds: 60) {
                     try await Self.owners(warehouse).values.filter { $0 == "worker-\(index)-restarted" }.count == 2

@@ -62,6 +62,9 @@ struct TransformerBatchTests {
         func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError) {
             try await base.saveSetting(key, value: value, at: time)
         }
+        func settings(withPrefix prefix: String) async throws(WarehouseError) -> [String: String] {
+            try await base.settings(withPrefix: prefix)
+        }
     }
 
     @Test func aFailingObjectKeepsTheOnesBeforeItAndNamesItself() async throws {

@@ -90,8 +90,8 @@ struct GaleraClusterTests {
     }
 
     /// Two workers load the same minutes through two nodes at the same moment (two captures of one minute, as when a
-    /// lease moves). Writes through two nodes at once conflict in Galera's certification (every write also bumps the
-    /// one-row `warehouse_version`): the loser fails at commit with 1213 and is run again. Neither load is lost (both
+    /// lease moves). Writes of the same rows through two nodes at once conflict in Galera's certification: the loser
+    /// fails at commit with 1213 and is run again. Neither load is lost (both
     /// objects are in the ledger), and every minute is stored once, the same on every node.
     @Test(.timeLimit(.minutes(5)))
     func writesThroughTwoNodesAtOnceConflictAndAreRerunNotLost() async throws {
