@@ -158,7 +158,10 @@ public actor JobScheduler: Service {
             let now = clock.now()
             for name in order {
                 guard var entry = entries[name] else { continue }
-                entry.lastRun = latest[name]
+                // A worker's own job (its extraction) follows its own runs; a shared one, anyone's.
+                let last = latest[name]
+                let own = configuration.workerID.isEmpty || entry.job.shared || last?.worker == configuration.workerID
+                entry.lastRun = own ? last : entry.lastRun
                 if let saved = stored[name], let schedule = Self.schedule(saved), schedule.kind == entry.job.defaultSchedule.kind {
                     entry.schedule = schedule
                     entry.enabled = saved.enabled
@@ -199,10 +202,14 @@ public actor JobScheduler: Service {
         logger.info("scheduler started", metadata: ["jobs": "\(order.map(\.rawValue).joined(separator: ","))"])
         let clock = self.clock
         let tick = configuration.tick
+        let follow = !configuration.workerID.isEmpty
         await withTaskGroup(of: Void.self) { ticker in
             ticker.addTask {
+                var ticks = 0
                 while !Task.isCancelled {
                     do { try await clock.sleep(for: tick) } catch { return }
+                    ticks += 1
+                    if follow, ticks % 10 == 0 { await self.followSavedSchedules() }
                     continuation.yield()
                 }
             }
@@ -396,6 +403,35 @@ public actor JobScheduler: Service {
         } else {
             wakeUp?.yield()
         }
+    }
+
+    /// Takes the schedules and enabled flags saved since this scheduler read them (changed through another worker's API
+    /// or a `serve`), every ten ticks when several workers share the warehouse; the last runs are left alone.
+    public func followSavedSchedules() async {
+        await changes.acquire()
+        defer { changes.release() }
+        let stored: [StoredJobSchedule]
+        do {
+            stored = try await warehouse.jobSchedules()
+        } catch {
+            logger.warning("cannot read the saved job schedules", metadata: ["error": "\(error)"])
+            return
+        }
+        var changed = false
+        for saved in stored {
+            guard var entry = entries[saved.job], saved.updatedAt > entry.updatedAt, let schedule = Self.schedule(saved),
+                schedule.kind == entry.job.defaultSchedule.kind
+            else { continue }
+            entry.schedule = schedule
+            entry.enabled = saved.enabled
+            entry.updatedAt = saved.updatedAt
+            entries[saved.job] = entry
+            changed = true
+            logger.info(
+                "job schedule changed by another process",
+                metadata: ["job": "\(saved.job)", "schedule": "\(schedule.description)", "enabled": "\(saved.enabled)"])
+        }
+        if changed { wakeUp?.yield() }
     }
 
     /// Whether another worker ran (or runs) a shared job since this scheduler's last run of it, so it is not due here;

@@ -176,4 +176,36 @@ struct WorkerCoordinatorTests {
         #expect(runs.withLock { $0 } == ["a"], "b took a's run as its last and did not run the job")
         #expect(try await b.state("gap-fill").nextRunAt == (try await a.state("gap-fill").lastRun?.startedAt ?? 0) + 3_600_000)
     }
+
+    @Test func workersFollowEachOthersScheduleChangesButEachKeepsItsOwnExtractionRuns() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        func scheduler(_ worker: String) -> JobScheduler {
+            let jobs = [
+                ScheduledJob(name: "extract-transform", defaultSchedule: .every(seconds: 60)) { JobRunOutcome(status: .succeeded) },
+                ScheduledJob(name: "gap-fill", defaultSchedule: .every(seconds: 3_600), shared: true) { JobRunOutcome(status: .succeeded) },
+            ]
+            return JobScheduler(
+                jobs: jobs, warehouse: fixture.warehouse, clock: fixture.clock.reader, configuration: .init(workerID: worker),
+                logger: Logger(label: "test"))
+        }
+        let (a, b) = (scheduler("a"), scheduler("b"))
+        try await a.prepare()
+        try await b.prepare()
+        // a's extraction ran; b, starting later, does not take it for its own (its first extraction is due at once).
+        let run = try await fixture.warehouse.startJobRun(job: "extract-transform", trigger: .schedule, at: fixture.clock.now, worker: "a")
+        try await fixture.warehouse.finishJobRun(id: run, at: fixture.clock.now, outcome: JobRunOutcome(status: .succeeded))
+        let late = scheduler("b")
+        try await late.prepare()
+        #expect(try await late.state("extract-transform").lastRun == nil)
+        #expect(try await late.state("extract-transform").nextRunAt == fixture.clock.now)
+        // A change saved through a's API reaches b when b next reads the saved schedules.
+        fixture.clock.advance(milliseconds: 1_000)
+        _ = try await a.setEnabled("gap-fill", false)
+        _ = try await a.setSchedule("extract-transform", .every(seconds: 120))
+        #expect(try await b.state("gap-fill").enabled)
+        await b.followSavedSchedules()
+        #expect(try await b.state("gap-fill").enabled == false)
+        #expect(try await b.state("extract-transform").schedule == .every(seconds: 120))
+    }
 }
