@@ -96,6 +96,8 @@ public actor StreamCollector: Service {
     var malformedMessages = 0
     /// The last saved status without the fields that change with every event, and when it was saved.
     var savedStatus: (shape: StreamStatus, at: Int64)?
+    /// When other collectors' stale states were last looked for (hourly).
+    var staleStatesCheckedAt: Int64?
     /// After a 429 or 418 no snapshot is asked for until its `Retry-After` has passed.
     var snapshotsPausedUntil: Int64 = .min
     var rebuildCounter = Counter(label: "cryptopipe_stream_book_rebuilds_total")
@@ -821,6 +823,10 @@ public actor StreamCollector: Service {
         guard force || due else { return }
         do {
             try await status.save(to: statusStore, worker: configuration.workerID)
+            if staleStatesCheckedAt.map({ status.updatedAt - $0 >= 3_600_000 }) ?? true {
+                staleStatesCheckedAt = status.updatedAt
+                try await StreamStatus.forgetStale(in: statusStore, keeping: configuration.workerID, at: status.updatedAt)
+            }
             savedStatus = (shape, status.updatedAt)
         } catch {
             logger.warning("stream: cannot save the stream status", metadata: ["error": "\(error)"])

@@ -60,9 +60,12 @@ public enum JobSchedule: Sendable, Hashable {
         switch self {
         case .every(let seconds):
             guard let lastRunStart else { return anchor }
-            return lastRunStart + Int64(seconds) * 1_000
+            // Saturating: the last start is read from the warehouse, possibly written by another worker.
+            let (due, overflow) = lastRunStart.addingReportingOverflow(Int64(seconds) * 1_000)
+            return overflow ? .max : due
         case .weekly(let weekday, let minuteOfDay):
-            let from = max(lastRunStart ?? .min, anchor)
+            // Clamped far inside Int64, so the day arithmetic below cannot overflow whatever the stored times are.
+            let from = min(max(max(lastRunStart ?? .min, anchor), -(1 << 60)), 1 << 60)
             let day: Int64 = 86_400_000
             let dayStart = from >= 0 ? from / day * day : (from - day + 1) / day * day
             // 1970-01-01 was a Thursday (weekday 4).

@@ -86,13 +86,17 @@ public actor JobScheduler: Service {
         public var stopAfter: (job: JobName, runs: Int)?
         /// The worker whose runs these are (recorded in `job_runs.worker`); empty when only one process runs jobs.
         public var workerID: String
-        /// With several workers: the ids of the live ones, whose running runs are not closed at start.
+        /// With several workers: the ids of the live ones, whose running runs are not closed.
         public var liveWorkers: (@Sendable () async throws -> Set<String>)?
+        /// With several workers: the leases shared jobs run under; a shared job another worker is running is not run
+        /// (and no run is recorded).
+        public var gate: (any SingletonGate)?
 
         public init(
             tick: Duration = .seconds(1), stopAfter: (job: JobName, runs: Int)? = nil, workerID: String = "",
-            liveWorkers: (@Sendable () async throws -> Set<String>)? = nil
+            liveWorkers: (@Sendable () async throws -> Set<String>)? = nil, gate: (any SingletonGate)? = nil
         ) {
+            self.gate = gate
             self.tick = tick
             self.stopAfter = stopAfter
             self.workerID = workerID
@@ -108,6 +112,8 @@ public actor JobScheduler: Service {
         var lastRun: JobRun?
         var running = false
         var manualRequested = false
+        /// A shared job another worker was running is not taken again before this time.
+        var notBefore: Int64?
         var duration: CoreMetrics.Timer
         var failures: Counter
         var rows: Counter
@@ -209,7 +215,10 @@ public actor JobScheduler: Service {
                 while !Task.isCancelled {
                     do { try await clock.sleep(for: tick) } catch { return }
                     ticks += 1
-                    if follow, ticks % 10 == 0 { await self.followSavedSchedules() }
+                    if follow, ticks % 10 == 0 {
+                        await self.followSavedSchedules()
+                        await self.closeRunsOfGoneWorkers()
+                    }
                     continuation.yield()
                 }
             }
@@ -337,7 +346,7 @@ public actor JobScheduler: Service {
         guard !entries.values.contains(where: \.running) else { return [] }
         let manual = order.first { entries[$0]?.manualRequested == true }
         let due = order.enumerated().compactMap { index, name -> (dueAt: Int64, index: Int, name: JobName)? in
-            guard let entry = entries[name], entry.enabled else { return nil }
+            guard let entry = entries[name], entry.enabled, (entry.notBefore ?? .min) <= now else { return nil }
             let dueAt = entry.schedule.nextRun(lastRunStart: entry.lastRun?.startedAt, anchor: entry.updatedAt)
             return dueAt <= now ? (dueAt, index, name) : nil
         }
@@ -356,6 +365,28 @@ public actor JobScheduler: Service {
             wakeUp?.yield()
             return
         }
+        guard entry.job.shared, let gate = configuration.gate else {
+            await perform(name, trigger: trigger)
+            return
+        }
+        let ran: Void?
+        do {
+            ran = try await gate.exclusively(name.rawValue, waitingUpTo: .zero) { await self.perform(name, trigger: trigger) }
+        } catch {
+            logger.warning("cannot take the lease of a shared job; it stays due", metadata: ["job": "\(name)", "error": "\(error)"])
+            ran = nil
+        }
+        if ran == nil {
+            // Looked at again in a few seconds, when the other worker's run is recorded (and then followed).
+            logger.info("job not run here: another worker is running it", metadata: ["job": "\(name)"])
+            entries[name]?.running = false
+            entries[name]?.notBefore = clock.now() + 5_000
+        }
+    }
+
+    /// Runs the job and records the run.
+    private func perform(_ name: JobName, trigger: JobTrigger) async {
+        guard let entry = entries[name] else { return }
         let started = clock.now()
         let startInstant = ContinuousClock.now
         var run = JobRun(
@@ -432,6 +463,21 @@ public actor JobScheduler: Service {
                 metadata: ["job": "\(saved.job)", "schedule": "\(schedule.description)", "enabled": "\(saved.enabled)"])
         }
         if changed { wakeUp?.yield() }
+    }
+
+    /// Closes the runs left `running` by workers that are gone (killed, or their machine lost), so the ingestion log does
+    /// not show them running for ever; this worker's and the live ones' are left alone.
+    func closeRunsOfGoneWorkers() async {
+        guard let liveWorkers = configuration.liveWorkers else { return }
+        do {
+            var live = try await liveWorkers()
+            live.insert(configuration.workerID)
+            let closed = try await warehouse.abandonRunningJobRuns(
+                at: clock.now(), reason: "interrupted: the worker that ran it stopped", sparing: live)
+            if closed > 0 { logger.notice("closed job runs of workers that are gone", metadata: ["job_runs": "\(closed)"]) }
+        } catch {
+            logger.warning("cannot close the job runs of workers that are gone", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Whether another worker ran (or runs) a shared job since this scheduler's last run of it, so it is not due here;

@@ -40,8 +40,8 @@ public enum PipelineJobs {
     }
 
     /// The jobs. `collecting` says which symbols extract-transform fetches (default: every tracked one; a worker among
-    /// several: its share); with a `gate`, gap-fill and maintenance run on one worker at a time, and their schedules
-    /// follow the last run of any worker.
+    /// several: its share); with a `gate` (given to the scheduler as well), gap-fill and maintenance are shared jobs:
+    /// one worker at a time runs them, under their leases, and their schedules follow the last run of any worker.
     public static func make(
         extractor: Extractor, transformer: Transformer, gapFiller: GapFiller, maintenance: Maintenance, symbols: SymbolRegistry,
         collecting: (any SymbolSource)? = nil, gate: (any SingletonGate)? = nil,
@@ -50,14 +50,6 @@ public enum PipelineJobs {
     ) -> [ScheduledJob] {
         let cycles = CycleCounter()
         let collected: any SymbolSource = collecting ?? symbols
-        /// Runs `work` under the job's lease when there is a gate; a run another worker is doing is skipped.
-        @Sendable func singleton(_ job: JobName, _ work: @escaping @Sendable () async throws -> JobRunOutcome) async throws -> JobRunOutcome
-        {
-            guard let gate else { return try await work() }
-            if let outcome = try await gate.exclusively(job.rawValue, waitingUpTo: .zero, work) { return outcome }
-            logger.info("job skipped: another worker is running it", metadata: ["job": "\(job)"])
-            return JobRunOutcome(status: .succeeded, error: "skipped: another worker was running \(job)")
-        }
         @Sendable func fillGaps() async throws -> JobRunOutcome {
             let report = try await gapFiller.fill(try await symbols.symbols())
             var outcome = JobRunOutcome(
@@ -108,13 +100,11 @@ public enum PipelineJobs {
                 return outcome
             },
             ScheduledJob(name: gapFill, defaultSchedule: .every(seconds: defaults.gapFillSeconds), shared: gate != nil) {
-                try await singleton(gapFill) { try await fillGaps() }
+                try await fillGaps()
             },
             ScheduledJob(name: Self.maintenance, defaultSchedule: defaults.maintenance, shared: gate != nil) {
-                try await singleton(Self.maintenance) {
-                    let report = try await maintenance.run()
-                    return JobRunOutcome(status: .succeeded, rows: report.retention.klineRows + report.retention.orderBookRows)
-                }
+                let report = try await maintenance.run()
+                return JobRunOutcome(status: .succeeded, rows: report.retention.klineRows + report.retention.orderBookRows)
             },
         ]
 

@@ -104,6 +104,21 @@ public struct StreamStatus: Sendable, Hashable, Codable {
         return merged(states)
     }
 
+    /// Deletes the states of collectors not saved for a day (workers that stopped or were renamed; a default worker id
+    /// is new with every process), keeping `worker`'s own.
+    public static func forgetStale(in warehouse: any SettingsStore, keeping worker: String, at now: Int64) async throws(WarehouseError) {
+        for (key, text) in try await warehouse.settings(withPrefix: settingKey + "/") where key != settingKey + "/" + worker {
+            let state = try? JSONDecoder().decode(StreamStatus.self, from: Data(text.utf8))
+            let (age, overflow) = now.subtractingReportingOverflow(state?.updatedAt ?? .min)
+            if overflow || age > 86_400_000 { try await warehouse.deleteSetting(key) }
+        }
+    }
+
+    static func sum(_ a: Int, _ b: Int) -> Int {
+        let (total, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b < 0 ? .min : .max) : total
+    }
+
     static func merged(_ states: [StreamStatus]) -> StreamStatus? {
         let ordered = states.sorted { $0.updatedAt > $1.updatedAt }
         guard var merged = ordered.first else { return nil }
@@ -113,9 +128,10 @@ public struct StreamStatus: Sendable, Hashable, Codable {
         }
         var seen = Set(merged.symbols.map(\.symbol))
         for state in current {
-            merged.connections += state.connections
-            merged.flushes += state.flushes
-            merged.malformedMessages += state.malformedMessages
+            // Saturating: the figures come from the warehouse.
+            merged.connections = Self.sum(merged.connections, state.connections)
+            merged.flushes = Self.sum(merged.flushes, state.flushes)
+            merged.malformedMessages = Self.sum(merged.malformedMessages, state.malformedMessages)
             merged.lagP50Milliseconds = [merged.lagP50Milliseconds, state.lagP50Milliseconds].compactMap { $0 }.max()
             merged.lagP95Milliseconds = [merged.lagP95Milliseconds, state.lagP95Milliseconds].compactMap { $0 }.max()
             for symbol in state.symbols where seen.insert(symbol.symbol).inserted { merged.symbols.append(symbol) }

@@ -60,11 +60,25 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
     /// The symbols this worker holds, in symbol order, and when the warehouse last confirmed them.
     private var owned: [Symbol] = []
     private var confirmedAt: Int64?
-    /// Singleton work running under a lease, by lease name: how to cancel it when the lease is lost.
-    private var singletons: [String: @Sendable () -> Void] = [:]
+    /// Whether the last round saw no other live worker: alone, a worker keeps its symbols through a warehouse outage,
+    /// since nobody else would take them.
+    private var alone = true
+    /// Singleton work running under a lease, by lease name: a token (so a later holder is never cancelled for an
+    /// earlier one's loss) and how to cancel it.
+    private var singletons: [String: (token: Int, cancel: @Sendable () -> Void)] = [:]
+    /// When the singleton leases were last renewed.
+    private var singletonsConfirmedAt: Int64?
+    private var nextToken = 0
+    /// Job leases being taken by ``exclusively(_:waitingUpTo:_:)`` right now: held in the warehouse, not yet registered.
+    private var acquiring: [String: Int] = [:]
     private var stopped = false
+    /// The round in progress: rounds never overlap, a caller arriving during one waits for it.
+    private var round: Task<Void, any Error>?
     /// Rounds done (a test hook).
     public private(set) var rounds = 0
+    private var lastHeartbeat: Int64?
+    /// Set when another process uses this worker id and started earlier: this one must stop.
+    private var conflict: WorkerIDConflict?
 
     public init(
         configuration: Configuration, store: any LeaseStore, registry: SymbolRegistry, clock: PipelineClock = .system, logger: Logger
@@ -80,10 +94,12 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
     public var workerID: String { configuration.workerID }
 
     /// This worker's share of the tracked symbols; before the first round, a round is done first. Empty once the leases
-    /// may have expired without a renewal.
+    /// may have expired without a renewal, unless the worker was alone.
     public func symbols() async throws(PipelineError) -> [Symbol] {
         if confirmedAt == nil, !stopped { try await balance() }
-        guard let confirmedAt, clock.now() - confirmedAt < configuration.leaseMilliseconds else { return [] }
+        guard let confirmedAt else { return [] }
+        let (age, overflow) = clock.now().subtractingReportingOverflow(confirmedAt)
+        guard alone || (!overflow && age < configuration.leaseMilliseconds) else { return [] }
         return owned
     }
 
@@ -95,56 +111,19 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
         return symbols / live.count + (index < symbols % live.count ? 1 : 0)
     }
 
-    /// One round: heartbeat, renewal, balance.
+    /// One round: heartbeat, renewal, balance. One at a time: a call during a round waits for that round.
     public func balance() async throws(PipelineError) {
         guard !stopped else { return }
-        let me = configuration.workerID
-        let lease = configuration.leaseMilliseconds
+        let task: Task<Void, any Error>
+        if let round {
+            task = round
+        } else {
+            task = Task { try await self.balanceRound() }
+            round = task
+        }
+        defer { if round == task { round = nil } }
         do {
-            let now = clock.now()
-            try await store.heartbeat(
-                WorkerRecord(
-                    id: me, host: configuration.host, processID: configuration.processID, startedAt: startedAt, heartbeatAt: now,
-                    leaseMilliseconds: lease),
-                forgetBefore: now - 86_400_000)
-            let tracked = try await registry.refreshed()
-            let trackedNames = Set(tracked.map { LeaseName.symbol($0.rawValue) })
-            let live = try await store.workers().filter { $0.isLive(at: now) }.map(\.id).sorted()
-            let leases = try await store.leases()
-            let mine = leases.filter { $0.holder == me }.map(\.name)
-            let held = try await store.renewLeases(mine + singletons.keys, holder: me, at: now, milliseconds: lease)
-            for (name, cancel) in singletons where !held.contains(name) {
-                logger.warning("worker: a singleton lease was lost; its work is cancelled", metadata: ["lease": "\(name)"])
-                cancel()
-            }
-            var symbolLeases = held.filter { $0.hasPrefix(LeaseName.symbolPrefix) }
-            var release = symbolLeases.subtracting(trackedNames)
-            symbolLeases.subtract(release)
-            let share = Self.share(of: me, live: live, symbols: tracked.count)
-            if symbolLeases.count > share {
-                let extra = symbolLeases.sorted().suffix(symbolLeases.count - share)
-                release.formUnion(extra)
-                symbolLeases.subtract(extra)
-            }
-            if !release.isEmpty { try await store.releaseLeases(release.sorted(), holder: me) }
-            if symbolLeases.count < share {
-                let byName = Dictionary(leases.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
-                let free = tracked.map { LeaseName.symbol($0.rawValue) }.filter { name in
-                    !symbolLeases.contains(name) && (byName[name].map { $0.isFree(at: now) } ?? true)
-                }
-                let wanted = Array(free.sorted().prefix(share - symbolLeases.count))
-                let taken = try await store.acquireLeases(wanted, holder: me, at: now, milliseconds: lease)
-                symbolLeases.formUnion(taken)
-                if !taken.isEmpty {
-                    logger.info("worker: took symbols", metadata: ["symbols": "\(taken.sorted().joined(separator: ","))"])
-                }
-            }
-            if !release.isEmpty {
-                logger.info("worker: handed symbols back", metadata: ["symbols": "\(release.sorted().joined(separator: ","))"])
-            }
-            owned = tracked.filter { symbolLeases.contains(LeaseName.symbol($0.rawValue)) }.sorted()
-            confirmedAt = now
-            rounds += 1
+            try await task.value
         } catch let error as PipelineError {
             throw error
         } catch let error as WarehouseError {
@@ -154,37 +133,149 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
         }
     }
 
+    private func balanceRound() async throws {
+        let me = configuration.workerID
+        let lease = configuration.leaseMilliseconds
+        let now = clock.now()
+        let workers = try await store.workers()
+        // The row is ours since our last heartbeat unless another process with this id wrote it meanwhile; the two would
+        // share every lease: the one that started later stops (a row left by a crashed predecessor is simply taken over
+        // on the first round).
+        if lastHeartbeat != nil,
+            let twin = workers.first(where: {
+                $0.id == me && ($0.processID != configuration.processID || $0.startedAt != startedAt)
+            }), (twin.startedAt, twin.processID) < (startedAt, configuration.processID)
+        {
+            let found = WorkerIDConflict(workerID: me, processID: twin.processID, host: twin.host)
+            conflict = found
+            throw found
+        }
+        try await store.heartbeat(
+            WorkerRecord(
+                id: me, host: configuration.host, processID: configuration.processID, startedAt: startedAt, heartbeatAt: now,
+                leaseMilliseconds: lease),
+            forgetBefore: now - 86_400_000)
+        lastHeartbeat = now
+        let tracked = try await registry.refreshed()
+        let trackedNames = Set(tracked.map { LeaseName.symbol($0.rawValue) })
+        let live = Set(workers.filter { $0.isLive(at: now) && $0.id != me }.map(\.id) + [me]).sorted()
+        let leases = try await store.leases()
+        // Symbol leases, and the singletons running now; a job lease held with no work behind it is freed below.
+        let running = singletons
+        let mine = leases.filter { $0.holder == me && $0.name.hasPrefix(LeaseName.symbolPrefix) }.map(\.name)
+        let orphans = leases.filter {
+            $0.holder == me && $0.name.hasPrefix(LeaseName.jobPrefix) && running[$0.name] == nil && acquiring[$0.name] == nil
+        }.map(\.name)
+        let held = try await store.renewLeases(mine + running.keys, holder: me, at: now, milliseconds: lease)
+        for (name, entry) in running where !held.contains(name) && singletons[name]?.token == entry.token {
+            logger.warning("worker: a singleton lease was lost; its work is cancelled", metadata: ["lease": "\(name)"])
+            entry.cancel()
+        }
+        if !running.isEmpty { singletonsConfirmedAt = now }
+        var symbolLeases = held.filter { $0.hasPrefix(LeaseName.symbolPrefix) }
+        var release = symbolLeases.subtracting(trackedNames)
+        symbolLeases.subtract(release)
+        let share = Self.share(of: me, live: live, symbols: tracked.count)
+        if symbolLeases.count > share {
+            let extra = symbolLeases.sorted().suffix(symbolLeases.count - share)
+            release.formUnion(extra)
+            symbolLeases.subtract(extra)
+        }
+        if !release.isEmpty || !orphans.isEmpty { try await store.releaseLeases(release.sorted() + orphans, holder: me) }
+        if symbolLeases.count < share {
+            let byName = Dictionary(leases.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+            let free = tracked.map { LeaseName.symbol($0.rawValue) }.filter { name in
+                !symbolLeases.contains(name) && (byName[name].map { $0.isFree(at: now) } ?? true)
+            }
+            let wanted = Array(free.sorted().prefix(share - symbolLeases.count))
+            let taken = try await store.acquireLeases(wanted, holder: me, at: now, milliseconds: lease)
+            symbolLeases.formUnion(taken)
+            if !taken.isEmpty {
+                logger.info("worker: took symbols", metadata: ["symbols": "\(taken.sorted().joined(separator: ","))"])
+            }
+        }
+        if !release.isEmpty {
+            logger.info("worker: handed symbols back", metadata: ["symbols": "\(release.sorted().joined(separator: ","))"])
+        }
+        owned = tracked.filter { symbolLeases.contains(LeaseName.symbol($0.rawValue)) }.sorted()
+        alone = live.allSatisfy { $0 == me }
+        confirmedAt = now
+        rounds += 1
+    }
+
+    /// Cancels the singleton work whose leases may have run out unrenewed (the warehouse did not answer for most of a
+    /// lease), since another worker may take them.
+    func cancelUnrenewedSingletons() {
+        guard !singletons.isEmpty, let since = singletonsConfirmedAt else { return }
+        let (age, overflow) = clock.now().subtractingReportingOverflow(since)
+        guard overflow || age >= configuration.leaseMilliseconds * 4 / 5 else { return }
+        logger.warning(
+            "worker: singleton leases could not be renewed; their work is cancelled", metadata: ["leases": "\(singletons.keys.sorted())"])
+        for entry in singletons.values { entry.cancel() }
+    }
+
     public func run() async throws {
         logger.notice(
             "worker started",
             metadata: ["worker": "\(configuration.workerID)", "lease_seconds": "\(configuration.leaseMilliseconds / 1_000)"])
         let interval = configuration.renewInterval
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await self.balance()
-                } catch {
-                    self.logger.warning("worker: renewing the leases failed; retrying", metadata: ["error": "\(error)"])
+            await withTaskGroup(of: Void.self) { group in
+                // The watchdog runs apart from the rounds, which may hang on a warehouse that does not answer.
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await self.clock.sleep(for: interval) } catch { return }
+                        await self.cancelUnrenewedSingletons()
+                    }
                 }
-                do { try await self.clock.sleep(for: interval) } catch { return }
+                group.addTask {
+                    while !Task.isCancelled {
+                        do {
+                            try await self.balance()
+                        } catch {
+                            if await self.conflict != nil { return }
+                            self.logger.warning("worker: renewing the leases failed; retrying", metadata: ["error": "\(error)"])
+                        }
+                        do { try await self.clock.sleep(for: interval) } catch { return }
+                    }
+                }
+                await group.next()
+                group.cancelAll()
             }
         }
+        // The leases under this id are the other process's too: they are left alone.
+        if let conflict { throw conflict }
         await stop()
     }
 
-    /// Frees every lease and removes the worker's row, so the others take its symbols on their next round.
+    /// Frees every symbol lease and removes the worker's row, so the others take its symbols on their next round.
+    /// Singleton work still running keeps its lease, renewed here until it ends, and frees it itself.
     public func stop() async {
         guard !stopped else { return }
         stopped = true
         owned = []
-        // Singleton work still running keeps its lease: its own end frees it.
+        let me = configuration.workerID
         do {
-            let symbols = try await store.leases().filter { $0.holder == configuration.workerID && !singletons.keys.contains($0.name) }
-            try await store.releaseLeases(symbols.map(\.name), holder: configuration.workerID)
-            if singletons.isEmpty { try await store.removeWorker(id: configuration.workerID) }
+            let symbols = try await store.leases().filter { $0.holder == me && singletons[$0.name] == nil }
+            try await store.releaseLeases(symbols.map(\.name), holder: me)
             logger.notice("worker stopped; its leases are free", metadata: ["symbols": "\(symbols.count)"])
         } catch {
             logger.warning("worker: freeing the leases failed; they expire on their own", metadata: ["error": "\(error)"])
+        }
+        while !singletons.isEmpty {
+            do {
+                _ = try await store.renewLeases(
+                    Array(singletons.keys), holder: me, at: clock.now(), milliseconds: configuration.leaseMilliseconds)
+                singletonsConfirmedAt = clock.now()
+                try await clock.sleep(for: configuration.renewInterval)
+            } catch {
+                break
+            }
+        }
+        do {
+            try await store.removeWorker(id: me)
+        } catch {
+            logger.warning("worker: removing its row failed; it is forgotten after a day", metadata: ["error": "\(error)"])
         }
     }
 
@@ -196,15 +287,30 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
         let waitMilliseconds = Int64(wait.components.seconds) * 1_000 + Int64(wait.components.attoseconds / 1_000_000_000_000_000)
         let deadline = LeaseRules.expiry(clock.now(), waitMilliseconds)
         while true {
+            guard !stopped else { return nil }
             let now = clock.now()
-            if try await store.acquireLeases([name], holder: me, at: now, milliseconds: configuration.leaseMilliseconds).contains(name) {
-                break
+            // One holder in this process too: the lease is this worker's, so a second caller here waits its turn.
+            if singletons[name] == nil {
+                acquiring[name, default: 0] += 1
+                let taken: Bool
+                do {
+                    taken = try await store.acquireLeases([name], holder: me, at: now, milliseconds: configuration.leaseMilliseconds)
+                        .contains(name)
+                } catch {
+                    doneAcquiring(name)
+                    throw error
+                }
+                doneAcquiring(name)
+                if taken, singletons[name] == nil { break }
             }
             guard now < deadline else { return nil }
             try await clock.sleep(for: .milliseconds(min(250, deadline - now)))
         }
+        nextToken += 1
+        let token = nextToken
         let task = Task { try await body() }
-        singletons[name] = { task.cancel() }
+        singletons[name] = (token, { task.cancel() })
+        singletonsConfirmedAt = clock.now()
         let result: Result<T, any Error>
         do {
             result = .success(
@@ -216,15 +322,19 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
         } catch {
             result = .failure(error)
         }
-        singletons[name] = nil
+        if singletons[name]?.token == token { singletons[name] = nil }
         do {
             try await store.releaseLeases([name], holder: me)
-            if stopped, singletons.isEmpty { try await store.removeWorker(id: me) }
         } catch {
-            logger.warning(
-                "worker: freeing a singleton lease failed; it expires on its own", metadata: ["lease": "\(name)", "error": "\(error)"])
+            // The next round frees a job lease with no work behind it; failing that, it expires.
+            logger.warning("worker: freeing a singleton lease failed", metadata: ["lease": "\(name)", "error": "\(error)"])
         }
         return try result.get()
+    }
+
+    private func doneAcquiring(_ name: String) {
+        let left = (acquiring[name] ?? 1) - 1
+        acquiring[name] = left > 0 ? left : nil
     }
 
     /// The workers and leases as `status`, the API and the Pipeline page show them.
@@ -243,6 +353,17 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
                     })
             },
             generatedAt: now)
+    }
+}
+
+/// Two live processes with one worker id: the later one stops, as both would hold every lease.
+public struct WorkerIDConflict: Error, Sendable, CustomStringConvertible {
+    public var workerID: String
+    public var processID: Int64
+    public var host: String
+
+    public var description: String {
+        "worker id '\(workerID)' is in use by process \(processID) on \(host): give each run its own --worker-id (or CRYPTOPIPE_WORKER_ID)"
     }
 }
 

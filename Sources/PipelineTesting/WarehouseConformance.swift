@@ -669,6 +669,10 @@ public enum WarehouseConformance {
             try await warehouse.saveSetting("stream.statusx", value: "3", at: 3)
             let prefixed = try await warehouse.settings(withPrefix: "stream.status/")
             try require(prefixed == ["stream.status/a": "1", "stream.status/b": "2"], "by prefix: \(prefixed)")
+            try await warehouse.deleteSetting("stream.status/a")
+            try await warehouse.deleteSetting("stream.status/none")
+            let left = try await warehouse.settings(withPrefix: "stream.status/")
+            try require(left == ["stream.status/b": "2"], "after a delete: \(left)")
         },
     ]
     /// WarehouseMaintenance.

@@ -55,6 +55,7 @@ public enum GaleraTestCluster {
         let outcome: Result<Value, any Error>
         do {
             try await admin.execute("CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            try await awaitDatabaseOnEveryNode(name)
             outcome = .success(try await body(name))
         } catch {
             outcome = .failure(error)
@@ -69,6 +70,23 @@ public enum GaleraTestCluster {
     }
 
     static let exclusive = TurnLock()
+
+    /// Waits until every node has applied the `CREATE DATABASE` (a node that rejoined after an earlier test may still
+    /// be applying what it missed), for at most 60 s.
+    static func awaitDatabaseOnEveryNode(_ name: String) async throws {
+        for node in 0..<nodeCount {
+            let configuration = try configuration(database: "mysql", nodes: [node])
+            var present = false
+            for _ in 0..<600 {
+                present = try await PrivateMariaDB.offThePool {
+                    !(try MySQLConnection(configuration).query("SHOW DATABASES LIKE '\(name)'").all.isEmpty)
+                }
+                if present { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            if !present { throw ConformanceFailure("node \(node + 1) did not apply CREATE DATABASE \(name) in 60 s") }
+        }
+    }
 
     static func nodeFolder(_ node: Int) -> String { (environment["CRYPTOPIPE_TEST_GALERA_DIR"] ?? "") + "/node\(node + 1)" }
 

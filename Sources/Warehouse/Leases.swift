@@ -90,10 +90,11 @@ public enum LeaseRules {
     }
 
     /// The row after `holder` takes `current` at `now` until `expires`, or `nil` when another worker still holds it.
-    /// The holder's own lease is extended and keeps its `acquiredAt`.
+    /// The holder's own lease keeps its `acquiredAt` and gets the new expiry (never the later of the two: an expiry set
+    /// by a clock that ran ahead must not outlive its worker).
     public static func take(_ current: Lease, by holder: String, at now: Int64, until expires: Int64) -> Lease? {
         if current.holder == holder {
-            return Lease(name: current.name, holder: holder, acquiredAt: current.acquiredAt, expiresAt: max(current.expiresAt, expires))
+            return Lease(name: current.name, holder: holder, acquiredAt: current.acquiredAt, expiresAt: expires)
         }
         guard current.isFree(at: now) else { return nil }
         return Lease(name: current.name, holder: holder, acquiredAt: now, expiresAt: expires)

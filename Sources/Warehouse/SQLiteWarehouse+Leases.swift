@@ -75,7 +75,7 @@ extension SQLiteWarehouse {
             var held = Set<String>()
             for name in names {
                 try db.execute(
-                    sql: "UPDATE leases SET expires_at = max(expires_at, ?) WHERE name = ? AND holder = ?",
+                    sql: "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?",
                     arguments: [expires, name, holder])
                 if db.changesCount > 0 { held.insert(name) }
             }

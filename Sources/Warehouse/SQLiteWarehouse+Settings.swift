@@ -18,6 +18,10 @@ extension SQLiteWarehouse {
         }
     }
 
+    public func deleteSetting(_ key: String) async throws(WarehouseError) {
+        try await write("delete setting \(key)") { db in try db.execute(sql: "DELETE FROM settings WHERE key = ?", arguments: [key]) }
+    }
+
     public func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError) {
         try await write("save setting \(key)") { db in
             try db.execute(

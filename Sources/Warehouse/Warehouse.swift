@@ -149,6 +149,8 @@ public protocol SettingsStore: Sendable {
     func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError)
     /// Every setting whose key starts with `prefix` (one per worker, e.g. `stream.status/`), by key.
     func settings(withPrefix prefix: String) async throws(WarehouseError) -> [String: String]
+    /// Deletes the setting (nothing when there is none).
+    func deleteSetting(_ key: String) async throws(WarehouseError)
 }
 
 /// Schema upgrades, retention and housekeeping.

@@ -68,7 +68,7 @@ extension MySQLWarehouse {
     /// ``LeaseRules/take(_:by:at:until:)`` as one `UPDATE` (assignments run left to right, so `acquired_at` is decided
     /// before `holder` changes).
     static let takeLeaseSQL = """
-        UPDATE leases SET acquired_at = IF(holder = ?, acquired_at, ?), holder = ?, expires_at = GREATEST(expires_at, ?)
+        UPDATE leases SET acquired_at = IF(holder = ?, acquired_at, ?), holder = ?, expires_at = ?
         WHERE name = ? AND (holder = ? OR holder = '' OR expires_at < ?)
         """
 
@@ -97,10 +97,15 @@ extension MySQLWarehouse {
         guard !names.isEmpty else { return [] }
         let expires = LeaseRules.expiry(now, milliseconds)
         return try await run("renew \(names.count) leases of \(holder)") { connection throws(MySQLError) in
-            for name in Set(names) {
-                try connection.run(
-                    "UPDATE leases SET expires_at = GREATEST(expires_at, ?) WHERE name = ? AND holder = ?",
-                    MySQLParameters(expires, name, holder))
+            // A few hundred names a statement: one commit renews a worker's whole share. The rows are this worker's, so
+            // no other connection of it waits on them.
+            let unique = Array(Set(names)).sorted()
+            for start in stride(from: 0, to: unique.count, by: 500) {
+                let chunk = unique[start..<min(start + 500, unique.count)]
+                var parameters = MySQLParameters(expires, holder)
+                for name in chunk { parameters.append(name) }
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+                try connection.run("UPDATE leases SET expires_at = ? WHERE holder = ? AND name IN (\(marks))", parameters)
             }
             let held = try Self.leases(
                 connection, "SELECT name, holder, acquired_at, expires_at FROM leases WHERE holder = ?", MySQLParameters(holder))

@@ -22,6 +22,12 @@ extension MySQLWarehouse {
         }
     }
 
+    public func deleteSetting(_ key: String) async throws(WarehouseError) {
+        try await write("delete setting \(key)") { connection throws(MySQLError) in
+            try connection.run("DELETE FROM settings WHERE `key` = ?", MySQLParameters(key))
+        }
+    }
+
     public func saveSetting(_ key: String, value: String, at time: Int64) async throws(WarehouseError) {
         try await write("save setting \(key)") { connection throws(MySQLError) in
             let parameters = MySQLParameters(key, value, time)

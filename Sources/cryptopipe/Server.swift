@@ -176,7 +176,7 @@ struct ServerAssembly {
                 liveWorkers: { [warehouse = backends.warehouse] in
                     let now = PipelineClock.system.now()
                     return Set(try await warehouse.workers().filter { $0.isLive(at: now) }.map(\.id))
-                }),
+                }, gate: coordinator),
             metrics: factory,
             logger: logger
         )

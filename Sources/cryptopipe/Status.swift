@@ -69,11 +69,11 @@ struct Status: AsyncParsableCommand {
             // The workers sharing the warehouse (`run` processes), on this machine's clock like their leases.
             let cluster = try await WorkerCoordinator.overview(of: backends.warehouse, at: PipelineClock.system.now())
             for worker in cluster.workers {
-                let symbols = worker.symbols.map(\.name)
+                let symbols = worker.symbols.map { Console.oneLine($0.name) }
                 Console.print(
                     "worker \(Console.oneLine(worker.record.id)) on \(Console.oneLine(worker.record.host)) (pid \(worker.record.processID)): \(worker.live ? "live" : "gone"), "
                         + "\(symbols.count) symbols\(symbols.isEmpty ? "" : " (\(symbols.joined(separator: ",")))")"
-                        + (worker.jobs.isEmpty ? "" : ", running \(worker.jobs.map(\.name).joined(separator: ","))"))
+                        + (worker.jobs.isEmpty ? "" : ", running \(worker.jobs.map { Console.oneLine($0.name) }.joined(separator: ","))"))
             }
             Console.print(
                 "processed files: \(counts["processed_files"] ?? 0), rejected files: \(counts["rejected_files"] ?? 0), k-line rows: \(counts["fact_klines"] ?? 0), order-book rows: \(counts["fact_orderbook"] ?? 0)"

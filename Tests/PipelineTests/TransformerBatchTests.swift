@@ -65,6 +65,7 @@ struct TransformerBatchTests {
         func settings(withPrefix prefix: String) async throws(WarehouseError) -> [String: String] {
             try await base.settings(withPrefix: prefix)
         }
+        func deleteSetting(_ key: String) async throws(WarehouseError) { try await base.deleteSetting(key) }
     }
 
     @Test func aFailingObjectKeepsTheOnesBeforeItAndNamesItself() async throws {

@@ -208,4 +208,88 @@ struct WorkerCoordinatorTests {
         #expect(try await b.state("gap-fill").enabled == false)
         #expect(try await b.state("extract-transform").schedule == .every(seconds: 120))
     }
+
+    @Test func twoCallersInOneWorkerTakeTurnsAtASingleton() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let a = fixture.worker("a")
+        // While a's flush transforms, a's gap fill asking for the same lease is refused (not run alongside), and the
+        // lease stays a's until the first caller ends.
+        let inner = try await a.exclusively("transform", waitingUpTo: .zero) {
+            let second = try await a.exclusively("transform", waitingUpTo: .zero) { true }
+            let holder = try await fixture.warehouse.leases().first { $0.name == "job/transform" }?.holder
+            return (second, holder)
+        }
+        #expect(inner?.0 == nil && inner?.1 == "a")
+        #expect(try await fixture.warehouse.leases().first { $0.name == "job/transform" }?.holder == "", "freed once")
+    }
+
+    @Test func aSecondProcessWithTheSameWorkerIDIsStopped() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        func worker(pid: Int64) -> WorkerCoordinator {
+            WorkerCoordinator(
+                configuration: .init(workerID: "same", host: "test", processID: pid), store: fixture.warehouse,
+                registry: SymbolRegistry(warehouse: fixture.warehouse, seed: []), clock: fixture.clock.reader, logger: Logger(label: "test")
+            )
+        }
+        let older = worker(pid: 1)
+        try await older.balance()
+        fixture.clock.advance(milliseconds: 10)
+        let newer = worker(pid: 2)
+        try await newer.balance()
+        try await older.balance()
+        await #expect(throws: PipelineError.self) { try await newer.balance() }
+        try await older.balance()
+    }
+
+    @Test func aSharedJobHeldByAnotherWorkerIsNotRunAndNoRunIsRecorded() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let (a, b) = (fixture.worker("a"), fixture.worker("b"))
+        let runs = Mutex(0)
+        let job = ScheduledJob(name: "gap-fill", defaultSchedule: .every(seconds: 3_600), shared: true) {
+            runs.withLock { $0 += 1 }
+            return JobRunOutcome(status: .succeeded)
+        }
+        let scheduler = JobScheduler(
+            jobs: [job], warehouse: fixture.warehouse, clock: fixture.clock.reader, configuration: .init(workerID: "b", gate: b),
+            logger: Logger(label: "test"))
+        // a runs the gap fill (holding its lease) while b's scheduler finds it due.
+        _ = try await a.exclusively("gap-fill", waitingUpTo: .zero) {
+            let running = Task { try await scheduler.run() }
+            defer { running.cancel() }
+            try await eventually {
+                let passed = await scheduler.lastPassAt != nil
+                let running = try await scheduler.state("gap-fill").running
+                return passed && !running
+            }
+            return true
+        }
+        #expect(runs.withLock { $0 } == 0)
+        #expect(try await fixture.warehouse.jobRuns(JobRunQuery()).total == 0, "no run recorded for a job not run")
+    }
+
+    @Test func streamStatesOfWorkersAreMergedAndStaleOnesForgotten() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let now = fixture.clock.now
+        func state(_ symbol: String, at time: Int64, connections: Int) throws -> StreamStatus {
+            StreamStatus(
+                streamURL: "ws://x", updatedAt: time, connections: connections, flushes: 1, lagP50Milliseconds: 100,
+                lagP95Milliseconds: 200, malformedMessages: 0,
+                symbols: [
+                    .init(
+                        symbol: try Symbol(symbol), connected: true, lastEvent: time, bookSynced: true, bookUpdateId: 1, rebuilds: 0,
+                        repairs: 0, lastWritten: nil)
+                ])
+        }
+        try await state("BTCUSDT", at: now, connections: 1).save(to: fixture.warehouse, worker: "a")
+        try await state("ETHUSDT", at: now - 60_000, connections: 2).save(to: fixture.warehouse, worker: "b")
+        try await state("XRPUSDT", at: now - 2 * 86_400_000, connections: 4).save(to: fixture.warehouse, worker: "gone")
+        let merged = try #require(try await StreamStatus.load(from: fixture.warehouse))
+        #expect(merged.symbols.map(\.symbol.rawValue) == ["BTCUSDT", "ETHUSDT"] && merged.connections == 3, "\(merged)")
+        try await StreamStatus.forgetStale(in: fixture.warehouse, keeping: "a", at: now)
+        #expect(try await fixture.warehouse.settings(withPrefix: "stream.status/").keys.sorted() == ["stream.status/a", "stream.status/b"])
+    }
 }

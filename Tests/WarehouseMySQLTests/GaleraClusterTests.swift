@@ -5,6 +5,7 @@ import PipelineTesting
 import PipelineTestingMySQL
 import Testing
 import Warehouse
+
 @testable import WarehouseMySQL
 
 /// The MySQL warehouse on a real three-node MariaDB Galera cluster (`scripts/galera-test-cluster`): migrations started
@@ -38,7 +39,13 @@ struct GaleraClusterTests {
     /// The first column of `sql`'s rows, asked of node `node` alone.
     static func query(_ sql: String, database: String, node: Int) async throws -> [String] {
         let configuration = try GaleraTestCluster.configuration(database: database, nodes: [node])
-        return try await PrivateMariaDB.offThePool { try MySQLConnection(configuration).query(sql).all.map { $0.string(0) ?? "NULL" } }
+        return try await PrivateMariaDB.offThePool {
+            let connection = try MySQLConnection(configuration)
+            // A causal read: the node first applies every write the cluster committed before it (a node that rejoined
+            // may still be catching up).
+            try connection.execute("SET SESSION wsrep_sync_wait = 1")
+            return try connection.query(sql).all.map { $0.string(0) ?? "NULL" }
+        }
     }
 
     /// Three processes starting on three nodes at once each run the migrations: the cluster-wide lock (a row, not
