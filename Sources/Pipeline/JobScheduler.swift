@@ -501,9 +501,16 @@ public actor JobScheduler: Service {
         return true
     }
 
+    /// The stored schedule, or `nil` when it is none `setSchedule` would have saved (values outside its ranges, from
+    /// another version or edited by hand), so the job keeps the schedule it has.
     static func schedule(_ stored: StoredJobSchedule) -> JobSchedule? {
-        if let seconds = stored.intervalSeconds { return .every(seconds: seconds) }
-        if let weekday = stored.weekday, let minute = stored.minuteOfDay { return .weekly(weekday: weekday, minuteOfDay: minute) }
+        if let seconds = stored.intervalSeconds {
+            guard (JobSchedule.minimumIntervalSeconds...JobSchedule.maximumIntervalSeconds).contains(seconds) else { return nil }
+            return .every(seconds: seconds)
+        }
+        if let weekday = stored.weekday, let minute = stored.minuteOfDay, (0...6).contains(weekday), (0..<1_440).contains(minute) {
+            return .weekly(weekday: weekday, minuteOfDay: minute)
+        }
         return nil
     }
 

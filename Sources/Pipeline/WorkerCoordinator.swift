@@ -64,10 +64,17 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
     /// since nobody else would take them.
     private var alone = true
     /// Singleton work running under a lease, by lease name: a token (so a later holder is never cancelled for an
-    /// earlier one's loss) and how to cancel it.
-    private var singletons: [String: (token: Int, cancel: @Sendable () -> Void)] = [:]
-    /// When the singleton leases were last renewed.
-    private var singletonsConfirmedAt: Int64?
+    /// earlier one's loss), how to cancel it, when its lease was last renewed, and whether it ended and its lease is
+    /// being freed (the entry stays until then, so another caller here cannot take the lease while it is freed).
+    private var singletons: [String: Singleton] = [:]
+    private struct Singleton {
+        var token: Int
+        var cancel: @Sendable () -> Void
+        var confirmedAt: Int64
+        var releasing = false
+    }
+    /// Job leases held with no work behind them, being freed by a round: not to be taken here meanwhile.
+    private var freeing: Set<String> = []
     private var nextToken = 0
     /// Job leases being taken by ``exclusively(_:waitingUpTo:_:)`` right now: held in the warehouse, not yet registered.
     private var acquiring: [String: Int] = [:]
@@ -123,7 +130,11 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
         }
         defer { if round == task { round = nil } }
         do {
-            try await task.value
+            try await withTaskCancellationHandler {
+                try await task.value
+            } onCancel: {
+                task.cancel()
+            }
         } catch let error as PipelineError {
             throw error
         } catch let error as WarehouseError {
@@ -148,6 +159,9 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
         {
             let found = WorkerIDConflict(workerID: me, processID: twin.processID, host: twin.host)
             conflict = found
+            // Nothing more is collected or taken under an id another process holds.
+            stopped = true
+            owned = []
             throw found
         }
         try await store.heartbeat(
@@ -163,15 +177,23 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
         // Symbol leases, and the singletons running now; a job lease held with no work behind it is freed below.
         let running = singletons
         let mine = leases.filter { $0.holder == me && $0.name.hasPrefix(LeaseName.symbolPrefix) }.map(\.name)
-        let orphans = leases.filter {
-            $0.holder == me && $0.name.hasPrefix(LeaseName.jobPrefix) && running[$0.name] == nil && acquiring[$0.name] == nil
-        }.map(\.name)
-        let held = try await store.renewLeases(mine + running.keys, holder: me, at: now, milliseconds: lease)
-        for (name, entry) in running where !held.contains(name) && singletons[name]?.token == entry.token {
-            logger.warning("worker: a singleton lease was lost; its work is cancelled", metadata: ["lease": "\(name)"])
-            entry.cancel()
+        let renewing = running.filter { !$0.value.releasing }
+        let held = try await store.renewLeases(mine + renewing.keys, holder: me, at: now, milliseconds: lease)
+        for (name, entry) in renewing where singletons[name]?.token == entry.token {
+            if held.contains(name) {
+                singletons[name]?.confirmedAt = now
+            } else if singletons[name]?.releasing == false {
+                logger.warning("worker: a singleton lease was lost; its work is cancelled", metadata: ["lease": "\(name)"])
+                entry.cancel()
+            }
         }
-        if !running.isEmpty { singletonsConfirmedAt = now }
+        // Decided now, with no await since: a job lease no work here holds, is taking or is freeing.
+        let orphans = leases.filter {
+            $0.holder == me && $0.name.hasPrefix(LeaseName.jobPrefix) && singletons[$0.name] == nil && acquiring[$0.name] == nil
+                && !freeing.contains($0.name)
+        }.map(\.name)
+        freeing.formUnion(orphans)
+        defer { freeing.subtract(orphans) }
         var symbolLeases = held.filter { $0.hasPrefix(LeaseName.symbolPrefix) }
         var release = symbolLeases.subtracting(trackedNames)
         symbolLeases.subtract(release)
@@ -205,13 +227,14 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
 
     /// Cancels the singleton work whose leases may have run out unrenewed (the warehouse did not answer for most of a
     /// lease), since another worker may take them.
-    func cancelUnrenewedSingletons() {
-        guard !singletons.isEmpty, let since = singletonsConfirmedAt else { return }
-        let (age, overflow) = clock.now().subtractingReportingOverflow(since)
-        guard overflow || age >= configuration.leaseMilliseconds * 4 / 5 else { return }
-        logger.warning(
-            "worker: singleton leases could not be renewed; their work is cancelled", metadata: ["leases": "\(singletons.keys.sorted())"])
-        for entry in singletons.values { entry.cancel() }
+    public func cancelUnrenewedSingletons() {
+        let now = clock.now()
+        for (name, entry) in singletons where !entry.releasing {
+            let (age, overflow) = now.subtractingReportingOverflow(entry.confirmedAt)
+            guard overflow || age >= configuration.leaseMilliseconds * 4 / 5 else { continue }
+            logger.warning("worker: a singleton lease could not be renewed; its work is cancelled", metadata: ["lease": "\(name)"])
+            entry.cancel()
+        }
     }
 
     public func run() async throws {
@@ -264,11 +287,14 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
         }
         while !singletons.isEmpty {
             do {
-                _ = try await store.renewLeases(
-                    Array(singletons.keys), holder: me, at: clock.now(), milliseconds: configuration.leaseMilliseconds)
-                singletonsConfirmedAt = clock.now()
+                let now = clock.now()
+                let held = try await store.renewLeases(
+                    Array(singletons.keys), holder: me, at: now, milliseconds: configuration.leaseMilliseconds)
+                for name in held { singletons[name]?.confirmedAt = now }
                 try await clock.sleep(for: configuration.renewInterval)
             } catch {
+                // Unrenewed, the work must not go on: another worker may take its lease.
+                for entry in singletons.values { entry.cancel() }
                 break
             }
         }
@@ -290,7 +316,7 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
             guard !stopped else { return nil }
             let now = clock.now()
             // One holder in this process too: the lease is this worker's, so a second caller here waits its turn.
-            if singletons[name] == nil {
+            if singletons[name] == nil, !freeing.contains(name) {
                 acquiring[name, default: 0] += 1
                 let taken: Bool
                 do {
@@ -301,6 +327,14 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
                     throw error
                 }
                 doneAcquiring(name)
+                if taken, stopped {
+                    do {
+                        try await store.releaseLeases([name], holder: me)
+                    } catch {
+                        logger.warning("worker: freeing a lease taken while stopping failed; it expires", metadata: ["error": "\(error)"])
+                    }
+                    return nil
+                }
                 if taken, singletons[name] == nil { break }
             }
             guard now < deadline else { return nil }
@@ -309,8 +343,7 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
         nextToken += 1
         let token = nextToken
         let task = Task { try await body() }
-        singletons[name] = (token, { task.cancel() })
-        singletonsConfirmedAt = clock.now()
+        singletons[name] = Singleton(token: token, cancel: { task.cancel() }, confirmedAt: clock.now())
         let result: Result<T, any Error>
         do {
             result = .success(
@@ -322,13 +355,14 @@ public actor WorkerCoordinator: Service, SymbolSource, SingletonGate {
         } catch {
             result = .failure(error)
         }
-        if singletons[name]?.token == token { singletons[name] = nil }
+        singletons[name]?.releasing = true
         do {
             try await store.releaseLeases([name], holder: me)
         } catch {
             // The next round frees a job lease with no work behind it; failing that, it expires.
             logger.warning("worker: freeing a singleton lease failed", metadata: ["lease": "\(name)", "error": "\(error)"])
         }
+        if singletons[name]?.token == token { singletons[name] = nil }
         return try result.get()
     }
 

@@ -292,4 +292,55 @@ struct WorkerCoordinatorTests {
         try await StreamStatus.forgetStale(in: fixture.warehouse, keeping: "a", at: now)
         #expect(try await fixture.warehouse.settings(withPrefix: "stream.status/").keys.sorted() == ["stream.status/a", "stream.status/b"])
     }
+
+    @Test func singletonWorkWhoseLeaseWentUnrenewedIsCancelledAndOthersAreNot() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        let a = fixture.worker("a")
+        let started = StartCount()
+        let old = Task {
+            try await a.exclusively("gap-fill", waitingUpTo: .zero) {
+                started.count.withLock { $0 += 1 }
+                try await Task.sleep(for: .seconds(600))
+                return 1
+            }
+        }
+        try await eventually { started.count.withLock { $0 } == 1 }
+        // 13 s unrenewed (over four fifths of the 15 s lease) for gap-fill; a transform starting now is fresh.
+        fixture.clock.advance(milliseconds: 13_000)
+        let fresh = Task {
+            try await a.exclusively("transform", waitingUpTo: .zero) {
+                started.count.withLock { $0 += 1 }
+                try await Task.sleep(for: .seconds(600))
+                return 1
+            }
+        }
+        try await eventually { started.count.withLock { $0 } == 2 }
+        await a.cancelUnrenewedSingletons()
+        await #expect(throws: CancellationError.self) { try await old.value }
+        fresh.cancel()
+        await #expect(throws: CancellationError.self) { try await fresh.value }
+    }
+
+    /// (SQLite's checks refuse a weekday outside 0-6; an interval it stores.)
+    @Test func storedSchedulesOutsideTheAllowedRangesAreIgnored() async throws {
+        let fixture = try await Fixture()
+        defer { fixture.remove() }
+        try await fixture.warehouse.saveJobSchedule(
+            StoredJobSchedule(job: "gap-fill", enabled: true, intervalSeconds: .max, weekday: nil, minuteOfDay: nil, updatedAt: 1))
+        let jobs = [
+            ScheduledJob(name: "gap-fill", defaultSchedule: .every(seconds: 3_600)) { JobRunOutcome(status: .succeeded) }
+        ]
+        let scheduler = JobScheduler(
+            jobs: jobs, warehouse: fixture.warehouse, clock: fixture.clock.reader, configuration: .init(workerID: "a"),
+            logger: Logger(label: "test"))
+        try await scheduler.prepare()
+        #expect(try await scheduler.state("gap-fill").schedule == .every(seconds: 3_600))
+        #expect(try await scheduler.state("gap-fill").nextRunAt != nil)
+    }
+}
+
+/// Bodies started, counted across tasks.
+final class StartCount: Sendable {
+    let count = Mutex(0)
 }
