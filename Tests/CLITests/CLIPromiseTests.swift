@@ -804,7 +804,8 @@ struct MySQLShutdownPromiseTests {
             child.terminateIfRunning()  // SIGTERM, as a service manager stops it
             let outcome = await child.finish()
             let took = ContinuousClock.now - signalled
-            #expect(took < .seconds(2), "run took \(took) to end after SIGTERM: \(outcome.stderr.suffix(600))")
+            // Well under the 60 s the warehouse would go on retrying (a loaded machine takes a while to stop a process).
+            #expect(took < .seconds(20), "run took \(took) to end after SIGTERM: \(outcome.stderr.suffix(600))")
             // A graceful stop; the job that was retrying (extract-transform or gap-fill) is logged as failed, with why.
             #expect(outcome.status == 0, "\(outcome.stderr.suffix(600))")
             let logged = outcome.stderr.split(separator: "\n")

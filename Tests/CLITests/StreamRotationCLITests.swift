@@ -9,13 +9,18 @@ import Testing
 struct StreamRotationCLITests {
     /// Binance ends a stream connection after 24 h; the simulator's `--ws-lifetime 15` ends them after 15 s, and `run
     /// --stream-rotate-after 5` replaces each after 5 (the new connection open before the old one closes). Over three
-    /// flushes, a dozen rotations or more lose no candle (REST is asked only by the first flush) and no book event (no
+    /// flushes, a dozen rotations or more lose no candle (every minute stored is the simulator's) and no book event (no
     /// book is rebuilt, and every stored book is the simulator's at its update id).
     @Test(.timeLimit(.minutes(5)))
     func aShortenedLifetimeLosesNoCandleAndNoBookEvent() async throws {
         let folder = try TemporaryDirectory("cli")
         defer { folder.remove() }
         let symbols = try ["BTCUSDT", "ETHUSDT"].map { try Symbol($0) }
+        // Not in a minute's first 5 or last 15 seconds: a first connection that subscribes just after a boundary never
+        // sees the previous minute's final event (the second flush would repair it over REST), and a start near the end
+        // of a minute leaves only about a minute of run for the rotations.
+        let second = Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 60)
+        if second < 5 || second > 45 { try await Task.sleep(for: .seconds((65 - second).truncatingRemainder(dividingBy: 60))) }
         let (simulator, baseURL) = try await CLITests.startSimulator(
             ["--ws-lifetime", "15", "--seed", "9", "--symbols", "BTCUSDT,ETHUSDT"], in: folder)
         defer { simulator.terminate() }
@@ -30,13 +35,16 @@ struct StreamRotationCLITests {
         #expect(rotations >= 10, "\(rotations) rotations")
         #expect(!run.stderr.contains("stream: connection ended"), "\(run.stderr)")
 
-        // What the collector saved: one REST repair per symbol (the first flush) and no book rebuilt.
+        // What the collector saved: no book rebuilt, and REST asked by the first flush. (A later repair is allowed: on a
+        // loaded machine a final event can come after the 3 s grace, which `run` does not let a test lengthen; the
+        // stream-only path is the virtual-clock `StreamCollectorTests`'.)
         let json = try await CLITests.run(["status", "--json"], environment: env, in: folder)
         let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         let states = try #require((document["streams"] as? [String: Any])?["symbols"] as? [[String: Any]], "\(json.stdout)")
         #expect(states.count == 2, "\(states)")
         for state in states {
-            #expect(state["rebuilds"] as? Int == 0 && state["repairs"] as? Int == 1 && state["book_synced"] as? Bool == true, "\(state)")
+            #expect(
+                state["rebuilds"] as? Int == 0 && (state["repairs"] as? Int ?? 0) >= 1 && state["book_synced"] as? Bool == true, "\(state)")
         }
 
         // Every stored minute is the simulator's, with none missing, up to the minute the last flush wrote. The first
@@ -56,7 +64,8 @@ struct StreamRotationCLITests {
             let expected = (0..<rows.count).compactMap { market.minuteCandle(symbol, minuteOpen: first + Int64($0) * 60_000) }
             #expect(
                 rows.count >= 30 && rows.last?.openTime == lastFlushed && rows == expected,
-                "\(symbol): \(rows.count) stored, the last opening at \(rows.last.map { UTCTime.iso8601($0.openTime) } ?? "-")\n\(run.stdout)\n\(run.stderr.suffix(4_000))")
+                "\(symbol): \(rows.count) stored, the last opening at \(rows.last.map { UTCTime.iso8601($0.openTime) } ?? "-")\n\(run.stdout)\n\(run.stderr.suffix(4_000))"
+            )
         }
 
         // Every order book in the lake is the simulator's book of its update id, level for level.

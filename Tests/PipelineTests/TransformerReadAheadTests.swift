@@ -109,15 +109,15 @@ struct TransformerReadAheadTests {
         #expect(Transformer(lake: store, warehouse: warehouse, clock: clock.reader, logger: Logger(label: "test")).readAhead == 64)
         let transformer = Transformer(lake: store, warehouse: warehouse, clock: clock.reader, readAhead: 16, logger: Logger(label: "test"))
         async let pass = transformer.transformPending()
-        // Every read waits at the gate: the pass reaches 16 waiting reads only if it reads that far ahead. (The 30 s
-        // bound only turns a pass that never gets there into a failure instead of a hang.)
+        // Every read waits at the gate: the pass reaches 16 waiting reads only if it reads that far ahead. (The 180 s
+        // bound only turns a pass that never gets there into a failure instead of a hang; a loaded machine is slow.)
         let reached = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 await store.waitForReads(16)
                 return true
             }
             group.addTask {
-                try? await Task.sleep(for: .seconds(30))
+                try? await Task.sleep(for: .seconds(180))
                 return false
             }
             let first = await group.next() ?? false

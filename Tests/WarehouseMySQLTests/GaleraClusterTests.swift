@@ -59,14 +59,14 @@ struct GaleraClusterTests {
                 MySQLWarehouse(
                     configuration: try GaleraTestCluster.configuration(database: database, nodes: [$0]), logger: records.logger())
             }
-            // Another process holds the lock, taken through node 1, for 3 s more on the server's clock: the processes on
+            // Another process holds the lock, taken through node 1, for 10 s more on the server's clock: the processes on
             // every node (a machine timing alone could let them run one after the other) see it taken and wait.
             let first = try GaleraTestCluster.configuration(database: database, nodes: [0])
             try await PrivateMariaDB.offThePool {
                 let connection = try MySQLConnection(first)
                 try connection.execute(MySQLSchema.lockTableSQL)
                 try connection.run(
-                    "INSERT INTO schema_lock (id, holder, expires_at) VALUES (1, 'another', \(MySQLSchema.serverNow) + 3000)")
+                    "INSERT INTO schema_lock (id, holder, expires_at) VALUES (1, 'another', \(MySQLSchema.serverNow) + 10000)")
             }
             let outcome = await capturing {
                 try await withThrowingTaskGroup(of: Void.self) { group in
