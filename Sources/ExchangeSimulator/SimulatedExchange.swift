@@ -92,6 +92,12 @@ public final class SimulatedExchange: Sendable {
     public static let maximumNewConnections = 300
     private let connectionOpens = Mutex<[String: [Int64]]>([:])
 
+    /// The addresses stream connections were opened from, in the last 5 minutes.
+    public var streamClients: [String] {
+        let since = now - 300_000
+        return connectionOpens.withLock { clients in clients.filter { $0.value.contains { $0 > since } }.keys.sorted() }
+    }
+
     /// Whether a new stream connection from `client` is allowed at `now`; counted when it is.
     func admitStreamConnection(at now: Int64, client: String = SimulatedExchange.localClient) -> Bool {
         connectionOpens.withLock { clients in

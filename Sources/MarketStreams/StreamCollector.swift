@@ -38,6 +38,9 @@ public actor StreamCollector: Service {
         public var stopAfterFlushes: Int?
         /// The worker whose flushes these are, in the ingestion log (`job_runs.worker`).
         public var workerID = ""
+        /// The local IP address stream connections are made from (`--source-address`; Binance limits new connections
+        /// per IP); `nil` lets the system choose.
+        public var sourceAddress: String?
 
         public init(streamURL: String, flushIntervalSeconds: Int = 60, depthIntervalSeconds: Int = 60, depthLimit: Int = 100) {
             self.streamURL = streamURL
@@ -234,7 +237,8 @@ public actor StreamCollector: Service {
         let (commands, continuation) = AsyncStream<StreamConnection.Command>.makeStream()
         let names = slots[index].symbols.flatMap { [StreamName.kline($0), .depth($0)] }
         let connection = StreamConnection(
-            id: id, baseURL: configuration.streamURL, streams: names, commands: commands, clock: clock, logger: logger)
+            id: id, baseURL: configuration.streamURL, sourceAddress: configuration.sourceAddress, streams: names, commands: commands,
+            clock: clock, logger: logger)
         let task = Task {
             var failure: (any Error)?
             do {

@@ -3,6 +3,7 @@ import Logging
 import MarketData
 import NIOCore
 import NIOWebSocket
+import WSCore
 
 /// One WebSocket connection to Binance's combined-stream endpoint (`/stream`), subscribed to a set of streams.
 ///
@@ -26,6 +27,8 @@ struct StreamConnection: Sendable {
 
     let id: Int
     let baseURL: String
+    /// The local IP address to connect from (`--source-address`); `nil` lets the system choose.
+    var sourceAddress: String?
     let streams: [StreamName]
     let commands: AsyncStream<Command>
     let clock: PipelineClock
@@ -45,12 +48,30 @@ struct StreamConnection: Sendable {
     )
         async throws
     {
-        let initial = Array(streams.prefix(Self.streamsInURL))
+        let url = Self.url(base: baseURL, streams: streams.prefix(Self.streamsInURL))
+        let body = session(deliver: deliver, malformed: malformed)
+        if let sourceAddress {
+            try await BoundWebSocket.connect(
+                url: url, localAddress: sourceAddress, maxFrameSize: Self.maximumMessageBytes, logger: logger
+            ) { inbound, outbound, _ in
+                try await body(inbound, outbound)
+            }
+        } else {
+            let configuration = WebSocketClientConfiguration(maxFrameSize: Self.maximumMessageBytes, autoPing: .disabled)
+            try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
+                try await body(inbound, outbound)
+            }
+        }
+    }
+
+    /// What the connection does once open, whichever client opened it: subscribes the streams beyond the URL's, sends
+    /// the collector's commands, and delivers every message.
+    private func session(
+        deliver: @escaping @Sendable (StreamMessage) async -> Void, malformed: @escaping @Sendable (String) async -> Void
+    ) -> @Sendable (WebSocketInboundStream, WebSocketOutboundWriter) async throws -> Void {
         let remaining = Array(streams.dropFirst(Self.streamsInURL))
         let (commands, clock) = (self.commands, self.clock)
-        let configuration = WebSocketClientConfiguration(maxFrameSize: Self.maximumMessageBytes, autoPing: .disabled)
-        try await WebSocketClient.connect(url: Self.url(base: baseURL, streams: initial), configuration: configuration, logger: logger) {
-            inbound, outbound, _ in
+        return { inbound, outbound in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var requestID: Int64 = 0

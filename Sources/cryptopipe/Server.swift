@@ -189,6 +189,7 @@ struct ServerAssembly {
             configuration.stopAfterFlushes = cycles
             configuration.rotateAfterMilliseconds = Int64(streams.rotateAfterSeconds) * 1_000
             configuration.workerID = worker?.id ?? ""
+            configuration.sourceAddress = backends.configuration.sourceAddress
             collector = StreamCollector(
                 configuration: configuration, extractor: extractor, transformer: transformer, symbols: coordinator ?? symbols,
                 runLog: backends.warehouse,

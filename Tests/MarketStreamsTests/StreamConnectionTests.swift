@@ -1,0 +1,116 @@
+import ExchangeSimulator
+import Foundation
+import Logging
+import MarketData
+import Synchronization
+import Testing
+
+@testable import MarketStreams
+
+/// Stream connections sent from a chosen local address (`--source-address`), which Binance counts new connections by.
+struct StreamConnectionTests {
+    static let btc = try! Symbol("BTCUSDT")
+
+    static func symbol(of message: StreamMessage?) -> Symbol? {
+        switch message {
+        case .kline(let event): event.symbol
+        case .depth(let event): event.symbol
+        default: nil
+        }
+    }
+
+    /// Opens a connection to `baseURL`'s streams from `sourceAddress`, waits for its first message and ends it.
+    static func firstMessage(baseURL: String, sourceAddress: String?) async throws -> StreamMessage? {
+        let (commands, continuation) = AsyncStream<StreamConnection.Command>.makeStream()
+        defer { continuation.finish() }
+        let connection = StreamConnection(
+            id: 1, baseURL: baseURL.replacingOccurrences(of: "http://", with: "ws://"), sourceAddress: sourceAddress,
+            streams: [.kline(btc), .depth(btc)], commands: commands, clock: .system, logger: Logger(label: "test"))
+        let (messages, delivered) = AsyncStream<StreamMessage>.makeStream()
+        let task = Task {
+            defer { delivered.finish() }
+            try await connection.run(deliver: { delivered.yield($0) }, malformed: { _ in })
+        }
+        defer { task.cancel() }
+        var iterator = messages.makeAsyncIterator()
+        guard let first = await iterator.next() else {
+            // The connection ended without a message: its error, if any, fails the test.
+            try await task.value
+            return nil
+        }
+        task.cancel()
+        _ = await task.result
+        return first
+    }
+
+    @Test(.enabled(if: Self.secondLoopbackAddress, "needs 127.0.0.2 (every 127/8 address is the loopback's on Linux)"))
+    func aConnectionFromASourceAddressIsCountedUnderIt() async throws {
+        let exchange = SimulatedExchange(configuration: .init(seed: 4, symbols: [Self.btc], historyMinutes: 10))
+        let first = try await SimulatorServer.withRunning(exchange) { baseURL in
+            try await Self.firstMessage(baseURL: baseURL, sourceAddress: "127.0.0.2")
+        }
+        #expect(Self.symbol(of: first) == Self.btc, "\(String(describing: first))")
+        #expect(exchange.streamClients == ["127.0.0.2"])
+    }
+
+    @Test func withoutASourceAddressTheSystemChooses() async throws {
+        let exchange = SimulatedExchange(configuration: .init(seed: 4, symbols: [Self.btc], historyMinutes: 10))
+        let first = try await SimulatorServer.withRunning(exchange) { baseURL in
+            try await Self.firstMessage(baseURL: baseURL, sourceAddress: nil)
+        }
+        #expect(Self.symbol(of: first) == Self.btc, "\(String(describing: first))")
+        #expect(exchange.streamClients == ["127.0.0.1"])
+    }
+
+    /// A server that answers the upgrade with a plain HTTP response (here the simulator's own 404 for an unknown
+    /// path) ends the bound connection with an error saying so, and an address that is not one is refused before
+    /// connecting.
+    @Test func boundConnectionsFailWithAReason() async throws {
+        let exchange = SimulatedExchange(configuration: .init(seed: 4, symbols: [Self.btc], historyMinutes: 10))
+        try await SimulatorServer.withRunning(exchange) { baseURL in
+            let url = baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/no-streams-here"
+            let refused = await #expect(throws: BoundWebSocket.ConnectError.self) {
+                try await BoundWebSocket.connect(url: url, localAddress: "127.0.0.1", maxFrameSize: 1 << 16, logger: Logger(label: "test"))
+                {
+                    _, _, _ in
+                }
+            }
+            #expect(refused?.reason == "the server did not upgrade to a WebSocket", "\(String(describing: refused))")
+            let error = await #expect(throws: BoundWebSocket.ConnectError.self) {
+                try await BoundWebSocket.connect(
+                    url: url, localAddress: "example.org", maxFrameSize: 1 << 16, logger: Logger(label: "test")
+                ) {
+                    _, _, _ in
+                }
+            }
+            #expect(error?.description.contains("'example.org' is not an IP address") == true)
+        }
+        #expect(exchange.streamClients.isEmpty)
+    }
+
+    @Test func targetsAreReadFromWebSocketURLs() throws {
+        let binance = try BoundWebSocket.Target(url: "wss://data-stream.binance.vision/stream?streams=btcusdt@kline_1m/ethusdt@depth@100ms")
+        #expect(binance.host == "data-stream.binance.vision" && binance.port == 443 && binance.secure)
+        #expect(binance.requestTarget == "/stream?streams=btcusdt@kline_1m/ethusdt@depth@100ms")
+        #expect(binance.hostHeader == "data-stream.binance.vision")
+        let local = try BoundWebSocket.Target(url: "ws://127.0.0.1:9443/ws/btcusdt%40kline_1m")
+        #expect(local.host == "127.0.0.1" && local.port == 9443 && !local.secure)
+        #expect(local.requestTarget == "/ws/btcusdt%40kline_1m" && local.hostHeader == "127.0.0.1:9443")
+        let six = try BoundWebSocket.Target(url: "ws://[::1]:8080")
+        #expect(six.host == "::1" && six.hostHeader == "[::1]:8080" && six.requestTarget == "/")
+        for bad in [
+            "http://example.org/stream", "ws://", "ws://[]/", "ws://host:0/", "not a url", "wss://host:99999/", "ws://ho%0D%0Ast/",
+            "ws://fe80::1%25eth0/",
+        ] {
+            #expect(throws: BoundWebSocket.ConnectError.self, "\(bad)") { try BoundWebSocket.Target(url: bad) }
+        }
+    }
+
+    static let secondLoopbackAddress: Bool = {
+        #if os(Linux)
+        true
+        #else
+        false
+        #endif
+    }()
+}
