@@ -86,7 +86,7 @@ struct BinanceClientTests {
 
     /// Two clients sending from two loopback addresses (`--source-address`) each get the whole per-IP weight: together
     /// they use more than one address may, and the simulator, which counts per address as Binance does, refuses none.
-    @Test(.enabled(if: Self.secondLoopbackAddress, "needs 127.0.0.2 (every 127/8 address is the loopback's on Linux)"))
+    @Test(.enabled(if: hasSecondLoopbackAddress, "needs 127.0.0.2 (every 127/8 address is the loopback's on Linux)"))
     func eachSourceAddressGetsTheWholeWeightBudget() async throws {
         let exchange = SimulatedExchange(configuration: .init(seed: 3, symbols: [Self.btc], historyMinutes: 100, weightLimitPerMinute: 40))
         try await SimulatorServer.withRunning(exchange) { baseURL in
@@ -101,14 +101,6 @@ struct BinanceClientTests {
         #expect(exchange.limitStatistics == .init())
         #expect(exchange.weightHistory(client: "127.0.0.2").values.reduce(0, +) == 30)
     }
-
-    static let secondLoopbackAddress: Bool = {
-        #if os(Linux)
-        true
-        #else
-        false
-        #endif
-    }()
 
     @Test func binanceErrorsAreTypedAndNotRetried() async throws {
         let exchange = SimulatedExchange(configuration: .init(symbols: [Self.btc]))

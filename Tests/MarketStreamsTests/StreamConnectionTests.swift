@@ -2,7 +2,7 @@ import ExchangeSimulator
 import Foundation
 import Logging
 import MarketData
-import Synchronization
+import PipelineTesting
 import Testing
 
 @testable import MarketStreams
@@ -43,7 +43,7 @@ struct StreamConnectionTests {
         return first
     }
 
-    @Test(.enabled(if: Self.secondLoopbackAddress, "needs 127.0.0.2 (every 127/8 address is the loopback's on Linux)"))
+    @Test(.enabled(if: hasSecondLoopbackAddress, "needs 127.0.0.2 (every 127/8 address is the loopback's on Linux)"))
     func aConnectionFromASourceAddressIsCountedUnderIt() async throws {
         let exchange = SimulatedExchange(configuration: .init(seed: 4, symbols: [Self.btc], historyMinutes: 10))
         let first = try await SimulatorServer.withRunning(exchange) { baseURL in
@@ -105,12 +105,4 @@ struct StreamConnectionTests {
             #expect(throws: BoundWebSocket.ConnectError.self, "\(bad)") { try BoundWebSocket.Target(url: bad) }
         }
     }
-
-    static let secondLoopbackAddress: Bool = {
-        #if os(Linux)
-        true
-        #else
-        false
-        #endif
-    }()
 }
