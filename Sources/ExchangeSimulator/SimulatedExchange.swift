@@ -248,13 +248,28 @@ public final class SimulatedExchange: Sendable {
         }
         let now = self.now
         let earliest = listingTime
-        var candles: [Kline]
+        let candles: [Kline]
         if let startTime {
             candles = market.klines(
                 symbol, interval: interval, startTime: max(startTime, earliest), endTime: endTime ?? .max, now: now, limit: limit)
         } else {
-            candles = market.latestKlines(symbol, interval: interval, endTime: endTime ?? now, now: now, limit: limit)
-            candles.removeAll { $0.openTime < earliest }
+            // Nothing opens before the listing. Walk the `limit` newest opens back (cheap) and, when the listing comes
+            // first, ask for the candles from there only: making 500 daily candles of a two-hour history, and dropping
+            // all but one, took seconds of CPU a request (monthly ones, minutes), a fuzzer found.
+            let end = min(endTime ?? now, now)
+            var oldest = interval.openTime(containing: end)
+            var opens = 1
+            while opens < limit, oldest >= earliest {
+                let previous = interval.openTime(containing: oldest - 1)
+                guard previous >= earliest else { break }
+                oldest = previous
+                opens += 1
+            }
+            if opens < limit || oldest < earliest {
+                candles = market.klines(symbol, interval: interval, startTime: earliest, endTime: end, now: now, limit: limit)
+            } else {
+                candles = market.latestKlines(symbol, interval: interval, endTime: end, now: now, limit: limit)
+            }
         }
         return Answer(status: 200, body: BinanceCodec.encodeKlines(candles), weight: BinanceWeights.klines)
     }
