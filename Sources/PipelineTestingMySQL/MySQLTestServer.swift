@@ -103,18 +103,27 @@ public final class PrivateMariaDB: @unchecked Sendable {
         folder = try TemporaryDirectory("mariadb")
         port = try Self.freePort()
         guard let install = Self.executable("mariadb-install-db") else { throw ConformanceFailure("mariadb-install-db not found") }
+        // Its own folder for temporary files: with the default (/tmp) a bootstrap under a full parallel test run once
+        // failed on deleting its own Aria temporary table ("Error on delete of '/tmp/#sql-temptable-….MAI'").
+        try FileManager.default.createDirectory(atPath: folder.path + "/tmp", withIntermediateDirectories: true)
         let installArguments = [
             "--no-defaults", "--datadir=\(folder.path)/data", "--user=\(NSUserName())", "--auth-root-authentication-method=normal",
-            "--skip-test-db",
+            "--skip-test-db", "--tmpdir=\(folder.path)/tmp",
         ]
-        do {
-            try Self.run(install, installArguments)
-        } catch {
-            // Once seen under a full parallel test run (its reason lost to a truncated message): one more try on an
-            // empty folder, the first failure on standard error so that it is not hidden.
-            FileHandle.standardError.write(Data("PrivateMariaDB: \(error); installing again\n".utf8))
-            try? FileManager.default.removeItem(atPath: folder.path + "/data")
-            try Self.run(install, installArguments)
+        var attempt = 1
+        while true {
+            do {
+                try Self.run(install, installArguments)
+                break
+            } catch let error where attempt < 3 {
+                // Each failure goes to standard error, so that a retried one is not hidden; the next try starts on an
+                // empty folder.
+                FileHandle.standardError.write(Data("PrivateMariaDB: attempt \(attempt): \(error); installing again\n".utf8))
+                if FileManager.default.fileExists(atPath: folder.path + "/data") {
+                    try FileManager.default.removeItem(atPath: folder.path + "/data")
+                }
+                attempt += 1
+            }
         }
         try start()
         guard let client = Self.executable("mariadb") else { throw ConformanceFailure("mariadb client not found") }
@@ -169,7 +178,7 @@ public final class PrivateMariaDB: @unchecked Sendable {
         process.arguments = [
             "--no-defaults", "--user=\(NSUserName())", "--datadir=\(folder.path)/data", "--socket=\(folder.path)/mysqld.sock",
             "--port=\(port)", "--bind-address=127.0.0.1", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
-            "--log-error=\(folder.path)/error.log",
+            "--log-error=\(folder.path)/error.log", "--tmpdir=\(folder.path)/tmp",
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
