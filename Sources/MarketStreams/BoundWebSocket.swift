@@ -20,49 +20,9 @@ enum BoundWebSocket {
         let logger: Logger
     }
 
-    /// Why a bound connection could not be made, before any frame was exchanged.
-    struct ConnectError: Error, CustomStringConvertible {
-        let url: String
-        let reason: String
-        var description: String { "cannot open the stream connection \(url): \(reason)" }
-    }
-
     private enum Upgrade: Sendable {
         case websocket(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>)
         case notUpgraded
-    }
-
-    /// The parts of a `ws://` or `wss://` URL a connection needs.
-    struct Target {
-        var host: String
-        var port: Int
-        var secure: Bool
-        /// Path and query, as sent in the request line.
-        var requestTarget: String
-        /// The `Host` header (the port only when it is not the scheme's own), also the `Origin`'s authority.
-        var hostHeader: String
-
-        init(url: String) throws(ConnectError) {
-            guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-                scheme == "ws" || scheme == "wss", var host = components.host
-            else { throw ConnectError(url: url, reason: "not a ws:// or wss:// URL with a host") }
-            // `URLComponents` keeps IPv6 literals bracketed in `host` on some platforms and not on others.
-            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            // Host names and address literals only: what goes into a header must not carry a line break or a space.
-            guard !host.isEmpty, host.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0.value < 127 && $0 != "%" }) else {
-                throw ConnectError(url: url, reason: "the host is empty or not a host name or address")
-            }
-            secure = scheme == "wss"
-            let defaultPort = secure ? 443 : 80
-            let port = components.port ?? defaultPort
-            guard (1...65_535).contains(port) else { throw ConnectError(url: url, reason: "the port is not 1-65535") }
-            self.host = host
-            self.port = port
-            let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
-            requestTarget = components.percentEncodedQuery.map { path + "?" + $0 } ?? path
-            let shownHost = host.contains(":") ? "[\(host)]" : host
-            hostHeader = port == defaultPort ? shownHost : "\(shownHost):\(port)"
-        }
     }
 
     /// How long the TCP connection, TLS and the HTTP upgrade may take together.
@@ -74,12 +34,12 @@ enum BoundWebSocket {
     static func connect(
         url: String, localAddress: String, maxFrameSize: Int, logger: Logger, handler: @escaping WebSocketDataHandler<Context>
     ) async throws {
-        let target = try Target(url: url)
+        let target = try WebSocketTarget(url: url)
         let local: SocketAddress
         do {
             local = try SocketAddress(ipAddress: localAddress, port: 0)
         } catch {
-            throw ConnectError(url: url, reason: "'\(localAddress)' is not an IP address to send from")
+            throw WebSocketConnectError(url: url, reason: "'\(localAddress)' is not an IP address to send from")
         }
         let sslContext = target.secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
         // Server name indication carries host names only.
@@ -119,7 +79,7 @@ enum BoundWebSocket {
                 }
         } catch {
             try Task.checkCancellation()
-            throw ConnectError(url: url, reason: "\(error) (sending from \(localAddress))")
+            throw WebSocketConnectError(url: url, reason: "\(error) (sending from \(localAddress))")
         }
         let (channel, upgrade) = connected
         // The upgrade's future does not follow cancellation and has no deadline of its own: closing the channel ends it.
@@ -136,7 +96,7 @@ enum BoundWebSocket {
             deadline.cancel()
             channel.close(promise: nil)
             try Task.checkCancellation()
-            throw ConnectError(url: url, reason: "the WebSocket handshake failed: \(error)")
+            throw WebSocketConnectError(url: url, reason: "the WebSocket handshake failed: \(error)")
         }
         switch result {
         case .websocket(let asyncChannel):
@@ -148,7 +108,7 @@ enum BoundWebSocket {
                 asyncChannel: asyncChannel, context: Context(logger: logger), handler: handler)
         case .notUpgraded:
             channel.close(promise: nil)
-            throw ConnectError(url: url, reason: "the server did not upgrade to a WebSocket")
+            throw WebSocketConnectError(url: url, reason: "the server did not upgrade to a WebSocket")
         }
     }
 }

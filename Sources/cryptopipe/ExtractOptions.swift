@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MarketStreams
 import WebApp
 
 /// Options of the commands that extract.
@@ -122,7 +123,7 @@ struct StreamOptionGroup: ParsableArguments {
             StreamSettings.Source(rawValue: $0.lowercased())
         }
         let url = settings.text(streamURL, env: "CRYPTOPIPE_STREAM_URL", default: StreamSettings.defaultStreamURL(exchangeURL: exchangeURL))
-        guard StreamSettings.isStreamURL(url) else {
+        guard WebSocketTarget.isStreamBaseURL(url) else {
             throw .usage(
                 "--stream-url '\(GlobalOptions.redactingAnyCredentials(url))' is not valid: expected ws:// or wss:// and a host, e.g. wss://data-stream.binance.vision"
             )
@@ -192,31 +193,6 @@ struct StreamSettings {
         if hostName == "testnet.binance.vision" { return "wss://stream.testnet.binance.vision" }
         if hostName.hasSuffix("binance.com") || hostName.hasSuffix("binance.vision") { return binanceStreamURL }
         return (scheme == "https://" ? "wss://" : "ws://") + host
-    }
-
-    static func isStreamURL(_ text: String) -> Bool {
-        let lowered = text.lowercased()
-        guard let rest = ["wss://", "ws://"].first(where: lowered.hasPrefix).map({ text.dropFirst($0.count) }),
-            let authority = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first, !authority.isEmpty,
-            !authority.contains("@"), !rest.contains("?"), !rest.contains("#"), text.utf8.count <= 2_048,
-            text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0.value < 127 })
-        else { return false }
-        // A port, when given, is 1–65535; an IPv6 address is in brackets.
-        let portText: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]"), close > authority.index(after: authority.startIndex) else { return false }
-            let after = authority[authority.index(after: close)...]
-            guard after.isEmpty || after.hasPrefix(":") else { return false }
-            portText = after.isEmpty ? nil : after.dropFirst()
-        } else {
-            let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count <= 2, !parts[0].isEmpty else { return false }
-            portText = parts.count == 2 ? parts[1] : nil
-        }
-        if let portText {
-            guard portText.count <= 5, let port = Int(portText), (1...65_535).contains(port) else { return false }
-        }
-        return true
     }
 
     /// For the Settings page.

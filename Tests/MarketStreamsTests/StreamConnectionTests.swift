@@ -69,14 +69,14 @@ struct StreamConnectionTests {
         let exchange = SimulatedExchange(configuration: .init(seed: 4, symbols: [Self.btc], historyMinutes: 10))
         try await SimulatorServer.withRunning(exchange) { baseURL in
             let url = baseURL.replacingOccurrences(of: "http://", with: "ws://") + "/no-streams-here"
-            let refused = await #expect(throws: BoundWebSocket.ConnectError.self) {
+            let refused = await #expect(throws: WebSocketConnectError.self) {
                 try await BoundWebSocket.connect(url: url, localAddress: "127.0.0.1", maxFrameSize: 1 << 16, logger: Logger(label: "test"))
                 {
                     _, _, _ in
                 }
             }
             #expect(refused?.reason == "the server did not upgrade to a WebSocket", "\(String(describing: refused))")
-            let error = await #expect(throws: BoundWebSocket.ConnectError.self) {
+            let error = await #expect(throws: WebSocketConnectError.self) {
                 try await BoundWebSocket.connect(
                     url: url, localAddress: "example.org", maxFrameSize: 1 << 16, logger: Logger(label: "test")
                 ) {
@@ -89,20 +89,39 @@ struct StreamConnectionTests {
     }
 
     @Test func targetsAreReadFromWebSocketURLs() throws {
-        let binance = try BoundWebSocket.Target(url: "wss://data-stream.binance.vision/stream?streams=btcusdt@kline_1m/ethusdt@depth@100ms")
+        let binance = try WebSocketTarget(url: "wss://data-stream.binance.vision/stream?streams=btcusdt@kline_1m/ethusdt@depth@100ms")
         #expect(binance.host == "data-stream.binance.vision" && binance.port == 443 && binance.secure)
         #expect(binance.requestTarget == "/stream?streams=btcusdt@kline_1m/ethusdt@depth@100ms")
         #expect(binance.hostHeader == "data-stream.binance.vision")
-        let local = try BoundWebSocket.Target(url: "ws://127.0.0.1:9443/ws/btcusdt%40kline_1m")
+        let local = try WebSocketTarget(url: "ws://127.0.0.1:9443/ws/btcusdt%40kline_1m")
         #expect(local.host == "127.0.0.1" && local.port == 9443 && !local.secure)
         #expect(local.requestTarget == "/ws/btcusdt%40kline_1m" && local.hostHeader == "127.0.0.1:9443")
-        let six = try BoundWebSocket.Target(url: "ws://[::1]:8080")
+        let six = try WebSocketTarget(url: "ws://[::1]:8080")
         #expect(six.host == "::1" && six.hostHeader == "[::1]:8080" && six.requestTarget == "/")
         for bad in [
             "http://example.org/stream", "ws://", "ws://[]/", "ws://host:0/", "not a url", "wss://host:99999/", "ws://ho%0D%0Ast/",
             "ws://fe80::1%25eth0/",
         ] {
-            #expect(throws: BoundWebSocket.ConnectError.self, "\(bad)") { try BoundWebSocket.Target(url: bad) }
+            #expect(throws: WebSocketConnectError.self, "\(bad)") { try WebSocketTarget(url: bad) }
+        }
+        // A space or control character never reaches the request line raw: Foundation percent-encodes it (Linux) or
+        // refuses the URL, and a target that would still carry one is refused.
+        for (hostile, encoded) in [
+            ("ws://host/a b", "/a%20b"), ("ws://host/a\r\nX-Injected: 1", "/a%0D%0AX-Injected:%201"), ("ws://host/\u{1B}[2J", "/%1B%5B2J"),
+        ] {
+            do {
+                #expect(try WebSocketTarget(url: hostile).requestTarget == encoded)
+            } catch {
+                #expect(error.description.hasPrefix("cannot open the stream connection"))
+            }
+        }
+        // What `run --stream-url` accepts, and with the streams added, makes a target; what it refuses may not.
+        for good in ["wss://data-stream.binance.vision", "ws://127.0.0.1:9443/", "ws://[::1]:8080/base"] {
+            #expect(WebSocketTarget.isStreamBaseURL(good), "\(good)")
+            #expect(throws: Never.self, "\(good)") { try WebSocketTarget(url: good + "/stream?streams=btcusdt@kline_1m") }
+        }
+        for bad in ["https://x", "ws://host:99999", "ws://u:p@host", "ws://host/?q", "ws://[::1", "ws://host/a b", "ws://:80"] {
+            #expect(!WebSocketTarget.isStreamBaseURL(bad), "\(bad)")
         }
     }
 }

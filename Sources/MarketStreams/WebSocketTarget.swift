@@ -1,0 +1,84 @@
+import Foundation
+
+/// Why a stream connection could not be made, before any frame was exchanged.
+public struct WebSocketConnectError: Error, CustomStringConvertible {
+    public let url: String
+    public let reason: String
+    public var description: String { "cannot open the stream connection \(url): \(reason)" }
+}
+
+/// The parts of a `ws://` or `wss://` URL a connection needs: where to connect and what to send in the upgrade request.
+///
+/// Kept apart from the connection (no NIO here) so that the `stream-url` fuzz target can read any text with it.
+public struct WebSocketTarget: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var secure: Bool
+    /// Path and query, as sent in the request line.
+    public var requestTarget: String
+    /// The `Host` header (the port only when it is not the scheme's own), also the `Origin`'s authority.
+    public var hostHeader: String
+
+    public init(url: String) throws(WebSocketConnectError) {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            scheme == "ws" || scheme == "wss", var host = components.host
+        else { throw WebSocketConnectError(url: url, reason: "not a ws:// or wss:// URL with a host") }
+        // `URLComponents` keeps IPv6 literals bracketed in `host` on some platforms and not on others.
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        // Host names and address literals only: what goes into a header must not carry a line break or a space.
+        guard !host.isEmpty, host.unicodeScalars.allSatisfy({ Self.isPrintable($0) && $0 != "%" }) else {
+            throw WebSocketConnectError(url: url, reason: "the host is empty or not a host name or address")
+        }
+        secure = scheme == "wss"
+        let defaultPort = secure ? 443 : 80
+        let port = components.port ?? defaultPort
+        guard (1...65_535).contains(port) else { throw WebSocketConnectError(url: url, reason: "the port is not 1-65535") }
+        self.host = host
+        self.port = port
+        let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        requestTarget = components.percentEncodedQuery.map { path + "?" + $0 } ?? path
+        // The request line is `GET <target> HTTP/1.1`: a space or line break in it would end it early.
+        guard requestTarget.hasPrefix("/"), requestTarget.unicodeScalars.allSatisfy(Self.isPrintable) else {
+            throw WebSocketConnectError(url: url, reason: "the path is not a printable request target")
+        }
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        hostHeader = port == defaultPort ? shownHost : "\(shownHost):\(port)"
+    }
+
+    /// Visible ASCII: no space, no control character.
+    static func isPrintable(_ scalar: Unicode.Scalar) -> Bool { scalar.value > 32 && scalar.value < 127 }
+
+    /// Whether `text` is a stream address `run --stream-url` accepts: `ws://` or `wss://`, a host, an optional port
+    /// (1–65535; an IPv6 address in brackets) and an optional path; no credentials, query or fragment (the connection
+    /// adds `/stream?streams=…`); visible ASCII only and at most 2,048 bytes. Every address accepted here makes a
+    /// ``WebSocketTarget`` once the streams are added.
+    public static func isStreamBaseURL(_ text: String) -> Bool {
+        let lowered = text.lowercased()
+        guard let rest = ["wss://", "ws://"].first(where: lowered.hasPrefix).map({ text.dropFirst($0.count) }),
+            let authority = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first, !authority.isEmpty,
+            !authority.contains("@"), !rest.contains("?"), !rest.contains("#"), text.utf8.count <= 2_048,
+            text.unicodeScalars.allSatisfy(isPrintable)
+        else { return false }
+        // A port, when given, is 1–65535; an IPv6 address is in brackets.
+        let portText: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]"), close > authority.index(after: authority.startIndex) else { return false }
+            let after = authority[authority.index(after: close)...]
+            guard after.isEmpty || after.hasPrefix(":") else { return false }
+            portText = after.isEmpty ? nil : after.dropFirst()
+        } else {
+            let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count <= 2, !parts[0].isEmpty else { return false }
+            portText = parts.count == 2 ? parts[1] : nil
+        }
+        if let portText {
+            guard portText.count <= 5, let port = Int(portText), (1...65_535).contains(port) else { return false }
+        }
+        do {
+            _ = try WebSocketTarget(url: text)
+            return true
+        } catch {
+            return false
+        }
+    }
+}
