@@ -298,23 +298,21 @@ struct WorkerCoordinatorTests {
         defer { fixture.remove() }
         let a = fixture.worker("a")
         let started = StartCount()
-        let old = Task {
-            try await a.exclusively("gap-fill", waitingUpTo: .zero) {
-                started.count.withLock { $0 += 1 }
-                try await Task.sleep(for: .seconds(600))
-                return 1
+        /// Singleton work that counts its start and then runs until it is cancelled.
+        func sleeping(_ job: String) -> Task<Int?, any Error> {
+            Task {
+                try await a.exclusively(job, waitingUpTo: .zero) {
+                    started.count.withLock { $0 += 1 }
+                    try await Task.sleep(for: .seconds(600))
+                    return 1
+                }
             }
         }
+        let old = sleeping("gap-fill")
         try await eventually { started.count.withLock { $0 } == 1 }
         // 13 s unrenewed (over four fifths of the 15 s lease) for gap-fill; a transform starting now is fresh.
         fixture.clock.advance(milliseconds: 13_000)
-        let fresh = Task {
-            try await a.exclusively("transform", waitingUpTo: .zero) {
-                started.count.withLock { $0 += 1 }
-                try await Task.sleep(for: .seconds(600))
-                return 1
-            }
-        }
+        let fresh = sleeping("transform")
         try await eventually { started.count.withLock { $0 } == 2 }
         await a.cancelUnrenewedSingletons()
         await #expect(throws: CancellationError.self) { try await old.value }
