@@ -760,6 +760,19 @@ public enum WarehouseConformance {
             try await warehouse.saveSetting("symbols", value: "BTCUSDT", at: 1)
             try require(try await warehouse.dataVersion() != afterLoad, "a setting left the data version unchanged")
         },
+        ConformanceCheck("heartbeats and lease writes leave the data version alone") { warehouse in
+            // A worker renews every few seconds; the API's caches would otherwise start over as often.
+            let before = try await warehouse.dataVersion()
+            let worker = WorkerRecord(id: "v", host: "h", processID: 1, startedAt: 1, heartbeatAt: 1, leaseMilliseconds: 15_000)
+            try await warehouse.heartbeat(worker, forgetBefore: 0)
+            let names = [LeaseName.symbol("BTCUSDT"), LeaseName.job("transform")]
+            try require(try await warehouse.acquireLeases(names, holder: "v", at: 1, milliseconds: 15_000) == Set(names), "take")
+            try require(try await warehouse.renewLeases(names, holder: "v", at: 2, milliseconds: 15_000) == Set(names), "renew")
+            try await warehouse.releaseLeases(nil, holder: "v")
+            try await warehouse.removeWorker(id: "v")
+            let after = try await warehouse.dataVersion()
+            try require(after == before, "the data version went from \(before) to \(after)")
+        },
         ConformanceCheck("status's summary has a line per symbol and data type, and every counted table") { warehouse in
             let minute: Int64 = 1_704_067_200_000
             _ = try await warehouse.loadKlines(

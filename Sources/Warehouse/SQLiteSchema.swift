@@ -207,6 +207,18 @@ enum SQLiteSchema {
                     ALTER TABLE job_runs ADD COLUMN worker TEXT NOT NULL DEFAULT '';
                     """)
         }
+        migrator.registerMigration("v8-data-version") { db in
+            // The data version (``SQLiteWarehouse/dataVersion()``): a count every data-changing write transaction
+            // raises, so that lease renewals and heartbeats, which do not, leave the API's caches alone.
+            try db.execute(
+                sql: """
+                    CREATE TABLE warehouse_version (
+                        id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+                        version INTEGER NOT NULL
+                    );
+                    INSERT INTO warehouse_version (id, version) VALUES (1, 0);
+                    """)
+        }
         return migrator
     }
 

@@ -1,9 +1,10 @@
 import GRDB
 
-/// ``LeaseStore``: `cluster_workers` and `leases`.
+/// ``LeaseStore``: `cluster_workers` and `leases`. Its writes leave the data version alone (as in MySQL): a worker renews
+/// every few seconds, and no cached response is computed from these tables.
 extension SQLiteWarehouse {
     public func heartbeat(_ worker: WorkerRecord, forgetBefore: Int64) async throws(WarehouseError) {
-        try await write("record the heartbeat of worker \(worker.id)") { db in
+        try await write("record the heartbeat of worker \(worker.id)", changesData: false) { db in
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO cluster_workers (worker_id, host, process_id, started_at, heartbeat_at, lease_ms)
@@ -15,7 +16,7 @@ extension SQLiteWarehouse {
     }
 
     public func removeWorker(id: String) async throws(WarehouseError) {
-        try await write("remove worker \(id)") { db in
+        try await write("remove worker \(id)", changesData: false) { db in
             try db.execute(sql: "DELETE FROM cluster_workers WHERE worker_id = ?", arguments: [id])
         }
     }
@@ -44,7 +45,7 @@ extension SQLiteWarehouse {
     ) async throws(WarehouseError) -> Set<String> {
         guard !names.isEmpty else { return [] }
         let expires = LeaseRules.expiry(now, milliseconds)
-        return try await write("take \(names.count) leases for \(holder)") { db in
+        return try await write("take \(names.count) leases for \(holder)", changesData: false) { db in
             var taken = Set<String>()
             for name in names {
                 let row = try Row.fetchOne(db, sql: "SELECT holder, acquired_at, expires_at FROM leases WHERE name = ?", arguments: [name])
@@ -71,7 +72,7 @@ extension SQLiteWarehouse {
     ) async throws(WarehouseError) -> Set<String> {
         guard !names.isEmpty else { return [] }
         let expires = LeaseRules.expiry(now, milliseconds)
-        return try await write("renew \(names.count) leases of \(holder)") { db in
+        return try await write("renew \(names.count) leases of \(holder)", changesData: false) { db in
             var held = Set<String>()
             for name in names {
                 try db.execute(
@@ -84,7 +85,7 @@ extension SQLiteWarehouse {
     }
 
     public func releaseLeases(_ names: [String]?, holder: String) async throws(WarehouseError) {
-        try await write("release the leases of \(holder)") { db in
+        try await write("release the leases of \(holder)", changesData: false) { db in
             if let names {
                 for name in names {
                     try db.execute(

@@ -9,10 +9,8 @@ extension SQLiteWarehouse {
     }
 
     public func dataVersion() async throws(WarehouseError) -> Int64 {
-        do {
-            return try await versionConnection.read { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
-        } catch {
-            throw Self.failure("read the data version", error)
+        try await read("read the data version") { db in
+            try Int64.fetchOne(db, sql: "SELECT version FROM warehouse_version WHERE id = 1") ?? 0
         }
     }
 

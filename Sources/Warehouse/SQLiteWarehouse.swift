@@ -7,9 +7,6 @@ public final class SQLiteWarehouse: Warehouse {
     let pool: DatabasePool
     /// Complete hours loads brought since the last roll-up (``CompleteHourCache``).
     let completeHours = CompleteHourCache()
-    /// One connection of its own for `PRAGMA data_version`, which counts commits made by *other* connections: the
-    /// pool's writer and other processes alike.
-    let versionConnection: DatabaseQueue
     public let path: String
 
     /// Opens (creating if needed) the database at `path`. Call ``migrate()`` before use.
@@ -32,9 +29,6 @@ public final class SQLiteWarehouse: Warehouse {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            var versionConfiguration = Configuration()
-            versionConfiguration.busyMode = .timeout(10)
-            versionConnection = try DatabaseQueue(path: path, configuration: versionConfiguration)
         } catch {
             throw Self.failure("open SQLite database at \(path)", error)
         }
@@ -52,11 +46,16 @@ public final class SQLiteWarehouse: Warehouse {
 
     // MARK: Plumbing
 
+    /// One write transaction. Unless `changesData` is false (lease renewals, heartbeats: bookkeeping no response is
+    /// computed from), it raises the data version in the same transaction, so that every process's caches see it.
     func write<T: Sendable>(
-        _ operation: String, _ body: @escaping @Sendable (Database) throws -> T
+        _ operation: String, changesData: Bool = true, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws(WarehouseError) -> T {
         do {
-            return try await pool.write(body)
+            return try await pool.write { db in
+                if changesData { try db.execute(sql: "UPDATE warehouse_version SET version = version + 1") }
+                return try body(db)
+            }
         } catch {
             throw Self.failure(operation, error)
         }

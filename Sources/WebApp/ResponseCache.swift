@@ -5,7 +5,7 @@ import Synchronization
 /// Encoded responses of read endpoints, reused while the warehouse's data version is unchanged.
 ///
 /// Market-data responses are pure functions of the stored data, which changes once a minute, while dashboards and
-/// scripts ask for the same URLs many times in between. A hit costs one `PRAGMA data_version` instead of reading and
+/// scripts ask for the same URLs many times in between. A hit costs one read of the data version instead of reading and
 /// encoding hundreds of candles; a change anywhere empties the cache, so an answer is never stale.
 final class ResponseCache: Sendable {
     private struct State {
