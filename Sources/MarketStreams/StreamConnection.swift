@@ -36,10 +36,7 @@ struct StreamConnection: Sendable {
 
     /// The URL the connection opens: `<base>/stream?streams=a/b/c`.
     static func url(base: String, streams: some Collection<StreamName>) -> String {
-        var url = base.hasSuffix("/") ? String(base.dropLast()) : base
-        url += "/stream"
-        if !streams.isEmpty { url += "?streams=" + streams.map(\.description).joined(separator: "/") }
-        return url
+        WebSocketTarget.streamURL(base: base, streams: streams.map(\.description))
     }
 
     /// Connects and delivers every message until the connection ends (by the server, an error or cancellation).
@@ -48,17 +45,20 @@ struct StreamConnection: Sendable {
     )
         async throws
     {
-        let url = Self.url(base: baseURL, streams: streams.prefix(Self.streamsInURL))
+        let target = try WebSocketTarget(url: Self.url(base: baseURL, streams: streams.prefix(Self.streamsInURL)))
         let body = session(deliver: deliver, malformed: malformed)
-        if let sourceAddress {
+        // swift-websocket's client reads the URL itself, and cannot take an IPv6 address (it cuts the host at the first
+        // `:`): those connections are made from the unspecified address, as the system would choose.
+        if let local = sourceAddress ?? (target.isIPv6 ? "::" : nil) {
             try await BoundWebSocket.connect(
-                url: url, localAddress: sourceAddress, maxFrameSize: Self.maximumMessageBytes, logger: logger
+                url: target.url, localAddress: local, maxFrameSize: Self.maximumMessageBytes, logger: logger
             ) { inbound, outbound, _ in
                 try await body(inbound, outbound)
             }
         } else {
             let configuration = WebSocketClientConfiguration(maxFrameSize: Self.maximumMessageBytes, autoPing: .disabled)
-            try await WebSocketClient.connect(url: url, configuration: configuration, logger: logger) { inbound, outbound, _ in
+            // The URL as read, scheme in lower case: the client compares `wss` as given, and `WSS://` would go unencrypted.
+            try await WebSocketClient.connect(url: target.url, configuration: configuration, logger: logger) { inbound, outbound, _ in
                 try await body(inbound, outbound)
             }
         }

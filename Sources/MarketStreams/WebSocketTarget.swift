@@ -25,8 +25,10 @@ public struct WebSocketTarget: Sendable, Equatable {
         else { throw WebSocketConnectError(url: url, reason: "not a ws:// or wss:// URL with a host") }
         // `URLComponents` keeps IPv6 literals bracketed in `host` on some platforms and not on others.
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        // Host names and address literals only: what goes into a header must not carry a line break or a space.
-        guard !host.isEmpty, host.unicodeScalars.allSatisfy({ Self.isPrintable($0) && $0 != "%" }) else {
+        // Host names and address literals only, after percent-decoding (`%5B` is a bracket): what goes into a header
+        // must not carry a line break or a space, nor a character that would read as another part of the URL.
+        guard !host.isEmpty, host.unicodeScalars.allSatisfy(host.contains(":") ? Self.isIPv6Character : Self.isHostNameCharacter)
+        else {
             throw WebSocketConnectError(url: url, reason: "the host is empty or not a host name or address")
         }
         secure = scheme == "wss"
@@ -43,6 +45,36 @@ public struct WebSocketTarget: Sendable, Equatable {
         }
         let shownHost = host.contains(":") ? "[\(host)]" : host
         hostHeader = port == defaultPort ? shownHost : "\(shownHost):\(port)"
+    }
+
+    /// The same address as one URL, with the scheme in lower case (as swift-websocket's client compares it).
+    public var url: String { (secure ? "wss://" : "ws://") + hostHeader + requestTarget }
+
+    /// Whether the host is an IPv6 address, which swift-websocket's own URL reading cannot take.
+    public var isIPv6: Bool { host.contains(":") }
+
+    /// The URL a connection opens: `<base>/stream?streams=a/b/c` (without the query when there are no streams).
+    public static func streamURL(base: String, streams: [String]) -> String {
+        var url = base.hasSuffix("/") ? String(base.dropLast()) : base
+        url += "/stream"
+        if !streams.isEmpty { url += "?streams=" + streams.joined(separator: "/") }
+        return url
+    }
+
+    /// Letters, digits, `-`, `.` and `_`: host names and IPv4 addresses.
+    static func isHostNameCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", "-", ".", "_": true
+        default: false
+        }
+    }
+
+    /// Hex digits, `:` and `.` (an IPv4 tail): IPv6 addresses, without a zone (`%eth0`).
+    static func isIPv6Character(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."f", "A"..."F", "0"..."9", ":", ".": true
+        default: false
+        }
     }
 
     /// Visible ASCII: no space, no control character.

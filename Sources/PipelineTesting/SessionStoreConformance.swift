@@ -49,5 +49,17 @@ public enum SessionStoreConformance {
             try require(try await store.session(idHash: old.idHash) == nil, "session past its absolute lifetime kept")
             try require(try await store.session(idHash: live.idHash) == live, "live session changed")
         },
+        ConformanceCheck("a store that is also a warehouse keeps its data version through session writes") { store in
+            // Signing in or using a page is no market data: it must not empty every response cache.
+            guard let warehouse = store as? any WarehouseOverview else { return }
+            let before = try await warehouse.dataVersion()
+            let stored = session(7, createdAt: 1_000)
+            try await store.createSession(stored)
+            try await store.touchSession(idHash: stored.idHash, at: 2_000)
+            try await store.deleteSession(idHash: stored.idHash)
+            _ = try await store.deleteExpiredSessions(idleBefore: 0, createdBefore: 0)
+            let after = try await warehouse.dataVersion()
+            try require(after == before, "the data version went from \(before) to \(after)")
+        },
     ]
 }

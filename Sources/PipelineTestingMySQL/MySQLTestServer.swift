@@ -103,6 +103,10 @@ public final class PrivateMariaDB: @unchecked Sendable {
         folder = try TemporaryDirectory("mariadb")
         port = try Self.freePort()
         guard let install = Self.executable("mariadb-install-db") else { throw ConformanceFailure("mariadb-install-db not found") }
+        // mariadb-install-db hands the options it does not read itself (`--tmpdir`) to the server unquoted.
+        guard !folder.path.contains(where: \.isWhitespace) else {
+            throw ConformanceFailure("cannot install MariaDB in \(folder.path): the path has a space in it; set TMPDIR to a folder without")
+        }
         // Its own folder for temporary files: with the default (/tmp) a bootstrap under a full parallel test run once
         // failed on deleting its own Aria temporary table ("Error on delete of '/tmp/#sql-temptable-….MAI'").
         try FileManager.default.createDirectory(atPath: folder.path + "/tmp", withIntermediateDirectories: true)
@@ -116,12 +120,13 @@ public final class PrivateMariaDB: @unchecked Sendable {
                 try Self.run(install, installArguments)
                 break
             } catch let error where attempt < 3 {
-                // Each failure goes to standard error, so that a retried one is not hidden; the next try starts on an
-                // empty folder.
+                // Each failure goes to standard error, so that a retried one is not hidden; the next try starts on
+                // empty folders.
                 FileHandle.standardError.write(Data("PrivateMariaDB: attempt \(attempt): \(error); installing again\n".utf8))
-                if FileManager.default.fileExists(atPath: folder.path + "/data") {
-                    try FileManager.default.removeItem(atPath: folder.path + "/data")
+                for part in ["/data", "/tmp"] where FileManager.default.fileExists(atPath: folder.path + part) {
+                    try FileManager.default.removeItem(atPath: folder.path + part)
                 }
+                try FileManager.default.createDirectory(atPath: folder.path + "/tmp", withIntermediateDirectories: true)
                 attempt += 1
             }
         }

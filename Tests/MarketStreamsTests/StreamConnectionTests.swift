@@ -98,9 +98,18 @@ struct StreamConnectionTests {
         #expect(local.requestTarget == "/ws/btcusdt%40kline_1m" && local.hostHeader == "127.0.0.1:9443")
         let six = try WebSocketTarget(url: "ws://[::1]:8080")
         #expect(six.host == "::1" && six.hostHeader == "[::1]:8080" && six.requestTarget == "/")
+        #expect(six.isIPv6 && !local.isIPv6 && six.url == "ws://[::1]:8080/")
+        // The URL handed to swift-websocket's client has its scheme in lower case: it compares `wss` as given, and
+        // would open `WSS://` unencrypted on port 80.
+        let upper = try WebSocketTarget(url: "WSS://data-stream.binance.vision/stream?streams=btcusdt@kline_1m")
+        #expect(upper.secure && upper.port == 443 && upper.url == "wss://data-stream.binance.vision/stream?streams=btcusdt@kline_1m")
+        #expect(
+            WebSocketTarget.streamURL(base: "ws://h:1/", streams: ["a@kline_1m", "b@depth@100ms"])
+                == "ws://h:1/stream?streams=a@kline_1m/b@depth@100ms")
+        #expect(WebSocketTarget.streamURL(base: "ws://h:1", streams: []) == "ws://h:1/stream")
         for bad in [
             "http://example.org/stream", "ws://", "ws://[]/", "ws://host:0/", "not a url", "wss://host:99999/", "ws://ho%0D%0Ast/",
-            "ws://fe80::1%25eth0/",
+            "ws://fe80::1%25eth0/", "ws://%5b/", "ws://a%2Fb/", "ws://[::g]/",
         ] {
             #expect(throws: WebSocketConnectError.self, "\(bad)") { try WebSocketTarget(url: bad) }
         }
