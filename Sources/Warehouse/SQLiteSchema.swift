@@ -209,7 +209,8 @@ enum SQLiteSchema {
         }
         migrator.registerMigration("v8-data-version") { db in
             // The data version (``SQLiteWarehouse/dataVersion()``): a count every data-changing write transaction
-            // raises, so that lease renewals and heartbeats, which do not, leave the API's caches alone.
+            // raises, so that bookkeeping writes (leases, heartbeats, sessions), which do not, leave the API's caches
+            // alone.
             try db.execute(
                 sql: """
                     CREATE TABLE warehouse_version (

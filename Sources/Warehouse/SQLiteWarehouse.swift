@@ -46,8 +46,9 @@ public final class SQLiteWarehouse: Warehouse {
 
     // MARK: Plumbing
 
-    /// One write transaction. Unless `changesData` is false (lease renewals, heartbeats: bookkeeping no response is
-    /// computed from), it raises the data version in the same transaction, so that every process's caches see it.
+    /// One write transaction. Unless `changesData` is false (leases, heartbeats, sessions: bookkeeping no cached
+    /// response is computed from), it raises the data version in the same transaction, so that every process's caches
+    /// see it.
     func write<T: Sendable>(
         _ operation: String, changesData: Bool = true, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws(WarehouseError) -> T {
