@@ -80,32 +80,12 @@ public struct WebSocketTarget: Sendable, Equatable {
     /// Visible ASCII: no space, no control character.
     static func isPrintable(_ scalar: Unicode.Scalar) -> Bool { scalar.value > 32 && scalar.value < 127 }
 
-    /// Whether `text` is a stream address `run --stream-url` accepts: `ws://` or `wss://`, a host, an optional port
-    /// (1–65535; an IPv6 address in brackets) and an optional path; no credentials, query or fragment (the connection
-    /// adds `/stream?streams=…`); visible ASCII only and at most 2,048 bytes. Every address accepted here makes a
-    /// ``WebSocketTarget`` once the streams are added.
+    /// Whether `text` is a stream address `run --stream-url` accepts: a ``WebSocketTarget`` (`ws://` or `wss://`, a
+    /// host, a port 1–65535, a path) with no credentials, query or fragment (the connection adds `/stream?streams=…`),
+    /// visible ASCII only and at most 2,048 bytes.
     public static func isStreamBaseURL(_ text: String) -> Bool {
-        let lowered = text.lowercased()
-        guard let rest = ["wss://", "ws://"].first(where: lowered.hasPrefix).map({ text.dropFirst($0.count) }),
-            let authority = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first, !authority.isEmpty,
-            !authority.contains("@"), !rest.contains("?"), !rest.contains("#"), text.utf8.count <= 2_048,
-            text.unicodeScalars.allSatisfy(isPrintable)
+        guard text.utf8.count <= 2_048, text.unicodeScalars.allSatisfy({ isPrintable($0) && !"@?#".unicodeScalars.contains($0) })
         else { return false }
-        // A port, when given, is 1–65535; an IPv6 address is in brackets.
-        let portText: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]"), close > authority.index(after: authority.startIndex) else { return false }
-            let after = authority[authority.index(after: close)...]
-            guard after.isEmpty || after.hasPrefix(":") else { return false }
-            portText = after.isEmpty ? nil : after.dropFirst()
-        } else {
-            let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count <= 2, !parts[0].isEmpty else { return false }
-            portText = parts.count == 2 ? parts[1] : nil
-        }
-        if let portText {
-            guard portText.count <= 5, let port = Int(portText), (1...65_535).contains(port) else { return false }
-        }
         do {
             _ = try WebSocketTarget(url: text)
             return true

@@ -166,13 +166,11 @@ public func waitUntil(
 
 /// Whether this machine answers on 127.0.0.2 as on 127.0.0.1, for tests of `--source-address`: every 127/8 address
 /// is the loopback's on Linux, while macOS has 127.0.0.1 only unless one is added.
-public let hasSecondLoopbackAddress: Bool = {
-    #if os(Linux)
-    true
-    #else
-    false
-    #endif
-}()
+#if os(Linux)
+public let hasSecondLoopbackAddress = true
+#else
+public let hasSecondLoopbackAddress = false
+#endif
 
 /// A loopback TCP port held bound but not listening: connections to it are refused, and no other process can take the
 /// port while it is held (unlike a port that was found free and closed again). Call ``release()`` when done.
